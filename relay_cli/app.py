@@ -1,0 +1,107 @@
+"""The root app: sub-app registration, global options → State, and the one place exceptions become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from . import __version__
+from .commands._common import new_app
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, RelayError
+
+HELP = """\
+Register and manage Relay workflows.
+
+A workflow is a WebSocket app you host; registering it tells the Relay server to start it when a
+trigger fires on your devices (a call, a button tap, a phrase, a timer, ...).
+
+Examples:
+
+  relay workflow create call --trigger inbound --name my_auto_answer --uri wss://myhost.mydomain.com/autoanswerpath --install 990007560045678
+
+  relay workflow create button --trigger double --uri wss://myhost.mydomain.com/placecallpath --name place-call --install-all
+
+  relay workflow list
+"""
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"relay {__version__}\n")
+        raise typer.Exit(0)
+
+
+def build_app() -> typer.Typer:
+    from .commands import profile, workflow
+
+    app = new_app(HELP)
+
+    @app.callback()
+    def root(
+        ctx: typer.Context,
+        profile_name: Annotated[
+            str | None,
+            typer.Option(
+                "--profile",
+                "-P",
+                help="Profile to use for this command. [env: RELAY_PROFILE]",
+                show_default=False,
+            ),
+        ] = None,
+        version: Annotated[
+            bool, typer.Option("--version", "-V", help="Print the version and exit.", is_eager=True, callback=_version)
+        ] = False,
+    ) -> None:
+        from .state import State
+
+        state = State(profile_flag=profile_name)
+        ctx.obj = state
+        ctx.call_on_close(state.close)
+
+    app.add_typer(workflow.app, name="workflow", help=workflow.HELP)
+    app.add_typer(profile.app, name="profile", help=profile.HELP)
+    return app
+
+
+def _print_error(err: RelayError) -> None:
+    from .output import message
+
+    message(f"error: {err.message}", style="red")
+    if err.hint:
+        message(f"hint: {err.hint}")
+
+
+def run(args: list[str]) -> int:
+    app = build_app()
+    try:
+        result = app(args=args, prog_name="relay", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except RelayError as err:
+        if os.environ.get("RELAY_DEBUG") == "1":
+            import traceback
+
+            traceback.print_exc()
+        _print_error(err)
+        return err.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        return 1
+    except typer.TyperException as exc:  # the command-line parser's usage errors
+        code = getattr(exc, "exit_code", EXIT_USAGE)
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        print(f"error: {exc.format_message()}{where}", file=sys.stderr)
+        return code if code else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`relay workflow list | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

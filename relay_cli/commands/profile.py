@@ -1,0 +1,136 @@
+"""``relay profile ...``: named sets of settings in the config file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from .. import output
+from ..config.resolve import PROFILE_KEYS, validate_profile_value
+from ..config.store import validate_profile_name
+from ..errors import UsageError
+from ._common import JsonOpt, new_app, state
+
+HELP = "Manage profiles: named settings (environment, host, account) in the config file."
+app = new_app(HELP)
+
+KeyArg = Annotated[str, typer.Argument(metavar="KEY", help=f"One of: {', '.join(PROFILE_KEYS)}.", show_default=False)]
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Profile name.", show_default=False)]
+
+
+@app.command("list", epilog="Example:\n\n  relay profile list")
+def list_profiles(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """List the profiles; the selected one is marked."""
+    st = state(ctx)
+    selected = st.selected_profile()
+    profiles = st.store.profiles()
+    rows = [{"name": name, "current": name == selected, **values} for name, values in sorted(profiles.items())]
+    if json_output:
+        output.print_json(rows)
+        return
+    output.print_table(
+        [["*" if r["current"] else "", r["name"], str(r.get("env", "")), str(r.get("host", "")), str(r.get("subscriber_id", ""))] for r in rows],
+        ["", "Name", "Env", "Host", "Subscriber"],
+    )
+
+
+def _token_source(st: Any, settings: Any) -> str:
+    if settings.api_key_source:
+        return settings.api_key_source
+    from ..auth.tokens import load_access_token
+
+    if load_access_token(str(settings.profile.value), str(settings.api_url.value)):
+        return "keyring"
+    return "not set"
+
+
+@app.command(
+    "show",
+    epilog="Examples:\n\n  relay profile show\n\n  relay profile show ci --json\n\n  RELAY_ENV=qa relay profile show",
+)
+def show(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Profile (default: the selected one).", show_default=False)] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show every setting in effect and where it comes from (flag, env, profile or default). Tokens are never shown."""
+    st = state(ctx)
+    settings = st.resolve_for(name)
+    if not settings.profile_exists:
+        from ..errors import NotFoundError
+
+        raise NotFoundError(f"no profile named {settings.profile.value!r}", hint="`relay profile list` shows the profiles")
+    rows: dict[str, dict[str, Any]] = {"profile": {"value": settings.profile.value, "source": settings.profile.source}}
+    for key in PROFILE_KEYS:
+        setting = settings.values[key]
+        rows[key] = {"value": setting.value, "source": setting.source}
+    rows["api_url"] = {"value": settings.api_url.value, "source": settings.api_url.source}
+    rows["token"] = {"value": None, "source": _token_source(st, settings)}
+    if json_output:
+        output.print_json(rows)
+        return
+    output.print_table(
+        [[key, "(hidden)" if key == "token" and row["source"] != "not set" else ("" if row["value"] is None else str(row["value"])), row["source"]] for key, row in rows.items()],
+        ["Key", "Value", "Source"],
+    )
+
+
+@app.command("use", epilog="Example:\n\n  relay profile use qa")
+def use(ctx: typer.Context, name: NameArg) -> None:
+    """Select the profile later commands use (RELAY_PROFILE and --profile still override it)."""
+    state(ctx).store.use(name)
+    output.success(f"Now using profile {name}")
+
+
+def _target_profile(ctx: typer.Context) -> str:
+    return state(ctx).selected_profile()
+
+
+@app.command("set", epilog="Examples:\n\n  relay profile set subscriber_id 1a2b3c\n\n  relay -P qa profile set env qa")
+def set_value(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(metavar="VALUE", show_default=False)]) -> None:
+    """Set a key on the selected profile (or the one named by --profile)."""
+    validate_profile_value(key, value)
+    name = _target_profile(ctx)
+    state(ctx).store.set(name, key, value)
+    output.success(f"Set {key} on profile {name}")
+
+
+@app.command("unset", epilog="Example:\n\n  relay profile unset host")
+def unset_value(ctx: typer.Context, key: KeyArg) -> None:
+    """Remove a key from the selected profile (it falls back to the environment or the default)."""
+    if key not in PROFILE_KEYS:
+        raise UsageError(f"expected one of {', '.join(PROFILE_KEYS)}, got {key!r}", option="KEY")
+    name = _target_profile(ctx)
+    if state(ctx).store.unset(name, key):
+        output.success(f"Unset {key} on profile {name}")
+    else:
+        output.message(f"{key} was not set on profile {name}")
+
+
+@app.command("add", epilog="Examples:\n\n  relay profile add qa --env qa\n\n  relay profile add sandbox --host http://127.0.0.1:8080 --use")
+def add(
+    ctx: typer.Context,
+    name: NameArg,
+    env: Annotated[str | None, typer.Option("--env", help="Relay environment: pro or qa.", show_default=False)] = None,
+    host: Annotated[str | None, typer.Option("--host", help="API host name or base URL.", show_default=False)] = None,
+    subscriber_id: Annotated[str | None, typer.Option("--subscriber-id", "-s", help="Default account.", show_default=False)] = None,
+    use: Annotated[bool, typer.Option("--use", help="Also select the new profile.")] = False,
+) -> None:
+    """Create a profile."""
+    validate_profile_name(name)
+    values = {k: v for k, v in (("env", env), ("host", host), ("subscriber_id", subscriber_id)) if v is not None}
+    for key, value in values.items():
+        validate_profile_value(key, value)
+    st = state(ctx)
+    st.store.add(name, values)
+    if use:
+        st.store.use(name)
+    output.success(f"Added profile {name}" + (" and selected it" if use else ""))
+
+
+@app.command("remove", epilog="Example:\n\n  relay profile remove qa")
+def remove(ctx: typer.Context, name: NameArg) -> None:
+    """Delete a profile (stored tokens are not touched)."""
+    state(ctx).store.remove(name)
+    output.success(f"Removed profile {name}")

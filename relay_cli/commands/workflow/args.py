@@ -1,0 +1,133 @@
+"""``relay workflow args list | get | set | unset``: the args a workflow is started with."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ... import output
+from ...errors import NotFoundError, UsageError
+from .._common import ArgOpt, BooleanOpt, DryRunOpt, JsonOpt, NumberOpt, SubscriberOpt, WorkflowRefOpt, new_app, state
+from .manage import find
+
+HELP = "Show and change the args a workflow is started with."
+app = new_app(HELP)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
+
+
+def _show(args: dict[str, Any], as_json: bool) -> None:
+    from ...core.workflow import format_value
+
+    if as_json:
+        output.print_json(args)
+    elif not args:
+        output.message("The workflow has no args.")
+    else:
+        output.print_table([[k, format_value(v), _type_name(v)] for k, v in args.items()], ["Name", "Value", "Type"])
+
+
+def _update(st: Any, subscriber: str, workflow: dict[str, Any], args: dict[str, Any], dry_run: bool, as_json: bool) -> None:
+    from ...core import workflow as wf
+
+    body = wf.with_args(workflow, args)
+    if dry_run:
+        from . import render
+
+        render.dry_run(st, "POST", "/ibot/workflow", subscriber, body, as_json)
+        return
+    saved = st.client().save_workflow(subscriber, body)
+    output.success(f"Updated the args of {workflow.get('name')} ({workflow.get('workflow_id')})")
+    _show(wf.args_of(saved[0]) if saved else args, as_json)
+
+
+@app.command("list", epilog="Example:\n\n  relay workflow args list -w my_auto_answer")
+def list_args(
+    ctx: typer.Context, workflow_id: WorkflowRefOpt, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False
+) -> None:
+    """List a workflow's args with their types."""
+    from ...core import workflow as wf
+
+    _, workflow = find(state(ctx), subscriber_id, workflow_id)
+    _show(wf.args_of(workflow), json_output)
+
+
+@app.command("get", epilog="Example:\n\n  relay workflow args get -w my_auto_answer greeting")
+def get_arg(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Name of the arg.", show_default=False)],
+    workflow_id: WorkflowRefOpt,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Print one arg's value (strings as they are; --json for the typed JSON value)."""
+    from ...core import workflow as wf
+
+    _, workflow = find(state(ctx), subscriber_id, workflow_id)
+    args = wf.args_of(workflow)
+    if name not in args:
+        raise NotFoundError(f"{workflow.get('name')} has no arg named {name!r}", hint="`relay workflow args list -w ...` shows them")
+    if json_output:
+        output.print_json(args[name])
+    else:
+        print(wf.format_value(args[name]))
+
+
+@app.command("set", epilog="Example:\n\n  relay workflow args set -w my_auto_answer -a greeting=hello -b record=true -r volume=7")
+def set_args(
+    ctx: typer.Context,
+    workflow_id: WorkflowRefOpt,
+    arg: ArgOpt = None,
+    boolean: BooleanOpt = None,
+    number: NumberOpt = None,
+    subscriber_id: SubscriberOpt = None,
+    dry_run: DryRunOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Set args (merged into the existing ones)."""
+    from ...core import workflow as wf
+
+    new = wf.parse_args(arg, boolean, number)
+    if not new:
+        raise UsageError("expected at least one of -a NAME=VALUE, -b NAME=true|false, -r NAME=NUMBER", option="--arg")
+    st = state(ctx)
+    subscriber, workflow = find(st, subscriber_id, workflow_id)
+    _update(st, subscriber, workflow, {**wf.args_of(workflow), **new}, dry_run, json_output)
+
+
+@app.command("unset", epilog="Example:\n\n  relay workflow args unset -w my_auto_answer greeting volume")
+def unset_args(
+    ctx: typer.Context,
+    names: Annotated[list[str], typer.Argument(help="Names of the args to remove.", show_default=False)],
+    workflow_id: WorkflowRefOpt,
+    subscriber_id: SubscriberOpt = None,
+    dry_run: DryRunOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Remove args."""
+    from ...core import workflow as wf
+
+    for name in names:
+        if not name.strip():
+            raise UsageError("expected an arg name, got an empty string", option="NAME")
+    st = state(ctx)
+    subscriber, workflow = find(st, subscriber_id, workflow_id)
+    current = wf.args_of(workflow)
+    missing = [n for n in names if n not in current]
+    if missing:
+        output.warning(f"{workflow.get('name')} has no arg named {', '.join(missing)}")
+    if len(missing) == len(set(names)):
+        output.message("Nothing to change.")
+        if json_output:
+            output.print_json(current)
+        return
+    _update(st, subscriber, workflow, {k: v for k, v in current.items() if k not in names}, dry_run, json_output)

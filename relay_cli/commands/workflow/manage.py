@@ -1,0 +1,166 @@
+"""``relay workflow delete | install | uninstall | trigger``"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ... import output
+from ...errors import UsageError
+from .._common import (
+    ArgOpt,
+    BooleanOpt,
+    DryRunOpt,
+    InstallAllOpt,
+    InstallGroupOpt,
+    InstallOpt,
+    JsonOpt,
+    NumberOpt,
+    SubscriberOpt,
+    WorkflowRefOpt,
+    YesOpt,
+    state,
+)
+from . import app, render
+
+
+def find(st: Any, subscriber_flag: str | None, ref: str) -> tuple[str, dict[str, Any]]:
+    """The account and the workflow named by ``ref`` (exact id or exact name)."""
+    from ...core import workflow as wf
+
+    wf.validate_id(ref, "--workflow-id", "a workflow id or name")
+    subscriber = st.subscriber_id(subscriber_flag)
+    return subscriber, wf.resolve(st.client().list_workflows(subscriber), ref, account=subscriber)
+
+
+def confirmed(question: str, yes: bool, refusal: str) -> bool:
+    """True with --yes; asks on a terminal; without a terminal, refuses (exit 2)."""
+    if yes:
+        return True
+    if not output.stdin_is_interactive():
+        raise UsageError(refusal, option="--yes")
+    return output.confirm(question)
+
+
+def save(st: Any, subscriber: str, body: dict[str, Any], verb: str, dry_run: bool, as_json: bool) -> None:
+    if dry_run:
+        render.dry_run(st, "POST", "/ibot/workflow", subscriber, body, as_json)
+        return
+    saved = st.client().save_workflow(subscriber, body)
+    render.saved(st, saved or [body], verb, as_json)
+
+
+@app.command("delete", epilog="Examples:\n\n  relay workflow delete -w my_auto_answer\n\n  relay workflow delete -w WORKFLOW_ID --yes")
+def delete(
+    ctx: typer.Context,
+    workflow_id: WorkflowRefOpt,
+    subscriber_id: SubscriberOpt = None,
+    yes: YesOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Delete a workflow. Asks first on a terminal; scripts pass --yes."""
+    if not yes and not output.stdin_is_interactive():
+        raise UsageError("no terminal to confirm on; pass --yes to delete without asking", option="--yes")
+    st = state(ctx)
+    subscriber, workflow = find(st, subscriber_id, workflow_id)
+    wid, name = workflow.get("workflow_id"), workflow.get("name")
+    if not yes and not output.confirm(f"Delete workflow {name} ({wid}) from account {subscriber}?"):
+        output.message("Not deleted.")
+        return
+    st.client().delete_workflow(subscriber, str(wid))
+    if json_output:
+        output.print_json({"workflow_id": wid, "name": name, "deleted": True})
+    else:
+        output.success(f"Deleted workflow {name} ({wid})")
+
+
+def _target(install: list[str] | None, install_all: bool, install_group: str | None) -> Any:
+    from ...core import workflow as wf
+
+    target = wf.install_target(install, install_all, install_group)
+    if not target.given:
+        raise UsageError("expected one of -i/--install ID, -A/--install-all or -G/--install-group GROUP", option="--install")
+    return target
+
+
+@app.command(
+    "install",
+    epilog="Examples:\n\n  relay workflow install -w my_auto_answer -i 990007560023456\n\n  relay workflow install -w place-call --install-all",
+)
+def install(
+    ctx: typer.Context,
+    workflow_id: WorkflowRefOpt,
+    install: InstallOpt = None,
+    install_all: InstallAllOpt = False,
+    install_group: InstallGroupOpt = None,
+    subscriber_id: SubscriberOpt = None,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Install a workflow on more devices (-i, added to its list), on all devices (-A) or on a group (-G)."""
+    from ...core import workflow as wf
+
+    target = _target(install, install_all, install_group)
+    st = state(ctx)
+    subscriber, workflow = find(st, subscriber_id, workflow_id)
+    if target.devices and wf.installed_on_all(workflow) and not dry_run:
+        question = f"{workflow.get('name')} is installed on all devices; install it on only {', '.join(target.devices)} instead?"
+        refusal = "the workflow is installed on all devices and -i would narrow it to a list; pass --yes to do that"
+        if not confirmed(question, yes, refusal):
+            output.message("Not changed.")
+            return
+    save(st, subscriber, wf.with_install(workflow, target), "Installed", dry_run, json_output)
+
+
+@app.command(
+    "uninstall",
+    epilog="Examples:\n\n  relay workflow uninstall -w my_auto_answer -i 990007560023456\n\n  relay workflow uninstall -w place-call -A",
+)
+def uninstall(
+    ctx: typer.Context,
+    workflow_id: WorkflowRefOpt,
+    install: InstallOpt = None,
+    install_all: InstallAllOpt = False,
+    install_group: InstallGroupOpt = None,
+    subscriber_id: SubscriberOpt = None,
+    dry_run: DryRunOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Uninstall a workflow from devices (-i), or remove every install (-A or -G)."""
+    from ...core import workflow as wf
+
+    target = _target(install, install_all, install_group)
+    st = state(ctx)
+    subscriber, workflow = find(st, subscriber_id, workflow_id)
+    missing = [d for d in target.devices if d not in (workflow.get("install") or [])]
+    if missing:
+        output.warning(f"{workflow.get('name')} is not installed on {', '.join(missing)}")
+    save(st, subscriber, wf.without_install(workflow, target), "Uninstalled", dry_run, json_output)
+
+
+@app.command(
+    "trigger",
+    epilog="Examples:\n\n  relay workflow trigger -w webhook -u 990007560045678 -a order=1234 -b urgent=true",
+)
+def trigger(
+    ctx: typer.Context,
+    workflow_id: WorkflowRefOpt,
+    user_id: Annotated[
+        str, typer.Option("--user-id", "-u", help="Device or user the workflow runs for.", show_default=False)
+    ],
+    arg: ArgOpt = None,
+    boolean: BooleanOpt = None,
+    number: NumberOpt = None,
+    subscriber_id: SubscriberOpt = None,
+) -> None:
+    """Start an HTTP-triggered workflow now, on behalf of a user."""
+    from ...core import workflow as wf
+
+    user = wf.validate_id(user_id, "--user-id", "a device or user id")
+    args = wf.parse_args(arg, boolean, number)
+    st = state(ctx)
+    subscriber, workflow = find(st, subscriber_id, workflow_id)
+    st.client().trigger_workflow(subscriber, str(workflow.get("workflow_id")), user, args)
+    output.success(f"Triggered workflow {workflow.get('name')} ({workflow.get('workflow_id')}) for {user}")

@@ -1,0 +1,133 @@
+"""Resolve every setting once: command-line flag > environment variable > selected profile > built-in default.
+
+Each value remembers where it came from, for ``relay profile show``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core import environments
+from ..errors import UsageError
+from .store import DEFAULT_PROFILE
+
+#: profile keys: key → (environment variable, description)
+PROFILE_KEYS: dict[str, tuple[str | None, str]] = {
+    "env": ("RELAY_ENV", "Relay environment: pro or qa"),
+    "host": ("RELAY_HOST", "API host name or base URL (overrides env)"),
+    "subscriber_id": ("RELAY_SUBSCRIBER_ID", "the Relay account to act on"),
+    "auth_method": ("RELAY_AUTH_METHOD", "scheme word of the Authorization header"),
+    "auth_client_id": ("RELAY_AUTH_CLIENT_ID", "OpenID client id for `relay login`"),
+    "auth_sdk_client_id": ("RELAY_AUTH_SDK_CLIENT_ID", "OpenID client id for SDK tokens"),
+    "auth_issuer": ("RELAY_AUTH_ISSUER", "OpenID issuer URL"),
+    "auth_redirect_uri": ("RELAY_AUTH_REDIRECT_URI", "redirect URI sent at login"),
+}
+
+
+def validate_profile_value(key: str, value: str) -> str:
+    """Check a value before it is written to a profile."""
+    if key not in PROFILE_KEYS:
+        raise UsageError(f"expected one of {', '.join(PROFILE_KEYS)}, got {key!r}", option="KEY")
+    if key == "env":
+        environments.environment(value, option="env")
+    elif key == "host":
+        environments.api_base_url(value, option="host")
+    elif key == "auth_method":
+        if not value or any(ch.isspace() for ch in value):
+            raise UsageError(f"expected one word such as Bearer, got {value!r}", option="auth_method")
+    elif not value.strip():
+        raise UsageError("expected a value, got an empty string", option=key)
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    value: Any
+    source: str  # "flag --x", "env RELAY_X", "profile NAME", "default"
+
+
+@dataclass
+class Settings:
+    profile: Setting
+    profile_exists: bool
+    values: dict[str, Setting] = field(default_factory=dict)
+    api_url: Setting = Setting(None, "default")
+    api_key_source: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str) -> Any:
+        setting = self.values.get(key)
+        return setting.value if setting else None
+
+
+def _headers(environ: Mapping[str, str]) -> dict[str, str]:
+    raw = environ.get("RELAY_HEADERS")
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise UsageError("expected a JSON object of header names to values", option="RELAY_HEADERS") from None
+    if not isinstance(data, dict) or not all(isinstance(v, (str, int, float)) for v in data.values()):
+        raise UsageError("expected a JSON object of header names to values", option="RELAY_HEADERS")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def resolve(
+    *,
+    environ: Mapping[str, str],
+    profiles: dict[str, dict[str, Any]],
+    current_profile: str | None,
+    flags: Mapping[str, Any] | None = None,
+) -> Settings:
+    """``flags`` maps profile keys (and ``profile``) to values given on the command line (None = not given)."""
+    flags = dict(flags or {})
+    if flags.get("profile"):
+        profile = Setting(flags["profile"], "flag --profile")
+    elif environ.get("RELAY_PROFILE"):
+        profile = Setting(environ["RELAY_PROFILE"], "env RELAY_PROFILE")
+    elif current_profile:
+        profile = Setting(current_profile, "config current_profile")
+    else:
+        profile = Setting(DEFAULT_PROFILE, "default")
+    exists = profile.value in profiles
+    stored = profiles.get(profile.value, {})
+
+    def pick(key: str, default: Any = None, flag: str | None = None) -> Setting:
+        var = PROFILE_KEYS[key][0]
+        if flag and flags.get(key) is not None:
+            return Setting(flags[key], f"flag {flag}")
+        if var and environ.get(var):
+            return Setting(environ[var], f"env {var}")
+        if stored.get(key) not in (None, ""):
+            return Setting(str(stored[key]), f"profile {profile.value}")
+        return Setting(default, "default")
+
+    settings = Settings(profile=profile, profile_exists=exists)
+    env = pick("env", environments.DEFAULT_ENV)
+    settings.values["env"] = env
+    envinfo = environments.environment(env.value, option=env.source.split()[-1] if env.source != "default" else "env")
+    host = pick("host")
+    settings.values["host"] = host
+    if host.value:
+        settings.api_url = Setting(environments.api_base_url(host.value, option=host.source.split()[-1]), host.source)
+    else:
+        settings.api_url = Setting(envinfo.api_url, env.source if env.source != "default" else "default")
+    settings.values["subscriber_id"] = pick("subscriber_id", None, flag="--subscriber-id")
+    settings.values["auth_method"] = pick("auth_method", "Bearer")
+    settings.values["auth_client_id"] = pick("auth_client_id", envinfo.client_id)
+    settings.values["auth_sdk_client_id"] = pick("auth_sdk_client_id", envinfo.sdk_client_id)
+    settings.values["auth_issuer"] = pick("auth_issuer", envinfo.issuer)
+    settings.values["auth_redirect_uri"] = pick(
+        "auth_redirect_uri", f"http://{envinfo.redirect_host}:8079/authorization-code/callback"
+    )
+    method = settings.values["auth_method"].value
+    if not method or any(ch.isspace() for ch in method):
+        raise UsageError(f"expected one word such as Bearer, got {method!r}", option=settings.values["auth_method"].source.split()[-1])
+    if environ.get("RELAY_API_KEY"):
+        settings.api_key_source = "env RELAY_API_KEY"
+    settings.headers = _headers(environ)
+    return settings

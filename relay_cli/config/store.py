@@ -1,0 +1,202 @@
+"""The profile file: TOML, read fast with ``tomllib``, edited with ``tomlkit`` so comments and order survive.
+
+Every edit is a read-modify-write under an exclusive lock on a sidecar ``.lock`` file, and the new
+content replaces the old atomically (temporary file in the same directory, fsync, ``os.replace``), so a
+crash leaves either the old file or the new one and two processes never lose each other's changes.
+
+File shape::
+
+    current_profile = "default"
+
+    [profiles.default]
+    env = "pro"
+    subscriber_id = "..."
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFoundError, RelayError, UsageError
+
+FILE_NAME = "config.toml"
+DEFAULT_PROFILE = "default"
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+HEADER = """\
+# relay CLI profiles. Edit with `relay profile set KEY VALUE`, or by hand: comments are kept.
+# Keys: env (pro|qa), host, subscriber_id, auth_method, auth_client_id, auth_sdk_client_id,
+# auth_issuer, auth_redirect_uri. Tokens are never stored here.
+"""
+
+
+class ConfigFileError(RelayError):
+    exit_code = 2
+
+
+def validate_profile_name(name: str) -> str:
+    if not _PROFILE_NAME.match(name or ""):
+        raise UsageError(
+            f"expected a profile name of letters, digits, '-', '_' or '.', got {name!r}", option="profile name"
+        )
+    return name
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        if os.name == "nt":  # pragma: no cover - exercised on Windows only
+            import msvcrt
+
+            handle.seek(0)
+            while True:
+                try:
+                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:
+                    continue
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``text`` so that readers see the old or the new content, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class ProfileStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / FILE_NAME
+        self.lock_path = self.directory / f".{FILE_NAME}.lock"
+
+    # reading: fast path, stdlib only
+    def read(self) -> dict[str, Any]:
+        import tomllib
+
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise ConfigFileError(f"cannot read {self.path}: {exc.strerror}") from None
+        try:
+            return tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigFileError(f"{self.path} is not valid TOML: {exc}", hint="fix or remove the file") from None
+
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        data = self.read()
+        profiles = data.get("profiles")
+        result: dict[str, dict[str, Any]] = {}
+        if isinstance(profiles, dict):
+            for name, values in profiles.items():
+                if isinstance(values, dict):
+                    result[name] = dict(values)
+        result.setdefault(DEFAULT_PROFILE, {})
+        return result
+
+    def current(self) -> str | None:
+        value = self.read().get("current_profile")
+        return value if isinstance(value, str) and value else None
+
+    # writing: tomlkit, locked, atomic
+    @contextlib.contextmanager
+    def edit(self) -> Iterator[Any]:
+        import tomlkit
+
+        with _locked(self.lock_path):
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                text = HEADER
+            try:
+                doc = tomlkit.parse(text)
+            except Exception as exc:  # tomlkit raises its own ParseError hierarchy
+                raise ConfigFileError(f"{self.path} is not valid TOML: {exc}", hint="fix or remove the file") from None
+            yield doc
+            atomic_write(self.path, tomlkit.dumps(doc))
+
+    @staticmethod
+    def _table(doc: Any, name: str, create: bool) -> Any:
+        import tomlkit
+
+        profiles = doc.get("profiles")
+        if profiles is None:
+            if not create:
+                return None
+            profiles = tomlkit.table(is_super_table=True)
+            doc["profiles"] = profiles
+        table = profiles.get(name)
+        if table is None and create:
+            table = tomlkit.table()
+            profiles[name] = table
+        return table
+
+    def add(self, name: str, values: dict[str, str]) -> None:
+        validate_profile_name(name)
+        with self.edit() as doc:
+            if self._table(doc, name, create=False) is not None:
+                raise UsageError(f"a profile named {name!r} already exists", option="profile add")
+            table = self._table(doc, name, create=True)
+            for key, value in values.items():
+                table[key] = value
+
+    def remove(self, name: str) -> None:
+        with self.edit() as doc:
+            profiles = doc.get("profiles")
+            if profiles is None or name not in profiles:
+                raise NotFoundError(f"no profile named {name!r}", hint="`relay profile list` shows the profiles")
+            del profiles[name]
+            if doc.get("current_profile") == name:
+                del doc["current_profile"]
+
+    def use(self, name: str) -> None:
+        with self.edit() as doc:
+            if name != DEFAULT_PROFILE and self._table(doc, name, create=False) is None:
+                raise NotFoundError(f"no profile named {name!r}", hint=f"create it with `relay profile add {name}`")
+            doc["current_profile"] = name
+
+    def set(self, name: str, key: str, value: str) -> None:
+        with self.edit() as doc:
+            if name != DEFAULT_PROFILE and self._table(doc, name, create=False) is None:
+                raise NotFoundError(f"no profile named {name!r}", hint=f"create it with `relay profile add {name}`")
+            self._table(doc, name, create=True)[key] = value
+
+    def unset(self, name: str, key: str) -> bool:
+        with self.edit() as doc:
+            table = self._table(doc, name, create=False)
+            if table is None or key not in table:
+                return False
+            del table[key]
+            return True

@@ -1,0 +1,320 @@
+"""The Workflow object: building it, typing its args, editing its install targets, finding it by reference.
+
+Pure: no I/O. Everything here speaks the wire format of relay-api.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import NotFoundError, UsageError
+from . import triggers
+
+ALL_DEVICES = "urn:relay-resource:all:device"
+GROUP_PREFIX = "urn:relay-resource:id:tag:"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    return host in LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost")
+
+
+# --- validation of plain values -----------------------------------------------------------------
+
+
+def validate_name(name: str | None) -> str:
+    if name is None or not name.strip():
+        raise UsageError("expected a workflow name, got an empty string", option="--name")
+    return name
+
+
+def validate_uri(uri: str | None) -> str:
+    """``wss://host/...``; ``ws://`` only to a loopback host; or ``relay-local://...``."""
+    if uri is None or not uri.strip():
+        raise UsageError("expected a workflow URI such as wss://myhost.example.com/path, got an empty string", option="--uri")
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme == "relay-local":
+        return uri
+    if scheme == "wss" and parts.hostname:
+        return uri
+    if scheme == "ws" and parts.hostname:
+        if is_loopback(parts.hostname):
+            return uri
+        raise UsageError(
+            f"expected wss:// (plain ws:// is only allowed to a loopback host), got {uri!r}", option="--uri"
+        )
+    raise UsageError(f"expected a WebSocket URI starting with wss://, got {uri!r}", option="--uri")
+
+
+def validate_id(value: str | None, option: str, what: str = "an id") -> str:
+    if value is None or not value.strip():
+        raise UsageError(f"expected {what}, got an empty string", option=option)
+    return value.strip()
+
+
+# --- workflow args ------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def _split_pair(text: str, option: str, example: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise UsageError(f"expected NAME=VALUE such as {example}, got {text!r}", option=option)
+    if not name.strip():
+        raise UsageError(f"expected a name before '=', got {text!r}", option=option)
+    return name, value
+
+
+def parse_number(text: str, option: str = "--number", name: str = "x") -> int | float:
+    """A finite decimal number; integers stay integers on the wire."""
+    value = text.strip()
+    if not _NUMBER.match(value):
+        raise UsageError(f"expected a decimal number such as {name}=2.5, got {text!r}", option=option)
+    if re.match(r"^[+-]?\d+$", value):
+        return int(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise UsageError(f"expected a finite number, got {text!r}", option=option)
+    if number.is_integer() and abs(number) < 2**53:
+        return int(number)
+    return number
+
+
+def parse_args(
+    strings: list[str] | None = None,
+    booleans: list[str] | None = None,
+    numbers: list[str] | None = None,
+) -> dict[str, Any]:
+    """``-a name=value`` (string), ``-b name=true|false``, ``-r name=2.5`` → the workflow's ``args``.
+
+    Within one flag the last value for a name wins; the same name under two different flags is refused,
+    since the intended type would be a guess.
+    """
+    args: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+
+    def put(name: str, value: Any, option: str) -> None:
+        if name in origin and origin[name] != option:
+            raise UsageError(f"arg {name!r} is given both as {origin[name]} and as {option}; give it once", option=option)
+        origin[name] = option
+        args[name] = value
+
+    for text in strings or []:
+        name, value = _split_pair(text, "--arg", "greeting=hello")
+        put(name, value, "--arg")
+    for text in booleans or []:
+        name, value = _split_pair(text, "--boolean", "enabled=true")
+        if value not in ("true", "false"):
+            raise UsageError(f"expected NAME=true or NAME=false, got {text!r}", option="--boolean")
+        put(name, value == "true", "--boolean")
+    for text in numbers or []:
+        name, value = _split_pair(text, "--number", "volume=2.5")
+        put(name, parse_number(value, "--number", name), "--number")
+    return args
+
+
+def parse_pairs(texts: list[str] | None, option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for text in texts or []:
+        name, value = _split_pair(text, option, "category=task")
+        pairs[name] = value
+    return pairs
+
+
+# --- install targets ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstallTarget:
+    """Exactly one of: a list of device/user ids, all devices, a group urn. ``None`` everywhere = no flag given."""
+
+    devices: tuple[str, ...] = field(default_factory=tuple)
+    all_devices: bool = False
+    group: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return bool(self.devices) or self.all_devices or self.group is not None
+
+
+def group_urn(group: str) -> str:
+    group = group.strip()
+    if group.startswith("urn:"):
+        return group
+    return GROUP_PREFIX + group
+
+
+def install_target(devices: list[str] | None, all_devices: bool, group: str | None) -> InstallTarget:
+    """Validate the -i / -A / -G trio (mutually exclusive; ids non-empty, duplicates dropped)."""
+    given = [name for name, on in (("-i/--install", bool(devices)), ("-A/--install-all", all_devices), ("-G/--install-group", group is not None)) if on]
+    if len(given) > 1:
+        raise UsageError(f"{' and '.join(given)} cannot be used together; pick one", option=given[1].split("/")[1])
+    ids: list[str] = []
+    for raw in devices or []:
+        device = validate_id(raw, "--install", "a device or user id")
+        if device not in ids:
+            ids.append(device)
+    urn = None
+    if group is not None:
+        urn = group_urn(validate_id(group, "--install-group", "a group id or urn"))
+    return InstallTarget(tuple(ids), all_devices, urn)
+
+
+def _apply_install(workflow: dict[str, Any], target: InstallTarget) -> None:
+    if target.all_devices:
+        workflow["install_rule"] = ALL_DEVICES
+    elif target.group is not None:
+        workflow["install_rule"] = target.group
+    else:
+        workflow["install"] = list(target.devices)
+
+
+def with_install(workflow: dict[str, Any], target: InstallTarget) -> dict[str, Any]:
+    """``workflow install``: ids are added to the existing list (order kept) and any rule is dropped;
+    -A / -G replace everything with the rule."""
+    updated = {k: v for k, v in copy.deepcopy(workflow).items() if k not in ("install", "install_rule")}
+    if target.devices:
+        merged = list(workflow.get("install") or [])
+        for device in target.devices:
+            if device not in merged:
+                merged.append(device)
+        updated["install"] = merged
+    else:
+        _apply_install(updated, target)
+    return updated
+
+
+def without_install(workflow: dict[str, Any], target: InstallTarget) -> dict[str, Any]:
+    """``workflow uninstall``: ids are removed from the list and the rule dropped; -A / -G clear both."""
+    updated = {k: v for k, v in copy.deepcopy(workflow).items() if k not in ("install", "install_rule")}
+    if target.devices:
+        updated["install"] = [d for d in (workflow.get("install") or []) if d not in target.devices]
+    else:
+        updated["install"] = []
+    return updated
+
+
+def installed_on_all(workflow: dict[str, Any]) -> bool:
+    return workflow.get("install_rule") == ALL_DEVICES
+
+
+def describe_install(workflow: dict[str, Any]) -> str:
+    rule = workflow.get("install_rule")
+    if rule == ALL_DEVICES:
+        return "all devices"
+    if rule:
+        return str(rule)
+    return ", ".join(str(d) for d in workflow.get("install") or [])
+
+
+# --- the whole object ---------------------------------------------------------------------------
+
+
+def build(
+    *,
+    name: str,
+    uri: str,
+    trigger: dict[str, Any],
+    install: InstallTarget,
+    transient: bool = True,
+    hidden: bool = False,
+    args: dict[str, Any] | None = None,
+    absorb: list[str] | None = None,
+) -> dict[str, Any]:
+    """The body of ``POST /ibot/workflow`` for a new workflow."""
+    options: dict[str, Any] = {"transient": transient, "hidden": hidden}
+    if absorb:
+        for item in absorb:
+            triggers._choice(item, triggers.ABSORBABLE, "--absorb")
+        options["absorb_triggers"] = list(absorb)
+    workflow: dict[str, Any] = {
+        "name": validate_name(name),
+        "options": options,
+        "config": {"trigger": {"start": {"workflow": {"uri": validate_uri(uri), "args": dict(args or {})}}, **trigger}},
+    }
+    _apply_install(workflow, install)
+    return workflow
+
+
+def normalize(workflow: dict[str, Any]) -> dict[str, Any]:
+    """Stored workflows may carry ``config`` as a JSON string; parse it."""
+    config = workflow.get("config")
+    if isinstance(config, str):
+        try:
+            workflow = {**workflow, "config": json.loads(config)}
+        except ValueError:
+            workflow = {**workflow, "config": {}}
+    return workflow
+
+
+def trigger_of(workflow: dict[str, Any]) -> dict[str, Any]:
+    config = workflow.get("config")
+    trigger = config.get("trigger") if isinstance(config, dict) else None
+    return trigger if isinstance(trigger, dict) else {}
+
+
+def start_of(workflow: dict[str, Any]) -> dict[str, Any]:
+    start = trigger_of(workflow).get("start")
+    wf = start.get("workflow") if isinstance(start, dict) else None
+    return wf if isinstance(wf, dict) else {}
+
+
+def uri_of(workflow: dict[str, Any]) -> str:
+    return str(start_of(workflow).get("uri", ""))
+
+
+def args_of(workflow: dict[str, Any]) -> dict[str, Any]:
+    args = start_of(workflow).get("args")
+    return args if isinstance(args, dict) else {}
+
+
+def with_args(workflow: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``workflow`` whose ``config.trigger.start.workflow.args`` is ``args``."""
+    updated = copy.deepcopy(workflow)
+    config = updated.setdefault("config", {})
+    trig = config.setdefault("trigger", {})
+    start = trig.setdefault("start", {})
+    wf = start.setdefault("workflow", {})
+    wf["args"] = dict(args)
+    return updated
+
+
+def describe_type(workflow: dict[str, Any]) -> str:
+    return triggers.describe(trigger_of(workflow))
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def describe_args(workflow: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={format_value(v)}" for k, v in args_of(workflow).items())
+
+
+def resolve(workflows: list[dict[str, Any]], ref: str, *, account: str | None = None) -> dict[str, Any]:
+    """Find one workflow by exact id, else by exact name. Several with that name → usage error; none → not found."""
+    ref = validate_id(ref, "--workflow-id", "a workflow id or name")
+    for wf in workflows:
+        if wf.get("workflow_id") == ref:
+            return wf
+    named = [wf for wf in workflows if wf.get("name") == ref]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        ids = ", ".join(str(wf.get("workflow_id")) for wf in named)
+        raise UsageError(f"{len(named)} workflows are named {ref!r} ({ids}); give the id instead", option="--workflow-id")
+    where = f" in account {account}" if account else ""
+    raise NotFoundError(f"no workflow with id or name {ref!r}{where}", hint="`relay workflow list` shows the workflows")

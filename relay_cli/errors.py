@@ -1,0 +1,75 @@
+"""The one exception hierarchy. Each class carries its exit code; only ``relay_cli.__main__`` prints them.
+
+Exit codes (documented in the README):
+0 ok · 1 API or network failure · 2 usage or bad input · 3 not found · 4 authentication · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_API = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_AUTH = 4
+EXIT_INTERRUPTED = 130
+
+
+class RelayError(Exception):
+    """Base class: a message for the user, an optional hint, and an exit code."""
+
+    exit_code = EXIT_API
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(RelayError):
+    """Bad input: a flag, an argument, an environment variable or a config value. Nothing was sent."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, option: str | None = None, hint: str | None = None) -> None:
+        super().__init__(f"{option}: {message}" if option else message, hint=hint)
+        self.option = option
+
+
+class NotFoundError(RelayError):
+    exit_code = EXIT_NOT_FOUND
+
+
+class AuthError(RelayError):
+    exit_code = EXIT_AUTH
+
+
+class ApiError(RelayError):
+    """The server answered with an error status."""
+
+    exit_code = EXIT_API
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.error = error
+
+
+class ApiNotFoundError(ApiError):
+    exit_code = EXIT_NOT_FOUND
+
+
+class ApiAuthError(ApiError):
+    exit_code = EXIT_AUTH
+
+
+class NetworkError(RelayError):
+    """The server could not be reached (refused, DNS, timeout)."""
+
+    exit_code = EXIT_API
