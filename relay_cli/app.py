@@ -20,11 +20,14 @@ trigger fires on your devices (a call, a button tap, a phrase, a timer, ...).
 
 Examples:
 
-  relay workflow create call --trigger inbound --name my_auto_answer --uri wss://myhost.mydomain.com/autoanswerpath --install 990007560045678
-
-  relay workflow create button --trigger double --uri wss://myhost.mydomain.com/placecallpath --name place-call --install-all
-
+\b
+  relay workflow create call --trigger inbound --name my_auto_answer \\
+      --uri wss://myhost.mydomain.com/autoanswerpath --install 990007560045678
+  relay workflow create button --trigger double --name place-call \\
+      --uri wss://myhost.mydomain.com/placecallpath --install-all
   relay workflow list
+
+Exit codes: 0 ok, 1 API or network failure, 2 bad input, 3 not found, 4 authentication, 130 interrupted.
 """
 
 
@@ -47,6 +50,7 @@ def build_app() -> typer.Typer:
             typer.Option(
                 "--profile",
                 "-P",
+                metavar="NAME",
                 help="Profile to use for this command. [env: RELAY_PROFILE]",
                 show_default=False,
             ),
@@ -93,9 +97,13 @@ def run(args: list[str]) -> int:
         return 1
     except typer.TyperException as exc:  # the command-line parser's usage errors
         code = getattr(exc, "exit_code", EXIT_USAGE)
+        text = exc.format_message()
+        if text.startswith("Usage:"):  # a group or command given no arguments: its help, on stderr
+            print(text, file=sys.stderr)
+            return code if code else EXIT_USAGE
         ctx = getattr(exc, "ctx", None)
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        print(f"error: {exc.format_message()}{where}", file=sys.stderr)
+        print(f"error: {text}{where}", file=sys.stderr)
         return code if code else EXIT_USAGE
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -32,6 +32,7 @@ SubscriberOpt = Annotated[
     typer.Option(
         "--subscriber-id",
         "-s",
+        metavar="ID",
         help="Relay account (subscriber) id. Default: RELAY_SUBSCRIBER_ID, the profile's subscriber_id, "
         "else the account the server names for your login.",
         show_default=False,
@@ -47,6 +48,7 @@ WorkflowRefOpt = Annotated[
     typer.Option(
         "--workflow-id",
         "-w",
+        metavar="REF",
         envvar="RELAY_WORKFLOW_ID",
         help="The workflow: its exact id or its exact name. [env: RELAY_WORKFLOW_ID]",
         show_envvar=False,
@@ -55,7 +57,7 @@ WorkflowRefOpt = Annotated[
 ]
 InstallOpt = Annotated[
     list[str] | None,
-    typer.Option("--install", "-i", help="Device or user id to install the workflow on (repeatable).", show_default=False),
+    typer.Option("--install", "-i", metavar="ID", help="Device or user id to install the workflow on (repeatable).", show_default=False),
 ]
 InstallAllOpt = Annotated[
     bool, typer.Option("--install-all", "-A", help="Install on every device and user of the account.")
@@ -65,6 +67,7 @@ InstallGroupOpt = Annotated[
     typer.Option(
         "--install-group",
         "-G",
+        metavar="GROUP",
         help="Install on a group: its urn (urn:relay-resource:id:tag:...) or its id.",
         show_default=False,
     ),
@@ -83,3 +86,8 @@ NumberOpt = Annotated[
     list[str] | None,
     typer.Option("--number", "-r", metavar="NAME=2.5", help="Number workflow arg (repeatable).", show_default=False),
 ]
+
+
+def examples(*commands: str) -> str:
+    """An epilog listing example commands, kept unwrapped in --help."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {c}" for c in commands)

@@ -7,10 +7,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 
+def _known(zone: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(zone)
+        return True
+    except (ValueError, OSError, LookupError):
+        return False
+
+
 def local_zone_name() -> str:
     """This machine's IANA zone: $TZ, the /etc/localtime link, /etc/timezone, else UTC."""
     tz = os.environ.get("TZ", "").lstrip(":")
-    if "/" in tz or tz in ("UTC", "GMT"):
+    if "zoneinfo/" in tz:
+        tz = tz.split("zoneinfo/", 1)[1]
+    if tz and not tz.startswith("/") and _known(tz):
         return tz
     localtime = Path("/etc/localtime")
     try:

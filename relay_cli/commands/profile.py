@@ -10,7 +10,7 @@ from .. import output
 from ..config.resolve import PROFILE_KEYS, validate_profile_value
 from ..config.store import validate_profile_name
 from ..errors import UsageError
-from ._common import JsonOpt, new_app, state
+from ._common import JsonOpt, examples, new_app, state
 
 HELP = "Manage profiles: named settings (environment, host, account) in the config file."
 app = new_app(HELP)
@@ -19,7 +19,7 @@ KeyArg = Annotated[str, typer.Argument(metavar="KEY", help=f"One of: {', '.join(
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Profile name.", show_default=False)]
 
 
-@app.command("list", epilog="Example:\n\n  relay profile list")
+@app.command("list", epilog=examples("relay profile list"))
 def list_profiles(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """List the profiles; the selected one is marked."""
     st = state(ctx)
@@ -47,7 +47,7 @@ def _token_source(st: Any, settings: Any) -> str:
 
 @app.command(
     "show",
-    epilog="Examples:\n\n  relay profile show\n\n  relay profile show ci --json\n\n  RELAY_ENV=qa relay profile show",
+    epilog=examples("relay profile show", "relay profile show ci --json", "RELAY_ENV=qa relay profile show"),
 )
 def show(
     ctx: typer.Context,
@@ -76,7 +76,7 @@ def show(
     )
 
 
-@app.command("use", epilog="Example:\n\n  relay profile use qa")
+@app.command("use", epilog=examples("relay profile use qa"))
 def use(ctx: typer.Context, name: NameArg) -> None:
     """Select the profile later commands use (RELAY_PROFILE and --profile still override it)."""
     state(ctx).store.use(name)
@@ -87,7 +87,7 @@ def _target_profile(ctx: typer.Context) -> str:
     return state(ctx).selected_profile()
 
 
-@app.command("set", epilog="Examples:\n\n  relay profile set subscriber_id 1a2b3c\n\n  relay -P qa profile set env qa")
+@app.command("set", epilog=examples("relay profile set subscriber_id 1a2b3c", "relay -P qa profile set env qa"))
 def set_value(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(metavar="VALUE", show_default=False)]) -> None:
     """Set a key on the selected profile (or the one named by --profile)."""
     validate_profile_value(key, value)
@@ -96,7 +96,7 @@ def set_value(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argum
     output.success(f"Set {key} on profile {name}")
 
 
-@app.command("unset", epilog="Example:\n\n  relay profile unset host")
+@app.command("unset", epilog=examples("relay profile unset host"))
 def unset_value(ctx: typer.Context, key: KeyArg) -> None:
     """Remove a key from the selected profile (it falls back to the environment or the default)."""
     if key not in PROFILE_KEYS:
@@ -108,13 +108,13 @@ def unset_value(ctx: typer.Context, key: KeyArg) -> None:
         output.message(f"{key} was not set on profile {name}")
 
 
-@app.command("add", epilog="Examples:\n\n  relay profile add qa --env qa\n\n  relay profile add sandbox --host http://127.0.0.1:8080 --use")
+@app.command("add", epilog=examples("relay profile add qa --env qa", "relay profile add sandbox --host http://127.0.0.1:8080 --use"))
 def add(
     ctx: typer.Context,
     name: NameArg,
-    env: Annotated[str | None, typer.Option("--env", help="Relay environment: pro or qa.", show_default=False)] = None,
-    host: Annotated[str | None, typer.Option("--host", help="API host name or base URL.", show_default=False)] = None,
-    subscriber_id: Annotated[str | None, typer.Option("--subscriber-id", "-s", help="Default account.", show_default=False)] = None,
+    env: Annotated[str | None, typer.Option("--env", metavar="ENV", help="Relay environment: pro or qa.", show_default=False)] = None,
+    host: Annotated[str | None, typer.Option("--host", metavar="HOST", help="API host name or base URL.", show_default=False)] = None,
+    subscriber_id: Annotated[str | None, typer.Option("--subscriber-id", "-s", metavar="ID", help="Default account.", show_default=False)] = None,
     use: Annotated[bool, typer.Option("--use", help="Also select the new profile.")] = False,
 ) -> None:
     """Create a profile."""
@@ -129,7 +129,7 @@ def add(
     output.success(f"Added profile {name}" + (" and selected it" if use else ""))
 
 
-@app.command("remove", epilog="Example:\n\n  relay profile remove qa")
+@app.command("remove", epilog=examples("relay profile remove qa"))
 def remove(ctx: typer.Context, name: NameArg) -> None:
     """Delete a profile (stored tokens are not touched)."""
     state(ctx).store.remove(name)

@@ -197,6 +197,8 @@ def timer(
         for value, option in ((start, "--start"), (count, "--count"), (until, "--until"), (days, "--day")):
             if value is not None and value != []:
                 raise UsageError("only applies to --trigger schedule or repeat", option=option)
+        if timezone is not None:
+            validate_timezone(timezone)  # accepted for compatibility, but never a wrong one
         return {"on_timer": {"start_time": "immediately"}}
 
     if start is None:

@@ -18,14 +18,21 @@ from . import triggers
 
 ALL_DEVICES = "urn:relay-resource:all:device"
 GROUP_PREFIX = "urn:relay-resource:id:tag:"
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def is_loopback(host: str | None) -> bool:
+    """``localhost`` or an IP address in 127.0.0.0/8 or ::1 (a host *name* starting with 127. is not)."""
+    import ipaddress
+
     if not host:
         return False
     host = host.strip("[]").lower()
-    return host in LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # --- validation of plain values -----------------------------------------------------------------
@@ -41,6 +48,8 @@ def validate_uri(uri: str | None) -> str:
     """``wss://host/...``; ``ws://`` only to a loopback host; or ``relay-local://...``."""
     if uri is None or not uri.strip():
         raise UsageError("expected a workflow URI such as wss://myhost.example.com/path, got an empty string", option="--uri")
+    if any(ch.isspace() or ord(ch) < 32 for ch in uri):
+        raise UsageError(f"expected a URI without spaces or control characters, got {uri!r}", option="--uri")
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
     if scheme == "relay-local":
@@ -209,6 +218,11 @@ def installed_on_all(workflow: dict[str, Any]) -> bool:
     return workflow.get("install_rule") == ALL_DEVICES
 
 
+def installed_by_rule(workflow: dict[str, Any]) -> bool:
+    """Installed on all devices or on a group, rather than on a list of ids."""
+    return bool(workflow.get("install_rule"))
+
+
 def describe_install(workflow: dict[str, Any]) -> str:
     rule = workflow.get("install_rule")
     if rule == ALL_DEVICES:
@@ -304,9 +318,16 @@ def describe_args(workflow: dict[str, Any]) -> str:
     return ", ".join(f"{k}={format_value(v)}" for k, v in args_of(workflow).items())
 
 
+def validate_ref(ref: str | None) -> str:
+    """A workflow reference (-w): matched exactly as given, so only emptiness is refused."""
+    if ref is None or not ref.strip():
+        raise UsageError("expected a workflow id or name, got an empty string", option="--workflow-id")
+    return ref
+
+
 def resolve(workflows: list[dict[str, Any]], ref: str, *, account: str | None = None) -> dict[str, Any]:
     """Find one workflow by exact id, else by exact name. Several with that name → usage error; none → not found."""
-    ref = validate_id(ref, "--workflow-id", "a workflow id or name")
+    validate_ref(ref)
     for wf in workflows:
         if wf.get("workflow_id") == ref:
             return wf

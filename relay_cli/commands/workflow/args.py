@@ -8,7 +8,7 @@ import typer
 
 from ... import output
 from ...errors import NotFoundError, UsageError
-from .._common import ArgOpt, BooleanOpt, DryRunOpt, JsonOpt, NumberOpt, SubscriberOpt, WorkflowRefOpt, new_app, state
+from .._common import ArgOpt, BooleanOpt, DryRunOpt, JsonOpt, NumberOpt, SubscriberOpt, WorkflowRefOpt, examples, new_app, state
 from .manage import find
 
 HELP = "Show and change the args a workflow is started with."
@@ -50,7 +50,7 @@ def _update(st: Any, subscriber: str, workflow: dict[str, Any], args: dict[str, 
     _show(wf.args_of(saved[0]) if saved else args, as_json)
 
 
-@app.command("list", epilog="Example:\n\n  relay workflow args list -w my_auto_answer")
+@app.command("list", epilog=examples("relay workflow args list -w my_auto_answer"))
 def list_args(
     ctx: typer.Context, workflow_id: WorkflowRefOpt, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False
 ) -> None:
@@ -61,7 +61,7 @@ def list_args(
     _show(wf.args_of(workflow), json_output)
 
 
-@app.command("get", epilog="Example:\n\n  relay workflow args get -w my_auto_answer greeting")
+@app.command("get", epilog=examples("relay workflow args get -w my_auto_answer greeting"))
 def get_arg(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Name of the arg.", show_default=False)],
@@ -82,7 +82,7 @@ def get_arg(
         print(wf.format_value(args[name]))
 
 
-@app.command("set", epilog="Example:\n\n  relay workflow args set -w my_auto_answer -a greeting=hello -b record=true -r volume=7")
+@app.command("set", epilog=examples("relay workflow args set -w my_auto_answer -a greeting=hello -b record=true -r volume=7"))
 def set_args(
     ctx: typer.Context,
     workflow_id: WorkflowRefOpt,
@@ -104,7 +104,7 @@ def set_args(
     _update(st, subscriber, workflow, {**wf.args_of(workflow), **new}, dry_run, json_output)
 
 
-@app.command("unset", epilog="Example:\n\n  relay workflow args unset -w my_auto_answer greeting volume")
+@app.command("unset", epilog=examples("relay workflow args unset -w my_auto_answer greeting volume"))
 def unset_args(
     ctx: typer.Context,
     names: Annotated[list[str], typer.Argument(help="Names of the args to remove.", show_default=False)],
@@ -119,13 +119,14 @@ def unset_args(
     for name in names:
         if not name.strip():
             raise UsageError("expected an arg name, got an empty string", option="NAME")
+    names = list(dict.fromkeys(names))
     st = state(ctx)
     subscriber, workflow = find(st, subscriber_id, workflow_id)
     current = wf.args_of(workflow)
     missing = [n for n in names if n not in current]
     if missing:
         output.warning(f"{workflow.get('name')} has no arg named {', '.join(missing)}")
-    if len(missing) == len(set(names)):
+    if len(missing) == len(names):
         output.message("Nothing to change.")
         if json_output:
             output.print_json(current)

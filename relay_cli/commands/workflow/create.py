@@ -23,6 +23,7 @@ from .._common import (
     NumberOpt,
     SubscriberOpt,
     new_app,
+    examples as example_epilog,
     state,
 )
 from . import render
@@ -38,7 +39,7 @@ def _opt(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 
 
 COMMON = [
-    _opt("name", Annotated[str, typer.Option("--name", "-n", help="Name of the workflow.", show_default=False)], ...),
+    _opt("name", Annotated[str, typer.Option("--name", "-n", metavar="NAME", help="Name of the workflow.", show_default=False)], ...),
     _opt(
         "uri",
         Annotated[
@@ -46,6 +47,7 @@ COMMON = [
             typer.Option(
                 "--uri",
                 "-u",
+                metavar="URI",
                 help="WebSocket URI of your workflow app: wss://... (ws:// only to a loopback host).",
                 show_default=False,
             ),
@@ -128,8 +130,7 @@ def register(name: str, help: str, examples: list[str], own: list[inspect.Parame
             [P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context), *own, *COMMON]
         )
         command.__name__ = name
-        epilog = "Examples:\n\n" + "\n\n".join(f"  {e}" for e in examples)
-        app.command(name, help=help, epilog=epilog, no_args_is_help=True)(command)
+        app.command(name, help=help, epilog=example_epilog(*examples), no_args_is_help=True)(command)
         return build_trigger
 
     return decorator
@@ -138,7 +139,7 @@ def register(name: str, help: str, examples: list[str], own: list[inspect.Parame
 def _trigger_opt(choices: tuple[str, ...], default: str, help: str) -> inspect.Parameter:
     return _opt(
         "trigger",
-        Annotated[str, typer.Option("--trigger", help=f"{help} One of: {', '.join(choices)}.", show_default=True)],
+        Annotated[str, typer.Option("--trigger", metavar="|".join(choices), help=f"{help} One of: {', '.join(choices)}.", show_default=True)],
         default,
     )
 
@@ -179,7 +180,7 @@ def _button(trigger: str) -> dict[str, Any]:
             "trigger",
             Annotated[
                 list[str],
-                typer.Option("--trigger", help='Phrase that starts the workflow (repeatable), e.g. "hello world".', show_default=False),
+                typer.Option("--trigger", metavar="PHRASE", help='Phrase that starts the workflow (repeatable), e.g. "hello world".', show_default=False),
             ],
             ...,
         )
@@ -211,7 +212,7 @@ def _event(trigger: str) -> dict[str, Any]:
         _trigger_opt(("charge", "discharge"), "discharge", "Charging or discharging."),
         _opt(
             "threshold",
-            Annotated[int, typer.Option("--threshold", help="Battery percentage, 1 to 100.", show_default=True)],
+            Annotated[int, typer.Option("--threshold", metavar="PERCENT", help="Battery percentage, 1 to 100.", show_default=True)],
             25,
         ),
     ],
@@ -239,8 +240,8 @@ def _http(trigger: str) -> dict[str, Any]:
     "Start the workflow when an NFC tag is tapped (optionally only tags of a category or label).",
     ["relay workflow create nfc -c tasks -l 'Room 12' --name room-check --uri wss://myhost.example.com/nfc -A"],
     [
-        _opt("category", Annotated[str | None, typer.Option("--category", "-c", help="Tag category to match.", show_default=False)], None),
-        _opt("label", Annotated[str | None, typer.Option("--label", "-l", help="Tag label to match.", show_default=False)], None),
+        _opt("category", Annotated[str | None, typer.Option("--category", "-c", metavar="CATEGORY", help="Tag category to match.", show_default=False)], None),
+        _opt("label", Annotated[str | None, typer.Option("--label", "-l", metavar="LABEL", help="Tag label to match.", show_default=False)], None),
         _opt(
             "tag_type",
             Annotated[str, typer.Option("--type", hidden=True, help="Tag type: custom or user_profile.")],
@@ -269,7 +270,7 @@ def _nfc(category: str | None, label: str | None, tag_type: str, matcher: list[s
     ["relay workflow create geofence --trigger exit --id GEOFENCE_ID --name left-site --uri wss://myhost.example.com/geo -A"],
     [
         _trigger_opt(("entry", "exit"), "entry", "Transition."),
-        _opt("geofence_id", Annotated[str, typer.Option("--id", help="Geofence id.", show_default=False)], ...),
+        _opt("geofence_id", Annotated[str, typer.Option("--id", metavar="GEOFENCE_ID", help="Geofence id.", show_default=False)], ...),
     ],
 )
 def _geofence(trigger: str, geofence_id: str) -> dict[str, Any]:
@@ -284,10 +285,10 @@ def _geofence(trigger: str, geofence_id: str) -> dict[str, Any]:
     ["relay workflow create position --trigger entry -v VENUE -p POSITION --name at-desk --uri wss://myhost.example.com/pos -A"],
     [
         _trigger_opt(("entry", "exit"), "entry", "Transition."),
-        _opt("venue_id", Annotated[str, typer.Option("--venue_id", "--venue-id", "-v", help="Venue id.", show_default=False)], ...),
+        _opt("venue_id", Annotated[str, typer.Option("--venue_id", "--venue-id", "-v", metavar="VENUE_ID", help="Venue id.", show_default=False)], ...),
         _opt(
             "position_id",
-            Annotated[str, typer.Option("--position_id", "--position-id", "-p", help="Position id.", show_default=False)],
+            Annotated[str, typer.Option("--position_id", "--position-id", "-p", metavar="POSITION_ID", help="Position id.", show_default=False)],
             ...,
         ),
     ],
@@ -314,6 +315,7 @@ def _position(trigger: str, venue_id: str, position_id: str) -> dict[str, Any]:
                 str | None,
                 typer.Option(
                     "--start",
+                    metavar="TIME",
                     help="Local start time, e.g. 2030-01-01T09:00:00 (no zone suffix). Default: the next full hour.",
                     show_default=False,
                 ),
@@ -327,19 +329,20 @@ def _position(trigger: str, venue_id: str, position_id: str) -> dict[str, Any]:
                 typer.Option(
                     "--timezone",
                     "-z",
+                    metavar="ZONE",
                     help="IANA time zone of --start, e.g. America/Chicago; 'local' is this machine's zone. Default: local.",
                     show_default=False,
                 ),
             ],
             None,
         ),
-        _opt("count", Annotated[int | None, typer.Option("--count", "-c", help="repeat: number of runs.", show_default=False)], None),
-        _opt("until", Annotated[str | None, typer.Option("--until", "-l", help="repeat: last local time to run.", show_default=False)], None),
+        _opt("count", Annotated[int | None, typer.Option("--count", "-c", metavar="N", help="repeat: number of runs.", show_default=False)], None),
+        _opt("until", Annotated[str | None, typer.Option("--until", "-l", metavar="TIME", help="repeat: last local time to run.", show_default=False)], None),
         _opt(
             "day",
             Annotated[
                 list[str] | None,
-                typer.Option("--day", "-d", help="repeat: day of the week, MO TU WE TH FR SA SU (repeatable). Default: every day.", show_default=False),
+                typer.Option("--day", "-d", metavar="DAY", help="repeat: day of the week, MO TU WE TH FR SA SU (repeatable). Default: every day.", show_default=False),
             ],
             None,
         ),
@@ -360,7 +363,10 @@ def _timer(
     from ...core import triggers
     from ..localtime import local_zone_name, next_full_hour
 
-    if trigger != "immediately":
+    if trigger == "immediately":
+        if timezone == "local":
+            timezone = None
+    else:
         if start is None:
             start = next_full_hour()
         if timezone is None or timezone == "local":

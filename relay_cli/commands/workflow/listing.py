@@ -8,14 +8,18 @@ import typer
 
 from ... import output
 from ...errors import UsageError
-from .._common import JsonOpt, SubscriberOpt, state
+from .._common import JsonOpt, SubscriberOpt, examples, state
 from . import app, render
 
 
 @app.command(
     "list",
-    epilog="Examples:\n\n  relay workflow list\n\n  relay workflow list --filter type=call --sort name\n\n"
-    "  relay workflow list --json\n\n  relay workflow list --output csv --columns id,name,install",
+    epilog=examples(
+        "relay workflow list",
+        "relay workflow list --filter type=call --sort name",
+        "relay workflow list --json",
+        "relay workflow list --output csv --columns id,name,install",
+    ),
 )
 def list_workflows(
     ctx: typer.Context,
@@ -24,11 +28,11 @@ def list_workflows(
     json_output: JsonOpt = False,
     fmt: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Output format: table, json, csv or yaml.", show_default=False),
+        typer.Option("--output", "-o", metavar="FORMAT", help="Output format: table, json, csv or yaml.", show_default=False),
     ] = None,
     columns: Annotated[
         str | None,
-        typer.Option("--columns", help="Comma-separated columns: id,name,type,uri,install,args.", show_default=False),
+        typer.Option("--columns", metavar="COLUMNS", help="Comma-separated columns: id,name,type,uri,install,args.", show_default=False),
     ] = None,
     filters: Annotated[
         list[str] | None,

@@ -20,6 +20,7 @@ from .._common import (
     SubscriberOpt,
     WorkflowRefOpt,
     YesOpt,
+    examples,
     state,
 )
 from . import app, render
@@ -29,7 +30,7 @@ def find(st: Any, subscriber_flag: str | None, ref: str) -> tuple[str, dict[str,
     """The account and the workflow named by ``ref`` (exact id or exact name)."""
     from ...core import workflow as wf
 
-    wf.validate_id(ref, "--workflow-id", "a workflow id or name")
+    wf.validate_ref(ref)
     subscriber = st.subscriber_id(subscriber_flag)
     return subscriber, wf.resolve(st.client().list_workflows(subscriber), ref, account=subscriber)
 
@@ -51,7 +52,7 @@ def save(st: Any, subscriber: str, body: dict[str, Any], verb: str, dry_run: boo
     render.saved(st, saved or [body], verb, as_json)
 
 
-@app.command("delete", epilog="Examples:\n\n  relay workflow delete -w my_auto_answer\n\n  relay workflow delete -w WORKFLOW_ID --yes")
+@app.command("delete", epilog=examples("relay workflow delete -w my_auto_answer", "relay workflow delete -w WORKFLOW_ID --yes"))
 def delete(
     ctx: typer.Context,
     workflow_id: WorkflowRefOpt,
@@ -86,7 +87,7 @@ def _target(install: list[str] | None, install_all: bool, install_group: str | N
 
 @app.command(
     "install",
-    epilog="Examples:\n\n  relay workflow install -w my_auto_answer -i 990007560023456\n\n  relay workflow install -w place-call --install-all",
+    epilog=examples("relay workflow install -w my_auto_answer -i 990007560023456", "relay workflow install -w place-call --install-all"),
 )
 def install(
     ctx: typer.Context,
@@ -105,9 +106,10 @@ def install(
     target = _target(install, install_all, install_group)
     st = state(ctx)
     subscriber, workflow = find(st, subscriber_id, workflow_id)
-    if target.devices and wf.installed_on_all(workflow) and not dry_run:
-        question = f"{workflow.get('name')} is installed on all devices; install it on only {', '.join(target.devices)} instead?"
-        refusal = "the workflow is installed on all devices and -i would narrow it to a list; pass --yes to do that"
+    if target.devices and wf.installed_by_rule(workflow) and not dry_run:
+        where = wf.describe_install(workflow)
+        question = f"{workflow.get('name')} is installed on {where}; install it on only {', '.join(target.devices)} instead?"
+        refusal = f"the workflow is installed on {where} and -i would narrow it to a list; pass --yes to do that"
         if not confirmed(question, yes, refusal):
             output.message("Not changed.")
             return
@@ -116,7 +118,7 @@ def install(
 
 @app.command(
     "uninstall",
-    epilog="Examples:\n\n  relay workflow uninstall -w my_auto_answer -i 990007560023456\n\n  relay workflow uninstall -w place-call -A",
+    epilog=examples("relay workflow uninstall -w my_auto_answer -i 990007560023456", "relay workflow uninstall -w place-call -A"),
 )
 def uninstall(
     ctx: typer.Context,
@@ -134,6 +136,12 @@ def uninstall(
     target = _target(install, install_all, install_group)
     st = state(ctx)
     subscriber, workflow = find(st, subscriber_id, workflow_id)
+    if target.devices and wf.installed_by_rule(workflow):
+        raise UsageError(
+            f"{workflow.get('name')} is installed on {wf.describe_install(workflow)}, not on a list of ids; "
+            "remove the rule with -A (or -G), or narrow it first with `relay workflow install -i ...`",
+            option="--install",
+        )
     missing = [d for d in target.devices if d not in (workflow.get("install") or [])]
     if missing:
         output.warning(f"{workflow.get('name')} is not installed on {', '.join(missing)}")
@@ -142,13 +150,13 @@ def uninstall(
 
 @app.command(
     "trigger",
-    epilog="Examples:\n\n  relay workflow trigger -w webhook -u 990007560045678 -a order=1234 -b urgent=true",
+    epilog=examples("relay workflow trigger -w webhook -u 990007560045678 -a order=1234 -b urgent=true"),
 )
 def trigger(
     ctx: typer.Context,
     workflow_id: WorkflowRefOpt,
     user_id: Annotated[
-        str, typer.Option("--user-id", "-u", help="Device or user the workflow runs for.", show_default=False)
+        str, typer.Option("--user-id", "-u", metavar="ID", help="Device or user the workflow runs for.", show_default=False)
     ],
     arg: ArgOpt = None,
     boolean: BooleanOpt = None,

@@ -1,0 +1,10 @@
+"""The local sandbox: the subset of the Relay REST API that ``relay`` uses, served from a SQLite file.
+
+- ``store.SandboxStore``: the SQLite database (WAL, one transaction per write, safe across processes).
+- ``seed``: the demo account every new database starts with.
+- ``app.make_app``: the WSGI application (exact JSON shapes and status codes of relay-api.md).
+- ``server.serve`` / ``server.make_server_for``: ``relay server`` over loopback HTTP;
+  ``server.in_process_transport``: an ``httpx`` transport that calls the app without a socket.
+
+Nothing here is imported at CLI start-up; import the submodule you need where you need it.
+"""

@@ -1,0 +1,440 @@
+"""The sandbox's WSGI application: the subset of the Relay REST API that ``relay`` calls (relay-api.md, "Requests").
+
+Every answer is JSON (``Content-Type: application/json``); errors are ``{"error": ..., "message": ...}`` with the
+status codes of the real service: 400 bad input, 401 bad or missing token, 404 unknown account / workflow /
+instance / path, 405 wrong method, 413 body too large, 500 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs
+
+from .store import SandboxStore
+
+MAX_BODY = 1 << 20
+POLL_INTERVAL = 0.5
+HEARTBEAT_INTERVAL = 2.0
+JSON = "application/json"
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class HttpError(Exception):
+    """An error answer: status, the ``error`` code and a ``message`` for people."""
+
+    def __init__(self, status: int, error: str, message: str, headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.headers = headers or []
+
+
+def bad_request(message: str, error: str = "invalid_request") -> HttpError:
+    return HttpError(400, error, message)
+
+
+def not_found(message: str) -> HttpError:
+    return HttpError(404, "not_found", message)
+
+
+# --- requests ----------------------------------------------------------------------------------------
+
+
+class Request:
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.environ = environ
+        self.method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        self.path = _path_of(environ)
+        self.query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+        self._body: bytes | None = None
+
+    def header(self, name: str) -> str | None:
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        value = self.environ.get(key)
+        return None if value is None else str(value)
+
+    def body(self) -> bytes:
+        if self._body is None:
+            try:
+                length = int(self.environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                raise bad_request("Content-Length is not a number") from None
+            if length > MAX_BODY:
+                raise HttpError(413, "payload_too_large", f"the body is larger than {MAX_BODY} bytes")
+            stream = self.environ.get("wsgi.input")
+            self._body = stream.read(length) if (stream is not None and length > 0) else b""
+        return self._body
+
+    def json(self) -> Any:
+        raw = self.body()
+        if not raw.strip():
+            raise bad_request("expected a JSON body, got an empty one")
+        try:
+            return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise bad_request(f"malformed JSON body: {exc}") from None
+
+    def param(self, name: str) -> str | None:
+        value = self.query.get(name)
+        return value if value else None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _path_of(environ: dict[str, Any]) -> str:
+    path = str(environ.get("PATH_INFO") or "/")
+    try:  # PEP 3333: PATH_INFO is bytes decoded as latin-1; undo that to get the UTF-8 text
+        path = path.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    return path
+
+
+# --- validation of bodies ------------------------------------------------------------------------------
+
+
+def validate_workflow(body: Any) -> dict[str, Any]:
+    """The body of ``POST /ibot/workflow``, checked; returns a copy whose ``config`` is an object.
+
+    Raises ``HttpError`` 400 ``invalid_request`` with a message naming the first problem.
+    """
+    if not isinstance(body, dict):
+        raise bad_request(f"expected a Workflow JSON object, got {_kind(body)}")
+    if "workflow_id" in body and (not isinstance(body["workflow_id"], str) or not body["workflow_id"]):
+        raise bad_request("workflow_id must be a non-empty string")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request("name must be a non-empty string")
+    if "options" in body and not isinstance(body["options"], dict):
+        raise bad_request(f"options must be an object, got {_kind(body['options'])}")
+    config = body.get("config")
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except ValueError:
+            raise bad_request("config is a string that is not JSON") from None
+    if not isinstance(config, dict):
+        raise bad_request(f"config must be an object, got {_kind(config)}")
+    trigger = config.get("trigger")
+    if not isinstance(trigger, dict):
+        raise bad_request("config.trigger must be an object")
+    start = trigger.get("start")
+    if not isinstance(start, dict) or not isinstance(start.get("workflow"), dict):
+        raise bad_request("config.trigger.start.workflow must be an object")
+    workflow = start["workflow"]
+    if not isinstance(workflow.get("uri"), str):
+        raise bad_request("config.trigger.start.workflow.uri must be a string")
+    if "args" in workflow and not isinstance(workflow["args"], dict):
+        raise bad_request("config.trigger.start.workflow.args must be an object")
+    on_keys = sorted(key for key in trigger if key.startswith("on_"))
+    if len(on_keys) != 1:
+        found = ", ".join(on_keys) if on_keys else "none"
+        raise bad_request(f"config.trigger must have exactly one on_* trigger key, found {found}")
+    if "install" in body:
+        install = body["install"]
+        if not isinstance(install, list) or not all(isinstance(item, str) for item in install):
+            raise bad_request("install must be a list of strings")
+    if "install_rule" in body and not isinstance(body["install_rule"], str):
+        raise bad_request("install_rule must be a string")
+    return {**body, "config": config}
+
+
+def validate_trigger(body: Any) -> tuple[list[str], dict[str, Any]]:
+    """The body of ``POST /ibot/workflow/{id}``: returns (target_device_ids, action_args)."""
+    if not isinstance(body, dict):
+        raise bad_request(f"expected a JSON object, got {_kind(body)}")
+    action = body.get("action")
+    if action != "invoke":
+        raise bad_request(f"action must be \"invoke\", got {json.dumps(action)}")
+    targets = body.get("target_device_ids", [])
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise bad_request("target_device_ids must be a list of strings")
+    args = body.get("action_args", {})
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise bad_request("action_args must be an object")
+    return targets, args
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+# --- the application -----------------------------------------------------------------------------------
+
+
+class Response:
+    def __init__(self, status: int = 200, body: Any = None, *, empty: bool = False,
+                 stream: Iterator[bytes] | None = None, headers: list[tuple[str, str]] | None = None) -> None:
+        self.status = status
+        self.body = body
+        self.empty = empty
+        self.stream = stream
+        self.headers = headers or []
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=True, separators=(", ", ": ")).encode("ascii")
+
+
+def _log_line(event: dict[str, Any]) -> bytes:
+    record = {
+        "level": event["level"],
+        "timestamp": event["timestamp"],
+        "message": event["message"],
+        "context": {
+            "subscriber_id": event["subscriber_id"],
+            "user_id": event["user_id"],
+            "workflow_id": event["workflow_id"],
+        },
+    }
+    return json.dumps(record, ensure_ascii=True).encode("ascii") + b"\n"
+
+
+def make_app(
+    store: SandboxStore,
+    *,
+    token: str | None,
+    follow_logs: bool = False,
+    stop: threading.Event | None = None,
+    poll_interval: float = POLL_INTERVAL,
+    heartbeat_interval: float = HEARTBEAT_INTERVAL,
+) -> WSGIApp:
+    """The WSGI application over ``store``.
+
+    ``token``: when not None, every request needs ``Authorization: <scheme> <token>`` (any scheme word).
+    ``follow_logs``: False → ``/ibot/workflowdebug`` answers the backlog and ends (in-process use); True → it
+    keeps the stream open, polling the event log every ``poll_interval`` seconds (and writing a blank line every
+    ``heartbeat_interval`` idle seconds, to notice a client that went away) until the client disconnects or
+    ``stop`` is set.
+    """
+    stop_event = stop if stop is not None else threading.Event()
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def subscriber(req: Request) -> str:
+        sub = req.param("subscriber_id")
+        if sub is None:
+            raise bad_request("missing the subscriber_id query parameter")
+        return known_subscriber(sub)
+
+    def known_subscriber(sub: str) -> str:
+        if store.account(sub) is None:
+            raise not_found(f"no account with subscriber_id {sub!r}")
+        return sub
+
+    def check_install(sub: str, workflow: dict[str, Any]) -> None:
+        install = workflow.get("install") or []
+        devices = store.devices(sub)
+        unknown = [d for d in install if d not in devices]
+        if unknown:
+            raise HttpError(
+                400,
+                "invalid_install_user_id",
+                f"not a device or user of account {sub}: {', '.join(unknown)}",
+            )
+
+    # --- handlers --------------------------------------------------------------------------------
+
+    def list_workflows(req: Request) -> Response:
+        sub = subscriber(req)
+        return Response(200, {"results": store.list_workflows(sub)})
+
+    def save_workflow(req: Request) -> Response:
+        sub = subscriber(req)
+        workflow = validate_workflow(req.json())
+        check_install(sub, workflow)
+        workflow_id = workflow.get("workflow_id")
+        if workflow_id is None:
+            saved = store.create_workflow(sub, workflow)
+        else:
+            saved = store.replace_workflow(sub, workflow_id, workflow)
+            if saved is None:
+                raise not_found(f"no workflow {workflow_id!r} in account {sub}")
+        return Response(200, [saved])
+
+    def delete_workflow(req: Request, workflow_id: str) -> Response:
+        sub = subscriber(req)
+        if not store.delete_workflow(sub, workflow_id):
+            raise not_found(f"no workflow {workflow_id!r} in account {sub}")
+        return Response(204, empty=True)
+
+    def trigger_workflow(req: Request, workflow_id: str) -> Response:
+        sub = subscriber(req)
+        targets, args = validate_trigger(req.json())
+        user_id = req.param("user_id") or (targets[0] if targets else None)
+        if user_id is None:
+            raise bad_request("missing the user_id query parameter")
+        if store.trigger(sub, workflow_id, user_id, args, targets) is None:
+            raise not_found(f"no workflow {workflow_id!r} in account {sub}")
+        return Response(200, empty=True)
+
+    def list_instances(req: Request) -> Response:
+        sub = subscriber(req)
+        keys = ("instance_id", "subscriber_id", "triggering_user_id", "workflow_id", "workflow_uri")
+        return Response(200, [{k: row[k] for k in keys} for row in store.list_instances(sub)])
+
+    def stop_instance(req: Request, instance_id: str) -> Response:
+        sub = subscriber(req)
+        if not store.end_instance(sub, instance_id):
+            raise not_found(f"no running workflow instance {instance_id!r} in account {sub}")
+        return Response(204, empty=True)
+
+    def workflow_logs(req: Request) -> Response:
+        sub = subscriber(req)
+        workflow_id = req.param("workflow_id")
+        user_id = req.param("user_id")
+        last = store.last_event_id(sub)
+        backlog = store.events(sub, workflow_id=workflow_id, user_id=user_id, upto=last)
+        chunk = b"".join(_log_line(e) for e in backlog)
+        if not follow_logs:
+            return Response(200, stream=iter([chunk] if chunk else []), headers=[("Content-Length", str(len(chunk)))])
+        return Response(200, stream=follow(sub, workflow_id, user_id, last, chunk))
+
+    def follow(sub: str, workflow_id: str | None, user_id: str | None, last: int, first: bytes) -> Iterator[bytes]:
+        # The first chunk, even empty, makes the server send the headers at once.
+        yield first
+        idle = 0.0
+        while not stop_event.wait(poll_interval):
+            # The cursor is the account's newest event id, so rows filtered out are never scanned twice.
+            newest = store.last_event_id(sub)
+            rows = store.events(sub, after=last, workflow_id=workflow_id, user_id=user_id, upto=newest) if newest > last else []
+            last = max(last, newest)
+            if rows:
+                idle = 0.0
+                yield b"".join(_log_line(e) for e in rows)
+                continue
+            idle += poll_interval
+            if idle >= heartbeat_interval:  # a blank line: lets the server notice a client that went away
+                idle = 0.0
+                yield b"\n"
+
+    def analytics(req: Request) -> Response:
+        sub = subscriber(req)
+        filters = {k: req.param(k) for k in ("workflow_id", "workflow_instance_id", "user_id", "category", "source_type")}
+        data = []
+        for inst in store.list_instances(sub, running_only=False):
+            events = [("workflow_started", inst["started_at"])]
+            if inst["ended_at"]:
+                events.append(("workflow_stopped", inst["ended_at"]))
+            for category, timestamp in events:
+                event = {
+                    "id": f"{inst['instance_id']}:{category}",
+                    "subscriber_id": sub,
+                    "workflow_id": inst["workflow_id"],
+                    "workflow_instance_id": inst["instance_id"],
+                    "user_id": inst["triggering_user_id"],
+                    "source_type": "system",
+                    "category": category,
+                    "timestamp": timestamp,
+                    "content_type": JSON,
+                    "content": json.dumps({"workflow_uri": inst["workflow_uri"]}),
+                }
+                if all(v is None or event.get(k) == v for k, v in filters.items()):
+                    data.append(event)
+        data.sort(key=lambda e: e["timestamp"])
+        return Response(200, {"data": data, "cursor": None})
+
+    def device_ids(req: Request, sub: str) -> Response:
+        known_subscriber(sub)
+        return Response(200, {"devices": store.device_ids(sub)})
+
+    def groups(req: Request) -> Response:
+        sub = subscriber(req)
+        return Response(200, store.groups(sub))
+
+    def subscriber_info(req: Request, sub: str) -> Response:
+        account = store.account(sub)
+        if account is None:
+            raise not_found(f"no account with subscriber_id {sub!r}")
+        return Response(200, account)
+
+    def authz_context(req: Request) -> Response:
+        return Response(200, [{"subscriber_id": a["subscriber_id"]} for a in store.accounts()])
+
+    seg = r"([^/]+)"
+    routes: list[tuple[re.Pattern[str], dict[str, Callable[..., Response]]]] = [
+        (re.compile(r"/ibot/workflow"), {"GET": list_workflows, "POST": save_workflow}),
+        (re.compile(rf"/ibot/workflow/{seg}"), {"DELETE": delete_workflow, "POST": trigger_workflow}),
+        (re.compile(r"/ibot/workflow_instances"), {"GET": list_instances}),
+        (re.compile(rf"/ibot/workflow_instances/{seg}"), {"DELETE": stop_instance}),
+        (re.compile(r"/ibot/workflowdebug"), {"GET": workflow_logs}),
+        (re.compile(r"/ibot/workflow_analytics_events"), {"GET": analytics}),
+        (re.compile(rf"/ibot/subscriber/{seg}/device_ids"), {"GET": device_ids}),
+        (re.compile(r"/ibot/groups"), {"GET": groups}),
+        (re.compile(rf"/ibot/subscriber_info/{seg}"), {"GET": subscriber_info}),
+        (re.compile(r"/ibot/authz_context"), {"GET": authz_context}),
+    ]
+
+    def authorize(req: Request) -> None:
+        if token is None:
+            return
+        header = req.header("Authorization") or ""
+        parts = header.split(None, 1)
+        given = parts[1].strip() if len(parts) == 2 else ""
+        if not given or not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+            reason = "missing Authorization header" if not header else "invalid token"
+            raise HttpError(401, "unauthorized", reason, headers=[("WWW-Authenticate", 'Bearer realm="relay-sandbox"')])
+
+    def dispatch(req: Request) -> Response:
+        authorize(req)
+        for pattern, methods in routes:
+            match = pattern.fullmatch(req.path)
+            if match is None:
+                continue
+            handler = methods.get(req.method)
+            if handler is None:
+                allow = ", ".join(methods)
+                raise HttpError(405, "method_not_allowed", f"{req.method} is not allowed on {req.path}; use {allow}",
+                                headers=[("Allow", allow)])
+            return handler(req, *match.groups())
+        raise not_found(f"no such endpoint: {req.path}")
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        req = Request(environ)
+        try:
+            response = dispatch(req)
+        except HttpError as exc:
+            response = Response(exc.status, {"error": exc.error, "message": exc.message}, headers=exc.headers)
+        except Exception as exc:  # noqa: BLE001 - the sandbox answers 500 rather than dropping the connection
+            response = Response(500, {"error": "internal_error", "message": f"{type(exc).__name__}: {exc}"})
+        headers = [("Content-Type", JSON), *response.headers]
+        if response.stream is not None:
+            start_response(_status_line(response.status), headers)
+            return response.stream
+        body = b"" if response.empty else _dumps(response.body)
+        headers.append(("Content-Length", str(len(body))))
+        start_response(_status_line(response.status), headers)
+        return [body] if body else []
+
+    return app

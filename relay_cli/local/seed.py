@@ -1,0 +1,40 @@
+"""The demo account a new sandbox database starts with."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+DEMO_SUBSCRIBER = "demo-account"
+DEMO_ACCOUNT_NAME = "Demo account"
+DEMO_CAPABILITIES: dict[str, bool] = {"workflow_sdk": True, "calling": True, "indoor_positioning": False}
+
+DEMO_DEVICES: dict[str, str] = {
+    "990007560045678": "Alice",
+    "990007560023456": "Bob",
+    "990007560011111": "Carol",
+    "990007560022222": "Dave",
+    "990007560033333": "Eve",
+}
+
+DEMO_GROUP: dict[str, Any] = {
+    "group_id": "urn:relay-resource:id:tag:front-desk",
+    "name": "Front desk",
+    "members": ["990007560045678", "990007560023456"],
+}
+
+
+def seed(conn: Any) -> None:
+    """Insert the demo account into a freshly created schema. ``conn`` is inside the store's write transaction."""
+    conn.execute(
+        "INSERT OR IGNORE INTO accounts (subscriber_id, name, capabilities) VALUES (?, ?, ?)",
+        (DEMO_SUBSCRIBER, DEMO_ACCOUNT_NAME, json.dumps(DEMO_CAPABILITIES)),
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO devices (subscriber_id, device_id, name) VALUES (?, ?, ?)",
+        [(DEMO_SUBSCRIBER, device_id, name) for device_id, name in DEMO_DEVICES.items()],
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO groups (group_id, subscriber_id, name, members) VALUES (?, ?, ?, ?)",
+        (DEMO_GROUP["group_id"], DEMO_SUBSCRIBER, DEMO_GROUP["name"], json.dumps(DEMO_GROUP["members"])),
+    )

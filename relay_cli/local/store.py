@@ -1,0 +1,417 @@
+"""SandboxStore: the sandbox's SQLite database.
+
+- WAL journal, ``busy_timeout`` of 10 s, and every write is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction, so
+  any number of threads and processes may open the same file at once.
+- A fresh connection per operation (sqlite3 connections are never shared across threads).
+- The schema is created on first open and the demo account (``seed.py``) inserted in that same transaction;
+  ``PRAGMA user_version`` records that it was done, so it happens exactly once per file.
+- Every change to a workflow or an instance also appends to the ``events`` table (the realtime log),
+  inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import seed as _seed
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    subscriber_id TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    capabilities  TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS devices (
+    subscriber_id TEXT NOT NULL,
+    device_id     TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    PRIMARY KEY (subscriber_id, device_id)
+);
+CREATE TABLE IF NOT EXISTS "groups" (
+    group_id      TEXT NOT NULL,
+    subscriber_id TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    members       TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (subscriber_id, group_id)
+);
+CREATE TABLE IF NOT EXISTS workflows (
+    workflow_id   TEXT PRIMARY KEY,
+    subscriber_id TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workflows_by_subscriber ON workflows (subscriber_id, created_at);
+CREATE TABLE IF NOT EXISTS instances (
+    instance_id        TEXT PRIMARY KEY,
+    subscriber_id      TEXT NOT NULL,
+    workflow_id        TEXT NOT NULL,
+    triggering_user_id TEXT,
+    workflow_uri       TEXT,
+    started_at         TEXT NOT NULL,
+    ended_at           TEXT
+);
+CREATE INDEX IF NOT EXISTS instances_by_subscriber ON instances (subscriber_id, ended_at);
+CREATE TABLE IF NOT EXISTS events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscriber_id TEXT NOT NULL,
+    workflow_id   TEXT,
+    user_id       TEXT,
+    level         TEXT NOT NULL,
+    timestamp     TEXT NOT NULL,
+    message       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_subscriber ON events (subscriber_id, id);
+"""
+
+
+def now() -> str:
+    """UTC, ISO-8601 with milliseconds and a ``Z``: ``2030-01-01T09:00:00.000Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_workflow_id() -> str:
+    return "wf_" + secrets.token_hex(12)
+
+
+def new_instance_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class SandboxStore:
+    """The sandbox database at ``path`` (created, with its parent directory, on first open)."""
+
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+        self.path = Path(path).expanduser()
+        self.busy_timeout_ms = max(5000, int(busy_timeout_ms))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._initialize()
+
+    # --- connections and transactions ------------------------------------------------------------
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection in autocommit mode (transactions are explicit); the caller closes it."""
+        conn = sqlite3.connect(
+            str(self.path), timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=True
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back if it raises."""
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def _initialize(self) -> None:
+        """WAL mode, schema, seed: idempotent, and safe when many processes open a new file at once."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                conn = self.connect()
+                try:
+                    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                        conn.execute("PRAGMA journal_mode = WAL")
+                    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                        return
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                            for statement in SCHEMA.split(";"):
+                                if statement.strip():
+                                    conn.execute(statement)
+                            _seed.seed(conn)
+                            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
+                    conn.execute("COMMIT")
+                    return
+                finally:
+                    conn.close()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    # --- account ---------------------------------------------------------------------------------
+
+    def account(self, subscriber_id: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT subscriber_id, name, capabilities FROM accounts WHERE subscriber_id = ?", (subscriber_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        return {"subscriber_id": row["subscriber_id"], "name": row["name"], "capabilities": json.loads(row["capabilities"])}
+
+    def accounts(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT subscriber_id, name, capabilities FROM accounts ORDER BY rowid").fetchall()
+        return [
+            {"subscriber_id": r["subscriber_id"], "name": r["name"], "capabilities": json.loads(r["capabilities"])}
+            for r in rows
+        ]
+
+    def devices(self, subscriber_id: str) -> dict[str, str]:
+        """device id → name, in insertion order."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT device_id, name FROM devices WHERE subscriber_id = ? ORDER BY rowid", (subscriber_id,)
+            ).fetchall()
+        return {r["device_id"]: r["name"] for r in rows}
+
+    def device_ids(self, subscriber_id: str) -> list[str]:
+        return list(self.devices(subscriber_id))
+
+    def groups(self, subscriber_id: str) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                'SELECT group_id, subscriber_id, name, members FROM "groups" WHERE subscriber_id = ? ORDER BY rowid',
+                (subscriber_id,),
+            ).fetchall()
+        return [
+            {"group_id": r["group_id"], "name": r["name"], "owner": r["subscriber_id"], "subscribers": json.loads(r["members"])}
+            for r in rows
+        ]
+
+    # --- workflows -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _workflow(row: sqlite3.Row) -> dict[str, Any]:
+        body = json.loads(row["body"])
+        body.pop("workflow_id", None)
+        return {"workflow_id": row["workflow_id"], **body}
+
+    def list_workflows(self, subscriber_id: str) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT workflow_id, body FROM workflows WHERE subscriber_id = ? ORDER BY created_at, rowid",
+                (subscriber_id,),
+            ).fetchall()
+        return [self._workflow(r) for r in rows]
+
+    def get_workflow(self, subscriber_id: str, workflow_id: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT workflow_id, body FROM workflows WHERE subscriber_id = ? AND workflow_id = ?",
+                (subscriber_id, workflow_id),
+            ).fetchone()
+        return None if row is None else self._workflow(row)
+
+    def create_workflow(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Store a new workflow under a new id; returns it with its ``workflow_id``."""
+        stored = {k: v for k, v in body.items() if k != "workflow_id"}
+        with self._write() as conn:
+            while True:
+                workflow_id = new_workflow_id()
+                if conn.execute("SELECT 1 FROM workflows WHERE workflow_id = ?", (workflow_id,)).fetchone() is None:
+                    break
+            conn.execute(
+                "INSERT INTO workflows (workflow_id, subscriber_id, body, created_at) VALUES (?, ?, ?, ?)",
+                (workflow_id, subscriber_id, json.dumps(stored), now()),
+            )
+            self._log(conn, subscriber_id, workflow_id, None, "info", f"workflow created: {stored.get('name')!s}")
+        return {"workflow_id": workflow_id, **stored}
+
+    def replace_workflow(self, subscriber_id: str, workflow_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Replace the whole stored body; ``None`` when the account has no such workflow."""
+        stored = {k: v for k, v in body.items() if k != "workflow_id"}
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE workflows SET body = ? WHERE subscriber_id = ? AND workflow_id = ?",
+                (json.dumps(stored), subscriber_id, workflow_id),
+            )
+            if cursor.rowcount == 0:
+                return None
+            self._log(conn, subscriber_id, workflow_id, None, "info", f"workflow updated: {stored.get('name')!s}")
+        return {"workflow_id": workflow_id, **stored}
+
+    def delete_workflow(self, subscriber_id: str, workflow_id: str) -> bool:
+        """Delete it and end its running instances; ``False`` when the account has no such workflow."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT body FROM workflows WHERE subscriber_id = ? AND workflow_id = ?", (subscriber_id, workflow_id)
+            ).fetchone()
+            if row is None:
+                return False
+            name = json.loads(row["body"]).get("name")
+            conn.execute("DELETE FROM workflows WHERE subscriber_id = ? AND workflow_id = ?", (subscriber_id, workflow_id))
+            conn.execute(
+                "UPDATE instances SET ended_at = ? WHERE subscriber_id = ? AND workflow_id = ? AND ended_at IS NULL",
+                (now(), subscriber_id, workflow_id),
+            )
+            self._log(conn, subscriber_id, workflow_id, None, "info", f"workflow deleted: {name!s}")
+        return True
+
+    # --- instances -------------------------------------------------------------------------------
+
+    def trigger(
+        self,
+        subscriber_id: str,
+        workflow_id: str,
+        user_id: str | None,
+        args: dict[str, Any] | None = None,
+        target_device_ids: list[str] | None = None,
+    ) -> dict[str, Any] | None:
+        """Start an instance of the workflow (``None`` when there is no such workflow) and log
+        ``triggered by <user_id> with args <args as JSON>``. ``target_device_ids`` is accepted and ignored (the sandbox runs nothing on devices)."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT body FROM workflows WHERE subscriber_id = ? AND workflow_id = ?", (subscriber_id, workflow_id)
+            ).fetchone()
+            if row is None:
+                return None
+            body = json.loads(row["body"])
+            uri = _uri_of(body)
+            instance = {
+                "instance_id": new_instance_id(),
+                "subscriber_id": subscriber_id,
+                "triggering_user_id": user_id,
+                "workflow_id": workflow_id,
+                "workflow_uri": uri,
+            }
+            conn.execute(
+                "INSERT INTO instances (instance_id, subscriber_id, workflow_id, triggering_user_id, workflow_uri,"
+                " started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (instance["instance_id"], subscriber_id, workflow_id, user_id, uri, now()),
+            )
+            message = f"triggered by {user_id} with args {json.dumps(args or {}, sort_keys=True)}"
+            self._log(conn, subscriber_id, workflow_id, user_id, "info", message)
+        return instance
+
+    def list_instances(self, subscriber_id: str, *, running_only: bool = True) -> list[dict[str, Any]]:
+        query = (
+            "SELECT instance_id, subscriber_id, triggering_user_id, workflow_id, workflow_uri, started_at, ended_at"
+            " FROM instances WHERE subscriber_id = ?"
+        )
+        if running_only:
+            query += " AND ended_at IS NULL"
+        with self._read() as conn:
+            rows = conn.execute(query + " ORDER BY started_at, rowid", (subscriber_id,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def end_instance(self, subscriber_id: str, instance_id: str) -> bool:
+        """End a running instance; ``False`` when the account has no such running instance."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT workflow_id, triggering_user_id FROM instances"
+                " WHERE subscriber_id = ? AND instance_id = ? AND ended_at IS NULL",
+                (subscriber_id, instance_id),
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute("UPDATE instances SET ended_at = ? WHERE instance_id = ?", (now(), instance_id))
+            self._log(
+                conn, subscriber_id, row["workflow_id"], row["triggering_user_id"], "info", f"instance {instance_id} stopped"
+            )
+        return True
+
+    # --- the event log ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _log(
+        conn: sqlite3.Connection,
+        subscriber_id: str,
+        workflow_id: str | None,
+        user_id: str | None,
+        level: str,
+        message: str,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO events (subscriber_id, workflow_id, user_id, level, timestamp, message) VALUES (?, ?, ?, ?, ?, ?)",
+            (subscriber_id, workflow_id, user_id, level, now(), message),
+        )
+
+    def log(self, subscriber_id: str, message: str, *, workflow_id: str | None = None, user_id: str | None = None,
+            level: str = "info") -> None:
+        """Append one line to the event log."""
+        with self._write() as conn:
+            self._log(conn, subscriber_id, workflow_id, user_id, level, message)
+
+    def last_event_id(self, subscriber_id: str) -> int:
+        """The id of the account's newest event-log row (0 when there is none)."""
+        with self._read() as conn:
+            row = conn.execute("SELECT MAX(id) FROM events WHERE subscriber_id = ?", (subscriber_id,)).fetchone()
+        return int(row[0] or 0)
+
+    def events(
+        self,
+        subscriber_id: str,
+        *,
+        after: int = 0,
+        workflow_id: str | None = None,
+        user_id: str | None = None,
+        upto: int | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Event-log rows with ``after < id <= upto``, oldest first: dicts of id, subscriber_id, workflow_id,
+        user_id, level, timestamp, message."""
+        query = (
+            "SELECT id, subscriber_id, workflow_id, user_id, level, timestamp, message FROM events"
+            " WHERE subscriber_id = ? AND id > ?"
+        )
+        params: list[Any] = [subscriber_id, after]
+        if upto is not None:
+            query += " AND id <= ?"
+            params.append(upto)
+        if workflow_id is not None:
+            query += " AND workflow_id = ?"
+            params.append(workflow_id)
+        if user_id is not None:
+            query += " AND user_id = ?"
+            params.append(user_id)
+        query += " ORDER BY id"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(int(limit))
+        with self._read() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [dict(r) for r in rows]
+
+
+def _uri_of(body: dict[str, Any]) -> str | None:
+    try:
+        uri = body["config"]["trigger"]["start"]["workflow"]["uri"]
+    except (KeyError, TypeError):
+        return None
+    return uri if isinstance(uri, str) else None
