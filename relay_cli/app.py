@@ -1,6 +1,5 @@
 """The root app: sub-app registration, global options → State, and the one place exceptions become exit codes."""
 
-from __future__ import annotations
 
 import os
 import sys

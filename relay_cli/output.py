@@ -6,7 +6,6 @@ and free of ANSI codes); ``NO_COLOR`` turns colour off everywhere. rich is impor
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -167,6 +166,8 @@ def print_table(
 
 
 def print_csv(rows: Sequence[Sequence[str]], headers: Sequence[str], *, no_header: bool = False) -> None:
+    import csv
+
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if not no_header:
         writer.writerow(headers)

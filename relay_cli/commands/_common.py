@@ -1,6 +1,5 @@
 """What every command shares: the Typer app factory and the option aliases, defined once."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 

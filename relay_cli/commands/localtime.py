@@ -1,6 +1,5 @@
 """The machine's clock and time zone, for timer defaults (kept out of core, which does no I/O)."""
 
-from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta

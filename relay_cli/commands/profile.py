@@ -1,14 +1,12 @@
 """``relay profile ...``: named sets of settings in the config file."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 
 import typer
 
 from .. import output
-from ..config.resolve import PROFILE_KEYS, validate_profile_value
-from ..config.store import validate_profile_name
+from ..config.keys import PROFILE_KEYS
 from ..errors import UsageError
 from ._common import JsonOpt, examples, new_app, state
 
@@ -90,6 +88,8 @@ def _target_profile(ctx: typer.Context) -> str:
 @app.command("set", epilog=examples("relay profile set subscriber_id 1a2b3c", "relay -P qa profile set env qa"))
 def set_value(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(metavar="VALUE", show_default=False)]) -> None:
     """Set a key on the selected profile (or the one named by --profile)."""
+    from ..config.resolve import validate_profile_value
+
     validate_profile_value(key, value)
     name = _target_profile(ctx)
     state(ctx).store.set(name, key, value)
@@ -118,6 +118,9 @@ def add(
     use: Annotated[bool, typer.Option("--use", help="Also select the new profile.")] = False,
 ) -> None:
     """Create a profile."""
+    from ..config.resolve import validate_profile_value
+    from ..config.store import validate_profile_name
+
     validate_profile_name(name)
     values = {k: v for k, v in (("env", env), ("host", host), ("subscriber_id", subscriber_id)) if v is not None}
     for key, value in values.items():

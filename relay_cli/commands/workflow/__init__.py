@@ -1,6 +1,5 @@
 """``relay workflow ...``"""
 
-from __future__ import annotations
 
 from .._common import new_app
 

@@ -1,6 +1,5 @@
 """``relay workflow args list | get | set | unset``: the args a workflow is started with."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 

@@ -4,7 +4,6 @@ Each command is its trigger-specific options plus the common ones (name, uri, in
 common options are declared once, below, and joined to each command's own through its signature.
 """
 
-from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
@@ -26,7 +25,6 @@ from .._common import (
     examples as example_epilog,
     state,
 )
-from . import render
 
 HELP = "Create a workflow: start your app at --uri when a trigger fires on the devices it is installed on."
 app = new_app(HELP)
@@ -94,6 +92,8 @@ _COMMON_NAMES = {p.name for p in COMMON}
 
 
 def _save(ctx: typer.Context, trigger: dict[str, Any], common: dict[str, Any]) -> None:
+    from . import render
+
     from ...core import workflow as wf
 
     st = state(ctx)

@@ -1,6 +1,5 @@
 """``relay workflow list``"""
 
-from __future__ import annotations
 
 from typing import Annotated
 
@@ -9,7 +8,7 @@ import typer
 from ... import output
 from ...errors import UsageError
 from .._common import JsonOpt, SubscriberOpt, examples, state
-from . import app, render
+from . import app
 
 
 @app.command(
@@ -50,6 +49,8 @@ def list_workflows(
     no_truncate: Annotated[bool, typer.Option("--no-truncate", help="Do not shorten long cells on a terminal.")] = False,
 ) -> None:
     """List the account's workflows."""
+    from . import render
+
     if fmt is not None and fmt not in output.FORMATS:
         raise UsageError(f"expected one of {', '.join(output.FORMATS)}, got {fmt!r}", option="--output")
     if json_output and fmt not in (None, "json"):

@@ -1,6 +1,5 @@
 """``relay workflow delete | install | uninstall | trigger``"""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 
@@ -23,7 +22,7 @@ from .._common import (
     examples,
     state,
 )
-from . import app, render
+from . import app
 
 
 def find(st: Any, subscriber_flag: str | None, ref: str) -> tuple[str, dict[str, Any]]:
@@ -45,6 +44,8 @@ def confirmed(question: str, yes: bool, refusal: str) -> bool:
 
 
 def save(st: Any, subscriber: str, body: dict[str, Any], verb: str, dry_run: bool, as_json: bool) -> None:
+    from . import render
+
     if dry_run:
         render.dry_run(st, "POST", "/ibot/workflow", subscriber, body, as_json)
         return

@@ -1,6 +1,5 @@
 """How workflows are shown: the list columns, filters and sorting, saved results and dry runs."""
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
