@@ -37,7 +37,7 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    from .commands import profile, workflow
+    from .commands import profile, server, workflow
 
     app = new_app(HELP)
 
@@ -66,6 +66,7 @@ def build_app() -> typer.Typer:
 
     app.add_typer(workflow.app, name="workflow", help=workflow.HELP)
     app.add_typer(profile.app, name="profile", help=profile.HELP)
+    server.register(app)
     return app
 
 

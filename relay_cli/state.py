@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .api.client import RelayClient
 
 USER_AGENT = f"relay-cli/{__version__}"
+#: the in-process sandbox checks a token like the real server does; this one never leaves the process
+LOCAL_TOKEN = "local-sandbox"
+LOCAL_BASE_URL = "http://sandbox.relay.invalid"
 
 
 def config_dir(environ: Mapping[str, str]) -> Path:
@@ -29,6 +32,19 @@ def config_dir(environ: Mapping[str, str]) -> Path:
     return Path(user_config_dir("relay", appauthor=False))
 
 
+def data_dir(environ: Mapping[str, str]) -> Path:
+    if environ.get("RELAY_DATA_DIR"):
+        return Path(environ["RELAY_DATA_DIR"]).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("relay", appauthor=False))
+
+
+def sandbox_db(environ: Mapping[str, str]) -> Path:
+    """The local sandbox's database (shared by the `local` profile and `relay server`)."""
+    return data_dir(environ) / "sandbox.db"
+
+
 class State:
     def __init__(self, *, profile_flag: str | None = None, environ: Mapping[str, str] | None = None) -> None:
         self.environ = dict(os.environ if environ is None else environ)
@@ -37,6 +53,7 @@ class State:
         self._settings: Settings | None = None
         self._client: RelayClient | None = None
         self._default_subscriber: str | None = None
+        self._noted_sandbox_write = False
 
     # --- settings --------------------------------------------------------------------------------
 
@@ -47,12 +64,22 @@ class State:
             profiles=self.store.profiles(),
             current_profile=self.store.current(),
             flags={"profile": profile or self.profile_flag},
+            configured=self.store.configured(),
+            profile_source="argument NAME" if profile else "flag --profile",
         )
 
     def selected_profile(self) -> str:
-        if self.profile_flag:
-            return self.profile_flag
-        return self.environ.get("RELAY_PROFILE") or self.store.current() or "default"
+        """The selected profile's name (it may not exist). Never fails on a bad value in the file."""
+        from .config.resolve import choose_profile
+
+        return str(
+            choose_profile(
+                environ=self.environ,
+                current_profile=self.store.current(),
+                flag=self.profile_flag,
+                configured=self.store.configured(),
+            ).value
+        )
 
     @property
     def settings(self) -> Settings:
@@ -74,6 +101,16 @@ class State:
     @property
     def api_url(self) -> str:
         return str(self.settings.api_url.value)
+
+    @property
+    def is_local(self) -> bool:
+        return self.settings.backend == "local"
+
+    def describe_request(self, method: str, path: str) -> str:
+        """``POST https://host/ibot/workflow`` or ``POST /ibot/workflow on the local sandbox``."""
+        if self.is_local:
+            return f"{method} {path} on the local sandbox ({sandbox_db(self.environ)})"
+        return f"{method} {self.api_url}{path}"
 
     def configured_subscriber(self, flag: str | None = None) -> str | None:
         """The account from -s, RELAY_SUBSCRIBER_ID or the profile; None when none is set."""
@@ -103,6 +140,14 @@ class State:
     # --- API -------------------------------------------------------------------------------------
 
     def token(self) -> str:
+        if self.settings.ci_unconfigured:
+            raise AuthError(
+                "CI is set and no Relay target is configured, so nothing was sent",
+                hint="set RELAY_API_KEY (and RELAY_ENV or RELAY_HOST if not pro), or select a profile with --profile/"
+                "RELAY_PROFILE; in CI the local sandbox is only used when asked for (--profile local)",
+            )
+        if self.is_local:
+            return LOCAL_TOKEN
         key = self.environ.get("RELAY_API_KEY")
         if key:
             return key
@@ -121,19 +166,36 @@ class State:
             from .api.client import RelayClient
 
             settings = self.settings
+            token = self.token()
             self._client = RelayClient(
-                self.api_url,
-                token=self.token(),
+                LOCAL_BASE_URL if self.is_local else self.api_url,
+                token=token,
                 auth_method=str(settings.get("auth_method")),
                 user_agent=USER_AGENT,
                 headers=settings.headers,
                 transport=self.transport(),
+                on_write=self._note_sandbox_write if self.is_local else None,
             )
         return self._client
 
     def transport(self) -> Any:
-        """The httpx transport to use; None means the network. The local sandbox plugs in here."""
+        """The httpx transport to use; None means the network. The local sandbox runs in-process."""
+        if self.is_local:
+            from .local.server import in_process_transport
+
+            return in_process_transport(sandbox_db(self.environ), LOCAL_TOKEN)
         return None
+
+    def _note_sandbox_write(self, method: str, path: str) -> None:
+        if self._noted_sandbox_write:
+            return
+        self._noted_sandbox_write = True
+        from .output import message
+
+        message(
+            f"note: this changed the local sandbox ({sandbox_db(self.environ)}), not Relay. "
+            "To use Relay: set RELAY_API_KEY, or `relay login`; `relay profile show` tells the target."
+        )
 
     def close(self) -> None:
         if self._client is not None:

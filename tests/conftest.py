@@ -25,6 +25,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
             monkeypatch.delenv(name, raising=False)
     config = tmp_path / "config"
     monkeypatch.setenv("RELAY_CONFIG_DIR", str(config))
+    monkeypatch.setenv("RELAY_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("RELAY_API_KEY", TOKEN)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     return config

@@ -146,6 +146,7 @@ def test_timeout(run: Any, exc: Exception) -> None:
 
 def test_no_api_key_and_no_stored_token(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RELAY_API_KEY")
+    monkeypatch.setenv("RELAY_ENV", "pro")  # a target is chosen, so the local sandbox is not the default
     result, requests = catch_all(run, "workflow", "list", "-s", SUB)
     assert result.code == 4
     assert requests == []
@@ -158,6 +159,7 @@ def test_no_api_key_and_no_stored_token(run: Any, monkeypatch: pytest.MonkeyPatc
 
 def test_empty_api_key_is_no_key(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RELAY_API_KEY", "")
+    monkeypatch.setenv("RELAY_ENV", "pro")
     result, requests = catch_all(run, "workflow", "list", "-s", SUB)
     assert result.code == 4
     assert requests == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +30,10 @@ class RelayClient:
         headers: dict[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        on_write: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``on_write(method, path)`` is called after every successful request that changes data."""
+        self._on_write = on_write
         self.base_url = base_url.rstrip("/")
         self.host = httpx.URL(self.base_url).host
         default_headers = {"Accept": "application/json", "User-Agent": user_agent}
@@ -63,6 +66,8 @@ class RelayClient:
         except httpx.TransportError as exc:
             raise network_error(exc, self.host) from None
         raise_for_response(response)
+        if method != "GET" and self._on_write is not None:
+            self._on_write(method, path)
         if not response.content or not response.content.strip():
             return None
         try:

@@ -23,17 +23,25 @@ def list_profiles(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     st = state(ctx)
     selected = st.selected_profile()
     profiles = st.store.profiles()
-    rows = [{"name": name, "current": name == selected, **values} for name, values in sorted(profiles.items())]
+    from ..config.store import LOCAL_PROFILE
+
+    profiles.setdefault(LOCAL_PROFILE, {})
+    rows = [
+        {"name": name, "current": name == selected, **({"builtin": True} if name == LOCAL_PROFILE else {}), **values}
+        for name, values in sorted(profiles.items())
+    ]
     if json_output:
         output.print_json(rows)
         return
     output.print_table(
-        [["*" if r["current"] else "", r["name"], str(r.get("env", "")), str(r.get("host", "")), str(r.get("subscriber_id", ""))] for r in rows],
+        [["*" if r["current"] else "", r["name"], str(r.get("env", "")), "(built-in local sandbox)" if r.get("builtin") else str(r.get("host", "")), str(r.get("subscriber_id", ""))] for r in rows],
         ["", "Name", "Env", "Host", "Subscriber"],
     )
 
 
 def _token_source(st: Any, settings: Any) -> str:
+    if settings.backend == "local":
+        return "built in (local sandbox)"
     if settings.api_key_source:
         return settings.api_key_source
     from ..auth.tokens import load_access_token
@@ -63,7 +71,12 @@ def show(
     for key in PROFILE_KEYS:
         setting = settings.values[key]
         rows[key] = {"value": setting.value, "source": setting.source}
-    rows["api_url"] = {"value": settings.api_url.value, "source": settings.api_url.source}
+    api_url = settings.api_url.value
+    if settings.backend == "local":
+        from ..state import sandbox_db
+
+        api_url = f"local sandbox ({sandbox_db(st.environ)})"
+    rows["api_url"] = {"value": api_url, "source": settings.api_url.source}
     rows["token"] = {"value": None, "source": _token_source(st, settings)}
     if json_output:
         output.print_json(rows)

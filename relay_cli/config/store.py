@@ -27,6 +27,8 @@ from ..errors import NotFoundError, RelayError, UsageError
 
 FILE_NAME = "config.toml"
 DEFAULT_PROFILE = "default"
+#: built in, never in the file: the local sandbox (relay_cli/local), used in-process
+LOCAL_PROFILE = "local"
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 HEADER = """\
@@ -37,14 +39,24 @@ HEADER = """\
 
 
 class ConfigFileError(RelayError):
+    """The config file cannot be read or does not have the expected shape (bad input: exit 2)."""
+
     exit_code = 2
 
 
+class ConfigWriteError(RelayError):
+    """The config file could not be saved (the old content is intact)."""
+
+    exit_code = 1
+
+
 def validate_profile_name(name: str) -> str:
-    if not _PROFILE_NAME.match(name or ""):
+    if not _PROFILE_NAME.fullmatch(name or ""):
         raise UsageError(
             f"expected a profile name of letters, digits, '-', '_' or '.', got {name!r}", option="profile name"
         )
+    if name == LOCAL_PROFILE:
+        raise UsageError("'local' is the built-in sandbox profile and cannot be created, changed or removed", option="profile name")
     return name
 
 
@@ -111,8 +123,12 @@ class ProfileStore:
         except OSError as exc:
             raise ConfigFileError(f"cannot read {self.path}: {exc.strerror}") from None
         try:
-            return tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigFileError(f"{self.path} is not valid TOML: not UTF-8 text", hint="fix or remove the file") from None
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
             raise ConfigFileError(f"{self.path} is not valid TOML: {exc}", hint="fix or remove the file") from None
 
     def profiles(self) -> dict[str, dict[str, Any]]:
@@ -126,6 +142,11 @@ class ProfileStore:
         result.setdefault(DEFAULT_PROFILE, {})
         return result
 
+    def configured(self) -> bool:
+        """Whether the file names a current profile or defines any profile."""
+        data = self.read()
+        return bool(data.get("current_profile")) or bool(data.get("profiles"))
+
     def current(self) -> str | None:
         value = self.read().get("current_profile")
         return value if isinstance(value, str) and value else None
@@ -135,17 +156,34 @@ class ProfileStore:
     def edit(self) -> Iterator[Any]:
         import tomlkit
 
-        with _locked(self.lock_path):
+        stack = contextlib.ExitStack()
+        try:
+            stack.enter_context(_locked(self.lock_path))
+        except OSError as exc:
+            raise ConfigWriteError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
+        with stack:
             try:
                 text = self.path.read_text(encoding="utf-8")
             except FileNotFoundError:
                 text = HEADER
+            except UnicodeDecodeError:
+                raise ConfigFileError(f"{self.path} is not valid TOML: not UTF-8 text", hint="fix or remove the file") from None
+            except OSError as exc:
+                raise ConfigFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
             try:
                 doc = tomlkit.parse(text)
             except Exception as exc:  # tomlkit raises its own ParseError hierarchy
                 raise ConfigFileError(f"{self.path} is not valid TOML: {exc}", hint="fix or remove the file") from None
+            profiles = doc.get("profiles")
+            if profiles is not None and (not isinstance(profiles, dict) or isinstance(profiles, tomlkit.items.InlineTable)):
+                raise ConfigFileError(
+                    f"{self.path}: 'profiles' must be a table of [profiles.NAME] sections", hint="fix or remove the file"
+                )
             yield doc
-            atomic_write(self.path, tomlkit.dumps(doc))
+            try:
+                atomic_write(self.path, tomlkit.dumps(doc))
+            except OSError as exc:
+                raise ConfigWriteError(f"cannot save {self.path}: {exc.strerror or exc}; the file is unchanged") from None
 
     @staticmethod
     def _table(doc: Any, name: str, create: bool) -> Any:
@@ -173,6 +211,7 @@ class ProfileStore:
                 table[key] = value
 
     def remove(self, name: str) -> None:
+        validate_profile_name(name)
         with self.edit() as doc:
             profiles = doc.get("profiles")
             if profiles is None or name not in profiles:
@@ -183,11 +222,12 @@ class ProfileStore:
 
     def use(self, name: str) -> None:
         with self.edit() as doc:
-            if name != DEFAULT_PROFILE and self._table(doc, name, create=False) is None:
+            if name not in (DEFAULT_PROFILE, LOCAL_PROFILE) and self._table(doc, name, create=False) is None:
                 raise NotFoundError(f"no profile named {name!r}", hint=f"create it with `relay profile add {name}`")
             doc["current_profile"] = name
 
     def set(self, name: str, key: str, value: str) -> None:
+        validate_profile_name(name)
         with self.edit() as doc:
             if name != DEFAULT_PROFILE and self._table(doc, name, create=False) is None:
                 raise NotFoundError(f"no profile named {name!r}", hint=f"create it with `relay profile add {name}`")

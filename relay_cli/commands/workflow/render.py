@@ -95,5 +95,5 @@ def dry_run(st: Any, method: str, path: str, subscriber: str | None, body: Any, 
     """Print the body that would be sent; send nothing."""
     if not as_json:
         query = f"?subscriber_id={subscriber}" if subscriber else "?subscriber_id=<your default account>"
-        output.message(f"Dry run, nothing sent. Would send: {method} {st.api_url}{path}{query}")
+        output.message(f"Dry run, nothing sent. Would send: {st.describe_request(method, path + query)}")
     output.print_json(body)
