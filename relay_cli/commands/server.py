@@ -39,7 +39,7 @@ def server(
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Serve the local sandbox's Relay API over HTTP until Ctrl-C.
+    """Serve the local sandbox's Relay API over HTTP until Ctrl-C or SIGTERM (both exit 0: stopping is its normal end).
 
     Point the CLI (or any tool) at it with RELAY_HOST and RELAY_API_KEY.
     """
@@ -62,6 +62,12 @@ def server(
         output.warning(f"listening on {host}: anyone who can reach it and has the token can use this sandbox")
 
     from ..local.server import serve
+    from ..local.store import SandboxStore, SandboxUnavailable
+
+    try:
+        SandboxStore(path)  # created and seeded now, so a bad --db is reported as such
+    except SandboxUnavailable as exc:
+        raise UsageError(exc.message, option="--db") from None
 
     stop = threading.Event()
 

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..errors import RelayError
 from . import seed as _seed
 
 SCHEMA_VERSION = 1
@@ -94,14 +95,27 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+class SandboxUnavailable(RelayError):
+    """The sandbox database cannot be opened or is not a SQLite database."""
+
+    exit_code = 1
+
+
 class SandboxStore:
     """The sandbox database at ``path`` (created, with its parent directory, on first open)."""
 
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.path = Path(path).expanduser()
         self.busy_timeout_ms = max(5000, int(busy_timeout_ms))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._initialize()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._initialize()
+        except (OSError, sqlite3.DatabaseError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise SandboxUnavailable(
+                f"cannot open the sandbox database {self.path}: {reason}",
+                hint="give --db / RELAY_DATA_DIR a writable SQLite file (a new one is created)",
+            ) from None
 
     # --- connections and transactions ------------------------------------------------------------
 
