@@ -293,9 +293,42 @@ def test_analytics_events(client: RelayClient) -> None:
     client.trigger_workflow(SUB, wf, ALICE, {})
     page = client.analytics_events(SUB, workflow_id=wf)
     assert page["cursor"] is None
-    assert [e["category"] for e in page["data"]] == ["workflow_started"]
-    assert page["data"][0]["user_id"] == ALICE
+    assert len(page["data"]) == 1
+    start = page["data"][0]
+    instance = client.workflow_instances(SUB)[0]["instance_id"]
+    assert start == {
+        "id": f"{instance}:start",
+        "sub_id": SUB,
+        "subscriber_id": SUB,
+        "workflow_id": wf,
+        "workflow_instance_id": instance,
+        "user_id": ALICE,
+        "source_type": "system",
+        "category": "workflow",
+        "timestamp": start["timestamp"],
+        "content_type": "application/json",
+        "content": start["content"],
+    }
+    assert json.loads(start["content"]) == {"command": "start", "workflow_uri": "wss://example.com/hook"}
     assert client.analytics_events(SUB, workflow_id="other") == {"data": [], "cursor": None}
+
+    client.stop_instance(SUB, instance)
+    events = client.analytics_events(SUB, category="workflow")["data"]
+    assert [e["id"] for e in events] == [f"{instance}:start", f"{instance}:terminate"]
+    terminate = events[1]
+    assert {k: v for k, v in terminate.items() if k not in ("id", "timestamp", "content")} == {
+        k: v for k, v in start.items() if k not in ("id", "timestamp", "content")
+    }
+    assert json.loads(terminate["content"]) == {
+        "command": "terminate",
+        "workflow_uri": "wss://example.com/hook",
+        "end_time": terminate["timestamp"],
+        "terminate_reason": "stopped",
+    }
+    assert terminate["timestamp"] >= start["timestamp"]
+    assert client.analytics_events(SUB, category="other")["data"] == []
+    assert client.analytics_events(SUB, user_id=BOB)["data"] == []
+    assert [e["id"] for e in client.analytics_events(SUB, workflow_instance_id=instance)["data"]] == [e["id"] for e in events]
 
 
 # --- account ----------------------------------------------------------------------------------------------

@@ -340,25 +340,38 @@ def make_app(
                 yield b"\n"
 
     def analytics(req: Request) -> Response:
+        """Reference-shaped ``workflow`` events: a ``start`` per instance, and a ``terminate`` once it ended."""
         sub = subscriber(req)
         filters = {k: req.param(k) for k in ("workflow_id", "workflow_instance_id", "user_id", "category", "source_type")}
         data = []
         for inst in store.list_instances(sub, running_only=False):
-            events = [("workflow_started", inst["started_at"])]
+            commands: list[tuple[str, str, dict[str, Any]]] = [
+                ("start", inst["started_at"], {"command": "start", "workflow_uri": inst["workflow_uri"]})
+            ]
             if inst["ended_at"]:
-                events.append(("workflow_stopped", inst["ended_at"]))
-            for category, timestamp in events:
+                commands.append((
+                    "terminate",
+                    inst["ended_at"],
+                    {
+                        "command": "terminate",
+                        "workflow_uri": inst["workflow_uri"],
+                        "end_time": inst["ended_at"],
+                        "terminate_reason": "stopped",
+                    },
+                ))
+            for command, timestamp, content in commands:
                 event = {
-                    "id": f"{inst['instance_id']}:{category}",
+                    "id": f"{inst['instance_id']}:{command}",
+                    "sub_id": sub,
                     "subscriber_id": sub,
                     "workflow_id": inst["workflow_id"],
                     "workflow_instance_id": inst["instance_id"],
                     "user_id": inst["triggering_user_id"],
                     "source_type": "system",
-                    "category": category,
+                    "category": "workflow",
                     "timestamp": timestamp,
                     "content_type": JSON,
-                    "content": json.dumps({"workflow_uri": inst["workflow_uri"]}),
+                    "content": json.dumps(content),
                 }
                 if all(v is None or event.get(k) == v for k, v in filters.items()):
                     data.append(event)

@@ -1,0 +1,240 @@
+"""``relay workflow instance list | stop``: the running (and past) runs of workflows."""
+
+
+from typing import Annotated, Any
+
+import typer
+
+from ... import output
+from ...errors import UsageError
+from .._common import JsonOpt, SubscriberOpt, YesOpt, examples, new_app, state
+from .manage import find
+
+HELP = "List and stop workflow instances (the runs of workflows)."
+app = new_app(HELP)
+
+#: `stop` polls the running instances every WAIT_INTERVAL seconds, for up to WAIT_TIMEOUT seconds
+WAIT_INTERVAL = 0.5
+WAIT_TIMEOUT = 10.0
+
+JSON_TYPE = "application/json"
+HEADERS = ["Instance", "Workflow", "User", "URI", "Status"]
+KEYS = ["instance_id", "workflow_id", "triggering_user_id", "workflow_uri", "status"]
+
+InstanceIdOpt = Annotated[
+    str | None,
+    typer.Option("--instance-id", "-i", metavar="ID", help="The instance to stop.", show_default=False),
+]
+StopWorkflowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workflow-id",
+        "-w",
+        metavar="REF",
+        help="Stop every running instance of this workflow: its exact id or its exact name.",
+        show_default=False,
+    ),
+]
+
+
+def _running(client: Any, subscriber: str) -> list[dict[str, Any]]:
+    return [{**inst, "status": "running"} for inst in client.workflow_instances(subscriber) if isinstance(inst, dict)]
+
+
+def _content(event: dict[str, Any]) -> Any:
+    """The parsed content of an analytics event; None unless its content type is JSON."""
+    if not str(event.get("content_type") or "").startswith(JSON_TYPE):
+        return None
+    content = event.get("content")
+    if isinstance(content, str):
+        import json
+
+        try:
+            return json.loads(content)
+        except ValueError:
+            return None
+    return content
+
+
+def terminated(events: list[Any]) -> list[dict[str, Any]]:
+    """The ended instances named by ``workflow`` analytics events (their ``terminate`` commands), as the reference maps them."""
+    out = []
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        content = _content(event)
+        if not isinstance(content, dict) or content.get("command") != "terminate":
+            continue
+        out.append({
+            "instance_id": event.get("workflow_instance_id"),
+            "subscriber_id": event.get("sub_id", event.get("subscriber_id")),
+            "triggering_user_id": event.get("user_id"),
+            "workflow_id": event.get("workflow_id"),
+            "workflow_uri": content.get("workflow_uri"),
+            "end_time": content.get("end_time"),
+            "terminate_reason": content.get("terminate_reason"),
+            "status": "terminated",
+        })
+    return out
+
+
+def _history(client: Any, subscriber: str) -> list[dict[str, Any]]:
+    """Every ``workflow`` analytics event of the account, page after page until the cursor is empty."""
+    from ...errors import ApiError
+
+    events: list[Any] = []
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        query: dict[str, Any] = {"category": "workflow"}
+        if cursor:
+            query["cursor"] = cursor
+        page = client.analytics_events(subscriber, **query)
+        events.extend(page.get("data") or [])
+        cursor = page.get("cursor")
+        if not cursor:
+            return terminated(events)
+        cursor = str(cursor)
+        if cursor in seen:
+            raise ApiError(f"the server sent the analytics cursor {cursor!r} twice; stopped paging")
+        seen.add(cursor)
+
+
+def _table(instances: list[dict[str, Any]]) -> None:
+    rows = [["" if inst.get(k) is None else str(inst.get(k)) for k in KEYS] for inst in instances]
+    output.print_table(rows, HEADERS)
+
+
+def _plural(n: int) -> str:
+    return f"{n} workflow instance" + ("" if n == 1 else "s")
+
+
+@app.command(
+    "list",
+    epilog=examples("relay workflow instance list", "relay workflow instance list -H", "relay workflow instance list --json"),
+)
+def list_instances(
+    ctx: typer.Context,
+    include_history: Annotated[
+        bool, typer.Option("--include-history", "-H", help="Add the instances that have ended (from the analytics events).")
+    ] = False,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """List the running workflow instances; -H adds the ended ones."""
+    st = state(ctx)
+    subscriber = st.subscriber_id(subscriber_id)
+    client = st.client()
+    instances = _running(client, subscriber)
+    if include_history:
+        instances += _history(client, subscriber)
+    if json_output:
+        output.print_json(instances)
+    elif not instances:
+        output.message("No workflow instances, running or ended." if include_history else "No running workflow instances.")
+    else:
+        _table(instances)
+
+
+def _wait(client: Any, subscriber: str, ids: list[str]) -> list[str]:
+    """Poll until none of ``ids`` is running, or WAIT_TIMEOUT passes; returns those still running."""
+    import time
+
+    deadline = time.monotonic() + WAIT_TIMEOUT
+    while True:
+        running = {str(inst.get("instance_id")) for inst in client.workflow_instances(subscriber) if isinstance(inst, dict)}
+        remaining = [i for i in ids if i in running]
+        if not remaining or time.monotonic() >= deadline:
+            return remaining
+        time.sleep(WAIT_INTERVAL)
+
+
+@app.command(
+    "stop",
+    epilog=examples(
+        "relay workflow instance stop -i INSTANCE_ID",
+        "relay workflow instance stop -w my_auto_answer --yes",
+        "relay workflow instance stop -w my_auto_answer --dry-run",
+    ),
+)
+def stop(
+    ctx: typer.Context,
+    instance_id: InstanceIdOpt = None,
+    workflow_id: StopWorkflowOpt = None,
+    subscriber_id: SubscriberOpt = None,
+    yes: YesOpt = False,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait until the server reports them stopped.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-N", help="List the instances that would be stopped, and stop nothing.")
+    ] = False,
+) -> None:
+    """Stop one running instance (-i), or every running instance of a workflow (-w).
+
+    Asks first on a terminal; scripts pass --yes. Waits (up to 10 s) until they are gone, unless --no-wait.
+    """
+    from ...core import workflow as wf
+    from ...errors import ApiAuthError, ApiError, ApiNotFoundError, NotFoundError, RelayError
+
+    if instance_id is not None and workflow_id is not None:
+        raise UsageError("give -i/--instance-id or -w/--workflow-id, not both", option="--instance-id")
+    if instance_id is None and workflow_id is None:
+        raise UsageError("expected -i/--instance-id ID or -w/--workflow-id REF")
+    if instance_id is not None:
+        instance_id = wf.validate_id(instance_id, "--instance-id", "an instance id")
+    else:
+        wf.validate_ref(workflow_id)
+    if not yes and not dry_run and not output.stdin_is_interactive():
+        raise UsageError("no terminal to confirm on; pass --yes to stop without asking", option="--yes")
+
+    st = state(ctx)
+    if workflow_id is not None:
+        subscriber, workflow = find(st, subscriber_id, workflow_id)
+        wid = str(workflow.get("workflow_id"))
+        targets = [i for i in _running(st.client(), subscriber) if str(i.get("workflow_id")) == wid]
+        if not targets:
+            output.message(f"No running instances of workflow {workflow.get('name')} ({wid}).")
+            return
+    else:
+        subscriber = st.subscriber_id(subscriber_id)
+        targets = [i for i in _running(st.client(), subscriber) if str(i.get("instance_id")) == instance_id]
+        if not targets:
+            raise NotFoundError(
+                f"no running workflow instance {instance_id!r} in account {subscriber}",
+                hint="`relay workflow instance list` shows the running instances",
+            )
+    ids = [str(i.get("instance_id")) for i in targets]
+
+    if dry_run:
+        output.message(f"Dry run, nothing sent. Would stop {_plural(len(ids))} in account {subscriber}:")
+        _table(targets)
+        return
+    if not yes and not output.confirm(f"Stop {_plural(len(ids))} in account {subscriber}: {', '.join(ids)}?"):
+        output.message("Not stopped.")
+        return
+
+    client = st.client()
+    asked: list[str] = []
+    problems: list[str] = []
+    for iid in ids:
+        try:
+            client.stop_instance(subscriber, iid)
+        except ApiAuthError:
+            raise
+        except ApiNotFoundError:
+            output.message(f"Workflow instance {iid} had already ended.")
+        except ApiError as exc:
+            problems.append(f"could not stop {iid}: {exc.message}")
+        else:
+            asked.append(iid)
+    if no_wait:
+        for iid in asked:
+            output.success(f"Asked to stop workflow instance {iid} (not waiting for it)")
+    elif asked:
+        remaining = _wait(client, subscriber, asked)
+        for iid in asked:
+            if iid not in remaining:
+                output.success(f"Stopped workflow instance {iid}")
+        if remaining:
+            problems.insert(0, f"still running after {WAIT_TIMEOUT:g} s: {', '.join(remaining)}")
+    if problems:
+        raise RelayError("; ".join(problems), hint="`relay workflow instance list` shows what is still running")
