@@ -1,7 +1,9 @@
 """The one exception hierarchy. Each class carries its exit code; only ``relay_cli.__main__`` prints them.
 
 Exit codes (documented in the README):
-0 ok · 1 API or network failure · 2 usage or bad input · 3 not found · 4 authentication · 130 interrupted.
+0 ok · 1 API or network failure · 2 usage or bad input · 3 not found · 4 authentication ·
+5 changes pending (``workflow diff``) · 6 a check failed: a preflight check (``--strict``), or a workflow app
+that misbehaved under ``workflow simulate`` · 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ EXIT_API = 1
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 EXIT_AUTH = 4
+EXIT_CHANGES_PENDING = 5
+EXIT_CHECK_FAILED = 6
 EXIT_INTERRUPTED = 130
 
 
@@ -73,3 +77,16 @@ class NetworkError(RelayError):
     """The server could not be reached (refused, DNS, timeout)."""
 
     exit_code = EXIT_API
+
+
+class CheckFailed(RelayError):
+    """A preflight check found a problem and ``--strict`` was given. Nothing was sent."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class AppMisbehaved(RelayError):
+    """``workflow simulate``: the workflow app broke the scenario (a request that never came, a malformed
+    message, a refused request, a premature close). The message names the step."""
+
+    exit_code = EXIT_CHECK_FAILED

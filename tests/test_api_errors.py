@@ -26,8 +26,9 @@ def no_secrets(result: Any) -> None:
     assert "\x1b" not in result.out + result.err
 
 
-def listing_with(run: Any, outcome: Any) -> tuple[Any, Any]:
-    """Run ``workflow list -s SUB`` with GET /ibot/workflow answered by ``outcome`` (a response or an exception)."""
+def listing_with(run: Any, outcome: Any, attempts: int = 1) -> tuple[Any, Any]:
+    """Run ``workflow list -s SUB`` with GET /ibot/workflow answered by ``outcome`` (a response or an exception);
+    ``attempts``: how often the client must have sent it (transient failures are retried)."""
     with respx.mock(base_url=API, assert_all_called=False, assert_all_mocked=True) as mock:
         route = mock.get("/ibot/workflow")
         if isinstance(outcome, Exception):
@@ -35,7 +36,7 @@ def listing_with(run: Any, outcome: Any) -> tuple[Any, Any]:
         else:
             route.mock(return_value=outcome)
         result = run("workflow", "list", "-s", SUB)
-        assert route.call_count == 1
+        assert route.call_count == attempts
         assert dict(route.calls.last.request.url.params) == {"subscriber_id": SUB}
     no_secrets(result)
     return result, mock
@@ -88,9 +89,9 @@ def test_500_shows_the_server_message(run: Any) -> None:
 
 
 def test_502_with_html_body(run: Any) -> None:
-    result, _ = listing_with(run, httpx.Response(502, text="<html>bad gateway</html>"))
+    result, _ = listing_with(run, httpx.Response(502, text="<html>bad gateway</html>"), attempts=4)
     assert result.code == 1
-    assert result.err == "error: the Relay API refused GET /ibot/workflow: Bad Gateway (HTTP 502)\n"
+    assert result.err == "error: the Relay API refused GET /ibot/workflow: Bad Gateway (HTTP 502) (tried 4 times)\n"
 
 
 def test_400_on_create_names_the_error(run: Any) -> None:
@@ -119,26 +120,26 @@ def test_400_with_message_and_error(run: Any) -> None:
 
 
 def test_connection_refused(run: Any) -> None:
-    result, _ = listing_with(run, httpx.ConnectError("[Errno 111] Connection refused"))
+    result, _ = listing_with(run, httpx.ConnectError("[Errno 111] Connection refused"), attempts=4)
     assert result.code == 1
     assert result.out == ""
-    assert result.err == f"error: could not reach {HOST}: connection refused\n" + NET_HINT
+    assert result.err == f"error: could not reach {HOST}: connection refused (tried 4 times)\n" + NET_HINT
     assert len([line for line in result.err.splitlines() if line.startswith("error:")]) == 1
     assert result.err.count(HOST) == 1
 
 
 def test_name_not_resolved(run: Any) -> None:
-    result, _ = listing_with(run, httpx.ConnectError("[Errno -2] Name or service not known"))
+    result, _ = listing_with(run, httpx.ConnectError("[Errno -2] Name or service not known"), attempts=4)
     assert result.code == 1
-    assert result.err == f"error: could not reach {HOST}: host name not found\n" + NET_HINT
+    assert result.err == f"error: could not reach {HOST}: host name not found (tried 4 times)\n" + NET_HINT
 
 
 @pytest.mark.parametrize("exc", [httpx.ConnectTimeout("timed out"), httpx.ReadTimeout("read timed out")], ids=["connect", "read"])
 def test_timeout(run: Any, exc: Exception) -> None:
-    result, _ = listing_with(run, exc)
+    result, _ = listing_with(run, exc, attempts=4)
     assert result.code == 1
     assert result.out == ""
-    assert result.err == f"error: could not reach {HOST}: timed out\n" + NET_HINT
+    assert result.err == f"error: could not reach {HOST}: timed out (tried 4 times)\n" + NET_HINT
 
 
 # --- credentials --------------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ def test_connection_refused_names_the_configured_host(run: Any, monkeypatch: pyt
         result = run("workflow", "list", "-s", SUB)
     no_secrets(result)
     assert result.code == 1
-    assert result.err == "error: could not reach 127.0.0.1: connection refused\n" + NET_HINT
+    assert result.err == "error: could not reach 127.0.0.1: connection refused (tried 4 times)\n" + NET_HINT
 
 
 def test_error_output_is_not_json_even_with_json_flag(run: Any) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -10,9 +12,58 @@ from urllib.parse import quote
 import httpx
 
 from ..core.workflow import normalize
+from ..errors import ApiError
 from .errors import raise_for_response, network_error
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+# --- retries (module attributes, so tests can shrink them or replace `wait`) -----------------------------
+#: attempts per request, the first included
+MAX_ATTEMPTS = 4
+#: backoff before retry n (1-based): BACKOFF_BASE * 2**(n-1), at most BACKOFF_CAP, with "equal jitter"
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+#: a Retry-After longer than this is not waited for: the request fails at once
+RETRY_AFTER_MAX = 60.0
+RETRY_STATUSES = (429, 502, 503, 504)
+#: failures that prove the request never reached the server: safe to retry even a create
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def wait(seconds: float) -> None:
+    """How the client sleeps between attempts (tests replace it)."""
+    time.sleep(seconds)
+
+
+def backoff(retry: int) -> float:
+    """The pause before retry number ``retry`` (1-based): exponential, capped, with jitter in its upper half."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (retry - 1))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a ``Retry-After`` header (a number or an HTTP date); None when absent or unreadable."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    from datetime import datetime, timezone
+
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _seg(value: str) -> str:
@@ -31,9 +82,14 @@ class RelayClient:
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         on_write: Callable[[str, str], None] | None = None,
+        max_attempts: int | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
-        """``on_write(method, path)`` is called after every successful request that changes data."""
+        """``on_write(method, path)`` is called after every successful request that changes data.
+        ``max_attempts`` / ``sleep``: override the module's ``MAX_ATTEMPTS`` / ``wait`` (tests)."""
         self._on_write = on_write
+        self._max_attempts = max_attempts
+        self._wait = sleep
         self.base_url = base_url.rstrip("/")
         self.host = httpx.URL(self.base_url).host
         default_headers = {"Accept": "application/json", "User-Agent": user_agent}
@@ -55,17 +111,64 @@ class RelayClient:
 
     # --- plumbing ------------------------------------------------------------------------------
 
+    def _idempotent(self, method: str, path: str, body: Any) -> bool:
+        """May this request be sent twice? GET and DELETE, and a save that replaces a given ``workflow_id``."""
+        if method in ("GET", "DELETE"):
+            return True
+        return method == "POST" and path == "/ibot/workflow" and isinstance(body, dict) and bool(body.get("workflow_id"))
+
     def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+        """Send one request, retrying what is safe to retry (see ``_idempotent`` and ``NEVER_SENT``).
+
+        Retried: connection failures, 502/503/504 and 429 (after its Retry-After, else after an exponential
+        backoff with jitter), at most ``MAX_ATTEMPTS`` attempts in all. A create (a POST with no workflow_id,
+        or a trigger) is retried only after a failure that proves it never reached the server."""
         kwargs: dict[str, Any] = {}
         if params:
             kwargs["params"] = {k: v for k, v in params.items() if v is not None}
         if body is not None:
             kwargs["json"] = body
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise network_error(exc, self.host) from None
-        raise_for_response(response)
+        idempotent = self._idempotent(method, path, body)
+        attempts = max(1, self._max_attempts if self._max_attempts is not None else MAX_ATTEMPTS)
+        pause = self._wait if self._wait is not None else wait
+        maybe_done = False  # may an attempt so far have been carried out by the server?
+        attempt = 0
+        while True:
+            attempt += 1
+            last = attempt >= attempts
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                never_sent = isinstance(exc, NEVER_SENT)
+                maybe_done = maybe_done or not never_sent
+                if not last and (idempotent or never_sent):
+                    pause(backoff(attempt))
+                    continue
+                err = network_error(exc, self.host)
+                if attempt > 1 or not (idempotent or never_sent):
+                    err = self._gave_up(err, method, attempt, maybe_done, idempotent or never_sent)
+                raise err from None
+            status = response.status_code
+            delay = None
+            if status in RETRY_STATUSES:
+                maybe_done = maybe_done or status in (502, 504)
+                delay = retry_after(response) if status in (429, 503) else None
+                if idempotent and not last and (delay is None or delay <= RETRY_AFTER_MAX):
+                    pause(backoff(attempt) if delay is None else delay)
+                    continue
+            if method == "DELETE" and maybe_done and status == 404:
+                response = httpx.Response(204, request=response.request)  # an earlier attempt deleted it
+            try:
+                raise_for_response(response)
+            except ApiError as err:
+                if delay is not None and delay > RETRY_AFTER_MAX:
+                    err.message += f" (the server asks to retry after {delay:.0f} s)"
+                    err.args = (err.message,)
+                if attempt > 1 or (status in RETRY_STATUSES and not idempotent):
+                    maybe_done = maybe_done or status == 500
+                    raise self._gave_up(err, method, attempt, maybe_done, idempotent) from None
+                raise
+            break
         if method != "GET" and self._on_write is not None:
             self._on_write(method, path)
         if not response.content or not response.content.strip():
@@ -74,6 +177,23 @@ class RelayClient:
             return response.json()
         except ValueError:
             return None
+
+    @staticmethod
+    def _gave_up(err: Any, method: str, attempts: int, maybe_done: bool, retryable: bool) -> Any:
+        """The final error of a request, saying how often it was sent and whether it may have been carried out."""
+        notes = ["tried once" if attempts == 1 else f"tried {attempts} times"]
+        if method != "GET":
+            if maybe_done:
+                notes.append("it may have been carried out: check before doing it again")
+            else:
+                notes.append("nothing was changed")
+            if not retryable:
+                notes.append("not sent again, since only a request that provably never reached the server is repeated")
+        err.message = f"{err.message} ({'; '.join(notes)})"
+        err.args = (err.message,)
+        err.attempts = attempts
+        err.maybe_done = maybe_done
+        return err
 
     # --- workflows -----------------------------------------------------------------------------
 

@@ -56,7 +56,14 @@ WorkflowRefOpt = Annotated[
 ]
 InstallOpt = Annotated[
     list[str] | None,
-    typer.Option("--install", "-i", metavar="ID", help="Device or user id to install the workflow on (repeatable).", show_default=False),
+    typer.Option(
+        "--install",
+        "-i",
+        metavar="ID",
+        help="Device or user id to install the workflow on (repeatable). @FILE reads ids from a file, one per "
+        "line (# comments); - reads them from stdin.",
+        show_default=False,
+    ),
 ]
 InstallAllOpt = Annotated[
     bool, typer.Option("--install-all", "-A", help="Install on every device and user of the account.")
@@ -70,6 +77,19 @@ InstallGroupOpt = Annotated[
         help="Install on a group: its urn (urn:relay-resource:id:tag:...) or its id.",
         show_default=False,
     ),
+]
+NoCheckOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-check",
+        envvar="RELAY_NO_CHECK",
+        help="Skip the preflight checks of call workflows (WebSocket handshake, all-devices and same-device "
+        "installs). [env: RELAY_NO_CHECK]",
+        show_envvar=False,
+    ),
+]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Make a failed preflight check an error (exit 6): nothing is sent.")
 ]
 ArgOpt = Annotated[
     list[str] | None,
@@ -90,3 +110,46 @@ NumberOpt = Annotated[
 def examples(*commands: str) -> str:
     """An epilog listing example commands, kept unwrapped in --help."""
     return "Examples:\n\n\b\n" + "\n".join(f"  {c}" for c in commands)
+
+
+def expand_ids(values: list[str] | None, option: str = "--install") -> list[str] | None:
+    """The values of ``-i``: an id, ``@FILE`` (one id per line; ``#`` starts a comment; blank lines are
+    skipped) or ``-`` (the same, from stdin, read once). The one place bulk targets are read."""
+    if not values:
+        return values
+    import sys
+
+    from ..errors import UsageError
+
+    ids: list[str] = []
+    stdin_lines: list[str] | None = None
+    for value in values:
+        if value == "-":
+            if stdin_lines is None:
+                stdin_lines = sys.stdin.read().splitlines()
+            lines, source = stdin_lines, "stdin (-)"
+        elif value.startswith("@"):
+            path = value[1:]
+            if not path:
+                raise UsageError("expected a file name after @, e.g. -i @devices.txt", option=option)
+            try:
+                with open(path, encoding="utf-8-sig") as handle:
+                    lines = handle.read().splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise UsageError(f"cannot read {value}: {reason}", option=option) from None
+            source = value
+        else:
+            ids.append(value)
+            continue
+        found = []
+        for number, line in enumerate(lines, 1):
+            item = line.split("#", 1)[0].strip()
+            if any(ch.isspace() for ch in item):
+                raise UsageError(f"{source} line {number}: expected one id per line, got {item!r}", option=option)
+            if item:
+                found.append(item)
+        if not found:
+            raise UsageError(f"{source} lists no ids", option=option)
+        ids.extend(found)
+    return ids

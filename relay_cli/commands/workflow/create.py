@@ -19,8 +19,11 @@ from .._common import (
     InstallGroupOpt,
     InstallOpt,
     JsonOpt,
+    NoCheckOpt,
     NumberOpt,
+    StrictOpt,
     SubscriberOpt,
+    expand_ids,
     new_app,
     examples as example_epilog,
     state,
@@ -89,15 +92,18 @@ COMMON = [
     _opt("json_output", JsonOpt, False),
 ]
 _COMMON_NAMES = {p.name for p in COMMON}
+#: the preflight options of `create call`, handled here rather than by the trigger builder
+CHECKS = [_opt("no_check", NoCheckOpt, False), _opt("strict", StrictOpt, False)]
+_CHECK_NAMES = {p.name for p in CHECKS}
 
 
-def _save(ctx: typer.Context, trigger: dict[str, Any], common: dict[str, Any]) -> None:
+def _save(ctx: typer.Context, trigger: dict[str, Any], common: dict[str, Any], checks: dict[str, Any] | None = None) -> None:
     from . import render
 
     from ...core import workflow as wf
 
     st = state(ctx)
-    target = wf.install_target(common["install"], common["install_all"], common["install_group"])
+    target = wf.install_target(expand_ids(common["install"]), common["install_all"], common["install_group"])
     args = wf.parse_args(common["arg"], common["boolean"], common["number"])
     body = wf.build(
         name=common["name"],
@@ -114,6 +120,10 @@ def _save(ctx: typer.Context, trigger: dict[str, Any], common: dict[str, Any]) -
         render.dry_run(st, "POST", "/ibot/workflow", st.configured_subscriber(subscriber_flag), body, common["json_output"])
         return
     subscriber = st.subscriber_id(subscriber_flag)
+    if checks is not None and not checks["no_check"]:
+        from .checks import before_save
+
+        before_save(st, subscriber, body, None, strict=checks["strict"])
     saved = st.client().save_workflow(subscriber, body)
     render.saved(st, saved or [body], "Created", common["json_output"])
 
@@ -124,7 +134,8 @@ def register(name: str, help: str, examples: list[str], own: list[inspect.Parame
     def decorator(build_trigger: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         def command(ctx: typer.Context, **options: Any) -> None:
             common = {k: options.pop(k) for k in list(options) if k in _COMMON_NAMES}
-            _save(ctx, build_trigger(**options), common)
+            checks = {k: options.pop(k) for k in list(options) if k in _CHECK_NAMES} or None
+            _save(ctx, build_trigger(**options), common, checks)
 
         command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context), *own, *COMMON]
@@ -151,7 +162,7 @@ def _trigger_opt(choices: tuple[str, ...], default: str, help: str) -> inspect.P
         "relay workflow create call --trigger inbound --name my_auto_answer --uri wss://myhost.mydomain.com/autoanswerpath --install 990007560045678",
         "relay workflow create call --trigger outbound --name outbound --uri wss://myhost.mydomain.com/outboundpath --install 990007560023456",
     ],
-    [_trigger_opt(("inbound", "outbound"), "outbound", "Call direction.")],
+    [_trigger_opt(("inbound", "outbound"), "outbound", "Call direction."), *CHECKS],
 )
 def _call(trigger: str) -> dict[str, Any]:
     from ...core import triggers

@@ -15,11 +15,14 @@ from .._common import (
     InstallGroupOpt,
     InstallOpt,
     JsonOpt,
+    NoCheckOpt,
     NumberOpt,
+    StrictOpt,
     SubscriberOpt,
     WorkflowRefOpt,
     YesOpt,
     examples,
+    expand_ids,
     state,
 )
 from . import app
@@ -80,7 +83,7 @@ def delete(
 def _target(install: list[str] | None, install_all: bool, install_group: str | None) -> Any:
     from ...core import workflow as wf
 
-    target = wf.install_target(install, install_all, install_group)
+    target = wf.install_target(expand_ids(install), install_all, install_group)
     if not target.given:
         raise UsageError("expected one of -i/--install ID, -A/--install-all or -G/--install-group GROUP", option="--install")
     return target
@@ -100,8 +103,12 @@ def install(
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     json_output: JsonOpt = False,
+    no_check: NoCheckOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
-    """Install a workflow on more devices (-i, added to its list), on all devices (-A) or on a group (-G)."""
+    """Install a workflow on more devices (-i, added to its list), on all devices (-A) or on a group (-G).
+
+    For a call workflow, preflight checks run first (see `relay workflow check`); --no-check skips them."""
     from ...core import workflow as wf
 
     target = _target(install, install_all, install_group)
@@ -114,7 +121,12 @@ def install(
         if not confirmed(question, yes, refusal):
             output.message("Not changed.")
             return
-    save(st, subscriber, wf.with_install(workflow, target), "Installed", dry_run, json_output)
+    body = wf.with_install(workflow, target)
+    if not dry_run and not no_check:
+        from .checks import before_save
+
+        before_save(st, subscriber, body, None, strict=strict)  # lists the account only for a call workflow
+    save(st, subscriber, body, "Installed", dry_run, json_output)
 
 
 @app.command(

@@ -1,0 +1,138 @@
+"""The WebSocket opening handshake a preflight check makes to a workflow's URI.
+
+Uses the ``websockets`` package (imported only here, only when a check runs): a maintained, dependency-free
+implementation of RFC 6455 with an asyncio client whose ``open_timeout`` bounds the whole opening (DNS, TCP,
+TLS and the HTTP upgrade), so many URIs are probed at once on one thread. The connection is closed as soon as
+the server has accepted it; nothing is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+DEFAULT_TIMEOUT = 3.0
+#: handshakes in flight at once
+CONCURRENCY = 32
+
+
+def _reason(exc: BaseException) -> str:
+    from websockets.exceptions import InvalidStatus, InvalidURI
+
+    if isinstance(exc, InvalidStatus):
+        return f"the server answered HTTP {exc.response.status_code} instead of switching to WebSocket"
+    if isinstance(exc, InvalidURI):
+        return "not a valid WebSocket URI"
+    if isinstance(exc, TimeoutError):
+        return "no answer within the timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    import socket
+    import ssl
+
+    if isinstance(exc, socket.gaierror):
+        return "host name not found"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or exc}"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _quiet_logger() -> logging.Logger:
+    """The client's logger: what it has to say is in the probe's result, never on stderr."""
+    logger = logging.getLogger("relay_cli.probe")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+    return logger
+
+
+def _resolve_all(uris: list[str], timeout: float) -> dict[str, tuple[list[str], int] | str]:
+    """URI → (addresses, port) or the reason it could not be resolved, within ``timeout`` in all.
+
+    Name lookups run in daemon threads: a stalled resolver cannot hold the probe (or the exit of the
+    process) past the timeout, which asyncio's own lookups in its executor would.
+    """
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+
+    results: dict[str, tuple[list[str], int] | str] = {}
+    threads = []
+
+    def lookup(uri: str) -> None:
+        try:
+            parts = urlsplit(uri)
+            port = parts.port or (443 if parts.scheme == "wss" else 80)
+            if not parts.hostname or parts.scheme not in ("ws", "wss"):
+                results[uri] = "not a valid WebSocket URI"
+                return
+            infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+            results[uri] = (list(dict.fromkeys(str(info[4][0]) for info in infos)), port)
+        except socket.gaierror:
+            results[uri] = "host name not found"
+        except (OSError, ValueError) as exc:
+            results[uri] = _reason(exc)
+
+    for uri in uris:
+        thread = threading.Thread(target=lookup, args=(uri,), name="relay-probe-dns", daemon=True)
+        thread.start()
+        threads.append(thread)
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return {uri: results.get(uri, "no answer within the timeout (host name lookup)") for uri in uris}
+
+
+async def _probe(uri: str, address: tuple[list[str], int], timeout: float) -> str | None:
+    """None when one of the host's addresses accepts the handshake, else the last address's reason."""
+    from websockets.asyncio.client import connect
+
+    from .. import __version__
+
+    reason: str | None = "no address"
+    hosts, port = address
+    for host in hosts:
+        try:
+            async with connect(
+                uri,
+                host=host,  # the TCP destination only; the URI's host name is still used for TLS and Host
+                port=port,
+                open_timeout=timeout,
+                close_timeout=0.5,
+                compression=None,
+                user_agent_header=f"relay-cli/{__version__}",
+                logger=_quiet_logger(),
+            ):
+                return None
+        except Exception as exc:  # noqa: BLE001 - every failure is a reason in the warning
+            reason = _reason(exc)
+    return reason
+
+
+def probe(uris: Iterable[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, str | None]:
+    """URI → None when the handshake succeeded, else the reason it did not. All URIs are probed concurrently."""
+    import asyncio
+
+    unique = list(dict.fromkeys(uris))
+    if not unique:
+        return {}
+    resolved = _resolve_all(unique, timeout)
+    reachable = [u for u in unique if isinstance(resolved[u], tuple)]
+
+    async def main() -> list[str | None]:
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def bounded(uri: str) -> str | None:
+            async with limit:
+                return await _probe(uri, resolved[uri], timeout)  # type: ignore[arg-type]
+
+        return await asyncio.gather(*(bounded(u) for u in reachable))
+
+    outcome: dict[str, str | None] = {u: resolved[u] for u in unique if not isinstance(resolved[u], tuple)}  # type: ignore[misc]
+    if reachable:
+        outcome.update(zip(reachable, asyncio.run(main())))
+    return {u: outcome[u] for u in unique}

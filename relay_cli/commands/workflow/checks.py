@@ -1,0 +1,62 @@
+"""Running the preflight checks (``core.preflight``) and reporting them: shared by ``check``, ``create call``,
+``install`` and ``apply``. The WebSocket handshakes happen in ``api.probe``."""
+
+
+from typing import Any
+
+from ... import output
+
+#: seconds the WebSocket opening handshake may take (DNS, TCP, TLS and upgrade)
+TIMEOUT = 3.0
+
+
+def findings(
+    subjects: list[dict[str, Any]],
+    account: list[dict[str, Any]],
+    *,
+    calls_only: bool = True,
+    timeout: float = TIMEOUT,
+) -> list[Any]:
+    """Problems of ``subjects`` (workflows about to be saved, or to check) within ``account`` (the account's
+    workflows as they will be): unreachable URIs, then install findings that involve a subject."""
+    from ...core import preflight
+
+    targets = preflight.probe_targets(subjects, calls_only=calls_only)
+    found = []
+    if targets:
+        from ...api.probe import probe
+
+        for uri, reason in probe(targets, timeout).items():
+            if reason is not None:
+                found.append(preflight.unreachable(uri, reason, targets[uri]))
+    names = {str(w.get("name") or w.get("workflow_id")) for w in subjects}
+    found.extend(preflight.install_findings(account, only=names))
+    return found
+
+
+def report(found: list[Any], *, strict: bool, action: str) -> None:
+    """Each finding as a warning on stderr; with ``strict``, any finding stops ``action`` (exit 6)."""
+    from ...errors import CheckFailed
+
+    for finding in found:
+        output.warning(finding.message)
+    if strict and found:
+        raise CheckFailed(
+            f"{len(found)} preflight check{'s' if len(found) != 1 else ''} failed (--strict), so {action}",
+            hint="fix what the warnings say, or run without --strict (or with --no-check) to go ahead",
+        )
+
+
+def before_save(st: Any, subscriber: str, body: dict[str, Any], existing: list[dict[str, Any]] | None, *, strict: bool) -> None:
+    """The automatic check before a call workflow is created or changed (``create call``, ``install``).
+
+    ``existing``: the account's workflows if already fetched (else they are listed here)."""
+    from ...core import preflight
+
+    if preflight.direction(body) is None:
+        return
+    if existing is None:
+        existing = st.client().list_workflows(subscriber)
+    wid = body.get("workflow_id")
+    account = [w for w in existing if not (wid and w.get("workflow_id") == wid)] + [body]
+    report(findings([body], account), strict=strict, action="nothing was sent")

@@ -1,0 +1,143 @@
+"""Preflight checks for call workflows (``relay workflow check``, and before ``create call``, ``install``, ``apply``).
+
+Pure: the checks that need only the workflows themselves, and the wording of every finding. The WebSocket
+handshake itself is I/O and lives in ``relay_cli.api.probe``; its outcome is turned into a finding here.
+
+Relay routes every call of a device to the call workflow installed on it for that direction. So:
+- a call workflow whose server is down or refuses the WebSocket makes every call to (inbound) or from
+  (outbound) its devices announce "<name> is not available", although the device is fine;
+- a call workflow installed on all devices takes every call of every device;
+- two call workflows of the same direction on one device compete for its calls: only one can run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import triggers
+from . import workflow as wf
+
+DIRECTIONS = {v: k for k, v in triggers.CALL_DIRECTIONS.items()}  # on_* key → inbound | outbound
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # "unreachable" | "all_devices" | "conflict"
+    workflows: tuple[str, ...]  # names
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "workflows": list(self.workflows), "message": self.message, **self.detail}
+
+
+def direction(workflow: dict[str, Any]) -> str | None:
+    """``inbound`` / ``outbound`` for a call workflow, else None."""
+    trig = wf.trigger_of(workflow)
+    for key, name in DIRECTIONS.items():
+        if key in trig:
+            return name
+    return None
+
+
+def _label(workflow: dict[str, Any]) -> str:
+    return str(workflow.get("name") or workflow.get("workflow_id") or "?")
+
+
+def _where(workflow: dict[str, Any]) -> str:
+    where = wf.describe_install(workflow)
+    return where or "no device yet"
+
+
+def probe_targets(workflows: Iterable[dict[str, Any]], *, calls_only: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """URI → the workflows that start it, for the URIs worth a WebSocket handshake (wss:// and ws://)."""
+    targets: dict[str, list[dict[str, Any]]] = {}
+    for workflow in workflows:
+        if calls_only and direction(workflow) is None:
+            continue
+        uri = wf.uri_of(workflow)
+        if uri.lower().startswith(("wss://", "ws://")):
+            targets.setdefault(uri, []).append(workflow)
+    return targets
+
+
+def unreachable(uri: str, reason: str, workflows: list[dict[str, Any]]) -> Finding:
+    """The finding for a URI whose handshake failed, in words that explain the symptom users see."""
+    names = tuple(_label(w) for w in workflows)
+    calls = [w for w in workflows if direction(w)]
+    text = f"{uri} did not accept a WebSocket ({reason}); used by {', '.join(names)}."
+    if calls:
+        parts = []
+        for w in calls:
+            d = direction(w)
+            where = "any device" if wf.installed_on_all(w) else _where(w)
+            parts.append(f"every {d} call {'to' if d == 'inbound' else 'from'} {where} ({_label(w)})")
+        text += (
+            f" While it does not answer, {' and '.join(parts)} ends with Relay announcing \"<name> is not available\","
+            " although the device is fine. Start the workflow server or fix the URI."
+        )
+    else:
+        text += " Its trigger will fail to start the workflow until the server answers."
+    return Finding("unreachable", names, text, {"uri": uri, "reason": reason})
+
+
+def install_findings(workflows: list[dict[str, Any]], *, only: set[str] | None = None) -> list[Finding]:
+    """All-devices call workflows, and devices with two call workflows of the same direction.
+
+    ``workflows``: the account as it is (or will be); ``only``: report only findings that involve one of these
+    names (None: all)."""
+    findings: list[Finding] = []
+    calls = [(w, direction(w)) for w in workflows]
+    calls = [(w, d) for w, d in calls if d is not None]
+
+    def wanted(*ws: dict[str, Any]) -> bool:
+        return only is None or any(_label(w) in only for w in ws)
+
+    for w, d in calls:
+        if wf.installed_on_all(w) and wanted(w):
+            findings.append(
+                Finding(
+                    "all_devices",
+                    (_label(w),),
+                    f"{_label(w)} is an {d} call workflow installed on all devices: every {d} call of every device "
+                    f"of the account goes to {wf.uri_of(w) or 'it'}. Install it on the devices that need it (-i) or a group (-G).",
+                    {"direction": d},
+                )
+            )
+    for d in ("inbound", "outbound"):
+        same_dir = [w for w, dd in calls if dd == d]
+        # devices named by id
+        per_device: dict[str, list[dict[str, Any]]] = {}
+        everywhere = [w for w in same_dir if wf.installed_on_all(w)]
+        per_group: dict[str, list[dict[str, Any]]] = {}
+        for w in same_dir:
+            rule = w.get("install_rule")
+            if rule and rule != wf.ALL_DEVICES:
+                per_group.setdefault(str(rule), []).append(w)
+            elif not rule:
+                for device in w.get("install") or []:
+                    per_device.setdefault(str(device), []).append(w)
+        clashes: dict[tuple[str, ...], list[str]] = {}
+        for device, ws in per_device.items():
+            ws = ws + [e for e in everywhere if e not in ws]
+            if len(ws) > 1 and wanted(*ws):
+                clashes.setdefault(tuple(_label(w) for w in ws), []).append(device)
+        for group, ws in per_group.items():
+            ws = ws + [e for e in everywhere if e not in ws]
+            if len(ws) > 1 and wanted(*ws):
+                clashes.setdefault(tuple(_label(w) for w in ws), []).append(group)
+        if len(everywhere) > 1 and wanted(*everywhere):
+            clashes.setdefault(tuple(_label(w) for w in everywhere), []).append("all devices")
+        for names, where in clashes.items():
+            findings.append(
+                Finding(
+                    "conflict",
+                    names,
+                    f"{len(names)} {d} call workflows ({', '.join(names)}) are installed on {', '.join(where)}: "
+                    f"only one of them can take a device's {d} calls. Keep one {d} call workflow per device.",
+                    {"direction": d, "devices": where},
+                )
+            )
+    return findings
