@@ -26,7 +26,8 @@ Examples:
       --uri wss://myhost.mydomain.com/placecallpath --install-all
   relay workflow list
 
-Exit codes: 0 ok, 1 API or network failure, 2 bad input, 3 not found, 4 authentication, 130 interrupted.
+Exit codes: 0 ok, 1 API or network failure, 2 bad input, 3 not found, 4 authentication, 5 diff: changes
+pending, 6 a check of your workflow app failed, 130 interrupted.
 """
 
 
@@ -37,7 +38,7 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    from .commands import profile, server, workflow
+    from .commands import account, profile, server, workflow
 
     app = new_app(HELP)
 
@@ -67,6 +68,7 @@ def build_app() -> typer.Typer:
     app.add_typer(workflow.app, name="workflow", help=workflow.HELP)
     app.add_typer(profile.app, name="profile", help=profile.HELP)
     server.register(app)
+    account.register(app)
     return app
 
 
@@ -82,6 +84,8 @@ def run(args: list[str]) -> int:
     app = build_app()
     try:
         result = app(args=args, prog_name="relay", standalone_mode=False)
+        if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130)
+            print("interrupted", file=sys.stderr)
         return result if isinstance(result, int) else 0
     except RelayError as err:
         if os.environ.get("RELAY_DEBUG") == "1":

@@ -1,0 +1,1 @@
+"""The built-in scenarios of ``relay workflow simulate``: TOML data files, read with importlib.resources."""

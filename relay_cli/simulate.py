@@ -1,0 +1,184 @@
+"""The I/O half of ``relay workflow simulate``: load a scenario, connect to the workflow app as the Relay server
+would, and move frames between the socket and the pure simulation (``relay_cli.core.scenario``).
+
+``websockets`` (a maintained, dependency-free RFC 6455 implementation with an asyncio client) and asyncio are
+imported only inside the functions that run a simulation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import __version__
+from .core.scenario import Failure, Record, Scenario, ScenarioError, Simulation, parse
+from .errors import NetworkError, UsageError
+
+UNREACHABLE_HINT = (
+    'while this URI is unreachable, calls to devices running this workflow announce "not available"'
+)
+
+
+# --- scenarios ------------------------------------------------------------------------------------
+
+
+def builtin_names() -> list[str]:
+    from importlib.resources import files
+
+    return sorted(p.name.removesuffix(".toml") for p in files("relay_cli.scenarios").iterdir() if p.name.endswith(".toml"))
+
+
+def load_builtin(name: str) -> Scenario:
+    from importlib.resources import files
+
+    names = builtin_names()
+    if name not in names:
+        raise UsageError(f"unknown scenario {name!r} (built-in: {', '.join(names)}; or --scenario-file FILE)", option="--scenario")
+    text = files("relay_cli.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return parse(text, f"{name}.toml")
+
+
+def load_file(path: str) -> Scenario:
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ScenarioError(f"cannot read {path}: {reason}", option="--scenario-file") from None
+    return parse(text, path)
+
+
+# --- running --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    failure: Failure | None
+    messages: int
+    seconds: float
+
+
+def _loopback(uri: str) -> bool:
+    from urllib.parse import urlsplit
+
+    from .core.workflow import is_loopback
+
+    return is_loopback(urlsplit(uri).hostname)
+
+
+def _unreachable_reason(exc: BaseException, timeout: float) -> str:
+    import socket
+    import ssl
+
+    from websockets.exceptions import InvalidStatus, InvalidURI
+
+    if isinstance(exc, InvalidStatus):
+        return f"the server answered HTTP {exc.response.status_code} instead of switching to WebSocket"
+    if isinstance(exc, InvalidURI):
+        return "not a valid WebSocket URI"
+    if isinstance(exc, TimeoutError):
+        return f"no WebSocket handshake within {timeout:g}s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return "host name not found"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def run(
+    uri: str,
+    scenario: Scenario,
+    params: Mapping[str, Any],
+    *,
+    timeout: float,
+    emit: Callable[[Record], None],
+    clock: Callable[[], float] = time.time,
+) -> Outcome:
+    """Play ``scenario`` against the app at ``uri``; ``emit`` gets each transcript record as it happens.
+
+    Raises NetworkError (exit 1) when the app cannot be reached. A misbehaving app is not an exception here:
+    the Outcome carries the failure."""
+    import asyncio
+
+    return asyncio.run(_run(uri, scenario, params, timeout, emit, clock))
+
+
+async def _run(
+    uri: str,
+    scenario: Scenario,
+    params: Mapping[str, Any],
+    timeout: float,
+    emit: Callable[[Record], None],
+    clock: Callable[[], float],
+) -> Outcome:
+    import asyncio
+    import inspect
+    import json
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    options: dict[str, Any] = {}
+    if _loopback(uri) and "proxy" in inspect.signature(connect.__init__).parameters:
+        options["proxy"] = None  # websockets >= 15 honours HTTP(S)_PROXY; an app on this machine is never behind one
+    try:
+        ws = await connect(
+            uri,
+            open_timeout=timeout,
+            close_timeout=1,
+            ping_interval=None,
+            compression=None,
+            max_size=None,
+            user_agent_header=f"relay-cli/{__version__} (workflow simulate)",
+            **options,
+        )
+    except Exception as exc:  # noqa: BLE001 - every failure to connect is "unreachable", with its reason
+        raise NetworkError(f"cannot reach the workflow app at {uri}: {_unreachable_reason(exc, timeout)}", hint=UNREACHABLE_HINT) from None
+
+    started = clock()
+    sim = Simulation(scenario, params, timeout=timeout, start=started)
+    shown = 0
+
+    def flush_records() -> None:
+        nonlocal shown
+        while shown < len(sim.records):
+            emit(sim.records[shown])
+            shown += 1
+
+    def closed_detail(exc: ConnectionClosed) -> str:
+        if exc.rcvd is None:
+            return "without a close frame"
+        return f"code {exc.rcvd.code}" + (f", {exc.rcvd.reason!r}" if exc.rcvd.reason else "")
+
+    try:
+        while True:
+            outgoing = sim.advance(clock())
+            flush_records()
+            try:
+                for message in outgoing:
+                    await ws.send(json.dumps(message))
+            except ConnectionClosed as exc:
+                sim.closed(clock(), closed_detail(exc))
+            if sim.done:
+                break
+            deadline = sim.next_deadline()
+            wait = timeout if deadline is None else max(0.0, deadline - clock())
+            try:
+                frame = await asyncio.wait_for(ws.recv(), wait)
+            except TimeoutError:
+                continue
+            except ConnectionClosed as exc:
+                sim.closed(clock(), closed_detail(exc))
+                break
+            sim.receive(frame, clock())
+    finally:
+        flush_records()
+        await ws.close()
+    return Outcome(sim.failure, len(sim.records), clock() - started)

@@ -1,0 +1,493 @@
+"""The pure core of ``workflow simulate``: scenario parsing and parameters (core/scenario.py), the server's
+side of the protocol (core/wfprotocol.py), and a whole run driven by a fake clock and a scripted app."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from importlib.resources import files
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from relay_cli.core import scenario as sc
+from relay_cli.core import wfprotocol as proto
+from relay_cli.errors import UsageError
+
+ALICE = "urn:relay-resource:name:device:Alice"
+BOB = "urn:relay-resource:name:device:Bob"
+
+
+def builtin(name: str) -> sc.Scenario:
+    return sc.parse(files("relay_cli.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8"), f"{name}.toml")
+
+
+def ids() -> Any:
+    counter = itertools.count(1)
+    return lambda: f"{next(counter):032x}"
+
+
+def server(**params: Any) -> proto.Server:
+    base = sc.resolve_params(builtin("inbound-call"))
+    base.update(params)
+    return proto.Server(base, new_id=ids())
+
+
+def request(_kind: str, _id: str = "r1", **fields: Any) -> dict[str, Any]:
+    return {"_id": _id, "_type": f"wf_api_{_kind}_request", **fields}
+
+
+def drain(srv: proto.Server, now: float) -> list[dict[str, Any]]:
+    return [m for m in (o.build(now) for o in srv.due(now)) if m is not None]
+
+
+def target(urn: str = ALICE) -> dict[str, Any]:
+    return {"uris": [urn]}
+
+
+# --- scenario files -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["inbound-call", "outbound-call", "button", "phrase"])
+def test_the_built_in_scenarios_parse_and_end_with_terminate(name: str) -> None:
+    scenario = builtin(name)
+    assert scenario.name == name
+    assert scenario.description
+    assert scenario.steps[0].kind == "send" and scenario.steps[0].what == "start"
+    assert scenario.steps[-1].kind == "expect" and scenario.steps[-1].what == "terminate"
+    assert not scenario.steps[-1].implicit
+    assert [s.number for s in scenario.steps] == list(range(1, len(scenario.steps) + 1))
+
+
+def test_a_final_terminate_is_implied() -> None:
+    scenario = sc.parse("[[steps]]\nsend = 'start'\ntrigger = 'button'\n", "x.toml")
+    assert [(s.kind, s.what, s.implicit, s.number) for s in scenario.steps] == [
+        ("send", "start", False, 1),
+        ("expect", "terminate", True, 2),
+    ]
+    assert scenario.name == "x.toml"
+    assert "implied" in scenario.steps[-1].describe()
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        ("[params]\ndevice_urn = 'x'\n[[steps]]\nwait = 1\n", "[params] device_urn: computed from 'device'"),
+        ("[params]\nlist = [1]\n[[steps]]\nwait = 1\n", "[params] list: expected a string, number or boolean"),
+        ("[[steps]]\nwait = 1\nif = 'nothing'\n", "step 1: if: expected the name of a parameter"),
+        ("[[steps]]\nexpect = 'say'\ntimeout = 0\n", "step 1: timeout: expected a number of seconds > 0"),
+        ("[[steps]]\nexpect = 'say'\ncheck = 'x'\n", "step 1: check: expected a table"),
+        ("[[steps]]\nsend = 'start'\nexpect = 'say'\ntrigger = 'x'\n", "expected exactly one of send, expect, wait (got send and expect)"),
+        ("[[steps]]\nwait = -1\n", "step 1: wait: expected a number of seconds >= 0"),
+        ("[[steps]]\nsend = 'start'\ntrigger = 3\n", "step 1: trigger: expected a string"),
+        ("steps = [1]\n", "step 1: expected a table"),
+        ("name = 3\n[[steps]]\nwait = 1\n", "name and description must be strings"),
+    ],
+)
+def test_scenario_errors_name_the_source_step_and_key(text: str, wanted: str) -> None:
+    with pytest.raises(sc.ScenarioError) as err:
+        sc.parse(text, "mine.toml")
+    assert err.value.message.startswith("mine.toml: ")
+    assert wanted in err.value.message
+    assert err.value.exit_code == 2
+
+
+def test_a_wait_on_a_parameter_that_is_not_a_number_is_refused_before_running() -> None:
+    scenario = sc.parse("[params]\nring = 'long'\n[[steps]]\nwait = '{ring}'\n", "w.toml")
+    with pytest.raises(sc.ScenarioError, match=r"w.toml: step 1: wait \{ring\} is 'long'"):
+        sc.resolve_params(scenario)
+    with pytest.raises(sc.ScenarioError):  # a string parameter stays a string, whatever --set gives it
+        sc.resolve_params(scenario, sets=["ring=1.5"])
+    numeric = sc.parse("[params]\nring = 2\n[[steps]]\nwait = '{ring}'\n", "w.toml")
+    assert sc.resolve_params(numeric, sets=["ring=1.5"])["ring"] == 1.5
+    with pytest.raises(UsageError, match="ring: expected a number"):
+        sc.resolve_params(numeric, sets=["ring=x"])
+
+
+# --- parameters -----------------------------------------------------------------------------------
+
+
+def test_parameter_precedence() -> None:
+    scenario = builtin("inbound-call")
+    assert sc.resolve_params(scenario)["from"] == "Bob"
+    assert sc.resolve_params(scenario, {"from": ("--from", "Carol")})["from"] == "Carol"
+    assert sc.resolve_params(scenario, {"from": ("--from", "Carol")}, ["from=Dan"])["from"] == "Dan"
+    assert sc.resolve_params(scenario, {"from": ("--from", None)})["from"] == "Bob"  # a flag not given
+    params = sc.resolve_params(scenario, defaults={"device": "990007560045678", "phrase": "not used"})
+    assert params["device_urn"] == "urn:relay-resource:id:device:990007560045678"
+    assert params["device_id"] == params["device_name"] == "990007560045678"
+    assert "phrase" not in params  # a workflow default the scenario does not use is dropped
+    assert sc.resolve_params(scenario, {"device": ("--device", "Kitchen 2")}, defaults={"device": "1"})["device_urn"] == (
+        "urn:relay-resource:name:device:Kitchen%202"
+    )
+
+
+def test_set_coerces_to_the_type_of_the_default() -> None:
+    params = sc.resolve_params(builtin("outbound-call"), sets=["reject=true", "hold=-1", "event_delay=0", "to=Eve"])
+    assert params["reject"] is True and params["hold"] == -1.0 and params["event_delay"] == 0.0 and params["to"] == "Eve"
+    for bad, wanted in [
+        ("hold=soon", "hold: expected a number"),
+        ("hold=nan", "finite"),
+        ("reject=1", "expected true or false"),
+        ("device_id=5", "computed from device"),
+        ("=3", "expected NAME=VALUE"),
+        ("call_id_style=guid", "expected one of uuid, counter"),
+        ("event_delay=-1", "event_delay: expected a number of seconds >= 0"),
+    ]:
+        with pytest.raises(UsageError, match=wanted):
+            sc.resolve_params(builtin("outbound-call"), sets=[bad])
+
+
+def test_flags_for_parameters_a_scenario_does_not_use_are_refused() -> None:
+    with pytest.raises(UsageError, match="--taps: does not apply to scenario 'outbound-call'"):
+        sc.resolve_params(builtin("outbound-call"), {"taps": ("--taps", "double")})
+    with pytest.raises(UsageError, match="--from: does not apply"):
+        sc.resolve_params(builtin("button"), {"from": ("--from", "Bob")})
+    # the world's parameters apply to every scenario
+    params = sc.resolve_params(builtin("button"), {"hold": ("--hold", 1.0), "reject": ("--reject", True)})
+    assert params["hold"] == 1.0 and params["reject"] is True
+
+
+def test_defaults_from_a_registered_workflow() -> None:
+    def workflow(trigger: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"name": "w", "config": {"trigger": {"start": {"workflow": {"uri": "ws://x"}}, **trigger}}, **extra}
+
+    assert sc.defaults_from_workflow(workflow({"on_incoming_call": ".*"}, install=["d1", "d2"])) == (
+        "inbound-call",
+        {"device": "d1"},
+        None,
+    )
+    assert sc.defaults_from_workflow(workflow({"on_call_request": ".*"}, install=["d1"]))[0] == "outbound-call"
+    assert sc.defaults_from_workflow(workflow({"on_button": "action_button_single_tap"}, install=["d1"]))[:2] == (
+        "button",
+        {"taps": "single", "device": "d1"},
+    )
+    assert sc.defaults_from_workflow(workflow({"on_phrases": ["hey relay", "hi"]}, install=["d1"]))[:2] == (
+        "phrase",
+        {"phrase": "hey relay", "device": "d1"},
+    )
+    suggested, defaults, note = sc.defaults_from_workflow(
+        workflow({"on_timer": {}}, install_rule="urn:relay-resource:all:device")
+    )
+    assert suggested is None and defaults == {}
+    assert note is not None and "installed on all devices" in note and "--device" in note
+
+
+# --- substitution and checks ----------------------------------------------------------------------------
+
+
+def test_substitute_keeps_the_type_of_a_whole_placeholder() -> None:
+    params = {"hold": 2.0, "name": "Bob", "on": True}
+    assert sc.substitute("{hold}", params) == 2.0
+    assert sc.substitute("hold {hold}s for {name}, {on}", params) == "hold 2s for Bob, true"
+    assert sc.substitute({"a": ["{name}", {"b": "{on}"}], "c": 3}, params) == {"a": ["Bob", {"b": True}], "c": 3}
+    assert sc.substitute("{not a placeholder} {}", params) == "{not a placeholder} {}"
+
+
+def _expect(check: dict[str, Any] | None = None, check_regex: dict[str, Any] | None = None) -> sc.Step:
+    data: dict[str, Any] = {}
+    if check is not None:
+        data["check"] = check
+    if check_regex is not None:
+        data["check_regex"] = check_regex
+    return sc.Step("expect", "say", data)
+
+
+def test_check_request() -> None:
+    say = request("say", text="Now in call", lang="en-US", _target=target(), times=1)
+    assert sc.check_request(_expect({"text": "Now in call"}), say, {}) is None
+    assert sc.check_request(_expect({"text": "{g}"}), say, {"g": "Now in call"}) is None
+    assert sc.check_request(_expect({"_target": {"uris": [ALICE]}}), say, {}) is None
+    assert sc.check_request(_expect(check_regex={"text": "(?i)^now"}), say, {}) is None
+    assert sc.check_request(_expect(check_regex={"_target": {"uris": "Alice"}}), say, {}) is None
+    assert sc.check_request(_expect({"text": "Hello"}), say, {}) == "its text is 'Now in call', expected 'Hello'"
+    assert sc.check_request(_expect({"voice": "x"}), say, {}) == "its voice is missing (expected 'x')"
+    assert sc.check_request(_expect({"times": True}), say, {}) is not None  # 1 is not true
+    assert "does not match" in str(sc.check_request(_expect(check_regex={"text": "^Hello"}), say, {}))
+
+
+# --- the protocol ------------------------------------------------------------------------------------
+
+
+def test_events_must_carry_every_field_the_sdks_read() -> None:
+    with pytest.raises(ValueError, match="needs call_id"):
+        proto.event("call_connected", direction="inbound")
+    assert proto.event("stop", reason="normal") == {"_type": "wf_api_stop_event", "reason": "normal"}
+
+
+@pytest.mark.parametrize(
+    ("frame", "wanted"),
+    [
+        (b"\x00\x01", "binary frame"),
+        ("{'_type': 1", "not JSON"),
+        ("[1, 2]", "not an object"),
+        ('{"_id": "x"}', "no _type"),
+        ('{"_id": "x", "_type": "wf_api_call_connected_event"}', "is not a request"),
+        ('{"_type": "wf_api_say_request", "text": "hi"}', "has no _id"),
+        ('{"_type": "wf_api_say_request", "_id": ""}', "has no _id"),
+    ],
+)
+def test_malformed_frames(frame: Any, wanted: str) -> None:
+    with pytest.raises(proto.ProtocolError, match=wanted):
+        proto.parse(frame)
+
+
+def test_say_answers_with_the_request_id_then_prompt_started_and_stopped() -> None:
+    srv = server(event_delay=0.5)
+    interaction = proto.interaction_urn("i", ALICE)
+    assert srv.handle(request("say", "s1", _target=target(interaction), text="hi", lang="en-US"), 10.0).error is None
+    assert drain(srv, 10.0) == [{"_id": "s1", "_type": "wf_api_say_response", "id": "s1"}]
+    assert drain(srv, 10.4) == []
+    assert drain(srv, 10.5) == [{"_type": "wf_api_prompt_event", "type": "started", "id": "s1", "source_uri": interaction}]
+    assert drain(srv, 11.0) == [{"_type": "wf_api_prompt_event", "type": "stopped", "id": "s1", "source_uri": interaction}]
+
+
+def test_interactions_start_resume_and_end() -> None:
+    srv = server(event_delay=0)
+    srv.handle(request("start_interaction", "a", _target=target(), name="hello world", options={}), 1.0)
+    urn = "urn:relay-resource:name:interaction:hello%20world?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice"
+    assert drain(srv, 1.0) == [
+        {"_id": "a", "_type": "wf_api_start_interaction_response"},
+        {"_type": "wf_api_interaction_lifecycle_event", "type": "started", "source_uri": urn},
+        {"_type": "wf_api_interaction_lifecycle_event", "type": "resumed", "source_uri": urn},
+    ]
+    assert proto.short(urn) == "hello world@Alice"
+    refused = srv.handle(request("end_interaction", "b", _target=target("urn:relay-resource:name:interaction:x")), 2.0)
+    assert refused.error and "no open interaction" in refused.error
+    assert drain(srv, 2.0) == [{"_id": "b", "_type": "wf_api_error_response", "error": refused.error}]
+    assert srv.handle(request("end_interaction", "c", _target=target(urn)), 3.0).error is None
+    assert drain(srv, 3.0)[1] == {"_type": "wf_api_interaction_lifecycle_event", "type": "ended", "source_uri": urn}
+    # relay-py's end_interaction also sends the name; a target that is the device is matched by it
+    srv.handle(request("start_interaction", "d", _target=target(), name="again", options={}), 4.0)
+    drain(srv, 4.0)
+    assert srv.handle(request("end_interaction", "e", _target=target(), name="again"), 5.0).error is None
+
+
+def test_an_inbound_call_answered_and_hung_up_by_the_caller() -> None:
+    srv = server(event_delay=0.1, hold=2.0)
+    received = srv.incoming_call(100.0, "Carol")
+    assert received == {
+        "_type": "wf_api_call_received_event",
+        "call_id": "00000000000000000000000000000001",
+        "direction": "inbound",
+        "device_id": "Alice",
+        "device_name": "Alice",
+        "uri": "urn:relay-resource:name:device:Carol",
+        "onnet": True,
+        "start_time_epoch": 100,
+    }
+    call_id = received["call_id"]
+    assert srv.handle(request("answer", "a1", _target=target(), call_id=call_id), 101.0).error is None
+    assert drain(srv, 101.0) == [{"_id": "a1", "_type": "wf_api_answer_response", "call_id": call_id}]
+    [connected] = drain(srv, 101.1)
+    assert connected["_type"] == "wf_api_call_connected_event" and connected["connect_time_epoch"] == 101
+    assert srv.next_due() == pytest.approx(103.1)
+    assert srv.remote_hangups(103.0) == []
+    [gone] = srv.remote_hangups(103.2)
+    assert gone["_type"] == "wf_api_call_disconnected_event"
+    assert (gone["reason"], gone["end_time_epoch"]) == ("normal", 103)
+    assert srv.next_due() is None
+    # answering again, or an unknown call, is refused
+    assert "not ringing" in str(srv.handle(request("answer", "a2", _target=target(), call_id=call_id), 104.0).error)
+    assert "unknown call_id" in str(srv.handle(request("answer", "a3", _target=target(), call_id="x"), 104.0).error)
+    assert "needs a call_id" in str(srv.handle(request("answer", "a4", _target=target()), 104.0).error)
+
+
+@pytest.mark.parametrize("reject", [False, True])
+def test_a_placed_call_rings_then_connects_or_fails(reject: bool) -> None:
+    srv = server(event_delay=0.1, hold=-1, reject=reject, epoch_unit="ms", call_id_style="counter")
+    srv.handle(request("call", "c1", _target=target(), uri=BOB), 50.0)
+    assert drain(srv, 50.0) == [{"_id": "c1", "_type": "wf_api_call_response", "call_id": "call-1"}]
+    [ringing] = drain(srv, 50.1)
+    assert ringing["_type"] == "wf_api_call_ringing_event" and ringing["direction"] == "outbound" and ringing["uri"] == BOB
+    [outcome] = drain(srv, 50.2)
+    if reject:
+        assert outcome["_type"] == "wf_api_call_failed_event"
+        assert (outcome["reason"], outcome["connect_time_epoch"], outcome["end_time_epoch"]) == ("rejected", 0, 50200)
+    else:
+        assert outcome["_type"] == "wf_api_call_connected_event" and outcome["connect_time_epoch"] == 50200
+        assert srv.next_due() is None  # hold < 0: Bob never hangs up
+
+
+def test_relay_js_places_calls_by_device_name() -> None:
+    srv = server(event_delay=0)
+    assert srv.handle(request("call", "c1", _target=target(), device_name="Bob"), 1.0).error is None
+    assert [m["_type"] for m in drain(srv, 1.0)][:2] == ["wf_api_call_response", "wf_api_call_ringing_event"]
+    assert "needs the uri" in str(srv.handle(request("call", "c2", _target=target()), 1.0).error)
+
+
+@pytest.mark.parametrize("after", [True, False])
+def test_the_apps_own_hangup(after: bool) -> None:
+    srv = server(event_delay=0, hold=-1, disconnect_after_hangup=after)
+    call_id = srv.incoming_call(1.0, "Bob")["call_id"]
+    srv.handle(request("answer", "a", _target=target(), call_id=call_id), 1.0)
+    drain(srv, 1.0)
+    assert srv.handle(request("hangup", "h", _target=target(), call_id=call_id), 2.0).error is None
+    sent = [m["_type"] for m in drain(srv, 2.0)]
+    assert sent == ["wf_api_hangup_response"] + (["wf_api_call_disconnected_event"] if after else [])
+    assert "already ended" in str(srv.handle(request("hangup", "h2", _target=target(), call_id=call_id), 3.0).error)
+
+
+def test_vars_device_info_other_requests_and_terminate() -> None:
+    srv = server(vars={"greeting": "hi", "count": 3, "on": True})
+    for req in [
+        request("get_var", "1", name="greeting"),
+        request("get_var", "2", name="count"),
+        request("get_var", "3", name="missing"),
+        request("set_var", "4", name="x", value="y"),
+        request("get_var", "5", name="x"),
+        request("get_device_info", "6", _target=target(), query="name", refresh=False),
+        request("vibrate", "7", _target=target(), pattern=[100]),
+        request("log_analytics_event", "8", content="{}", content_type="application/json", category="sdk"),
+        request("create_incident", "9", type="help", originator_uri=ALICE),
+        request("inbox_count", "10", _target=target()),
+    ]:
+        assert srv.handle(req, 1.0).error is None
+    assert drain(srv, 1.0) == [
+        {"_id": "1", "_type": "wf_api_get_var_response", "value": "hi"},
+        {"_id": "2", "_type": "wf_api_get_var_response", "value": "3"},
+        {"_id": "3", "_type": "wf_api_get_var_response"},
+        {"_id": "4", "_type": "wf_api_set_var_response", "value": "y"},
+        {"_id": "5", "_type": "wf_api_get_var_response", "value": "y"},
+        {"_id": "6", "_type": "wf_api_get_device_info_response", "name": "Alice"},
+        {"_id": "7", "_type": "wf_api_vibrate_response"},
+        {"_id": "8", "_type": "wf_api_log_analytics_event_response"},
+        {"_id": "9", "_type": "wf_api_create_incident_response", "incident_id": "00000000000000000000000000000001"},
+        {"_id": "10", "_type": "wf_api_inbox_count_response", "count": "0"},
+    ]
+    assert "unknown device info query" in str(srv.handle(request("get_device_info", "13", _target=target(), query="mood"), 1.0).error)
+    assert "_target" in str(srv.handle(request("say", "12", text="hi"), 1.0).error)
+    drain(srv, 1.0)
+    reply = srv.handle(request("terminate", "t"), 2.0)
+    assert reply.terminated and reply.error is None
+    assert drain(srv, 2.0) == [{"_type": "wf_api_stop_event", "reason": "normal"}]  # no response to terminate
+    srv.handle(request("say", "11", _target=target(), text="late"), 3.0)
+    assert drain(srv, 3.0) == []
+
+
+def test_the_transcript_summary() -> None:
+    assert proto.summarize(request("answer", call_id="0123456789abcdef0123456789abcdef", _target=target())) == (
+        "answer",
+        "call 01234567… on Alice",
+    )
+    assert proto.summarize(proto.event("call_start_request", uri=BOB)) == ("CALL_START_REQUEST", "the user asked to call Bob")
+    assert proto.summarize(proto.error_response("x", "no")) == ("error", "no")
+    assert proto.summarize(request("say", text="\x1b[31mred", _target=target())) == ("say", "'\\x1b[31mred' on Alice")
+    assert proto.summarize({"_id": "1", "_type": "wf_api_get_var_response", "value": "hi"}) == ("get_var response", "value=hi")
+    assert proto.summarize(request("terminate")) == ("terminate", "")
+
+
+@given(st.text(min_size=1).filter(lambda t: not t.startswith(proto.URN_PREFIX)))
+def test_device_urns_round_trip(name: str) -> None:
+    urn = proto.device_urn(name)
+    assert urn.startswith(proto.URN_PREFIX) and " " not in urn and "?" not in urn
+    assert proto.short(urn) == name
+    assert proto.short(proto.interaction_urn("talk", urn)) == f"talk@{name}"
+
+
+# --- a whole run, with a fake clock and a scripted app -----------------------------------------------
+
+
+class Run:
+    def __init__(self, scenario: sc.Scenario, **sets: Any) -> None:
+        params = sc.resolve_params(scenario, sets=[f"{k}={v}" for k, v in sets.items()])
+        self.sim = sc.Simulation(scenario, params, timeout=2.0, start=1000.0, new_id=ids())
+        self.now = 1000.0
+        self.sent: list[dict[str, Any]] = []
+
+    def tick(self, seconds: float = 0.0) -> list[dict[str, Any]]:
+        self.now += seconds
+        out = self.sim.advance(self.now)
+        self.sent += out
+        return out
+
+    def app(self, _kind: str, _id: str, **fields: Any) -> list[dict[str, Any]]:
+        self.sim.receive(json.dumps(request(_kind, _id, **fields)), self.now)
+        return self.tick()
+
+
+def test_a_whole_inbound_call() -> None:
+    run = Run(builtin("inbound-call"), event_delay=0.1, hold=1)
+    assert [m["_type"] for m in run.tick()] == ["wf_api_start_event", "wf_api_call_received_event"]
+    call_id = run.sent[1]["call_id"]
+    assert run.sim.next_deadline() == pytest.approx(1002.0)  # the timeout of step 3, expect answer
+    run.tick(1.0)
+    assert [m["_type"] for m in run.app("answer", "a", _target=target(), call_id=call_id)] == ["wf_api_answer_response"]
+    assert run.sim.step_number == 4
+    assert run.sim.next_deadline() == pytest.approx(1001.1)  # call_connected is due: no timeout while it is
+    assert [m["_type"] for m in run.tick(0.1)] == ["wf_api_call_connected_event"]
+    assert run.sim.next_deadline() == pytest.approx(1002.1)  # Bob hangs up after hold=1
+    assert run.tick(0.5) == []
+    assert [m["_type"] for m in run.tick(0.5)] == ["wf_api_call_disconnected_event"]
+    assert run.sim.next_deadline() == pytest.approx(1004.1)  # now the app has the timeout to terminate
+    assert run.app("terminate", "t") == [{"_type": "wf_api_stop_event", "reason": "normal"}]
+    assert run.sim.passed and run.sim.done and run.sim.failure is None
+    assert [(r.sender, r.step) for r in run.sim.records][:3] == [("server", 1), ("server", 2), ("app", 3)]
+
+
+def test_a_whole_run_that_times_out_names_the_step() -> None:
+    run = Run(builtin("outbound-call"))
+    run.tick()
+    run.app("start_interaction", "s", _target=target(), name="x", options={})
+    run.tick(0.1)  # lifecycle events
+    run.tick(1.9)
+    assert not run.sim.done
+    run.tick(0.2)
+    assert run.sim.failure is not None
+    assert run.sim.failure.text() == (
+        "step 3 (expect call): the app sent no call request within 2s; meanwhile the app sent start_interaction"
+    )
+
+
+def test_a_terminate_before_the_expected_request_fails_at_once() -> None:
+    run = Run(builtin("inbound-call"))
+    run.tick()
+    run.app("terminate", "t")
+    assert run.sim.failure is not None and run.sim.failure.step == 3
+    assert "terminated without sending answer" in run.sim.failure.reason
+    assert run.sent[-1] == {"_type": "wf_api_stop_event", "reason": "normal"}  # the server still stops the app
+
+
+def test_a_close_before_terminate_fails_and_hints_at_the_path() -> None:
+    run = Run(builtin("phrase"))
+    run.tick()
+    run.sim.closed(run.now, "code 1000")
+    assert run.sim.failure is not None
+    assert run.sim.failure.text() == "step 2 (expect terminate): the app closed the connection (code 1000) before terminating"
+    assert run.sim.failure.hint and "path" in run.sim.failure.hint
+
+
+def test_conditional_steps_and_scripted_call_events() -> None:
+    text = """
+[params]
+ring = true
+[[steps]]
+send = "start"
+trigger = "telephony"
+[[steps]]
+send = "call_received"
+from = "Bob"
+[[steps]]
+send = "call_ringing"
+if = "ring"
+[[steps]]
+send = "call_disconnected"
+unless = "ring"
+fields = { reason = "busy" }
+[[steps]]
+wait = 0.5
+"""
+    scenario = sc.parse(text, "c.toml")
+    ringing = Run(scenario)
+    assert [m["_type"].removeprefix("wf_api_") for m in ringing.tick()] == ["start_event", "call_received_event", "call_ringing_event"]
+    busy = Run(scenario, ring="false")
+    sent = busy.tick()
+    assert [m["_type"].removeprefix("wf_api_") for m in sent] == ["start_event", "call_received_event", "call_disconnected_event"]
+    assert sent[-1]["reason"] == "busy"
+    busy.tick(0.5)
+    assert busy.sim.step_number == 6  # the implied terminate, numbered after the file's five steps
+    early = Run(sc.parse('[[steps]]\nsend = "call_connected"\n', "n.toml"))
+    early.tick()
+    assert early.sim.failure is not None and "there is no call" in early.sim.failure.reason
