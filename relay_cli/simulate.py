@@ -69,27 +69,9 @@ def _loopback(uri: str) -> bool:
 
 
 def _unreachable_reason(exc: BaseException, timeout: float) -> str:
-    import socket
-    import ssl
+    from .api.probe import handshake_failure
 
-    from websockets.exceptions import InvalidStatus, InvalidURI
-
-    if isinstance(exc, InvalidStatus):
-        return f"the server answered HTTP {exc.response.status_code} instead of switching to WebSocket"
-    if isinstance(exc, InvalidURI):
-        return "not a valid WebSocket URI"
-    if isinstance(exc, TimeoutError):
-        return f"no WebSocket handshake within {timeout:g}s"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, socket.gaierror):
-        return "host name not found"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS failed: {exc.reason or exc}"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return handshake_failure(exc, timeout)
 
 
 def run(

@@ -17,7 +17,8 @@ DEFAULT_TIMEOUT = 3.0
 CONCURRENCY = 32
 
 
-def _reason(exc: BaseException) -> str:
+def handshake_failure(exc: BaseException, timeout: float | None = None) -> str:
+    """Why a WebSocket opening handshake failed, in words for the user (shared with `workflow simulate`)."""
     from websockets.exceptions import InvalidStatus, InvalidURI
 
     if isinstance(exc, InvalidStatus):
@@ -25,7 +26,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, InvalidURI):
         return "not a valid WebSocket URI"
     if isinstance(exc, TimeoutError):
-        return "no answer within the timeout"
+        return f"no WebSocket handshake within {timeout:g}s" if timeout else "no answer within the timeout"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     import socket
@@ -75,7 +76,7 @@ def _resolve_all(uris: list[str], timeout: float) -> dict[str, tuple[list[str], 
         except socket.gaierror:
             results[uri] = "host name not found"
         except (OSError, ValueError) as exc:
-            results[uri] = _reason(exc)
+            results[uri] = handshake_failure(exc)
 
     for uri in uris:
         thread = threading.Thread(target=lookup, args=(uri,), name="relay-probe-dns", daemon=True)
@@ -109,7 +110,7 @@ async def _probe(uri: str, address: tuple[list[str], int], timeout: float) -> st
             ):
                 return None
         except Exception as exc:  # noqa: BLE001 - every failure is a reason in the warning
-            reason = _reason(exc)
+            reason = handshake_failure(exc)
     return reason
 
 
