@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ...core import triggers as _triggers  # the choices of --trigger (light: re, datetime)
 from .._common import (
     ArgOpt,
     BooleanOpt,
@@ -147,10 +148,30 @@ def register(name: str, help: str, examples: list[str], own: list[inspect.Parame
     return decorator
 
 
-def _trigger_opt(choices: tuple[str, ...], default: str, help: str) -> inspect.Parameter:
+def _completer(choices: Any) -> Callable[[str], list[str]]:
+    """Shell completion of a plain string option's choices (validation stays in core/triggers.py)."""
+    values = tuple(choices)
+
+    def complete(incomplete: str) -> list[str]:
+        return [value for value in values if value.startswith(incomplete)]
+
+    return complete
+
+
+def _trigger_opt(choices: Any, default: str, help: str) -> inspect.Parameter:
+    choices = tuple(choices)  # a tuple or the keys of a mapping of core/triggers.py
     return _opt(
         "trigger",
-        Annotated[str, typer.Option("--trigger", metavar="|".join(choices), help=f"{help} One of: {', '.join(choices)}.", show_default=True)],
+        Annotated[
+            str,
+            typer.Option(
+                "--trigger",
+                metavar="|".join(choices),
+                help=f"{help} One of: {', '.join(choices)}.",
+                show_default=True,
+                autocompletion=_completer(choices),
+            ),
+        ],
         default,
     )
 
@@ -162,7 +183,7 @@ def _trigger_opt(choices: tuple[str, ...], default: str, help: str) -> inspect.P
         "relay workflow create call --trigger inbound --name my_auto_answer --uri wss://myhost.mydomain.com/autoanswerpath --install 990007560045678",
         "relay workflow create call --trigger outbound --name outbound --uri wss://myhost.mydomain.com/outboundpath --install 990007560023456",
     ],
-    [_trigger_opt(("inbound", "outbound"), "outbound", "Call direction."), *CHECKS],
+    [_trigger_opt(_triggers.CALL_DIRECTIONS, "outbound", "Call direction."), *CHECKS],
 )
 def _call(trigger: str) -> dict[str, Any]:
     from ...core import triggers
@@ -174,7 +195,7 @@ def _call(trigger: str) -> dict[str, Any]:
     "button",
     "Start the workflow when the action button is tapped.",
     ["relay workflow create button --trigger double --uri wss://myhost.mydomain.com/placecallpath --name place-call --install-all"],
-    [_trigger_opt(("single", "double"), "single", "Number of taps.")],
+    [_trigger_opt(_triggers.BUTTON_TAPS, "single", "Number of taps.")],
 )
 def _button(trigger: str) -> dict[str, Any]:
     from ...core import triggers
@@ -207,7 +228,7 @@ def _phrase(trigger: list[str]) -> dict[str, Any]:
     "event",
     "Start the workflow when a device emits an event (emergency).",
     ["relay workflow create event --trigger emergency --name sos --uri wss://myhost.example.com/sos -A"],
-    [_trigger_opt(("emergency",), "emergency", "Device event.")],
+    [_trigger_opt(_triggers.DEVICE_EVENTS, "emergency", "Device event.")],
 )
 def _event(trigger: str) -> dict[str, Any]:
     from ...core import triggers
@@ -220,7 +241,7 @@ def _event(trigger: str) -> dict[str, Any]:
     "Start the workflow when a device's battery crosses a threshold while charging or discharging.",
     ["relay workflow create battery --trigger discharge --threshold 20 --name low-battery --uri wss://myhost.example.com/battery -A"],
     [
-        _trigger_opt(("charge", "discharge"), "discharge", "Charging or discharging."),
+        _trigger_opt(_triggers.BATTERY_KINDS, "discharge", "Charging or discharging."),
         _opt(
             "threshold",
             Annotated[int, typer.Option("--threshold", metavar="PERCENT", help="Battery percentage, 1 to 100.", show_default=True)],
@@ -238,7 +259,7 @@ def _battery(trigger: str, threshold: int) -> dict[str, Any]:
     "http",
     "Start the workflow on an HTTP request (see `relay workflow trigger`).",
     ["relay workflow create http --trigger POST --name webhook --uri wss://myhost.example.com/hook -i 990007560045678"],
-    [_trigger_opt(("POST",), "POST", "HTTP method.")],
+    [_trigger_opt(_triggers.HTTP_METHODS, "POST", "HTTP method.")],
 )
 def _http(trigger: str) -> dict[str, Any]:
     from ...core import triggers
@@ -255,7 +276,7 @@ def _http(trigger: str) -> dict[str, Any]:
         _opt("label", Annotated[str | None, typer.Option("--label", "-l", metavar="LABEL", help="Tag label to match.", show_default=False)], None),
         _opt(
             "tag_type",
-            Annotated[str, typer.Option("--type", hidden=True, help="Tag type: custom or user_profile.")],
+            Annotated[str, typer.Option("--type", hidden=True, help="Tag type: custom or user_profile.", autocompletion=_completer(_triggers.NFC_TYPES))],
             "custom",
         ),
         _opt(
@@ -280,7 +301,7 @@ def _nfc(category: str | None, label: str | None, tag_type: str, matcher: list[s
     "Start the workflow when a device enters or leaves a geofence.",
     ["relay workflow create geofence --trigger exit --id GEOFENCE_ID --name left-site --uri wss://myhost.example.com/geo -A"],
     [
-        _trigger_opt(("entry", "exit"), "entry", "Transition."),
+        _trigger_opt(_triggers.TRANSITIONS, "entry", "Transition."),
         _opt("geofence_id", Annotated[str, typer.Option("--id", metavar="GEOFENCE_ID", help="Geofence id.", show_default=False)], ...),
     ],
 )
@@ -295,7 +316,7 @@ def _geofence(trigger: str, geofence_id: str) -> dict[str, Any]:
     "Start the workflow when a device enters or leaves an indoor position.",
     ["relay workflow create position --trigger entry -v VENUE -p POSITION --name at-desk --uri wss://myhost.example.com/pos -A"],
     [
-        _trigger_opt(("entry", "exit"), "entry", "Transition."),
+        _trigger_opt(_triggers.TRANSITIONS, "entry", "Transition."),
         _opt("venue_id", Annotated[str, typer.Option("--venue_id", "--venue-id", "-v", metavar="VENUE_ID", help="Venue id.", show_default=False)], ...),
         _opt(
             "position_id",
@@ -319,7 +340,7 @@ def _position(trigger: str, venue_id: str, position_id: str) -> dict[str, Any]:
         "relay workflow create timer --trigger repeat --start 2030-01-01T09:00:00 -z America/Chicago -c 10 -d MO -d WE --name standup --uri wss://myhost.example.com/t -A",
     ],
     [
-        _trigger_opt(("immediately", "schedule", "repeat"), "immediately", "When to run."),
+        _trigger_opt(_triggers.TIMER_KINDS, "immediately", "When to run."),
         _opt(
             "start",
             Annotated[
@@ -353,11 +374,11 @@ def _position(trigger: str, venue_id: str, position_id: str) -> dict[str, Any]:
             "day",
             Annotated[
                 list[str] | None,
-                typer.Option("--day", "-d", metavar="DAY", help="repeat: day of the week, MO TU WE TH FR SA SU (repeatable). Default: every day.", show_default=False),
+                typer.Option("--day", "-d", metavar="DAY", help="repeat: day of the week, MO TU WE TH FR SA SU (repeatable). Default: every day.", show_default=False, autocompletion=_completer(_triggers.WEEKDAYS)),
             ],
             None,
         ),
-        _opt("frequency", Annotated[str, typer.Option("--frequency", "-f", hidden=True, help="repeat: frequency.")], "daily"),
+        _opt("frequency", Annotated[str, typer.Option("--frequency", "-f", hidden=True, help="repeat: frequency.", autocompletion=_completer(_triggers.TIMER_FREQUENCIES))], "daily"),
         _opt("interval", Annotated[int, typer.Option("--interval", "-I", hidden=True, help="repeat: interval.")], 1),
     ],
 )

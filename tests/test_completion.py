@@ -1,0 +1,161 @@
+"""Shell completion: the protocol answered by the installed ``relay``, its import cost, and the
+``relay completion show|install`` commands."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relay_cli.__main__ import main
+from relay_cli.commands import completion
+from tests.test_startup import HEAVY, imported_modules, top_level
+
+BINDIR = Path(sys.executable).parent
+RELAY = BINDIR / ("relay.exe" if os.name == "nt" else "relay")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("_RELAY_", "COMP_", "_TYPER_"))}
+    env["RELAY_CONFIG_DIR"] = str(tmp_path / "config")
+    env["HOME"] = str(tmp_path / "home")
+    env.update(extra)
+    return env
+
+
+def bash_complete(tmp_path: Path, line: str) -> list[str]:
+    """What the bash script's function gets back for ``line`` (the word under the cursor is the last one)."""
+    words = line.split(" ")
+    proc = subprocess.run(
+        [str(RELAY)],
+        env=_env(tmp_path, _RELAY_COMPLETE="complete_bash", COMP_WORDS=line, COMP_CWORD=str(len(words) - 1)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_bash_protocol_completes_subcommands(tmp_path: Path) -> None:
+    assert bash_complete(tmp_path, "relay workflow cr") == ["create"]
+    assert bash_complete(tmp_path, "relay workflow create ca") == ["call"]
+    assert "completion" in bash_complete(tmp_path, "relay comp")
+
+
+def test_bash_protocol_completes_flags_and_trigger_choices(tmp_path: Path) -> None:
+    from relay_cli.core import triggers
+
+    assert "--trigger" in bash_complete(tmp_path, "relay workflow create call --tr")
+    assert bash_complete(tmp_path, "relay workflow create call --trigger ") == list(triggers.CALL_DIRECTIONS)
+    assert bash_complete(tmp_path, "relay workflow create button --trigger d") == ["double"]
+    assert bash_complete(tmp_path, "relay workflow create timer --trigger ") == list(triggers.TIMER_KINDS)
+    assert bash_complete(tmp_path, "relay workflow create geofence --trigger ") == list(triggers.TRANSITIONS)
+    assert bash_complete(tmp_path, "relay workflow create battery --trigger ") == list(triggers.BATTERY_KINDS)
+    assert bash_complete(tmp_path, "relay completion show ") == list(completion.SHELLS)
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completing_imports_no_http_client_rich_or_keyring(tmp_path: Path, shell: str) -> None:
+    line = "relay workflow create ca"
+    env = _env(
+        tmp_path,
+        _RELAY_COMPLETE=f"complete_{shell}",
+        COMP_WORDS=line,
+        COMP_CWORD="3",
+        _TYPER_COMPLETE_ARGS=line,
+        _TYPER_COMPLETE_FISH_ACTION="get-args",
+    )
+    env.pop("PYTHONPROFILEIMPORTTIME", None)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "relay_cli"],
+        env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "call" in proc.stdout
+    modules = imported_modules(proc.stderr)
+    assert "relay_cli" in modules
+    leaked = sorted(top_level(modules) & set(HEAVY))
+    assert not leaked, f"completion imported {leaked}"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
+def test_the_bash_script_itself_completes(tmp_path: Path) -> None:
+    """Source completions/relay.bash in a real bash and call its function the way readline does."""
+    script = ROOT / "completions" / "relay.bash"
+    code = (
+        f'source "{script}"; COMP_WORDS=(relay workflow cr); COMP_CWORD=2; '
+        f'_relay_completion relay; printf "%s\\n" "${{COMPREPLY[@]}}"'
+    )
+    env = _env(tmp_path)
+    env["PATH"] = f"{BINDIR}{os.pathsep}{env.get('PATH', '')}"
+    proc = subprocess.run(["bash", "--norc", "--noprofile", "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["create"]
+
+
+@pytest.mark.parametrize("shell", completion.SHELLS)
+def test_show_prints_the_script(shell: str, capsys: Any) -> None:
+    assert main(["completion", "show", shell]) == 0
+    out = capsys.readouterr().out
+    assert out == completion.script(shell)
+    assert "_RELAY_COMPLETE=complete_" in out or '"complete_powershell"' in out
+
+
+def test_unknown_shell_is_exit_2_in_one_line(capsys: Any) -> None:
+    assert main(["completion", "show", "tcsh"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0
+    assert "tcsh" in err and "bash" in err
+    assert main(["completion", "install", "csh"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("shell", "where"),
+    [
+        ("bash", "data/bash-completion/completions/relay"),
+        ("zsh", "home/.zfunc/_relay"),
+        ("fish", "config/fish/completions/relay.fish"),
+        ("powershell", "config/powershell/relay.ps1"),
+    ],
+)
+def test_install_writes_the_conventional_place_and_says_where(
+    tmp_path: Path, monkeypatch: Any, capsys: Any, shell: str, where: str
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert main(["completion", "install", shell]) == 0
+    target = tmp_path / where
+    assert target.read_text(encoding="utf-8") == completion.script(shell)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert str(target) in captured.err
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert written == [where]  # no rc file touched
+
+
+def test_install_respects_home_without_xdg(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert main(["completion", "install", "fish"]) == 0
+    assert (tmp_path / ".config/fish/completions/relay.fish").exists()
+
+
+def test_install_path_override(tmp_path: Path, capsys: Any) -> None:
+    file = tmp_path / "x" / "relay-completion.sh"
+    assert main(["completion", "install", "bash", "--path", str(file)]) == 0
+    assert file.read_text(encoding="utf-8") == completion.script("bash")
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    assert main(["completion", "install", "zsh", "--path", str(directory)]) == 0
+    assert (directory / "_relay").read_text(encoding="utf-8") == completion.script("zsh")
+    assert str(directory / "_relay") in capsys.readouterr().err
