@@ -58,10 +58,16 @@ def build_app() -> typer.Typer:
         version: Annotated[
             bool, typer.Option("--version", "-V", help="Print the version and exit.", is_eager=True, callback=_version)
         ] = False,
+        verbose: Annotated[
+            bool,
+            typer.Option(
+                "--verbose", "-v", help="Log each HTTP request and response on stderr (credentials are redacted)."
+            ),
+        ] = False,
     ) -> None:
         from .state import State
 
-        state = State(profile_flag=profile_name)
+        state = State(profile_flag=profile_name, verbose=verbose)
         ctx.obj = state
         ctx.call_on_close(state.close)
 
@@ -69,6 +75,12 @@ def build_app() -> typer.Typer:
     app.add_typer(profile.app, name="profile", help=profile.HELP)
     server.register(app)
     account.register(app)
+    from .commands import auth
+
+    auth.register(app)
+    from .commands import completion
+
+    completion.register(app)
     return app
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .config.resolve import Settings, resolve
 from .config.store import ProfileStore
-from .errors import AuthError, NotFoundError, UsageError
+from .errors import AuthError, NotFoundError, RelayError, UsageError
 
 if TYPE_CHECKING:
     from .api.client import RelayClient
@@ -22,6 +22,8 @@ USER_AGENT = f"relay-cli/{__version__}"
 #: the in-process sandbox checks a token like the real server does; this one never leaves the process
 LOCAL_TOKEN = "local-sandbox"
 LOCAL_BASE_URL = "http://sandbox.relay.invalid"
+#: what is kept of the token endpoint's answer
+TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
 
 
 def config_dir(environ: Mapping[str, str]) -> Path:
@@ -46,10 +48,14 @@ def sandbox_db(environ: Mapping[str, str]) -> Path:
 
 
 class State:
-    def __init__(self, *, profile_flag: str | None = None, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, *, profile_flag: str | None = None, environ: Mapping[str, str] | None = None, verbose: bool = False
+    ) -> None:
         self.environ = dict(os.environ if environ is None else environ)
         self.store = ProfileStore(config_dir(self.environ))
         self.profile_flag = profile_flag
+        self.verbose = verbose
+        self._http_log: Any = None
         self._settings: Settings | None = None
         self._client: RelayClient | None = None
         self._default_subscriber: str | None = None
@@ -151,11 +157,9 @@ class State:
         key = self.environ.get("RELAY_API_KEY")
         if key:
             return key
-        from .auth.tokens import load_access_token
-
-        stored = load_access_token(self.profile_name, self.api_url)
+        stored = self.stored_tokens()
         if stored:
-            return stored
+            return str(stored["access_token"])
         raise AuthError(
             f"not logged in to {self.api_url} (profile {self.profile_name!r})",
             hint="set RELAY_API_KEY to an API token, or run `relay login`",
@@ -175,8 +179,49 @@ class State:
                 headers=settings.headers,
                 transport=self.transport(),
                 on_write=self._note_sandbox_write if self.is_local else None,
+                on_unauthorized=None if self.is_local or self.environ.get("RELAY_API_KEY") else self.refresh_login,
+                api_key_source="RELAY_API_KEY" if not self.is_local and self.environ.get("RELAY_API_KEY") else None,
+                log=self.http_log(),
             )
         return self._client
+
+    # --- stored login ----------------------------------------------------------------------------
+
+    def token_store(self) -> Any:
+        from .auth.tokens import TokenStore
+
+        return TokenStore(self.store.directory)
+
+    def stored_tokens(self) -> dict[str, Any] | None:
+        return self.token_store().load(self.profile_name, self.api_url)
+
+    def http_log(self) -> Any:
+        """The ``--verbose`` request log (None when not verbose)."""
+        if self.verbose and self._http_log is None:
+            from .api.verbose import HttpLog
+
+            self._http_log = HttpLog()
+        return self._http_log
+
+    def refresh_login(self) -> str | None:
+        """After a 401: trade the stored refresh token for new tokens, store them, return the access token.
+        None when there is nothing to refresh with or the issuer refuses (the 401 then stands)."""
+        stored = self.stored_tokens()
+        if not stored or not stored.get("refresh_token"):
+            return None
+        from .auth import oauth
+
+        issuer = str(stored.get("issuer") or self.settings.get("auth_issuer"))
+        client_id = str(stored.get("client_id") or self.settings.get("auth_client_id"))
+        try:
+            fresh = oauth.refresh(
+                issuer=issuer, client_id=client_id, refresh_token=str(stored["refresh_token"]), log=self.http_log()
+            )
+        except (AuthError, RelayError):
+            return None
+        merged = {**stored, **{k: v for k, v in fresh.items() if k in TOKEN_FIELDS and v}}
+        self.token_store().save(self.profile_name, self.api_url, merged)
+        return str(merged["access_token"])
 
     def transport(self) -> Any:
         """The httpx transport to use; None means the network. The local sandbox runs in-process."""

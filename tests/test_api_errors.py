@@ -69,7 +69,13 @@ def test_auth_failures_exit_4_with_a_hint(run: Any, status: int, body: Any, text
     result, _ = listing_with(run, response)
     assert result.code == 4
     assert result.out == ""
-    assert result.err == f"error: the Relay API refused GET /ibot/workflow: {text} (HTTP {status})\n" + AUTH_HINT
+    if status == 401:  # RELAY_API_KEY is set (conftest): a rejected key is never refreshed, and says so
+        assert result.err == (
+            f"error: the Relay API refused GET /ibot/workflow: {text} (HTTP {status}): the key in RELAY_API_KEY is "
+            "invalid or expired\nhint: set RELAY_API_KEY to a valid API token, or unset it and run `relay login`\n"
+        )
+    else:
+        assert result.err == f"error: the Relay API refused GET /ibot/workflow: {text} (HTTP {status})\n" + AUTH_HINT
     assert "relay login" in result.err and "RELAY_API_KEY" in result.err
 
 

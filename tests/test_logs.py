@@ -160,7 +160,7 @@ def test_logs_refused_stream(run: Any, api: Any, status: int, code: int) -> None
     result = run("workflow", "logs", "-s", SUB)
     assert result.code == code
     assert result.out == ""
-    assert result.err.startswith(f"error: the Relay API refused GET /ibot/workflowdebug: no (nope) (HTTP {status})\n")
+    assert result.err.startswith(f"error: the Relay API refused GET /ibot/workflowdebug: no (nope) (HTTP {status})")
     clean(result)
 
 

@@ -84,9 +84,18 @@ class RelayClient:
         on_write: Callable[[str, str], None] | None = None,
         max_attempts: int | None = None,
         sleep: Callable[[float], None] | None = None,
+        on_unauthorized: Callable[[], str | None] | None = None,
+        api_key_source: str | None = None,
+        log: Any = None,
     ) -> None:
         """``on_write(method, path)`` is called after every successful request that changes data.
-        ``max_attempts`` / ``sleep``: override the module's ``MAX_ATTEMPTS`` / ``wait`` (tests)."""
+        ``max_attempts`` / ``sleep``: override the module's ``MAX_ATTEMPTS`` / ``wait`` (tests).
+        ``on_unauthorized()``: called once on the first 401; a new token it returns replaces the old one and the
+        request is sent again (a stored login's refresh). ``api_key_source``: the token is an API key from
+        there (never refreshed): a 401 says the key is invalid. ``log``: an ``HttpLog`` (``--verbose``)."""
+        self._on_unauthorized = on_unauthorized
+        self._api_key_source = api_key_source
+        self._auth_method = auth_method
         self._on_write = on_write
         self._max_attempts = max_attempts
         self._wait = sleep
@@ -96,8 +105,9 @@ class RelayClient:
         default_headers.update(headers or {})
         if token is not None:
             default_headers["Authorization"] = f"{auth_method} {token}"
+        hooks = {"request": [log.request], "response": [log.response]} if log is not None else {}
         self._http = httpx.Client(
-            base_url=self.base_url, headers=default_headers, timeout=timeout, transport=transport
+            base_url=self.base_url, headers=default_headers, timeout=timeout, transport=transport, event_hooks=hooks
         )
 
     def close(self) -> None:
@@ -133,6 +143,7 @@ class RelayClient:
         pause = self._wait if self._wait is not None else wait
         maybe_done = False  # may an attempt so far have been carried out by the server?
         attempt = 0
+        refreshed = False
         while True:
             attempt += 1
             last = attempt >= attempts
@@ -149,6 +160,15 @@ class RelayClient:
                     err = self._gave_up(err, method, attempt, maybe_done, idempotent or never_sent)
                 raise err from None
             status = response.status_code
+            if status == 401 and not refreshed and self._on_unauthorized is not None:
+                refreshed = True  # a 401 is refused before anything is done: sending again is safe
+                token = self._on_unauthorized()
+                if token:
+                    self._http.headers["Authorization"] = f"{self._auth_method} {token}"
+                    attempt -= 1  # the refresh does not use up an attempt
+                    continue
+            if status == 401:
+                self._raise_key_invalid(response)
             delay = None
             if status in RETRY_STATUSES:
                 maybe_done = maybe_done or status in (502, 504)
@@ -177,6 +197,20 @@ class RelayClient:
             return response.json()
         except ValueError:
             return None
+
+    def _raise_key_invalid(self, response: httpx.Response) -> None:
+        """A rejected API key (``RELAY_API_KEY``) is never refreshed: say plainly that the key is invalid."""
+        if self._api_key_source is None:
+            return
+        from ..errors import ApiAuthError
+
+        try:
+            raise_for_response(response)
+        except ApiAuthError as err:
+            err.message = f"{err.message}: the key in {self._api_key_source} is invalid or expired"
+            err.args = (err.message,)
+            err.hint = f"set {self._api_key_source} to a valid API token, or unset it and run `relay login`"
+            raise
 
     @staticmethod
     def _gave_up(err: Any, method: str, attempts: int, maybe_done: bool, retryable: bool) -> Any:
@@ -238,19 +272,32 @@ class RelayClient:
         """Stream the realtime log: one JSON object per line, until the server closes the stream."""
         params = {"subscriber_id": subscriber_id, "workflow_id": workflow_id, "user_id": user_id}
         params = {k: v for k, v in params.items() if v is not None}
+        refreshed = False
         try:
-            with self._http.stream("GET", "/ibot/workflowdebug", params=params, timeout=httpx.Timeout(None, connect=10.0)) as response:
-                if response.is_error:
-                    response.read()
-                    raise_for_response(response)
-                for line in response.iter_lines():
-                    line = line.strip()
-                    if not line:
-                        continue
-                    try:
-                        yield json.loads(line)
-                    except ValueError:
-                        yield {"message": line}
+            while True:
+                with self._http.stream(
+                    "GET", "/ibot/workflowdebug", params=params, timeout=httpx.Timeout(None, connect=10.0)
+                ) as response:
+                    if response.is_error:
+                        response.read()
+                        if response.status_code == 401 and not refreshed and self._on_unauthorized is not None:
+                            refreshed = True
+                            token = self._on_unauthorized()
+                            if token:
+                                self._http.headers["Authorization"] = f"{self._auth_method} {token}"
+                                continue
+                        if response.status_code == 401:
+                            self._raise_key_invalid(response)
+                        raise_for_response(response)
+                    for line in response.iter_lines():
+                        line = line.strip()
+                        if not line:
+                            continue
+                        try:
+                            yield json.loads(line)
+                        except ValueError:
+                            yield {"message": line}
+                    return
         except httpx.TransportError as exc:
             raise network_error(exc, self.host) from None
 

@@ -44,11 +44,7 @@ def _token_source(st: Any, settings: Any) -> str:
         return "built in (local sandbox)"
     if settings.api_key_source:
         return settings.api_key_source
-    from ..auth.tokens import load_access_token
-
-    if load_access_token(str(settings.profile.value), str(settings.api_url.value)):
-        return "keyring"
-    return "not set"
+    return st.token_store().source(str(settings.profile.value), str(settings.api_url.value)) or "not set"
 
 
 @app.command(

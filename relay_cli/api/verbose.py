@@ -1,0 +1,63 @@
+"""``--verbose``: one line per HTTP request and per response, on stderr, with credentials redacted.
+
+Used as httpx event hooks by the API client and by the login/refresh requests to the issuer. The
+Authorization header is shown as ``Bearer ***``; token-like query parameters and form/JSON fields are masked
+(``relay_cli.core.redact``). Response bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ..core import redact
+
+
+class HttpLog:
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream
+        self._started: dict[int, float] = {}
+
+    def _write(self, text: str) -> None:
+        print(text, file=self.stream or sys.stderr, flush=True)
+
+    def request(self, request: Any) -> None:
+        self._started[id(request)] = time.monotonic()
+        headers = ", ".join(
+            f"{name}: {redact.header(name, value)}"
+            for name, value in request.headers.items()
+            if name.lower() in ("authorization", "content-type") or name.lower().startswith("x-")
+        )
+        self._write(f"> {request.method} {redact.url(str(request.url))}" + (f" [{headers}]" if headers else ""))
+        body = self._body(request)
+        if body:
+            self._write(f"> body: {body}")
+
+    def response(self, response: Any) -> None:
+        started = self._started.pop(id(response.request), None)
+        took = f" ({(time.monotonic() - started) * 1000:.0f} ms)" if started is not None else ""
+        self._write(f"< {response.status_code} {response.reason_phrase} {response.request.method} "
+                    f"{redact.url(str(response.request.url))}{took}")
+
+    @staticmethod
+    def _body(request: Any) -> str:
+        try:
+            content = request.content
+        except Exception:  # a streaming body: not logged
+            return ""
+        if not content:
+            return ""
+        kind = request.headers.get("content-type", "")
+        text = content.decode("utf-8", "replace")
+        if "json" in kind:
+            try:
+                return json.dumps(redact.fields(json.loads(text)), separators=(",", ":"))
+            except ValueError:
+                return "(unreadable JSON body)"
+        if "x-www-form-urlencoded" in kind:
+            pairs = parse_qsl(text, keep_blank_values=True)
+            return "&".join(f"{k}={redact.MASK if redact.is_secret_name(k) else v}" for k, v in pairs)
+        return f"({len(content)} bytes)"

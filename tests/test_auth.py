@@ -1,0 +1,352 @@
+"""Login (PKCE against a test OpenID provider on loopback), token storage, refresh on 401, and the account commands."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import stat
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import keyring
+import pytest
+import respx
+from keyring.backend import KeyringBackend
+
+from conftest import API, SUB
+
+SECRET = "SECRET-abc123-TOKEN"
+
+
+def b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def jwt(claims: dict[str, Any]) -> str:
+    return f"{b64({'alg': 'none'})}.{b64(claims)}.sig"
+
+
+ID_TOKEN = jwt({"preferred_username": "uuid-1", "email": "ada@example.com", "given_name": "Ada", "family_name": "Lovelace"})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Provider:
+    """A small OpenID provider: /auth redirects with code+state, /token checks the PKCE verifier."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, dict[str, str]] = {}
+        self.grants: list[dict[str, str]] = []
+        self.logouts: list[dict[str, str]] = []
+        self.access = SECRET
+        self.refresh = "SECRET-refresh-1"
+        self.refreshed_access = "fresh-access-2"
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802
+                parts = urlsplit(self.path)
+                q = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                assert parts.path.endswith("/protocol/openid-connect/auth")
+                assert q["response_type"] == "code" and q["code_challenge_method"] == "S256"
+                assert q["scope"] == "openid profile offline_access"
+                code = f"code-{len(provider.codes)}"
+                provider.codes[code] = q
+                target = f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}"
+                self._send(302, {}, {"Location": target})
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                if self.path.endswith("/logout"):
+                    provider.logouts.append(form)
+                    self._send(204, {})
+                    return
+                provider.grants.append(form)
+                if form["grant_type"] == "authorization_code":
+                    asked = provider.codes.pop(form["code"], None)
+                    digest = hashlib.sha256(form["code_verifier"].encode()).digest()
+                    ok = asked and base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == asked["code_challenge"]
+                    if not ok or asked["redirect_uri"] != form["redirect_uri"] or asked["client_id"] != form["client_id"]:
+                        self._send(400, {"error": "invalid_grant"})
+                        return
+                    refresh = provider.refresh if form["client_id"] == "test-cli" else "SDK-REFRESH-9"
+                    self._send(200, {"access_token": provider.access, "refresh_token": refresh, "id_token": ID_TOKEN})
+                elif form["grant_type"] == "refresh_token" and form["refresh_token"] == provider.refresh:
+                    self._send(200, {"access_token": provider.refreshed_access, "refresh_token": "SECRET-refresh-2"})
+                else:
+                    self._send(400, {"error": "invalid_grant"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}/realms/Test"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.data.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.data[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.data.pop((service, username), None)
+
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch) -> Any:
+    p = Provider()
+    monkeypatch.delenv("RELAY_API_KEY")
+    monkeypatch.setenv("RELAY_AUTH_ISSUER", p.issuer)
+    monkeypatch.setenv("RELAY_AUTH_CLIENT_ID", "test-cli")
+    monkeypatch.setenv("RELAY_AUTH_SDK_CLIENT_ID", "test-sdk")
+    monkeypatch.setenv("RELAY_AUTH_REDIRECT_URI", f"http://127.0.0.1:{free_port()}/authorization-code/callback")
+    monkeypatch.setattr("relay_cli.auth.oauth.LOGIN_TIMEOUT", 5.0)
+    yield p
+    p.close()
+
+
+def _browse(url: str) -> None:
+    try:
+        urllib.request.urlopen(url, timeout=5).read()
+    except Exception:
+        pass
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """In place of a browser: a thread GETs the URL (following the redirect to our listener)."""
+    opened: list[str] = []
+
+    def fake_open(url: str) -> bool:
+        opened.append(url)
+        threading.Thread(target=_browse, args=(url,), daemon=True).start()
+        return True
+
+    monkeypatch.setattr("relay_cli.auth.oauth.open_browser", fake_open)
+    return opened
+
+
+@pytest.fixture
+def memory_keyring() -> Any:
+    previous = keyring.get_keyring()
+    kr = MemoryKeyring()
+    keyring.set_keyring(kr)
+    yield kr
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def api() -> Any:
+    with respx.mock(base_url=API, assert_all_called=False) as mock:
+        mock.route(host="127.0.0.1").pass_through()
+        mock.get("/ibot/authz_context").mock(return_value=httpx.Response(200, json=[{"subscriber_id": SUB, "name": "Acme"}]))
+        mock.get(f"/ibot/subscriber_info/{SUB}").mock(
+            return_value=httpx.Response(200, json={"capabilities": {"workflow_sdk": True, "calling": False, "other": True}})
+        )
+        yield mock
+
+
+def config_text(config: Any) -> str:
+    return "".join(p.read_text() for p in config.glob("*.toml"))
+
+
+def test_pkce_login_end_to_end_then_refresh_on_401(run: Any, provider: Any, browser: Any, memory_keyring: Any, api: Any, isolated_env: Any) -> None:
+    result = run("login")
+    assert result.code == 0, result.err
+    assert browser and browser[0].startswith(provider.issuer + "/protocol/openid-connect/auth?")
+    assert "ada@example.com" in result.err
+    stored = json.loads(memory_keyring.data[("relay-cli", f"default@{API}")])
+    assert stored["access_token"] == SECRET and stored["refresh_token"] == "SECRET-refresh-1"
+    text = config_text(isolated_env)
+    assert SECRET not in text and "refresh" not in text
+    assert f'subscriber_id = "{SUB}"' in text and 'current_profile = "default"' in text
+    assert not (isolated_env / "credentials.json").exists()
+    assert api.routes[1].calls.last.request.headers["Authorization"] == f"Bearer {SECRET}"
+
+    # the API answers 401 once: one refresh, the request sent again with the new token
+    seen: list[str] = []
+
+    def devices(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        return httpx.Response(401 if len(seen) == 1 else 200, json={"devices": ["d1"]})
+
+    api.get(f"/ibot/subscriber/{SUB}/device_ids").mock(side_effect=devices)
+    result = run("devices", "--json")
+    assert result.code == 0, result.err
+    assert result.json() == ["d1"]
+    assert seen == [f"Bearer {SECRET}", "Bearer fresh-access-2"]
+    assert [g["grant_type"] for g in provider.grants] == ["authorization_code", "refresh_token"]
+    stored = json.loads(memory_keyring.data[("relay-cli", f"default@{API}")])
+    assert stored["access_token"] == "fresh-access-2" and stored["id_token"] == ID_TOKEN
+
+    # whoami reads the id token's claims
+    result = run("whoami", "--json")
+    assert result.code == 0, result.err
+    assert result.json() == {
+        "name": "Ada Lovelace", "email": "ada@example.com", "user_id": "uuid-1", "default_account": SUB,
+        "capabilities": {"workflow_sdk": True, "calling": False},
+    }
+
+    # a second 401 after the refresh: exit 4 with the hint
+    api.get(f"/ibot/subscriber/{SUB}/device_ids").mock(return_value=httpx.Response(401, json={"error": "unauthorized"}))
+    result = run("devices")
+    assert result.code == 4
+    assert "relay login" in result.err
+
+    # logout: ends the session at the issuer, forgets the tokens
+    result = run("logout")
+    assert result.code == 0, result.err
+    assert provider.logouts and provider.logouts[0]["client_id"] == "test-cli"
+    assert memory_keyring.data == {}
+    assert run("devices").code == 4
+
+
+def test_file_fallback_without_keyring(run: Any, provider: Any, browser: Any, api: Any, isolated_env: Any) -> None:
+    result = run("login")
+    assert result.code == 0, result.err
+    path = isolated_env / "credentials.json"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert result.err.count("no usable keyring") == 1 and str(path) in result.err
+    assert json.loads(path.read_text())[f"default@{API}"]["access_token"] == SECRET
+    assert SECRET not in config_text(isolated_env)
+    again = run("--verbose", "login")
+    assert again.code == 0 and "no usable keyring" not in again.err  # said once
+    assert "code_verifier=***" in again.err and "grant_type=authorization_code" in again.err
+    assert SECRET not in again.err + again.out and "SECRET-refresh" not in again.err
+    shown = run("profile", "show", "--json")
+    assert shown.json()["token"]["source"] == f"credentials file {path}"
+    assert run("logout").code == 0
+    assert not path.exists()
+
+
+def test_no_browser_prints_the_url(run: Any, provider: Any, memory_keyring: Any, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import relay_cli.output as output
+
+    def no_browser(url: str) -> bool:
+        raise AssertionError("no browser with --no-browser")
+
+    monkeypatch.setattr("relay_cli.auth.oauth.open_browser", no_browser)
+    real = output.message
+
+    def message(text: str, **kw: Any) -> None:
+        real(text, **kw)
+        if text.startswith("http"):
+            threading.Thread(target=_browse, args=(text,), daemon=True).start()
+
+    monkeypatch.setattr(output, "message", message)
+    result = run("login", "--no-browser")
+    assert result.code == 0, result.err
+    assert "Open this URL in a browser" in result.err
+
+
+def test_wrong_state_is_refused(run: Any, provider: Any, memory_keyring: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def forged(url: str) -> bool:
+        redirect = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+        threading.Thread(target=_browse, args=(f"{redirect}?code=x&state=forged",), daemon=True).start()
+        return True
+
+    monkeypatch.setattr("relay_cli.auth.oauth.open_browser", forged)
+    result = run("login")
+    assert result.code == 4
+    assert "wrong state" in result.err
+    assert memory_keyring.data == {} and provider.grants == []
+
+
+def test_timeout(run: Any, provider: Any, memory_keyring: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("relay_cli.auth.oauth.LOGIN_TIMEOUT", 1.0)
+    monkeypatch.setattr("relay_cli.auth.oauth.open_browser", lambda url: False)
+    result = run("login")
+    assert result.code == 4
+    assert "timed out" in result.err and memory_keyring.data == {}
+
+
+def test_login_refusals(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run("login")  # RELAY_API_KEY is set by conftest
+    assert result.code == 2 and "RELAY_API_KEY" in result.err
+    monkeypatch.delenv("RELAY_API_KEY")
+    result = run("-P", "local", "login")
+    assert result.code == 2 and "nothing to log in to" in result.err
+
+
+def test_api_key_is_never_refreshed(run: Any, provider: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", SECRET)
+    with respx.mock(base_url=API) as mock:
+        mock.get("/ibot/groups").mock(return_value=httpx.Response(401))
+        result = run("group", "list", "-s", SUB)
+    assert result.code == 4
+    assert "RELAY_API_KEY is invalid" in result.err
+    assert provider.grants == []
+
+
+def test_token_generate_prints_only_the_sdk_refresh_token(run: Any, provider: Any, browser: Any, memory_keyring: Any) -> None:
+    result = run("token", "generate")
+    assert result.code == 0, result.err
+    assert result.out == "SDK-REFRESH-9\n"
+    assert "client_id=test-sdk" in browser[0]
+    assert memory_keyring.data == {}  # an SDK token is not the CLI's login
+
+
+def test_verbose_redacts(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", SECRET)
+    with respx.mock(base_url=API) as mock:
+        mock.get("/ibot/groups").mock(return_value=httpx.Response(200, json=[]))
+        result = run("--verbose", "group", "list", "-s", SUB)
+    assert result.code == 0
+    assert f"> GET {API}/ibot/groups?subscriber_id={SUB}" in result.err
+    assert "authorization: Bearer ***" in result.err
+    assert "< 200 OK GET" in result.err
+    assert SECRET not in result.err + result.out
+
+
+def test_subscriber_and_env(run: Any, api: Any, monkeypatch: pytest.MonkeyPatch, isolated_env: Any) -> None:
+    assert run("subscriber", "get", "--json").json() == {"subscriber_id": SUB, "source": "server (your login's default account)"}
+    assert run("subscriber", "list", "--json").json() == [{"subscriber_id": SUB, "name": "Acme"}]
+    result = run("subscriber", "set", "ABC")
+    assert result.code == 0, result.err
+    assert run("subscriber", "get", "--json").json() == {"subscriber_id": "ABC", "source": "profile default"}
+    assert run("subscriber", "set", " ").code == 2
+    assert run("-P", "local", "subscriber", "set", "X").code == 2
+    monkeypatch.setenv("RELAY_HEADERS", json.dumps({"X-Secret": SECRET}))
+    monkeypatch.setenv("RELAY_API_KEY", SECRET)
+    result = run("env", "--process", "--json")
+    assert result.code == 0, result.err
+    data = result.json()
+    assert data["api"] == {"value": API, "source": "default"}
+    assert data["token"]["source"] == "env RELAY_API_KEY"
+    assert data["process"]["RELAY_API_KEY"] == "***" and data["process"]["RELAY_HEADERS"] == "***"
+    assert SECRET not in result.out
