@@ -74,3 +74,20 @@ def stored_workflow(workflow_id: str, name: str, trigger: dict[str, Any] | None 
     }
     wf.update(extra)
     return wf
+
+
+def sent(api: Any) -> list[tuple[str, str, dict[str, str]]]:
+    """Every request a respx router saw, as (method, path, query); each carried the test token."""
+    out = []
+    for call in api.calls:
+        request = call.request
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+        out.append((request.method, request.url.path, dict(request.url.params)))
+    return out
+
+
+def clean(result: Result) -> None:
+    """No token, no ANSI escape codes and no traceback in what a command printed."""
+    assert TOKEN not in result.out + result.err
+    assert "\x1b" not in result.out + result.err
+    assert "Traceback" not in result.err

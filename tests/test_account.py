@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, TOKEN
+from conftest import API, SUB, TOKEN, clean, sent
 
 DEVICES = ["990007560045678", "990007560023456"]
 GROUPS = [
@@ -29,21 +29,6 @@ def api() -> Any:
         mock.get(f"/ibot/subscriber/{SUB}/device_ids").mock(return_value=httpx.Response(200, json={"devices": DEVICES}))
         mock.get("/ibot/groups").mock(return_value=httpx.Response(200, json=GROUPS))
         yield mock
-
-
-def sent(api: Any) -> list[tuple[str, str, dict[str, str]]]:
-    out = []
-    for call in api.calls:
-        request = call.request
-        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-        out.append((request.method, request.url.path, dict(request.url.params)))
-    return out
-
-
-def clean(result: Any) -> None:
-    assert TOKEN not in result.out + result.err
-    assert "\x1b" not in result.out + result.err
-    assert "Traceback" not in result.err
 
 
 DEVICE_IDS = ("GET", f"/ibot/subscriber/{SUB}/device_ids", {})

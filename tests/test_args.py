@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, TOKEN, stored_workflow
+from conftest import API, SUB, TOKEN, sent, stored_workflow
 
 ARGS = {"greeting": "hi there", "volume": 3, "record": True, "ratio": 2.5}
 
@@ -56,15 +56,6 @@ def api() -> Any:
 
 LIST = ("GET", "/ibot/workflow", {"subscriber_id": SUB})
 SAVE = ("POST", "/ibot/workflow", {"subscriber_id": SUB})
-
-
-def sent(api: Any) -> list[tuple[str, str, dict[str, str]]]:
-    out = []
-    for call in api.calls:
-        request = call.request
-        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-        out.append((request.method, request.url.path, dict(request.url.params)))
-    return out
 
 
 def args(run: Any, *argv: str) -> Any:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, TOKEN, stored_workflow
+from conftest import API, SUB, TOKEN, clean, stored_workflow
 
 from relay_cli.commands.workflow import instance as instance_module
 
@@ -105,12 +105,6 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setattr(sys, "stdin", io.StringIO(text))
 
     return _answer
-
-
-def clean(result: Any) -> None:
-    assert TOKEN not in result.out + result.err
-    assert "\x1b" not in result.out + result.err
-    assert "Traceback" not in result.err
 
 
 INSTANCES = ("GET", "/ibot/workflow_instances", {"subscriber_id": SUB})

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, TOKEN, stored_workflow
+from conftest import API, SUB, TOKEN, clean, sent, stored_workflow
 
 from relay_cli.api.client import RelayClient
 
@@ -45,21 +45,6 @@ def api() -> Any:
         mock.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": workflows}))
         mock.get("/ibot/workflowdebug").mock(return_value=httpx.Response(200, content=STREAM))
         yield mock
-
-
-def sent(api: Any) -> list[tuple[str, str, dict[str, str]]]:
-    out = []
-    for call in api.calls:
-        request = call.request
-        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-        out.append((request.method, request.url.path, dict(request.url.params)))
-    return out
-
-
-def clean(result: Any) -> None:
-    assert TOKEN not in result.out + result.err
-    assert "\x1b" not in result.out + result.err
-    assert "Traceback" not in result.err
 
 
 LIST = ("GET", "/ibot/workflow", {"subscriber_id": SUB})

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, TOKEN, stored_workflow
+from conftest import API, SUB, TOKEN, clean, sent, stored_workflow
 
 ALL = "urn:relay-resource:all:device"
 GROUP = "urn:relay-resource:id:tag:g1"
@@ -68,24 +68,8 @@ def api(workflows: list[dict[str, Any]]) -> Any:
         yield mock
 
 
-def sent(api: Any) -> list[tuple[str, str, dict[str, str]]]:
-    """Every request as (method, path, query)."""
-    out = []
-    for call in api.calls:
-        request = call.request
-        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-        out.append((request.method, request.url.path, dict(request.url.params)))
-    return out
-
-
 LIST = ("GET", "/ibot/workflow", {"subscriber_id": SUB})
 SAVE = ("POST", "/ibot/workflow", {"subscriber_id": SUB})
-
-
-def clean(result: Any) -> None:
-    assert TOKEN not in result.out + result.err
-    assert "\x1b" not in result.out + result.err
-    assert "Traceback" not in result.err
 
 
 @pytest.fixture
