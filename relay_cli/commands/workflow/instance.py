@@ -17,7 +17,6 @@ app = new_app(HELP)
 WAIT_INTERVAL = 0.5
 WAIT_TIMEOUT = 10.0
 
-JSON_TYPE = "application/json"
 HEADERS = ["Instance", "Workflow", "User", "URI", "Status"]
 KEYS = ["instance_id", "workflow_id", "triggering_user_id", "workflow_uri", "status"]
 
@@ -41,43 +40,6 @@ def _running(client: Any, subscriber: str) -> list[dict[str, Any]]:
     return [{**inst, "status": "running"} for inst in client.workflow_instances(subscriber) if isinstance(inst, dict)]
 
 
-def _content(event: dict[str, Any]) -> Any:
-    """The parsed content of an analytics event; None unless its content type is JSON."""
-    if not str(event.get("content_type") or "").startswith(JSON_TYPE):
-        return None
-    content = event.get("content")
-    if isinstance(content, str):
-        import json
-
-        try:
-            return json.loads(content)
-        except ValueError:
-            return None
-    return content
-
-
-def terminated(events: list[Any]) -> list[dict[str, Any]]:
-    """The ended instances named by ``workflow`` analytics events (their ``terminate`` commands), as the reference maps them."""
-    out = []
-    for event in events:
-        if not isinstance(event, dict):
-            continue
-        content = _content(event)
-        if not isinstance(content, dict) or content.get("command") != "terminate":
-            continue
-        out.append({
-            "instance_id": event.get("workflow_instance_id"),
-            "subscriber_id": event.get("sub_id", event.get("subscriber_id")),
-            "triggering_user_id": event.get("user_id"),
-            "workflow_id": event.get("workflow_id"),
-            "workflow_uri": content.get("workflow_uri"),
-            "end_time": content.get("end_time"),
-            "terminate_reason": content.get("terminate_reason"),
-            "status": "terminated",
-        })
-    return out
-
-
 def _history(client: Any, subscriber: str) -> list[dict[str, Any]]:
     """Every ``workflow`` analytics event of the account, page after page until the cursor is empty."""
     from ...errors import ApiError
@@ -93,6 +55,8 @@ def _history(client: Any, subscriber: str) -> list[dict[str, Any]]:
         events.extend(page.get("data") or [])
         cursor = page.get("cursor")
         if not cursor:
+            from ...core.instances import terminated
+
             return terminated(events)
         cursor = str(cursor)
         if cursor in seen:
