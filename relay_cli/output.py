@@ -133,16 +133,27 @@ def print_table(
     no_header: bool = False,
     no_truncate: bool = False,
     title: str | None = None,
+    whole: Sequence[str] = ("ID", "Name"),
 ) -> None:
-    """A table of strings. rich on a terminal; plain aligned columns otherwise."""
+    """A table of strings. rich on a terminal; plain aligned columns otherwise.
+
+    On a terminal too narrow for everything, the columns named in ``whole`` (ids and names, which people
+    copy) keep their full width and the others are shortened with an ellipsis (``no_truncate``: folded).
+    """
     stream = sys.stdout
     if _isatty(stream):
         from rich import box
         from rich.table import Table
 
-        table = Table(box=box.SIMPLE_HEAD, show_header=not no_header, title=title, title_justify="left", pad_edge=False)
-        for header in headers:
-            table.add_column(header, overflow="fold" if no_truncate else "ellipsis", no_wrap=not no_truncate)
+        table = Table(
+            box=box.SIMPLE_HEAD, show_header=not no_header, show_edge=False, title=title, title_justify="left", pad_edge=False
+        )
+        for i, header in enumerate(headers):
+            keep = header in whole
+            width = max([len(header)] + [len(row[i]) for row in rows]) if keep else None
+            table.add_column(
+                header, overflow="fold" if no_truncate else "ellipsis", no_wrap=not no_truncate, min_width=width
+            )
         for row in rows:
             table.add_row(*row)
         _console(stream).print(table)
