@@ -81,6 +81,15 @@ def build_app() -> typer.Typer:
     from .commands import completion
 
     completion.register(app)
+    from .commands import geofence
+
+    geofence.register(app)
+    from .commands import venues
+
+    venues.register(app)
+    from .commands import tag
+
+    tag.register(app)
     return app
 
 

@@ -28,6 +28,10 @@ COMMANDS = [
     ["workflow", "create", "call", "--trigger", "inbound", "-n", "c", "-u", "wss://h/p", "-s", SUB, "-i", "d1"],
     ["profile", "add", "p2"], ["profile", "set", "subscriber_id", SUB], ["profile", "unset", "subscriber_id"],
     ["profile", "use", "default"], ["profile", "remove", "p2"],
+    ["geofence", "list", "-s", SUB], ["geofence", "create", "-n", "g", "-a", "addr", "-r", "5", "-s", SUB],
+    ["geofence", "delete", "gf-1", "-s", SUB], ["venues", "-s", SUB], ["positions", "-v", "v-1", "-s", SUB],
+    ["tag", "list", "-s", SUB], ["tag", "create", "-c", "c", "-l", "l", "-s", SUB],
+    ["tag", "update", "t-1", "-c", "c", "-l", "l", "-s", SUB], ["tag", "delete", "t-1", "--yes", "-s", SUB],
     ["login"], ["token", "generate", "--no-browser"], ["whoami", "--json"], ["logout"],
 ]
 #: not run here, and why

@@ -122,8 +122,8 @@ class RelayClient:
     # --- plumbing ------------------------------------------------------------------------------
 
     def _idempotent(self, method: str, path: str, body: Any) -> bool:
-        """May this request be sent twice? GET and DELETE, and a save that replaces a given ``workflow_id``."""
-        if method in ("GET", "DELETE"):
+        """May this request be sent twice? GET, DELETE and PUT, and a save that replaces a given ``workflow_id``."""
+        if method in ("GET", "DELETE", "PUT"):
             return True
         return method == "POST" and path == "/ibot/workflow" and isinstance(body, dict) and bool(body.get("workflow_id"))
 
@@ -324,3 +324,60 @@ class RelayClient:
         if isinstance(data, dict):
             data = [data]
         return list(data or [])
+
+    # --- geofences, venues and positions -----------------------------------------------------------
+
+    def geofences(self, subscriber_id: str) -> list[dict[str, Any]]:
+        data = self._request("GET", "/ibot/geofence", params={"subscriber_id": subscriber_id})
+        return _results(data)
+
+    def create_geofence(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        data = self._request("POST", "/ibot/geofence", params={"subscriber_id": subscriber_id}, body=body)
+        return data if isinstance(data, dict) else {}
+
+    def delete_geofence(self, subscriber_id: str, geofence_id: str) -> None:
+        self._request("DELETE", f"/ibot/geofence/{_seg(geofence_id)}", params={"subscriber_id": subscriber_id})
+
+    def venues(self, subscriber_id: str) -> list[dict[str, Any]]:
+        data = self._request("GET", "/ibot/indoor_venue", params={"subscriber_id": subscriber_id})
+        return _results(data)
+
+    def positions(self, subscriber_id: str, venue_id: str) -> list[dict[str, Any]]:
+        data = self._request(
+            "GET", f"/ibot/indoor_position/{_seg(venue_id)}", params={"subscriber_id": subscriber_id}
+        )
+        return _results(data)
+
+    # --- NFC tag configurations ----------------------------------------------------------------
+
+    def nfc_tags(self, subscriber_id: str) -> list[dict[str, Any]]:
+        data = self._request("GET", "/ibot/relay_nfc_tag", params={"subscriber_id": subscriber_id})
+        return _results(data)
+
+    def nfc_tag(self, subscriber_id: str, tag_id: str) -> dict[str, Any]:
+        data = self._request("GET", f"/ibot/relay_nfc_tag/{_seg(tag_id)}", params={"subscriber_id": subscriber_id})
+        return data if isinstance(data, dict) else {}
+
+    def create_nfc_tag(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        data = self._request("POST", "/ibot/relay_nfc_tag", params={"subscriber_id": subscriber_id}, body=body)
+        return data if isinstance(data, dict) else {}
+
+    def update_nfc_tag(self, subscriber_id: str, tag_id: str, body: dict[str, Any]) -> None:
+        self._request(
+            "PUT", f"/ibot/relay_nfc_tag/{_seg(tag_id)}", params={"subscriber_id": subscriber_id}, body=body
+        )
+
+    def delete_nfc_tag(self, subscriber_id: str, tag_id: str) -> None:
+        self._request("DELETE", f"/ibot/relay_nfc_tag/{_seg(tag_id)}", params={"subscriber_id": subscriber_id})
+
+    # --- users ---------------------------------------------------------------------------------
+
+    def user_profiles(self, subscriber_id: str) -> list[dict[str, Any]]:
+        data = self._request("GET", "/ibot/user_profile", params={"subscriber_id": subscriber_id})
+        return _results(data)
+
+
+def _results(data: Any) -> list[dict[str, Any]]:
+    """The list in ``{"results": [...]}`` (or a bare list), objects only."""
+    items = data.get("results", []) if isinstance(data, dict) else data or []
+    return [item for item in items if isinstance(item, dict)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
@@ -167,6 +168,42 @@ def validate_trigger(body: Any) -> tuple[list[str], dict[str, Any]]:
     if not isinstance(args, dict):
         raise bad_request("action_args must be an object")
     return targets, args
+
+
+def validate_geofence(body: Any) -> dict[str, Any]:
+    """The body of ``POST /ibot/geofence``: ``{label, radius}`` with ``address`` or ``lat`` and ``long``."""
+    if not isinstance(body, dict):
+        raise bad_request(f"expected a JSON object, got {_kind(body)}")
+    if not isinstance(body.get("label"), str) or not body["label"].strip():
+        raise bad_request("label must be a non-empty string")
+    radius = body.get("radius")
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or radius <= 0:
+        raise bad_request("radius must be a positive number")
+    out: dict[str, Any] = {"label": body["label"], "radius": radius}
+    if "address" in body:
+        if not isinstance(body["address"], str) or not body["address"].strip():
+            raise bad_request("address must be a non-empty string")
+        out["address"] = body["address"]
+        return out
+    for key, limit in (("lat", 90), ("long", 180)):
+        value = body.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -limit <= value <= limit:
+            raise bad_request(f"{key} must be a number between -{limit} and {limit} (or give an address)")
+        out[key] = value
+    return out
+
+
+def validate_tag(body: Any) -> dict[str, str]:
+    """The body of ``POST /ibot/relay_nfc_tag`` and ``PUT /ibot/relay_nfc_tag/{id}``: ``{"content": {...}}``."""
+    if not isinstance(body, dict) or not isinstance(body.get("content"), dict):
+        raise bad_request("expected a JSON object with a content object")
+    content = body["content"]
+    if not all(isinstance(v, str) for v in content.values()):
+        raise bad_request("content values must be strings")
+    for key in ("type", "category", "label"):
+        if not content.get(key):
+            raise bad_request(f"content.{key} must be a non-empty string")
+    return dict(content)
 
 
 def _kind(value: Any) -> str:
@@ -395,6 +432,69 @@ def make_app(
     def authz_context(req: Request) -> Response:
         return Response(200, [{"subscriber_id": a["subscriber_id"]} for a in store.accounts()])
 
+    # --- geofences, venues, positions, NFC tags, user profiles --------------------------------------
+
+    def list_geofences(req: Request) -> Response:
+        return Response(200, {"results": store.resources("geofence", subscriber(req))})
+
+    def create_geofence(req: Request) -> Response:
+        sub = subscriber(req)
+        body = validate_geofence(req.json())
+        geofence = {"geofence_id": "gf_" + secrets.token_hex(8), "address": "", "lat": "", "long": "", **body}
+        for key in ("lat", "long"):
+            geofence[key] = str(geofence[key])
+        return Response(200, store.put_resource("geofence", sub, geofence["geofence_id"], geofence))
+
+    def delete_geofence(req: Request, geofence_id: str) -> Response:
+        sub = subscriber(req)
+        if not store.delete_resource("geofence", sub, geofence_id):
+            raise not_found(f"no geofence {geofence_id!r} in account {sub}")
+        return Response(204, empty=True)
+
+    def list_venues(req: Request) -> Response:
+        return Response(200, {"results": store.resources("venue", subscriber(req))})
+
+    def list_positions(req: Request, venue_id: str) -> Response:
+        sub = subscriber(req)
+        if store.resource("venue", sub, venue_id) is None:
+            raise not_found(f"no venue {venue_id!r} in account {sub}")
+        positions = [p for p in store.resources("position", sub) if p.get("venue_id") == venue_id]
+        return Response(200, {"results": positions})
+
+    def list_tags(req: Request) -> Response:
+        return Response(200, {"results": store.resources("nfc_tag", subscriber(req))})
+
+    def create_tag(req: Request) -> Response:
+        sub = subscriber(req)
+        content = validate_tag(req.json())
+        tag = {"tag_id": "tag_" + secrets.token_hex(8), "subscriber_id": sub, "uid": "", "counter": 0, "content": content}
+        return Response(200, store.put_resource("nfc_tag", sub, tag["tag_id"], tag))
+
+    def get_tag(req: Request, tag_id: str) -> Response:
+        sub = subscriber(req)
+        tag = store.resource("nfc_tag", sub, tag_id)
+        if tag is None:
+            raise not_found(f"no NFC tag {tag_id!r} in account {sub}")
+        return Response(200, tag)
+
+    def update_tag(req: Request, tag_id: str) -> Response:
+        sub = subscriber(req)
+        content = validate_tag(req.json())
+        tag = store.resource("nfc_tag", sub, tag_id)
+        if tag is None:
+            raise not_found(f"no NFC tag {tag_id!r} in account {sub}")
+        store.put_resource("nfc_tag", sub, tag_id, {**tag, "content": content})
+        return Response(204, empty=True)
+
+    def delete_tag(req: Request, tag_id: str) -> Response:
+        sub = subscriber(req)
+        if not store.delete_resource("nfc_tag", sub, tag_id):
+            raise not_found(f"no NFC tag {tag_id!r} in account {sub}")
+        return Response(204, empty=True)
+
+    def list_user_profiles(req: Request) -> Response:
+        return Response(200, {"results": store.resources("user_profile", subscriber(req))})
+
     seg = r"([^/]+)"
     routes: list[tuple[re.Pattern[str], dict[str, Callable[..., Response]]]] = [
         (re.compile(r"/ibot/workflow"), {"GET": list_workflows, "POST": save_workflow}),
@@ -407,6 +507,13 @@ def make_app(
         (re.compile(r"/ibot/groups"), {"GET": groups}),
         (re.compile(rf"/ibot/subscriber_info/{seg}"), {"GET": subscriber_info}),
         (re.compile(r"/ibot/authz_context"), {"GET": authz_context}),
+        (re.compile(r"/ibot/geofence"), {"GET": list_geofences, "POST": create_geofence}),
+        (re.compile(rf"/ibot/geofence/{seg}"), {"DELETE": delete_geofence}),
+        (re.compile(r"/ibot/indoor_venue"), {"GET": list_venues}),
+        (re.compile(rf"/ibot/indoor_position/{seg}"), {"GET": list_positions}),
+        (re.compile(r"/ibot/relay_nfc_tag"), {"GET": list_tags, "POST": create_tag}),
+        (re.compile(rf"/ibot/relay_nfc_tag/{seg}"), {"GET": get_tag, "PUT": update_tag, "DELETE": delete_tag}),
+        (re.compile(r"/ibot/user_profile"), {"GET": list_user_profiles}),
     ]
 
     def authorize(req: Request) -> None:

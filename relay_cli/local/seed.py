@@ -23,6 +23,16 @@ DEMO_GROUP: dict[str, Any] = {
     "members": ["990007560045678", "990007560023456"],
 }
 
+DEMO_VENUE: dict[str, Any] = {"venue_id": "venue-hq", "venue_name": "Headquarters"}
+DEMO_POSITIONS: list[dict[str, Any]] = [
+    {"position_id": "pos-lobby", "venue_id": "venue-hq", "tags": ["lobby", "entrance"]},
+    {"position_id": "pos-kitchen", "venue_id": "venue-hq", "tags": ["kitchen"]},
+]
+DEMO_USERS: list[dict[str, Any]] = [
+    {"user_profile_id": "up-alice", "username": "alice"},
+    {"user_profile_id": "up-bob", "username": "bob"},
+]
+
 
 def seed(conn: Any) -> None:
     """Insert the demo account into a freshly created schema. ``conn`` is inside the store's write transaction."""
@@ -37,4 +47,11 @@ def seed(conn: Any) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO groups (group_id, subscriber_id, name, members) VALUES (?, ?, ?, ?)",
         (DEMO_GROUP["group_id"], DEMO_SUBSCRIBER, DEMO_GROUP["name"], json.dumps(DEMO_GROUP["members"])),
+    )
+    resources = [("venue", DEMO_VENUE["venue_id"], DEMO_VENUE)]
+    resources += [("position", p["position_id"], p) for p in DEMO_POSITIONS]
+    resources += [("user_profile", u["user_profile_id"], u) for u in DEMO_USERS]
+    conn.executemany(
+        "INSERT OR IGNORE INTO resources (kind, resource_id, subscriber_id, body) VALUES (?, ?, ?, ?)",
+        [(kind, rid, DEMO_SUBSCRIBER, json.dumps(body)) for kind, rid, body in resources],
     )

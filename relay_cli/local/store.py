@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import RelayError
 from . import seed as _seed
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 
 SCHEMA = """
@@ -74,6 +74,13 @@ CREATE TABLE IF NOT EXISTS events (
     message       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_subscriber ON events (subscriber_id, id);
+CREATE TABLE IF NOT EXISTS resources (
+    kind          TEXT NOT NULL,
+    resource_id   TEXT NOT NULL,
+    subscriber_id TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    PRIMARY KEY (kind, subscriber_id, resource_id)
+);
 """
 
 
@@ -421,6 +428,44 @@ class SandboxStore:
         with self._read() as conn:
             rows = conn.execute(query, params).fetchall()
         return [dict(r) for r in rows]
+
+
+    # --- other resources: geofences, venues, positions, NFC tags, user profiles -------------------
+
+    def resources(self, kind: str, subscriber_id: str) -> list[dict[str, Any]]:
+        """Every ``kind`` resource of the account (``geofence``, ``venue``, ``position``, ``nfc_tag``,
+        ``user_profile``), oldest first, each a JSON object as the API returns it."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT body FROM resources WHERE kind = ? AND subscriber_id = ? ORDER BY rowid", (kind, subscriber_id)
+            ).fetchall()
+        return [json.loads(r["body"]) for r in rows]
+
+    def resource(self, kind: str, subscriber_id: str, resource_id: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT body FROM resources WHERE kind = ? AND subscriber_id = ? AND resource_id = ?",
+                (kind, subscriber_id, resource_id),
+            ).fetchone()
+        return None if row is None else json.loads(row["body"])
+
+    def put_resource(self, kind: str, subscriber_id: str, resource_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace one resource."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO resources (kind, resource_id, subscriber_id, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (kind, subscriber_id, resource_id) DO UPDATE SET body = excluded.body",
+                (kind, resource_id, subscriber_id, json.dumps(body)),
+            )
+        return body
+
+    def delete_resource(self, kind: str, subscriber_id: str, resource_id: str) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM resources WHERE kind = ? AND subscriber_id = ? AND resource_id = ?",
+                (kind, subscriber_id, resource_id),
+            )
+        return cursor.rowcount > 0
 
 
 def _uri_of(body: dict[str, Any]) -> str | None:

@@ -1,0 +1,105 @@
+"""``relay geofence create | list | delete``: circles on the map that geofence workflows fire on."""
+
+
+from typing import Annotated
+
+import typer
+
+from .. import output
+from ..errors import UsageError
+from ._common import DryRunOpt, JsonOpt, SubscriberOpt, examples, new_app, state
+
+HELP = "Create, list and delete geofences."
+app = new_app(HELP)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="geofence", help=HELP)
+
+
+@app.command(
+    "create",
+    epilog=examples(
+        'relay geofence create -n office -a "1 Main St, Raleigh NC" -r 100',
+        "relay geofence create -n dock -t 35.78 -g -78.64 -r 50",
+    ),
+)
+def create(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Option("--name", "--label", "-n", metavar="NAME", help="Friendly name of the geofence.", show_default=False)
+    ],
+    radius: Annotated[
+        int, typer.Option("--radius", "-r", metavar="METERS", help="Radius of the geofence circle, in meters.", show_default=False)
+    ],
+    address: Annotated[
+        str | None, typer.Option("--address", "-a", metavar="ADDRESS", help="Street address of the center.", show_default=False)
+    ] = None,
+    latitude: Annotated[
+        str | None,
+        typer.Option("--latitude", "--lat", "-t", metavar="LAT", help="Latitude of the center, -90..90.", show_default=False),
+    ] = None,
+    longitude: Annotated[
+        str | None,
+        typer.Option("--longitude", "--long", "-g", metavar="LONG", help="Longitude of the center, -180..180.", show_default=False),
+    ] = None,
+    subscriber_id: SubscriberOpt = None,
+    dry_run: DryRunOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Create a geofence around an address, or around --latitude/--longitude."""
+    from ..core.resources import geofence_body
+
+    body = geofence_body(name, radius, address=address, lat=latitude, long=longitude)
+    if dry_run:
+        output.print_json(body)
+        return
+    st = state(ctx)
+    subscriber = st.subscriber_id(subscriber_id)
+    created = st.client().create_geofence(subscriber, body)
+    if json_output:
+        output.print_json(created)
+    else:
+        gid = created.get("geofence_id")
+        output.success(f"Created geofence {name}" + (f" ({gid})" if gid else ""))
+
+
+@app.command("list", epilog=examples("relay geofence list", "relay geofence list --json"))
+def list_geofences(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False) -> None:
+    """List the account's geofences."""
+    from ..core.resources import GEOFENCE_HEADERS, geofence_row
+
+    st = state(ctx)
+    subscriber = st.subscriber_id(subscriber_id)
+    geofences = st.client().geofences(subscriber)
+    if json_output:
+        output.print_json(geofences)
+    elif not geofences:
+        output.message(f"No geofences in account {subscriber}.")
+    else:
+        output.print_table([geofence_row(g) for g in geofences], GEOFENCE_HEADERS)
+
+
+@app.command("delete", epilog=examples("relay geofence delete gf_123", "relay geofence delete -i gf_123"))
+def delete(
+    ctx: typer.Context,
+    geofence_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The geofence to delete.", show_default=False)] = None,
+    id_option: Annotated[
+        str | None, typer.Option("--id", "-i", metavar="ID", help="The geofence to delete (same as the argument).", show_default=False)
+    ] = None,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Delete a geofence."""
+    if geofence_id and id_option and geofence_id != id_option:
+        raise UsageError("give the geofence id once, as the argument or as --id", option="--id")
+    gid = geofence_id or id_option
+    if not gid:
+        raise UsageError("expected the geofence id (relay geofence delete ID)", option="--id")
+    st = state(ctx)
+    subscriber = st.subscriber_id(subscriber_id)
+    st.client().delete_geofence(subscriber, gid)
+    if json_output:
+        output.print_json({"geofence_id": gid, "deleted": True})
+    else:
+        output.success(f"Deleted geofence {gid}")

@@ -1,0 +1,131 @@
+"""Account resources beside workflows: geofences, NFC tag configurations, analytics queries.
+
+Pure: each function checks the values given on the command line and returns the exact JSON body (or query)
+the Relay API takes. A bad value raises ``UsageError`` naming the flag; nothing has been sent.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import UsageError
+
+LATITUDE_RANGE = (-90.0, 90.0)
+LONGITUDE_RANGE = (-180.0, 180.0)
+TAG_TYPES = ("custom", "user_profile")
+#: content keys set by their own flags, never by --arg
+TAG_RESERVED = {"type": "--type", "category": "--category", "label": "--label"}
+
+
+# --- geofences ---------------------------------------------------------------------------------------
+
+
+def coordinate(value: str | float | None, option: str, bounds: tuple[float, float]) -> float | None:
+    """A latitude or longitude: a finite number within ``bounds``."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"expected a number, got {value!r}", option=option) from None
+    low, high = bounds
+    if not math.isfinite(number) or not low <= number <= high:
+        raise UsageError(f"must be between {low:g} and {high:g}, got {value}", option=option)
+    return number
+
+
+def geofence_body(
+    label: str, radius: int, *, address: str | None = None, lat: str | float | None = None, long: str | float | None = None
+) -> dict[str, Any]:
+    """The body of ``POST /ibot/geofence``: ``{label, address, radius}`` or ``{label, lat, long, radius}``."""
+    if not label or not label.strip():
+        raise UsageError("must not be empty", option="--name")
+    if isinstance(radius, bool) or not isinstance(radius, int) or radius <= 0:
+        raise UsageError(f"must be a positive number of meters, got {radius}", option="--radius")
+    if address is not None:
+        if lat is not None or long is not None:
+            raise UsageError("give either an address or --latitude and --longitude, not both", option="--address")
+        if not address.strip():
+            raise UsageError("must not be empty", option="--address")
+        return {"label": label, "address": address, "radius": radius}
+    if lat is None and long is None:
+        raise UsageError("expected an address, or --latitude and --longitude", option="--address")
+    if lat is None:
+        raise UsageError("--longitude needs --latitude too", option="--latitude")
+    if long is None:
+        raise UsageError("--latitude needs --longitude too", option="--longitude")
+    lat_value = coordinate(lat, "--latitude", LATITUDE_RANGE)
+    long_value = coordinate(long, "--longitude", LONGITUDE_RANGE)
+    return {"label": label, "lat": lat_value, "long": long_value, "radius": radius}
+
+
+def geofence_row(geofence: dict[str, Any]) -> list[str]:
+    """ID, Name, Radius, Address, Coordinates."""
+    lat, long = geofence.get("lat"), geofence.get("long")
+    coords = f"{lat},{long}" if lat not in (None, "") and long not in (None, "") else ""
+    return [
+        str(geofence.get("geofence_id") or ""),
+        str(geofence.get("label") or ""),
+        "" if geofence.get("radius") is None else str(geofence.get("radius")),
+        str(geofence.get("address") or ""),
+        coords,
+    ]
+
+
+GEOFENCE_HEADERS = ["ID", "Name", "Radius", "Address", "Coordinates"]
+
+
+# --- NFC tags ----------------------------------------------------------------------------------------
+
+
+def tag_content(category: str, label: str, *, tag_type: str = "custom", args: list[str] | None = None) -> dict[str, str]:
+    """The ``content`` of a tag configuration: type, category, label and the ``--arg NAME=VALUE`` pairs."""
+    if tag_type not in TAG_TYPES:
+        raise UsageError(f"expected one of {', '.join(TAG_TYPES)}, got {tag_type!r}", option="--type")
+    if not category or not category.strip():
+        raise UsageError("must not be empty", option="--category")
+    if not label or not label.strip():
+        raise UsageError("must not be empty", option="--label")
+    extra: dict[str, str] = {}
+    for item in args or []:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"expected NAME=VALUE, got {item!r}", option="--arg")
+        if name in TAG_RESERVED:
+            raise UsageError(f"an arg cannot be named {name!r}; use {TAG_RESERVED[name]} instead", option="--arg")
+        extra[name] = value
+    return {"type": tag_type, "category": category, "label": label, **extra}
+
+
+def tag_body(content: dict[str, str]) -> dict[str, Any]:
+    """The body of ``POST /ibot/relay_nfc_tag`` and ``PUT /ibot/relay_nfc_tag/{id}``."""
+    return {"content": content}
+
+
+def filter_tags(tags: list[dict[str, Any]], *, tag_type: str | None = None, category: str | None = None) -> list[dict[str, Any]]:
+    """The tags whose content has this type and category (either may be None: any)."""
+    out = []
+    for tag in tags:
+        content = tag.get("content") if isinstance(tag.get("content"), dict) else {}
+        if tag_type is not None and content.get("type") != tag_type:
+            continue
+        if category is not None and content.get("category") != category:
+            continue
+        out.append(tag)
+    return out
+
+
+TAG_HEADERS = ["Tag ID", "Category", "Label", "Paired", "UID"]
+
+
+def tag_row(tag: dict[str, Any]) -> list[str]:
+    content = tag.get("content") if isinstance(tag.get("content"), dict) else {}
+    return [
+        str(tag.get("tag_id") or ""),
+        str(content.get("category") or ""),
+        str(content.get("label") or ""),
+        "yes" if tag.get("uid") else "no",
+        str(tag.get("uid") or ""),
+    ]
