@@ -21,12 +21,9 @@ def devices(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     ids = [str(d) for d in st.client().device_ids(subscriber)]
-    if json_output:
-        output.print_json(ids)
-    elif not ids:
-        output.message(f"No devices in account {subscriber}.")
-    else:
-        output.print_table([[d] for d in ids], ["Device ID"])
+    output.print_records(
+        ids, as_json=json_output, empty=f"No devices in account {subscriber}.", headers=["Device ID"], row=lambda d: [d]
+    )
 
 
 @group_app.command("list", epilog=examples("relay group list", "relay group list --json"))
@@ -35,13 +32,14 @@ def list_groups(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_ou
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     groups = [g for g in st.client().groups(subscriber) if isinstance(g, dict)]
-    if json_output:
-        output.print_json(groups)
-    elif not groups:
-        output.message(f"No groups in account {subscriber}.")
-    else:
-        rows = [
-            [str(g.get("group_id") or ""), str(g.get("name") or ""), ", ".join(str(m) for m in g.get("subscribers") or [])]
-            for g in groups
-        ]
-        output.print_table(rows, ["Group ID", "Name", "Members"])
+    output.print_records(
+        groups,
+        as_json=json_output,
+        empty=f"No groups in account {subscriber}.",
+        headers=["Group ID", "Name", "Members"],
+        row=lambda g: [
+            str(g.get("group_id") or ""),
+            str(g.get("name") or ""),
+            ", ".join(str(m) for m in g.get("subscribers") or []),
+        ],
+    )

@@ -230,13 +230,14 @@ def subscriber_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """List the accounts your login can act on (the first is the default)."""
     st = state(ctx)
     contexts = [c for c in st.client().authz_context() if isinstance(c, dict) and c.get("subscriber_id")]
-    if json_output:
-        output.print_json(contexts)
-    elif not contexts:
-        output.message("Your login names no accounts.")
-    else:
-        rows = [[str(c["subscriber_id"]), str(c.get("name") or ""), "*" if i == 0 else ""] for i, c in enumerate(contexts)]
-        output.print_table(rows, ["Subscriber ID", "Name", "Default"])
+    output.print_records(
+        contexts,
+        as_json=json_output,
+        empty="Your login names no accounts.",
+        headers=["Subscriber ID", "Name", "Default"],
+        items=list(enumerate(contexts)),
+        row=lambda ic: [str(ic[1]["subscriber_id"]), str(ic[1].get("name") or ""), "*" if ic[0] == 0 else ""],
+    )
 
 
 # --- env ---------------------------------------------------------------------------------------------

@@ -72,12 +72,9 @@ def list_geofences(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     geofences = st.client().geofences(subscriber)
-    if json_output:
-        output.print_json(geofences)
-    elif not geofences:
-        output.message(f"No geofences in account {subscriber}.")
-    else:
-        output.print_table([geofence_row(g) for g in geofences], GEOFENCE_HEADERS)
+    output.print_records(
+        geofences, as_json=json_output, empty=f"No geofences in account {subscriber}.", headers=GEOFENCE_HEADERS, row=geofence_row
+    )
 
 
 @app.command("delete", epilog=examples("relay geofence delete gf_123", "relay geofence delete -i gf_123"))

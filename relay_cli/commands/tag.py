@@ -96,12 +96,7 @@ def list_tags(
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     tags = filter_tags(st.client().nfc_tags(subscriber), tag_type=tag_type, category=category)
-    if json_output:
-        output.print_json(tags)
-    elif not tags:
-        output.message("No tags configured.")
-    else:
-        output.print_table([tag_row(t) for t in tags], TAG_HEADERS)
+    output.print_records(tags, as_json=json_output, empty="No tags configured.", headers=TAG_HEADERS, row=tag_row)
 
 
 @app.command("update", epilog=examples("relay tag update tag_123 -c rooms -l room-201"))

@@ -22,12 +22,13 @@ def venues(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output:
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     found = st.client().venues(subscriber)
-    if json_output:
-        output.print_json(found)
-    elif not found:
-        output.message(f"No venues in account {subscriber}.")
-    else:
-        output.print_table([[str(v.get("venue_id") or ""), str(v.get("venue_name") or "")] for v in found], ["Venue ID", "Name"])
+    output.print_records(
+        found,
+        as_json=json_output,
+        empty=f"No venues in account {subscriber}.",
+        headers=["Venue ID", "Name"],
+        row=lambda v: [str(v.get("venue_id") or ""), str(v.get("venue_name") or "")],
+    )
 
 
 def positions(
@@ -42,13 +43,10 @@ def positions(
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     found = st.client().positions(subscriber, venue_id)
-    if json_output:
-        output.print_json(found)
-    elif not found:
-        output.message(f"No positions in venue {venue_id}.")
-    else:
-        rows = [
-            [str(p.get("position_id") or ""), str(p.get("venue_id") or ""), ", ".join(str(t) for t in p.get("tags") or [])]
-            for p in found
-        ]
-        output.print_table(rows, ["Position ID", "Venue ID", "Tags"])
+    output.print_records(
+        found,
+        as_json=json_output,
+        empty=f"No positions in venue {venue_id}.",
+        headers=["Position ID", "Venue ID", "Tags"],
+        row=lambda p: [str(p.get("position_id") or ""), str(p.get("venue_id") or ""), ", ".join(str(t) for t in p.get("tags") or [])],
+    )

@@ -27,12 +27,14 @@ def _type_name(value: Any) -> str:
 def _show(args: dict[str, Any], as_json: bool) -> None:
     from ...core.workflow import format_value
 
-    if as_json:
-        output.print_json(args)
-    elif not args:
-        output.message("The workflow has no args.")
-    else:
-        output.print_table([[k, format_value(v), _type_name(v)] for k, v in args.items()], ["Name", "Value", "Type"])
+    output.print_records(
+        args,
+        as_json=as_json,
+        empty="The workflow has no args.",
+        headers=["Name", "Value", "Type"],
+        items=list(args.items()),
+        row=lambda kv: [kv[0], format_value(kv[1]), _type_name(kv[1])],
+    )
 
 
 def _update(st: Any, subscriber: str, workflow: dict[str, Any], args: dict[str, Any], dry_run: bool, as_json: bool) -> None:

@@ -64,9 +64,8 @@ def _history(client: Any, subscriber: str) -> list[dict[str, Any]]:
         seen.add(cursor)
 
 
-def _table(instances: list[dict[str, Any]]) -> None:
-    rows = [["" if inst.get(k) is None else str(inst.get(k)) for k in KEYS] for inst in instances]
-    output.print_table(rows, HEADERS)
+def _row(inst: dict[str, Any]) -> list[str]:
+    return ["" if inst.get(k) is None else str(inst.get(k)) for k in KEYS]
 
 
 def _plural(n: int) -> str:
@@ -92,12 +91,13 @@ def list_instances(
     instances = _running(client, subscriber)
     if include_history:
         instances += _history(client, subscriber)
-    if json_output:
-        output.print_json(instances)
-    elif not instances:
-        output.message("No workflow instances, running or ended." if include_history else "No running workflow instances.")
-    else:
-        _table(instances)
+    output.print_records(
+        instances,
+        as_json=json_output,
+        empty="No workflow instances, running or ended." if include_history else "No running workflow instances.",
+        headers=HEADERS,
+        row=_row,
+    )
 
 
 def _wait(client: Any, subscriber: str, ids: list[str]) -> list[str]:
@@ -170,7 +170,7 @@ def stop(
 
     if dry_run:
         output.message(f"Dry run, nothing sent. Would stop {_plural(len(ids))} in account {subscriber}:")
-        _table(targets)
+        output.print_table([_row(t) for t in targets], HEADERS)
         return
     if not yes and not output.confirm(f"Stop {_plural(len(ids))} in account {subscriber}: {', '.join(ids)}?"):
         output.message("Not stopped.")
