@@ -90,6 +90,10 @@ def build_app() -> typer.Typer:
     from .commands import tag
 
     tag.register(app)
+    from .commands import analytics, user
+
+    analytics.register(app)
+    user.register(app)
     return app
 
 

@@ -314,8 +314,8 @@ def test_analytics_events(client: RelayClient) -> None:
 
     client.stop_instance(SUB, instance)
     events = client.analytics_events(SUB, category="workflow")["data"]
-    assert [e["id"] for e in events] == [f"{instance}:start", f"{instance}:terminate"]
-    terminate = events[1]
+    assert [e["id"] for e in events] == [f"{instance}:terminate", f"{instance}:start"]  # newest first
+    terminate = events[0]
     assert {k: v for k, v in terminate.items() if k not in ("id", "timestamp", "content")} == {
         k: v for k, v in start.items() if k not in ("id", "timestamp", "content")
     }
@@ -329,6 +329,43 @@ def test_analytics_events(client: RelayClient) -> None:
     assert client.analytics_events(SUB, category="other")["data"] == []
     assert client.analytics_events(SUB, user_id=BOB)["data"] == []
     assert [e["id"] for e in client.analytics_events(SUB, workflow_instance_id=instance)["data"]] == [e["id"] for e in events]
+
+
+def test_analytics_pages_newest_first_through_the_cursor(client: RelayClient, db: Path) -> None:
+    wf = client.save_workflow(SUB, workflow("hook", trigger={"on_http": "POST"}))[0]["workflow_id"]
+    for _ in range(5):
+        client.trigger_workflow(SUB, wf, ALICE, {})
+    every = client.analytics_events(SUB)["data"]
+    assert len(every) == 5
+    assert [e["timestamp"] for e in every] == sorted((e["timestamp"] for e in every), reverse=True)
+
+    first = client.analytics_events(SUB, limit=2)
+    assert [e["id"] for e in first["data"]] == [e["id"] for e in every[:2]]
+    second = client.analytics_events(SUB, limit=2, cursor=first["cursor"])
+    assert [e["id"] for e in second["data"]] == [e["id"] for e in every[2:4]]
+    last = client.analytics_events(SUB, limit=2, cursor=second["cursor"])
+    assert [e["id"] for e in last["data"]] == [every[4]["id"]]
+    assert last["cursor"] is None
+
+
+def test_analytics_time_bounds_and_bad_paging_values(client: RelayClient, raw: httpx.Client) -> None:
+    wf = client.save_workflow(SUB, workflow("hook", trigger={"on_http": "POST"}))[0]["workflow_id"]
+    client.trigger_workflow(SUB, wf, ALICE, {})
+    stamp = client.analytics_events(SUB)["data"][0]["timestamp"]  # 2026-11-23T22:30:00.123Z
+    second = stamp[:19]
+    assert len(client.analytics_events(SUB, oldest=second + "Z")["data"]) == 1
+    assert len(client.analytics_events(SUB, oldest="2999-01-01T00:00:00Z")["data"]) == 0
+    assert len(client.analytics_events(SUB, latest="2000-01-01T00:00:00Z")["data"]) == 0
+    assert len(client.analytics_events(SUB, latest="32503680000")["data"]) == 1  # Unix seconds: year 3000
+    for params, needle in (
+        ({"limit": "0"}, "limit must be a whole number"),
+        ({"limit": "ten"}, "limit must be a whole number"),
+        ({"cursor": "bogus"}, "is not one this server sent"),
+        ({"oldest": "yesterday"}, "oldest must be an ISO 8601 time"),
+    ):
+        answer = raw.get("/ibot/workflow_analytics_events", params={"subscriber_id": SUB, **params})
+        assert answer.status_code == 400, params
+        assert needle in answer.json()["message"]
 
 
 # --- account ----------------------------------------------------------------------------------------------

@@ -29,9 +29,11 @@ COMMANDS = [
     ["profile", "add", "p2"], ["profile", "set", "subscriber_id", SUB], ["profile", "unset", "subscriber_id"],
     ["profile", "use", "default"], ["profile", "remove", "p2"],
     ["geofence", "list", "-s", SUB], ["geofence", "create", "-n", "g", "-a", "addr", "-r", "5", "-s", SUB],
-    ["geofence", "delete", "gf-1", "-s", SUB], ["venues", "-s", SUB], ["positions", "-v", "v-1", "-s", SUB],
+    ["geofence", "delete", "gf-1", "--yes", "-s", SUB], ["venues", "-s", SUB], ["positions", "-v", "v-1", "-s", SUB],
     ["tag", "list", "-s", SUB], ["tag", "create", "-c", "c", "-l", "l", "-s", SUB],
     ["tag", "update", "t-1", "-c", "c", "-l", "l", "-s", SUB], ["tag", "delete", "t-1", "--yes", "-s", SUB],
+    ["analytics", "-s", SUB], ["analytics", "workflow", "-w", "wf-1", "--all", "--json", "-s", SUB],
+    ["user", "list", "-s", SUB],
     ["login"], ["token", "generate", "--no-browser"], ["whoami", "--json"], ["logout"],
 ]
 #: not run here, and why

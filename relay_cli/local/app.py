@@ -7,12 +7,14 @@ instance / path, 405 wrong method, 413 body too large, 500 anything unexpected.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
@@ -204,6 +206,49 @@ def validate_tag(body: Any) -> dict[str, str]:
         if not content.get(key):
             raise bad_request(f"content.{key} must be a non-empty string")
     return dict(content)
+
+
+#: analytics pages: the size when the request gives no ``limit``, and the most one page holds
+PAGE_SIZE = 100
+
+
+def _page_limit(value: str | None) -> int:
+    if value is None:
+        return PAGE_SIZE
+    if not value.isdigit() or int(value) < 1:
+        raise bad_request(f"limit must be a whole number, 1 or more, got {value!r}")
+    return min(int(value), PAGE_SIZE)
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _cursor_offset(value: str | None) -> int:
+    if not value:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        kind, _, offset = text.partition(":")
+        if kind == "offset" and offset.isdigit():
+            return int(offset)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise bad_request(f"cursor {value!r} is not one this server sent")
+
+
+def _time_bound(value: str | None, name: str) -> str | None:
+    """``oldest``/``latest`` as a comparable ``YYYY-MM-DDTHH:MM:SS...`` string: ISO 8601 or Unix seconds."""
+    if value is None:
+        return None
+    try:
+        when = (datetime.fromtimestamp(int(value), timezone.utc) if value.isdigit()
+                else datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, OverflowError, OSError):
+        raise bad_request(f"{name} must be an ISO 8601 time or Unix seconds, got {value!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _kind(value: Any) -> str:
@@ -412,8 +457,14 @@ def make_app(
                 }
                 if all(v is None or event.get(k) == v for k, v in filters.items()):
                     data.append(event)
-        data.sort(key=lambda e: e["timestamp"])
-        return Response(200, {"data": data, "cursor": None})
+        oldest, latest = _time_bound(req.param("oldest"), "oldest"), _time_bound(req.param("latest"), "latest")
+        data = [e for e in data if (oldest is None or e["timestamp"] >= oldest) and (latest is None or e["timestamp"] <= latest)]
+        data.sort(key=lambda e: (e["timestamp"], e["id"]), reverse=True)  # newest first
+        limit = _page_limit(req.param("limit"))
+        start = _cursor_offset(req.param("cursor"))
+        page = data[start:start + limit]
+        more = start + limit < len(data)
+        return Response(200, {"data": page, "cursor": _cursor(start + limit) if more else None})
 
     def device_ids(req: Request, sub: str) -> Response:
         known_subscriber(sub)

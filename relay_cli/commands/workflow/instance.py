@@ -42,26 +42,17 @@ def _running(client: Any, subscriber: str) -> list[dict[str, Any]]:
 
 def _history(client: Any, subscriber: str) -> list[dict[str, Any]]:
     """Every ``workflow`` analytics event of the account, page after page until the cursor is empty."""
+    from ...core import analytics
+    from ...core.instances import terminated
     from ...errors import ApiError
 
-    events: list[Any] = []
-    cursor: str | None = None
-    seen: set[str] = set()
-    while True:
-        query: dict[str, Any] = {"category": "workflow"}
-        if cursor:
-            query["cursor"] = cursor
-        page = client.analytics_events(subscriber, **query)
-        events.extend(page.get("data") or [])
-        cursor = page.get("cursor")
-        if not cursor:
-            from ...core.instances import terminated
-
-            return terminated(events)
-        cursor = str(cursor)
-        if cursor in seen:
-            raise ApiError(f"the server sent the analytics cursor {cursor!r} twice; stopped paging")
-        seen.add(cursor)
+    try:
+        events, _ = analytics.collect(
+            lambda q: client.analytics_events(subscriber, **q), {"category": "workflow"}, limit=None
+        )
+    except analytics.CursorLoop as exc:
+        raise ApiError(str(exc)) from None
+    return terminated(events)
 
 
 def _row(inst: dict[str, Any]) -> list[str]:

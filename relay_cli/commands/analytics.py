@@ -1,0 +1,153 @@
+"""``relay analytics [CATEGORY]``: the account's analytics events, filtered, paged through the cursor."""
+
+
+from typing import Annotated, Any
+
+import typer
+
+from .. import output
+from ..errors import UsageError
+from ._common import JsonOpt, SubscriberOpt, examples, state
+
+EPILOG = examples(
+    "relay analytics",
+    "relay analytics workflow -w my_auto_answer --oldest 2h",
+    "relay analytics -u 990007560045678 --oldest 2026-11-01 --latest 2026-11-08 --all --json",
+    "relay analytics --limit 50 --cursor CURSOR",
+)
+
+TIME_HELP = (
+    "an ISO 8601 date or time (UTC unless it has a zone), a duration ago (30m, 2h, 7d, 1w) or Unix seconds."
+)
+
+
+def register(app: typer.Typer) -> None:
+    """A top-level command, as in the reference CLI."""
+    app.command("analytics", epilog=EPILOG)(analytics)
+
+
+def analytics(
+    ctx: typer.Context,
+    category: Annotated[
+        str | None,
+        typer.Argument(metavar="[CATEGORY]", help="workflow, tasks, or a custom category.", show_default=False),
+    ] = None,
+    workflow_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--workflow-id",
+            "-w",
+            metavar="REF",
+            envvar="RELAY_WORKFLOW_ID",
+            help="Only this workflow's events: its id (wf_..., also of a deleted workflow) or the exact name of "
+            "one of the account's workflows. [env: RELAY_WORKFLOW_ID]",
+            show_envvar=False,
+            show_default=False,
+        ),
+    ] = None,
+    instance_id: Annotated[
+        str | None,
+        typer.Option("--workflow-instance-id", "-i", metavar="ID", help="Only this workflow instance's events.",
+                     show_default=False),
+    ] = None,
+    user_id: Annotated[
+        str | None, typer.Option("--user-id", "-u", metavar="ID", help="Only this user's (device's) events.",
+                                 show_default=False)
+    ] = None,
+    source_type: Annotated[
+        str | None,
+        typer.Option("--type", "-t", metavar="system|user", help="Only events of this source type.", show_default=False),
+    ] = None,
+    oldest: Annotated[
+        str | None,
+        typer.Option("--oldest", metavar="TIME", help="Only events at or after TIME: " + TIME_HELP, show_default=False),
+    ] = None,
+    latest: Annotated[
+        str | None,
+        typer.Option("--latest", metavar="TIME", help="Only events at or before TIME: " + TIME_HELP, show_default=False),
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", "-l", metavar="N", help="Show at most N events; pages through the cursor until "
+                     "there are N."),
+    ] = 20,
+    all_events: Annotated[
+        bool, typer.Option("--all", help="Every matching event: page until the cursor is empty (ignores --limit).")
+    ] = False,
+    cursor: Annotated[
+        str | None,
+        typer.Option("--cursor", metavar="CURSOR", help="Start at this cursor (the one a previous, limited run "
+                     "printed).", show_default=False),
+    ] = None,
+    parse: Annotated[
+        bool,
+        typer.Option("--parse/--no-parse", "-p", help="Show JSON content as parsed one-line JSON (--no-parse: the "
+                     "content as sent)."),
+    ] = True,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show the account's analytics events, filtered by category, workflow, instance, user, type and time."""
+    from ..core import analytics as an
+
+    if source_type is not None and source_type not in an.SOURCE_TYPES:
+        raise UsageError(f"expected one of {', '.join(an.SOURCE_TYPES)}, got {source_type!r}", option="--type")
+    if limit < 1:
+        raise UsageError(f"expected a whole number of events, 1 or more, got {limit}", option="--limit")
+    bounds: dict[str, str | None] = {}
+    for flag, value in (("--oldest", oldest), ("--latest", latest)):
+        try:
+            bounds[flag] = an.parse_time(value) if value is not None else None
+        except an.BadTime as exc:
+            raise UsageError(str(exc), option=flag) from None
+    try:
+        an.check_bounds(bounds["--oldest"], bounds["--latest"])
+    except an.BadTime as exc:
+        raise UsageError(str(exc), option="--oldest") from None
+    if workflow_ref is not None and not workflow_ref.strip():
+        raise UsageError("expected a workflow id or name, got an empty value", option="--workflow-id")
+    if cursor is not None and not cursor.strip():
+        raise UsageError("expected a cursor, got an empty value", option="--cursor")
+
+    st = state(ctx)
+    subscriber = st.subscriber_id(subscriber_id)
+    client = st.client()
+    workflow_id = _workflow_id(client, subscriber, workflow_ref) if workflow_ref else None
+    query = an.build_query(
+        category=category,
+        workflow_id=workflow_id,
+        instance_id=instance_id,
+        user_id=user_id,
+        source_type=source_type,
+        oldest=bounds["--oldest"],
+        latest=bounds["--latest"],
+    )
+    try:
+        events, next_cursor = an.collect(
+            lambda q: client.analytics_events(subscriber, **q), query, limit=None if all_events else limit, cursor=cursor
+        )
+    except an.CursorLoop as exc:
+        from ..errors import ApiError
+
+        raise ApiError(str(exc)) from None
+    output.print_records(
+        events,
+        as_json=json_output,
+        empty="No analytics events match.",
+        headers=an.HEADERS,
+        row=lambda e: an.row(e, parse=parse),
+    )
+    if not json_output and events:
+        noun = "event" if len(events) == 1 else "events"
+        output.message(f"{len(events)} {noun}.")
+    if next_cursor:
+        output.message(f"More events match: add --cursor {next_cursor} (or use --all).")
+
+
+def _workflow_id(client: Any, subscriber: str, ref: str) -> str:
+    """``wf_...`` is taken as an id (its events outlive the workflow); anything else is a workflow's exact name."""
+    if ref.startswith("wf_"):
+        return ref
+    from ..core import workflow as wf
+
+    return str(wf.resolve(client.list_workflows(subscriber), ref, account=subscriber).get("workflow_id"))
