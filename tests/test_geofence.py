@@ -99,22 +99,56 @@ def test_list_empty(run: Any, api: Any) -> None:
 
 
 @pytest.mark.parametrize("args", [["gf-1"], ["-i", "gf-1"], ["--id", "gf-1"]])
-def test_delete(run: Any, api: Any, args: list[str]) -> None:
-    result = run("geofence", "delete", *args, "-s", SUB)
+def test_delete_with_yes(run: Any, api: Any, args: list[str]) -> None:
+    result = run("geofence", "delete", *args, "--yes", "-s", SUB)
     assert result.code == 0, result.err
     assert sent(api) == [("DELETE", "/ibot/geofence/gf-1", {"subscriber_id": SUB})]
     assert result.err == "Deleted geofence gf-1\n"
 
 
+def test_delete_needs_yes_without_a_terminal(run: Any, api: Any) -> None:
+    result = run("geofence", "delete", "gf-1", "-s", SUB)
+    assert result.code == 2 and sent(api) == []
+    assert result.err == "error: --yes: no terminal to confirm on; pass --yes to delete without asking\n"
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("n\n", False)])
+def test_delete_asks_on_a_terminal(
+    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch, answer: str, deleted: bool
+) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr("relay_cli.output.stdin_is_interactive", lambda: True)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(answer))
+    result = run("geofence", "delete", "gf-1", "-s", SUB)
+    assert result.code == 0, result.err
+    listing = ("GET", "/ibot/geofence", {"subscriber_id": SUB})
+    removal = ("DELETE", "/ibot/geofence/gf-1", {"subscriber_id": SUB})
+    assert sent(api) == ([listing, removal] if deleted else [listing])
+    assert "Delete geofence gf-1 (office) from account SUB?" in result.err
+    assert result.err.endswith("Deleted geofence gf-1\n" if deleted else "Not deleted.\n")
+
+
+def test_delete_on_a_terminal_of_an_unknown_id_is_exit_3_without_asking(
+    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("relay_cli.output.stdin_is_interactive", lambda: True)
+    result = run("geofence", "delete", "nope", "-s", SUB)
+    assert result.code == 3
+    assert sent(api) == [("GET", "/ibot/geofence", {"subscriber_id": SUB})]
+    assert "Delete" not in result.err and "no geofence 'nope' in account SUB" in result.err
+
+
 def test_delete_without_id_is_exit_2(run: Any, api: Any) -> None:
-    result = run("geofence", "delete", "-s", SUB)
+    result = run("geofence", "delete", "--yes", "-s", SUB)
     assert result.code == 2
     assert sent(api) == []
 
 
 def test_delete_unknown_is_exit_3(run: Any, api: Any) -> None:
     api.delete("/ibot/geofence/nope").mock(return_value=httpx.Response(404, json={"error": "not_found", "message": "no"}))
-    result = run("geofence", "delete", "nope", "-s", SUB)
+    result = run("geofence", "delete", "nope", "--yes", "-s", SUB)
     assert result.code == 3
     assert result.out == ""
     clean(result)
@@ -130,6 +164,6 @@ def test_geofence_on_the_sandbox(run: Any) -> None:
     listed = run("-P", "local", "geofence", "list", "--json").json()
     assert [g["label"] for g in listed] == ["office", "home"]
     assert listed[0]["lat"] == "35.5" and listed[1]["address"] == "1 Main St"
-    assert run("-P", "local", "geofence", "delete", created["geofence_id"]).code == 0
+    assert run("-P", "local", "geofence", "delete", created["geofence_id"], "--yes").code == 0
     assert [g["label"] for g in run("-P", "local", "geofence", "list", "--json").json()] == ["home"]
-    assert run("-P", "local", "geofence", "delete", created["geofence_id"]).code == 3
+    assert run("-P", "local", "geofence", "delete", created["geofence_id"], "--yes").code == 3

@@ -7,7 +7,7 @@ import typer
 
 from .. import output
 from ..errors import UsageError
-from ._common import DryRunOpt, JsonOpt, SubscriberOpt, examples, new_app, state
+from ._common import DryRunOpt, JsonOpt, SubscriberOpt, YesOpt, examples, new_app, state
 
 HELP = "Create, list and delete geofences."
 app = new_app(HELP)
@@ -77,7 +77,9 @@ def list_geofences(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json
     )
 
 
-@app.command("delete", epilog=examples("relay geofence delete gf_123", "relay geofence delete -i gf_123"))
+@app.command(
+    "delete", epilog=examples("relay geofence delete gf_123", "relay geofence delete -i gf_123 --yes")
+)
 def delete(
     ctx: typer.Context,
     geofence_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The geofence to delete.", show_default=False)] = None,
@@ -85,17 +87,31 @@ def delete(
         str | None, typer.Option("--id", "-i", metavar="ID", help="The geofence to delete (same as the argument).", show_default=False)
     ] = None,
     subscriber_id: SubscriberOpt = None,
+    yes: YesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Delete a geofence."""
+    """Delete a geofence. Asks first on a terminal; scripts pass --yes."""
     if geofence_id and id_option and geofence_id != id_option:
         raise UsageError("give the geofence id once, as the argument or as --id", option="--id")
     gid = geofence_id or id_option
     if not gid:
         raise UsageError("expected the geofence id (relay geofence delete ID)", option="--id")
+    if not yes and not output.stdin_is_interactive():
+        raise UsageError("no terminal to confirm on; pass --yes to delete without asking", option="--yes")
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    st.client().delete_geofence(subscriber, gid)
+    client = st.client()
+    if not yes:
+        known = {str(g.get("geofence_id")): g for g in client.geofences(subscriber)}
+        if gid not in known:
+            from ..errors import NotFoundError
+
+            raise NotFoundError(f"no geofence {gid!r} in account {subscriber}", hint="`relay geofence list` shows them")
+        label = known[gid].get("label")
+        if not output.confirm(f"Delete geofence {gid}" + (f" ({label})" if label else "") + f" from account {subscriber}?"):
+            output.message("Not deleted.")
+            return
+    client.delete_geofence(subscriber, gid)
     if json_output:
         output.print_json({"geofence_id": gid, "deleted": True})
     else:

@@ -1,0 +1,99 @@
+"""End-to-end, one test per command group beyond workflows: the INSTALLED ``relay`` against ``relay server`` on
+loopback (geofences, venues and positions, NFC tags, analytics, users, custom audio)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from test_e2e import ALICE, BOB, Server, pytestmark, relay, server, start_server  # noqa: F401 - fixtures, marks
+
+SUB = "demo-account"
+
+
+def test_geofence_create_list_delete(tmp_path: Path, server: Server) -> None:
+    env = server.client_env(tmp_path)
+    assert relay(env, "geofence", "list", "--json").ok().json() == []
+    office = relay(env, "geofence", "create", "-n", "office", "-a", "1 Main St, Raleigh NC", "-r", "100", "--json")
+    dock = relay(env, "geofence", "create", "--label", "dock", "--lat", "35.78", "--long", "-78.64", "-r", "50", "--json")
+    office_id, dock_id = office.ok().json()["geofence_id"], dock.ok().json()["geofence_id"]
+    listed = relay(env, "geofence", "list", "--json").ok().json()
+    assert [(g["geofence_id"], g["label"]) for g in listed] == [(office_id, "office"), (dock_id, "dock")]
+    assert {k: listed[1][k] for k in ("lat", "long", "radius")} == {"lat": "35.78", "long": "-78.64", "radius": 50}
+
+    table = relay(env, "geofence", "list").ok()
+    assert office_id in table.out and "1 Main St, Raleigh NC" in table.out
+
+    bad = relay(env, "geofence", "create", "-n", "x", "-t", "91", "-g", "0", "-r", "5")
+    assert (bad.code, bad.out) == (2, "") and "--latitude" in bad.err
+
+    relay(env, "geofence", "delete", office_id, "--yes").ok()
+    assert [g["geofence_id"] for g in relay(env, "geofence", "list", "--json").ok().json()] == [dock_id]
+    gone = relay(env, "geofence", "delete", office_id, "--yes")
+    assert gone.code == 3, gone.describe()
+
+
+def test_venues_and_positions(tmp_path: Path, server: Server) -> None:
+    env = server.client_env(tmp_path)
+    assert relay(env, "venues", "--json").ok().json() == [{"venue_id": "venue-hq", "venue_name": "Headquarters"}]
+    assert relay(env, "venues").ok().out.splitlines() == ["VENUE ID  NAME", "venue-hq  Headquarters"]
+    positions = relay(env, "positions", "-v", "venue-hq", "--json").ok().json()
+    assert [p["position_id"] for p in positions] == ["pos-lobby", "pos-kitchen"]
+    missing = relay(env, "positions", "-v", "nowhere")
+    assert (missing.code, missing.out) == (3, ""), missing.describe()
+
+
+def test_tag_create_list_update_delete(tmp_path: Path, server: Server) -> None:
+    env = server.client_env(tmp_path)
+    created = relay(env, "tag", "create", "-c", "rooms", "-l", "room-101", "-a", "floor=1", "--json").ok().json()
+    tag_id = created["tag_id"]
+    assert created["content"] == {"type": "custom", "category": "rooms", "label": "room-101", "floor": "1"}
+    relay(env, "tag", "create", "-c", "carts", "-l", "cart-7").ok()
+    rooms = relay(env, "tag", "list", "-c", "rooms", "--json").ok().json()
+    assert [t["tag_id"] for t in rooms] == [tag_id]
+
+    relay(env, "tag", "update", tag_id, "-c", "rooms", "-l", "room-201").ok()
+    assert relay(env, "tag", "list", "-c", "rooms", "--json").ok().json()[0]["content"]["label"] == "room-201"
+
+    refused = relay(env, "tag", "delete", tag_id)  # no terminal, no --yes
+    assert refused.code == 2 and "--yes" in refused.err
+    relay(env, "tag", "delete", tag_id, "--yes").ok()
+    assert relay(env, "tag", "list", "-c", "rooms", "--json").ok().json() == []
+    assert relay(env, "tag", "delete", tag_id, "--yes").code == 3
+
+
+def test_analytics_follow_instances_and_page(tmp_path: Path, server: Server) -> None:
+    env = server.client_env(tmp_path)
+    relay(env, "workflow", "create", "http", "--trigger", "POST", "-n", "hook", "-u", "wss://h.example/p", "-i", ALICE).ok()
+    for user in (ALICE, ALICE, BOB):
+        relay(env, "workflow", "trigger", "-w", "hook", "-u", user).ok()
+    every = relay(env, "analytics", "workflow", "-w", "hook", "--all", "--json").ok().json()
+    assert len(every) == 3
+    assert [e["timestamp"] for e in every] == sorted((e["timestamp"] for e in every), reverse=True)
+
+    first = relay(env, "analytics", "-l", "2")
+    assert first.ok().out.count("\n") == 3  # header and two events
+    assert "More events match: add --cursor " in first.err
+    cursor = first.err.split("--cursor ", 1)[1].split()[0]
+    rest = relay(env, "analytics", "-l", "2", "--cursor", cursor, "--json").ok().json()
+    assert [e["id"] for e in rest] == [every[2]["id"]]
+
+    assert [e["user_id"] for e in relay(env, "analytics", "-u", BOB, "--json").ok().json()] == [BOB]
+    assert relay(env, "analytics", "--oldest", "2999-01-01", "--json").ok().json() == []
+    bad = relay(env, "analytics", "--latest", "soon")
+    assert (bad.code, bad.out) == (2, "") and "--latest" in bad.err
+
+
+def test_user_list(tmp_path: Path, server: Server) -> None:
+    env = server.client_env(tmp_path)
+    assert relay(env, "user", "list", "--json").ok().json() == [
+        {"username": "alice", "user_profile_id": "up-alice"},
+        {"username": "bob", "user_profile_id": "up-bob"},
+    ]
+    assert relay(env, "user", "list").ok().out.splitlines() == ["USER NAME  USER ID", "alice      up-alice", "bob        up-bob"]
+    refused = relay(server.client_env(tmp_path, RELAY_API_KEY="wrong"), "user", "list")
+    assert refused.code == 4, refused.describe()
+
+
+def _unused(_: Callable[..., Any]) -> None:  # keeps the imported fixtures referenced for linters
+    pass
