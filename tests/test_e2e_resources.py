@@ -94,6 +94,13 @@ def test_user_list(tmp_path: Path, server: Server) -> None:
     refused = relay(server.client_env(tmp_path, RELAY_API_KEY="wrong"), "user", "list")
     assert refused.code == 4, refused.describe()
 
+    assigned = relay(env, "user", "assignments", "--json").ok().json()
+    assert [(a["id"], a["device_id"]) for a in assigned] == [("up-bob", BOB), ("up-alice", ALICE)]
+    first = relay(env, "user", "assignments", "-l", "1").ok()
+    cursor = first.err.split("--cursor ", 1)[1].split()[0]
+    rest = relay(env, "user", "assignments", "-l", "1", "--cursor", cursor, "--json").ok().json()
+    assert [a["id"] for a in rest] == ["up-alice"]
+
 
 def _unused(_: Callable[..., Any]) -> None:  # keeps the imported fixtures referenced for linters
     pass

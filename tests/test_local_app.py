@@ -408,6 +408,28 @@ def test_data_survives_reopening(db: Path) -> None:
         assert c.list_workflows(SUB) == [saved]
 
 
+def test_an_older_database_is_upgraded_on_open_and_keeps_its_data(db: Path) -> None:
+    from relay_cli.local.seed import DEMO_ASSIGNMENTS
+    from relay_cli.local.store import SCHEMA_VERSION
+
+    with make_client(db) as c:
+        saved = c.save_workflow(SUB, workflow())[0]
+    conn = SandboxStore(db).connect()
+    try:  # what a version-2 database looks like: no audit events
+        conn.execute("DELETE FROM resources WHERE kind = 'audit'")
+        conn.execute("PRAGMA user_version = 2")
+    finally:
+        conn.close()
+    store = SandboxStore(db)
+    assert [a["audit_id"] for a in store.resources("audit", SUB)] == [a["audit_id"] for a in DEMO_ASSIGNMENTS]
+    assert store.list_workflows(SUB) == [saved]
+    conn = store.connect()
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    finally:
+        conn.close()
+
+
 def test_store_pragmas(db: Path) -> None:
     conn = SandboxStore(db).connect()
     try:

@@ -33,7 +33,7 @@ COMMANDS = [
     ["tag", "list", "-s", SUB], ["tag", "create", "-c", "c", "-l", "l", "-s", SUB],
     ["tag", "update", "t-1", "-c", "c", "-l", "l", "-s", SUB], ["tag", "delete", "t-1", "--yes", "-s", SUB],
     ["analytics", "-s", SUB], ["analytics", "workflow", "-w", "wf-1", "--all", "--json", "-s", SUB],
-    ["user", "list", "-s", SUB],
+    ["user", "list", "-s", SUB], ["user", "assignments", "-s", SUB, "--all"],
     ["login"], ["token", "generate", "--no-browser"], ["whoami", "--json"], ["logout"],
 ]
 #: not run here, and why

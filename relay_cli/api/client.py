@@ -376,6 +376,11 @@ class RelayClient:
         data = self._request("GET", "/ibot/user_profile", params={"subscriber_id": subscriber_id})
         return _results(data)
 
+    def audit_events(self, subscriber_id: str, **query: Any) -> dict[str, Any]:
+        """One page of ``GET /ibot/audit``: ``{"data": [...], "cursor": ...}``."""
+        data = self._request("GET", "/ibot/audit", params={"subscriber_id": subscriber_id, **query})
+        return data if isinstance(data, dict) else {"data": data or []}
+
 
 def _results(data: Any) -> list[dict[str, Any]]:
     """The list in ``{"results": [...]}`` (or a bare list), objects only."""

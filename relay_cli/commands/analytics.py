@@ -21,6 +21,28 @@ TIME_HELP = (
 )
 
 
+OldestOpt = Annotated[
+    str | None,
+    typer.Option("--oldest", metavar="TIME", help="Only events at or after TIME: " + TIME_HELP, show_default=False),
+]
+LatestOpt = Annotated[
+    str | None,
+    typer.Option("--latest", metavar="TIME", help="Only events at or before TIME: " + TIME_HELP, show_default=False),
+]
+LimitOpt = Annotated[
+    int,
+    typer.Option("--limit", "-l", metavar="N", help="Show at most N events; pages through the cursor until there are N."),
+]
+AllOpt = Annotated[
+    bool, typer.Option("--all", help="Every matching event: page until the cursor is empty (ignores --limit).")
+]
+CursorOpt = Annotated[
+    str | None,
+    typer.Option("--cursor", metavar="CURSOR", help="Start at this cursor (the one a previous, limited run printed).",
+                 show_default=False),
+]
+
+
 def register(app: typer.Typer) -> None:
     """A top-level command, as in the reference CLI."""
     app.command("analytics", epilog=EPILOG)(analytics)
@@ -58,27 +80,11 @@ def analytics(
         str | None,
         typer.Option("--type", "-t", metavar="system|user", help="Only events of this source type.", show_default=False),
     ] = None,
-    oldest: Annotated[
-        str | None,
-        typer.Option("--oldest", metavar="TIME", help="Only events at or after TIME: " + TIME_HELP, show_default=False),
-    ] = None,
-    latest: Annotated[
-        str | None,
-        typer.Option("--latest", metavar="TIME", help="Only events at or before TIME: " + TIME_HELP, show_default=False),
-    ] = None,
-    limit: Annotated[
-        int,
-        typer.Option("--limit", "-l", metavar="N", help="Show at most N events; pages through the cursor until "
-                     "there are N."),
-    ] = 20,
-    all_events: Annotated[
-        bool, typer.Option("--all", help="Every matching event: page until the cursor is empty (ignores --limit).")
-    ] = False,
-    cursor: Annotated[
-        str | None,
-        typer.Option("--cursor", metavar="CURSOR", help="Start at this cursor (the one a previous, limited run "
-                     "printed).", show_default=False),
-    ] = None,
+    oldest: OldestOpt = None,
+    latest: LatestOpt = None,
+    limit: LimitOpt = 20,
+    all_events: AllOpt = False,
+    cursor: CursorOpt = None,
     parse: Annotated[
         bool,
         typer.Option("--parse/--no-parse", "-p", help="Show JSON content as parsed one-line JSON (--no-parse: the "
@@ -92,6 +98,48 @@ def analytics(
 
     if source_type is not None and source_type not in an.SOURCE_TYPES:
         raise UsageError(f"expected one of {', '.join(an.SOURCE_TYPES)}, got {source_type!r}", option="--type")
+    oldest_q, latest_q = window(oldest, latest, limit, cursor)
+    if workflow_ref is not None and not workflow_ref.strip():
+        raise UsageError("expected a workflow id or name, got an empty value", option="--workflow-id")
+
+    st = state(ctx)
+    subscriber = st.subscriber_id(subscriber_id)
+    client = st.client()
+    workflow_id = _workflow_id(client, subscriber, workflow_ref) if workflow_ref else None
+    query = an.build_query(
+        category=category,
+        workflow_id=workflow_id,
+        instance_id=instance_id,
+        user_id=user_id,
+        source_type=source_type,
+        oldest=oldest_q,
+        latest=latest_q,
+    )
+    events, next_cursor = pages(
+        lambda q: client.analytics_events(subscriber, **q), query, limit=None if all_events else limit, cursor=cursor
+    )
+    output.print_records(
+        events,
+        as_json=json_output,
+        empty="No analytics events match.",
+        headers=an.HEADERS,
+        row=lambda e: an.row(e, parse=parse),
+    )
+    if not json_output and events:
+        noun = "event" if len(events) == 1 else "events"
+        output.message(f"{len(events)} {noun}.")
+    more(next_cursor)
+
+
+# --- shared with `relay user assignments`, which pages the same way -----------------------------------
+
+
+def window(oldest: str | None, latest: str | None, limit: int, cursor: str | None) -> tuple[str | None, str | None]:
+    """--oldest/--latest as query values; --limit and --cursor checked. Bad input: a UsageError naming the flag."""
+    from ..core import analytics as an
+
+    if cursor is not None and not cursor.strip():
+        raise UsageError("expected a cursor, got an empty value", option="--cursor")
     if limit < 1:
         raise UsageError(f"expected a whole number of events, 1 or more, got {limit}", option="--limit")
     bounds: dict[str, str | None] = {}
@@ -104,42 +152,22 @@ def analytics(
         an.check_bounds(bounds["--oldest"], bounds["--latest"])
     except an.BadTime as exc:
         raise UsageError(str(exc), option="--oldest") from None
-    if workflow_ref is not None and not workflow_ref.strip():
-        raise UsageError("expected a workflow id or name, got an empty value", option="--workflow-id")
-    if cursor is not None and not cursor.strip():
-        raise UsageError("expected a cursor, got an empty value", option="--cursor")
+    return bounds["--oldest"], bounds["--latest"]
 
-    st = state(ctx)
-    subscriber = st.subscriber_id(subscriber_id)
-    client = st.client()
-    workflow_id = _workflow_id(client, subscriber, workflow_ref) if workflow_ref else None
-    query = an.build_query(
-        category=category,
-        workflow_id=workflow_id,
-        instance_id=instance_id,
-        user_id=user_id,
-        source_type=source_type,
-        oldest=bounds["--oldest"],
-        latest=bounds["--latest"],
-    )
+
+def pages(fetch: Any, query: dict[str, Any], *, limit: int | None, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """core.analytics.collect, with a cursor loop as an API error (exit 1)."""
+    from ..core import analytics as an
+
     try:
-        events, next_cursor = an.collect(
-            lambda q: client.analytics_events(subscriber, **q), query, limit=None if all_events else limit, cursor=cursor
-        )
+        return an.collect(fetch, query, limit=limit, cursor=cursor)
     except an.CursorLoop as exc:
         from ..errors import ApiError
 
         raise ApiError(str(exc)) from None
-    output.print_records(
-        events,
-        as_json=json_output,
-        empty="No analytics events match.",
-        headers=an.HEADERS,
-        row=lambda e: an.row(e, parse=parse),
-    )
-    if not json_output and events:
-        noun = "event" if len(events) == 1 else "events"
-        output.message(f"{len(events)} {noun}.")
+
+
+def more(next_cursor: str | None) -> None:
     if next_cursor:
         output.message(f"More events match: add --cursor {next_cursor} (or use --all).")
 

@@ -129,3 +129,36 @@ def tag_row(tag: dict[str, Any]) -> list[str]:
         "yes" if tag.get("uid") else "no",
         str(tag.get("uid") or ""),
     ]
+
+
+# --- user profile assignments (``GET /ibot/audit``) ----------------------------------------------------
+
+#: the audit query the reference CLI sends for "which user profile was assigned to which device"
+ASSIGNMENT_QUERY = {"event_type": "ibot_user_profile", "action": "assigned"}
+ASSIGNMENT_HEADERS = ["User ID", "Device ID", "Action", "Timestamp", "Audit ID"]
+
+
+def assignment(event: dict[str, Any]) -> dict[str, Any]:
+    """An audit event with its JSON ``data`` (``{"id": user, "device_id": ...}``) opened into ``id`` and
+    ``device_id`` (None when the data is missing or not that JSON)."""
+    import json
+
+    out = {k: v for k, v in event.items() if k != "data"}
+    data = event.get("data")
+    parsed: Any = None
+    if isinstance(data, str):
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            parsed = None
+    elif isinstance(data, dict):
+        parsed = data
+    parsed = parsed if isinstance(parsed, dict) else {}
+    out["id"] = parsed.get("id")
+    out["device_id"] = parsed.get("device_id")
+    return out
+
+
+def assignment_row(event: dict[str, Any]) -> list[str]:
+    keys = ("id", "device_id", "action", "timestamp_action", "audit_id")
+    return ["" if event.get(k) is None else str(event.get(k)) for k in keys]

@@ -237,6 +237,14 @@ def _cursor_offset(value: str | None) -> int:
     raise bad_request(f"cursor {value!r} is not one this server sent")
 
 
+def _page(req: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{"data": [...], "cursor": ...}``: the page of ``items`` the request's ``limit`` and ``cursor`` select."""
+    limit = _page_limit(req.param("limit"))
+    start = _cursor_offset(req.param("cursor"))
+    more = start + limit < len(items)
+    return {"data": items[start:start + limit], "cursor": _cursor(start + limit) if more else None}
+
+
 def _time_bound(value: str | None, name: str) -> str | None:
     """``oldest``/``latest`` as a comparable ``YYYY-MM-DDTHH:MM:SS...`` string: ISO 8601 or Unix seconds."""
     if value is None:
@@ -460,11 +468,7 @@ def make_app(
         oldest, latest = _time_bound(req.param("oldest"), "oldest"), _time_bound(req.param("latest"), "latest")
         data = [e for e in data if (oldest is None or e["timestamp"] >= oldest) and (latest is None or e["timestamp"] <= latest)]
         data.sort(key=lambda e: (e["timestamp"], e["id"]), reverse=True)  # newest first
-        limit = _page_limit(req.param("limit"))
-        start = _cursor_offset(req.param("cursor"))
-        page = data[start:start + limit]
-        more = start + limit < len(data)
-        return Response(200, {"data": page, "cursor": _cursor(start + limit) if more else None})
+        return Response(200, _page(req, data))
 
     def device_ids(req: Request, sub: str) -> Response:
         known_subscriber(sub)
@@ -546,6 +550,26 @@ def make_app(
     def list_user_profiles(req: Request) -> Response:
         return Response(200, {"results": store.resources("user_profile", subscriber(req))})
 
+    def audit(req: Request) -> Response:
+        """Audit events, newest first, paged like the analytics: filtered by event_type, action, user_id (the
+        ``id`` in an event's JSON ``data``), oldest and latest."""
+        sub = subscriber(req)
+        oldest, latest = _time_bound(req.param("oldest"), "oldest"), _time_bound(req.param("latest"), "latest")
+        wanted = {k: req.param(k) for k in ("event_type", "action")}
+        user = req.param("user_id")
+        data = []
+        for event in store.resources("audit", sub):
+            if any(v is not None and event.get(k) != v for k, v in wanted.items()):
+                continue
+            if user is not None and json.loads(event.get("data") or "{}").get("id") != user:
+                continue
+            stamp = event["timestamp_action"]
+            if (oldest is not None and stamp < oldest) or (latest is not None and stamp > latest):
+                continue
+            data.append({k: event[k] for k in ("audit_id", "action", "data", "timestamp_action")})
+        data.sort(key=lambda e: (e["timestamp_action"], e["audit_id"]), reverse=True)
+        return Response(200, _page(req, data))
+
     seg = r"([^/]+)"
     routes: list[tuple[re.Pattern[str], dict[str, Callable[..., Response]]]] = [
         (re.compile(r"/ibot/workflow"), {"GET": list_workflows, "POST": save_workflow}),
@@ -565,6 +589,7 @@ def make_app(
         (re.compile(r"/ibot/relay_nfc_tag"), {"GET": list_tags, "POST": create_tag}),
         (re.compile(rf"/ibot/relay_nfc_tag/{seg}"), {"GET": get_tag, "PUT": update_tag, "DELETE": delete_tag}),
         (re.compile(r"/ibot/user_profile"), {"GET": list_user_profiles}),
+        (re.compile(r"/ibot/audit"), {"GET": audit}),
     ]
 
     def authorize(req: Request) -> None:

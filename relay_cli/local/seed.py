@@ -33,6 +33,24 @@ DEMO_USERS: list[dict[str, Any]] = [
     {"user_profile_id": "up-bob", "username": "bob"},
 ]
 
+#: audit events: which user profile was assigned to which device (``GET /ibot/audit``)
+DEMO_ASSIGNMENTS: list[dict[str, Any]] = [
+    {
+        "audit_id": "audit-0001",
+        "event_type": "ibot_user_profile",
+        "action": "assigned",
+        "data": json.dumps({"id": "up-alice", "device_id": "990007560045678"}),
+        "timestamp_action": "2026-01-05T09:00:00.000Z",
+    },
+    {
+        "audit_id": "audit-0002",
+        "event_type": "ibot_user_profile",
+        "action": "assigned",
+        "data": json.dumps({"id": "up-bob", "device_id": "990007560023456"}),
+        "timestamp_action": "2026-01-05T09:05:00.000Z",
+    },
+]
+
 
 def seed(conn: Any) -> None:
     """Insert the demo account into a freshly created schema. ``conn`` is inside the store's write transaction."""
@@ -51,6 +69,7 @@ def seed(conn: Any) -> None:
     resources = [("venue", DEMO_VENUE["venue_id"], DEMO_VENUE)]
     resources += [("position", p["position_id"], p) for p in DEMO_POSITIONS]
     resources += [("user_profile", u["user_profile_id"], u) for u in DEMO_USERS]
+    resources += [("audit", a["audit_id"], a) for a in DEMO_ASSIGNMENTS]
     conn.executemany(
         "INSERT OR IGNORE INTO resources (kind, resource_id, subscriber_id, body) VALUES (?, ?, ?, ?)",
         [(kind, rid, DEMO_SUBSCRIBER, json.dumps(body)) for kind, rid, body in resources],

@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import RelayError
 from . import seed as _seed
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 
 SCHEMA = """
