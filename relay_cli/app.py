@@ -94,6 +94,9 @@ def build_app() -> typer.Typer:
 
     analytics.register(app)
     user.register(app)
+    from .commands import meta
+
+    meta.register(app)
     return app
 
 

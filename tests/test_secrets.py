@@ -41,6 +41,8 @@ SKIPPED = {
     "server": "serves until interrupted (its token is its own)",
     "workflow simulate": "talks WebSocket to a workflow app, not to the Relay API",
     "workflow check": "talks WebSocket to a workflow app",
+    "help": "prints help text, sends nothing", "version": "prints the version, sends nothing",
+    "update": "names the upgrade command, sends nothing",
     "completion show": "prints a static script", "completion install": "writes a shell's rc file",
     "workflow create button": "same path as create http", "workflow create phrase": "same path as create http",
     "workflow create event": "same path as create http", "workflow create battery": "same path as create http",

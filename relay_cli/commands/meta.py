@@ -1,0 +1,63 @@
+"""``relay help [COMMAND...]``, ``relay version`` and ``relay update``: the reference CLI's commands about the CLI
+itself, so its users' habits keep working."""
+
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ._common import JsonOpt, examples
+
+
+def register(app: typer.Typer) -> None:
+    app.command("help", epilog=examples("relay help", "relay help workflow create call"))(help_command)
+    app.command("version", epilog=examples("relay version", "relay version --json"))(version)
+    app.command("update", epilog=examples("relay update"))(update)
+
+
+def help_command(
+    ctx: typer.Context,
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[COMMAND]...", help="The command to explain, e.g. workflow create call.",
+                       show_default=False),
+    ] = None,
+) -> None:
+    """Show the help of relay or of one of its commands (the same as COMMAND --help)."""
+    from ..errors import UsageError
+
+    current = ctx.find_root()
+    for name in command or []:
+        group = current.command
+        found = group.get_command(current, name) if hasattr(group, "get_command") else None
+        if found is None:
+            where = current.command_path
+            raise UsageError(f"{where} has no command {name!r} (see `{where} --help`)")
+        current = type(ctx)(found, info_name=name, parent=current)
+    sys.stdout.write(current.get_help() + "\n")
+
+
+def version(json_output: JsonOpt = False) -> None:
+    """Print the version of relay (the same as --version); --json adds Python and the platform."""
+    from .. import __version__
+
+    if json_output:
+        import platform
+
+        from .. import output
+
+        output.print_json({"version": __version__, "python": platform.python_version(), "platform": sys.platform})
+    else:
+        sys.stdout.write(f"relay {__version__}\n")
+
+
+def update() -> None:
+    """relay does not update itself: this names the command that does, for the way it was installed."""
+    from ..errors import UsageError
+
+    if "pipx" in sys.prefix.replace("\\", "/").split("/"):
+        how = "pipx upgrade relay-cli"
+    else:
+        how = f"{sys.executable} -m pip install --upgrade relay-cli"
+    raise UsageError(f"relay is updated by the tool that installed it; run: {how}")
