@@ -36,6 +36,8 @@ def test_help_of_an_unknown_command_is_exit_2_one_line(run: Any, path: list[str]
 
 def test_version(run: Any) -> None:
     assert run("version").out == f"relay {__version__}\n"
+    assert run("-v").out == f"relay {__version__}\n"  # a lone -v, as in the reference CLI
+    assert run("-V").out == run("--version").out == f"relay {__version__}\n"
     result = run("version", "--json")
     assert result.code == 0
     assert json.loads(result.out) == {
