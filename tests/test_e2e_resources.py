@@ -102,5 +102,17 @@ def test_user_list(tmp_path: Path, server: Server) -> None:
     assert [a["id"] for a in rest] == ["up-alice"]
 
 
+def test_account_commands(tmp_path: Path, server: Server) -> None:
+    env = server.client_env(tmp_path)
+    devices = relay(env, "devices", "--json").ok().json()
+    assert devices[:2] == [ALICE, BOB] and len(devices) == 5
+    groups = relay(env, "group", "list", "--json").ok().json()
+    assert [(g["name"], g["subscribers"]) for g in groups] == [("Front desk", [ALICE, BOB])]
+    assert relay(env, "subscriber", "list", "--json").ok().json() == [{"subscriber_id": SUB}]
+    assert relay(env, "subscriber", "get").ok().out == f"{SUB}\n"
+    relay(env, "subscriber", "set", SUB).ok()
+    assert relay(env, "whoami", "--json").ok().json()["default_account"] == SUB
+
+
 def _unused(_: Callable[..., Any]) -> None:  # keeps the imported fixtures referenced for linters
     pass
