@@ -90,9 +90,10 @@ def build_app() -> typer.Typer:
     from .commands import tag
 
     tag.register(app)
-    from .commands import analytics, user
+    from .commands import analytics, audio, user
 
     analytics.register(app)
+    audio.register(app)
     user.register(app)
     from .commands import meta
 

@@ -102,6 +102,47 @@ def test_user_list(tmp_path: Path, server: Server) -> None:
     assert [a["id"] for a in rest] == ["up-alice"]
 
 
+def _wav(path: Path, frames: int) -> Path:
+    import wave
+
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x00\x01" * frames)
+    return path
+
+
+def test_audio_create_list_delete(tmp_path: Path, server: Server) -> None:
+    env = server.client_env(tmp_path)
+    small = _wav(tmp_path / "chime.wav", 8000)
+    large = _wav(tmp_path / "welcome.wav", 1_500_000)  # 3 MB: streamed in chunks
+    chime = relay(env, "audio", "create", "-n", "chime", "-f", str(small), "--json").ok().json()
+    created = relay(env, "audio", "create", "-n", "welcome", "-f", str(large))
+    assert created.ok().err.startswith("Uploaded 'welcome' with ID 'au_")
+    assert "relay-static://welcome" in created.err
+    listed = relay(env, "audio", "list", "--json").ok().json()
+    assert [(a["short_name"], a["audio_format"]) for a in listed] == [("chime", "wave"), ("welcome", "wave")]
+    assert listed[0] == chime
+
+    from relay_cli.local.store import SandboxStore
+
+    store = SandboxStore(Path(server.info["db"]))
+    sizes = {a["short_name"]: store.resource("custom_audio_file", SUB, a["id"])["size"] for a in listed}
+    assert sizes == {"chime": small.stat().st_size, "welcome": large.stat().st_size}
+
+    taken = relay(env, "audio", "create", "-n", "chime", "-f", str(small))
+    assert taken.code == 1 and "exists already" in taken.err
+    not_wav = tmp_path / "notes.txt"
+    not_wav.write_text("not audio")
+    refused = relay(env, "audio", "create", "-n", "notes", "-f", str(not_wav))
+    assert (refused.code, refused.out) == (2, "") and "--file" in refused.err
+
+    relay(env, "audio", "delete", chime["id"], "--yes").ok()
+    assert [a["short_name"] for a in relay(env, "audio", "list", "--json").ok().json()] == ["welcome"]
+    assert relay(env, "audio", "delete", chime["id"], "--yes").code == 3
+
+
 def test_account_commands(tmp_path: Path, server: Server) -> None:
     env = server.client_env(tmp_path)
     devices = relay(env, "devices", "--json").ok().json()

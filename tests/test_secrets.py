@@ -33,6 +33,8 @@ COMMANDS = [
     ["tag", "list", "-s", SUB], ["tag", "create", "-c", "c", "-l", "l", "-s", SUB],
     ["tag", "update", "t-1", "-c", "c", "-l", "l", "-s", SUB], ["tag", "delete", "t-1", "--yes", "-s", SUB],
     ["analytics", "-s", SUB], ["analytics", "workflow", "-w", "wf-1", "--all", "--json", "-s", SUB],
+    ["audio", "list", "-s", SUB], ["audio", "delete", "au-1", "--yes", "-s", SUB],
+    ["audio", "create", "-n", "welcome", "-f", "welcome.wav", "-s", SUB],
     ["user", "list", "-s", SUB], ["user", "assignments", "-s", SUB, "--all"],
     ["login"], ["token", "generate", "--no-browser"], ["whoami", "--json"], ["logout"],
 ]
@@ -98,6 +100,10 @@ def test_token_never_leaks(run: Any, monkeypatch: pytest.MonkeyPatch, isolated_e
     monkeypatch.setattr("relay_cli.auth.oauth.open_browser", lambda url: False)
     monkeypatch.chdir(isolated_env.parent)
     (isolated_env.parent / "relay.toml").write_text(MANIFEST)
+    frames = b"\x00\x01" * 100  # a tiny WAV for `audio create`
+    fmt = b"fmt " + (16).to_bytes(4, "little") + bytes.fromhex("01000100401f0000803e000002001000")
+    riff = b"WAVE" + fmt + b"data" + len(frames).to_bytes(4, "little") + frames
+    (isolated_env.parent / "welcome.wav").write_bytes(b"RIFF" + len(riff).to_bytes(4, "little") + riff)
 
     def answer(request: httpx.Request) -> httpx.Response:
         if status != 200:
@@ -114,6 +120,10 @@ def test_token_never_leaks(run: Any, monkeypatch: pytest.MonkeyPatch, isolated_e
             return httpx.Response(200, json=[{"subscriber_id": SUB}])
         if path.startswith("/ibot/subscriber_info"):
             return httpx.Response(200, json={"capabilities": {"calling": True}})
+        if path == "/ibot/custom_audio" and request.method == "POST":
+            return httpx.Response(200, json={"result": {"id": "au-1"}, "s3_upload_url": f"{API}/upload?X-Amz-Signature=s"})
+        if path == "/ibot/custom_audio":
+            return httpx.Response(200, json=[{"id": "au-1", "short_name": "welcome", "audio_format": "wave"}])
         return httpx.Response(200, json=[])
 
     codes: list[tuple[str, int]] = []

@@ -103,6 +103,8 @@ class RelayClient:
         self.host = httpx.URL(self.base_url).host
         default_headers = {"Accept": "application/json", "User-Agent": user_agent}
         default_headers.update(headers or {})
+        #: never sent to another host (a presigned upload URL): the credentials and the profile's own headers
+        self._private_headers = {"authorization", *(name.lower() for name in headers or {})}
         if token is not None:
             default_headers["Authorization"] = f"{auth_method} {token}"
         hooks = {"request": [log.request], "response": [log.response]} if log is not None else {}
@@ -380,6 +382,77 @@ class RelayClient:
         """One page of ``GET /ibot/audit``: ``{"data": [...], "cursor": ...}``."""
         data = self._request("GET", "/ibot/audit", params={"subscriber_id": subscriber_id, **query})
         return data if isinstance(data, dict) else {"data": data or []}
+
+
+    # --- custom audio --------------------------------------------------------------------------------
+
+    def custom_audio(self, subscriber_id: str) -> list[dict[str, Any]]:
+        data = self._request("GET", "/ibot/custom_audio", params={"subscriber_id": subscriber_id})
+        return _results(data)
+
+    def create_custom_audio(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"result": {"id", ...}, "s3_upload_url": ...}``: the record, and where to PUT the file."""
+        data = self._request("POST", "/ibot/custom_audio", params={"subscriber_id": subscriber_id}, body=body)
+        return data if isinstance(data, dict) else {}
+
+    def delete_custom_audio(self, subscriber_id: str, audio_id: str) -> None:
+        self._request("DELETE", f"/ibot/custom_audio/{_seg(audio_id)}", params={"subscriber_id": subscriber_id})
+
+    def upload_presigned(
+        self,
+        url: str,
+        path: str,
+        size: int,
+        *,
+        content_type: str = "audio/wave",
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """PUT the file at ``path`` to a presigned ``url``, streamed, ``progress(n)`` after each ``n`` bytes.
+
+        The URL is another host (object storage) that trusts its own signature: our Authorization header and
+        the profile's extra headers are removed from the request. Connection failures and 500/502/503/504 are
+        retried (a PUT of the same bytes is idempotent); each attempt reads the file again."""
+        attempts = max(1, self._max_attempts if self._max_attempts is not None else MAX_ATTEMPTS)
+        pause = self._wait if self._wait is not None else wait
+        host = httpx.URL(url).host or url
+        attempt = 0
+        while True:
+            attempt += 1
+            last = attempt >= attempts
+            request = self._http.build_request(
+                "PUT",
+                url,
+                content=_file_chunks(path, progress),
+                headers={"Content-Type": content_type, "Content-Length": str(size)},
+            )
+            for name in self._private_headers:
+                request.headers.pop(name, None)
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as exc:
+                if not last:
+                    pause(backoff(attempt))
+                    continue
+                raise network_error(exc, host) from None
+            status = response.status_code
+            if status in (500, 502, 503, 504) and not last:
+                pause(backoff(attempt))
+                continue
+            if status >= 400:
+                tried = "tried once" if attempt == 1 else f"tried {attempt} times"
+                raise ApiError(
+                    f"uploading the file to {host} failed: HTTP {status} {response.reason_phrase} ({tried})",
+                    status=status,
+                )
+            return
+
+
+def _file_chunks(path: str, progress: Callable[[int], None] | None, size: int = 64 * 1024) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
+            if progress is not None:
+                progress(len(chunk))
 
 
 def _results(data: Any) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ MASK = "***"
 #: header names whose values are credentials
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 #: a field, query parameter or variable is secret when its name matches this
-_SECRET_NAME = re.compile(r"token|secret|password|passwd|api[_-]?key|code_verifier|^code$|assertion|credential|authorization|cookie", re.I)
+_SECRET_NAME = re.compile(r"token|secret|password|passwd|api[_-]?key|code_verifier|^code$|assertion|credential|authorization|cookie|signature|^sig$", re.I)
 
 
 def is_secret_name(name: str) -> bool:

@@ -2,26 +2,34 @@
 
 Every answer is JSON (``Content-Type: application/json``); errors are ``{"error": ..., "message": ...}`` with the
 status codes of the real service: 400 bad input, 401 bad or missing token, 404 unknown account / workflow /
-instance / path, 405 wrong method, 413 body too large, 500 anything unexpected.
+instance / path, 405 wrong method, 409 a custom audio name taken, 413 body too large, 500 anything unexpected.
+Custom audio files are PUT to a presigned URL on this server (``/_sandbox/upload/...``), which checks its HMAC
+signature and expiry instead of the token, as object storage would.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from .store import SandboxStore
 
 MAX_BODY = 1 << 20
+#: custom audio: the largest file the presigned upload takes, and how long its URL stays valid (seconds)
+MAX_UPLOAD = 64 << 20
+UPLOAD_TTL = 900
+UPLOAD_PREFIX = "/_sandbox/upload/custom_audio/"
 POLL_INTERVAL = 0.5
 HEARTBEAT_INTERVAL = 2.0
 JSON = "application/json"
@@ -206,6 +214,21 @@ def validate_tag(body: Any) -> dict[str, str]:
         if not content.get(key):
             raise bad_request(f"content.{key} must be a non-empty string")
     return dict(content)
+
+
+def validate_audio(body: Any, sub: str) -> str:
+    """The body of ``POST /ibot/custom_audio``: ``{"audio_format": "wave", "subscriber_id", "short_name"}``;
+    returns the short name."""
+    if not isinstance(body, dict):
+        raise bad_request("expected a JSON object")
+    if body.get("audio_format") != "wave":
+        raise bad_request(f"audio_format must be \"wave\", got {body.get('audio_format')!r}")
+    if body.get("subscriber_id") != sub:
+        raise bad_request("subscriber_id in the body must match the subscriber_id query parameter")
+    name = body.get("short_name")
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request("short_name must be a non-empty string")
+    return name
 
 
 #: analytics pages: the size when the request gives no ``limit``, and the most one page holds
@@ -570,6 +593,69 @@ def make_app(
         data.sort(key=lambda e: (e["timestamp_action"], e["audit_id"]), reverse=True)
         return Response(200, _page(req, data))
 
+    upload_key = secrets.token_bytes(32)  # signs this server's presigned upload URLs
+
+    def upload_signature(sub: str, audio_id: str, expires: str) -> str:
+        return hmac.new(upload_key, f"{sub}\n{audio_id}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def list_audio(req: Request) -> Response:
+        return Response(200, store.resources("custom_audio", subscriber(req)))  # a bare list, as the API answers
+
+    def create_audio(req: Request) -> Response:
+        """The record, and a presigned URL (on this server) to PUT the file to: no Authorization needed there."""
+        sub = subscriber(req)
+        name = validate_audio(req.json(), sub)
+        for existing in store.resources("custom_audio", sub):
+            if existing.get("short_name") == name:
+                raise HttpError(409, "conflict", f"an audio file named {name!r} exists already (id {existing['id']})")
+        audio = {"id": "au_" + secrets.token_hex(8), "subscriber_id": sub, "audio_format": "wave", "short_name": name}
+        store.put_resource("custom_audio", sub, audio["id"], audio)
+        expires = str(int(time.time()) + UPLOAD_TTL)
+        query = urlencode({
+            "subscriber_id": sub, "expires": expires, "signature": upload_signature(sub, audio["id"], expires)
+        })
+        scheme = req.environ.get("wsgi.url_scheme", "http")
+        host = req.header("Host") or f"{req.environ.get('SERVER_NAME')}:{req.environ.get('SERVER_PORT')}"
+        return Response(200, {"result": audio, "s3_upload_url": f"{scheme}://{host}{UPLOAD_PREFIX}{audio['id']}?{query}"})
+
+    def upload_audio(req: Request, audio_id: str) -> Response:
+        """The presigned PUT: checked by its signature and expiry; the bytes are counted and hashed, not kept."""
+        sub, expires, signature = req.param("subscriber_id"), req.param("expires"), req.param("signature") or ""
+        if (
+            sub is None or expires is None or not expires.isdigit()
+            or not hmac.compare_digest(signature, upload_signature(sub, audio_id, expires))
+        ):
+            raise HttpError(403, "forbidden", "the upload URL's signature is not valid")
+        if int(expires) < time.time():
+            raise HttpError(403, "forbidden", "the upload URL has expired")
+        if store.resource("custom_audio", sub, audio_id) is None:
+            raise not_found(f"no custom audio {audio_id!r} in account {sub}")
+        length_header = req.header("Content-Length")
+        if length_header is None or not length_header.isdigit():
+            raise HttpError(411, "length_required", "the upload needs a Content-Length header")
+        length = int(length_header)
+        if length > MAX_UPLOAD:
+            raise HttpError(413, "payload_too_large", f"the file is larger than {MAX_UPLOAD} bytes")
+        stream, digest, received = req.environ.get("wsgi.input"), hashlib.sha256(), 0
+        while stream is not None and received < length:
+            chunk = stream.read(min(1 << 16, length - received))
+            if not chunk:
+                break
+            digest.update(chunk)
+            received += len(chunk)
+        if received != length:
+            raise bad_request(f"the body has {received} bytes, Content-Length says {length}")
+        upload = {"size": received, "sha256": digest.hexdigest(), "content_type": req.header("Content-Type")}
+        store.put_resource("custom_audio_file", sub, audio_id, upload)
+        return Response(200, empty=True)
+
+    def delete_audio(req: Request, audio_id: str) -> Response:
+        sub = subscriber(req)
+        if not store.delete_resource("custom_audio", sub, audio_id):
+            raise not_found(f"no custom audio {audio_id!r} in account {sub}")
+        store.delete_resource("custom_audio_file", sub, audio_id)
+        return Response(204, empty=True)
+
     seg = r"([^/]+)"
     routes: list[tuple[re.Pattern[str], dict[str, Callable[..., Response]]]] = [
         (re.compile(r"/ibot/workflow"), {"GET": list_workflows, "POST": save_workflow}),
@@ -590,10 +676,13 @@ def make_app(
         (re.compile(rf"/ibot/relay_nfc_tag/{seg}"), {"GET": get_tag, "PUT": update_tag, "DELETE": delete_tag}),
         (re.compile(r"/ibot/user_profile"), {"GET": list_user_profiles}),
         (re.compile(r"/ibot/audit"), {"GET": audit}),
+        (re.compile(r"/ibot/custom_audio"), {"GET": list_audio, "POST": create_audio}),
+        (re.compile(rf"/ibot/custom_audio/{seg}"), {"DELETE": delete_audio}),
+        (re.compile(rf"{UPLOAD_PREFIX}{seg}"), {"PUT": upload_audio}),
     ]
 
     def authorize(req: Request) -> None:
-        if token is None:
+        if token is None or req.path.startswith(UPLOAD_PREFIX):  # a presigned upload carries its own signature
             return
         header = req.header("Authorization") or ""
         parts = header.split(None, 1)

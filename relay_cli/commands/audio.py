@@ -1,0 +1,205 @@
+"""``relay audio create | list | delete``: custom audio files, played by workflows as ``relay-static://NAME``."""
+
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from .. import output
+from ..errors import UsageError
+from ._common import DryRunOpt, JsonOpt, SubscriberOpt, YesOpt, examples, new_app, state
+
+HELP = "Upload, list and delete custom audio files (played by workflows as relay-static://NAME)."
+app = new_app(HELP)
+
+#: a progress bar is shown for files larger than this, when stderr is a terminal
+PROGRESS_MIN_BYTES = 1 << 20
+#: a name becomes the host part of relay-static://NAME: these would break that URI
+NAME_FORBIDDEN = set("/?#%\\")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="audio", help=HELP)
+
+
+def _check_name(name: str) -> str:
+    if not name.strip():
+        raise UsageError("expected a name, got an empty value", option="--name")
+    bad = sorted({c for c in name if c.isspace() or c in NAME_FORBIDDEN or not c.isprintable()})
+    if bad:
+        found = ", ".join(repr(c) for c in bad)
+        raise UsageError(
+            f"workflows play it as relay-static://NAME, so NAME cannot contain whitespace or any of / ? # % \\ "
+            f"(found {found} in {name!r})",
+            option="--name",
+        )
+    return name
+
+
+def _check_file(path: str) -> Any:
+    """The WavInfo of ``path``; anything unreadable or not WAV is a UsageError naming --file."""
+    import os
+
+    from ..core import wav
+
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a directory, expected a .wav file", option="--file")
+    try:
+        return wav.inspect(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file", option="--file") from None
+    except PermissionError:
+        raise UsageError(f"{path}: permission denied", option="--file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it ({exc.strerror or exc})", option="--file") from None
+    except wav.NotWav as exc:
+        raise UsageError(f"{path}: {exc}", option="--file") from None
+
+
+def _progress_bar(size: int) -> Any:
+    """(bar, advance) when stderr is a terminal and the file is large; else (None, None)."""
+    if size <= PROGRESS_MIN_BYTES or not output._isatty(sys.stderr):
+        return None, None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    bar = Progress(
+        TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        console=output._console(sys.stderr), transient=True,
+    )  # fmt: skip
+    task = bar.add_task("upload", total=size)
+    return bar, lambda n: bar.advance(task, n)
+
+
+@app.command(
+    "create",
+    epilog=examples(
+        "relay audio create -n welcome -f welcome.wav",
+        "relay audio create --name chime --file sounds/chime.wav --json",
+    ),
+)
+def create(
+    ctx: typer.Context,
+    name: Annotated[
+        str,
+        typer.Option("--name", "-n", metavar="NAME", help="Friendly name: workflows play the file as "
+                     "relay-static://NAME.", show_default=False),
+    ],
+    file: Annotated[
+        str, typer.Option("--file", "-f", metavar="FILE", help="The WAV file to upload.", show_default=False)
+    ],
+    subscriber_id: SubscriberOpt = None,
+    dry_run: DryRunOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Upload a WAV file as custom audio. The file is checked before anything is sent."""
+    _check_name(name)
+    info = _check_file(file)
+    st = state(ctx)
+    subscriber = st.subscriber_id(subscriber_id)
+    body = {"audio_format": "wave", "subscriber_id": subscriber, "short_name": name}
+    if dry_run:
+        output.print_json(body)
+        output.message(f"Dry run: nothing sent. Would upload {file} ({info.size} bytes, {info.describe()}).")
+        return
+    client = st.client()
+    created = client.create_custom_audio(subscriber, body)
+    record = created.get("result") if isinstance(created.get("result"), dict) else {}
+    audio_id, url = record.get("id"), created.get("s3_upload_url")
+    if not audio_id or not url:
+        from ..errors import ApiError
+
+        missing = "an id for the new audio" if not audio_id else "an upload URL"
+        removed = _remove(client, subscriber, str(audio_id)) if audio_id else None
+        raise ApiError(f"the server did not return {missing}" + _cleanup_note(audio_id, removed))
+    bar, advance = _progress_bar(info.size)
+    try:
+        if bar is not None:
+            with bar:
+                client.upload_presigned(str(url), file, info.size, progress=advance)
+        else:
+            client.upload_presigned(str(url), file, info.size)
+    except (Exception, KeyboardInterrupt) as exc:
+        removed = _remove(client, subscriber, str(audio_id))
+        from ..errors import RelayError
+
+        if isinstance(exc, RelayError):
+            exc.message = f"{exc.message}{_cleanup_note(audio_id, removed)}"
+            exc.args = (exc.message,)
+        raise
+    if json_output:
+        output.print_json(record)
+        return
+    output.success(f"Uploaded '{name}' with ID '{audio_id}' ({info.size} bytes, {info.describe()})")
+    output.message(f"  Play it in workflows as relay-static://{name}")
+    output.message(f"  Delete it with: relay audio delete {audio_id}")
+
+
+def _remove(client: Any, subscriber: str, audio_id: str) -> bool:
+    """Delete a half-created audio record; True when that worked."""
+    try:
+        client.delete_custom_audio(subscriber, audio_id)
+    except Exception:  # noqa: BLE001 - the upload's error is the one to report
+        return False
+    return True
+
+
+def _cleanup_note(audio_id: Any, removed: bool | None) -> str:
+    if removed is None:
+        return ""
+    if removed:
+        return f"; the new audio record {audio_id} was removed again"
+    return f"; the audio record {audio_id} was created but has no file: remove it with `relay audio delete {audio_id}`"
+
+
+@app.command("list", epilog=examples("relay audio list", "relay audio list --json"))
+def list_audio(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False) -> None:
+    """List the account's custom audio files."""
+    st = state(ctx)
+    subscriber = st.subscriber_id(subscriber_id)
+    files = st.client().custom_audio(subscriber)
+    output.print_records(
+        files,
+        as_json=json_output,
+        empty="No custom audio files have been uploaded yet; use `relay audio create --help` to get started.",
+        headers=["ID", "Name", "Format"],
+        row=lambda a: [str(a.get("id") or ""), str(a.get("short_name") or ""), str(a.get("audio_format") or "")],
+    )
+
+
+@app.command("delete", epilog=examples("relay audio delete AUDIO_ID", "relay audio delete -i AUDIO_ID --yes"))
+def delete(
+    ctx: typer.Context,
+    audio_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The audio file to delete.", show_default=False)] = None,
+    id_option: Annotated[
+        str | None, typer.Option("--id", "-i", metavar="ID", help="The audio file (same as the argument).", show_default=False)
+    ] = None,
+    subscriber_id: SubscriberOpt = None,
+    yes: YesOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Delete a custom audio file. Asks first on a terminal; scripts pass --yes."""
+    if audio_id and id_option and audio_id != id_option:
+        raise UsageError("give the audio id once, as the argument or as --id", option="--id")
+    aid = audio_id or id_option
+    if not aid:
+        raise UsageError("expected the audio id (relay audio delete ID)", option="--id")
+    if not yes and not output.stdin_is_interactive():
+        raise UsageError("no terminal to confirm on; pass --yes to delete without asking", option="--yes")
+    st = state(ctx)
+    subscriber = st.subscriber_id(subscriber_id)
+    client = st.client()
+    known = {str(a.get("id")): a for a in client.custom_audio(subscriber)}
+    if aid not in known:
+        from ..errors import NotFoundError
+
+        raise NotFoundError(f"no custom audio {aid!r} in account {subscriber}", hint="`relay audio list` shows them")
+    name = known[aid].get("short_name")
+    if not yes and not output.confirm(f"Delete audio {aid}" + (f" ({name})" if name else "") + f" from account {subscriber}?"):
+        output.message("Not deleted.")
+        return
+    client.delete_custom_audio(subscriber, aid)
+    if json_output:
+        output.print_json({"id": aid, "deleted": True})
+    else:
+        output.success(f"Deleted audio {aid}" + (f" ({name})" if name else ""))

@@ -1,0 +1,367 @@
+"""``relay audio create | list | delete``: the WAV check before any request, the exact requests (the presigned PUT
+without our credentials), the rollback of a failed upload, outputs and exit codes, and the sandbox."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from conftest import API, SUB, TOKEN, clean, sent
+from relay_cli.core import wav
+
+UPLOAD = "https://bucket.s3.amazonaws.com/custom/au-1.wav"
+SIGNED = UPLOAD + "?X-Amz-Credential=AKIAEXAMPLE%2F20261123&X-Amz-Signature=deadbeefcafe&X-Amz-Expires=900"
+CREATED = {"result": {"id": "au-1", "subscriber_id": SUB, "audio_format": "wave", "short_name": "welcome"},
+           "s3_upload_url": SIGNED}
+LISTED = [{"id": "au-1", "subscriber_id": SUB, "audio_format": "wave", "short_name": "welcome"}]
+Q = {"subscriber_id": SUB}
+
+
+def wav_bytes(
+    frames: bytes = b"\x00\x01" * 800, *, tag: int = 1, channels: int = 1, rate: int = 8000, bits: int = 16,
+    before_data: bytes = b"",
+) -> bytes:
+    block = channels * bits // 8
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + before_data
+    body += b"data" + struct.pack("<I", len(frames)) + frames + (b"\x00" if len(frames) % 2 else b"")
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.fixture
+def sound(tmp_path: Path) -> Path:
+    path = tmp_path / "welcome.wav"
+    path.write_bytes(wav_bytes())
+    return path
+
+
+@pytest.fixture
+def api() -> Any:
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as mock:
+        mock.post(f"{API}/ibot/custom_audio").mock(return_value=httpx.Response(200, json=CREATED))
+        mock.get(f"{API}/ibot/custom_audio").mock(return_value=httpx.Response(200, json=LISTED))
+        mock.delete(f"{API}/ibot/custom_audio/au-1").mock(return_value=httpx.Response(204))
+        mock.put(UPLOAD).mock(return_value=httpx.Response(200))
+        yield mock
+
+
+def relay_calls(api: Any) -> list[tuple[str, str, dict[str, str]]]:
+    return sent(type("Only", (), {"calls": [c for c in api.calls if c.request.url.host != "bucket.s3.amazonaws.com"]})())
+
+
+def upload_calls(api: Any) -> list[httpx.Request]:
+    return [c.request for c in api.calls if c.request.url.host == "bucket.s3.amazonaws.com"]
+
+
+# --- create --------------------------------------------------------------------------------------------------
+
+
+def test_create_posts_the_record_then_puts_the_file_without_our_credentials(
+    run: Any, api: Any, sound: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELAY_HEADERS", '{"X-Team": "blue"}')
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert result.code == 0, result.err
+    assert relay_calls(api) == [("POST", "/ibot/custom_audio", Q)]
+    post = api.calls[0].request
+    assert post.content == b'{"audio_format":"wave","subscriber_id":"SUB","short_name":"welcome"}'
+    assert post.headers["X-Team"] == "blue"
+    [put] = upload_calls(api)
+    assert str(put.url) == SIGNED
+    assert put.headers["content-type"] == "audio/wave"
+    assert put.headers["content-length"] == str(sound.stat().st_size)
+    assert "authorization" not in put.headers and "x-team" not in put.headers
+    assert "transfer-encoding" not in put.headers
+    assert put.read() == sound.read_bytes()
+    assert result.out == ""
+    assert result.err.splitlines() == [
+        "Uploaded 'welcome' with ID 'au-1' (1644 bytes, PCM, 1 ch, 8000 Hz, 16-bit, 0.1 s)",
+        "  Play it in workflows as relay-static://welcome",
+        "  Delete it with: relay audio delete au-1",
+    ]
+    clean(result)
+
+
+def test_create_json_prints_the_record_never_the_upload_url(run: Any, api: Any, sound: Path) -> None:
+    result = run("audio", "create", "--name", "welcome", "--file", str(sound), "-s", SUB, "--json")
+    assert result.code == 0, result.err
+    assert result.json() == CREATED["result"]
+    assert "Signature" not in result.out + result.err
+
+
+def test_verbose_masks_the_presigned_signature(run: Any, api: Any, sound: Path) -> None:
+    result = run("--verbose", "audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert result.code == 0, result.err
+    assert "> PUT https://bucket.s3.amazonaws.com/custom/au-1.wav?" in result.err
+    assert "deadbeefcafe" not in result.err and "AKIAEXAMPLE" not in result.err
+    assert "X-Amz-Signature=***" in result.err and "X-Amz-Credential=***" in result.err
+    assert TOKEN not in result.err
+
+
+def test_dry_run_prints_the_body_and_sends_nothing(run: Any, api: Any, sound: Path) -> None:
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB, "--dry-run")
+    assert result.code == 0, result.err
+    assert api.calls.call_count == 0
+    assert json.loads(result.out) == {"audio_format": "wave", "subscriber_id": SUB, "short_name": "welcome"}
+
+
+@pytest.mark.parametrize("status", [403, 400])
+def test_a_failed_upload_removes_the_new_record_and_exits_1(run: Any, api: Any, sound: Path, status: int) -> None:
+    api.put(UPLOAD).mock(return_value=httpx.Response(status))
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert result.code == 1
+    assert relay_calls(api) == [("POST", "/ibot/custom_audio", Q), ("DELETE", "/ibot/custom_audio/au-1", Q)]
+    assert result.out == ""
+    assert result.err == (
+        f"error: uploading the file to bucket.s3.amazonaws.com failed: HTTP {status} "
+        f"{httpx.codes.get_reason_phrase(status)} (tried once); the new audio record au-1 was removed again\n"
+    )
+
+
+def test_a_flaky_upload_is_retried_then_succeeds(run: Any, api: Any, sound: Path) -> None:
+    api.put(UPLOAD).mock(side_effect=[httpx.Response(503), httpx.ConnectError("reset"), httpx.Response(200)])
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert result.code == 0, result.err
+    uploads = upload_calls(api)
+    assert len(uploads) == 3
+    assert all(u.read() == sound.read_bytes() for u in uploads)  # the whole file, each time
+    assert relay_calls(api) == [("POST", "/ibot/custom_audio", Q)]
+
+
+def test_upload_failure_whose_cleanup_fails_says_what_is_left(run: Any, api: Any, sound: Path) -> None:
+    api.put(UPLOAD).mock(return_value=httpx.Response(403))
+    api.delete(f"{API}/ibot/custom_audio/au-1").mock(return_value=httpx.Response(400, json={"error": "nope"}))
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert result.code == 1
+    assert result.err.endswith(
+        "; the audio record au-1 was created but has no file: remove it with `relay audio delete au-1`\n"
+    )
+
+
+def test_no_id_in_the_answer_is_exit_1_and_nothing_uploaded(run: Any, api: Any, sound: Path) -> None:
+    api.post(f"{API}/ibot/custom_audio").mock(return_value=httpx.Response(200, json={"s3_upload_url": SIGNED}))
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert result.code == 1
+    assert upload_calls(api) == []
+    assert result.err == "error: the server did not return an id for the new audio\n"
+
+
+def test_a_name_taken_is_the_apis_409_exit_1(run: Any, api: Any, sound: Path) -> None:
+    api.post(f"{API}/ibot/custom_audio").mock(
+        return_value=httpx.Response(409, json={"error": "conflict", "message": "an audio file named 'welcome' exists"})
+    )
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert result.code == 1
+    assert upload_calls(api) == []
+    assert "an audio file named 'welcome' exists (conflict) (HTTP 409)" in result.err
+
+
+def _file(tmp_path: Path, name: str, content: bytes | None) -> str:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (None, "no such file"),
+        (b"", "the file is empty"),
+        (b"ID3\x04 an mp3, not a wav", "not a WAV file: it does not start with a RIFF/WAVE header"),
+        (b"RIFF\x10\x00\x00\x00AVI LIST", "not a WAV file"),
+        (wav_bytes()[:30], "truncated inside its fmt chunk"),
+        (wav_bytes()[:-10], "the file is truncated: its data chunk needs 1600 bytes, 1590 are there"),
+        (b"RIFF\x04\x00\x00\x00WAVE", "no fmt chunk"),
+        (wav_bytes()[:36], "no data chunk"),
+    ],
+)
+def test_a_file_that_is_not_a_readable_wav_is_exit_2_and_nothing_sent(
+    run: Any, api: Any, tmp_path: Path, content: bytes | None, needle: str
+) -> None:
+    result = run("audio", "create", "-n", "x", "-f", _file(tmp_path, "in.wav", content), "-s", SUB)
+    assert (result.code, result.out) == (2, "")
+    assert api.calls.call_count == 0
+    assert len(result.err.splitlines()) == 1 and result.err.startswith("error: --file: ")
+    assert needle in result.err
+
+
+def test_a_directory_is_exit_2(run: Any, api: Any, tmp_path: Path) -> None:
+    result = run("audio", "create", "-n", "x", "-f", str(tmp_path), "-s", SUB)
+    assert result.code == 2 and api.calls.call_count == 0
+    assert result.err == f"error: --file: {tmp_path} is a directory, expected a .wav file\n"
+
+
+@pytest.mark.parametrize("name", ["", " ", "two words", "a/b", "what?", "x#1", "50%", "tab\there"])
+def test_a_name_that_breaks_relay_static_uri_is_exit_2(run: Any, api: Any, sound: Path, name: str) -> None:
+    result = run("audio", "create", "-n", name, "-f", str(sound), "-s", SUB)
+    assert (result.code, result.out) == (2, "")
+    assert api.calls.call_count == 0
+    assert result.err.startswith("error: --name: ") and len(result.err.splitlines()) == 1
+
+
+def test_missing_flags_are_exit_2(run: Any, api: Any, sound: Path) -> None:
+    assert run("audio", "create", "-f", str(sound), "-s", SUB).code == 2
+    assert run("audio", "create", "-n", "x", "-s", SUB).code == 2
+    assert api.calls.call_count == 0
+
+
+def test_progress_bar_only_for_large_files_on_a_terminal(
+    run: Any, api: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relay_cli.commands import audio
+
+    shown: list[int] = []
+    real = audio._progress_bar
+
+    def spy(size: int) -> Any:
+        bar, advance = real(size)
+        if bar is not None:
+            shown.append(size)
+        return bar, advance
+
+    monkeypatch.setattr(audio, "_progress_bar", spy)
+    monkeypatch.setattr("relay_cli.output._isatty", lambda stream: True)
+    big = _file(tmp_path, "big.wav", wav_bytes(b"\x00\x01" * (600 << 10)))
+    assert run("audio", "create", "-n", "big", "-f", big, "-s", SUB).code == 0
+    assert upload_calls(api)[-1].read() == Path(big).read_bytes()
+    small = _file(tmp_path, "small.wav", wav_bytes())
+    assert run("audio", "create", "-n", "small", "-f", small, "-s", SUB).code == 0
+    assert shown == [Path(big).stat().st_size]
+
+
+# --- list and delete ---------------------------------------------------------------------------------------
+
+
+def test_list_table_and_json(run: Any, api: Any) -> None:
+    result = run("audio", "list", "-s", SUB)
+    assert result.code == 0, result.err
+    assert relay_calls(api) == [("GET", "/ibot/custom_audio", Q)]
+    assert result.out == "ID    NAME     FORMAT\nau-1  welcome  wave\n"
+    assert run("audio", "list", "-s", SUB, "--json").json() == LISTED
+
+
+def test_list_empty(run: Any, api: Any) -> None:
+    api.get(f"{API}/ibot/custom_audio").mock(return_value=httpx.Response(200, json=[]))
+    result = run("audio", "list", "-s", SUB)
+    assert (result.code, result.out) == (0, "")
+    assert result.err == "No custom audio files have been uploaded yet; use `relay audio create --help` to get started.\n"
+
+
+@pytest.mark.parametrize("args", [["au-1"], ["-i", "au-1"], ["--id", "au-1"]])
+def test_delete_checks_the_id_then_deletes(run: Any, api: Any, args: list[str]) -> None:
+    result = run("audio", "delete", *args, "--yes", "-s", SUB)
+    assert result.code == 0, result.err
+    assert relay_calls(api) == [("GET", "/ibot/custom_audio", Q), ("DELETE", "/ibot/custom_audio/au-1", Q)]
+    assert result.err == "Deleted audio au-1 (welcome)\n"
+
+
+def test_delete_unknown_is_exit_3_and_deletes_nothing(run: Any, api: Any) -> None:
+    result = run("audio", "delete", "au-9", "--yes", "-s", SUB)
+    assert result.code == 3
+    assert relay_calls(api) == [("GET", "/ibot/custom_audio", Q)]
+    assert "no custom audio 'au-9' in account SUB" in result.err
+
+
+def test_delete_needs_yes_without_a_terminal(run: Any, api: Any) -> None:
+    result = run("audio", "delete", "au-1", "-s", SUB)
+    assert (result.code, result.out) == (2, "")
+    assert api.calls.call_count == 0
+    assert result.err == "error: --yes: no terminal to confirm on; pass --yes to delete without asking\n"
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("\n", False)])
+def test_delete_asks_on_a_terminal(
+    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch, answer: str, deleted: bool
+) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr("relay_cli.output.stdin_is_interactive", lambda: True)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(answer))
+    result = run("audio", "delete", "au-1", "-s", SUB, "--json")
+    assert result.code == 0, result.err
+    assert "Delete audio au-1 (welcome) from account SUB? [y/N]" in result.err
+    assert len(relay_calls(api)) == (2 if deleted else 1)
+    assert (result.json() if deleted else result.out) == ({"id": "au-1", "deleted": True} if deleted else "")
+
+
+# --- core/wav.py ----------------------------------------------------------------------------------------------
+
+
+def test_wav_inspect_reads_the_format(tmp_path: Path) -> None:
+    info = wav.inspect(_file(tmp_path, "a.wav", wav_bytes(b"\x00" * 32000, channels=2, rate=8000, bits=16)))
+    assert (info.format_tag, info.channels, info.sample_rate, info.bits_per_sample, info.data_bytes) == (1, 2, 8000, 16, 32000)
+    assert info.duration == 1.0
+    assert info.describe() == "PCM, 2 ch, 8000 Hz, 16-bit, 1.0 s"
+
+
+def test_wav_inspect_accepts_non_pcm_padding_and_chunks_before_data(tmp_path: Path) -> None:
+    mulaw = wav.inspect(_file(tmp_path, "m.wav", wav_bytes(b"\x7f" * 801, tag=7, bits=8)))  # odd length: padded
+    assert (mulaw.format_name, mulaw.data_bytes) == ("mu-law", 801)
+    listed = b"LIST" + struct.pack("<I", 5) + b"INFOx" + b"\x00"  # an odd-sized chunk and its pad byte
+    info = wav.inspect(_file(tmp_path, "l.wav", wav_bytes(before_data=listed)))
+    assert info.data_bytes == 1600
+    assert wav.inspect(_file(tmp_path, "x.wav", wav_bytes(tag=0x55, bits=0))).describe() == "format 85, 1 ch, 8000 Hz, 0-bit"
+
+
+def test_wav_data_before_fmt_is_refused(tmp_path: Path) -> None:
+    frames = b"\x00" * 4
+    body = b"WAVE" + b"data" + struct.pack("<I", 4) + frames
+    with pytest.raises(wav.NotWav, match="data chunk comes before any fmt chunk"):
+        wav.inspect(_file(tmp_path, "d.wav", b"RIFF" + struct.pack("<I", len(body)) + body))
+
+
+# --- the sandbox ----------------------------------------------------------------------------------------------
+
+
+def test_audio_on_the_sandbox(run: Any, sound: Path) -> None:
+    result = run("-P", "local", "audio", "create", "-n", "welcome", "-f", str(sound), "--json")
+    assert result.code == 0, result.err
+    created = result.json()
+    assert {k: created[k] for k in ("subscriber_id", "audio_format", "short_name")} == {
+        "subscriber_id": "demo-account", "audio_format": "wave", "short_name": "welcome"
+    }
+    assert run("-P", "local", "audio", "list", "--json").json() == [created]
+    again = run("-P", "local", "audio", "create", "-n", "welcome", "-f", str(sound))
+    assert again.code == 1 and f"exists already (id {created['id']})" in again.err
+
+    from relay_cli.local.store import SandboxStore
+
+    dbs = list(Path(__import__("os").environ["RELAY_DATA_DIR"]).rglob("*.db"))
+    [db] = dbs
+    upload = SandboxStore(db).resource("custom_audio_file", "demo-account", created["id"])
+    assert upload is not None and upload["size"] == sound.stat().st_size and upload["content_type"] == "audio/wave"
+
+    assert run("-P", "local", "audio", "delete", created["id"], "--yes").code == 0
+    assert run("-P", "local", "audio", "list", "--json").json() == []
+    assert run("-P", "local", "audio", "delete", created["id"], "--yes").code == 3
+
+
+def test_sandbox_upload_needs_a_valid_signature_not_the_token(tmp_path: Path) -> None:
+    from relay_cli.local.server import in_process_transport
+
+    transport = in_process_transport(tmp_path / "s.db", "tok")
+    with httpx.Client(base_url="http://sandbox", transport=transport) as http:
+        created = http.post(
+            "/ibot/custom_audio", params={"subscriber_id": "demo-account"}, headers={"Authorization": "Bearer tok"},
+            json={"audio_format": "wave", "subscriber_id": "demo-account", "short_name": "s"},
+        ).json()
+        url = httpx.URL(created["s3_upload_url"])
+        assert url.path.startswith("/_sandbox/upload/custom_audio/") and url.host == "sandbox"
+        body = wav_bytes()
+        assert http.put(url, content=body, headers={"Content-Type": "audio/wave"}).status_code == 200  # no token
+        forged = url.copy_set_param("signature", "0" * 64)
+        refused = http.put(forged, content=body)
+        assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+        expired = url.copy_set_param("expires", "1")
+        assert http.put(expired, content=body).status_code == 403
+        bad = http.post("/ibot/custom_audio", params={"subscriber_id": "demo-account"},
+                        headers={"Authorization": "Bearer tok"}, json={"audio_format": "mp3", "short_name": "s"})
+        assert bad.status_code == 400 and "audio_format" in bad.json()["message"]
