@@ -37,9 +37,33 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-def build_app() -> typer.Typer:
-    from .commands import account, profile, server, workflow
+#: the modules under relay_cli.commands that register top-level commands, in the order --help lists them
+MODULES = (
+    "workflow", "profile", "server", "account", "auth", "completion", "geofence", "venues", "tag", "analytics",
+    "audio", "user", "meta",
+)  # fmt: skip
+#: each top-level command → the module that registers it (tests/test_meta.py checks this against the tree)
+COMMANDS = {
+    "workflow": "workflow", "profile": "profile", "server": "server", "devices": "account", "group": "account",
+    "login": "auth", "logout": "auth", "whoami": "auth", "env": "auth", "token": "auth", "subscriber": "auth",
+    "completion": "completion", "geofence": "geofence", "venues": "venues", "positions": "venues", "tag": "tag",
+    "analytics": "analytics", "audio": "audio", "user": "user", "help": "meta", "version": "meta", "update": "meta",
+}  # fmt: skip
 
+
+def _register(app: typer.Typer, name: str) -> None:
+    import importlib
+
+    module = importlib.import_module(f".commands.{name}", __package__)
+    if name in ("workflow", "profile"):
+        app.add_typer(module.app, name=name, help=module.HELP)
+    else:
+        module.register(app)
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The command tree; with ``only`` (a top-level command name), just that command's module is registered,
+    which is all a command line naming it needs and saves building the rest (startup time)."""
     app = new_app(HELP)
 
     @app.callback()
@@ -71,34 +95,28 @@ def build_app() -> typer.Typer:
         ctx.obj = state
         ctx.call_on_close(state.close)
 
-    app.add_typer(workflow.app, name="workflow", help=workflow.HELP)
-    app.add_typer(profile.app, name="profile", help=profile.HELP)
-    server.register(app)
-    account.register(app)
-    from .commands import auth
-
-    auth.register(app)
-    from .commands import completion
-
-    completion.register(app)
-    from .commands import geofence
-
-    geofence.register(app)
-    from .commands import venues
-
-    venues.register(app)
-    from .commands import tag
-
-    tag.register(app)
-    from .commands import analytics, audio, user
-
-    analytics.register(app)
-    audio.register(app)
-    user.register(app)
-    from .commands import meta
-
-    meta.register(app)
+    for name in (COMMANDS[only],) if only in COMMANDS else MODULES:
+        _register(app, name)
     return app
+
+
+def command_named(args: list[str]) -> str | None:
+    """The top-level command a command line runs, when the whole tree is not needed to run it: None for
+    ``--help``, no command, ``relay help ...`` (it walks the tree), shell completion, or anything unusual."""
+    if os.environ.get("_RELAY_COMPLETE"):
+        return None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-P", "--profile"):
+            i += 2
+        elif arg in ("-v", "--verbose") or arg.startswith("--profile=") or (arg.startswith("-P") and len(arg) > 2):
+            i += 1
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg if arg in COMMANDS and arg != "help" else None
+    return None
 
 
 def _print_error(err: RelayError) -> None:
@@ -110,7 +128,7 @@ def _print_error(err: RelayError) -> None:
 
 
 def run(args: list[str]) -> int:
-    app = build_app()
+    app = build_app(only=command_named(args))
     try:
         result = app(args=args, prog_name="relay", standalone_mode=False)
         if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130)
