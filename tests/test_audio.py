@@ -162,6 +162,57 @@ def test_a_name_taken_is_the_apis_409_exit_1(run: Any, api: Any, sound: Path) ->
     assert "an audio file named 'welcome' exists (conflict) (HTTP 409)" in result.err
 
 
+def test_an_upload_that_never_connects_says_so_and_removes_the_record(run: Any, api: Any, sound: Path) -> None:
+    api.put(UPLOAD).mock(side_effect=httpx.ConnectError("connection refused"))
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert result.code == 1
+    assert len(upload_calls(api)) == 4  # MAX_ATTEMPTS
+    assert relay_calls(api)[-1] == ("DELETE", "/ibot/custom_audio/au-1", Q)
+    assert result.err.startswith(
+        "error: uploading the file failed: could not reach bucket.s3.amazonaws.com: connection refused (tried 4 times)"
+        "; the new audio record au-1 was removed again\n"
+    )
+
+
+def test_the_object_stores_xml_error_is_shown(run: Any, api: Any, sound: Path) -> None:
+    xml = "<?xml version='1.0'?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+    api.put(UPLOAD).mock(return_value=httpx.Response(403, text=xml, headers={"Content-Type": "application/xml"}))
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert result.code == 1
+    assert "failed: HTTP 403 AccessDenied: Request has expired (tried once); the new audio record au-1 was removed" in result.err
+
+
+def test_upload_presigned_streams_reports_progress_and_restarts_it_on_retry(tmp_path: Path) -> None:
+    from relay_cli.api.client import RelayClient
+
+    path = tmp_path / "big.wav"
+    path.write_bytes(wav_bytes(b"\x01\x02" * 100_000))
+    size = path.stat().st_size
+    seen: list[int] = []
+    with respx.mock(assert_all_mocked=True) as mock:
+        put = mock.put(UPLOAD).mock(side_effect=[httpx.Response(500), httpx.Response(200)])
+        client = RelayClient(API, token=TOKEN, user_agent="t", headers={"X-Team": "blue"}, sleep=lambda s: None)
+        client.upload_presigned(SIGNED, str(path), size, progress=seen.append)
+    assert put.call_count == 2
+    for call in put.calls:
+        assert call.request.read() == path.read_bytes()
+        assert {"authorization", "x-team"}.isdisjoint(call.request.headers.keys())
+        assert call.request.headers["user-agent"] == "t"
+    first = seen[: seen.index(size) + 1]
+    assert first[0] == 0 and first == sorted(first) and len(first) > 2  # in chunks, not one read
+    assert seen[len(first)] == 0 and seen[-1] == size  # the second attempt starts again from 0
+
+
+def test_a_pipe_is_refused_without_reading_it(run: Any, api: Any, tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    result = run("audio", "create", "-n", "x", "-f", str(fifo), "-s", SUB)
+    assert (result.code, api.calls.call_count) == (2, 0)
+    assert result.err == f"error: --file: {fifo} is not a regular file, expected a .wav file\n"
+
+
 def _file(tmp_path: Path, name: str, content: bytes | None) -> str:
     path = tmp_path / name
     if content is not None:
@@ -173,11 +224,13 @@ def _file(tmp_path: Path, name: str, content: bytes | None) -> str:
     ("content", "needle"),
     [
         (None, "no such file"),
-        (b"", "the file is empty"),
+        (b"", "empty file"),
+        (b"RIFF\x10\x00", "truncated: the file ends inside its RIFF/WAVE header"),
         (b"ID3\x04 an mp3, not a wav", "not a WAV file: it does not start with a RIFF/WAVE header"),
         (b"RIFF\x10\x00\x00\x00AVI LIST", "not a WAV file"),
-        (wav_bytes()[:30], "truncated inside its fmt chunk"),
-        (wav_bytes()[:-10], "the file is truncated: its data chunk needs 1600 bytes, 1590 are there"),
+        (wav_bytes()[:30], "truncated: the file ends inside its fmt chunk"),
+        (wav_bytes()[:-10], "truncated: the data chunk needs 1600 bytes, 1590 are there"),
+        (wav_bytes()[:40], "truncated: the file ends inside a chunk header at byte 36"),
         (b"RIFF\x04\x00\x00\x00WAVE", "no fmt chunk"),
         (wav_bytes()[:36], "no data chunk"),
     ],
@@ -314,8 +367,32 @@ def test_wav_inspect_accepts_non_pcm_padding_and_chunks_before_data(tmp_path: Pa
 def test_wav_data_before_fmt_is_refused(tmp_path: Path) -> None:
     frames = b"\x00" * 4
     body = b"WAVE" + b"data" + struct.pack("<I", 4) + frames
-    with pytest.raises(wav.NotWav, match="data chunk comes before any fmt chunk"):
+    with pytest.raises(wav.NotWav, match="no fmt chunk before the data chunk"):
         wav.inspect(_file(tmp_path, "d.wav", b"RIFF" + struct.pack("<I", len(body)) + body))
+
+
+def test_wav_duration_uses_the_byte_rate_of_compressed_formats(tmp_path: Path) -> None:
+    fmt = struct.pack("<HHIIHH", 0x11, 1, 8000, 4055, 256, 4) + b"\x02\x00\xf9\x01"  # IMA ADPCM, 20-byte fmt
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", 8110) + b"\x00" * 8110
+    info = wav.inspect(_file(tmp_path, "a.wav", b"RIFF" + struct.pack("<I", len(body)) + body))
+    assert (info.format_name, info.bits_per_sample, info.duration) == ("IMA ADPCM", 4, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"RIFF\x00\x00\x00\x00WAV", "truncated: the file ends inside its RIFF/WAVE header"),
+        (b"RIFF\x00\x00\x00\x00WAVX", "not a WAV file: it does not start with a RIFF/WAVE header"),
+        (b"RIFX\x00\x00\x00\x00WAVE", "not a WAV file: it does not start with a RIFF/WAVE header"),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt \x0e\x00\x00\x00" + b"\x00" * 14, "the fmt chunk is 14 bytes, expected at least 16"),
+        (b"RIFF\x00\x00\x00\x00WAVELIST\x00\x10\x00\x00INFO", "truncated: the LIST chunk needs 4096 bytes, 4 are there"),
+        (wav_bytes(channels=0), "the fmt chunk says 0 channels at 8000 Hz"),
+    ],
+)
+def test_wav_refusals(tmp_path: Path, content: bytes, message: str) -> None:
+    with pytest.raises(wav.NotWav) as caught:
+        wav.inspect(_file(tmp_path, "w.wav", content))
+    assert str(caught.value) == message
 
 
 # --- the sandbox ----------------------------------------------------------------------------------------------

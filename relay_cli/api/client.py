@@ -383,7 +383,6 @@ class RelayClient:
         data = self._request("GET", "/ibot/audit", params={"subscriber_id": subscriber_id, **query})
         return data if isinstance(data, dict) else {"data": data or []}
 
-
     # --- custom audio --------------------------------------------------------------------------------
 
     def custom_audio(self, subscriber_id: str) -> list[dict[str, Any]]:
@@ -407,11 +406,13 @@ class RelayClient:
         content_type: str = "audio/wave",
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        """PUT the file at ``path`` to a presigned ``url``, streamed, ``progress(n)`` after each ``n`` bytes.
+        """PUT the file at ``path`` (``size`` bytes) to a presigned ``url``, streamed; ``progress(sent)`` is
+        called with the bytes sent so far (from 0 again on each attempt).
 
         The URL is another host (object storage) that trusts its own signature: our Authorization header and
-        the profile's extra headers are removed from the request. Connection failures and 500/502/503/504 are
-        retried (a PUT of the same bytes is idempotent); each attempt reads the file again."""
+        the profile's extra headers are removed from the request (same client, so same transport and --verbose
+        hooks). Connection failures and 500/502/503/504 are retried (a PUT of the same bytes is idempotent; S3
+        asks for 500 to be retried too); each attempt reads the file again."""
         attempts = max(1, self._max_attempts if self._max_attempts is not None else MAX_ATTEMPTS)
         pause = self._wait if self._wait is not None else wait
         host = httpx.URL(url).host or url
@@ -419,6 +420,7 @@ class RelayClient:
         while True:
             attempt += 1
             last = attempt >= attempts
+            tried = "tried once" if attempt == 1 else f"tried {attempt} times"
             request = self._http.build_request(
                 "PUT",
                 url,
@@ -433,26 +435,52 @@ class RelayClient:
                 if not last:
                     pause(backoff(attempt))
                     continue
-                raise network_error(exc, host) from None
+                err = network_error(exc, host)
+                err.message = f"uploading the file failed: {err.message} ({tried})"
+                err.args = (err.message,)
+                raise err from None
+            except OSError as exc:  # the file went away or became unreadable since it was checked
+                from ..errors import UsageError
+
+                raise UsageError(f"{path}: cannot read it ({exc.strerror or exc})", option="--file") from None
             status = response.status_code
             if status in (500, 502, 503, 504) and not last:
                 pause(backoff(attempt))
                 continue
             if status >= 400:
-                tried = "tried once" if attempt == 1 else f"tried {attempt} times"
-                raise ApiError(
-                    f"uploading the file to {host} failed: HTTP {status} {response.reason_phrase} ({tried})",
-                    status=status,
-                )
+                reason = _storage_error(response) or response.reason_phrase
+                raise ApiError(f"uploading the file to {host} failed: HTTP {status} {reason} ({tried})", status=status)
             return
 
 
 def _file_chunks(path: str, progress: Callable[[int], None] | None, size: int = 64 * 1024) -> Iterator[bytes]:
+    sent = 0
     with open(path, "rb") as handle:
+        if progress is not None:
+            progress(0)
         while chunk := handle.read(size):
             yield chunk
+            sent += len(chunk)
             if progress is not None:
-                progress(len(chunk))
+                progress(sent)
+
+
+def _storage_error(response: httpx.Response) -> str | None:
+    """The ``<Code>`` and ``<Message>`` of an object store's XML error (S3: SignatureDoesNotMatch, AccessDenied,
+    "Request has expired"), or a JSON ``error``/``message``; None when the body says neither."""
+    import re
+
+    text = response.text[:4096]
+    found = [re.search(rf"<{tag}>([^<]{{1,300}})</{tag}>", text) for tag in ("Code", "Message")]
+    parts = [m.group(1).strip() for m in found if m is not None]
+    if not parts and "json" in response.headers.get("content-type", ""):
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            parts = [str(body[k]) for k in ("error", "message") if body.get(k)]
+    return ": ".join(parts) or None
 
 
 def _results(data: Any) -> list[dict[str, Any]]:

@@ -38,14 +38,19 @@ def _check_name(name: str) -> str:
 
 
 def _check_file(path: str) -> Any:
-    """The WavInfo of ``path``; anything unreadable or not WAV is a UsageError naming --file."""
+    """The WavInfo of ``path``; anything missing, unreadable, not a regular file or not WAV is a UsageError
+    naming --file."""
     import os
+    import stat
 
     from ..core import wav
 
-    if os.path.isdir(path):
-        raise UsageError(f"{path} is a directory, expected a .wav file", option="--file")
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{path} is a directory, expected a .wav file", option="--file")
+        if not stat.S_ISREG(mode):  # a pipe or a device: not read (it could block), and its size is unknown
+            raise UsageError(f"{path} is not a regular file, expected a .wav file", option="--file")
         return wav.inspect(path)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file", option="--file") from None
@@ -58,17 +63,22 @@ def _check_file(path: str) -> Any:
 
 
 def _progress_bar(size: int) -> Any:
-    """(bar, advance) when stderr is a terminal and the file is large; else (None, None)."""
+    """(bar, progress) when stderr is a terminal and the file is large, else (None, None); ``progress(n)``
+    sets the bytes sent so far (an upload that is retried starts again from 0)."""
     if size <= PROGRESS_MIN_BYTES or not output._isatty(sys.stderr):
         return None, None
+    import os
+
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+    plain = "NO_COLOR" in os.environ  # no colour, but still a bar: the terminal is one
+    console = Console(file=sys.stderr, no_color=plain, color_system=None if plain else "auto", highlight=False)
     bar = Progress(
-        TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        console=output._console(sys.stderr), transient=True,
-    )  # fmt: skip
+        TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=console, transient=True
+    )
     task = bar.add_task("upload", total=size)
-    return bar, lambda n: bar.advance(task, n)
+    return bar, lambda sent: bar.update(task, completed=sent)
 
 
 @app.command(
@@ -112,11 +122,11 @@ def create(
         missing = "an id for the new audio" if not audio_id else "an upload URL"
         removed = _remove(client, subscriber, str(audio_id)) if audio_id else None
         raise ApiError(f"the server did not return {missing}" + _cleanup_note(audio_id, removed))
-    bar, advance = _progress_bar(info.size)
+    bar, progress = _progress_bar(info.size)
     try:
         if bar is not None:
             with bar:
-                client.upload_presigned(str(url), file, info.size, progress=advance)
+                client.upload_presigned(str(url), file, info.size, progress=progress)
         else:
             client.upload_presigned(str(url), file, info.size)
     except (Exception, KeyboardInterrupt) as exc:
