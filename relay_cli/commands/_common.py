@@ -153,3 +153,36 @@ def expand_ids(values: list[str] | None, option: str = "--install") -> list[str]
             raise UsageError(f"{source} lists no ids", option=option)
         ids.extend(found)
     return ids
+
+
+def one_id(argument: str | None, option: str | None, *, noun: str, flag: str) -> str:
+    """The id a command takes as its argument or as ``flag`` (the reference's form): given once, not empty."""
+    from ..errors import UsageError
+
+    if argument and option and argument != option:
+        raise UsageError(f"give the {noun} id once, as the argument or as {flag}", option=flag)
+    value = argument or option
+    if not value:
+        raise UsageError(f"expected the {noun} id, as the argument or as {flag}", option=flag)
+    return value
+
+
+def deletion_allowed(yes: bool) -> None:
+    """A delete asks on a terminal; without one it needs --yes (checked before anything is sent)."""
+    from ..errors import UsageError
+    from ..output import stdin_is_interactive
+
+    if not yes and not stdin_is_interactive():
+        raise UsageError("no terminal to confirm on; pass --yes to delete without asking", option="--yes")
+
+
+def delete_confirmed(yes: bool, what: str, label: Any, subscriber: str) -> bool:
+    """True with --yes, else the answer to "Delete WHAT (LABEL) from account S?"; says "Not deleted." on a no."""
+    from .. import output
+
+    if yes:
+        return True
+    if output.confirm(f"Delete {what}" + (f" ({label})" if label else "") + f" from account {subscriber}?"):
+        return True
+    output.message("Not deleted.")
+    return False

@@ -8,7 +8,18 @@ import typer
 
 from .. import output
 from ..errors import UsageError
-from ._common import DryRunOpt, JsonOpt, SubscriberOpt, YesOpt, examples, new_app, state
+from ._common import (
+    DryRunOpt,
+    JsonOpt,
+    SubscriberOpt,
+    YesOpt,
+    deletion_allowed,
+    delete_confirmed,
+    examples,
+    new_app,
+    one_id,
+    state,
+)
 
 HELP = "Upload, list and delete custom audio files (played by workflows as relay-static://NAME)."
 app = new_app(HELP)
@@ -189,13 +200,8 @@ def delete(
     json_output: JsonOpt = False,
 ) -> None:
     """Delete a custom audio file. Asks first on a terminal; scripts pass --yes."""
-    if audio_id and id_option and audio_id != id_option:
-        raise UsageError("give the audio id once, as the argument or as --id", option="--id")
-    aid = audio_id or id_option
-    if not aid:
-        raise UsageError("expected the audio id (relay audio delete ID)", option="--id")
-    if not yes and not output.stdin_is_interactive():
-        raise UsageError("no terminal to confirm on; pass --yes to delete without asking", option="--yes")
+    aid = one_id(audio_id, id_option, noun="audio", flag="--id")
+    deletion_allowed(yes)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     client = st.client()
@@ -205,8 +211,7 @@ def delete(
 
         raise NotFoundError(f"no custom audio {aid!r} in account {subscriber}", hint="`relay audio list` shows them")
     name = known[aid].get("short_name")
-    if not yes and not output.confirm(f"Delete audio {aid}" + (f" ({name})" if name else "") + f" from account {subscriber}?"):
-        output.message("Not deleted.")
+    if not delete_confirmed(yes, f"audio {aid}", name, subscriber):
         return
     client.delete_custom_audio(subscriber, aid)
     if json_output:

@@ -6,8 +6,18 @@ from typing import Annotated
 import typer
 
 from .. import output
-from ..errors import UsageError
-from ._common import DryRunOpt, JsonOpt, SubscriberOpt, YesOpt, examples, new_app, state
+from ._common import (
+    DryRunOpt,
+    JsonOpt,
+    SubscriberOpt,
+    YesOpt,
+    deletion_allowed,
+    delete_confirmed,
+    examples,
+    new_app,
+    one_id,
+    state,
+)
 
 HELP = "Create, list and delete geofences."
 app = new_app(HELP)
@@ -91,13 +101,8 @@ def delete(
     json_output: JsonOpt = False,
 ) -> None:
     """Delete a geofence. Asks first on a terminal; scripts pass --yes."""
-    if geofence_id and id_option and geofence_id != id_option:
-        raise UsageError("give the geofence id once, as the argument or as --id", option="--id")
-    gid = geofence_id or id_option
-    if not gid:
-        raise UsageError("expected the geofence id (relay geofence delete ID)", option="--id")
-    if not yes and not output.stdin_is_interactive():
-        raise UsageError("no terminal to confirm on; pass --yes to delete without asking", option="--yes")
+    gid = one_id(geofence_id, id_option, noun="geofence", flag="--id")
+    deletion_allowed(yes)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     client = st.client()
@@ -107,9 +112,7 @@ def delete(
             from ..errors import NotFoundError
 
             raise NotFoundError(f"no geofence {gid!r} in account {subscriber}", hint="`relay geofence list` shows them")
-        label = known[gid].get("label")
-        if not output.confirm(f"Delete geofence {gid}" + (f" ({label})" if label else "") + f" from account {subscriber}?"):
-            output.message("Not deleted.")
+        if not delete_confirmed(yes, f"geofence {gid}", known[gid].get("label"), subscriber):
             return
     client.delete_geofence(subscriber, gid)
     if json_output:

@@ -7,7 +7,17 @@ import typer
 
 from .. import output
 from ..errors import UsageError
-from ._common import JsonOpt, SubscriberOpt, YesOpt, examples, new_app, state
+from ._common import (
+    JsonOpt,
+    SubscriberOpt,
+    YesOpt,
+    deletion_allowed,
+    delete_confirmed,
+    examples,
+    new_app,
+    one_id,
+    state,
+)
 
 HELP = "Manage the configurations that can be associated with an NFC tag."
 app = new_app(HELP)
@@ -39,12 +49,7 @@ def register(root: typer.Typer) -> None:
 
 
 def _tag_id(argument: str | None, option: str | None) -> str:
-    if argument and option and argument != option:
-        raise UsageError("give the tag id once, as the argument or as --tag-id", option="--tag-id")
-    tag_id = argument or option
-    if not tag_id:
-        raise UsageError("expected the tag id", option="--tag-id")
-    return tag_id
+    return one_id(argument, option, noun="tag", flag="--tag-id")
 
 
 TagIdArg = Annotated[str | None, typer.Argument(metavar="[ID]", help="The tag configuration.", show_default=False)]
@@ -136,14 +141,12 @@ def delete(
 ) -> None:
     """Delete a tag configuration. Asks first on a terminal; scripts pass --yes."""
     tid = _tag_id(tag_id, tag_id_option)
-    if not yes and not output.stdin_is_interactive():
-        raise UsageError("no terminal to confirm on; pass --yes to delete without asking", option="--yes")
+    deletion_allowed(yes)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     client = st.client()
     client.nfc_tag(subscriber, tid)  # a 404 here: exit 3, nothing deleted
-    if not yes and not output.confirm(f"Delete tag {tid} from account {subscriber}?"):
-        output.message("Not deleted.")
+    if not delete_confirmed(yes, f"tag {tid}", None, subscriber):
         return
     client.delete_nfc_tag(subscriber, tid)
     if json_output:
