@@ -186,3 +186,89 @@ def delete_confirmed(yes: bool, what: str, label: Any, subscriber: str) -> bool:
         return True
     output.message("Not deleted.")
     return False
+
+
+# --- the table options of every listing command (the reference's table flags; see relay_cli/listing.py) ---
+
+OutputOpt = Annotated[
+    str | None,
+    typer.Option("--output", "-o", metavar="FORMAT", help="Output format: table, json, csv or yaml.", show_default=False),
+]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Output CSV (the same as --output csv).")]
+FilterOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter",
+        metavar="COLUMN=TEXT",
+        help="Keep rows whose COLUMN contains TEXT, ignoring case (repeatable; all must match).",
+        show_default=False,
+    ),
+]
+SortOpt = Annotated[
+    str | None, typer.Option("--sort", metavar="[-]COLUMN", help="Sort by a column; '-' for descending.", show_default=False)
+]
+NoHeaderOpt = Annotated[bool, typer.Option("--no-header", help="Leave out the header row.")]
+NoTruncateOpt = Annotated[bool, typer.Option("--no-truncate", help="Do not shorten long cells on a terminal.")]
+
+
+class TableFlags:
+    """The table options a listing command was given (``@listing_command`` collects them)."""
+
+    NAMES = ("json_output", "fmt", "csv", "columns", "extended", "filters", "sort", "no_header", "no_truncate")
+
+    def __init__(self, **given: Any) -> None:
+        self.given = given
+
+    def options(self, table: Any, **more: Any) -> Any:
+        """Checked against the command's columns (a UsageError naming the flag, before anything is sent)."""
+        from ..listing import options
+
+        g = self.given
+        return options(
+            table, json_output=g["json_output"], fmt=g["fmt"], csv=g["csv"], only=g["columns"],
+            extended=g["extended"], filters=g["filters"], sort=g["sort"], no_header=g["no_header"],
+            no_truncate=g["no_truncate"], **more,
+        )  # fmt: skip
+
+
+def listing_command(
+    columns_help: str = "Only these columns, comma-separated (keys or headers).",
+    extended_help: str = "Show every column (this list has no extra ones; accepted as in the reference CLI).",
+) -> Any:
+    """Give a listing command the table options: the function declares ``flags: TableFlags`` (keyword-only)
+    and gets them there; its --help lists --json, --output, --csv, --columns, -x, --filter, --sort, --no-header, --no-truncate."""
+    import functools
+    import inspect
+
+    flags = {
+        "json_output": (JsonOpt, False),
+        "fmt": (OutputOpt, None),
+        "csv": (CsvOpt, False),
+        "columns": (
+            Annotated[str | None, typer.Option("--columns", metavar="COLUMNS", help=columns_help, show_default=False)],
+            None,
+        ),
+        "extended": (Annotated[bool, typer.Option("--extended", "-x", help=extended_help)], False),
+        "filters": (FilterOpt, None),
+        "sort": (SortOpt, None),
+        "no_header": (NoHeaderOpt, False),
+        "no_truncate": (NoTruncateOpt, False),
+    }
+
+    def decorate(func: Any) -> Any:
+        signature = inspect.signature(func)
+        own = [p for p in signature.parameters.values() if p.name != "flags"]
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            for name, (annotation, default) in flags.items()
+        ]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = TableFlags(**{name: kwargs.pop(name) for name in TableFlags.NAMES})
+            return func(*args, flags=given, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

@@ -3,8 +3,14 @@
 
 import typer
 
-from .. import output
-from ._common import JsonOpt, SubscriberOpt, examples, new_app, state
+from ._common import (
+    TableFlags,
+    SubscriberOpt,
+    examples,
+    listing_command,
+    new_app,
+    state,
+)
 
 GROUP_HELP = "List the account's groups (install a workflow on one with -G)."
 group_app = new_app(GROUP_HELP)
@@ -16,30 +22,42 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group_app, name="group", help=GROUP_HELP)
 
 
-def devices(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False) -> None:
+@listing_command()
+def devices(
+    ctx: typer.Context,
+    subscriber_id: SubscriberOpt = None,
+    *,
+    flags: TableFlags,
+) -> None:
     """List the account's device (and user) ids: what -i/--install takes."""
+    from ..listing import Column, select, show
+
+    table = [Column("id", "Device ID", str)]
+    opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    ids = [str(d) for d in st.client().device_ids(subscriber)]
-    output.print_records(
-        ids, as_json=json_output, empty=f"No devices in account {subscriber}.", headers=["Device ID"], row=lambda d: [d]
-    )
+    ids = select([str(d) for d in st.client().device_ids(subscriber)], opts)
+    show(ids, opts, empty=f"No devices in account {subscriber}.", filtered_empty="No devices match the filters.")
 
 
 @group_app.command("list", epilog=examples("relay group list", "relay group list --json"))
-def list_groups(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False) -> None:
+@listing_command()
+def list_groups(
+    ctx: typer.Context,
+    subscriber_id: SubscriberOpt = None,
+    *,
+    flags: TableFlags,
+) -> None:
     """List the account's groups and their members."""
+    from ..listing import Column, field, select, show
+
+    table = [
+        Column("id", "Group ID", field("group_id")),
+        Column("name", "Name", field("name")),
+        Column("members", "Members", lambda g: ", ".join(str(m) for m in g.get("subscribers") or [])),
+    ]
+    opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    groups = [g for g in st.client().groups(subscriber) if isinstance(g, dict)]
-    output.print_records(
-        groups,
-        as_json=json_output,
-        empty=f"No groups in account {subscriber}.",
-        headers=["Group ID", "Name", "Members"],
-        row=lambda g: [
-            str(g.get("group_id") or ""),
-            str(g.get("name") or ""),
-            ", ".join(str(m) for m in g.get("subscribers") or []),
-        ],
-    )
+    groups = select([g for g in st.client().groups(subscriber) if isinstance(g, dict)], opts)
+    show(groups, opts, empty=f"No groups in account {subscriber}.", filtered_empty="No groups match the filters.")

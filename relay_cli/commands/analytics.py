@@ -7,7 +7,13 @@ import typer
 
 from .. import output
 from ..errors import UsageError
-from ._common import JsonOpt, SubscriberOpt, examples, state
+from ._common import (
+    TableFlags,
+    SubscriberOpt,
+    examples,
+    listing_command,
+    state,
+)
 
 EPILOG = examples(
     "relay analytics",
@@ -48,6 +54,7 @@ def register(app: typer.Typer) -> None:
     app.command("analytics", epilog=EPILOG)(analytics)
 
 
+@listing_command(extended_help="Add the Analytic ID and Content Type columns.")
 def analytics(
     ctx: typer.Context,
     category: Annotated[
@@ -91,10 +98,19 @@ def analytics(
                      "content as sent)."),
     ] = True,
     subscriber_id: SubscriberOpt = None,
-    json_output: JsonOpt = False,
+    *,
+    flags: TableFlags,
 ) -> None:
     """Show the account's analytics events, filtered by category, workflow, instance, user, type and time."""
     from ..core import analytics as an
+    from ..listing import from_row, select, show
+
+    table = from_row(
+        [*an.KEYS, "id", "content_type"], [*an.HEADERS, "Analytic ID", "Content Type"],
+        lambda e: [*an.row(e, parse=parse), str(e.get("id") or ""), str(e.get("content_type") or "")],
+        extended=("id", "content_type"),
+    )  # fmt: skip
+    opts = flags.options(table)
 
     if source_type is not None and source_type not in an.SOURCE_TYPES:
         raise UsageError(f"expected one of {', '.join(an.SOURCE_TYPES)}, got {source_type!r}", option="--type")
@@ -118,14 +134,9 @@ def analytics(
     events, next_cursor = pages(
         lambda q: client.analytics_events(subscriber, **q), query, limit=None if all_events else limit, cursor=cursor
     )
-    output.print_records(
-        events,
-        as_json=json_output,
-        empty="No analytics events match.",
-        headers=an.HEADERS,
-        row=lambda e: an.row(e, parse=parse),
-    )
-    if not json_output and events:
+    events = select(events, opts)
+    show(events, opts, empty="No analytics events match.")
+    if opts.fmt == "table" and events:
         noun = "event" if len(events) == 1 else "events"
         output.message(f"{len(events)} {noun}.")
     more(next_cursor)

@@ -9,13 +9,15 @@ import typer
 from .. import output
 from ..errors import UsageError
 from ._common import (
+    TableFlags,
     DryRunOpt,
     JsonOpt,
     SubscriberOpt,
     YesOpt,
-    deletion_allowed,
     delete_confirmed,
+    deletion_allowed,
     examples,
+    listing_command,
     new_app,
     one_id,
     state,
@@ -173,18 +175,28 @@ def _cleanup_note(audio_id: Any, removed: bool | None) -> str:
     return f"; the audio record {audio_id} was created but has no file: remove it with `relay audio delete {audio_id}`"
 
 
-@app.command("list", epilog=examples("relay audio list", "relay audio list --json"))
-def list_audio(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False) -> None:
+@app.command("list", epilog=examples("relay audio list", "relay audio list --json", "relay audio list --sort name --csv"))
+@listing_command()
+def list_audio(
+    ctx: typer.Context,
+    subscriber_id: SubscriberOpt = None,
+    *,
+    flags: TableFlags,
+) -> None:
     """List the account's custom audio files."""
+    from ..listing import Column, field, select, show
+
+    table = [Column("id", "ID", field("id")), Column("name", "Name", field("short_name")),
+             Column("format", "Format", field("audio_format"))]  # fmt: skip
+    opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    files = st.client().custom_audio(subscriber)
-    output.print_records(
+    files = select(st.client().custom_audio(subscriber), opts)
+    show(
         files,
-        as_json=json_output,
+        opts,
         empty="No custom audio files have been uploaded yet; use `relay audio create --help` to get started.",
-        headers=["ID", "Name", "Format"],
-        row=lambda a: [str(a.get("id") or ""), str(a.get("short_name") or ""), str(a.get("audio_format") or "")],
+        filtered_empty="No custom audio files match the filters.",
     )
 
 

@@ -7,6 +7,7 @@ import typer
 
 from .. import output
 from ._common import (
+    TableFlags,
     DryRunOpt,
     JsonOpt,
     SubscriberOpt,
@@ -14,6 +15,7 @@ from ._common import (
     deletion_allowed,
     delete_confirmed,
     examples,
+    listing_command,
     new_app,
     one_id,
     state,
@@ -74,17 +76,26 @@ def create(
         output.success(f"Created geofence {name}" + (f" ({gid})" if gid else ""))
 
 
-@app.command("list", epilog=examples("relay geofence list", "relay geofence list --json"))
-def list_geofences(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False) -> None:
+@app.command(
+    "list", epilog=examples("relay geofence list", "relay geofence list --json", "relay geofence list --sort -radius --csv")
+)
+@listing_command()
+def list_geofences(
+    ctx: typer.Context,
+    subscriber_id: SubscriberOpt = None,
+    *,
+    flags: TableFlags,
+) -> None:
     """List the account's geofences."""
     from ..core.resources import GEOFENCE_HEADERS, geofence_row
+    from ..listing import from_row, select, show
 
+    table = from_row(["id", "name", "radius", "address", "coordinates"], GEOFENCE_HEADERS, geofence_row)
+    opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    geofences = st.client().geofences(subscriber)
-    output.print_records(
-        geofences, as_json=json_output, empty=f"No geofences in account {subscriber}.", headers=GEOFENCE_HEADERS, row=geofence_row
-    )
+    geofences = select(st.client().geofences(subscriber), opts)
+    show(geofences, opts, empty=f"No geofences in account {subscriber}.", filtered_empty="No geofences match the filters.")
 
 
 @app.command(

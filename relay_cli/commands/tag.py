@@ -8,12 +8,14 @@ import typer
 from .. import output
 from ..errors import UsageError
 from ._common import (
+    TableFlags,
     JsonOpt,
     SubscriberOpt,
     YesOpt,
-    deletion_allowed,
     delete_confirmed,
+    deletion_allowed,
     examples,
+    listing_command,
     new_app,
     one_id,
     state,
@@ -84,6 +86,7 @@ def create(
 
 
 @app.command("list", epilog=examples("relay tag list", "relay tag list -c rooms --json"))
+@listing_command()
 def list_tags(
     ctx: typer.Context,
     category: Annotated[
@@ -91,17 +94,21 @@ def list_tags(
     ] = None,
     tag_type: Annotated[str, typer.Option("--type", "-t", metavar="TYPE", help="Only tags of this type: custom or user_profile.")] = "custom",
     subscriber_id: SubscriberOpt = None,
-    json_output: JsonOpt = False,
+    *,
+    flags: TableFlags,
 ) -> None:
     """List the tag configurations."""
     from ..core.resources import TAG_HEADERS, TAG_TYPES, filter_tags, tag_row
+    from ..listing import from_row, select, show
 
     if tag_type not in TAG_TYPES:
         raise UsageError(f"expected one of {', '.join(TAG_TYPES)}, got {tag_type!r}", option="--type")
+    table = from_row(["id", "category", "label", "paired", "uid"], TAG_HEADERS, tag_row)
+    opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    tags = filter_tags(st.client().nfc_tags(subscriber), tag_type=tag_type, category=category)
-    output.print_records(tags, as_json=json_output, empty="No tags configured.", headers=TAG_HEADERS, row=tag_row)
+    tags = select(filter_tags(st.client().nfc_tags(subscriber), tag_type=tag_type, category=category), opts)
+    show(tags, opts, empty="No tags configured.", filtered_empty="No tags match the filters.")
 
 
 @app.command("update", epilog=examples("relay tag update tag_123 -c rooms -l room-201"))

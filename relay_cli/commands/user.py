@@ -6,9 +6,15 @@ from typing import Annotated
 
 import typer
 
-from .. import output
 from ..errors import UsageError
-from ._common import JsonOpt, SubscriberOpt, examples, new_app, state
+from ._common import (
+    TableFlags,
+    SubscriberOpt,
+    examples,
+    listing_command,
+    new_app,
+    state,
+)
 from .analytics import AllOpt, CursorOpt, LatestOpt, LimitOpt, OldestOpt, more, pages, window
 
 HELP = "List the account's user profiles and their assignments to devices."
@@ -19,9 +25,19 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="user", help=HELP)
 
 
-@app.command("list", epilog=examples("relay user list", "relay user list --json"))
-def list_users(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False) -> None:
+@app.command("list", epilog=examples("relay user list", "relay user list --json", "relay user list --filter name=al"))
+@listing_command()
+def list_users(
+    ctx: typer.Context,
+    subscriber_id: SubscriberOpt = None,
+    *,
+    flags: TableFlags,
+) -> None:
     """List the account's user profiles (name and id), sorted by name."""
+    from ..listing import Column, field, select, show
+
+    table = [Column("name", "User Name", field("username")), Column("id", "User ID", field("user_profile_id"))]
+    opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     profiles = [
@@ -29,13 +45,8 @@ def list_users(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_out
         for p in st.client().user_profiles(subscriber)
     ]
     profiles.sort(key=lambda p: (str(p["username"] or "").casefold(), str(p["user_profile_id"] or "")))
-    output.print_records(
-        profiles,
-        as_json=json_output,
-        empty=f"No user profiles in account {subscriber}.",
-        headers=["User Name", "User ID"],
-        row=lambda p: [str(p["username"] or ""), str(p["user_profile_id"] or "")],
-    )
+    show(select(profiles, opts), opts, empty=f"No user profiles in account {subscriber}.",
+         filtered_empty="No user profiles match the filters.")  # fmt: skip
 
 
 @app.command(
@@ -46,6 +57,7 @@ def list_users(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_out
         "relay user assignments --all --json",
     ),
 )
+@listing_command()
 def assignments(
     ctx: typer.Context,
     user_id: Annotated[
@@ -59,11 +71,16 @@ def assignments(
     all_events: AllOpt = False,
     cursor: CursorOpt = None,
     subscriber_id: SubscriberOpt = None,
-    json_output: JsonOpt = False,
+    *,
+    flags: TableFlags,
 ) -> None:
     """List which user profile was assigned to which device, and when (the account's audit events)."""
     from ..core import resources
+    from ..listing import from_row, select, show
 
+    table = from_row(["user", "device", "action", "timestamp", "audit_id"], resources.ASSIGNMENT_HEADERS,
+                     resources.assignment_row)  # fmt: skip
+    opts = flags.options(table)
     oldest_q, latest_q = window(oldest, latest, limit, cursor)
     if user_id is not None and not user_id.strip():
         raise UsageError("expected a user profile id, got an empty value", option="--id")
@@ -77,12 +94,6 @@ def assignments(
     events, next_cursor = pages(
         lambda q: client.audit_events(subscriber, **q), query, limit=None if all_events else limit, cursor=cursor
     )
-    found = [resources.assignment(e) for e in events]
-    output.print_records(
-        found,
-        as_json=json_output,
-        empty="No user profile assignments match.",
-        headers=resources.ASSIGNMENT_HEADERS,
-        row=resources.assignment_row,
-    )
+    found = select([resources.assignment(e) for e in events], opts)
+    show(found, opts, empty="No user profile assignments match.")
     more(next_cursor)

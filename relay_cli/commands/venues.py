@@ -5,8 +5,13 @@ from typing import Annotated
 
 import typer
 
-from .. import output
-from ._common import JsonOpt, SubscriberOpt, examples, state
+from ._common import (
+    TableFlags,
+    SubscriberOpt,
+    examples,
+    listing_command,
+    state,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -17,36 +22,44 @@ def register(app: typer.Typer) -> None:
     )
 
 
-def venues(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False) -> None:
+@listing_command()
+def venues(
+    ctx: typer.Context,
+    subscriber_id: SubscriberOpt = None,
+    *,
+    flags: TableFlags,
+) -> None:
     """List the account's indoor positioning venues."""
+    from ..listing import Column, field, select, show
+
+    table = [Column("id", "Venue ID", field("venue_id")), Column("name", "Name", field("venue_name"))]
+    opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    found = st.client().venues(subscriber)
-    output.print_records(
-        found,
-        as_json=json_output,
-        empty=f"No venues in account {subscriber}.",
-        headers=["Venue ID", "Name"],
-        row=lambda v: [str(v.get("venue_id") or ""), str(v.get("venue_name") or "")],
-    )
+    found = select(st.client().venues(subscriber), opts)
+    show(found, opts, empty=f"No venues in account {subscriber}.", filtered_empty="No venues match the filters.")
 
 
+@listing_command()
 def positions(
     ctx: typer.Context,
     venue_id: Annotated[
         str, typer.Option("--venue-id", "-v", metavar="VENUE", help="The venue (see `relay venues`).", show_default=False)
     ],
     subscriber_id: SubscriberOpt = None,
-    json_output: JsonOpt = False,
+    *,
+    flags: TableFlags,
 ) -> None:
     """List the positions of an indoor positioning venue."""
+    from ..listing import Column, field, select, show
+
+    table = [
+        Column("id", "Position ID", field("position_id")),
+        Column("venue", "Venue ID", field("venue_id")),
+        Column("tags", "Tags", lambda p: ", ".join(str(t) for t in p.get("tags") or [])),
+    ]
+    opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    found = st.client().positions(subscriber, venue_id)
-    output.print_records(
-        found,
-        as_json=json_output,
-        empty=f"No positions in venue {venue_id}.",
-        headers=["Position ID", "Venue ID", "Tags"],
-        row=lambda p: [str(p.get("position_id") or ""), str(p.get("venue_id") or ""), ", ".join(str(t) for t in p.get("tags") or [])],
-    )
+    found = select(st.client().positions(subscriber, venue_id), opts)
+    show(found, opts, empty=f"No positions in venue {venue_id}.", filtered_empty="No positions match the filters.")

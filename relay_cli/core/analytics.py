@@ -145,6 +145,8 @@ def content_text(event: dict[str, Any], *, parse: bool = True) -> str:
 
 
 HEADERS = ["Timestamp", "Category", "Type", "Workflow ID", "Instance ID", "User ID", "Content"]
+#: the column keys of HEADERS (``--columns``, ``--filter``, ``--sort``)
+KEYS = ["timestamp", "category", "type", "workflow", "instance", "user", "content"]
 
 
 def row(event: dict[str, Any], *, parse: bool = True) -> list[str]:

@@ -7,7 +7,15 @@ import typer
 
 from ... import output
 from ...errors import UsageError
-from .._common import JsonOpt, SubscriberOpt, YesOpt, examples, new_app, state
+from .._common import (
+    TableFlags,
+    SubscriberOpt,
+    YesOpt,
+    examples,
+    listing_command,
+    new_app,
+    state,
+)
 from .manage import find
 
 HELP = "List and stop workflow instances (the runs of workflows)."
@@ -67,27 +75,32 @@ def _plural(n: int) -> str:
     "list",
     epilog=examples("relay workflow instance list", "relay workflow instance list -H", "relay workflow instance list --json"),
 )
+@listing_command()
 def list_instances(
     ctx: typer.Context,
     include_history: Annotated[
         bool, typer.Option("--include-history", "-H", help="Add the instances that have ended (from the analytics events).")
     ] = False,
     subscriber_id: SubscriberOpt = None,
-    json_output: JsonOpt = False,
+    *,
+    flags: TableFlags,
 ) -> None:
     """List the running workflow instances; -H adds the ended ones."""
+    from ...listing import from_row, select, show
+
+    table = from_row(["instance", "workflow", "user", "uri", "status"], HEADERS, _row)
+    opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     client = st.client()
     instances = _running(client, subscriber)
     if include_history:
         instances += _history(client, subscriber)
-    output.print_records(
-        instances,
-        as_json=json_output,
+    show(
+        select(instances, opts),
+        opts,
         empty="No workflow instances, running or ended." if include_history else "No running workflow instances.",
-        headers=HEADERS,
-        row=_row,
+        filtered_empty="No workflow instances match the filters.",
     )
 
 

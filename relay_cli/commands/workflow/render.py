@@ -1,4 +1,4 @@
-"""How workflows are shown: the list columns, filters and sorting, saved results and dry runs."""
+"""How workflows are shown: the list columns, saved results and dry runs."""
 
 
 from collections.abc import Callable
@@ -6,7 +6,6 @@ from typing import Any
 
 from ... import output
 from ...core import workflow as wf
-from ...errors import UsageError
 
 #: column key → (header, cell)
 COLUMNS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
@@ -18,43 +17,6 @@ COLUMNS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "args": ("Args", wf.describe_args),
 }
 DEFAULT_COLUMNS = ["id", "name", "type", "uri", "install"]
-
-
-def _column(key: str, option: str) -> str:
-    key = key.strip().lower()
-    if key not in COLUMNS:
-        raise UsageError(f"expected a column among {', '.join(COLUMNS)}, got {key!r}", option=option)
-    return key
-
-
-def columns(spec: str | None, extended: bool) -> list[str]:
-    if spec:
-        keys = [_column(k, "--columns") for k in spec.split(",") if k.strip()]
-        if not keys:
-            raise UsageError("expected a comma-separated list of columns", option="--columns")
-        return keys
-    return DEFAULT_COLUMNS + (["args"] if extended else [])
-
-
-def parse_filters(filters: list[str] | None) -> list[tuple[str, str]]:
-    parsed = []
-    for text in filters or []:
-        key, sep, needle = text.partition("=")
-        if not sep:
-            raise UsageError(f"expected COLUMN=TEXT such as name=auto, got {text!r}", option="--filter")
-        parsed.append((_column(key, "--filter"), needle.lower()))
-    return parsed
-
-
-def select(workflows: list[dict[str, Any]], filters: list[tuple[str, str]], sort: str | None) -> list[dict[str, Any]]:
-    """Keep workflows whose column contains every filter text (case-insensitive); sort by ``[-]column``."""
-    rows = [w for w in workflows if all(needle in COLUMNS[key][1](w).lower() for key, needle in filters)]
-    if sort:
-        reverse = sort.startswith("-")
-        key = _column(sort.lstrip("-"), "--sort")
-        cell = COLUMNS[key][1]
-        rows.sort(key=lambda w: cell(w).lower(), reverse=reverse)
-    return rows
 
 
 def show(
