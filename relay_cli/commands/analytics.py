@@ -6,14 +6,9 @@ from typing import Annotated, Any
 import typer
 
 from .. import output
+from ..core.analytics import DEFAULT_LIMIT
 from ..errors import UsageError
-from ._common import (
-    TableFlags,
-    SubscriberOpt,
-    examples,
-    listing_command,
-    state,
-)
+from ._common import SubscriberOpt, TableFlags, examples, listing_command, state
 
 EPILOG = examples(
     "relay analytics",
@@ -89,7 +84,7 @@ def analytics(
     ] = None,
     oldest: OldestOpt = None,
     latest: LatestOpt = None,
-    limit: LimitOpt = 20,
+    limit: LimitOpt = DEFAULT_LIMIT,
     all_events: AllOpt = False,
     cursor: CursorOpt = None,
     parse: Annotated[
@@ -115,8 +110,10 @@ def analytics(
     if source_type is not None and source_type not in an.SOURCE_TYPES:
         raise UsageError(f"expected one of {', '.join(an.SOURCE_TYPES)}, got {source_type!r}", option="--type")
     oldest_q, latest_q = window(oldest, latest, limit, cursor)
-    if workflow_ref is not None and not workflow_ref.strip():
-        raise UsageError("expected a workflow id or name, got an empty value", option="--workflow-id")
+    if workflow_ref is not None:
+        from ..core.workflow import validate_ref
+
+        validate_ref(workflow_ref)
 
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
@@ -131,7 +128,7 @@ def analytics(
         oldest=oldest_q,
         latest=latest_q,
     )
-    events, next_cursor = pages(
+    events, next_cursor = an.collect(
         lambda q: client.analytics_events(subscriber, **q), query, limit=None if all_events else limit, cursor=cursor
     )
     events = select(events, opts)
@@ -166,27 +163,15 @@ def window(oldest: str | None, latest: str | None, limit: int, cursor: str | Non
     return bounds["--oldest"], bounds["--latest"]
 
 
-def pages(fetch: Any, query: dict[str, Any], *, limit: int | None, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """core.analytics.collect, with a cursor loop as an API error (exit 1)."""
-    from ..core import analytics as an
-
-    try:
-        return an.collect(fetch, query, limit=limit, cursor=cursor)
-    except an.CursorLoop as exc:
-        from ..errors import ApiError
-
-        raise ApiError(str(exc)) from None
-
-
 def more(next_cursor: str | None) -> None:
     if next_cursor:
         output.message(f"More events match: add --cursor {next_cursor} (or use --all).")
 
 
 def _workflow_id(client: Any, subscriber: str, ref: str) -> str:
-    """``wf_...`` is taken as an id (its events outlive the workflow); anything else is a workflow's exact name."""
-    if ref.startswith("wf_"):
-        return ref
+    """An id is taken as given (its events outlive the workflow); anything else is a workflow's exact name."""
     from ..core import workflow as wf
 
+    if wf.looks_like_id(ref):
+        return ref
     return str(wf.resolve(client.list_workflows(subscriber), ref, account=subscriber).get("workflow_id"))

@@ -15,7 +15,8 @@ from ._common import (
     new_app,
     state,
 )
-from .analytics import AllOpt, CursorOpt, LatestOpt, LimitOpt, OldestOpt, more, pages, window
+from ..core.analytics import DEFAULT_LIMIT
+from .analytics import AllOpt, CursorOpt, LatestOpt, LimitOpt, OldestOpt, more, window
 
 HELP = "List the account's user profiles and their assignments to devices."
 app = new_app(HELP)
@@ -67,7 +68,7 @@ def assignments(
     ] = None,
     oldest: OldestOpt = None,
     latest: LatestOpt = None,
-    limit: LimitOpt = 20,
+    limit: LimitOpt = DEFAULT_LIMIT,
     all_events: AllOpt = False,
     cursor: CursorOpt = None,
     subscriber_id: SubscriberOpt = None,
@@ -91,7 +92,9 @@ def assignments(
     for key, value in (("user_id", user_id), ("latest", latest_q), ("oldest", oldest_q)):
         if value:
             query[key] = value
-    events, next_cursor = pages(
+    from ..core.analytics import collect
+
+    events, next_cursor = collect(
         lambda q: client.audit_events(subscriber, **q), query, limit=None if all_events else limit, cursor=cursor
     )
     found = select([resources.assignment(e) for e in events], opts)

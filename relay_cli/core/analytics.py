@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..errors import ApiError
+
 #: the reference CLI's default for ``--limit``
 DEFAULT_LIMIT = 20
 SOURCE_TYPES = ("system", "user")
@@ -91,8 +93,8 @@ def build_query(
     return {key: value for key, value in pairs if value}
 
 
-class CursorLoop(RuntimeError):
-    """The server sent a cursor it had already sent: paging would never end."""
+class CursorLoop(ApiError):
+    """The server sent a cursor it had already sent: paging would never end (exit 1, like any API failure)."""
 
 
 def collect(

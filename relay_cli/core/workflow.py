@@ -318,6 +318,15 @@ def describe_args(workflow: dict[str, Any]) -> str:
     return ", ".join(f"{k}={format_value(v)}" for k, v in args_of(workflow).items())
 
 
+#: how Relay workflow ids begin (``wf_...``)
+ID_PREFIX = "wf_"
+
+
+def looks_like_id(ref: str) -> bool:
+    """Is ``ref`` written as a workflow id (not a name)? Such an id may name a workflow that no longer exists."""
+    return ref.startswith(ID_PREFIX)
+
+
 def validate_ref(ref: str | None) -> str:
     """A workflow reference (-w): matched exactly as given, so only emptiness is refused."""
     if ref is None or not ref.strip():

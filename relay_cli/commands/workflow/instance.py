@@ -50,16 +50,10 @@ def _running(client: Any, subscriber: str) -> list[dict[str, Any]]:
 
 def _history(client: Any, subscriber: str) -> list[dict[str, Any]]:
     """Every ``workflow`` analytics event of the account, page after page until the cursor is empty."""
-    from ...core import analytics
+    from ...core.analytics import collect
     from ...core.instances import terminated
-    from ...errors import ApiError
 
-    try:
-        events, _ = analytics.collect(
-            lambda q: client.analytics_events(subscriber, **q), {"category": "workflow"}, limit=None
-        )
-    except analytics.CursorLoop as exc:
-        raise ApiError(str(exc)) from None
+    events, _ = collect(lambda q: client.analytics_events(subscriber, **q), {"category": "workflow"}, limit=None)
     return terminated(events)
 
 
