@@ -66,6 +66,16 @@ def warning(text: str) -> None:
     message(f"warning: {text}", style="yellow")
 
 
+def progress(columns: Any) -> Any:
+    """A transient rich ``Progress`` on stderr when stderr is a terminal, else None (rich is not imported).
+    ``columns(rich.progress)`` gives its columns. Under NO_COLOR it draws nothing, like every other output."""
+    if not _isatty(sys.stderr):
+        return None
+    import rich.progress
+
+    return rich.progress.Progress(*columns(rich.progress), console=_console(sys.stderr), transient=True)
+
+
 def confirm(question: str) -> bool:
     """Ask on stderr, read the answer from stdin. Only call when ``stdin_is_interactive()``."""
     print(f"{question} [y/N]: ", end="", file=sys.stderr, flush=True)

@@ -1,7 +1,6 @@
 """``relay audio create | list | delete``: custom audio files, played by workflows as ``relay-static://NAME``."""
 
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -28,26 +27,10 @@ app = new_app(HELP)
 
 #: a progress bar is shown for files larger than this, when stderr is a terminal
 PROGRESS_MIN_BYTES = 1 << 20
-#: a name becomes the host part of relay-static://NAME: these would break that URI
-NAME_FORBIDDEN = set("/?#%\\")
 
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="audio", help=HELP)
-
-
-def _check_name(name: str) -> str:
-    if not name.strip():
-        raise UsageError("expected a name, got an empty value", option="--name")
-    bad = sorted({c for c in name if c.isspace() or c in NAME_FORBIDDEN or not c.isprintable()})
-    if bad:
-        found = ", ".join(repr(c) for c in bad)
-        raise UsageError(
-            f"workflows play it as relay-static://NAME, so NAME cannot contain whitespace or any of / ? # % \\ "
-            f"(found {found} in {name!r})",
-            option="--name",
-        )
-    return name
 
 
 def _check_file(path: str) -> Any:
@@ -78,18 +61,13 @@ def _check_file(path: str) -> Any:
 def _progress_bar(size: int) -> Any:
     """(bar, progress) when stderr is a terminal and the file is large, else (None, None); ``progress(n)``
     sets the bytes sent so far (an upload that is retried starts again from 0)."""
-    if size <= PROGRESS_MIN_BYTES or not output._isatty(sys.stderr):
+    bar = None
+    if size > PROGRESS_MIN_BYTES:
+        bar = output.progress(
+            lambda rp: (rp.TextColumn("uploading"), rp.BarColumn(), rp.DownloadColumn(), rp.TransferSpeedColumn())
+        )
+    if bar is None:
         return None, None
-    import os
-
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
-    plain = "NO_COLOR" in os.environ  # no colour, but still a bar: the terminal is one
-    console = Console(file=sys.stderr, no_color=plain, color_system=None if plain else "auto", highlight=False)
-    bar = Progress(
-        TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=console, transient=True
-    )
     task = bar.add_task("upload", total=size)
     return bar, lambda sent: bar.update(task, completed=sent)
 
@@ -116,11 +94,13 @@ def create(
     json_output: JsonOpt = False,
 ) -> None:
     """Upload a WAV file as custom audio. The file is checked before anything is sent."""
-    _check_name(name)
+    from ..core.resources import audio_body, check_audio_name
+
+    check_audio_name(name)
     info = _check_file(file)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    body = {"audio_format": "wave", "subscriber_id": subscriber, "short_name": name}
+    body = audio_body(subscriber, name)
     if dry_run:
         output.print_json(body)
         output.message(f"Dry run: nothing sent. Would upload {file} ({info.size} bytes, {info.describe()}).")

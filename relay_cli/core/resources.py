@@ -162,3 +162,29 @@ def assignment(event: dict[str, Any]) -> dict[str, Any]:
 def assignment_row(event: dict[str, Any]) -> list[str]:
     keys = ("id", "device_id", "action", "timestamp_action", "audit_id")
     return ["" if event.get(k) is None else str(event.get(k)) for k in keys]
+
+
+# --- custom audio (``/ibot/custom_audio``) -------------------------------------------------------------
+
+#: workflows play a custom audio file as relay-static://NAME: these characters would break that URI
+AUDIO_NAME_FORBIDDEN = frozenset("/?#%\\")
+
+
+def check_audio_name(name: str) -> str:
+    """A custom audio name that fits ``relay-static://NAME``, else a UsageError naming --name."""
+    if not name.strip():
+        raise UsageError("expected a name, got an empty value", option="--name")
+    bad = sorted({c for c in name if c.isspace() or c in AUDIO_NAME_FORBIDDEN or not c.isprintable()})
+    if bad:
+        found = ", ".join(repr(c) for c in bad)
+        raise UsageError(
+            f"workflows play it as relay-static://NAME, so NAME cannot contain whitespace or any of / ? # % \\ "
+            f"(found {found} in {name!r})",
+            option="--name",
+        )
+    return name
+
+
+def audio_body(subscriber_id: str, name: str) -> dict[str, str]:
+    """The body of ``POST /ibot/custom_audio``."""
+    return {"audio_format": "wave", "subscriber_id": subscriber_id, "short_name": check_audio_name(name)}

@@ -153,15 +153,12 @@ def diff(
 
 def _progress(total: int) -> Any:
     """A progress bar on stderr when it is a terminal; else None."""
-    if total < 2 or not output._isatty(sys.stderr):
+    if total < 2:
         return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"),
-        console=output._console(sys.stderr), transient=True,
-    )  # fmt: skip
-    return bar
+    return output.progress(lambda rp: (
+        rp.TextColumn("applying"), rp.BarColumn(), rp.MofNCompleteColumn(), rp.TimeElapsedColumn(),
+        rp.TextColumn("{task.description}"),
+    ))  # fmt: skip
 
 
 @app.command(
