@@ -212,9 +212,8 @@ NoTruncateOpt = Annotated[bool, typer.Option("--no-truncate", help="Do not short
 
 
 class TableFlags:
-    """The table options a listing command was given (``@listing_command`` collects them)."""
-
-    NAMES = ("json_output", "fmt", "csv", "columns", "extended", "filters", "sort", "no_header", "no_truncate")
+    """The table options a listing command was given (``@listing_command`` collects them, named as the
+    keywords of ``relay_cli.listing.options``)."""
 
     def __init__(self, **given: Any) -> None:
         self.given = given
@@ -223,12 +222,7 @@ class TableFlags:
         """Checked against the command's columns (a UsageError naming the flag, before anything is sent)."""
         from ..listing import options
 
-        g = self.given
-        return options(
-            table, json_output=g["json_output"], fmt=g["fmt"], csv=g["csv"], only=g["columns"],
-            extended=g["extended"], filters=g["filters"], sort=g["sort"], no_header=g["no_header"],
-            no_truncate=g["no_truncate"], **more,
-        )  # fmt: skip
+        return options(table, **self.given, **more)
 
 
 def listing_command(
@@ -244,7 +238,7 @@ def listing_command(
         "json_output": (JsonOpt, False),
         "fmt": (OutputOpt, None),
         "csv": (CsvOpt, False),
-        "columns": (
+        "only": (
             Annotated[str | None, typer.Option("--columns", metavar="COLUMNS", help=columns_help, show_default=False)],
             None,
         ),
@@ -265,7 +259,7 @@ def listing_command(
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            given = TableFlags(**{name: kwargs.pop(name) for name in TableFlags.NAMES})
+            given = TableFlags(**{name: kwargs.pop(name) for name in flags})
             return func(*args, flags=given, **kwargs)
 
         wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]

@@ -21,11 +21,10 @@ from . import app
 )
 def list_workflows(ctx: typer.Context, subscriber_id: SubscriberOpt = None, *, flags: TableFlags) -> None:
     """List the account's workflows."""
-    from ...listing import Column, select, show
+    from ...listing import select, show
     from . import render
 
-    table = [Column(key, header, cell, key == "args") for key, (header, cell) in render.COLUMNS.items()]
-    opts = flags.options(table, example="name=auto")
+    opts = flags.options(render.COLUMNS, example="name=auto")
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     workflows = select(st.client().list_workflows(subscriber), opts)
