@@ -176,6 +176,16 @@ def deletion_allowed(yes: bool) -> None:
         raise UsageError("no terminal to confirm on; pass --yes to delete without asking", option="--yes")
 
 
+def find_listed(items: Any, id_key: str, wanted: str, *, what: str, subscriber: str, listing: str) -> Any:
+    """The item of a listing whose ``id_key`` is ``wanted`` (for resources with no GET-by-id), else exit 3."""
+    for item in items:
+        if isinstance(item, dict) and str(item.get(id_key)) == wanted:
+            return item
+    from ..errors import NotFoundError
+
+    raise NotFoundError(f"no {what} {wanted!r} in account {subscriber}", hint=f"`{listing}` shows them")
+
+
 def delete_confirmed(yes: bool, what: str, label: Any, subscriber: str) -> bool:
     """True with --yes, else the answer to "Delete WHAT (LABEL) from account S?"; says "Not deleted." on a no."""
     from .. import output

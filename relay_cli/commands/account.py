@@ -4,8 +4,8 @@
 import typer
 
 from ._common import (
-    TableFlags,
     SubscriberOpt,
+    TableFlags,
     examples,
     listing_command,
     new_app,

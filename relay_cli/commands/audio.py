@@ -8,14 +8,15 @@ import typer
 from .. import output
 from ..errors import UsageError
 from ._common import (
-    TableFlags,
     DryRunOpt,
     JsonOpt,
     SubscriberOpt,
+    TableFlags,
     YesOpt,
     delete_confirmed,
     deletion_allowed,
     examples,
+    find_listed,
     listing_command,
     new_app,
     one_id,
@@ -197,12 +198,10 @@ def delete(
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     client = st.client()
-    known = {str(a.get("id")): a for a in client.custom_audio(subscriber)}
-    if aid not in known:
-        from ..errors import NotFoundError
-
-        raise NotFoundError(f"no custom audio {aid!r} in account {subscriber}", hint="`relay audio list` shows them")
-    name = known[aid].get("short_name")
+    found = find_listed(
+        client.custom_audio(subscriber), "id", aid, what="custom audio", subscriber=subscriber, listing="relay audio list"
+    )
+    name = found.get("short_name")
     if not delete_confirmed(yes, f"audio {aid}", name, subscriber):
         return
     client.delete_custom_audio(subscriber, aid)

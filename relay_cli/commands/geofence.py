@@ -7,14 +7,15 @@ import typer
 
 from .. import output
 from ._common import (
-    TableFlags,
     DryRunOpt,
     JsonOpt,
     SubscriberOpt,
+    TableFlags,
     YesOpt,
-    deletion_allowed,
     delete_confirmed,
+    deletion_allowed,
     examples,
+    find_listed,
     listing_command,
     new_app,
     one_id,
@@ -118,12 +119,11 @@ def delete(
     subscriber = st.subscriber_id(subscriber_id)
     client = st.client()
     if not yes:
-        known = {str(g.get("geofence_id")): g for g in client.geofences(subscriber)}
-        if gid not in known:
-            from ..errors import NotFoundError
-
-            raise NotFoundError(f"no geofence {gid!r} in account {subscriber}", hint="`relay geofence list` shows them")
-        if not delete_confirmed(yes, f"geofence {gid}", known[gid].get("label"), subscriber):
+        found = find_listed(
+            client.geofences(subscriber), "geofence_id", gid, what="geofence", subscriber=subscriber,
+            listing="relay geofence list",
+        )  # fmt: skip
+        if not delete_confirmed(yes, f"geofence {gid}", found.get("label"), subscriber):
             return
     client.delete_geofence(subscriber, gid)
     if json_output:

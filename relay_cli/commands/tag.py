@@ -8,9 +8,9 @@ import typer
 from .. import output
 from ..errors import UsageError
 from ._common import (
-    TableFlags,
     JsonOpt,
     SubscriberOpt,
+    TableFlags,
     YesOpt,
     delete_confirmed,
     deletion_allowed,

@@ -8,8 +8,8 @@ import typer
 
 from ..errors import UsageError
 from ._common import (
-    TableFlags,
     SubscriberOpt,
+    TableFlags,
     examples,
     listing_command,
     new_app,

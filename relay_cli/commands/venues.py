@@ -6,8 +6,8 @@ from typing import Annotated
 import typer
 
 from ._common import (
-    TableFlags,
     SubscriberOpt,
+    TableFlags,
     examples,
     listing_command,
     state,

@@ -24,9 +24,9 @@ from .._common import (
     NumberOpt,
     StrictOpt,
     SubscriberOpt,
+    examples as example_epilog,
     expand_ids,
     new_app,
-    examples as example_epilog,
     state,
 )
 

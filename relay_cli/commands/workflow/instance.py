@@ -8,8 +8,8 @@ import typer
 from ... import output
 from ...errors import UsageError
 from .._common import (
-    TableFlags,
     SubscriberOpt,
+    TableFlags,
     YesOpt,
     examples,
     listing_command,
