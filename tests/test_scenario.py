@@ -1,5 +1,5 @@
-"""The pure core of ``workflow simulate``: scenario parsing and parameters (core/scenario.py), the server's
-side of the protocol (core/wfprotocol.py), and a whole run driven by a fake clock and a scripted app."""
+"""The pure core of ``workflow simulate``: scenario parsing and parameters (simulator/scenario.py), the server's
+side of the protocol (simulator/protocol.py), and a whole run driven by a fake clock and a scripted app."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay_cli.core import scenario as sc
-from relay_cli.core import wfprotocol as proto
+from relay_cli.simulator import protocol as proto
+from relay_cli.simulator import scenario as sc
 from relay_cli.errors import UsageError
 
 ALICE = "urn:relay-resource:name:device:Alice"
@@ -21,7 +21,7 @@ BOB = "urn:relay-resource:name:device:Bob"
 
 
 def builtin(name: str) -> sc.Scenario:
-    return sc.parse(files("relay_cli.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8"), f"{name}.toml")
+    return sc.parse(files("relay_cli.simulator.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8"), f"{name}.toml")
 
 
 def ids() -> Any:

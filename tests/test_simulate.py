@@ -758,7 +758,7 @@ def test_malformed_scenario_files_name_the_file_step_and_key(run: Any, tmp_path:
 
 
 def test_the_help_lists_the_built_in_scenarios(run: Any) -> None:
-    from relay_cli.simulate import builtin_names
+    from relay_cli.simulator.runner import builtin_names
 
     result = run("workflow", "simulate", "--help")
     assert result.code == 0

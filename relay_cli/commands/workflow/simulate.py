@@ -25,13 +25,13 @@ def _ws_uri(uri: str, what: str) -> str:
 
 def _line(record: Any) -> str:
     """One line of the live transcript: time, direction, message type, the interesting fields."""
-    from ...core import wfprotocol
+    from ...simulator import protocol
 
     arrow = "app →" if record.sender == "app" else "← server"
     if record.message is None:
-        label, detail = "malformed", wfprotocol.clip(record.raw or "")
+        label, detail = "malformed", protocol.clip(record.raw or "")
     else:
-        label, detail = wfprotocol.summarize(record.message)
+        label, detail = protocol.summarize(record.message)
     return f"{record.t:7.3f}  {arrow:<8}  {label:<24} {detail}".rstrip()
 
 
@@ -150,8 +150,8 @@ def simulate(
     import sys
 
     from ... import output
-    from ... import simulate as runner
-    from ...core import scenario as sc
+    from ...simulator import runner
+    from ...simulator import scenario as sc
     from ...core import workflow as wf
     from ...errors import AppMisbehaved, UsageError
 

@@ -1,5 +1,5 @@
 """The I/O half of ``relay workflow simulate``: load a scenario, connect to the workflow app as the Relay server
-would, and move frames between the socket and the pure simulation (``relay_cli.core.scenario``).
+would, and move frames between the socket and the pure simulation (``relay_cli.simulator.scenario``).
 
 ``websockets`` (a maintained, dependency-free RFC 6455 implementation with an asyncio client) and asyncio are
 imported only inside the functions that run a simulation.
@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import __version__
-from .core.scenario import Failure, Record, Scenario, ScenarioError, Simulation, parse
-from .errors import NetworkError, UsageError
+from .. import __version__
+from .scenario import Failure, Record, Scenario, ScenarioError, Simulation, parse
+from ..errors import NetworkError, UsageError
 
 UNREACHABLE_HINT = (
     'while this URI is unreachable, calls to devices running this workflow announce "not available"'
@@ -27,7 +27,7 @@ UNREACHABLE_HINT = (
 def builtin_names() -> list[str]:
     from importlib.resources import files
 
-    return sorted(p.name.removesuffix(".toml") for p in files("relay_cli.scenarios").iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name.removesuffix(".toml") for p in files("relay_cli.simulator.scenarios").iterdir() if p.name.endswith(".toml"))
 
 
 def load_builtin(name: str) -> Scenario:
@@ -36,7 +36,7 @@ def load_builtin(name: str) -> Scenario:
     names = builtin_names()
     if name not in names:
         raise UsageError(f"unknown scenario {name!r} (built-in: {', '.join(names)}; or --scenario-file FILE)", option="--scenario")
-    text = files("relay_cli.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    text = files("relay_cli.simulator.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8")
     return parse(text, f"{name}.toml")
 
 
@@ -63,13 +63,13 @@ class Outcome:
 def _loopback(uri: str) -> bool:
     from urllib.parse import urlsplit
 
-    from .core.workflow import is_loopback
+    from ..core.workflow import is_loopback
 
     return is_loopback(urlsplit(uri).hostname)
 
 
 def _unreachable_reason(exc: BaseException, timeout: float) -> str:
-    from .api.probe import handshake_failure
+    from ..api.probe import handshake_failure
 
     return handshake_failure(exc, timeout)
 

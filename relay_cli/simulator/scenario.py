@@ -1,7 +1,7 @@
 """Scenarios for ``relay workflow simulate``: parsing and checking scenario TOML, and running one, sans I/O.
 
 Pure: no I/O. The TOML text comes in as a string; time comes in as ``now``; frames from the app come in as
-strings; what to send goes out as dicts. ``relay_cli.simulate`` moves them over the WebSocket.
+strings; what to send goes out as dicts. ``relay_cli.simulator.runner`` moves them over the WebSocket.
 
 A scenario is a sequence of steps:
 
@@ -11,7 +11,7 @@ A scenario is a sequence of steps:
   timeout, optionally with fields equal to ``check`` or matching the regular expressions of ``check_regex``;
 - ``wait = SECONDS``: time passes.
 
-Every request, expected or not, is answered the way the Relay server answers it (``wfprotocol.Server``),
+Every request, expected or not, is answered the way the Relay server answers it (``protocol.Server``),
 so the steps only name what the scenario is about. The run ends when the app sends ``terminate``: a final
 ``expect = "terminate"`` is implied when the last step is not one. ``{name}`` in a string is replaced by a
 parameter (``--from``, ``--hold``, ``--set NAME=VALUE``, the scenario's ``[params]``, ...).
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UsageError
-from . import wfprotocol as proto
+from . import protocol as proto
 
 #: the parameters every scenario has (the device and the other party's behaviour), besides the protocol options
 WORLD_PARAMS: dict[str, Any] = {
@@ -328,8 +328,8 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
 def defaults_from_workflow(workflow: Mapping[str, Any]) -> tuple[str | None, dict[str, Any], str | None]:
     """What a registered workflow tells a simulation: (the scenario its trigger suggests, parameter
     defaults, a note when the device had to be guessed). Its registration args become get_var values."""
-    from . import triggers
-    from . import workflow as wf
+    from ..core import triggers
+    from ..core import workflow as wf
 
     trig = wf.trigger_of(dict(workflow))
     key = triggers.trigger_key(trig)

@@ -1,0 +1,9 @@
+"""``relay workflow simulate``: the Relay server's side of the workflow WebSocket protocol, played against an app.
+
+- ``protocol``: the server as a pure state machine (requests in, responses and timed events out; no I/O, no clock).
+- ``scenario``: scenario TOML parsed and checked, parameters resolved, one run stepped by the clock it is given (pure).
+- ``runner``: the I/O: loads built-in or user scenarios, connects to the app, moves frames (``websockets``, asyncio).
+- ``scenarios/``: the built-in scenarios, TOML files shipped as package data.
+
+Nothing here is imported at CLI start-up; ``commands/workflow/simulate.py`` imports what it needs when it runs.
+"""
