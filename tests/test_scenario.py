@@ -29,10 +29,16 @@ def ids() -> Any:
     return lambda: f"{next(counter):032x}"
 
 
+WORLD = proto.World(
+    devices={"990007560045678": "Alice", "990007560023456": "Bob", "990007560011111": "Carol"},
+    groups={"Front desk": ("Alice", "Bob")},
+)
+
+
 def server(**params: Any) -> proto.Server:
-    base = sc.resolve_params(builtin("inbound-call"))
+    base = sc.resolve_params(builtin("inbound-call"), world=WORLD)
     base.update(params)
-    return proto.Server(base, new_id=ids())
+    return proto.Server(base, new_id=ids(), world=WORLD)
 
 
 def request(_kind: str, _id: str = "r1", **fields: Any) -> dict[str, Any]:
@@ -272,8 +278,8 @@ def test_an_inbound_call_answered_and_hung_up_by_the_caller() -> None:
         "_type": "wf_api_call_received_event",
         "call_id": "00000000000000000000000000000001",
         "direction": "inbound",
-        "device_id": "Alice",
-        "device_name": "Alice",
+        "device_id": "990007560011111",  # the calling device, not the one the app runs for
+        "device_name": "Carol",
         "uri": "urn:relay-resource:name:device:Carol",
         "onnet": True,
         "start_time_epoch": 100,
@@ -453,7 +459,7 @@ def test_a_terminate_before_the_expected_request_fails_at_once() -> None:
 def test_a_close_before_terminate_fails_and_hints_at_the_path() -> None:
     run = Run(builtin("phrase"))
     run.tick()
-    run.sim.closed(run.now, "code 1000")
+    run.sim.closed(run.now, 1000)
     assert run.sim.failure is not None
     assert run.sim.failure.text() == "step 2 (expect terminate): the app closed the connection (code 1000) before terminating"
     assert run.sim.failure.hint and "path" in run.sim.failure.hint
@@ -491,3 +497,185 @@ wait = 0.5
     early = Run(sc.parse('[[steps]]\nsend = "call_connected"\n', "n.toml"))
     early.tick()
     assert early.sim.failure is not None and "there is no call" in early.sim.failure.reason
+
+
+# --- issue 13: what the published SDKs send and read ------------------------------------------------
+
+
+def test_a_timer_fired_step_sends_the_named_event() -> None:
+    """``send = "timer_fired"`` once crashed the simulator: ``name`` collided with event()'s own parameter."""
+    run = Run(sc.parse('[[steps]]\nsend = "timer_fired"\nname = "reminder"\n[[steps]]\nsend = "timer"\n', "t.toml"))
+    assert run.tick() == [{"_type": "wf_api_timer_fired_event", "name": "reminder"}, {"_type": "wf_api_timer_event"}]
+    assert proto.event("timer_fired", name="x") == {"_type": "wf_api_timer_fired_event", "name": "x"}
+
+
+def test_the_unnamed_timer_repeats_on_the_simulated_clock_until_stopped() -> None:
+    srv = server()
+    assert srv.handle(request("start_timer", "t", timeout=2), 10.0).error is None
+    assert drain(srv, 10.0) == [{"_id": "t", "_type": "wf_api_start_timer_response"}]
+    assert drain(srv, 11.9) == []
+    assert drain(srv, 12.0) == [{"_type": "wf_api_timer_event"}]  # relay-py: on_timer; relay-js: Event.TIMER
+    assert drain(srv, 14.0) == [{"_type": "wf_api_timer_event"}]
+    srv.handle(request("stop_timer", "s"), 14.5)
+    assert drain(srv, 20.0) == [{"_id": "s", "_type": "wf_api_stop_timer_response"}]
+    assert srv.next_due() is None
+    # unnamed_timer=timeout: it fires once; a var's string works as the timeout (the SDK samples pass one)
+    once = server(unnamed_timer="timeout")
+    once.handle(request("start_timer", "t", timeout="1"), 0.0)
+    assert [m["_type"] for m in drain(once, 5.0)] == ["wf_api_start_timer_response", "wf_api_timer_event"]
+    assert once.next_due() is None
+
+
+def test_named_timers_fire_with_their_name_repeat_and_clear() -> None:
+    srv = server()
+    srv.handle(request("set_timer", "a", type="timeout", name="once", timeout=250, timeout_type="ms"), 0.0)
+    srv.handle(request("set_timer", "b", type="interval", name="tick", timeout=1), 0.0)  # timeout_type: secs
+    drain(srv, 0.0)
+    assert drain(srv, 0.25) == [{"_type": "wf_api_timer_fired_event", "name": "once"}]
+    assert drain(srv, 1.0) == [{"_type": "wf_api_timer_fired_event", "name": "tick"}]
+    assert drain(srv, 2.0) == [{"_type": "wf_api_timer_fired_event", "name": "tick"}]
+    assert drain(srv, 2.5) == []
+    srv.handle(request("clear_timer", "c", name="tick"), 2.5)
+    assert drain(srv, 10.0) == [{"_id": "c", "_type": "wf_api_clear_timer_response"}]
+    srv.handle(request("set_timer", "d", type="timeout", name="again", timeout=1, timeout_type="mins"), 10.0)
+    srv.handle(request("set_timer", "e", type="timeout", name="again", timeout=2, timeout_type="secs"), 10.0)
+    drain(srv, 10.0)
+    assert drain(srv, 70.0) == [{"_type": "wf_api_timer_fired_event", "name": "again"}]  # set again: only once, at 12
+    srv.handle(request("set_timer", "f", type="interval", name="late", timeout=1), 70.0)
+    srv.handle(request("terminate", "g"), 70.5)
+    assert [m["_type"] for m in drain(srv, 80.0)] == ["wf_api_set_timer_response", "wf_api_stop_event"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "wanted"),
+    [
+        ({"type": "timeout", "timeout": 1}, "set_timer needs a name"),
+        ({"name": "x", "type": "daily", "timeout": 1}, "type must be timeout or interval"),
+        ({"name": "x", "type": "interval", "timeout": 0}, "needs a timeout > 0"),
+        ({"name": "x", "timeout": 1, "timeout_type": "days"}, "timeout_type must be one of ms, secs, mins, hrs"),
+    ],
+)
+def test_bad_timers_are_refused(fields: dict[str, Any], wanted: str) -> None:
+    assert wanted in str(server().handle(request("set_timer", "x", **fields), 0.0).error)
+
+
+def test_an_interval_timer_does_not_keep_a_silent_app_alive() -> None:
+    text = '[[steps]]\nsend = "start"\ntrigger = "button"\n[[steps]]\nexpect = "terminate"\ntimeout = 3\n'
+    run = Run(sc.parse(text, "i.toml"))
+    run.tick()
+    run.app("set_timer", "t", type="interval", name="tick", timeout=1)
+    for _ in range(3):
+        assert run.tick(1.0) == [{"_type": "wf_api_timer_fired_event", "name": "tick"}]
+    assert run.sim.failure is not None and "did not terminate within 3s" in run.sim.failure.reason
+    # a one-shot timer longer than the timeout: the app is waiting for it, not stuck
+    patient = Run(sc.parse(text, "o.toml"))
+    patient.tick()
+    patient.app("set_timer", "t", type="timeout", name="later", timeout=5)
+    assert patient.sim.next_deadline() == pytest.approx(1005.0)
+    assert patient.tick(5.0) == [{"_type": "wf_api_timer_fired_event", "name": "later"}]
+    assert patient.app("terminate", "x") == [{"_type": "wf_api_stop_event", "reason": "normal"}]
+    assert patient.sim.passed
+
+
+def test_prompt_events_follow_the_response_after_a_speaking_time() -> None:
+    srv = server(event_delay=0.05, speaking_rate=120, play_time=3)  # 120 words a minute: half a second a word
+    srv.handle(request("say", "s", _target=target(), text="Now in call"), 0.0)
+    assert drain(srv, 0.0) == [{"_id": "s", "_type": "wf_api_say_response", "id": "s"}]
+    assert [m["type"] for m in drain(srv, 0.05)] == ["started"]
+    assert drain(srv, 1.54) == []
+    assert [m["type"] for m in drain(srv, 1.55)] == ["stopped"]  # 3 words: 1.5 s after started
+    srv.handle(request("play", "p", _target=target(), filename="chime.wav"), 10.0)
+    drain(srv, 10.05)
+    assert drain(srv, 13.0) == []
+    assert drain(srv, 13.05) == [{"_type": "wf_api_prompt_event", "type": "stopped", "id": "p", "source_uri": ALICE}]
+    srv.handle(request("listen", "l", _target=target(), phrases=[], transcribe=True, timeout=60), 20.0)
+    assert drain(srv, 20.5) == [{"_id": "l", "_type": "wf_api_listen_response"}]  # "yes": one word
+    assert drain(srv, 20.55)[0]["request_id"] == "l"
+
+
+def test_an_event_delay_the_sdks_do_not_tolerate_is_warned_about() -> None:
+    assert proto.option_warnings({"event_delay": 0.05}) == []
+    [warning] = proto.option_warnings({"event_delay": 0})
+    assert warning.startswith("event_delay=0: ") and "sayAndWait, playAndWait and listen" in warning
+
+
+def test_device_info_answers_every_query_the_sdks_send() -> None:
+    srv = server()
+    queries = ["name", "id", "type", "address", "latlong", "battery", "indoor_location", "location", "username", "location_enabled"]
+    answers = {}
+    for i, query in enumerate(queries):  # relay-js DeviceInfoQuery, relay-py _get_device_info callers
+        assert srv.handle(request("get_device_info", str(i), _target=target(), query=query, refresh=False), 0.0).error is None
+        [reply] = drain(srv, 0.0)
+        answers.update({k: v for k, v in reply.items() if k not in ("_id", "_type")})
+    assert answers["name"] == "Alice" and answers["id"] == "990007560045678" and answers["location_enabled"] is True
+    assert isinstance(answers["battery"], int) and answers["type"] == "relay"
+    # relay-js turns an array of whole numbers 0..127 into a string, relay-py any all-int array: never send one
+    assert all(isinstance(x, float) and not x.is_integer() for x in answers["latlong"])
+    assert all(not isinstance(v, list) or not all(isinstance(x, int) for x in v) for v in answers.values())
+    for field, value in [("label", "Alicia"), ("location_enabled", "false"), ("channel", "ops")]:
+        assert srv.handle(request("set_device_info", "x", _target=target(), field=field, value=value), 1.0).error is None
+    srv.handle(request("set_user_profile", "y", _target=target(), username="night-shift", force=False), 1.0)
+    drain(srv, 1.0)
+    for query, expected in [("name", "Alicia"), ("location_enabled", False), ("username", "night-shift")]:
+        srv.handle(request("get_device_info", "z", _target=target(), query=query), 2.0)
+        assert drain(srv, 2.0)[0][query] == expected
+    assert "'true' or 'false'" in str(srv.handle(request("set_device_info", "w", _target=target(), field="location_enabled", value="on"), 3.0).error)
+
+
+def test_is_member_agrees_with_list_members() -> None:
+    srv = server()
+    front_desk = "urn:relay-resource:name:group:Front%20desk"
+
+    def ask(query: str, uri: str) -> dict[str, Any]:
+        assert srv.handle(request("group_query", "g", group_uri=uri, query=query), 0.0).error is None
+        [reply] = drain(srv, 0.0)
+        return reply
+
+    assert ask("list_members", front_desk)["member_uris"] == [ALICE, BOB]
+    for name, member in [("Alice", True), ("Bob", True), ("Carol", False)]:
+        # relay-js isGroupMember: group name urn + ?device=<the device's name urn, url-encoded>
+        uri = f"{front_desk}?device=urn%3Arelay-resource%3Aname%3Adevice%3A{name}"
+        assert ask("is_member", uri)["is_member"] is member
+    # a group the account does not know has one member: the device the app runs for
+    assert ask("list_members", "urn:relay-resource:name:group:security")["member_uris"] == [ALICE]
+    assert ask("is_member", "urn:relay-resource:name:group:security?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice")["is_member"] is True
+    assert "list_members or is_member" in str(srv.handle(request("group_query", "h", group_uri=front_desk, query="count"), 0.0).error)
+
+
+def test_notifications_and_incidents() -> None:
+    srv = server()
+    srv.handle(request("notification", "n", _target=target("urn:relay-resource:name:group:Front%20desk"),
+                       originator=ALICE, type="alert", name="help", text="Help needed"), 0.0)  # fmt: skip
+    assert drain(srv, 0.0) == [{"_id": "n", "_type": "wf_api_notification_response"}]
+    assert srv.notification_event("help", "ack_event", "Bob") == {
+        "_type": "wf_api_notification_event",
+        "event": "ack_event",
+        "name": "help",
+        "notification_state": {"created": [ALICE, BOB], "acknowledged": [BOB], "cancelled": [], "timed_out": []},
+        "source_uri": BOB,
+    }
+    srv.handle(request("resolve_incident", "r", incident_id="inc-1", reason="all clear"), 1.0)
+    assert drain(srv, 1.0) == [{"_id": "r", "_type": "wf_api_resolve_incident_response"}]
+    assert drain(srv, 2.0) == [{"_type": "wf_api_incident_event", "type": "resolved", "incident_id": "inc-1", "reason": "all clear"}]
+
+
+def test_a_button_tap_lands_in_the_open_interaction() -> None:
+    srv = server(event_delay=0)
+    assert srv.button_event("action", "single")["source_uri"] == ALICE
+    srv.handle(request("start_interaction", "i", _target=target(), name="menu"), 0.0)
+    assert srv.button_event("action", "double")["source_uri"] == proto.interaction_urn("menu", ALICE)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "hinted"),
+    [(1000, "", True), (None, "", True), (1011, "", False), (1000, "bye", False), (4000, "not mine", False)],
+)
+def test_the_path_hint_only_when_the_app_closed_as_for_an_unknown_path(code: int | None, reason: str, hinted: bool) -> None:
+    run = Run(builtin("phrase"))
+    run.tick()
+    run.sim.closed(run.now, code, reason)
+    assert run.sim.failure is not None
+    assert (run.sim.failure.hint is not None) is hinted
+    assert ("without a close frame" if code is None else f"code {code}") in run.sim.failure.reason
+    if reason:
+        assert repr(reason) in run.sim.failure.reason

@@ -22,7 +22,9 @@ import respx
 
 from conftest import API, stored_workflow
 
-FAST = ("--timeout", "2", "--hold", "0.2", "--set", "event_delay=0.02")
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+
+FAST = ("--timeout", "2", "--hold", "0.2", "--set", "event_delay=0.02", "--set", "speaking_rate=3000", "--set", "play_time=0.05")
 
 #: the fields relay-py reads from each event (its receive loop indexes them directly)
 READS = {
@@ -137,13 +139,23 @@ class App:
                     task.add_done_callback(self.tasks.discard)
         except Exception as exc:  # noqa: BLE001 - the connection went away
             self.log.append(("closed", repr(exc)))
+        finally:  # a handler still waiting for a response or an event will never get it: end it with the connection
+            for task in list(self.tasks):
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 class Served:
-    """A websockets server on 127.0.0.1:<free port> in a thread with its own event loop."""
+    """A websockets server on 127.0.0.1:<free port> in a thread with its own event loop.
+
+    ``stop`` returns what the loop leaked: tasks still pending once the server and its connections are closed,
+    and the errors the loop reported (such as "Task was destroyed but it is pending!"); the ``serve`` fixture
+    fails the test on any."""
 
     def __init__(self, handler: Callable[[Any], Awaitable[None]]) -> None:
         self.loop = asyncio.new_event_loop()
+        self.loop_errors: list[str] = []
+        self.loop.set_exception_handler(lambda _loop, context: self.loop_errors.append(str(context.get("message"))))
         self.ready = threading.Event()
         self.handler = handler
         self.thread = threading.Thread(target=self._main, daemon=True)
@@ -166,14 +178,21 @@ class Served:
     def uri(self, path: str = "/app") -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
 
-    def stop(self) -> None:
-        async def close() -> None:
+    def stop(self) -> list[str]:
+        async def close() -> list[str]:
             self.server.close()
             await self.server.wait_closed()
+            leaked = [task for task in asyncio.all_tasks() if task is not asyncio.current_task() and not task.done()]
+            for task in leaked:
+                task.cancel()
+            await asyncio.gather(*leaked, return_exceptions=True)
+            return [f"task left pending: {task.get_coro()!r}" for task in leaked]
 
-        asyncio.run_coroutine_threadsafe(close(), self.loop).result(5)
+        leaked = asyncio.run_coroutine_threadsafe(close(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        self.loop.close()
+        return leaked + self.loop_errors
 
 
 @pytest.fixture
@@ -197,8 +216,9 @@ def serve() -> Iterator[Callable[..., tuple[str, list[Any]]]]:
         return served.uri(), log
 
     yield _serve
-    for served in servers:
-        served.stop()
+    leaks = [leak for served in servers for leak in served.stop()]
+    if leaks:
+        pytest.fail("the test app's event loop leaked: " + "; ".join(leaks))
 
 
 # --- the calling guide's three apps, and broken ones -------------------------------------------------
@@ -362,7 +382,8 @@ def test_inbound_call_against_the_auto_answer_app(run: Any, serve: Any) -> None:
     assert start["trigger"] == {"type": "telephony", "args": {"source_uri": "urn:relay-resource:name:device:Alice"}}
     received = messages["wf_api_call_received_event"]
     assert received["direction"] == "inbound" and received["uri"] == "urn:relay-resource:name:device:Carol"
-    assert received["device_name"] == "Alice"
+    # the calling device, with the id the sandbox's demo account gives Carol (the guide; relay-py: other_device_*)
+    assert (received["device_name"], received["device_id"]) == ("Carol", "990007560011111")
     call_id = received["call_id"]
     assert len(call_id) == 32
     answer = messages["wf_api_answer_request"]
@@ -488,7 +509,7 @@ def test_options_for_the_unknowns(run: Any, serve: Any) -> None:
     assert messages["wf_api_start_event"]["trigger"]["args"]["source_uri"] == "urn:relay-resource:id:device:990007560045678"
     received = messages["wf_api_call_received_event"]
     assert received["call_id"] == "call-1"
-    assert received["device_id"] == "990007560045678"
+    assert (received["device_id"], received["device_name"]) == ("990007560023456", "Bob")  # the caller
     assert received["start_time_epoch"] > 1e12  # milliseconds
     assert messages["wf_api_call_disconnected_event"]["reason"] == "remote_hangup"
     assert app_errors(log) == []
@@ -765,3 +786,99 @@ def test_the_help_lists_the_built_in_scenarios(run: Any) -> None:
     assert builtin_names() == ["button", "inbound-call", "outbound-call", "phrase"]
     for name in builtin_names():
         assert name in result.out
+
+
+# --- issue 13: timers, the path hints, the timing warning ----------------------------------------------
+
+
+def timers(app: App) -> None:
+    """Sets a named 100 ms timer and terminates when it fires (relay-py's set_timer / on_timer_fired)."""
+
+    @app.on("start")
+    async def start(app: App, event: dict[str, Any]) -> None:
+        await app.request("set_timer", type="timeout", name="reminder", timeout=100, timeout_type="ms")
+
+    @app.on("timer_fired")
+    async def fired(app: App, event: dict[str, Any]) -> None:
+        app.log.append(("fired", event["name"]))
+        await app.terminate()
+
+
+def test_a_named_timer_fires_on_its_own(run: Any, serve: Any) -> None:
+    uri, log = serve(timers)
+    result = run("workflow", "simulate", uri, "--scenario", "button", *FAST, "--json")
+    assert result.code == 0, result.err
+    records = lines(result.out)
+    assert types(records) == [
+        "server:start", "app:set_timer", "server:set_timer_response", "server:timer_fired", "app:terminate", "server:stop",
+    ]  # fmt: skip
+    response_at = next(r["t"] for r in records if r["message"]["_type"] == "wf_api_set_timer_response")
+    fired_at = next(r["t"] for r in records if r["message"]["_type"] == "wf_api_timer_fired_event")
+    assert 0.09 <= fired_at - response_at < 1.0
+    assert ("fired", "reminder") in log and app_errors(log) == []
+
+
+def test_the_timer_fired_step_of_a_scenario_file(run: Any, serve: Any, tmp_path: Any) -> None:
+    """The README documents ``send = "timer_fired"``; it once crashed with a TypeError (exit 1)."""
+
+    def waits_for_its_timer(app: App) -> None:
+        @app.on("timer_fired")
+        async def fired(app: App, event: dict[str, Any]) -> None:
+            app.log.append(("fired", event["name"]))
+            await app.terminate()
+
+    uri, log = serve(waits_for_its_timer)
+    path = tmp_path / "timer.toml"
+    path.write_text('[[steps]]\nsend = "start"\ntrigger = "button"\n[[steps]]\nsend = "timer_fired"\nname = "nightly"\n')
+    result = run("workflow", "simulate", uri, "--scenario-file", str(path), *FAST, "--json")
+    assert result.code == 0, result.err
+    assert {"_type": "wf_api_timer_fired_event", "name": "nightly"} in [r["message"] for r in lines(result.out)]
+    assert ("fired", "nightly") in log
+    assert "Traceback" not in result.err
+
+
+def test_a_handshake_refused_with_400_names_the_path(run: Any) -> None:
+    from websockets.sync.server import serve as sync_serve
+
+    server = sync_serve(lambda conn: None, "127.0.0.1", 0, process_request=lambda conn, request: conn.respond(400, "no\n"))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        uri = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/autoanswer"
+        result = run("workflow", "simulate", uri, "--scenario", "inbound-call", "--timeout", "2")
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert result.code == 1
+    assert "answered HTTP 400 instead of switching to WebSocket: no workflow at this URI's path?" in result.err
+    assert "check the URI's path" in result.err and "app.workflow('name', ...) serves /name" in result.err
+    assert result.out == ""
+
+
+def test_an_app_that_closes_with_its_own_code_gets_no_path_hint(run: Any, serve: Any) -> None:
+    async def refuse(ws: Any) -> None:
+        await ws.recv()
+        await ws.close(4001, "no devices today")
+
+    uri, _log = serve(lambda app: None, raw=refuse)
+    result = run("workflow", "simulate", uri, "--scenario", "inbound-call", *FAST)
+    assert result.code == 6, result.err
+    assert "the app closed the connection (code 4001, 'no devices today') before terminating" in result.err
+    assert "path" not in result.err
+
+
+def test_an_event_delay_the_sdks_do_not_tolerate_is_warned_about(run: Any, serve: Any) -> None:
+    uri, _log = serve(greeter)
+    result = run("workflow", "simulate", uri, "--scenario", "phrase", *FAST, "--set", "event_delay=0")
+    assert result.code == 0, result.err  # this test app, like relay-py, waits for the prompt before it asks
+    assert "warning: event_delay=0: " in result.err and "relay-js (@relaypro/sdk)" in result.err
+    quiet = run("workflow", "simulate", uri, "--scenario", "phrase", *FAST)
+    assert "warning" not in quiet.err
+
+
+def test_a_malformed_uri_is_refused_naming_the_argument(run: Any) -> None:
+    result = run("workflow", "simulate", "ws://[::1", "--scenario", "button")
+    assert result.code == 2
+    assert result.err == (
+        "error: URI_OR_REF: expected a ws:// or wss:// URI such as ws://localhost:8080/path, got 'ws://[::1'\n"
+    )

@@ -22,7 +22,10 @@ def handshake_failure(exc: BaseException, timeout: float | None = None) -> str:
     from websockets.exceptions import InvalidStatus, InvalidURI
 
     if isinstance(exc, InvalidStatus):
-        return f"the server answered HTTP {exc.response.status_code} instead of switching to WebSocket"
+        status = exc.response.status_code
+        if status == 400:  # relay-js (@relaypro/sdk) refuses a path it serves no workflow on with 400
+            return "the server answered HTTP 400 instead of switching to WebSocket: no workflow at this URI's path?"
+        return f"the server answered HTTP {status} instead of switching to WebSocket"
     if isinstance(exc, InvalidURI):
         return "not a valid WebSocket URI"
     if isinstance(exc, TimeoutError):

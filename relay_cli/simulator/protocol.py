@@ -1,8 +1,8 @@
 """The Relay server's side of the workflow WebSocket protocol, as a pure state machine.
 
 Pure: no I/O, no clock, no randomness of its own. Time comes in as ``now`` (epoch seconds, a float) and
-fresh ids from an injected ``new_id``. The facts it encodes are those of workflow-protocol.md (gathered
-from Relay's public SDKs); the points no public source settles are the options in ``DEFAULT_OPTIONS``.
+fresh ids from an injected ``new_id``. The facts it encodes, and the SDK source each one rests on, are in
+docs/simulator.md; the points no public source settles are the options in ``DEFAULT_OPTIONS``.
 
 The app is the WebSocket server; the Relay server (here: the simulator) is the client. Every frame is one
 JSON object with a ``_type``: ``wf_api_<name>_event`` (server → app), ``wf_api_<name>_request``
@@ -12,13 +12,14 @@ request's ``_id``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 URN_PREFIX = "urn:relay-resource:"
 SERVER_URN = "urn:relay-resource:name:server:ibot"
@@ -40,13 +41,19 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "call_disconnected": (*_CALL, "connect_time_epoch", "reason", "end_time_epoch"),
     "call_failed": (*_CALL, "connect_time_epoch", "reason", "end_time_epoch"),
     "speech": ("request_id", "text", "lang", "source_uri"),
+    "timer": (),
     "timer_fired": ("name",),
+    "notification": ("event", "name", "notification_state", "source_uri"),
+    "incident": ("type", "incident_id", "reason"),
 }
 
 #: requests whose ``_target`` names a device or an interaction
 TARGETED = frozenset(
-    {"start_interaction", "end_interaction", "say", "play", "listen", "answer", "call", "hangup", "get_device_info"}
-)
+    {
+        "start_interaction", "end_interaction", "say", "play", "listen", "answer", "call", "hangup",
+        "get_device_info", "set_device_info",
+    }
+)  # fmt: skip
 
 #: the unknowns of the protocol, with the values the simulator assumes (each can be changed per run)
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -61,8 +68,14 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "epoch_unit": "s",
     # whether call_disconnected follows the app's own hangup request
     "disconnect_after_hangup": True,
-    # seconds between a response and the events that follow it (prompt, lifecycle, call progress)
+    # seconds between a response and the events that follow it (lifecycle, call progress, prompt started)
     "event_delay": 0.05,
+    # how fast the device speaks (say) and the user answers (listen), in words per minute
+    "speaking_rate": 150.0,
+    # seconds an audio file plays (play)
+    "play_time": 2.0,
+    # the timer of start_timer repeats until stop_timer ("interval") or fires once ("timeout")
+    "unnamed_timer": "interval",
     # the onnet flag of call events
     "onnet": True,
     # lang of speech events and the text heard when the app listens
@@ -78,12 +91,22 @@ OPTION_HELP: dict[str, str] = {
     "epoch_unit": "units of *_time_epoch fields: s or ms",
     "disconnect_after_hangup": "send call_disconnected after the app's own hangup",
     "event_delay": "seconds between a response and the events that follow it",
+    "speaking_rate": "words per minute of say prompts and of what the user says when the app listens",
+    "play_time": "seconds an audio file plays",
+    "unnamed_timer": "start_timer's timer: interval (repeats until stop_timer) or timeout (fires once)",
     "onnet": "the onnet flag of call events",
     "lang": "lang of speech events",
     "speech": "what the user says when the app listens",
 }
 
-_CHOICES = {"call_id_style": ("uuid", "counter"), "epoch_unit": ("s", "ms")}
+_CHOICES = {"call_id_style": ("uuid", "counter"), "epoch_unit": ("s", "ms"), "unnamed_timer": ("interval", "timeout")}
+
+#: relay-js reads the events that follow a say, play or listen only once their response has arrived; an event
+#: sent less than this after its response can reach it in the same read and be lost (docs/simulator.md)
+SDK_MIN_EVENT_DELAY = 0.01
+
+#: units of set_timer's timeout_type, in seconds (relay-js TimeoutType; relay-py's default is secs)
+TIMEOUT_UNITS = {"ms": 0.001, "secs": 1.0, "mins": 60.0, "hrs": 3600.0}
 
 
 class ProtocolError(Exception):
@@ -94,9 +117,24 @@ def check_option(name: str, value: Any) -> str | None:
     """Why ``value`` is not acceptable for the protocol option ``name``, or None."""
     if name in _CHOICES and value not in _CHOICES[name]:
         return f"expected one of {', '.join(_CHOICES[name])}, got {value!r}"
-    if name == "event_delay" and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    if name in ("event_delay", "play_time") and (not number or value < 0):
         return f"expected a number of seconds >= 0, got {value!r}"
+    if name == "speaking_rate" and (not number or value <= 0):
+        return f"expected a number of words per minute > 0, got {value!r}"
     return None
+
+
+def option_warnings(params: Mapping[str, Any]) -> list[str]:
+    """What in these options the published SDKs do not tolerate (the run goes on; the user is told)."""
+    delay = params.get("event_delay", DEFAULT_OPTIONS["event_delay"])
+    if isinstance(delay, (int, float)) and delay < SDK_MIN_EVENT_DELAY:
+        return [
+            f"event_delay={delay:g}: events that follow a response sooner than {SDK_MIN_EVENT_DELAY:g}s can arrive "
+            "together with it, and relay-js (@relaypro/sdk) then misses them: sayAndWait, playAndWait and listen "
+            "stall until their own timeout"
+        ]
+    return []
 
 
 # --- resource names ------------------------------------------------------------------------------
@@ -127,15 +165,69 @@ def short(urn: Any) -> str:
     return value
 
 
+def urn_parts(urn: Any) -> tuple[str, str, str, dict[str, str]] | None:
+    """``urn:relay-resource:<id|name>:<type>:<value>[?k=v]`` → (id or name, type, decoded value, query), else None."""
+    if not isinstance(urn, str) or not urn.startswith(URN_PREFIX):
+        return None
+    head, _, query = urn[len(URN_PREFIX) :].partition("?")
+    parts = head.split(":", 2)
+    if len(parts) != 3 or not parts[2]:
+        return None
+    params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    return parts[0], parts[1], unquote(parts[2]), params
+
+
+def made_up_id(name: str) -> str:
+    """A stable 15-digit device id for a name the account does not know (the same name, the same id)."""
+    return "9900" + str(int(hashlib.sha256(name.encode()).hexdigest(), 16))[:11]
+
+
+@dataclass(frozen=True)
+class Device:
+    urn: str  # as the scenario or the app named it
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class World:
+    """The account the simulated server serves: device ids → names, and group names → member names.
+
+    A device it does not know keeps its name and gets a made-up id; a group it does not know has one member,
+    the device the app runs for (``members``), so that list_members and is_member agree."""
+
+    devices: Mapping[str, str] = field(default_factory=dict)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def device(self, ref: str) -> Device:
+        """A device from a urn, an id (digits) or a name."""
+        urn = device_urn(ref)
+        parts = urn_parts(urn)
+        value = parts[2] if parts else ref
+        if parts and parts[0] == "id":
+            return Device(urn, value, self.devices.get(value, value))
+        for device_id, name in self.devices.items():
+            if name.casefold() == value.casefold():
+                return Device(urn, device_id, name)
+        return Device(urn, made_up_id(value), value)
+
+    def members(self, group: str, own_device: str) -> tuple[str, ...]:
+        for name, members in self.groups.items():
+            if name.casefold() == group.casefold():
+                return tuple(members)
+        return (own_device,)
+
+
 # --- messages -----------------------------------------------------------------------------------
 
 
-def event(name: str, **fields: Any) -> dict[str, Any]:
-    """A server event; every field the SDKs read must be given (a missing one is a bug here, not in the app)."""
-    missing = [f for f in EVENT_FIELDS.get(name, ()) if f not in fields]
+def event(kind_: str, /, **fields: Any) -> dict[str, Any]:
+    """A server event ``wf_api_<kind_>_event``; every field the SDKs read must be given (a missing one is a bug
+    here, not in the app). ``kind_`` is positional-only, so an event may have a field called ``name``."""
+    missing = [f for f in EVENT_FIELDS.get(kind_, ()) if f not in fields]
     if missing:
-        raise ValueError(f"wf_api_{name}_event needs {', '.join(missing)}")
-    return {"_type": f"wf_api_{name}_event", **fields}
+        raise ValueError(f"wf_api_{kind_}_event needs {', '.join(missing)}")
+    return {"_type": f"wf_api_{kind_}_event", **fields}
 
 
 def response(request: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -279,12 +371,20 @@ def summarize(message: dict[str, Any]) -> tuple[str, str]:
 class Call:
     call_id: str
     direction: str  # inbound | outbound
-    other_uri: str
+    other: Device  # the other party: the caller of an inbound call, the callee of an outbound one
     start: float
     connect: float | None = None
     end: float | None = None
-    state: str = "new"  # new | ringing | connected | ended
+    state: str = "new"  # new | ringing | answering | connected | ended
     hangup_at: float | None = None  # when the other party hangs up (after connecting)
+
+
+@dataclass
+class Timer:
+    name: str | None  # None: the unnamed timer of start_timer
+    period: float  # seconds
+    repeat: bool
+    due: float
 
 
 @dataclass
@@ -295,6 +395,7 @@ class Outgoing:
     seq: int
     build: Callable[[float], dict[str, Any] | None]
     step: int | None = None  # the scenario step in progress when it was queued
+    tick: bool = False  # a repeating timer's firing: it does not hold off the timeout of an expect step
 
 
 @dataclass
@@ -305,20 +406,41 @@ class Reply:
     terminated: bool = False
 
 
+def _positive(value: Any) -> float | None:
+    """A number > 0 (a numeric string too: apps often pass a workflow var, and vars are strings), else None."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
+        return None
+    return float(value)
+
+
+def _words(text: str) -> int:
+    return max(1, len(text.split()))
+
+
 @dataclass
 class Server:
-    """The Relay server's view of one workflow run on one device: calls, interactions, vars, pending sends.
+    """The Relay server's view of one workflow run on one device: calls, interactions, timers, vars, the
+    device's own settings, and the sends it has queued.
 
     ``params``: ``device_urn``, ``device_id``, ``device_name``, ``hold`` (seconds the other party stays on a
     connected call; < 0 never hangs up), ``reject`` (the callee declines outbound calls), ``vars`` (served
-    to get_var), and the options of DEFAULT_OPTIONS.
+    to get_var), and the options of DEFAULT_OPTIONS. ``world``: the account's devices and groups.
     """
 
     params: dict[str, Any]
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    world: World = field(default_factory=World)
     calls: dict[str, Call] = field(default_factory=dict)
     interactions: dict[str, str] = field(default_factory=dict)  # urn → name, open ones
+    timers: dict[str | None, Timer] = field(default_factory=dict)
+    notifications: dict[str, list[str]] = field(default_factory=dict)  # name → the device urns it went to
     vars: dict[str, str] = field(default_factory=dict)
+    device: dict[str, Any] = field(default_factory=dict)  # what get_device_info answers; set_* requests change it
     outbox: list[Outgoing] = field(default_factory=list)
     terminated: bool = False
     step: int | None = None  # set by the scenario runner: the step in progress, tagged on what is queued
@@ -327,6 +449,20 @@ class Server:
 
     def __post_init__(self) -> None:
         self.vars = {str(k): as_var(v) for k, v in (self.params.get("vars") or {}).items()}
+        name = str(self.params["device_name"])
+        self.device = {
+            "name": name,
+            "id": str(self.params["device_id"]),
+            "type": "relay",
+            "username": name.lower(),
+            "battery": 87,
+            "address": "3000 Aerial Center Parkway, Morrisville, NC 27560",
+            # never whole numbers: relay-js turns an array of small whole numbers into a string
+            "latlong": [35.8543, -78.8453],
+            "location": "3000 Aerial Center Parkway, Morrisville, NC 27560",
+            "indoor_location": "Lobby",
+            "location_enabled": True,
+        }
 
     # --- helpers ----------------------------------------------------------------------------------
 
@@ -338,9 +474,9 @@ class Server:
             return 0
         return int(t * 1000) if self.opt("epoch_unit") == "ms" else int(t)
 
-    def later(self, due: float, build: Callable[[float], dict[str, Any] | None]) -> None:
+    def later(self, due: float, build: Callable[[float], dict[str, Any] | None], *, tick: bool = False) -> None:
         self._seq += 1
-        self.outbox.append(Outgoing(due, self._seq, build, self.step))
+        self.outbox.append(Outgoing(due, self._seq, build, self.step, tick))
 
     def send(self, now: float, message: dict[str, Any]) -> None:
         self.later(now, lambda _t: message)
@@ -351,8 +487,10 @@ class Server:
         self.outbox = [o for o in self.outbox if o.due > now]
         return ready
 
-    def next_due(self) -> float | None:
-        times = [o.due for o in self.outbox]
+    def next_due(self, *, awaited: bool = False) -> float | None:
+        """When the server next has something to send. ``awaited``: leave out the firings of repeating timers
+        (an app may wait for anything else the server has queued, but an interval timer never runs out)."""
+        times = [o.due for o in self.outbox if not (awaited and o.tick)]
         times += [c.hangup_at for c in self.calls.values() if c.hangup_at is not None and c.state == "connected"]
         return min(times) if times else None
 
@@ -366,9 +504,11 @@ class Server:
         fields: dict[str, Any] = {
             "call_id": call.call_id,
             "direction": call.direction,
-            "device_id": self.params["device_id"],
-            "device_name": self.params["device_name"],
-            "uri": call.other_uri,
+            # the other party (relay-py names these other_device_id/other_device_name; the calling guide:
+            # "the calling device, not the receiving device")
+            "device_id": call.other.id,
+            "device_name": call.other.name,
+            "uri": call.other.urn,
             "onnet": bool(self.opt("onnet")),
             "start_time_epoch": self.epoch(call.start),
         }
@@ -384,15 +524,17 @@ class Server:
         live = [c for c in self.calls.values() if c.state != "ended"]
         return live[-1] if live else (list(self.calls.values())[-1] if self.calls else None)
 
+    def speaking_time(self, text: str) -> float:
+        return _words(text) * 60.0 / float(self.opt("speaking_rate"))
+
     # --- events the scenario sends ---------------------------------------------------------------
 
     def start_event(self, trigger_type: str, args: dict[str, Any]) -> dict[str, Any]:
         return event("start", trigger={"type": trigger_type, "args": {"source_uri": self.params["device_urn"], **args}})
 
     def incoming_call(self, now: float, caller: str) -> dict[str, Any]:
-        call = Call(self.call_id(), "inbound", device_urn(caller), now)
+        call = Call(self.call_id(), "inbound", self.world.device(caller), now, state="ringing")
         self.calls[call.call_id] = call
-        call.state = "ringing"
         return self.call_event("call_received", call)
 
     def scripted_call_event(self, now: float, name: str, fields: dict[str, Any]) -> dict[str, Any] | str:
@@ -411,6 +553,21 @@ class Server:
             reason = fields.pop("reason", self.opt("reject_reason" if name == "call_failed" else "disconnect_reason"))
             return self.call_event(name, call, reason=reason, **fields)
         return self.call_event(name, call, **fields)
+
+    def button_event(self, button: str, taps: str) -> dict[str, Any]:
+        source = next(iter(self.interactions), self.params["device_urn"])  # a tap lands in the open interaction
+        return event("button", button=button, taps=taps, source_uri=source)
+
+    def notification_event(self, name: str, what: str, by: str) -> dict[str, Any]:
+        """Someone (``by``) acted on the notification ``name`` the app sent: ``what`` is e.g. ack_event."""
+        who = self.world.device(by)
+        created = self.notifications.get(name) or [who.urn]
+        state = {"created": list(created), "acknowledged": [who.urn] if what == "ack_event" else []}
+        state.update({"cancelled": [], "timed_out": []})
+        return event("notification", event=what, name=name, notification_state=state, source_uri=who.urn)
+
+    def timer_fired_event(self, name: str) -> dict[str, Any]:
+        return event("timer_fired", name=name)
 
     def remote_hangups(self, now: float) -> list[dict[str, Any]]:
         """call_disconnected for each connected call whose other party hangs up by ``now``."""
@@ -432,8 +589,9 @@ class Server:
         name = request_name(request)
         if self.terminated:
             return Reply()
-        if name == "terminate":  # no response: STOP, then the connection closes
+        if name == "terminate":  # no response: STOP, then the connection closes; timers die with the run
             self.terminated = True
+            self.timers.clear()
             self.send(now, event("stop", reason="normal"))
             return Reply(terminated=True)
         uris = targets(request)
@@ -455,51 +613,68 @@ class Server:
     def _delay(self, now: float, steps: int = 1) -> float:
         return now + float(self.opt("event_delay")) * steps
 
+    # interactions
+
     def _on_start_interaction(self, request: dict[str, Any], uris: list[str], now: float) -> str | None:
         name = request.get("name")
         if not isinstance(name, str) or not name:
             return "start_interaction needs a name"
-        urn = interaction_urn(name, uris[0])
-        self.interactions[urn] = name
+        opened = [interaction_urn(name, uri) for uri in uris]  # one interaction on each device
+        for urn in opened:
+            self.interactions[urn] = name
         self.send(now, response(request))
-        for state in ("started", "resumed"):
-            self.later(self._delay(now), lambda _t, s=state: event("interaction_lifecycle", type=s, source_uri=urn))
+        for urn in opened:
+            for state in ("started", "resumed"):
+                self.later(self._delay(now), lambda _t, s=state, u=urn: event("interaction_lifecycle", type=s, source_uri=u))
         return None
 
     def _on_end_interaction(self, request: dict[str, Any], uris: list[str], now: float) -> str | None:
-        urn = next((u for u in uris if u in self.interactions), None)
-        if urn is None and isinstance(request.get("name"), str):
-            urn = next((u for u, n in self.interactions.items() if n == request["name"]), None)
-        if urn is None:
+        closing = [u for u in uris if u in self.interactions]
+        name = request.get("name")
+        if not closing and isinstance(name, str):  # relay-js also sends the name; its target may be the device
+            named = [u for u, n in self.interactions.items() if n == name]
+            closing = [u for u in named if any(u == interaction_urn(name, d) for d in uris)] or named[:1]
+        if not closing:
             return f"no open interaction {', '.join(uris)}"
-        del self.interactions[urn]
+        for urn in closing:
+            del self.interactions[urn]
         self.send(now, response(request))
-        self.later(self._delay(now), lambda _t: event("interaction_lifecycle", type="ended", source_uri=urn))
+        for urn in closing:
+            self.later(self._delay(now), lambda _t, u=urn: event("interaction_lifecycle", type="ended", source_uri=u))
         return None
 
-    def _prompt(self, request: dict[str, Any], uris: list[str], now: float) -> None:
+    # prompts and speech
+
+    def _prompt(self, request: dict[str, Any], uris: list[str], now: float, seconds: float) -> None:
+        """The response first (its ``id`` is the request's ``_id``: relay-js matches the prompt events on the
+        response's id, relay-py on the request's), then ``started`` and, ``seconds`` later, ``stopped``."""
         prompt_id = request["_id"]
         self.send(now, response(request, id=prompt_id))
-        for i, state in enumerate(("started", "stopped"), 1):
-            self.later(self._delay(now, i), lambda _t, s=state: event("prompt", type=s, id=prompt_id, source_uri=uris[0]))
+        started = self._delay(now)
+        for urn in uris:
+            self.later(started, lambda _t, u=urn: event("prompt", type="started", id=prompt_id, source_uri=u))
+            self.later(started + seconds, lambda _t, u=urn: event("prompt", type="stopped", id=prompt_id, source_uri=u))
 
     def _on_say(self, request: dict[str, Any], uris: list[str], now: float) -> str | None:
         if not isinstance(request.get("text"), str):
             return "say needs text"
-        self._prompt(request, uris, now)
+        self._prompt(request, uris, now, self.speaking_time(request["text"]))
         return None
 
     def _on_play(self, request: dict[str, Any], uris: list[str], now: float) -> str | None:
-        self._prompt(request, uris, now)
+        if not isinstance(request.get("filename"), str):
+            return "play needs a filename"
+        self._prompt(request, uris, now, float(self.opt("play_time")))
         return None
 
     def _on_listen(self, request: dict[str, Any], uris: list[str], now: float) -> str | None:
         self.send(now, response(request))
-        speech = event(
-            "speech", request_id=request["_id"], text=str(self.opt("speech")), lang=str(self.opt("lang")), source_uri=uris[0]
-        )
-        self.later(self._delay(now), lambda _t: speech)
+        text = str(self.opt("speech"))
+        speech = event("speech", request_id=request["_id"], text=text, lang=str(self.opt("lang")), source_uri=uris[0])
+        self.later(self._delay(now) + self.speaking_time(text), lambda _t: speech)
         return None
+
+    # calls
 
     def _find_call(self, request: dict[str, Any]) -> Call | str:
         call_id = request.get("call_id")
@@ -533,7 +708,7 @@ class Server:
         callee = request.get("uri") or request.get("device_name") or request.get("device_id")
         if not isinstance(callee, str) or not callee:
             return "call needs the uri (or device_name / device_id) of whom to call"
-        call = Call(self.call_id(), "outbound", device_urn(callee), now, state="ringing")
+        call = Call(self.call_id(), "outbound", self.world.device(callee), now, state="ringing")
         self.calls[call.call_id] = call
         self.send(now, response(request, call_id=call.call_id))
         self.later(self._delay(now), lambda _t: self.call_event("call_ringing", call) if call.state == "ringing" else None)
@@ -563,6 +738,8 @@ class Server:
             self.later(self._delay(now), lambda _t: self.call_event("call_disconnected", call, reason=self.opt("disconnect_reason")))
         return None
 
+    # vars
+
     def _on_get_var(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
         name = request.get("name")
         if not isinstance(name, str):
@@ -583,28 +760,145 @@ class Server:
         self.send(now, response(request))
         return None
 
-    def _on_get_device_info(self, request: dict[str, Any], uris: list[str], now: float) -> str | None:
-        query = request.get("query")
-        values: dict[str, Any] = {
-            "name": self.params["device_name"],
-            "id": self.params["device_id"],
-            "address": "",
-            "latlong": [0.0, 0.0],
-            "battery": 100,
-            "indoor_location": "",
-            "location": "",
-            "type": "relay",
-            "username": self.params["device_name"],
-        }
-        if query not in values:
-            return f"unknown device info query {query!r}"
-        self.send(now, response(request, **{str(query): values[str(query)]}))
+    # timers
+
+    def _arm(self, name: str | None, seconds: float, repeat: bool, now: float) -> None:
+        timer = Timer(name, seconds, repeat, now + seconds)
+        self.timers[name] = timer
+        self._queue_firing(timer)
+
+    def _queue_firing(self, timer: Timer) -> None:
+        def fire(t: float) -> dict[str, Any] | None:
+            if self.timers.get(timer.name) is not timer:
+                return None  # cleared, stopped, set again or terminated meanwhile
+            if timer.repeat:
+                timer.due += timer.period
+                self._queue_firing(timer)
+            else:
+                del self.timers[timer.name]
+            return event("timer") if timer.name is None else self.timer_fired_event(timer.name)
+
+        self.later(timer.due, fire, tick=timer.repeat)
+
+    def _on_start_timer(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
+        timeout = _positive(request.get("timeout", 60))
+        if timeout is None:
+            return f"start_timer needs a timeout in seconds > 0, got {request.get('timeout')!r}"
+        self.send(now, response(request))
+        self._arm(None, timeout, self.opt("unnamed_timer") == "interval", now)  # replaces the unnamed timer
         return None
 
-    # requests whose response carries a field the SDKs read (any other request gets an empty response)
+    def _on_stop_timer(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
+        self.timers.pop(None, None)
+        self.send(now, response(request))
+        return None
+
+    def _on_set_timer(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
+        name, kind_ = request.get("name"), request.get("type", "timeout")
+        timeout, unit = request.get("timeout", 60), request.get("timeout_type", "secs")
+        if not isinstance(name, str) or not name:
+            return "set_timer needs a name"
+        if kind_ not in ("timeout", "interval"):
+            return f"set_timer type must be timeout or interval, got {kind_!r}"
+        if unit not in TIMEOUT_UNITS:
+            return f"set_timer timeout_type must be one of {', '.join(TIMEOUT_UNITS)}, got {unit!r}"
+        seconds = _positive(timeout)
+        if seconds is None:
+            return f"set_timer needs a timeout > 0, got {timeout!r}"
+        self.send(now, response(request))
+        self._arm(name, seconds * TIMEOUT_UNITS[unit], kind_ == "interval", now)
+        return None
+
+    def _on_clear_timer(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
+        if not isinstance(request.get("name"), str):
+            return "clear_timer needs a name"
+        self.timers.pop(request["name"], None)
+        self.send(now, response(request))
+        return None
+
+    # the device
+
+    def _on_get_device_info(self, request: dict[str, Any], uris: list[str], now: float) -> str | None:
+        query = request.get("query")
+        if query not in self.device:
+            return f"unknown device info query {query!r} (known: {', '.join(self.device)})"
+        self.send(now, response(request, **{str(query): self.device[str(query)]}))
+        return None
+
+    def _on_set_device_info(self, request: dict[str, Any], uris: list[str], now: float) -> str | None:
+        what, value = request.get("field"), request.get("value")
+        if what not in ("label", "channel", "location_enabled") or not isinstance(value, str):
+            return f"set_device_info needs a field (label, channel or location_enabled) and a string value, got {what!r}"
+        if what == "label":
+            self.device["name"] = value
+        elif what == "location_enabled":
+            if value not in ("true", "false"):
+                return f"location_enabled must be 'true' or 'false', got {value!r}"
+            self.device["location_enabled"] = value == "true"
+        else:
+            self.device["channel"] = value
+        self.send(now, response(request))
+        return None
+
+    def _on_set_user_profile(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
+        if not isinstance(request.get("username"), str):
+            return "set_user_profile needs a username"
+        self.device["username"] = request["username"]
+        self.send(now, response(request))
+        return None
+
+    # groups, notifications, incidents and the rest: responses carrying the fields the SDKs read
+
+    def _group(self, request: dict[str, Any]) -> tuple[str, dict[str, str]] | str:
+        parts = urn_parts(request.get("group_uri"))
+        if parts is None or parts[1] != "group":
+            return f"group_query needs a group_uri (urn:relay-resource:name:group:...), got {request.get('group_uri')!r}"
+        return parts[2], parts[3]
+
+    def _on_group_query(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
+        found = self._group(request)
+        if isinstance(found, str):
+            return found
+        group, query = found
+        members = self.world.members(group, str(self.params["device_name"]))
+        if request.get("query") == "list_members":
+            self.send(now, response(request, member_uris=[device_urn(m) for m in members]))
+        elif request.get("query") == "is_member":
+            if "device" not in query:
+                return "is_member needs the device in the group_uri (urn:relay-resource:name:group:G?device=...)"
+            who = self.world.device(query["device"]).name
+            self.send(now, response(request, is_member=any(m.casefold() == who.casefold() for m in members)))
+        else:
+            return f"group_query's query must be list_members or is_member, got {request.get('query')!r}"
+        return None
+
+    def _on_notification(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
+        name = request.get("name")
+        if not isinstance(name, str) or not name:
+            return "notification needs a name"
+        if request.get("type") != "cancel":
+            reached: list[str] = []
+            for uri in uris or []:
+                parts = urn_parts(uri)
+                if parts and parts[1] == "group":
+                    reached += [device_urn(m) for m in self.world.members(parts[2], str(self.params["device_name"]))]
+                else:
+                    reached.append(uri)
+            self.notifications[name] = reached
+        self.send(now, response(request))
+        return None
 
     def _on_create_incident(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
         self.send(now, response(request, incident_id=self.new_id()))
+        return None
+
+    def _on_resolve_incident(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
+        incident_id, reason = request.get("incident_id"), request.get("reason")
+        if not isinstance(incident_id, str) or not incident_id:
+            return "resolve_incident needs an incident_id"
+        self.send(now, response(request))
+        resolved = event("incident", type="resolved", incident_id=incident_id, reason=str(reason or ""))
+        self.later(self._delay(now), lambda _t: resolved)
         return None
 
     def _on_inbox_count(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
@@ -617,10 +911,6 @@ class Server:
 
     def _on_sms(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
         self.send(now, response(request, message_id=self.new_id()))
-        return None
-
-    def _on_group_query(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
-        self.send(now, response(request, member_uris=[self.params["device_urn"]], is_member=False))
         return None
 
 

@@ -13,12 +13,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import __version__
-from .scenario import Failure, Record, Scenario, ScenarioError, Simulation, parse
 from ..errors import NetworkError, UsageError
+from .protocol import World
+from .scenario import Failure, Record, Scenario, ScenarioError, Simulation, parse
 
 UNREACHABLE_HINT = (
     'while this URI is unreachable, calls to devices running this workflow announce "not available"'
 )
+PATH_HINT = (
+    "check the URI's path: relay-js (@relaypro/sdk) refuses the handshake with HTTP 400 for a path it serves no "
+    "workflow on (app.workflow('name', ...) serves /name)"
+)
+
+
+def demo_world() -> World:
+    """The devices and group of the sandbox's demo account (``relay_cli.local.seed``): the same names and ids
+    everywhere, so a device named in a scenario has the id ``relay devices`` shows for it."""
+    from ..local.seed import DEMO_DEVICES, DEMO_GROUP
+
+    names = dict(DEMO_DEVICES)
+    members = tuple(names.get(str(m), str(m)) for m in DEMO_GROUP["members"])
+    return World(devices=names, groups={str(DEMO_GROUP["name"]): members})
 
 
 # --- scenarios ------------------------------------------------------------------------------------
@@ -82,6 +97,7 @@ def run(
     timeout: float,
     emit: Callable[[Record], None],
     clock: Callable[[], float] = time.time,
+    world: World | None = None,
 ) -> Outcome:
     """Play ``scenario`` against the app at ``uri``; ``emit`` gets each transcript record as it happens.
 
@@ -89,7 +105,7 @@ def run(
     the Outcome carries the failure."""
     import asyncio
 
-    return asyncio.run(_run(uri, scenario, params, timeout, emit, clock))
+    return asyncio.run(_run(uri, scenario, params, timeout, emit, clock, world or World()))
 
 
 async def _run(
@@ -99,13 +115,14 @@ async def _run(
     timeout: float,
     emit: Callable[[Record], None],
     clock: Callable[[], float],
+    world: World,
 ) -> Outcome:
     import asyncio
     import inspect
     import json
 
     from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
 
     options: dict[str, Any] = {}
     if _loopback(uri) and "proxy" in inspect.signature(connect.__init__).parameters:
@@ -122,10 +139,12 @@ async def _run(
             **options,
         )
     except Exception as exc:  # noqa: BLE001 - every failure to connect is "unreachable", with its reason
-        raise NetworkError(f"cannot reach the workflow app at {uri}: {_unreachable_reason(exc, timeout)}", hint=UNREACHABLE_HINT) from None
+        refused = isinstance(exc, InvalidStatus) and exc.response.status_code in (400, 404)
+        hint = f"{PATH_HINT}; {UNREACHABLE_HINT}" if refused else UNREACHABLE_HINT
+        raise NetworkError(f"cannot reach the workflow app at {uri}: {_unreachable_reason(exc, timeout)}", hint=hint) from None
 
     started = clock()
-    sim = Simulation(scenario, params, timeout=timeout, start=started)
+    sim = Simulation(scenario, params, timeout=timeout, start=started, world=world)
     shown = 0
 
     def flush_records() -> None:
@@ -134,10 +153,8 @@ async def _run(
             emit(sim.records[shown])
             shown += 1
 
-    def closed_detail(exc: ConnectionClosed) -> str:
-        if exc.rcvd is None:
-            return "without a close frame"
-        return f"code {exc.rcvd.code}" + (f", {exc.rcvd.reason!r}" if exc.rcvd.reason else "")
+    def closed(exc: ConnectionClosed) -> None:
+        sim.closed(clock(), None if exc.rcvd is None else exc.rcvd.code, "" if exc.rcvd is None else exc.rcvd.reason)
 
     try:
         while True:
@@ -147,7 +164,7 @@ async def _run(
                 for message in outgoing:
                     await ws.send(json.dumps(message))
             except ConnectionClosed as exc:
-                sim.closed(clock(), closed_detail(exc))
+                closed(exc)
             if sim.done:
                 break
             deadline = sim.next_deadline()
@@ -157,7 +174,7 @@ async def _run(
             except TimeoutError:
                 continue
             except ConnectionClosed as exc:
-                sim.closed(clock(), closed_detail(exc))
+                closed(exc)
                 break
             sim.receive(frame, clock())
     finally:

@@ -6,7 +6,7 @@ strings; what to send goes out as dicts. ``relay_cli.simulator.runner`` moves th
 A scenario is a sequence of steps:
 
 - ``send = "<event>"``: the server sends an event (``start``, ``call_received``, ``call_start_request``,
-  ``button``, ``call_connected``, ``call_disconnected``, ...);
+  ``button``, ``call_connected``, ``call_disconnected``, ``timer``, ``timer_fired``, ``notification``, ...);
 - ``expect = "<request>"``: the app must send that request (``answer``, ``call``, ``say``, ...) within the
   timeout, optionally with fields equal to ``check`` or matching the regular expressions of ``check_regex``;
 - ``wait = SECONDS``: time passes.
@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import UsageError
 from . import protocol as proto
+from .protocol import clean as clean_text
 
 #: the parameters every scenario has (the device and the other party's behaviour), besides the protocol options
 WORLD_PARAMS: dict[str, Any] = {
@@ -47,7 +48,9 @@ SEND_EVENTS = (
     "call_disconnected",
     "call_failed",
     "button",
+    "timer",
     "timer_fired",
+    "notification",
 )
 _CALL_EVENTS = ("call_ringing", "call_progressing", "call_connected", "call_disconnected", "call_failed")
 #: the keys each kind of step may have, besides the common ones
@@ -56,10 +59,18 @@ _SEND_KEYS: dict[str, tuple[str, ...]] = {
     "call_received": ("from",),
     "call_start_request": ("to",),
     "button": ("button", "taps"),
+    "timer": (),
     "timer_fired": ("name",),
+    "notification": ("name", "event", "from"),
     **{name: () for name in _CALL_EVENTS},
 }
-_REQUIRED: dict[str, tuple[str, ...]] = {"start": ("trigger",), "call_received": ("from",), "call_start_request": ("to",), "timer_fired": ("name",)}
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "start": ("trigger",),
+    "call_received": ("from",),
+    "call_start_request": ("to",),
+    "timer_fired": ("name",),
+    "notification": ("name",),
+}
 _COMMON_KEYS = ("note", "if", "unless")
 _TOP_KEYS = ("name", "description", "params", "steps")
 
@@ -231,7 +242,7 @@ def _step(raw: Any, number: int, total: int, known: set[str], fail: Callable[[st
                 re.compile(pattern)
             except re.error as exc:
                 raise fail(f"{where}: check_regex.{key}: not a regular expression: {exc}") from None
-    for key in ("trigger", "from", "to", "button", "taps", "name", "note"):
+    for key in ("trigger", "from", "to", "button", "taps", "name", "event", "note"):
         if key in raw and not isinstance(raw[key], str):
             raise fail(f"{where}: {key}: expected a string, got {raw[key]!r}")
     unknown = sorted(_placeholders({k: v for k, v in raw.items() if k not in ("note", "check_regex")}) - known)
@@ -268,12 +279,13 @@ def resolve_params(
     flags: Mapping[str, tuple[str, Any]] | None = None,
     sets: list[str] | None = None,
     defaults: Mapping[str, Any] | None = None,
+    world: proto.World | None = None,
 ) -> dict[str, Any]:
     """The parameters of one run: built-in defaults < ``defaults`` (e.g. from a registered workflow) <
     the scenario's [params] < ``flags`` (param → (flag name, value)) < ``--set NAME=VALUE``.
 
     A flag for a parameter the scenario does not use is refused, so ``--taps`` on a call scenario is not
-    silently ignored."""
+    silently ignored. ``world`` (the account's devices) gives the device its id and name."""
     params: dict[str, Any] = {**WORLD_PARAMS, **proto.DEFAULT_OPTIONS}
     for key, value in (defaults or {}).items():
         if key in WORLD_PARAMS or scenario.uses(key):
@@ -295,7 +307,7 @@ def resolve_params(
             names = ", ".join(sorted(params))
             raise UsageError(f"unknown parameter {key!r} (this scenario has: {names})", option="--set")
         params[key] = _coerce(key, value, params[key], "--set")
-    check_params(params)
+    check_params(params, world)
     for step in scenario.steps:
         if step.kind == "wait":
             seconds = substitute(step.data["seconds"], params)
@@ -304,7 +316,7 @@ def resolve_params(
     return params
 
 
-def check_params(params: dict[str, Any]) -> dict[str, Any]:
+def check_params(params: dict[str, Any], world: proto.World | None = None) -> dict[str, Any]:
     for key, value in params.items():
         problem = proto.check_option(key, value)
         if problem is None and key in PARAM_CHOICES and value not in PARAM_CHOICES[key]:
@@ -317,11 +329,10 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     device = str(params["device"]).strip()
     if not device:
         raise UsageError("expected a device name or id, got an empty string", option="--device")
-    urn = proto.device_urn(device)
-    plain = proto.short(urn)
-    params["device_urn"] = urn
-    params["device_id"] = plain
-    params["device_name"] = plain
+    found = (world or proto.World()).device(device)
+    params["device_urn"] = found.urn
+    params["device_id"] = found.id
+    params["device_name"] = found.name
     return params
 
 
@@ -468,12 +479,13 @@ class Simulation:
         timeout: float,
         start: float,
         new_id: Callable[[], str] | None = None,
+        world: proto.World | None = None,
     ) -> None:
         self.scenario = scenario
         self.params = dict(params)
         self.timeout = timeout
         self.start = start
-        self.server = proto.Server(self.params, **({"new_id": new_id} if new_id else {}))
+        self.server = proto.Server(self.params, world=world or proto.World(), **({"new_id": new_id} if new_id else {}))
         self.steps = [s for s in scenario.steps if self._included(s)]
         self.index = 0  # the current step
         self.step_started = start
@@ -533,8 +545,8 @@ class Simulation:
             return
         self.pending.append(request)
 
-    def closed(self, now: float, detail: str = "") -> None:
-        """The app closed the connection (or it broke)."""
+    def closed(self, now: float, code: int | None = None, reason: str = "") -> None:
+        """The app closed the connection with ``code`` and ``reason``; ``code`` None: without a close frame."""
         if self.done:
             return
         self._run_steps(now)  # a terminate that came just before the close counts
@@ -543,12 +555,14 @@ class Simulation:
         if self.done:
             return
         hint = None
-        if not self.app_spoke:
+        if not self.app_spoke and not reason and code in (None, 1000):
+            # relay-py accepts a connection to a path it serves no workflow on, then closes it (1000, no reason)
             hint = (
                 "the app closed the connection without sending anything: check the URI's path "
-                "(the SDKs close connections to paths they have no workflow for)"
+                "(relay-py closes connections to paths it serves no workflow on)"
             )
-        self.fail(f"the app closed the connection{f' ({detail})' if detail else ''} before terminating", hint)
+        detail = "without a close frame" if code is None else f"code {code}" + (f", {reason!r}" if reason else "")
+        self.fail(f"the app closed the connection ({clean_text(detail)}) before terminating", hint)
 
     # --- time -------------------------------------------------------------------------------------
 
@@ -565,7 +579,8 @@ class Simulation:
             if message is None:
                 continue
             out.append(message)
-            self.last_server_send = now
+            if not item.tick:  # an interval timer's firings alone do not keep a silent app's run going
+                self.last_server_send = now
             self.records.append(Record(now - self.start, "server", item.step, message=message))
         if not self.done and self.server.terminated and self.index >= len(self.steps):
             self.passed = True
@@ -581,7 +596,7 @@ class Simulation:
 
     def _expect_deadline(self) -> float | None:
         step = self.current()
-        if step is None or step.kind != "expect" or self.server.next_due() is not None:
+        if step is None or step.kind != "expect" or self.server.next_due(awaited=True) is not None:
             return None  # while the server has something to send, the app may be waiting for it
         timeout = float(step.data.get("timeout", self.timeout))
         return max(self.step_started, self.last_server_send) + timeout
@@ -658,14 +673,13 @@ class Simulation:
         elif name == "call_start_request":
             message = proto.event("call_start_request", uri=proto.device_urn(str(data["to"])))
         elif name == "button":
-            message = proto.event(
-                "button",
-                button=str(data.get("button", "action")),
-                taps=str(data.get("taps", "single")),
-                source_uri=self.params["device_urn"],
-            )
+            message = server.button_event(str(data.get("button", "action")), str(data.get("taps", "single")))
+        elif name == "timer":
+            message = proto.event("timer")
         elif name == "timer_fired":
-            message = proto.event("timer_fired", name=str(data["name"]))
+            message = server.timer_fired_event(str(data["name"]))
+        elif name == "notification":
+            message = server.notification_event(str(data["name"]), str(data.get("event", "ack_event")), str(data.get("from", "Bob")))
         else:
             return server.scripted_call_event(now, name, extra)  # the fields are part of it
         message.update(extra)

@@ -17,8 +17,12 @@ def _ws_uri(uri: str, what: str) -> str:
 
     if not uri.strip() or any(ch.isspace() or ord(ch) < 32 for ch in uri):
         raise UsageError(f"{what}: expected a ws:// or wss:// URI without spaces, got {uri!r}")
-    parts = urlsplit(uri)
-    if parts.scheme.lower() not in ("ws", "wss") or not parts.hostname:
+    try:
+        parts = urlsplit(uri)
+        ok = parts.scheme.lower() in ("ws", "wss") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # an unclosed [IPv6 address], a port that is not a number or out of range
+        ok = False
+    if not ok:
         raise UsageError(f"{what}: expected a ws:// or wss:// URI such as ws://localhost:8080/path, got {uri!r}")
     return uri
 
@@ -122,7 +126,7 @@ def simulate(
             "--set",
             metavar="NAME=VALUE",
             help="Set a scenario parameter or a protocol option, e.g. call_trigger_type=call, epoch_unit=ms, "
-            "event_delay=0, disconnect_after_hangup=false (repeatable).",
+            "speaking_rate=600, disconnect_after_hangup=false (repeatable; the README lists them).",
             show_default=False,
         ),
     ] = None,
@@ -150,7 +154,7 @@ def simulate(
     import sys
 
     from ... import output
-    from ...simulator import runner
+    from ...simulator import protocol, runner
     from ...simulator import scenario as sc
     from ...core import workflow as wf
     from ...errors import AppMisbehaved, UsageError
@@ -195,8 +199,11 @@ def simulate(
         "taps": ("--taps", taps),
         "phrase": ("--phrase", phrase),
     }
-    params = sc.resolve_params(chosen, flags, settings, defaults)
+    world = runner.demo_world()
+    params = sc.resolve_params(chosen, flags, settings, defaults, world)
     params["vars"] = variables
+    for warning in protocol.option_warnings(params):
+        output.warning(warning)
 
     def emit(record: Any) -> None:
         text = json.dumps(record.to_json(), ensure_ascii=False) if json_output else _line(record)
@@ -204,7 +211,7 @@ def simulate(
         sys.stdout.flush()
 
     output.message(f"simulating {chosen.name} against {uri} (device {params['device_name']})")
-    outcome = runner.run(uri, chosen, params, timeout=timeout, emit=emit)
+    outcome = runner.run(uri, chosen, params, timeout=timeout, emit=emit, world=world)
     if outcome.failure is not None:
         raise AppMisbehaved(f"scenario {chosen.name}: {outcome.failure.text()}", hint=outcome.failure.hint)
     output.success(
