@@ -418,6 +418,12 @@ def _positive(value: Any) -> float | None:
     return float(value)
 
 
+def _decoded(text: str) -> str:
+    while (plain := unquote(text)) != text:
+        text = plain
+    return text
+
+
 def _words(text: str) -> int:
     return max(1, len(text.split()))
 
@@ -853,7 +859,9 @@ class Server:
         parts = urn_parts(request.get("group_uri"))
         if parts is None or parts[1] != "group":
             return f"group_query needs a group_uri (urn:relay-resource:name:group:...), got {request.get('group_uri')!r}"
-        return parts[2], parts[3]
+        # relay-js's isGroupMember encodes the group's and the device's names twice (Uri.parseGroupName and
+        # parseDeviceName return them still encoded, Uri.groupMember encodes again): decode until plain
+        return _decoded(parts[2]), {k: _decoded(v) for k, v in parts[3].items()}
 
     def _on_group_query(self, request: dict[str, Any], uris: Any, now: float) -> str | None:
         found = self._group(request)
