@@ -679,3 +679,17 @@ def test_the_path_hint_only_when_the_app_closed_as_for_an_unknown_path(code: int
     assert ("without a close frame" if code is None else f"code {code}") in run.sim.failure.reason
     if reason:
         assert repr(reason) in run.sim.failure.reason
+
+
+def test_the_pure_modules_import_no_io_library() -> None:
+    """protocol.py and scenario.py are the simulator's pure half: no websockets, HTTP client, CLI or terminal."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, relay_cli.simulator.protocol, relay_cli.simulator.scenario\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'websockets', 'httpx', 'typer', 'rich', 'asyncio'}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
