@@ -362,7 +362,7 @@ def test_the_manifest_names_the_account_and_profile(run: Any, tmp_path: Path, mo
     assert "Applied to account demo-account: 1 created" in result.err
     other = run("workflow", "diff", "-s", "nobody")  # -s wins over the manifest's account
     assert other.code == 3
-    write(tmp_path, 'profile = "nope"\n')
+    write(tmp_path, 'profile = "nope"\n[workflow.a]\ntype = "button"\nuri = "wss://h/p"\n')
     missing = run("workflow", "diff")
     assert missing.code == 2
     assert missing.err == "error: relay.toml: profile: no profile named 'nope' (`relay profile list` shows them)\n"

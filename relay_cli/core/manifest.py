@@ -100,6 +100,9 @@ class Manifest:
     account: str | None = None
     profile: str | None = None
     entries: list[Entry] = field(default_factory=list)
+    #: the document holds nothing at all (no bytes, or only whitespace and comments): the mark of a file that
+    #: was never written, or of a pipe whose producer failed; never a manifest anyone meant
+    blank: bool = False
 
     def names(self) -> list[str]:
         return [e.name for e in self.entries]
@@ -357,7 +360,7 @@ def parse(data: Any, source: str = DEFAULT_FILE) -> Manifest:
     for key in data:
         if key not in TOP_KEYS:
             raise top.error(_toml_key(key), f"unknown key; expected one of {', '.join(TOP_KEYS)}")
-    manifest = Manifest(source)
+    manifest = Manifest(source, blank=not data)
     for key in ("account", "profile"):
         if key in data:
             value = data[key]

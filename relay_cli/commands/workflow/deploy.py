@@ -29,6 +29,14 @@ FileOpt = Annotated[
 PruneOpt = Annotated[
     bool, typer.Option("--prune", help="Also delete the account's workflows that the manifest does not list.")
 ]
+AllowEmptyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-empty",
+        help="Accept a manifest that declares no workflows (refused otherwise). With --prune this deletes every "
+        "workflow of the account.",
+    ),
+]
 RefsOpt = Annotated[
     list[str] | None,
     typer.Option("--workflow-id", "-w", metavar="REF", help="A workflow's exact id or name (repeatable).", show_default=False),
@@ -62,7 +70,45 @@ def load(path: str) -> Any:
         raise UsageError(f"{source}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: invalid TOML: {exc}") from None
-    return mf.parse(data, source)
+    manifest = mf.parse(data, source)
+    if manifest.blank:
+        hint = 'to delete every workflow of an account on purpose, apply a manifest of just account = "ID" with --prune --allow-empty'
+        if path == "-":
+            hint = "the command writing to the pipe may have failed (in scripts, `set -o pipefail`); " + hint
+        raise UsageError(f"{source} is empty: it declares no workflows and no account, so nothing was sent", hint=hint)
+    return manifest
+
+
+def refuse_no_workflows(st: Any, manifest: Any, subscriber_flag: str | None, prune: bool, allow_empty: bool) -> None:
+    """A manifest that declares no workflows is refused (exit 2) unless --allow-empty says it is meant: with
+    --prune it would delete the whole account. Without --prune nothing is sent; with it the account's workflows
+    are listed (a read) to say how many would go."""
+    if manifest.entries or allow_empty:
+        return
+    hint = "pass --allow-empty if that is what you want; if the manifest came from a pipe, the command writing it may have failed"
+    if not prune:
+        raise UsageError(f"{manifest.source} declares no workflows (no [workflow.NAME] tables), so nothing was sent", hint=hint)
+    account = manifest.account or "the account"
+    try:
+        account = target(st, manifest, subscriber_flag)
+        count = len(st.client().list_workflows(account))
+    except RelayError as err:
+        raise UsageError(
+            f"{manifest.source} declares no workflows, so --prune would delete every workflow of {_account(account)}; "
+            f"nothing was changed (counting them failed: {err.message})",
+            hint=hint,
+        ) from None
+    if count == 0:
+        raise UsageError(f"{manifest.source} declares no workflows (account {account} has none either); nothing was changed", hint=hint)
+    raise UsageError(
+        f"{manifest.source} declares no workflows, so --prune would delete all {count} workflow{'s' if count != 1 else ''} "
+        f"of account {account}; nothing was changed",
+        hint=hint,
+    )
+
+
+def _account(name: str) -> str:
+    return name if name.startswith("the ") else f"account {name}"
 
 
 def target(st: Any, manifest: Any, subscriber_flag: str | None) -> str:
@@ -133,14 +179,17 @@ def diff(
     ctx: typer.Context,
     file: FileOpt = "relay.toml",
     prune: PruneOpt = False,
+    allow_empty: AllowEmptyOpt = False,
     subscriber_id: SubscriberOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Compare a manifest with the account's workflows (matched by name) and print the plan.
 
-    Exit 0 when they are in sync, 5 when changes are pending (to create, update or, with --prune, delete)."""
+    Exit 0 when they are in sync, 5 when changes are pending (to create, update or, with --prune, delete).
+    A manifest that declares no workflows is refused (exit 2) unless --allow-empty is given."""
     manifest = load(file)
     st = state(ctx)
+    refuse_no_workflows(st, manifest, subscriber_id, prune, allow_empty)
     subscriber = target(st, manifest, subscriber_id)
     plan, _ = make_plan(st, manifest, subscriber, prune)
     show_plan(plan, subscriber, manifest.source, json_output)
@@ -173,6 +222,7 @@ def apply(
     ctx: typer.Context,
     file: FileOpt = "relay.toml",
     prune: PruneOpt = False,
+    allow_empty: AllowEmptyOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-N", help="Print the plan and send nothing.")] = False,
     yes: YesOpt = False,
     jobs: Annotated[
@@ -187,13 +237,15 @@ def apply(
     its workflow_id), leave the rest alone; with --prune, delete what the manifest does not list.
 
     Re-running is a no-op; an interrupted apply converges when run again. Call workflows being created or
-    changed are checked first (see `relay workflow check`)."""
+    changed are checked first (see `relay workflow check`). An empty manifest is refused (exit 2), and so is one
+    that declares no workflows unless --allow-empty is given: with --prune it would delete the whole account."""
     from ...core import plan as planning
 
     if not 1 <= jobs <= 32:
         raise UsageError(f"expected 1 to 32, got {jobs}", option="--jobs")
     manifest = load(file)
     st = state(ctx)
+    refuse_no_workflows(st, manifest, subscriber_id, prune, allow_empty)
     subscriber = target(st, manifest, subscriber_id)
     plan, existing = make_plan(st, manifest, subscriber, prune)
     if dry_run:
@@ -346,6 +398,7 @@ def check(
     st = state(ctx)
     if file is not None:
         manifest = load(file)
+        refuse_no_workflows(st, manifest, subscriber_id, False, False)
         subscriber = target(st, manifest, subscriber_id)
         plan, existing = make_plan(st, manifest, subscriber, False)
         subjects = [e.body for e in manifest.entries]
