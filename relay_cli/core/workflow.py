@@ -169,11 +169,9 @@ def install_target(devices: list[str] | None, all_devices: bool, group: str | No
     given = [name for name, on in (("-i/--install", bool(devices)), ("-A/--install-all", all_devices), ("-G/--install-group", group is not None)) if on]
     if len(given) > 1:
         raise UsageError(f"{' and '.join(given)} cannot be used together; pick one", option=given[1].split("/")[1])
-    ids: list[str] = []
+    ids: dict[str, None] = {}  # a dict keeps the order and drops duplicates in linear time
     for raw in devices or []:
-        device = validate_id(raw, "--install", "a device or user id")
-        if device not in ids:
-            ids.append(device)
+        ids[validate_id(raw, "--install", "a device or user id")] = None
     urn = None
     if group is not None:
         urn = group_urn(validate_id(group, "--install-group", "a group id or urn"))
@@ -194,11 +192,9 @@ def with_install(workflow: dict[str, Any], target: InstallTarget) -> dict[str, A
     -A / -G replace everything with the rule."""
     updated = {k: v for k, v in copy.deepcopy(workflow).items() if k not in ("install", "install_rule")}
     if target.devices:
-        merged = list(workflow.get("install") or [])
-        for device in target.devices:
-            if device not in merged:
-                merged.append(device)
-        updated["install"] = merged
+        merged = dict.fromkeys(workflow.get("install") or [])  # order kept, linear in both lists
+        merged.update(dict.fromkeys(target.devices))
+        updated["install"] = list(merged)
     else:
         _apply_install(updated, target)
     return updated
@@ -208,10 +204,23 @@ def without_install(workflow: dict[str, Any], target: InstallTarget) -> dict[str
     """``workflow uninstall``: ids are removed from the list and the rule dropped; -A / -G clear both."""
     updated = {k: v for k, v in copy.deepcopy(workflow).items() if k not in ("install", "install_rule")}
     if target.devices:
-        updated["install"] = [d for d in (workflow.get("install") or []) if d not in target.devices]
+        gone = set(target.devices)
+        updated["install"] = [d for d in (workflow.get("install") or []) if d not in gone]
     else:
         updated["install"] = []
     return updated
+
+
+def not_installed(workflow: dict[str, Any], target: InstallTarget) -> list[str]:
+    """The ids of ``target`` that ``workflow``'s install list does not hold (linear: a set of the list)."""
+    installed = set(workflow.get("install") or [])
+    return [d for d in target.devices if d not in installed]
+
+
+def some(items: list[str], shown: int = 10) -> str:
+    """``a, b, c`` or, for a long list, its first ``shown`` items and how many more."""
+    head = ", ".join(items[:shown])
+    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
 
 
 def installed_on_all(workflow: dict[str, Any]) -> bool:

@@ -116,7 +116,7 @@ def install(
     subscriber, workflow = find(st, subscriber_id, workflow_id)
     if target.devices and wf.installed_by_rule(workflow) and not dry_run:
         where = wf.describe_install(workflow)
-        question = f"{workflow.get('name')} is installed on {where}; install it on only {', '.join(target.devices)} instead?"
+        question = f"{workflow.get('name')} is installed on {where}; install it on only {wf.some(list(target.devices))} instead?"
         refusal = f"the workflow is installed on {where} and -i would narrow it to a list; pass --yes to do that"
         if not confirmed(question, yes, refusal):
             output.message("Not changed.")
@@ -155,9 +155,9 @@ def uninstall(
             "remove the rule with -A (or -G), or narrow it first with `relay workflow install -i ...`",
             option="--install",
         )
-    missing = [d for d in target.devices if d not in (workflow.get("install") or [])]
+    missing = wf.not_installed(workflow, target)
     if missing:
-        output.warning(f"{workflow.get('name')} is not installed on {', '.join(missing)}")
+        output.warning(f"{workflow.get('name')} is not installed on {wf.some(missing)}")
     save(st, subscriber, wf.without_install(workflow, target), "Uninstalled", dry_run, json_output)
 
 
