@@ -9,7 +9,7 @@ import typer
 
 from . import __version__
 from .commands._common import new_app
-from .errors import EXIT_INTERRUPTED, EXIT_USAGE, RelayError
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputError, RelayError
 
 HELP = """\
 Register and manage Relay workflows.
@@ -27,7 +27,7 @@ Examples:
   relay workflow list
 
 Exit codes: 0 ok, 1 API or network failure, 2 bad input, 3 not found, 4 authentication, 5 diff: changes
-pending, 6 a check of your workflow app failed, 130 interrupted.
+pending, 6 a check of your workflow app failed, 70 internal error (please report it), 130 interrupted.
 """
 
 
@@ -127,40 +127,132 @@ def _print_error(err: RelayError) -> None:
         message(f"hint: {err.hint}")
 
 
-def run(args: list[str]) -> int:
-    app = build_app(only=command_named(args))
+def _debug(args: list[str]) -> bool:
+    """An internal error's traceback is shown with RELAY_DEBUG=1, or with the root --verbose/-v (given before
+    the command)."""
+    if os.environ.get("RELAY_DEBUG") == "1":
+        return True
+    takes_value = False
+    for arg in args:
+        if takes_value:
+            takes_value = False
+        elif arg in ("-v", "--verbose"):
+            return True
+        elif arg in ("-P", "--profile", "--timeout"):
+            takes_value = True
+        elif not arg.startswith("-") or arg == "--":
+            return False
+    return False
+
+
+def _without_secrets(text: str) -> str:
+    """An unexpected exception's text with the values of credential variables masked (it may quote them)."""
+    import json
+
+    secrets = [os.environ.get("RELAY_API_KEY", ""), os.environ.get("RELAY_SERVER_TOKEN", "")]
     try:
-        result = app(args=args, prog_name="relay", standalone_mode=False)
-        if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130)
-            print("interrupted", file=sys.stderr)
-        return result if isinstance(result, int) else 0
-    except RelayError as err:
-        if os.environ.get("RELAY_DEBUG") == "1":
+        headers = json.loads(os.environ.get("RELAY_HEADERS") or "{}")
+        if isinstance(headers, dict):
+            secrets.extend(str(v) for v in headers.values())
+    except ValueError:
+        pass
+    for secret in sorted({s for value in secrets for s in (value, value.strip()) if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _invoke(args: list[str]) -> int:
+    app = build_app(only=command_named(args))
+    result = app(args=args, prog_name="relay", standalone_mode=False)
+    if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130)
+        print("interrupted", file=sys.stderr)
+    return result if isinstance(result, int) else 0
+
+
+def _exit_code(exc: BaseException, args: list[str]) -> int:
+    """The one place an exception becomes a message on stderr and an exit code (README: exit codes)."""
+    from . import output
+
+    if isinstance(exc, output.StreamClosed):
+        # the reader went away (`relay workflow list | head -1`): stop quietly with 0, as when the reader
+        # leaves after the last byte, so `set -o pipefail` scripts do not depend on the output's size
+        output.discard(sys.stdout)
+        return EXIT_OK
+    if isinstance(exc, RelayError):
+        if isinstance(exc, OutputError):
+            output.discard(sys.stdout)
+        if os.environ.get("RELAY_DEBUG") == "1":  # an expected error: --verbose is for HTTP, not for this
             import traceback
 
-            traceback.print_exc()
-        _print_error(err)
-        return err.exit_code
-    except typer.Exit as exc:
+            traceback.print_exception(exc)
+        _print_error(exc)
         return exc.exit_code
-    except typer.Abort:
+    if isinstance(exc, typer.Exit):
+        return exc.exit_code
+    if isinstance(exc, typer.Abort):
         print("error: aborted", file=sys.stderr)
         return 1
-    except typer.TyperException as exc:  # the command-line parser's usage errors
+    if isinstance(exc, typer.TyperException):  # the command-line parser's usage errors
         code = getattr(exc, "exit_code", EXIT_USAGE)
         text = exc.format_message()
         if text.startswith("Usage:"):  # a group or command given no arguments: its help, on stderr
-            print(text, file=sys.stderr)
+            output.message(text)
             return code if code else EXIT_USAGE
         ctx = getattr(exc, "ctx", None)
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        print(f"error: {text}{where}", file=sys.stderr)
+        output.message(f"error: {text}{where}")
         return code if code else EXIT_USAGE
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # the reader went away (`relay workflow list | head`): stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+    # anything else is a bug: one line, a documented exit code, the traceback only when asked for
+    if _debug(args):
+        import traceback
+
+        traceback.print_exception(exc)
+    detail = _without_secrets(str(exc)).strip()
+    output.message(
+        f"internal error: {type(exc).__name__}{': ' + detail if detail else ''}, "
+        "please report it with the output of `relay version --json` (RELAY_DEBUG=1 shows the traceback)"
+    )
+    return EXIT_INTERNAL
+
+
+def _silent_code(exc: BaseException) -> int:
+    """The exit code ``_exit_code`` gives ``exc``, when nothing can be printed."""
+    from .output import StreamClosed
+
+    if isinstance(exc, StreamClosed):
+        return EXIT_OK
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, (RelayError, typer.Exit)):
+        return int(exc.exit_code)
+    if isinstance(exc, typer.TyperException):
+        return int(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
+    return EXIT_INTERNAL
+
+
+def run(args: list[str]) -> int:
+    """Run one command line and return its exit code. Nothing escapes as a traceback: every exception, expected
+    or not, becomes a message and a code here, including failures to write the output (a closed pipe, a full
+    disk), which the final flush brings to light before the interpreter's own flush at exit could."""
+    from . import output
+
+    with output.guarded_streams():
+        try:
+            code = _invoke(args)
+            sys.stdout.flush()
+        except (SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - this is the top-level handler
+            try:
+                code = _exit_code(exc, args)
+            except (output.StreamClosed, RelayError):  # stderr cannot be written either: the code is all that is left
+                output.discard(sys.stdout)
+                code = _silent_code(exc)
+            try:
+                sys.stdout.flush()
+            except (output.StreamClosed, RelayError):
+                output.discard(sys.stdout)
+        return code if isinstance(code, int) else EXIT_INTERNAL

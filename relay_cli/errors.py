@@ -3,7 +3,7 @@
 Exit codes (documented in the README):
 0 ok · 1 API or network failure · 2 usage or bad input · 3 not found · 4 authentication ·
 5 changes pending (``workflow diff``) · 6 a check failed: a preflight check (``--strict``), or a workflow app
-that misbehaved under ``workflow simulate`` · 130 interrupted.
+that misbehaved under ``workflow simulate`` · 70 internal error (a bug) · 130 interrupted.
 """
 
 from __future__ import annotations
@@ -90,3 +90,13 @@ class AppMisbehaved(RelayError):
     message, a refused request, a premature close). The message names the step."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+#: an unexpected exception (a bug): ``app.run`` prints one line asking for a report (like sysexits' EX_SOFTWARE)
+EXIT_INTERNAL = 70
+
+
+class OutputError(RelayError):
+    """stdout or stderr cannot be written (a full disk, an I/O error); a closed pipe is not this but a quiet stop."""
+
+    exit_code = EXIT_API

@@ -8,11 +8,151 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 FORMATS = ("table", "json", "csv", "yaml")
+
+
+# --- the standard streams, guarded ----------------------------------------------------------------------
+
+
+class StreamClosed(Exception):
+    """The reader of stdout or stderr went away (``relay workflow list | head -1``): stop quietly.
+
+    Deliberately not an OSError, so that nothing between the write and ``app.run`` mistakes it for another
+    failure (Typer turns an EPIPE OSError into exit 1)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} was closed by its reader")
+        self.name = name
+
+
+class GuardedStream:
+    """``sys.stdout`` or ``sys.stderr`` as every command writes to it (``app.run`` installs it):
+
+    - text the stream's encoding cannot represent (an emoji on an ASCII or Latin-1 stdout) is written with
+      backslash escapes (``\\U0001f600``) instead of failing;
+    - a closed pipe raises ``StreamClosed``; any other failure to write (a full disk, an I/O error) raises
+      ``OutputError`` naming the stream ("cannot write to stdout: No space left on device").
+
+    Everything else is the wrapped stream's own (``isatty``, ``encoding``, ``fileno``, ...)."""
+
+    def __init__(self, stream: Any, name: str) -> None:
+        self._stream = stream
+        self._label = name
+
+    def write(self, text: str) -> int:
+        try:
+            try:
+                return int(self._stream.write(text))
+            except UnicodeEncodeError:  # raised before anything is written: nothing is duplicated
+                encoding = getattr(self._stream, "encoding", None) or "ascii"
+                return int(self._stream.write(text.encode(encoding, "backslashreplace").decode(encoding)))
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
+        except ValueError:  # flushing a stream that is already closed: nothing left to write
+            pass
+
+    def _failed(self, exc: OSError) -> Exception:
+        import errno
+
+        if isinstance(exc, BrokenPipeError) or exc.errno in (errno.EPIPE, errno.ECONNRESET):
+            return StreamClosed(self._label)
+        from .errors import OutputError
+
+        return OutputError(f"cannot write to {self._label}: {exc.strerror or exc}")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class guarded_streams:  # noqa: N801 - used as a context manager, like contextlib's
+    """Install ``GuardedStream`` on sys.stdout and sys.stderr for the time of a command; restore them after."""
+
+    def __enter__(self) -> None:
+        self._saved = (sys.stdout, sys.stderr)
+        if not isinstance(sys.stdout, GuardedStream):
+            sys.stdout = GuardedStream(sys.stdout, "stdout")  # type: ignore[assignment]
+        if not isinstance(sys.stderr, GuardedStream):
+            sys.stderr = GuardedStream(sys.stderr, "stderr")  # type: ignore[assignment]
+
+    def __exit__(self, *exc: Any) -> None:
+        sys.stdout, sys.stderr = self._saved
+
+
+def discard(stream: Any) -> None:
+    """Point the file descriptor under ``stream`` at the null device, so that whatever is still buffered (and
+    the interpreter's own flush at exit) goes nowhere instead of failing again with a second error."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's capture buffer): nothing flushes it at exit
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+    except OSError:
+        pass
+
+
+# --- terminal safety ----------------------------------------------------------------------------------
+
+#: what a terminal would act on rather than show: C0 and C1 control characters (ESC starts ANSI sequences, CR
+#: rewrites the line, BEL rings), DEL, the bidirectional overrides and isolates (they reorder what is shown), and
+#: the Unicode line and paragraph separators
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(text: str, *, newlines: bool = False, stream: Any = None) -> str:
+    """``text`` as it may be shown on a terminal: every character a terminal would act on instead of showing
+    (an ANSI escape, a carriage return, a bidi override, ...) written as a visible escape (``\\x1b``,
+    ``\\u202e``); with ``newlines``, ``\\n`` is kept. With ``stream``, characters its encoding cannot represent
+    are escaped too (``\\U0001f600`` on an ASCII stdout), so table columns are measured on what is printed.
+
+    The one escaping function: every table, message, error and line of text for people goes through it;
+    ``--json`` and YAML output do not (they are exact, and JSON escapes control characters itself)."""
+    return _escaper(stream, newlines)(text)
+
+
+def _escaper(stream: Any, newlines: bool = False) -> Any:
+    """``safe`` for one stream, its encoding looked up once (for the many cells of a table)."""
+    pattern = _UNSAFE_BUT_NEWLINE if newlines else _UNSAFE
+    encoding = None if stream is None or _utf8(stream) else (getattr(stream, "encoding", None) or "ascii")
+    if encoding is None:
+        return lambda text: pattern.sub(_escape_char, text)
+    return lambda text: pattern.sub(_escape_char, text).encode(encoding, "backslashreplace").decode(encoding)
+
+
+def _utf8(stream: Any) -> bool:
+    """Whether ``stream`` encodes as UTF-8 (or its encoding is unknown or not one Python knows: left as it is)."""
+    import codecs
+
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str) or not encoding:
+        return True
+    try:
+        return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+    except LookupError:
+        return True
 
 
 def _color_allowed(stream: Any) -> bool:
@@ -50,6 +190,7 @@ def _console(stream: Any) -> Any:
 def message(text: str, *, style: str | None = None) -> None:
     """A line for the person at the terminal, on stderr."""
     stream = sys.stderr
+    text = safe(text, newlines=True, stream=stream)
     if style and _color_allowed(stream):
         from rich.markup import escape
 
@@ -90,7 +231,22 @@ def confirm(question: str) -> bool:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """JSON on stdout, exact: non-ASCII text as it is on a UTF-8 stream, else as ``\\uXXXX`` escapes (still the
+    same JSON value, never a lossy or invalid one)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=not _utf8(sys.stdout)) + "\n")
+    sys.stdout.flush()
+
+
+def print_text(text: str) -> None:
+    """Lines for people on stdout (a plan, a log): escaped as ``safe`` says, newlines kept."""
+    sys.stdout.write(safe(text, newlines=True, stream=sys.stdout) + "\n")
+    sys.stdout.flush()
+
+
+def print_value(text: str) -> None:
+    """One value on stdout for scripts (``$(relay workflow args get ...)``): exact when stdout is a pipe or a
+    file, escaped as ``safe`` says when it is a terminal."""
+    sys.stdout.write((safe(text, stream=sys.stdout) if _isatty(sys.stdout) else text) + "\n")
     sys.stdout.flush()
 
 
@@ -112,7 +268,8 @@ def to_yaml(data: Any, indent: int = 0) -> str:
         if not data:
             return pad + "{}"
         for key, value in data.items():
-            k = _yaml_scalar(str(key)) if not str(key).replace("_", "").isalnum() else str(key)
+            bare = str(key).replace("_", "")
+            k = str(key) if bare.isascii() and bare.isalnum() else _yaml_scalar(str(key))
             if isinstance(value, (dict, list)) and value:
                 lines.append(f"{pad}{k}:")
                 lines.append(to_yaml(value, indent + 2))
@@ -151,12 +308,21 @@ def print_table(
     copy) keep their full width and the others are shortened with an ellipsis (``no_truncate``: folded).
     """
     stream = sys.stdout
+    escape = _escaper(stream)
+    rows = [[escape(cell) for cell in row] for row in rows]
+    headers = [escape(header) for header in headers]
     if _isatty(stream):
         from rich import box
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(
-            box=box.SIMPLE_HEAD, show_header=not no_header, show_edge=False, title=title, title_justify="left", pad_edge=False
+            box=box.SIMPLE_HEAD,
+            show_header=not no_header,
+            show_edge=False,
+            title=Text(escape(title)) if title else None,
+            title_justify="left",
+            pad_edge=False,
         )
         for i, header in enumerate(headers):
             keep = header in whole
@@ -165,7 +331,7 @@ def print_table(
                 header, overflow="fold" if no_truncate else "ellipsis", no_wrap=not no_truncate, min_width=width
             )
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))  # Text: a cell is shown as it is, never read as markup
         _console(stream).print(table)
         return
     widths = [0 if no_header else len(h) for h in headers]
@@ -208,10 +374,23 @@ def print_records(
 
 
 def print_csv(rows: Sequence[Sequence[str]], headers: Sequence[str], *, no_header: bool = False) -> None:
+    """CSV on stdout: exact into a pipe or a file; on a terminal every cell escaped as ``safe`` says."""
     import csv
+    import io
 
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    if not no_header:
-        writer.writerow(headers)
-    writer.writerows(rows)
+    if _isatty(sys.stdout):
+        escape = _escaper(sys.stdout)
+        rows = [[escape(cell) for cell in row] for row in rows]
+        headers = [escape(header) for header in headers]
+    # records end in "\n"; a field holding "\r" must be quoted too, which csv does only for the characters
+    # of its line terminator: so each record is written with "\r\n" and its ending replaced
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    out = []
+    for row in ([headers] if not no_header else []) + list(rows):
+        writer.writerow(row)
+        out.append(buffer.getvalue()[:-2] + "\n")
+        buffer.seek(0)
+        buffer.truncate()
+    sys.stdout.write("".join(out))
     sys.stdout.flush()

@@ -50,14 +50,19 @@ def validate_uri(uri: str | None) -> str:
         raise UsageError("expected a workflow URI such as wss://myhost.example.com/path, got an empty string", option="--uri")
     if any(ch.isspace() or ord(ch) < 32 for ch in uri):
         raise UsageError(f"expected a URI without spaces or control characters, got {uri!r}", option="--uri")
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError as exc:  # "Invalid IPv6 URL" (wss://[::1), "Port out of range", ...
+        raise UsageError(f"expected a WebSocket URI such as wss://myhost.example.com/path, got {uri!r} ({exc})", option="--uri") from None
     scheme = parts.scheme.lower()
     if scheme == "relay-local":
         return uri
-    if scheme == "wss" and parts.hostname:
+    if scheme == "wss" and hostname:
         return uri
-    if scheme == "ws" and parts.hostname:
-        if is_loopback(parts.hostname):
+    if scheme == "ws" and hostname:
+        if is_loopback(hostname):
             return uri
         raise UsageError(
             f"expected wss:// (plain ws:// is only allowed to a loopback host), got {uri!r}", option="--uri"

@@ -1,0 +1,201 @@
+"""No traceback, ever: one top-level handler in ``app.run``, and each crash fixed at its cause.
+
+- an unexpected exception is one line ("internal error: ...") and exit 70; the traceback only with
+  RELAY_DEBUG=1 or the root ``--verbose``;
+- a closed stdout (``relay workflow list | head -1``) ends quietly with exit 0, whether the reader left before
+  the first byte, in the middle, or during the final flush at exit;
+- a full disk (``> /dev/full``) is exit 1 "cannot write to stdout: No space left on device";
+- text the stream cannot encode is escaped, and ``--json`` stays the exact value;
+- a malformed ``--uri`` (``wss://[::1``) is exit 2 naming ``--uri``.
+
+The stream tests run the installed ``relay`` script as a subprocess against the in-process sandbox (a
+temporary data directory), since pipes, ``/dev/full`` and the interpreter's exit are what is being tested.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from conftest import API, TOKEN, stored_workflow
+from relay_cli.local.seed import DEMO_SUBSCRIBER
+from relay_cli.local.store import SandboxStore
+
+RELAY = Path(sys.executable).parent / "relay"
+INTERNAL = "please report it with the output of `relay version --json` (RELAY_DEBUG=1 shows the traceback)"
+posix_relay = pytest.mark.skipif(not RELAY.exists() or os.name != "posix", reason="needs the installed relay script and POSIX pipes")
+
+
+# --- the top-level handler (in-process) -------------------------------------------------------------------
+
+
+def _explode(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+    def list_workflows(self: Any, subscriber_id: str) -> Any:
+        raise exc
+
+    monkeypatch.setattr("relay_cli.api.client.RelayClient.list_workflows", list_workflows)
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_70(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _explode(monkeypatch, TypeError("'int' object is not iterable"))
+    result = run("workflow", "list", "-s", "SUB")
+    assert result.code == 70
+    assert result.out == ""
+    assert result.err == f"internal error: TypeError: 'int' object is not iterable, {INTERNAL}\n"
+
+
+@pytest.mark.parametrize("how", ["RELAY_DEBUG=1", "--verbose", "-v", "-P default -v"])
+def test_the_traceback_only_when_asked_for(run: Any, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    _explode(monkeypatch, KeyError("results"))
+    args = ["workflow", "list", "-s", "SUB"]
+    if how == "RELAY_DEBUG=1":
+        monkeypatch.setenv("RELAY_DEBUG", "1")
+    else:
+        args = how.split() + args
+    result = run(*args)
+    assert result.code == 70
+    assert result.err.startswith("Traceback (most recent call last):\n")
+    assert result.err.endswith(f"internal error: KeyError: 'results', {INTERNAL}\n")
+
+
+def test_without_debug_a_later_verbose_flag_is_not_the_root_one(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _explode(monkeypatch, RuntimeError("boom"))
+    result = run("workflow", "list", "-s", "SUB", "--json")
+    assert result.err == f"internal error: RuntimeError: boom, {INTERNAL}\n"
+
+
+def test_an_internal_error_never_prints_a_credential(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_HEADERS", '{"X-Api-Key": "header-secret-123"}')
+    _explode(monkeypatch, ValueError(f"Illegal header value b'Bearer {TOKEN}\\n' and header-secret-123"))
+    result = run("workflow", "list", "-s", "SUB")
+    assert result.code == 70
+    assert TOKEN not in result.err
+    assert "header-secret-123" not in result.err
+    assert result.err == f"internal error: ValueError: Illegal header value b'Bearer ***\\n' and ***, {INTERNAL}\n"
+
+
+def test_an_internal_error_message_is_escaped(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _explode(monkeypatch, RuntimeError("bad \x1b[2J answer"))
+    result = run("workflow", "list", "-s", "SUB")
+    assert result.err == f"internal error: RuntimeError: bad \\x1b[2J answer, {INTERNAL}\n"
+
+
+def test_expected_errors_keep_their_codes_and_show_no_traceback_under_verbose(run: Any) -> None:
+    with respx.mock(base_url=API, assert_all_called=False) as api:
+        api.get("/ibot/workflow").mock(return_value=httpx.Response(404, json={"error": "not_found"}))
+        result = run("--verbose", "workflow", "list", "-s", "SUB")
+    assert result.code == 3
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("uri", ["wss://[::1", "wss://[::1/path", "ws://[::1:8080/x", "wss://host:99999/x", "wss://host:port/x"])
+def test_a_malformed_uri_is_exit_2_naming_uri(run: Any, uri: str) -> None:
+    with respx.mock(assert_all_called=False) as api:
+        api.route().mock(return_value=httpx.Response(200, json=[]))
+        result = run("workflow", "create", "button", "--name", "x", "--uri", uri, "-A", "-s", "SUB")
+        assert api.calls.call_count == 0
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.startswith(f"error: --uri: expected a WebSocket URI such as wss://myhost.example.com/path, got {uri!r} (")
+    assert result.err.count("\n") == 1
+
+
+# --- the streams (subprocesses) ------------------------------------------------------------------------------
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "PYTHONIOENCODING")) and k != "CI"}
+    env.update(RELAY_CONFIG_DIR=str(tmp_path / "config"), RELAY_DATA_DIR=str(tmp_path / "data"), NO_COLOR="1", RELAY_NO_CHECK="1")
+    env.update(extra)
+    return env
+
+
+def _fill(tmp_path: Path, count: int, name: str = "w{i}") -> None:
+    """``count`` workflows in the sandbox, each installed on 40 devices (so a listing is several pipe buffers)."""
+    store = SandboxStore(tmp_path / "data" / "sandbox.db")
+    for i in range(count):
+        body = stored_workflow("", name.format(i=i), install=[f"99{i:05d}{d:08d}" for d in range(40)])
+        del body["workflow_id"]
+        store.create_workflow(DEMO_SUBSCRIBER, body)
+
+
+def _reader_leaves(env: dict[str, str], args: list[str], keep: int) -> tuple[int, str]:
+    """Run relay with stdout a pipe whose reader reads ``keep`` bytes (0: none at all) and closes it."""
+    proc = subprocess.Popen([str(RELAY), *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    if keep:
+        proc.stdout.read(keep)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    return proc.wait(timeout=60), err
+
+
+@posix_relay
+@pytest.mark.parametrize("args", [["workflow", "list"], ["workflow", "list", "--json"], ["workflow", "list", "--csv"], ["workflow", "export"]])
+def test_a_reader_leaving_mid_output_ends_quietly_with_0(tmp_path: Path, args: list[str]) -> None:
+    _fill(tmp_path, 300)  # about 300 kB of output: the writer is blocked on the pipe when the reader leaves
+    env = _env(tmp_path)
+    for _ in range(3):  # the same answer every time
+        assert _reader_leaves(env, args, keep=100) == (0, "")
+
+
+@posix_relay
+@pytest.mark.parametrize("args", [["workflow", "list"], ["workflow", "list", "--json"], ["version", "--json"], ["--version"], ["profile", "show"]])
+def test_a_reader_gone_before_the_first_byte_ends_quietly_with_0(tmp_path: Path, args: list[str]) -> None:
+    _fill(tmp_path, 2)  # small output: it sits in the buffer until the final flush, which meets the closed pipe
+    env = _env(tmp_path)
+    for _ in range(3):
+        assert _reader_leaves(env, args, keep=0) == (0, "")
+
+
+@posix_relay
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+@pytest.mark.parametrize("args", [["workflow", "list"], ["workflow", "list", "--json"], ["workflow", "list", "-o", "yaml"], ["version", "--json"], ["--version"]])
+def test_a_full_disk_is_exit_1_and_one_line(tmp_path: Path, args: list[str]) -> None:
+    _fill(tmp_path, 3)
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([str(RELAY), *args], env=_env(tmp_path), stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr == "error: cannot write to stdout: No space left on device\n"
+
+
+NAME = "caf\u00e9 \U0001f600 \x1b[31mred"
+
+
+@posix_relay
+@pytest.mark.parametrize(
+    ("encoding", "shown"),
+    [("ascii", "caf\\xe9 \\U0001f600 \\x1b[31mred"), ("latin-1", "caf\u00e9 \\U0001f600 \\x1b[31mred"), ("utf-8", "caf\u00e9 \U0001f600 \\x1b[31mred")],
+)
+def test_text_the_stream_cannot_encode_is_escaped_and_json_stays_exact(tmp_path: Path, encoding: str, shown: str) -> None:
+    _fill(tmp_path, 1, name=NAME)
+    env = _env(tmp_path, PYTHONIOENCODING=encoding)
+    table = subprocess.run([str(RELAY), "workflow", "list"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert table.returncode == 0, table.stderr
+    assert table.stderr == b""
+    row = table.stdout.decode(encoding).splitlines()[1]
+    assert row.split("  ")[1] == shown
+    assert "\x1b" not in table.stdout.decode(encoding)
+
+    as_json = subprocess.run([str(RELAY), "workflow", "list", "--json"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout.decode(encoding))[0]["name"] == NAME  # the exact name, whatever the encoding
+
+    yaml = subprocess.run([str(RELAY), "workflow", "list", "-o", "yaml"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert yaml.returncode == 0, yaml.stderr
+    quoted = yaml.stdout.decode(encoding).split("name: ", 1)[1].splitlines()[0]
+    assert quoted[0] == quoted[-1] == '"'  # a YAML double-quoted scalar, whose \\x \\u \\U escapes Python's decoder reads too
+    assert codecs.decode(quoted[1:-1].encode("latin-1", "backslashreplace"), "unicode_escape") == NAME
+
+    message = subprocess.run([str(RELAY), "workflow", "delete", "-w", NAME, "--yes"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert message.returncode == 0, message.stderr
+    assert message.stderr.decode(encoding).splitlines()[-1].startswith(f"Deleted workflow {shown} (wf_")
