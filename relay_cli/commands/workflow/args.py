@@ -80,7 +80,7 @@ def get_arg(
     if json_output:
         output.print_json(args[name])
     else:
-        print(wf.format_value(args[name]))
+        output.print_value(wf.format_value(args[name]))
 
 
 @app.command("set", epilog=examples("relay workflow args set -w my_auto_answer -a greeting=hello -b record=true -r volume=7"))

@@ -152,8 +152,7 @@ def show_plan(plan: Any, subscriber: str, source: str, as_json: bool) -> None:
             lines.append(f"In sync: {len(plan.unchanged)} workflow{'s' if len(plan.unchanged) != 1 else ''} of {source} unchanged in account {subscriber}.")
         else:
             lines.append(f"Plan for account {subscriber}: {plan.summary()}.")
-        sys.stdout.write("\n".join(lines) + "\n")
-        sys.stdout.flush()
+        output.print_text("\n".join(lines))
     if plan.duplicates and not any(k in plan.delete for k in plan.duplicates):
         names = ", ".join(sorted({k.name for k in plan.duplicates}))
         output.warning(f"the account has more than one workflow named {names}; --prune deletes the extra ones")

@@ -10,12 +10,11 @@ from .._common import SubscriberOpt, examples, state
 from . import app
 from .manage import find
 
-#: C0 control characters (but tab and newline) and DEL, shown escaped so a log line cannot drive the terminal
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if c not in (0x09, 0x0A)}
-
-
 def _clean(text: str) -> str:
-    return text.translate(_CONTROLS)
+    """Control characters shown escaped (``output.safe``), so a log line cannot drive the terminal."""
+    from ... import output
+
+    return output.safe(text, newlines=True)
 
 
 def format_entry(entry: Any) -> str:
