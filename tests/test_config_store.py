@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import respx
 
 from relay_cli.config import store as store_module
 from relay_cli.config.resolve import resolve, validate_profile_value
@@ -97,11 +98,63 @@ def test_store_errors_leave_the_file_alone(isolated_env: Path) -> None:
     assert_no_temp_files(isolated_env)
 
 
-def test_current_ignores_non_string_values(isolated_env: Path) -> None:
+def test_current_of_an_empty_string_is_none(isolated_env: Path) -> None:
     st = ProfileStore(isolated_env)
-    for text in ('current_profile = ""\n', "current_profile = 3\n", "[current_profile]\n"):
-        write(st.path, text)
-        assert st.current() is None, text
+    write(st.path, 'current_profile = ""\n')
+    assert st.current() is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("current_profile = 3\n", "current_profile: expected a profile name (a string), got an integer"),
+        ("[current_profile]\n", "current_profile: expected a profile name (a string), got a table"),
+        ("current_profile = true\n", "current_profile: expected a profile name (a string), got a boolean"),
+        ("profiles = 5\n", "profiles: expected [profiles.NAME] tables, got an integer"),
+        ('profiles = ["qa"]\n', "profiles: expected [profiles.NAME] tables, got an array"),
+        ('[profiles]\nqa = "x"\n', "profiles.qa: expected a table of settings ([profiles.qa]), got a string"),
+        ("[profiles.qa]\nsubscriber_id = 5\n", "profiles.qa.subscriber_id: expected a string, got an integer"),
+        ("[profiles.qa]\nenv = 2024-01-01\n", "profiles.qa.env: expected a string, got a date or time"),
+        ('[profiles.qa]\nevn = "qa"\n', "profiles.qa.evn: unknown key (did you mean env?); a profile takes env, host, subscriber_id, "
+         "auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri"),
+        ('[profiles.qa]\nsubscriberid = "S"\n', "profiles.qa.subscriberid: unknown key (did you mean subscriber_id?); a profile takes "
+         "env, host, subscriber_id, auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri"),
+        ('[profiles.qa]\napi_key = "tok-secret-9"\n', "profiles.qa.api_key: unknown key; a profile takes env, host, subscriber_id, "
+         "auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri"),
+        ('curent_profile = "qa"\n', "curent_profile: unknown key (did you mean current_profile?); the file holds current_profile and "
+         "[profiles.NAME] tables"),
+        ("[profile.qa]\n", "profile: unknown key (did you mean profiles?); the file holds current_profile and [profiles.NAME] tables"),
+        ('[profiles."a b"]\n"x y" = "1"\n', 'profiles."a b"."x y": unknown key; a profile takes env, host, subscriber_id, '
+         "auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri"),
+    ],  # fmt: skip
+)
+def test_a_file_of_the_wrong_shape_is_an_error_naming_the_key(run: Any, isolated_env: Path, text: str, message: str) -> None:
+    """Wrong types and unknown keys were ignored (and the command went to production); now: exit 2, nothing
+    sent, one line naming the file, the key and what is expected, never the value."""
+    path = isolated_env / "config.toml"
+    write(path, text)
+    with pytest.raises(ConfigFileError) as exc:
+        ProfileStore(isolated_env).read()
+    assert exc.value.message == f"{path}: {message}"
+    for args in (("profile", "list"), ("workflow", "list", "-s", "S"), ("profile", "set", "env", "qa")):
+        with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
+            result = run(*args)
+            assert len(mock.calls) == 0
+        assert result.code == 2, args
+        assert result.out == ""
+        assert result.err == f"error: {path}: {message}\nhint: fix or remove the file (it is yours to edit: comments are kept)\n"
+        assert "tok-secret-9" not in result.err
+    assert path.read_text() == text
+
+
+def test_a_byte_order_mark_is_accepted(run: Any, isolated_env: Path) -> None:
+    path = isolated_env / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'\xef\xbb\xbfcurrent_profile = "qa"\n[profiles.qa]\nenv = "qa"\n')
+    assert ProfileStore(isolated_env).read() == {"current_profile": "qa", "profiles": {"qa": {"env": "qa"}}}
+    assert run("profile", "show", "--json").json()["env"] == {"value": "qa", "source": "profile qa"}
+    assert run("profile", "set", "subscriber_id", "S").code == 0
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == {"current_profile": "qa", "profiles": {"qa": {"env": "qa", "subscriber_id": "S"}}}
 
 
 @pytest.mark.parametrize("name", ["default", "qa", "A.b-c_d", "0", "x" * 64])
@@ -163,15 +216,16 @@ host = "api.example.com"
 [profiles.team]
 subscriber_id = "T-1"  # team account
 
-[extra]
-# unknown table, not ours
-foo = 1
-bar = [1, 2]  # keep me
-nested = { a = "b" }
+[profiles.ci]
+# the CI profile: edits of the others leave it alone
+auth_method = "Token"  # keep me
+auth_issuer = "https://auth.example.com/realms/ci"
 """
+CI_TABLE = HAND_WRITTEN[HAND_WRITTEN.index("[profiles.ci]\n") :]
+CI_VALUES = {"auth_method": "Token", "auth_issuer": "https://auth.example.com/realms/ci"}
 
 
-def test_edits_keep_comments_order_and_unknown_tables(run: Any, isolated_env: Path) -> None:
+def test_edits_keep_comments_order_and_other_profiles(run: Any, isolated_env: Path) -> None:
     path = isolated_env / "config.toml"
     write(path, HAND_WRITTEN)
 
@@ -200,33 +254,30 @@ def test_edits_keep_comments_order_and_unknown_tables(run: Any, isolated_env: Pa
 
     assert tomllib.loads(path.read_text()) == {
         "current_profile": "team",
-        "profiles": {"default": {"env": "qa", "subscriber_id": "X"}, "team": {"subscriber_id": "T-1", "env": "qa"}},
-        "extra": {"foo": 1, "bar": [1, 2], "nested": {"a": "b"}},
+        "profiles": {"default": {"env": "qa", "subscriber_id": "X"}, "team": {"subscriber_id": "T-1", "env": "qa"}, "ci": CI_VALUES},
     }
+    assert path.read_text().endswith(CI_TABLE)
     assert_no_temp_files(isolated_env)
 
 
 def test_add_and_remove_keep_the_rest_byte_for_byte(run: Any, isolated_env: Path) -> None:
     path = isolated_env / "config.toml"
     write(path, HAND_WRITTEN)
-    head, tail = HAND_WRITTEN.split("[profiles.team]\n")
-    extra = tail[tail.index("[extra]\n") :]
+    head = HAND_WRITTEN.split("[profiles.team]\n")[0]
 
     assert run("profile", "add", "new", "--env", "qa").code == 0
     text = path.read_text()
-    assert text.startswith(HAND_WRITTEN.split("\n[extra]\n")[0])  # everything before [extra], untouched
-    assert text.endswith(extra)  # the unknown table, untouched
+    assert text.startswith(HAND_WRITTEN)  # everything that was there, untouched
     assert tomllib.loads(text)["profiles"]["new"] == {"env": "qa"}
 
     assert run("profile", "remove", "team").code == 0
     text = path.read_text()
     assert text.startswith(head)
-    assert text.endswith(extra)
+    assert CI_TABLE in text
     assert "team" not in text
     assert tomllib.loads(text) == {
         "current_profile": "default",
-        "profiles": {"default": {"env": "pro", "host": "api.example.com"}, "new": {"env": "qa"}},
-        "extra": {"foo": 1, "bar": [1, 2], "nested": {"a": "b"}},
+        "profiles": {"default": {"env": "pro", "host": "api.example.com"}, "ci": CI_VALUES, "new": {"env": "qa"}},
     }
 
 

@@ -29,6 +29,8 @@ FILE_NAME = "config.toml"
 DEFAULT_PROFILE = "default"
 #: built in, never in the file: the local sandbox (relay_cli/local), used in-process
 LOCAL_PROFILE = "local"
+#: the keys the file may hold at the top level
+TOP_KEYS = ("current_profile", "profiles")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 HEADER = """\
@@ -106,6 +108,66 @@ def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
         raise
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+def _unknown(key: str, known: Any, what: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    guess = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown key{guess}; {what}"
+
+
+def check_shape(doc: dict[str, Any], path: Path) -> None:
+    """The file's structure, checked on every read: the top-level keys, their types, each profile a table of
+    known keys with string values. A ``ConfigFileError`` (exit 2) names the file, the key and what is expected,
+    with a "did you mean" for a near miss; it never quotes a value (someone may have pasted a token).
+
+    Values themselves (an ``env`` of ``prod``) are checked where they are used, so that `relay profile set`
+    can still repair them."""
+    from .keys import PROFILE_KEYS
+
+    def fail(key: str, problem: str) -> ConfigFileError:
+        return ConfigFileError(f"{path}: {key}: {problem}", hint="fix or remove the file (it is yours to edit: comments are kept)")
+
+    for key, value in doc.items():
+        if key == "current_profile":
+            if not isinstance(value, str):
+                raise fail(key, f"expected a profile name (a string), got {_kind(value)}")
+        elif key == "profiles":
+            if not isinstance(value, dict):
+                raise fail(key, f"expected [profiles.NAME] tables, got {_kind(value)}")
+        else:
+            raise fail(_toml_key(key), _unknown(key, TOP_KEYS, "the file holds current_profile and [profiles.NAME] tables"))
+    for name, profile in doc.get("profiles", {}).items():
+        where = f"profiles.{_toml_key(name)}"
+        if not isinstance(profile, dict):
+            raise fail(where, f"expected a table of settings ([{where}]), got {_kind(profile)}")
+        for key, value in profile.items():
+            if key not in PROFILE_KEYS:
+                raise fail(f"{where}.{_toml_key(key)}", _unknown(key, PROFILE_KEYS, f"a profile takes {', '.join(PROFILE_KEYS)}"))
+            if not isinstance(value, str):
+                raise fail(f"{where}.{key}", f"expected a string, got {_kind(value)}")
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 class ProfileStore:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -123,13 +185,15 @@ class ProfileStore:
         except OSError as exc:
             raise ConfigFileError(f"cannot read {self.path}: {exc.strerror}") from None
         try:
-            text = data.decode("utf-8")
+            text = data.decode("utf-8-sig")  # a byte order mark (Windows editors write one) is accepted
         except UnicodeDecodeError:
             raise ConfigFileError(f"{self.path} is not valid TOML: not UTF-8 text", hint="fix or remove the file") from None
         try:
-            return tomllib.loads(text)
+            doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigFileError(f"{self.path} is not valid TOML: {exc}", hint="fix or remove the file") from None
+        check_shape(doc, self.path)
+        return doc
 
     def profiles(self) -> dict[str, dict[str, Any]]:
         data = self.read()
@@ -163,7 +227,7 @@ class ProfileStore:
             raise ConfigWriteError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
         with stack:
             try:
-                text = self.path.read_text(encoding="utf-8")
+                text = self.path.read_text(encoding="utf-8-sig")
             except FileNotFoundError:
                 text = HEADER
             except UnicodeDecodeError:
