@@ -47,6 +47,29 @@ def sandbox_db(environ: Mapping[str, str]) -> Path:
     return data_dir(environ) / "sandbox.db"
 
 
+def target_key(settings: Settings) -> tuple[Any, ...]:
+    """What decides where requests go: the backend, its URL, the profile (whose login is used)."""
+    return (settings.backend, settings.api_url.value, settings.profile.value, settings.ci_unconfigured)
+
+
+def describe_target(settings: Settings, *, url: bool = True, with_profile: bool = False) -> str:
+    """``Relay production (https://...)``, ``Relay QA (https://...)``, ``https://host`` or ``the local sandbox``;
+    ``with_profile`` adds `` as profile 'NAME'`` (but for the sandbox)."""
+    from .core.environments import ENVIRONMENTS
+
+    if settings.ci_unconfigured:
+        return "nowhere (CI is set and no Relay target is configured)"
+    if settings.backend == "local":
+        return "the local sandbox"
+    address = str(settings.api_url.value)
+    where = address
+    names = {"pro": "Relay production", "qa": "Relay QA"}
+    for name, env in ENVIRONMENTS.items():
+        if env.api_url == address:
+            where = f"{names.get(name, f'Relay {name}')} ({address})" if url else names.get(name, f"Relay {name}")
+    return f"{where} as profile {settings.profile.value!r}" if with_profile else where
+
+
 class State:
     def __init__(
         self, *, profile_flag: str | None = None, environ: Mapping[str, str] | None = None, verbose: bool = False
@@ -75,16 +98,18 @@ class State:
         )
 
     def selected_profile(self) -> str:
-        """The selected profile's name (it may not exist). Never fails on a bad value in the file."""
+        """The selected profile's name (it may not exist). Never fails on a bad value in a profile."""
+        return str(self.selected_profile_setting().value)
+
+    def selected_profile_setting(self) -> Any:
+        """The selected profile and why it is selected (a ``config.resolve.Setting``)."""
         from .config.resolve import choose_profile
 
-        return str(
-            choose_profile(
-                environ=self.environ,
-                current_profile=self.store.current(),
-                flag=self.profile_flag,
-                configured=self.store.configured(),
-            ).value
+        return choose_profile(
+            environ=self.environ,
+            current_profile=self.store.current(),
+            flag=self.profile_flag,
+            configured=self.store.configured(),
         )
 
     @property
@@ -111,6 +136,37 @@ class State:
     @property
     def is_local(self) -> bool:
         return self.settings.backend == "local"
+
+    # --- where later commands go --------------------------------------------------------------------
+
+    def later_target(self) -> Settings | None:
+        """The settings a later command would resolve to (no --profile; this environment; the file as it is
+        now), or None when they cannot be resolved (a bad value somewhere: that command will say so)."""
+        try:
+            return resolve(
+                environ=self.environ,
+                profiles=self.store.profiles(),
+                current_profile=self.store.current(),
+                flags={},
+                configured=self.store.configured(),
+            )
+        except RelayError:
+            return None
+
+    def announce_target(self, before: Settings | None) -> None:
+        """After a command that changed the config file (a profile added, set, used, removed; a login): when
+        later commands now go to another backend than ``before``, say so on stderr, and how to go back."""
+        after = self.later_target()
+        if before is None or after is None or target_key(before) == target_key(after):
+            return
+        from .output import message
+
+        text = f"note: commands now go to {describe_target(after, with_profile=True)} (before: {describe_target(before, url=False, with_profile=True)})"
+        if before.backend == "local" and after.backend != "local":
+            text += "; `relay profile use local` returns to the sandbox"
+        elif before.profile.value != after.profile.value and before.profile.value in self.store.profiles():
+            text += f"; `relay profile use {before.profile.value}` goes back"
+        message(text)
 
     def describe_request(self, method: str, path: str) -> str:
         """``POST https://host/ibot/workflow`` or ``POST /ibot/workflow on the local sandbox``."""
@@ -160,10 +216,11 @@ class State:
         stored = self.stored_tokens()
         if stored:
             return str(stored["access_token"])
-        raise AuthError(
-            f"not logged in to {self.api_url} (profile {self.profile_name!r})",
-            hint="set RELAY_API_KEY to an API token, or run `relay login`",
-        )
+        login = "relay login" if self.profile_flag is None else f"relay -P {self.profile_name} login"
+        hint = f"set RELAY_API_KEY to an API token, or run `{login}`"
+        if not self.environ.get("CI"):
+            hint += "; `relay profile use local` returns to the local sandbox"
+        raise AuthError(f"not logged in to {describe_target(self.settings, with_profile=True)}", hint=hint)
 
     def client(self) -> RelayClient:
         if self._client is None:

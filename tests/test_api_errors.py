@@ -159,8 +159,8 @@ def test_no_api_key_and_no_stored_token(run: Any, monkeypatch: pytest.MonkeyPatc
     assert requests == []
     assert result.out == ""
     assert result.err == (
-        f"error: not logged in to {API} (profile 'default')\n"
-        "hint: set RELAY_API_KEY to an API token, or run `relay login`\n"
+        f"error: not logged in to Relay production ({API}) as profile 'default'\n"
+        "hint: set RELAY_API_KEY to an API token, or run `relay login`; `relay profile use local` returns to the local sandbox\n"
     )
 
 

@@ -190,6 +190,11 @@ def test_pkce_login_end_to_end_then_refresh_on_401(run: Any, provider: Any, brow
     assert result.code == 0, result.err
     assert browser and browser[0].startswith(provider.issuer + "/protocol/openid-connect/auth?")
     assert "ada@example.com" in result.err
+    # a fresh machine: the sandbox was the target until now, and the change is announced
+    assert result.err.splitlines()[-2] == (
+        f"note: commands now go to Relay production ({API}) as profile 'default' (before: the local sandbox); "
+        "`relay profile use local` returns to the sandbox"
+    )
     stored = json.loads(memory_keyring.data[("relay-cli", f"default@{API}")])
     assert stored["access_token"] == SECRET and stored["refresh_token"] == "SECRET-refresh-1"
     text = config_text(isolated_env)

@@ -92,7 +92,11 @@ def test_add_list_use_show(run: Any, isolated_env: Path) -> None:
     ]
 
     result = run("profile", "use", "qa")
-    assert (result.code, result.out, result.err) == (0, "", "Now using profile qa\n")
+    assert (result.code, result.out, result.err) == (0, "", (
+        "Now using profile qa\n"
+        f"note: commands now go to Relay QA ({QA_API}) as profile 'qa' (before: Relay production as profile 'default'); "
+        "`relay profile use default` goes back\n"
+    ))
 
     result = run("profile", "list")
     assert result.out == (
@@ -127,7 +131,11 @@ def test_add_list_use_show(run: Any, isolated_env: Path) -> None:
 
 def test_add_with_all_options_and_use(run: Any, isolated_env: Path) -> None:
     result = run("profile", "add", "sb", "--host", "http://127.0.0.1:8080", "-s", "S1", "--env", "qa", "--use")
-    assert (result.code, result.err) == (0, "Added profile sb and selected it\n")
+    assert (result.code, result.err) == (0, (
+        "Added profile sb and selected it\n"
+        "note: commands now go to http://127.0.0.1:8080 as profile 'sb' (before: Relay production as profile 'default'); "
+        "`relay profile use default` goes back\n"
+    ))
     assert run("profile", "list", "--json").json() == [
         {"name": "default", "current": False},
         LOCAL_ROW,
@@ -228,7 +236,9 @@ def test_precedence_env_var_over_profile_over_default(
     assert show(run)[key] == {"value": default, "source": "default"}
 
     result = run("profile", "set", key, in_profile)
-    assert (result.code, result.err) == (0, f"Set {key} on profile default\n")
+    moves = {"env": f"Relay QA ({QA_API})", "host": "https://profile.example.com"}  # the keys that change the target
+    note = f"note: commands now go to {moves[key]} as profile 'default' (before: Relay production as profile 'default')\n" if key in moves else ""
+    assert (result.code, result.err) == (0, f"Set {key} on profile default\n" + note)
     assert show(run)[key] == {"value": in_profile, "source": "profile default"}
 
     monkeypatch.setenv(var, in_env)
@@ -239,7 +249,8 @@ def test_precedence_env_var_over_profile_over_default(
 
     monkeypatch.delenv(var)
     result = run("profile", "unset", key)
-    assert (result.code, result.err) == (0, f"Unset {key} on profile default\n")
+    note = f"note: commands now go to Relay production ({PRO_API}) as profile 'default' (before: {moves[key].split(' (')[0]} as profile 'default')\n" if key in moves else ""
+    assert (result.code, result.err) == (0, f"Unset {key} on profile default\n" + note)
     assert show(run)[key] == {"value": default, "source": "default"}
 
 
@@ -383,7 +394,10 @@ def test_set_invalid_values_leave_the_file_unchanged(run: Any, isolated_env: Pat
 
 def test_set_and_unset_loopback_host(run: Any, isolated_env: Path) -> None:
     result = run("profile", "set", "host", "http://127.0.0.1:8080")
-    assert (result.code, result.err) == (0, "Set host on profile default\n")
+    assert (result.code, result.err) == (0, (
+        "Set host on profile default\n"
+        "note: commands now go to http://127.0.0.1:8080 as profile 'default' (before: Relay production as profile 'default')\n"
+    ))
     text = config_file(isolated_env).read_text()
     assert text.endswith('\n[profiles.default]\nhost = "http://127.0.0.1:8080"\n')
     data = show(run)
@@ -392,7 +406,10 @@ def test_set_and_unset_loopback_host(run: Any, isolated_env: Path) -> None:
     assert dry_run_line(run, "-s", "X") == would_send("http://127.0.0.1:8080", "X")
 
     result = run("profile", "unset", "host")
-    assert (result.code, result.out, result.err) == (0, "", "Unset host on profile default\n")
+    assert (result.code, result.out, result.err) == (0, "", (
+        "Unset host on profile default\n"
+        f"note: commands now go to Relay production ({PRO_API}) as profile 'default' (before: http://127.0.0.1:8080 as profile 'default')\n"
+    ))
     assert config_file(isolated_env).read_text().endswith("\n[profiles.default]\n")
     assert show(run)["api_url"] == {"value": PRO_API, "source": "default"}
 
@@ -574,10 +591,90 @@ def test_a_bad_value_in_the_file_is_reported_with_its_key(run: Any, isolated_env
 
 
 def test_local_is_reserved(run: Any, isolated_env: Path) -> None:
-    for args in (("profile", "add", "local"), ("profile", "remove", "local"), ("-P", "local", "profile", "set", "subscriber_id", "X")):
+    for args in (("profile", "add", "local"), ("profile", "remove", "local")):
         result = run(*args)
         assert result.code == 2, args
         assert result.err == (
             "error: profile name: 'local' is the built-in sandbox profile and cannot be created, changed or removed\n"
         )
+    for args in (("-P", "local", "profile", "set", "subscriber_id", "X"), ("-P", "local", "profile", "unset", "host")):
+        result = run(*args)
+        assert result.code == 2, args
+        assert result.err == (
+            "error: profile: the `local` profile (selected by flag --profile) is the built-in sandbox and has no settings\n"
+            "hint: name another profile with -P NAME, or select one with `relay profile use NAME`\n"
+        )
     assert not config_file(isolated_env).exists()
+
+
+# --- a change of target is announced -------------------------------------------------------------------
+
+SANDBOX_BACK = "`relay profile use local` returns to the sandbox"
+TO_PRODUCTION = f"note: commands now go to Relay production ({PRO_API}) as profile 'default' (before: the local sandbox); {SANDBOX_BACK}\n"
+
+
+@pytest.fixture
+def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh machine: no config file, no RELAY_API_KEY, no target variable: commands go to the sandbox."""
+    monkeypatch.delenv("RELAY_API_KEY")
+
+
+def test_the_readme_example_says_where_commands_go(run: Any, isolated_env: Path, fresh: None) -> None:
+    assert run("workflow", "list").code == 0  # the sandbox: nothing configured
+    added = run("profile", "add", "qa", "--env", "qa")
+    assert (added.code, added.out, added.err) == (0, "", "Added profile qa\n" + TO_PRODUCTION)
+
+    again = run("profile", "set", "subscriber_id", "1a2b3c4d")  # the default profile: the target is unchanged
+    assert (again.code, again.err) == (0, "Set subscriber_id on profile default\n")
+
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
+        listed = run("workflow", "list")
+        assert len(mock.calls) == 0
+    assert listed.code == 4
+    assert listed.err == (
+        f"error: not logged in to Relay production ({PRO_API}) as profile 'default'\n"
+        f"hint: set RELAY_API_KEY to an API token, or run `relay login`; {SANDBOX_BACK.replace('the sandbox', 'the local sandbox')}\n"
+    )
+    qa = run("-P", "qa", "workflow", "list")
+    assert qa.code == 4
+    assert qa.err.startswith(f"error: not logged in to Relay QA ({QA_API}) as profile 'qa'\nhint: set RELAY_API_KEY to an API token, or run `relay -P qa login`;")
+
+    back = run("profile", "use", "local")
+    assert back.err == (
+        "Now using profile local\n"
+        "note: commands now go to the local sandbox (before: Relay production as profile 'default'); `relay profile use default` goes back\n"
+    )
+    assert run("workflow", "list").code == 0
+
+
+def test_profile_set_on_a_fresh_machine_configures_the_default_profile_and_says_so(run: Any, isolated_env: Path, fresh: None) -> None:
+    result = run("profile", "set", "subscriber_id", "X")
+    assert (result.code, result.err) == (0, "Set subscriber_id on profile default\n" + TO_PRODUCTION)
+    assert config_file(isolated_env).read_text().endswith('[profiles.default]\nsubscriber_id = "X"\n')
+
+
+def test_profile_add_use_on_a_fresh_machine_names_the_new_target(run: Any, isolated_env: Path, fresh: None) -> None:
+    result = run("profile", "add", "sb", "--host", "http://127.0.0.1:8080", "--use")
+    assert result.err == (
+        "Added profile sb and selected it\n"
+        f"note: commands now go to http://127.0.0.1:8080 as profile 'sb' (before: the local sandbox); {SANDBOX_BACK}\n"
+    )
+    removed = run("profile", "remove", "sb")  # the file holds no profile again: back to the sandbox
+    assert removed.err == "Removed profile sb\nnote: commands now go to the local sandbox (before: http://127.0.0.1:8080 as profile 'sb')\n"
+
+    assert run("profile", "add", "a", "--env", "qa", "--use").code == 0
+    assert run("profile", "add", "b", "--use").code == 0
+    gone = run("profile", "remove", "b")  # to the default profile; no way "back" to a profile that is gone
+    assert gone.err == f"Removed profile b\nnote: commands now go to Relay production ({PRO_API}) as profile 'default' (before: Relay production as profile 'b')\n"
+
+
+def test_no_note_when_the_environment_decides_the_target(run: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, fresh: None) -> None:
+    monkeypatch.setenv("RELAY_PROFILE", "local")  # later commands keep going to the sandbox whatever the file says
+    result = run("-P", "default", "profile", "set", "subscriber_id", "X")
+    assert (result.code, result.err) == (0, "Set subscriber_id on profile default\n")
+
+
+def test_no_note_when_nothing_about_the_target_changed(run: Any, isolated_env: Path) -> None:
+    assert run("profile", "add", "qa", "--env", "qa").err == "Added profile qa\n"  # RELAY_API_KEY: production already
+    assert run("-P", "qa", "profile", "set", "subscriber_id", "Q").err == "Set subscriber_id on profile qa\n"
+    assert run("profile", "set", "subscriber_id", "D").err == "Set subscriber_id on profile default\n"

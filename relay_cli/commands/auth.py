@@ -75,6 +75,7 @@ def login(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
             option="RELAY_API_KEY",
             hint="unset RELAY_API_KEY, then run `relay login`",
         )
+    before = st.later_target()
     implicit = _login_target(st, "log in to")
     settings = st.settings
     tokens = _sdk_or_cli_login(st, str(settings.get("auth_client_id")), no_browser)
@@ -88,6 +89,7 @@ def login(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
     who = identity(jwt_claims(doc.get("id_token")))
     label = who["email"] or who["name"] or who["user_id"] or "you"
     output.success(f"Logged in as {label} to {st.api_url} (profile {st.profile_name}); tokens stored in {where}.")
+    st.announce_target(before)
     if not st.store.profiles().get(st.profile_name, {}).get("subscriber_id"):
         try:
             contexts = st.client().authz_context()

@@ -86,12 +86,29 @@ def show(
 @app.command("use", epilog=examples("relay profile use qa"))
 def use(ctx: typer.Context, name: NameArg) -> None:
     """Select the profile later commands use (RELAY_PROFILE and --profile still override it)."""
-    state(ctx).store.use(name)
+    st = state(ctx)
+    before = st.later_target()
+    st.store.use(name)
     output.success(f"Now using profile {name}")
+    st.announce_target(before)
 
 
 def _target_profile(ctx: typer.Context) -> str:
-    return state(ctx).selected_profile()
+    """The profile `set` and `unset` change: the selected one. While nothing is configured the selection is the
+    built-in sandbox only by default, and the settings go to the `default` profile (the change of target that
+    follows is announced); the sandbox chosen on purpose has no settings to change."""
+    from ..config.store import DEFAULT_PROFILE, LOCAL_PROFILE
+
+    selected = state(ctx).selected_profile_setting()
+    if selected.value != LOCAL_PROFILE:
+        return str(selected.value)
+    if selected.source.startswith("default"):
+        return DEFAULT_PROFILE
+    raise UsageError(
+        f"the `local` profile (selected by {selected.source}) is the built-in sandbox and has no settings",
+        option="profile",
+        hint="name another profile with -P NAME, or select one with `relay profile use NAME`",
+    )
 
 
 @app.command("set", epilog=examples("relay profile set subscriber_id 1a2b3c", "relay -P qa profile set env qa"))
@@ -100,9 +117,12 @@ def set_value(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argum
     from ..config.resolve import validate_profile_value
 
     validate_profile_value(key, value)
+    st = state(ctx)
     name = _target_profile(ctx)
-    state(ctx).store.set(name, key, value)
+    before = st.later_target()
+    st.store.set(name, key, value)
     output.success(f"Set {key} on profile {name}")
+    st.announce_target(before)
 
 
 @app.command("unset", epilog=examples("relay profile unset host"))
@@ -110,9 +130,12 @@ def unset_value(ctx: typer.Context, key: KeyArg) -> None:
     """Remove a key from the selected profile (it falls back to the environment or the default)."""
     if key not in PROFILE_KEYS:
         raise UsageError(f"expected one of {', '.join(PROFILE_KEYS)}, got {key!r}", option="KEY")
+    st = state(ctx)
     name = _target_profile(ctx)
-    if state(ctx).store.unset(name, key):
+    before = st.later_target()
+    if st.store.unset(name, key):
         output.success(f"Unset {key} on profile {name}")
+        st.announce_target(before)
     else:
         output.message(f"{key} was not set on profile {name}")
 
@@ -135,14 +158,19 @@ def add(
     for key, value in values.items():
         validate_profile_value(key, value)
     st = state(ctx)
+    before = st.later_target()
     st.store.add(name, values)
     if use:
         st.store.use(name)
     output.success(f"Added profile {name}" + (" and selected it" if use else ""))
+    st.announce_target(before)
 
 
 @app.command("remove", epilog=examples("relay profile remove qa"))
 def remove(ctx: typer.Context, name: NameArg) -> None:
     """Delete a profile (stored tokens are not touched)."""
-    state(ctx).store.remove(name)
+    st = state(ctx)
+    before = st.later_target()
+    st.store.remove(name)
     output.success(f"Removed profile {name}")
+    st.announce_target(before)
