@@ -2,7 +2,8 @@
 
 Every answer is JSON (``Content-Type: application/json``); errors are ``{"error": ..., "message": ...}`` with the
 status codes of the real service: 400 bad input, 401 bad or missing token, 404 unknown account / workflow /
-instance / path, 405 wrong method, 409 a custom audio name taken, 413 body too large, 500 anything unexpected.
+instance / path, 405 wrong method, 408 a body that did not arrive within the server's time limit, 409 a custom audio
+name taken, 413 body too large, 500 anything unexpected.
 Custom audio files are PUT to a presigned URL on this server (``/_sandbox/upload/...``), which checks its HMAC
 signature and expiry instead of the token, as object storage would.
 """
@@ -82,8 +83,7 @@ class Request:
                 raise bad_request("Content-Length is not a number") from None
             if length > MAX_BODY:
                 raise HttpError(413, "payload_too_large", f"the body is larger than {MAX_BODY} bytes")
-            stream = self.environ.get("wsgi.input")
-            self._body = stream.read(length) if (stream is not None and length > 0) else b""
+            self._body = read_input(self.environ, length) if length > 0 else b""
         return self._body
 
     def json(self) -> Any:
@@ -98,6 +98,18 @@ class Request:
     def param(self, name: str) -> str | None:
         value = self.query.get(name)
         return value if value else None
+
+
+def read_input(environ: dict[str, Any], size: int) -> bytes:
+    """Up to ``size`` bytes of the request body (fewer at its end). ``relay server`` bounds the time a request may
+    take to arrive; a body that misses it is 408 ``request_timeout``."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    try:
+        return bytes(stream.read(size))
+    except TimeoutError:
+        raise HttpError(408, "request_timeout", "the request body did not arrive in full in time") from None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -636,9 +648,9 @@ def make_app(
         length = int(length_header)
         if length > MAX_UPLOAD:
             raise HttpError(413, "payload_too_large", f"the file is larger than {MAX_UPLOAD} bytes")
-        stream, digest, received = req.environ.get("wsgi.input"), hashlib.sha256(), 0
-        while stream is not None and received < length:
-            chunk = stream.read(min(1 << 16, length - received))
+        digest, received = hashlib.sha256(), 0
+        while received < length:
+            chunk = read_input(req.environ, min(1 << 16, length - received))
             if not chunk:
                 break
             digest.update(chunk)

@@ -1,21 +1,35 @@
-"""Serving the sandbox: ``relay server`` over HTTP (wsgiref, one daemon thread per request), or in-process.
+"""Serving the sandbox: ``relay server`` over HTTP (wsgiref, one daemon thread per connection), or in-process.
 
 - ``serve(db_path, ...)``: blocks until Ctrl-C (or ``stop`` is set), then closes cleanly and returns.
 - ``make_server_for(db_path, ...)``: the listening server object without serving it, for callers that want to
   drive ``serve_forever()`` / ``shutdown()`` themselves.
 - ``in_process_transport(db_path, token)``: an ``httpx.WSGITransport`` over the app, for a ``local`` profile that
   needs no server at all (the log stream then ends after the backlog).
+
+Under load (CI jobs running many clients at once):
+
+- the listen backlog is ``LISTEN_BACKLOG`` (the kernel may cap it lower), so a burst of connections waits to be
+  accepted instead of being reset;
+- each connection carries one request (HTTP/1.0, as wsgiref speaks it) and has ``request_timeout`` seconds
+  (``REQUEST_TIMEOUT``) to send it in full, request line, headers and body; then its answer gets the same time
+  to be taken by the client. A request that is late is answered ``408 request_timeout`` (when anything of it
+  arrived) and the connection is closed, so a slow or stalled client never holds a worker thread for longer.
+  A log stream (``/ibot/workflowdebug``, no Content-Length) has no overall limit; each of its writes has
+  ``request_timeout`` seconds, and the heartbeat every 2 s notices a client that went away.
 """
 
 from __future__ import annotations
 
+import io
 import socket
 import socketserver
+import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from .app import make_app
 from .store import SandboxStore
@@ -23,9 +37,127 @@ from .store import SandboxStore
 if TYPE_CHECKING:
     import httpx
 
+#: pending connections the kernel queues before accept (Linux caps it at net.core.somaxconn, 4096 by default)
+LISTEN_BACKLOG = 1024
+#: seconds a client has to send its whole request, and then to take the whole (non-streamed) answer
+REQUEST_TIMEOUT = 30.0
+
+_TIMEOUT_BODY = b'{"error": "request_timeout", "message": "the request did not arrive in full within %g s"}'
+
+
+class _Reader(io.RawIOBase):
+    """The connection's read side: every read waits at most until the request's deadline."""
+
+    def __init__(self, handler: _Handler) -> None:
+        self.handler = handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.handler.read_deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request time limit has passed")
+        self.handler.connection.settimeout(left)
+        n = self.handler.connection.recv_into(buffer)
+        self.handler.received += n
+        return n
+
+
+class _Writer(io.RawIOBase):
+    """The connection's write side: an answer with a Content-Length must be taken within the limit (counted from
+    its first byte); a stream's writes each get the limit."""
+
+    def __init__(self, handler: _Handler) -> None:
+        self.handler = handler
+        self.deadline: float | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        handler, now = self.handler, time.monotonic()
+        if handler.streaming:
+            left = handler.limit
+        else:
+            if self.deadline is None:
+                self.deadline = now + handler.limit
+            left = self.deadline - now
+            if left <= 0:
+                raise TimeoutError("the answer was not taken within the time limit")
+        handler.connection.settimeout(left)
+        handler.connection.sendall(data)
+        return len(memoryview(data))
+
+
+class _ServerHandler(ServerHandler):
+    """wsgiref's per-request handler: knows when the answer is a stream, logs a failure in one line."""
+
+    request_handler: _Handler
+
+    def _write(self, data: bytes) -> None:
+        self.request_handler.streaming = self.headers is not None and "Content-Length" not in self.headers
+        super()._write(data)
+
+    def log_exception(self, exc_info: Any) -> None:
+        exc = exc_info[1]
+        self.request_handler.log_message("error while answering: %s: %s", type(exc).__name__, exc)
+
 
 class _Handler(WSGIRequestHandler):
-    """wsgiref's handler, with the per-request log line sent to the server's ``log`` callable (or dropped)."""
+    """One connection, one request, within the server's time limit; the log line goes to the server's ``log``
+    callable (or is dropped)."""
+
+    server: SandboxServer
+    streaming = False
+
+    def setup(self) -> None:
+        self.connection = self.request
+        self.limit = float(self.server.request_timeout)
+        self.read_deadline = time.monotonic() + self.limit
+        self.received = 0
+        self.rfile = io.BufferedReader(_Reader(self), 1 << 16)
+        # buffered: the status line, headers and a short body leave in one packet, on wsgiref's flush
+        self.wfile = io.BufferedWriter(_Writer(self), 1 << 16)
+
+    def handle(self) -> None:
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(414)
+                return
+            if not self.parse_request():  # an error answer has been sent
+                return
+        except TimeoutError:
+            self.answer_timeout()
+            return
+        handler = _ServerHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True)
+        handler.request_handler = self
+        handler.run(self.server.get_app())
+
+    def answer_timeout(self) -> None:
+        """The request did not arrive in time: a 408 if any of it came (a client that sent nothing gets nothing)."""
+        self.log_message("request timed out after %g s", self.limit)
+        self.close_connection = True
+        if not self.received:
+            return
+        body = _TIMEOUT_BODY % self.limit
+        head = (
+            "HTTP/1.0 408 Request Timeout\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        try:
+            self.connection.settimeout(1.0)
+            self.connection.sendall(head.encode("ascii") + body)
+        except OSError:
+            pass
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:  # the flush of an answer the client did not take
+            pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's parameter name
         log = getattr(self.server, "log", None)
@@ -38,9 +170,12 @@ class SandboxServer(socketserver.ThreadingMixIn, WSGIServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
+    request_timeout: float = REQUEST_TIMEOUT
     log: Callable[[str], None] | None = None
     stop_event: threading.Event
     base_url: str
+    store: SandboxStore
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), which can wait on reverse DNS; the host is enough.
@@ -49,6 +184,19 @@ class SandboxServer(socketserver.ThreadingMixIn, WSGIServer):
         self.server_name = str(host)
         self.server_port = int(port)
         self.setup_environ()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, never a traceback: a connection that failed is that client's problem, not the server's."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):  # reset, broken pipe, timed out: the client went away
+            if self.log is not None:
+                self.log(f"{client_address[0]} - connection failed: {type(exc).__name__}: {exc}")
+            return
+        line = f"relay server: error while serving {client_address[0]}: {type(exc).__name__}: {exc}"
+        if self.log is not None:
+            self.log(line)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
 
 class _SandboxServer6(SandboxServer):
@@ -66,10 +214,12 @@ def make_server_for(
     token: str | None = None,
     *,
     log: Callable[[str], None] | None = None,
+    request_timeout: float = REQUEST_TIMEOUT,
 ) -> SandboxServer:
     """A bound, listening sandbox server (not yet serving). ``port=0`` picks a free port; the address is in
     ``server.base_url``. Serve with ``server.serve_forever()``; stop with ``server.shutdown()`` from another thread,
-    then ``close_server(server)``."""
+    then ``close_server(server)``. ``request_timeout``: seconds a client has to send a request, and then to take
+    its answer (see the module docstring)."""
     store = SandboxStore(Path(db_path))
     stop_event = threading.Event()
     app = make_app(store, token=token, follow_logs=True, stop=stop_event)
@@ -77,6 +227,8 @@ def make_server_for(
     server = server_class((host, port), _Handler)
     server.set_app(app)
     server.log = log
+    server.request_timeout = request_timeout
+    server.store = store
     server.stop_event = stop_event
     server.base_url = f"http://{_url_host(host)}:{server.server_port}"
     return server
@@ -86,6 +238,7 @@ def close_server(server: SandboxServer) -> None:
     """End the open log streams (within one poll interval) and close the listening socket."""
     server.stop_event.set()
     server.server_close()
+    server.store.close()
 
 
 def serve(
@@ -97,13 +250,14 @@ def serve(
     *,
     stop: threading.Event | None = None,
     log: Callable[[str], None] | None = None,
+    request_timeout: float = REQUEST_TIMEOUT,
 ) -> None:
     """Serve the sandbox at ``db_path`` until Ctrl-C (or until ``stop`` is set), then close cleanly and return.
 
     ``token``: required in every request's ``Authorization`` header (None: no check). ``ready(base_url)`` is
     called once the socket listens (e.g. ``http://127.0.0.1:8080``). ``log`` receives one line per request.
     """
-    server = make_server_for(db_path, host, port, token, log=log)
+    server = make_server_for(db_path, host, port, token, log=log, request_timeout=request_timeout)
     finished = threading.Event()
     watcher = None
     if stop is not None:
@@ -131,7 +285,13 @@ def serve(
 
 def in_process_transport(db_path: Path | str, token: str | None) -> httpx.WSGITransport:
     """An httpx transport that answers from the sandbox at ``db_path`` without a socket (log streams end after
-    the backlog)."""
+    the backlog). Closing it closes the database connections it kept open."""
     import httpx
 
-    return httpx.WSGITransport(app=make_app(SandboxStore(Path(db_path)), token=token, follow_logs=False))
+    store = SandboxStore(Path(db_path))
+
+    class SandboxTransport(httpx.WSGITransport):
+        def close(self) -> None:
+            store.close()
+
+    return SandboxTransport(app=make_app(store, token=token, follow_logs=False))
