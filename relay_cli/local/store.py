@@ -2,7 +2,12 @@
 
 - WAL journal, ``busy_timeout`` of 10 s, and every write is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction, so
   any number of threads and processes may open the same file at once.
-- A fresh connection per operation (sqlite3 connections are never shared across threads).
+- One writer per process and file: the threads of a process take turns on a lock before they begin a write, so
+  only processes ever wait in SQLite's busy handler (threads queued there could wait past the busy timeout under
+  load and fail with "database is locked").
+- Connections are reused: an operation takes an idle one (or opens one) and gives it back, never used by two
+  threads at once. Keeping one open also keeps the WAL from being checkpointed and deleted after every
+  operation, which made each write cost milliseconds. ``close()`` closes the idle ones.
 - The schema is created on first open and the demo account (``seed.py``) inserted in that same transaction;
   ``PRAGMA user_version`` records that it was done, so it happens exactly once per file.
 - Every change to a workflow or an instance also appends to the ``events`` table (the realtime log),
@@ -14,6 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +33,18 @@ from . import seed as _seed
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
+#: idle connections a store keeps for reuse (more may be open while many threads work at once)
+MAX_IDLE = 8
+
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.Lock:
+    """The process's one lock for writing the database at ``path`` (shared by every store on that file)."""
+    key = str(path.resolve())
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.Lock())
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -114,8 +132,11 @@ class SandboxStore:
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.path = Path(path).expanduser()
         self.busy_timeout_ms = max(5000, int(busy_timeout_ms))
+        self._idle: list[sqlite3.Connection] = []
+        self._idle_guard = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writing = _write_lock(self.path)
             self._initialize()
         except (OSError, sqlite3.DatabaseError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -127,32 +148,57 @@ class SandboxStore:
     # --- connections and transactions ------------------------------------------------------------
 
     def connect(self) -> sqlite3.Connection:
-        """A new connection in autocommit mode (transactions are explicit); the caller closes it."""
+        """A new connection in autocommit mode (transactions are explicit); the caller closes it. It may be used
+        from any thread, one at a time."""
         conn = sqlite3.connect(
-            str(self.path), timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=True
+            str(self.path), timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         conn.execute("PRAGMA synchronous = NORMAL")
         return conn
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        conn = self.connect()
-        try:
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.execute("COMMIT")
-        finally:
+    def close(self) -> None:
+        """Close the idle connections (the store stays usable: the next operation opens a new one)."""
+        with self._idle_guard:
+            idle, self._idle = self._idle, []
+        for conn in idle:
             conn.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back if it raises."""
-        conn = self.connect()
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """An idle connection (or a new one), given back afterwards unless the block failed."""
+        with self._idle_guard:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self.connect()
         try:
+            yield conn
+        except BaseException:
+            conn.close()  # rolls back whatever the failed block left open
+            raise
+        if conn.in_transaction:
+            conn.close()
+            return
+        with self._idle_guard:
+            if len(self._idle) < MAX_IDLE:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every statement in the block sees the same snapshot."""
+        with self._connection() as conn:
+            conn.execute("BEGIN")
+            yield conn
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back if it raises. The
+        process's write lock is held throughout, so the threads of a process write one after the other."""
+        with self._writing, self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -160,8 +206,6 @@ class SandboxStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        finally:
-            conn.close()
 
     def _initialize(self) -> None:
         """WAL mode, schema, seed: idempotent, and safe when many processes open a new file at once."""
