@@ -1,9 +1,11 @@
 """``relay server`` under CI load: N concurrent clients × M requests on loopback.
 
-    .venv/bin/python benchmarks/server_load.py [--clients 50] [--requests 40] [--rounds 3] [--json] [--check]
+    .venv/bin/python benchmarks/server_load.py [--clients 50] [--requests 40] [--rounds 3] [--source DIR]
+                                              [--json] [--check]
 
-Starts ``relay server --port 0 --json`` (the console script of this interpreter's environment) on a fresh
-database, then runs ``--clients`` threads at once, each sending ``--requests`` requests over its own
+Starts ``relay server --port 0 --json`` (the console script of this interpreter's environment, or with
+``--source DIR`` ``python -m relay_cli server`` from another checkout, e.g. to measure ``main`` before a change) on a
+fresh database, then runs ``--clients`` threads at once, each sending ``--requests`` requests over its own
 ``http.client`` connections (a new connection whenever the server closes one), in a fixed mix per client:
 a quarter creates, a quarter updates of a workflow it created, an eighth deletes, the rest lists of the
 account's workflows. Afterwards one list checks that nothing was lost: exactly the workflows the clients
@@ -220,17 +222,23 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=40, help="requests per client (default 40)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each on the same server (default 3)")
     parser.add_argument("--timeout", type=float, default=30.0, help="client socket timeout in seconds (default 30)")
+    parser.add_argument("--source", type=Path, default=None, help="run the server from this checkout instead")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 when a round has an error or loses a workflow")
     args = parser.parse_args()
-    relay = relay_script()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    cwd = None
+    if args.source is not None:  # run from there: ``-m`` puts the working directory first on sys.path
+        command, cwd = [sys.executable, "-m", "relay_cli"], args.source.resolve()
+        env["PYTHONPATH"] = str(cwd)
+    else:
+        command = [str(relay_script())]
     results = []
     with tempfile.TemporaryDirectory(prefix="relay-bench-load-") as tmp:
         env["RELAY_CONFIG_DIR"] = str(Path(tmp) / "cfg")
         proc = subprocess.Popen(
-            [str(relay), "server", "--port", "0", "--token", TOKEN, "--db", str(Path(tmp) / "load.db"), "--json"],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [*command, "server", "--port", "0", "--token", TOKEN, "--db", str(Path(tmp) / "load.db"), "--json"],
+            env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         try:
             assert proc.stdout is not None
