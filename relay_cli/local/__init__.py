@@ -1,8 +1,12 @@
 """The local sandbox: the subset of the Relay REST API that ``relay`` uses, served from a SQLite file.
 
-- ``store.SandboxStore``: the SQLite database (WAL, one transaction per write, safe across processes).
+- ``store.SandboxStore``: the SQLite database (WAL, one transaction per write, one writer per process, safe across
+  processes).
 - ``seed``: the demo account every new database starts with.
-- ``app.make_app``: the WSGI application (exact JSON shapes and status codes of relay-api.md).
+- ``app.make_app``: the WSGI application (exact JSON shapes and status codes of relay-api.md): checks the token,
+  finds the route, writes the answer.
+- ``handlers``: one function per endpoint, ``handler(request, store) -> Response``, and ``ROUTES``, the table of
+  method + path pattern → handler; ``web``: Request, Response, HttpError, Route.
 - ``server.serve`` / ``server.make_server_for``: ``relay server`` over loopback HTTP;
   ``server.in_process_transport``: an ``httpx`` transport that calls the app without a socket.
 

@@ -359,7 +359,8 @@ class SandboxStore:
         target_device_ids: list[str] | None = None,
     ) -> dict[str, Any] | None:
         """Start an instance of the workflow (``None`` when there is no such workflow) and log
-        ``triggered by <user_id> with args <args as JSON>``. ``target_device_ids`` is accepted and ignored (the sandbox runs nothing on devices)."""
+        ``triggered by <user_id> with args <args as JSON>``. ``target_device_ids`` is accepted and ignored (the sandbox
+        runs nothing on devices)."""
         with self._write() as conn:
             row = conn.execute(
                 "SELECT body FROM workflows WHERE subscriber_id = ? AND workflow_id = ?", (subscriber_id, workflow_id)

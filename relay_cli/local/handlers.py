@@ -1,0 +1,635 @@
+"""The sandbox's endpoints: one function per method and path, ``handler(request, store) -> Response``, and
+``ROUTES``, the table ``app.make_app`` dispatches on (relay-api.md "Requests", docs/relay-api-more.md).
+
+Each handler checks the request (query, JSON body) before it reads or writes the store, and answers the exact
+shapes and status codes of the real service; a problem is an ``HttpError`` (400 bad input, 404 unknown account or
+object, 409 a custom audio name taken, 403 a bad upload signature, ...), which ``app`` turns into the JSON error
+answer. A handler can be called directly, without WSGI: ``list_workflows(Request(environ), store)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from .store import SandboxStore
+from .web import JSON, HttpError, Request, Response, Route, bad_request, not_found, read_input
+
+#: custom audio: the largest file the presigned upload takes, and how long its URL stays valid (seconds)
+MAX_UPLOAD = 64 << 20
+UPLOAD_TTL = 900
+UPLOAD_PREFIX = "/_sandbox/upload/custom_audio/"
+
+
+# --- validation of bodies ------------------------------------------------------------------------------
+
+
+def validate_workflow(body: Any) -> dict[str, Any]:
+    """The body of ``POST /ibot/workflow``, checked; returns a copy whose ``config`` is an object.
+
+    Raises ``HttpError`` 400 ``invalid_request`` with a message naming the first problem.
+    """
+    if not isinstance(body, dict):
+        raise bad_request(f"expected a Workflow JSON object, got {_kind(body)}")
+    if "workflow_id" in body and (not isinstance(body["workflow_id"], str) or not body["workflow_id"]):
+        raise bad_request("workflow_id must be a non-empty string")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request("name must be a non-empty string")
+    if "options" in body and not isinstance(body["options"], dict):
+        raise bad_request(f"options must be an object, got {_kind(body['options'])}")
+    config = body.get("config")
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except ValueError:
+            raise bad_request("config is a string that is not JSON") from None
+    if not isinstance(config, dict):
+        raise bad_request(f"config must be an object, got {_kind(config)}")
+    trigger = config.get("trigger")
+    if not isinstance(trigger, dict):
+        raise bad_request("config.trigger must be an object")
+    start = trigger.get("start")
+    if not isinstance(start, dict) or not isinstance(start.get("workflow"), dict):
+        raise bad_request("config.trigger.start.workflow must be an object")
+    workflow = start["workflow"]
+    if not isinstance(workflow.get("uri"), str):
+        raise bad_request("config.trigger.start.workflow.uri must be a string")
+    if "args" in workflow and not isinstance(workflow["args"], dict):
+        raise bad_request("config.trigger.start.workflow.args must be an object")
+    on_keys = sorted(key for key in trigger if key.startswith("on_"))
+    if len(on_keys) != 1:
+        found = ", ".join(on_keys) if on_keys else "none"
+        raise bad_request(f"config.trigger must have exactly one on_* trigger key, found {found}")
+    if "install" in body:
+        install = body["install"]
+        if not isinstance(install, list) or not all(isinstance(item, str) for item in install):
+            raise bad_request("install must be a list of strings")
+    if "install_rule" in body and not isinstance(body["install_rule"], str):
+        raise bad_request("install_rule must be a string")
+    return {**body, "config": config}
+
+
+def validate_trigger(body: Any) -> tuple[list[str], dict[str, Any]]:
+    """The body of ``POST /ibot/workflow/{id}``: returns (target_device_ids, action_args)."""
+    if not isinstance(body, dict):
+        raise bad_request(f"expected a JSON object, got {_kind(body)}")
+    action = body.get("action")
+    if action != "invoke":
+        raise bad_request(f"action must be \"invoke\", got {json.dumps(action)}")
+    targets = body.get("target_device_ids", [])
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise bad_request("target_device_ids must be a list of strings")
+    args = body.get("action_args", {})
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise bad_request("action_args must be an object")
+    return targets, args
+
+
+def validate_geofence(body: Any) -> dict[str, Any]:
+    """The body of ``POST /ibot/geofence``: ``{label, radius}`` with ``address`` or ``lat`` and ``long``."""
+    if not isinstance(body, dict):
+        raise bad_request(f"expected a JSON object, got {_kind(body)}")
+    if not isinstance(body.get("label"), str) or not body["label"].strip():
+        raise bad_request("label must be a non-empty string")
+    radius = body.get("radius")
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or radius <= 0:
+        raise bad_request("radius must be a positive number")
+    out: dict[str, Any] = {"label": body["label"], "radius": radius}
+    if "address" in body:
+        if not isinstance(body["address"], str) or not body["address"].strip():
+            raise bad_request("address must be a non-empty string")
+        out["address"] = body["address"]
+        return out
+    for key, limit in (("lat", 90), ("long", 180)):
+        value = body.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -limit <= value <= limit:
+            raise bad_request(f"{key} must be a number between -{limit} and {limit} (or give an address)")
+        out[key] = value
+    return out
+
+
+def validate_tag(body: Any) -> dict[str, str]:
+    """The body of ``POST /ibot/relay_nfc_tag`` and ``PUT /ibot/relay_nfc_tag/{id}``: ``{"content": {...}}``."""
+    if not isinstance(body, dict) or not isinstance(body.get("content"), dict):
+        raise bad_request("expected a JSON object with a content object")
+    content = body["content"]
+    if not all(isinstance(v, str) for v in content.values()):
+        raise bad_request("content values must be strings")
+    for key in ("type", "category", "label"):
+        if not content.get(key):
+            raise bad_request(f"content.{key} must be a non-empty string")
+    return dict(content)
+
+
+def validate_audio(body: Any, sub: str) -> str:
+    """The body of ``POST /ibot/custom_audio``: ``{"audio_format": "wave", "subscriber_id", "short_name"}``;
+    returns the short name."""
+    if not isinstance(body, dict):
+        raise bad_request("expected a JSON object")
+    if body.get("audio_format") != "wave":
+        raise bad_request(f"audio_format must be \"wave\", got {body.get('audio_format')!r}")
+    if body.get("subscriber_id") != sub:
+        raise bad_request("subscriber_id in the body must match the subscriber_id query parameter")
+    name = body.get("short_name")
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request("short_name must be a non-empty string")
+    return name
+
+
+#: analytics pages: the size when the request gives no ``limit``, and the most one page holds
+PAGE_SIZE = 100
+
+
+def _page_limit(value: str | None) -> int:
+    if value is None:
+        return PAGE_SIZE
+    if not value.isdigit() or int(value) < 1:
+        raise bad_request(f"limit must be a whole number, 1 or more, got {value!r}")
+    return min(int(value), PAGE_SIZE)
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _cursor_offset(value: str | None) -> int:
+    if not value:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        kind, _, offset = text.partition(":")
+        if kind == "offset" and offset.isdigit():
+            return int(offset)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise bad_request(f"cursor {value!r} is not one this server sent")
+
+
+def _page(req: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{"data": [...], "cursor": ...}``: the page of ``items`` the request's ``limit`` and ``cursor`` select."""
+    limit = _page_limit(req.param("limit"))
+    start = _cursor_offset(req.param("cursor"))
+    more = start + limit < len(items)
+    return {"data": items[start:start + limit], "cursor": _cursor(start + limit) if more else None}
+
+
+def _time_bound(value: str | None, name: str) -> str | None:
+    """``oldest``/``latest`` as a comparable ``YYYY-MM-DDTHH:MM:SS...`` string: ISO 8601 or Unix seconds."""
+    if value is None:
+        return None
+    try:
+        when = (datetime.fromtimestamp(int(value), timezone.utc) if value.isdigit()
+                else datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, OverflowError, OSError):
+        raise bad_request(f"{name} must be an ISO 8601 time or Unix seconds, got {value!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _log_line(event: dict[str, Any]) -> bytes:
+    record = {
+        "level": event["level"],
+        "timestamp": event["timestamp"],
+        "message": event["message"],
+        "context": {
+            "subscriber_id": event["subscriber_id"],
+            "user_id": event["user_id"],
+            "workflow_id": event["workflow_id"],
+        },
+    }
+    return json.dumps(record, ensure_ascii=True).encode("ascii") + b"\n"
+
+
+# --- account checks shared by the handlers ---------------------------------------------------------------
+
+
+def subscriber(req: Request, store: SandboxStore) -> str:
+    """The ``subscriber_id`` query parameter: 400 when missing, 404 when the sandbox has no such account."""
+    sub = req.param("subscriber_id")
+    if sub is None:
+        raise bad_request("missing the subscriber_id query parameter")
+    return known_subscriber(sub, store)
+
+
+def known_subscriber(sub: str, store: SandboxStore) -> str:
+    if store.account(sub) is None:
+        raise not_found(f"no account with subscriber_id {sub!r}")
+    return sub
+
+
+def check_install(sub: str, workflow: dict[str, Any], store: SandboxStore) -> None:
+    """400 ``invalid_install_user_id`` naming every id in ``install`` that is not a device of the account."""
+    install = workflow.get("install") or []
+    devices = store.devices(sub)
+    unknown = [d for d in install if d not in devices]
+    if unknown:
+        raise HttpError(
+            400,
+            "invalid_install_user_id",
+            f"not a device or user of account {sub}: {', '.join(unknown)}",
+        )
+
+
+# --- workflows, instances, logs, analytics -----------------------------------------------------------------
+
+
+def list_workflows(req: Request, store: SandboxStore) -> Response:
+    """``GET /ibot/workflow``: ``{"results": [...]}``, oldest first."""
+    sub = subscriber(req, store)
+    return Response(200, {"results": store.list_workflows(sub)})
+
+
+def save_workflow(req: Request, store: SandboxStore) -> Response:
+    """``POST /ibot/workflow``: a new workflow, or (with ``workflow_id`` in the body) the whole of one replaced;
+    answers ``[workflow]``."""
+    sub = subscriber(req, store)
+    workflow = validate_workflow(req.json())
+    check_install(sub, workflow, store)
+    workflow_id = workflow.get("workflow_id")
+    saved: dict[str, Any] | None
+    if workflow_id is None:
+        saved = store.create_workflow(sub, workflow)
+    else:
+        saved = store.replace_workflow(sub, workflow_id, workflow)
+        if saved is None:
+            raise not_found(f"no workflow {workflow_id!r} in account {sub}")
+    return Response(200, [saved])
+
+
+def delete_workflow(req: Request, store: SandboxStore) -> Response:
+    """``DELETE /ibot/workflow/{workflow_id}``: 204; its running instances end."""
+    sub, workflow_id = subscriber(req, store), req.path_params["workflow_id"]
+    if not store.delete_workflow(sub, workflow_id):
+        raise not_found(f"no workflow {workflow_id!r} in account {sub}")
+    return Response(204, empty=True)
+
+
+def trigger_workflow(req: Request, store: SandboxStore) -> Response:
+    """``POST /ibot/workflow/{workflow_id}`` with ``{"action": "invoke", ...}``: starts an instance; 200, no body."""
+    sub, workflow_id = subscriber(req, store), req.path_params["workflow_id"]
+    targets, args = validate_trigger(req.json())
+    user_id = req.param("user_id") or (targets[0] if targets else None)
+    if user_id is None:
+        raise bad_request("missing the user_id query parameter")
+    if store.trigger(sub, workflow_id, user_id, args, targets) is None:
+        raise not_found(f"no workflow {workflow_id!r} in account {sub}")
+    return Response(200, empty=True)
+
+
+def list_instances(req: Request, store: SandboxStore) -> Response:
+    """``GET /ibot/workflow_instances``: the running instances, a bare list."""
+    sub = subscriber(req, store)
+    keys = ("instance_id", "subscriber_id", "triggering_user_id", "workflow_id", "workflow_uri")
+    return Response(200, [{k: row[k] for k in keys} for row in store.list_instances(sub)])
+
+
+def stop_instance(req: Request, store: SandboxStore) -> Response:
+    """``DELETE /ibot/workflow_instances/{instance_id}``: 204."""
+    sub, instance_id = subscriber(req, store), req.path_params["instance_id"]
+    if not store.end_instance(sub, instance_id):
+        raise not_found(f"no running workflow instance {instance_id!r} in account {sub}")
+    return Response(204, empty=True)
+
+
+def workflow_logs(req: Request, store: SandboxStore) -> Response:
+    """``GET /ibot/workflowdebug``: the event log as JSON lines, filtered by ``workflow_id`` and ``user_id``; the
+    backlog, then (``options.follow_logs``) new lines as they come."""
+    sub = subscriber(req, store)
+    workflow_id = req.param("workflow_id")
+    user_id = req.param("user_id")
+    last = store.last_event_id(sub)
+    backlog = store.events(sub, workflow_id=workflow_id, user_id=user_id, upto=last)
+    chunk = b"".join(_log_line(e) for e in backlog)
+    if not req.options.follow_logs:
+        return Response(200, stream=iter([chunk] if chunk else []), headers=[("Content-Length", str(len(chunk)))])
+    return Response(200, stream=_follow(req, store, sub, workflow_id, user_id, last, chunk))
+
+
+def _follow(
+    req: Request, store: SandboxStore, sub: str, workflow_id: str | None, user_id: str | None, last: int, first: bytes
+) -> Iterator[bytes]:
+    options = req.options
+    # The first chunk, even empty, makes the server send the headers at once.
+    yield first
+    idle = 0.0
+    while not options.stop.wait(options.poll_interval):
+        # The cursor is the account's newest event id, so rows filtered out are never scanned twice.
+        newest = store.last_event_id(sub)
+        rows = store.events(sub, after=last, workflow_id=workflow_id, user_id=user_id, upto=newest) if newest > last else []
+        last = max(last, newest)
+        if rows:
+            idle = 0.0
+            yield b"".join(_log_line(e) for e in rows)
+            continue
+        idle += options.poll_interval
+        if idle >= options.heartbeat_interval:  # a blank line: lets the server notice a client that went away
+            idle = 0.0
+            yield b"\n"
+
+
+def analytics(req: Request, store: SandboxStore) -> Response:
+    """``GET /ibot/workflow_analytics_events``: reference-shaped ``workflow`` events, a ``start`` per instance and a
+    ``terminate`` once it ended, newest first, paged."""
+    sub = subscriber(req, store)
+    filters = {k: req.param(k) for k in ("workflow_id", "workflow_instance_id", "user_id", "category", "source_type")}
+    data = []
+    for inst in store.list_instances(sub, running_only=False):
+        commands: list[tuple[str, str, dict[str, Any]]] = [
+            ("start", inst["started_at"], {"command": "start", "workflow_uri": inst["workflow_uri"]})
+        ]
+        if inst["ended_at"]:
+            commands.append((
+                "terminate",
+                inst["ended_at"],
+                {
+                    "command": "terminate",
+                    "workflow_uri": inst["workflow_uri"],
+                    "end_time": inst["ended_at"],
+                    "terminate_reason": "stopped",
+                },
+            ))
+        for command, timestamp, content in commands:
+            event = {
+                "id": f"{inst['instance_id']}:{command}",
+                "sub_id": sub,
+                "subscriber_id": sub,
+                "workflow_id": inst["workflow_id"],
+                "workflow_instance_id": inst["instance_id"],
+                "user_id": inst["triggering_user_id"],
+                "source_type": "system",
+                "category": "workflow",
+                "timestamp": timestamp,
+                "content_type": JSON,
+                "content": json.dumps(content),
+            }
+            if all(v is None or event.get(k) == v for k, v in filters.items()):
+                data.append(event)
+    oldest, latest = _time_bound(req.param("oldest"), "oldest"), _time_bound(req.param("latest"), "latest")
+    data = [e for e in data if (oldest is None or e["timestamp"] >= oldest) and (latest is None or e["timestamp"] <= latest)]
+    data.sort(key=lambda e: (e["timestamp"], e["id"]), reverse=True)  # newest first
+    return Response(200, _page(req, data))
+
+
+# --- the account ----------------------------------------------------------------------------------------------
+
+
+def device_ids(req: Request, store: SandboxStore) -> Response:
+    """``GET /ibot/subscriber/{subscriber_id}/device_ids``: ``{"devices": [...]}``."""
+    sub = known_subscriber(req.path_params["subscriber_id"], store)
+    return Response(200, {"devices": store.device_ids(sub)})
+
+
+def groups(req: Request, store: SandboxStore) -> Response:
+    """``GET /ibot/groups``: a bare list."""
+    sub = subscriber(req, store)
+    return Response(200, store.groups(sub))
+
+
+def subscriber_info(req: Request, store: SandboxStore) -> Response:
+    """``GET /ibot/subscriber_info/{subscriber_id}``: the account."""
+    sub = req.path_params["subscriber_id"]
+    account = store.account(sub)
+    if account is None:
+        raise not_found(f"no account with subscriber_id {sub!r}")
+    return Response(200, account)
+
+
+def authz_context(req: Request, store: SandboxStore) -> Response:
+    """``GET /ibot/authz_context``: the accounts the token may act on."""
+    return Response(200, [{"subscriber_id": a["subscriber_id"]} for a in store.accounts()])
+
+
+# --- geofences, venues, positions, NFC tags, user profiles, audit -------------------------------------------------
+
+
+def list_geofences(req: Request, store: SandboxStore) -> Response:
+    return Response(200, {"results": store.resources("geofence", subscriber(req, store))})
+
+
+def create_geofence(req: Request, store: SandboxStore) -> Response:
+    """``POST /ibot/geofence``: the new geofence; ``lat``/``long`` as strings (``""`` with an address)."""
+    sub = subscriber(req, store)
+    body = validate_geofence(req.json())
+    geofence = {"geofence_id": "gf_" + secrets.token_hex(8), "address": "", "lat": "", "long": "", **body}
+    for key in ("lat", "long"):
+        geofence[key] = str(geofence[key])
+    return Response(200, store.put_resource("geofence", sub, geofence["geofence_id"], geofence))
+
+
+def delete_geofence(req: Request, store: SandboxStore) -> Response:
+    sub, geofence_id = subscriber(req, store), req.path_params["geofence_id"]
+    if not store.delete_resource("geofence", sub, geofence_id):
+        raise not_found(f"no geofence {geofence_id!r} in account {sub}")
+    return Response(204, empty=True)
+
+
+def list_venues(req: Request, store: SandboxStore) -> Response:
+    return Response(200, {"results": store.resources("venue", subscriber(req, store))})
+
+
+def list_positions(req: Request, store: SandboxStore) -> Response:
+    """``GET /ibot/indoor_position/{venue_id}``: the venue's positions; 404 for an unknown venue."""
+    sub, venue_id = subscriber(req, store), req.path_params["venue_id"]
+    if store.resource("venue", sub, venue_id) is None:
+        raise not_found(f"no venue {venue_id!r} in account {sub}")
+    positions = [p for p in store.resources("position", sub) if p.get("venue_id") == venue_id]
+    return Response(200, {"results": positions})
+
+
+def list_tags(req: Request, store: SandboxStore) -> Response:
+    return Response(200, {"results": store.resources("nfc_tag", subscriber(req, store))})
+
+
+def create_tag(req: Request, store: SandboxStore) -> Response:
+    sub = subscriber(req, store)
+    content = validate_tag(req.json())
+    tag_id = "tag_" + secrets.token_hex(8)
+    tag = {"tag_id": tag_id, "subscriber_id": sub, "uid": "", "counter": 0, "content": content}
+    return Response(200, store.put_resource("nfc_tag", sub, tag_id, tag))
+
+
+def get_tag(req: Request, store: SandboxStore) -> Response:
+    sub, tag_id = subscriber(req, store), req.path_params["tag_id"]
+    tag = store.resource("nfc_tag", sub, tag_id)
+    if tag is None:
+        raise not_found(f"no NFC tag {tag_id!r} in account {sub}")
+    return Response(200, tag)
+
+
+def update_tag(req: Request, store: SandboxStore) -> Response:
+    """``PUT /ibot/relay_nfc_tag/{tag_id}``: replaces the content; 204."""
+    sub, tag_id = subscriber(req, store), req.path_params["tag_id"]
+    content = validate_tag(req.json())
+    tag = store.resource("nfc_tag", sub, tag_id)
+    if tag is None:
+        raise not_found(f"no NFC tag {tag_id!r} in account {sub}")
+    store.put_resource("nfc_tag", sub, tag_id, {**tag, "content": content})
+    return Response(204, empty=True)
+
+
+def delete_tag(req: Request, store: SandboxStore) -> Response:
+    sub, tag_id = subscriber(req, store), req.path_params["tag_id"]
+    if not store.delete_resource("nfc_tag", sub, tag_id):
+        raise not_found(f"no NFC tag {tag_id!r} in account {sub}")
+    return Response(204, empty=True)
+
+
+def list_user_profiles(req: Request, store: SandboxStore) -> Response:
+    return Response(200, {"results": store.resources("user_profile", subscriber(req, store))})
+
+
+def audit(req: Request, store: SandboxStore) -> Response:
+    """``GET /ibot/audit``: audit events, newest first, paged like the analytics: filtered by event_type, action,
+    user_id (the ``id`` in an event's JSON ``data``), oldest and latest."""
+    sub = subscriber(req, store)
+    oldest, latest = _time_bound(req.param("oldest"), "oldest"), _time_bound(req.param("latest"), "latest")
+    wanted = {k: req.param(k) for k in ("event_type", "action")}
+    user = req.param("user_id")
+    data = []
+    for event in store.resources("audit", sub):
+        if any(v is not None and event.get(k) != v for k, v in wanted.items()):
+            continue
+        if user is not None and json.loads(event.get("data") or "{}").get("id") != user:
+            continue
+        stamp = event["timestamp_action"]
+        if (oldest is not None and stamp < oldest) or (latest is not None and stamp > latest):
+            continue
+        data.append({k: event[k] for k in ("audit_id", "action", "data", "timestamp_action")})
+    data.sort(key=lambda e: (e["timestamp_action"], e["audit_id"]), reverse=True)
+    return Response(200, _page(req, data))
+
+
+# --- custom audio --------------------------------------------------------------------------------------------
+
+
+def upload_signature(req: Request, sub: str, audio_id: str, expires: str) -> str:
+    """The HMAC of a presigned upload URL, keyed by the app's ``options.upload_key``."""
+    message = f"{sub}\n{audio_id}\n{expires}".encode()
+    return hmac.new(req.options.upload_key, message, hashlib.sha256).hexdigest()
+
+
+def list_audio(req: Request, store: SandboxStore) -> Response:
+    """``GET /ibot/custom_audio``: a bare list, as the API answers."""
+    return Response(200, store.resources("custom_audio", subscriber(req, store)))
+
+
+def create_audio(req: Request, store: SandboxStore) -> Response:
+    """``POST /ibot/custom_audio``: the record, and a presigned URL (on this server) to PUT the file to: no
+    Authorization needed there. 409 when the account has an audio file of that name."""
+    sub = subscriber(req, store)
+    name = validate_audio(req.json(), sub)
+    for existing in store.resources("custom_audio", sub):
+        if existing.get("short_name") == name:
+            raise HttpError(409, "conflict", f"an audio file named {name!r} exists already (id {existing['id']})")
+    audio = {"id": "au_" + secrets.token_hex(8), "subscriber_id": sub, "audio_format": "wave", "short_name": name}
+    store.put_resource("custom_audio", sub, audio["id"], audio)
+    expires = str(int(time.time()) + UPLOAD_TTL)
+    query = urlencode({
+        "subscriber_id": sub, "expires": expires, "signature": upload_signature(req, sub, audio["id"], expires)
+    })
+    scheme = req.environ.get("wsgi.url_scheme", "http")
+    host = req.header("Host") or f"{req.environ.get('SERVER_NAME')}:{req.environ.get('SERVER_PORT')}"
+    return Response(200, {"result": audio, "s3_upload_url": f"{scheme}://{host}{UPLOAD_PREFIX}{audio['id']}?{query}"})
+
+
+def upload_audio(req: Request, store: SandboxStore) -> Response:
+    """``PUT /_sandbox/upload/custom_audio/{audio_id}``, the presigned upload: checked by its signature and expiry
+    (403), not the token; the bytes are counted and hashed, not kept."""
+    audio_id = req.path_params["audio_id"]
+    sub, expires, signature = req.param("subscriber_id"), req.param("expires"), req.param("signature") or ""
+    if (
+        sub is None or expires is None or not expires.isdigit()
+        or not hmac.compare_digest(signature, upload_signature(req, sub, audio_id, expires))
+    ):
+        raise HttpError(403, "forbidden", "the upload URL's signature is not valid")
+    if int(expires) < time.time():
+        raise HttpError(403, "forbidden", "the upload URL has expired")
+    if store.resource("custom_audio", sub, audio_id) is None:
+        raise not_found(f"no custom audio {audio_id!r} in account {sub}")
+    length_header = req.header("Content-Length")
+    if length_header is None or not length_header.isdigit():
+        raise HttpError(411, "length_required", "the upload needs a Content-Length header")
+    length = int(length_header)
+    if length > MAX_UPLOAD:
+        raise HttpError(413, "payload_too_large", f"the file is larger than {MAX_UPLOAD} bytes")
+    digest, received = hashlib.sha256(), 0
+    while received < length:
+        chunk = read_input(req.environ, min(1 << 16, length - received))
+        if not chunk:
+            break
+        digest.update(chunk)
+        received += len(chunk)
+    if received != length:
+        raise bad_request(f"the body has {received} bytes, Content-Length says {length}")
+    upload = {"size": received, "sha256": digest.hexdigest(), "content_type": req.header("Content-Type")}
+    store.put_resource("custom_audio_file", sub, audio_id, upload)
+    return Response(200, empty=True)
+
+
+def delete_audio(req: Request, store: SandboxStore) -> Response:
+    sub, audio_id = subscriber(req, store), req.path_params["audio_id"]
+    if not store.delete_resource("custom_audio", sub, audio_id):
+        raise not_found(f"no custom audio {audio_id!r} in account {sub}")
+    store.delete_resource("custom_audio_file", sub, audio_id)
+    return Response(204, empty=True)
+
+
+# --- the routing table ---------------------------------------------------------------------------------------
+
+#: method + path pattern → handler. For a path with several methods, the order here is the order of the 405's Allow.
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/ibot/workflow", list_workflows),
+    Route("POST", "/ibot/workflow", save_workflow),
+    Route("DELETE", "/ibot/workflow/{workflow_id}", delete_workflow),
+    Route("POST", "/ibot/workflow/{workflow_id}", trigger_workflow),
+    Route("GET", "/ibot/workflow_instances", list_instances),
+    Route("DELETE", "/ibot/workflow_instances/{instance_id}", stop_instance),
+    Route("GET", "/ibot/workflowdebug", workflow_logs),
+    Route("GET", "/ibot/workflow_analytics_events", analytics),
+    Route("GET", "/ibot/subscriber/{subscriber_id}/device_ids", device_ids),
+    Route("GET", "/ibot/groups", groups),
+    Route("GET", "/ibot/subscriber_info/{subscriber_id}", subscriber_info),
+    Route("GET", "/ibot/authz_context", authz_context),
+    Route("GET", "/ibot/geofence", list_geofences),
+    Route("POST", "/ibot/geofence", create_geofence),
+    Route("DELETE", "/ibot/geofence/{geofence_id}", delete_geofence),
+    Route("GET", "/ibot/indoor_venue", list_venues),
+    Route("GET", "/ibot/indoor_position/{venue_id}", list_positions),
+    Route("GET", "/ibot/relay_nfc_tag", list_tags),
+    Route("POST", "/ibot/relay_nfc_tag", create_tag),
+    Route("GET", "/ibot/relay_nfc_tag/{tag_id}", get_tag),
+    Route("PUT", "/ibot/relay_nfc_tag/{tag_id}", update_tag),
+    Route("DELETE", "/ibot/relay_nfc_tag/{tag_id}", delete_tag),
+    Route("GET", "/ibot/user_profile", list_user_profiles),
+    Route("GET", "/ibot/audit", audit),
+    Route("GET", "/ibot/custom_audio", list_audio),
+    Route("POST", "/ibot/custom_audio", create_audio),
+    Route("DELETE", "/ibot/custom_audio/{audio_id}", delete_audio),
+    Route("PUT", UPLOAD_PREFIX + "{audio_id}", upload_audio),
+)
