@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from .app import make_app
@@ -59,7 +59,7 @@ class _Reader(io.RawIOBase):
         if left <= 0:
             raise TimeoutError("the request time limit has passed")
         self.handler.connection.settimeout(left)
-        n = self.handler.connection.recv_into(buffer)
+        n = int(self.handler.connection.recv_into(buffer))
         self.handler.received += n
         return n
 
@@ -96,7 +96,8 @@ class _ServerHandler(ServerHandler):
     request_handler: _Handler
 
     def _write(self, data: bytes) -> None:
-        self.request_handler.streaming = self.headers is not None and "Content-Length" not in self.headers
+        headers = getattr(self, "headers", None)  # set by start_response
+        self.request_handler.streaming = headers is not None and "Content-Length" not in headers
         super()._write(data)
 
     def log_exception(self, exc_info: Any) -> None:
@@ -132,9 +133,12 @@ class _Handler(WSGIRequestHandler):
         except TimeoutError:
             self.answer_timeout()
             return
-        handler = _ServerHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True)
+        app = self.server.get_app()
+        assert app is not None  # set by make_server_for
+        handler = _ServerHandler(self.rfile, cast("IO[bytes]", self.wfile), self.get_stderr(), self.get_environ(),
+                                 multithread=True)
         handler.request_handler = self
-        handler.run(self.server.get_app())
+        handler.run(app)
 
     def answer_timeout(self) -> None:
         """The request did not arrive in time: a 408 if any of it came (a client that sent nothing gets nothing)."""
