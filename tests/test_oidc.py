@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -12,11 +12,23 @@ import pytest
 from relay_cli.core import oidc, redact
 
 
-def test_authorize_url_and_pkce() -> None:
-    verifier = oidc.new_verifier()
-    assert 43 <= len(verifier) <= 128 and verifier != oidc.new_verifier()
-    expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    assert oidc.challenge(verifier) == expected
+def test_pkce_challenge_is_rfc_7636_appendix_b() -> None:
+    # the example of RFC 7636, Appendix B: a fixed verifier and the S256 challenge the RFC gives for it
+    assert oidc.challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+def test_pkce_verifier_is_fresh_and_of_legal_form() -> None:
+    verifiers = {oidc.new_verifier() for _ in range(20)}
+    assert len(verifiers) == 20
+    for verifier in verifiers:
+        # RFC 7636 section 4.1: 43 to 128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"
+        assert re.fullmatch(r"[A-Za-z0-9\-._~]{43,128}", verifier), verifier
+        # and its challenge is unpadded base64url of a SHA-256 digest: 43 characters
+        assert re.fullmatch(r"[A-Za-z0-9\-_]{43}", oidc.challenge(verifier))
+
+
+def test_authorize_url() -> None:
+    expected = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     url = oidc.authorize_url("https://auth.relaypro.com/realms/Relay", client_id="83756T4P",
                              redirect_uri="http://auth-localredirect.relaypro.com:8079/authorization-code/callback",
                              state="st", code_challenge=expected)
