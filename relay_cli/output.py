@@ -250,26 +250,77 @@ def print_value(text: str) -> None:
     sys.stdout.flush()
 
 
+#: a key written bare: a letter or "_" first, then letters, digits, "_" and "-" (no YAML 1.1 or 1.2 reader takes
+#: such a word for a number, a date, a merge key or anything but a string, except the words below)
+_YAML_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+#: the words a YAML 1.1 or 1.2 reader takes for a boolean or null in any case ("On", "NULL", "y" in YAML 1.1)
+_YAML_RESERVED = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null"))
+#: a key longer than this is written as an explicit key ("? KEY"): a YAML reader takes at most 1024 characters
+#: for an implicit one, and a stream that cannot encode a character writes it as an escape of up to 10
+_YAML_LONG_KEY = 100
+#: characters written as an escape inside a double-quoted scalar: the quote and the backslash; the C0 and C1
+#: control characters and DEL (a YAML reader refuses them raw, or, for NEL, reads a line break); the Unicode
+#: line and paragraph separators (line breaks to a YAML 1.1 reader); the byte order mark, lone surrogates and
+#: the non-characters U+FFFE and U+FFFF (not allowed in a YAML stream)
+_YAML_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
+_YAML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0"}
+
+
+def _yaml_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _YAML_ESCAPES:
+        return _YAML_ESCAPES[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _yaml_string(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar that YAML 1.1 and 1.2 readers both read back exactly."""
+    return '"' + _YAML_ESCAPE.sub(_yaml_escape, text) + '"'
+
+
+def _yaml_key(key: Any) -> str:
+    """A mapping key: bare when no YAML reader could take it for anything but that string, else quoted (an
+    argument named ``on``, ``123`` or ``a: b`` is read back as that string, not True, 123 or a mapping)."""
+    text = str(key)
+    if _YAML_PLAIN_KEY.fullmatch(text) and text.lower() not in _YAML_RESERVED:
+        return text
+    return _yaml_string(text)
+
+
 def _yaml_scalar(value: Any) -> str:
+    """A scalar: null, true/false, an integer, a float that YAML 1.1 and 1.2 readers both take for a float
+    (``1.0e+20``, not ``1e+20``, which a YAML 1.1 reader takes for a string), else a double-quoted string."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
-    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a valid YAML double-quoted scalar
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if value != value:
+            return ".nan"
+        if value in (float("inf"), float("-inf")):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)  # "1.5", "1e+20", "5e-324": the exponent always has its sign
+        mantissa, e, exponent = text.partition("e")
+        return (mantissa if "." in mantissa else mantissa + ".0") + e + exponent
+    return _yaml_string(str(value))
 
 
 def to_yaml(data: Any, indent: int = 0) -> str:
-    """Block-style YAML for JSON-like data (dicts, lists, scalars)."""
+    """Block-style YAML for JSON-like data (dicts, lists, scalars): every string value double-quoted, keys bare
+    only when plainly strings, so that any YAML 1.1 or 1.2 reader gives back exactly the JSON output's data."""
     pad = " " * indent
     lines: list[str] = []
     if isinstance(data, dict):
         if not data:
             return pad + "{}"
         for key, value in data.items():
-            bare = str(key).replace("_", "")
-            k = str(key) if bare.isascii() and bare.isalnum() else _yaml_scalar(str(key))
+            k = _yaml_key(key)
+            if len(k) > _YAML_LONG_KEY:  # an explicit key: "? KEY" then ": VALUE"
+                lines.append(f"{pad}? {k}")
+                k = ""
             if isinstance(value, (dict, list)) and value:
                 lines.append(f"{pad}{k}:")
                 lines.append(to_yaml(value, indent + 2))

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+import yaml
 
 from relay_cli import __version__
 
@@ -186,12 +187,7 @@ def test_csv_with_columns_and_no_header(run: Any, api: Any, answer: dict[str, An
 def test_yaml(run: Any, api: Any, answer: dict[str, Any]) -> None:
     answer["results"] = [server_workflows()[0], server_workflows()[3]]
     result = listing(run, api, "--output", "yaml")
-    try:
-        import yaml  # type: ignore[import-untyped]
-    except ImportError:
-        yaml = None
-    if yaml is not None:
-        assert yaml.safe_load(result.out) == [parsed_workflows()[0], parsed_workflows()[3]]
+    assert yaml.safe_load(result.out) == [parsed_workflows()[0], parsed_workflows()[3]]
     assert result.out == (
         '- workflow_id: "wf-01"\n'
         '  name: "auto_answer"\n'
