@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import platform
 import sys
@@ -35,13 +36,15 @@ def test_help_of_an_unknown_command_is_exit_2_one_line(run: Any, path: list[str]
 
 
 def test_version(run: Any) -> None:
-    assert run("version").out == f"relay {__version__}\n"
-    assert run("-v").out == f"relay {__version__}\n"  # a lone -v, as in the reference CLI
-    assert run("-V").out == run("--version").out == f"relay {__version__}\n"
+    version = importlib.metadata.version("relay-cli")  # the installed distribution's, not the code's own string
+    assert version == __version__
+    assert run("version").out == f"relay {version}\n"
+    assert run("-v").out == f"relay {version}\n"  # a lone -v, as in the reference CLI
+    assert run("-V").out == run("--version").out == f"relay {version}\n"
     result = run("version", "--json")
     assert result.code == 0
     assert json.loads(result.out) == {
-        "version": __version__, "python": platform.python_version(), "platform": sys.platform
+        "version": version, "python": platform.python_version(), "platform": sys.platform
     }
 
 
