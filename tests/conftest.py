@@ -29,7 +29,8 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
     monkeypatch.setenv("RELAY_API_KEY", TOKEN)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     # preflight checks of call workflows (a WebSocket handshake, a GET of the account's workflows) are off,
-    # except in the tests that turn them on (tests/test_preflight.py); retries never sleep
+    # except in the tests that turn them on (tests/test_preflight.py, tests/test_preflight_default.py); retries
+    # never sleep
     monkeypatch.setenv("RELAY_NO_CHECK", "1")
     monkeypatch.setattr("relay_cli.api.client.wait", lambda seconds: None)
     return config
