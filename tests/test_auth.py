@@ -355,3 +355,122 @@ def test_subscriber_and_env(run: Any, api: Any, monkeypatch: pytest.MonkeyPatch,
     assert data["token"]["source"] == "env RELAY_API_KEY"
     assert data["process"]["RELAY_API_KEY"] == "***" and data["process"]["RELAY_HEADERS"] == "***"
     assert SECRET not in result.out
+
+
+# --- logout tells the truth -------------------------------------------------------------------------
+
+ENTRY = f"default@{API}"
+STORED = {"access_token": SECRET, "refresh_token": "SECRET-refresh-1", "issuer": "", "client_id": "test-cli"}
+STILL_STORED_HINT = "hint: the login is still stored and still used: "
+
+
+def stored_login(provider: Any) -> str:
+    return json.dumps({**STORED, "issuer": provider.issuer})
+
+
+class RefusingKeyring(MemoryKeyring):
+    """A keyring that holds the login but refuses to delete it (a locked keychain, a denied access), and
+    whose error repeats what it holds: the CLI must not pass that on."""
+
+    def delete_password(self, service: str, username: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        raise PasswordDeleteError(f"access denied to {self.data[(service, username)]}")
+
+
+class ForgetfulKeyring(MemoryKeyring):
+    """A keyring that accepts the delete and keeps the entry."""
+
+    def delete_password(self, service: str, username: str) -> None:
+        pass
+
+
+@pytest.fixture
+def use_keyring() -> Any:
+    previous = keyring.get_keyring()
+
+    def _use(backend: KeyringBackend) -> KeyringBackend:
+        keyring.set_keyring(backend)
+        return backend
+
+    yield _use
+    keyring.set_keyring(previous)
+
+
+def still_used(run: Any, api: Any) -> None:
+    """The login left behind is still what commands send."""
+    route = api.get(f"/ibot/subscriber/{SUB}/device_ids").mock(return_value=httpx.Response(200, json={"devices": ["d1"]}))
+    assert run("-P", "default", "devices", "-s", SUB, "--json").code == 0
+    assert route.calls.last.request.headers["Authorization"] == f"Bearer {SECRET}"
+
+
+def test_logout_deletes_the_keyring_entry_and_says_so(run: Any, provider: Any, use_keyring: Any, api: Any) -> None:
+    kr = use_keyring(MemoryKeyring())
+    kr.data[("relay-cli", ENTRY)] = stored_login(provider)
+    result = run("logout")
+    assert (result.code, result.out, result.err) == (0, "", f"Logged out of {API} (profile default).\n")
+    assert kr.data == {} and len(provider.logouts) == 1
+    again = run("logout")
+    assert (again.code, again.err) == (0, f"Not logged in to {API} (profile default): nothing to do.\n")
+
+
+def test_logout_when_the_keyring_refuses_to_delete_is_exit_1(run: Any, provider: Any, use_keyring: Any, api: Any) -> None:
+    kr = use_keyring(RefusingKeyring())
+    kr.data[("relay-cli", ENTRY)] = stored_login(provider)
+    result = run("logout")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"error: not logged out of {API} (profile default): the issuer ended the session, but the keyring refused to "
+        f"delete entry '{ENTRY}' of service 'relay-cli' (PasswordDeleteError: access denied to ***)\n"
+        f"{STILL_STORED_HINT}delete that entry with your system's keyring tool (or `keyring del relay-cli '{ENTRY}'` "
+        "from the keyring package), then run `relay logout` again\n"
+    )
+    assert SECRET not in result.err and "SECRET-refresh" not in result.err
+    assert ("relay-cli", ENTRY) in kr.data
+    still_used(run, api)
+
+
+def test_logout_when_the_keyring_keeps_the_entry_is_exit_1(run: Any, provider: Any, use_keyring: Any, api: Any) -> None:
+    kr = use_keyring(ForgetfulKeyring())
+    kr.data[("relay-cli", ENTRY)] = stored_login(provider)
+    result = run("logout")
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith(
+        f"error: not logged out of {API} (profile default): the issuer ended the session, but the keyring still holds "
+        f"entry '{ENTRY}' of service 'relay-cli' after deleting it\n{STILL_STORED_HINT}"
+    )
+    still_used(run, api)
+
+
+@pytest.mark.parametrize("others", [False, True], ids=["only-entry", "with-another-profile"])
+def test_logout_when_the_credentials_file_cannot_be_rewritten_is_exit_1(
+    run: Any, provider: Any, api: Any, isolated_env: Any, others: bool
+) -> None:
+    """No usable keyring (conftest's null backend): the login is in credentials.json, which cannot be changed
+    (a read-only file system): removed as a whole when this was its only entry, else rewritten."""
+    import errno
+    import pathlib
+
+    path = isolated_env / "credentials.json"
+    content = {ENTRY: json.loads(stored_login(provider))}
+    if others:
+        content["qa@https://qa.example.com"] = {"access_token": "OTHER-TOKEN"}
+    isolated_env.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content), encoding="utf-8")
+    before = path.read_bytes()
+
+    def read_only(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    with pytest.MonkeyPatch.context() as faults:
+        faults.setattr("relay_cli.config.store.atomic_write", read_only)
+        faults.setattr(pathlib.Path, "unlink", read_only)
+        result = run("logout")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"error: not logged out of {API} (profile default): the issuer ended the session, but {path} could not be "
+        f"rewritten (Read-only file system)\n"
+        f'{STILL_STORED_HINT}remove the entry "{ENTRY}" from {path} (or the whole file), then run `relay logout` again\n'
+    )
+    assert SECRET not in result.err
+    assert path.read_bytes() == before

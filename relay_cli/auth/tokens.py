@@ -146,20 +146,77 @@ class TokenStore:
         return str(self.path)
 
     def delete(self, profile: str, api_url: str) -> bool:
-        """Forget the tokens (keyring and file); True when something was stored."""
+        """Forget the tokens (keyring and file); True when something was stored.
+
+        Raises RelayError (exit 1) when a stored copy could not be deleted: the keyring refused (or still holds
+        the entry afterwards), or the file could not be rewritten. The message names the keyring entry or the
+        file and what to do; it never contains a token. A keyring that cannot even be read is not an error:
+        what it may hold is not used either (``load`` reads the same way)."""
         entry = entry_name(profile, api_url)
         deleted = False
+        failures: list[str] = []
+        fixes: list[str] = []
         kr = _keyring()
         if kr is not None:
             try:
-                if kr.get_password(SERVICE, entry) is not None:
-                    kr.delete_password(SERVICE, entry)
-                    deleted = True
+                held = kr.get_password(SERVICE, entry)
             except Exception:
-                pass
+                held = None
+            if held is not None:
+                try:
+                    kr.delete_password(SERVICE, entry)
+                except Exception as exc:
+                    failures.append(
+                        f"the keyring refused to delete entry '{entry}' of service '{SERVICE}' ({_reason(exc, held)})"
+                    )
+                else:
+                    if _still_there(kr, entry):
+                        failures.append(f"the keyring still holds entry '{entry}' of service '{SERVICE}' after deleting it")
+                    else:
+                        deleted = True
+                if failures:
+                    fixes.append(
+                        f"delete that entry with your system's keyring tool (or `keyring del {SERVICE} '{entry}'` "
+                        "from the keyring package)"
+                    )
         if self.path is not None and self.path.exists():
-            deleted = self._edit_file(entry, None) or deleted
+            try:
+                deleted = self._edit_file(entry, None) or deleted
+            except OSError as exc:
+                failures.append(f"{self.path} could not be rewritten ({exc.strerror or type(exc).__name__})")
+                fixes.append(f"remove the entry \"{entry}\" from {self.path} (or the whole file)")
+        if failures:
+            from ..errors import RelayError
+
+            raise RelayError(
+                "; ".join(failures),
+                hint=f"the login is still stored and still used: {' and '.join(fixes)}, then run `relay logout` again",
+            )
         return deleted
+
+
+def _still_there(kr: Any, entry: str) -> bool:
+    """Whether the keyring still holds ``entry`` after a delete it accepted (some backends ignore deletes)."""
+    try:
+        return kr.get_password(SERVICE, entry) is not None
+    except Exception:
+        return False  # cannot be read back: not used either
+
+
+def _reason(exc: BaseException, secret: str) -> str:
+    """What a keyring backend said, without the stored value (or any token in it), should it repeat it."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    values = [secret]
+    try:
+        doc = json.loads(secret)
+        if isinstance(doc, dict):
+            values += [str(v) for k, v in doc.items() if str(k).endswith("token") and v]
+    except ValueError:
+        pass
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
 
 
 def _note_fallback(path: Path) -> None:

@@ -105,6 +105,7 @@ def login(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
 def logout(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
     """End the session at the issuer (best effort, never needs a browser) and delete the stored tokens."""
     from ..auth import oauth
+    from ..errors import RelayError
 
     st = state(ctx)
     _login_target(st, "log out of")
@@ -122,7 +123,11 @@ def logout(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
             refresh_token=str(stored["refresh_token"]),
             log=st.http_log(),
         )
-    st.token_store().delete(st.profile_name, st.api_url)
+    try:
+        st.token_store().delete(st.profile_name, st.api_url)
+    except RelayError as err:
+        ended_note = "the issuer ended the session, but " if stored.get("refresh_token") and ended else ""
+        raise RelayError(f"not logged out of {where}: {ended_note}{err.message}", hint=err.hint) from None
     output.success(f"Logged out of {where}.")
     if not ended:
         output.warning("the issuer could not be told to end the session; the tokens were deleted here")
