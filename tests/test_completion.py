@@ -51,15 +51,14 @@ def test_bash_protocol_completes_subcommands(tmp_path: Path) -> None:
 
 
 def test_bash_protocol_completes_flags_and_trigger_choices(tmp_path: Path) -> None:
-    from relay_cli.core import triggers
-
+    # the choices spelled out (the reference's options), not read back from the code that offers them
     assert "--trigger" in bash_complete(tmp_path, "relay workflow create call --tr")
-    assert bash_complete(tmp_path, "relay workflow create call --trigger ") == list(triggers.CALL_DIRECTIONS)
+    assert bash_complete(tmp_path, "relay workflow create call --trigger ") == ["inbound", "outbound"]
     assert bash_complete(tmp_path, "relay workflow create button --trigger d") == ["double"]
-    assert bash_complete(tmp_path, "relay workflow create timer --trigger ") == list(triggers.TIMER_KINDS)
-    assert bash_complete(tmp_path, "relay workflow create geofence --trigger ") == list(triggers.TRANSITIONS)
-    assert bash_complete(tmp_path, "relay workflow create battery --trigger ") == list(triggers.BATTERY_KINDS)
-    assert bash_complete(tmp_path, "relay completion show ") == list(completion.SHELLS)
+    assert bash_complete(tmp_path, "relay workflow create timer --trigger ") == ["immediately", "schedule", "repeat"]
+    assert bash_complete(tmp_path, "relay workflow create geofence --trigger ") == ["entry", "exit"]
+    assert bash_complete(tmp_path, "relay workflow create battery --trigger ") == ["charge", "discharge"]
+    assert bash_complete(tmp_path, "relay completion show ") == ["bash", "zsh", "fish", "powershell"]
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
@@ -101,12 +100,23 @@ def test_the_bash_script_itself_completes(tmp_path: Path) -> None:
     assert proc.stdout.split() == ["create"]
 
 
-@pytest.mark.parametrize("shell", completion.SHELLS)
-def test_show_prints_the_script(shell: str, capsys: Any) -> None:
+@pytest.mark.parametrize(
+    ("shell", "committed", "registers"),
+    [
+        ("bash", "relay.bash", "complete -o default -F _relay_completion relay\n"),
+        ("zsh", "_relay", "compdef _relay_completion relay\n"),
+        ("fish", "relay.fish", "complete --command relay --no-files --arguments "),
+        ("powershell", "relay.ps1", "Register-ArgumentCompleter -Native -CommandName relay -ScriptBlock $scriptblock"),
+    ],
+)
+def test_show_prints_the_script(shell: str, committed: str, registers: str, capsys: Any) -> None:
+    """The script the shipped completions/ file has (the bash one is run by a real bash above), which registers
+    the completion function of that shell for `relay` and asks relay itself for the words."""
     assert main(["completion", "show", shell]) == 0
     out = capsys.readouterr().out
-    assert out == completion.script(shell)
-    assert "_RELAY_COMPLETE=complete_" in out or '"complete_powershell"' in out
+    assert out == (ROOT / "completions" / committed).read_text(encoding="utf-8")
+    assert registers in out
+    assert f"complete_{shell}" in out
 
 
 def test_unknown_shell_is_exit_2_in_one_line(capsys: Any) -> None:
