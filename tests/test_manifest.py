@@ -119,7 +119,7 @@ def test_top_level_account_and_profile() -> None:
 # --- errors: one line naming file, workflow and key ------------------------------------------------
 
 BAD = [
-    ({"wat": 1}, "relay.toml: wat: unknown key; expected one of account, profile, workflow"),
+    ({"wat": 1}, "relay.toml: wat: unknown key; expected one of account, profile, workflow, dev"),
     ({"account": 5}, "relay.toml: account: expected a non-empty string, got an integer"),
     ({"workflow": {"w": {"uri": URI}}}, "relay.toml: workflow.w.type: missing: one of call, button, phrase, event, battery, http, nfc, geofence, position, timer"),
     ({"workflow": {"w": {"type": "cal", "uri": URI}}}, "relay.toml: workflow.w.type: expected one of call, button, phrase, event, battery, http, nfc, geofence, position, timer, got 'cal'"),

@@ -33,13 +33,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import UsageError
 from . import triggers
 from . import workflow as wf
 
 TYPES = ("call", "button", "phrase", "event", "battery", "http", "nfc", "geofence", "position", "timer")
-TOP_KEYS = ("account", "profile", "workflow")
+TOP_KEYS = ("account", "profile", "workflow", "dev")  # [dev]: read by `relay workflow dev`, ignored here
+#: the host of the URIs `relay workflow init` writes; a manifest still naming it is refused before anything is sent
+PLACEHOLDER_HOST = "YOUR-HOST"
 COMMON_KEYS = ("type", "uri", "install", "install_all", "install_group", "transient", "hidden", "args", "absorb")
 TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "call": ("trigger",),
@@ -371,6 +374,11 @@ def parse(data: Any, source: str = DEFAULT_FILE) -> Manifest:
     if not isinstance(workflows, dict):
         raise top.error("workflow", "expected tables [workflow.NAME], got " + _kind(workflows))
     manifest.entries = [parse_entry(name, entry, source) for name, entry in workflows.items()]
+    for e in manifest.entries:
+        if (urlsplit(uri := wf.uri_of(e.body)).hostname or "") == PLACEHOLDER_HOST.lower():
+            raise _Where(source, e.name).error(
+                "uri", f"{uri} is a placeholder: replace {PLACEHOLDER_HOST} with the host that serves your app"
+            )
     return manifest
 
 
