@@ -1,7 +1,8 @@
 """``relay workflow simulate`` against workflow apps written with Relay's published SDK, ``@relaypro/sdk``.
 
 The SDK is pinned in tests/conformance/package.json and package-lock.json and installed by ``npm ci`` (.ci/run
-does it; so does the fixture below, from npm's cache only, when node_modules is missing). One node process
+does it; so does tests/sdks.py, shared with the other tests that run SDK apps, from npm's cache only, when
+node_modules is missing). One node process
 serves every app of tests/conformance/apps.js for the whole module; each test runs one app through the CLI
 (in-process) and checks both sides: the transcript (``--json``), and what the SDK gave the app, which the app
 reports as JSON lines. Without node or the SDK these tests are skipped with the reason; with
@@ -18,25 +19,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent / "conformance"
-SDK_DIR = HERE / "node_modules" / "@relaypro" / "sdk"
-SDK_VERSION = "2.4.0"
+from sdks import HERE, SDK_DIR, ensure_sdk
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "simulator.md"
 APPS = (HERE / "apps.js").read_text(encoding="utf-8")
-#: read at import: the autouse fixture of conftest.py clears RELAY_* variables before each test
-REQUIRE_NODE = os.environ.get("RELAY_REQUIRE_NODE") == "1"
 
 #: quick but realistic: the server's order (response, then events), short speaking times
 QUICK = ("--timeout", "5", "--hold", "0.3", "--set", "speaking_rate=1500", "--set", "play_time=0.1")
@@ -44,40 +40,6 @@ QUICK = ("--timeout", "5", "--hold", "0.3", "--set", "speaking_rate=1500", "--se
 ALICE = "urn:relay-resource:name:device:Alice"
 BOB = "urn:relay-resource:name:device:Bob"
 IDS = {"Alice": "990007560045678", "Bob": "990007560023456", "Carol": "990007560011111", "Dave": "990007560022222"}
-
-
-def unavailable(reason: str) -> None:
-    """Skip with the reason (also as a warning, which pytest shows without -rs), or fail when the run requires
-    node (RELAY_REQUIRE_NODE=1, as in .ci/run)."""
-    if REQUIRE_NODE:
-        pytest.fail(f"RELAY_REQUIRE_NODE=1 but {reason}", pytrace=False)
-    warnings.warn(f"the conformance suite is skipped: {reason}", stacklevel=2)
-    pytest.skip(reason)
-
-
-def ensure_sdk() -> str:
-    """The node executable, with the pinned SDK installed (``npm ci`` from npm's cache when it is missing)."""
-    node = shutil.which("node")
-    if node is None:
-        unavailable("node is not installed: the conformance suite runs apps written with @relaypro/sdk")
-    if not SDK_DIR.is_dir():
-        npm = shutil.which("npm")
-        if npm is None:
-            unavailable(f"{SDK_DIR} is missing and npm is not installed (run npm ci in {HERE})")
-        try:  # offline: a test never uses the network; npm's cache has the SDK once `npm ci` has run anywhere here
-            proc = subprocess.run(
-                [npm, "ci", "--offline", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True, timeout=120
-            )
-        except subprocess.TimeoutExpired:
-            proc = None
-        if proc is None or proc.returncode != 0 or not SDK_DIR.is_dir():
-            said = [line for line in (proc.stderr if proc else "").splitlines() if "complete log" not in line]
-            why = "timed out" if proc is None else (said or ["?"])[0].removeprefix("npm error ")
-            unavailable(f"@relaypro/sdk is not installed and `npm ci --offline` in {HERE} failed ({why}): run npm ci there")
-    version = json.loads((SDK_DIR / "package.json").read_text(encoding="utf-8"))["version"]
-    if version != SDK_VERSION:
-        pytest.fail(f"{SDK_DIR} is @relaypro/sdk {version}, not the pinned {SDK_VERSION}: run npm ci in {HERE}")
-    return str(node)
 
 
 def free_port() -> int:
