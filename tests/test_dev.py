@@ -1,0 +1,390 @@
+"""``relay workflow dev``: generated projects run for real, the watch loop, and no process left behind.
+
+The JavaScript templates run with the pinned ``@relaypro/sdk`` of tests/conformance (tests/sdks.py; nothing is
+installed here: the project's node_modules is a link to that one), through the installed ``relay`` as a user
+runs it. The Python templates run where relay-py is installed (``RELAY_PY_PYTHON``; it is not on PyPI).
+Processes are found through /proc (Linux): a test that needs it is skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sdks import NODE_MODULES, ensure_sdk, relay_py_python
+
+RELAY = Path(sys.executable).parent / "relay"
+#: quick: the other party hangs up 0.3 s after the call connects, prompts are spoken ten times faster
+QUICK = ("--set", "hold=0.3", "--set", "speaking_rate=1500")
+BOB = "urn:relay-resource:name:device:Bob"
+HAS_PROC = os.path.exists("/proc/self/cwd")
+SCENARIOS = {"auto-answer": "inbound-call", "outbound": "outbound-call", "place-call": "button", "blank": "button"}
+
+
+def env(tmp_path: Path) -> dict[str, str]:
+    """The test's environment (conftest's isolated RELAY_* variables) without colour."""
+    out = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    out["RELAY_DATA_DIR"] = str(tmp_path / "data")
+    return out
+
+
+def project(tmp_path: Path, template: str, lang: str = "js", name: str = "proj") -> Path:
+    target = tmp_path / name
+    proc = subprocess.run([str(RELAY), "workflow", "init", template, str(target), "--lang", lang], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    if lang == "js":
+        (target / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)  # the pinned SDK, not a new install
+    return target
+
+
+def dev(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(RELAY), "workflow", "dev", *args], capture_output=True, text=True, timeout=timeout, env=env(tmp_path))
+
+
+def transcript(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line)["message"] for line in out.splitlines() if line.strip()]
+
+
+def of_type(messages: list[dict[str, Any]], _type: str) -> list[dict[str, Any]]:
+    return [m for m in messages if m.get("_type") == _type]
+
+
+def living_in(directory: Path) -> list[int]:
+    """Processes (not zombies) whose working directory is ``directory``: the app and whatever it started."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry.name}/cwd") != str(directory.resolve()):
+                continue
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                state = handle.read().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != b"Z":
+            found.append(int(entry.name))
+    return found
+
+
+def settled(directory: Path, seconds: float = 5.0) -> list[int]:
+    """``living_in`` once it is empty, or after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (left := living_in(directory)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+# --- the templates, once ------------------------------------------------------------------------------
+
+
+def check_template(template: str, messages: list[dict[str, Any]]) -> None:
+    """The template's visible actions, in the transcript."""
+    assert messages[-1] == {"_type": "wf_api_stop_event", "reason": "normal"}
+    assert of_type(messages, "wf_api_terminate_request")
+    if template == "auto-answer":
+        [received] = of_type(messages, "wf_api_call_received_event")
+        [answer] = of_type(messages, "wf_api_answer_request")
+        assert answer["call_id"] == received["call_id"] and received["device_name"] == "Bob"
+        assert [m["text"] for m in of_type(messages, "wf_api_say_request")] == ["Now in call"]
+        kinds = [m["_type"] for m in messages]
+        assert kinds.index("wf_api_call_connected_event") < kinds.index("wf_api_say_request")
+    elif template == "outbound":
+        [asked] = of_type(messages, "wf_api_call_start_request_event")
+        [call] = of_type(messages, "wf_api_call_request")
+        assert asked["uri"] == call["uri"] == BOB  # the call placed to the requested uri
+        assert of_type(messages, "wf_api_call_connected_event")
+    elif template == "place-call":
+        assert messages[0]["trigger"]["args"]["action"] == "action_button_double_tap"
+        [call] = of_type(messages, "wf_api_call_request")
+        assert call["uri"] == BOB  # the relay.toml arg callee = "Bob"
+        assert of_type(messages, "wf_api_call_connected_event")
+    else:
+        assert messages[0]["trigger"]["args"]["action"] == "action_button_single_tap"
+        assert [m["text"] for m in of_type(messages, "wf_api_say_request")] == ["Hello"]
+
+
+@pytest.mark.parametrize("template", ["auto-answer", "outbound", "place-call", "blank"])
+def test_each_javascript_template_passes_its_scenario(tmp_path: Path, template: str) -> None:
+    ensure_sdk("the template tests")
+    target = project(tmp_path, template)
+    started = time.monotonic()
+    result = dev(tmp_path, str(target), "--once", "--json", *QUICK)
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    check_template(template, transcript(result.stdout))  # stdout is the transcript alone
+    assert "  app | Relay SDK WebSocket Server listening => " in result.stderr  # the app's output, apart
+    assert f"scenario {SCENARIOS[template]} passed: the app terminated cleanly" in result.stderr
+    assert "Traceback" not in result.stderr and "\x1b" not in result.stdout + result.stderr
+    if HAS_PROC:
+        assert settled(target, 0) == []  # the app was stopped before relay exited
+    print(f"{template}: relay workflow dev --once took {took:.2f}s")
+
+
+def test_the_workflow_args_come_from_relay_toml(tmp_path: Path) -> None:
+    ensure_sdk("the template tests")
+    target = project(tmp_path, "auto-answer")
+    toml = target / "relay.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('greeting = "Now in call"', 'greeting = "Hello, caller"'), encoding="utf-8")
+    result = dev(tmp_path, str(target), "--once", "--json", *QUICK, "--app-output", "none")
+    assert result.returncode == 0, result.stderr
+    assert [m["text"] for m in of_type(transcript(result.stdout), "wf_api_say_request")] == ["Hello, caller"]
+    assert "app |" not in result.stderr  # --app-output none
+
+
+def test_a_scenario_the_app_does_not_handle_is_exit_6(tmp_path: Path) -> None:
+    ensure_sdk("the template tests")
+    target = project(tmp_path, "auto-answer")
+    result = dev(tmp_path, str(target), "--once", "--scenario", "outbound-call", "--timeout", "1", "--app-output", "stderr")
+    assert result.returncode == 6, result.stderr
+    assert "error: scenario outbound-call: step 3 (expect call): " in result.stderr
+    if HAS_PROC:
+        assert settled(target) == []
+
+
+@pytest.mark.parametrize("template", ["auto-answer", "outbound", "place-call", "blank"])
+def test_each_python_template_passes_its_scenario(tmp_path: Path, template: str) -> None:
+    python = relay_py_python()
+    target = project(tmp_path, template, "python")
+    result = dev(tmp_path, str(target), "--once", "--json", *QUICK, "--command", f"{python} app.py")
+    assert result.returncode == 0, result.stderr
+    check_template(template, transcript(result.stdout))
+    assert "  app | INFO relay.workflow: " in result.stderr
+
+
+# --- the app that does not start -----------------------------------------------------------------------
+
+
+def test_an_app_that_exits_before_listening_is_exit_1_with_its_last_lines(run: Any, tmp_path: Path) -> None:
+    result = run("workflow", "dev", str(tmp_path), "--once", "--command", "echo starting; echo 'boom: no such thing' >&2; exit 3", "--path", "/x", "--scenario", "button")
+    assert result.code == 1
+    assert "error: the app exited with code 3 before it listened on port " in result.err
+    last = result.err.split("; its last lines:\n", 1)[1].splitlines()
+    assert sorted(last) == ["  | boom: no such thing", "  | starting"]  # the tail, in the error
+    assert "  app | boom: no such thing" in result.err  # and as it came
+    assert result.out == ""
+
+
+def test_an_app_that_never_listens_is_stopped_and_exit_1(run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("relay_cli.simulator.devloop.START_TIMEOUT", 0.5)
+    result = run("workflow", "dev", str(tmp_path), "--once", "--command", "echo waiting; sleep 30 & sleep 30", "--path", "/x", "--scenario", "button")
+    assert result.code == 1
+    assert "did not listen on port" in result.err and "within 0.5 s (it must listen on $PORT)" in result.err
+    assert "  | waiting" in result.err
+    if HAS_PROC:
+        assert settled(tmp_path, 0) == []  # both sleeps were killed with their group
+
+
+def test_a_command_that_is_not_found_says_so(run: Any, tmp_path: Path) -> None:
+    result = run("workflow", "dev", str(tmp_path), "--once", "--command", "no-such-program-here", "--path", "/x", "--scenario", "button")
+    assert result.code == 1
+    assert "exited with code 127" in result.err
+    assert "hint: the shell could not find the command; check `no-such-program-here`" in result.err
+
+
+def test_a_project_without_its_dependencies_is_told_to_install_them(tmp_path: Path) -> None:
+    ensure_sdk("the template tests")
+    target = project(tmp_path, "auto-answer")
+    (target / "node_modules").unlink()
+    result = dev(tmp_path, str(target), "--once")
+    assert result.returncode == 1
+    assert "Cannot find module '@relaypro/sdk'" in result.stderr
+    assert f"hint: run npm install in {target} first" in result.stderr
+
+
+# --- bad input ----------------------------------------------------------------------------------------
+
+BAD = [
+    ([], "", "error: --command: {dir}/relay.toml: no such file: give --command (the shell command that starts the app), or run `relay workflow init`"),
+    (["--scenario", "button", "--scenario-file", "x.toml"], "[dev]\ncommand = 'touch started'\npath = '/x'\n", "error: --scenario-file: --scenario and --scenario-file cannot be used together; pick one"),
+    (["--scenario", "nope"], "[dev]\ncommand = 'touch started'\npath = '/x'\n", "error: --scenario: unknown scenario 'nope' (built-in: button, inbound-call, outbound-call, phrase; or --scenario-file FILE)"),
+    ([], "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'nope'\n", "error: {dir}/relay.toml: dev.scenario: unknown scenario 'nope' (built-in: button, inbound-call, outbound-call, phrase; or --scenario-file FILE)"),
+    ([], "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\nport = 8080\n", "error: {dir}/relay.toml: dev.port: unknown key; expected one of command, path, scenario, workflow"),
+    ([], "[dev]\ncommand = ''\n", "error: {dir}/relay.toml: dev.command: expected a non-empty string"),
+    ([], "[dev\n", "error: {dir}/relay.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 5)"),
+    (["--path", "x"], "[dev]\ncommand = 'touch started'\nscenario = 'button'\n", "error: --path: expected a URL path such as /auto-answer, got 'x'"),
+    ([], "[dev]\ncommand = 'touch started'\nscenario = 'button'\n", "error: --path: no [dev] path in {dir}/relay.toml: give --path, the path the app serves the workflow at"),
+    (["--set", "nope=1"], "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\n", "error: --set: unknown parameter 'nope' (this scenario has: "),
+    (["--app-output", "some"], "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\n", "error: --app-output: expected one of all, stderr, none, got 'some'"),
+    (
+        [],
+        "[workflow.a]\ntype = 'button'\nuri = 'wss://YOUR-HOST/a'\n[workflow.b]\ntype = 'button'\nuri = 'wss://YOUR-HOST/b'\n[dev]\ncommand = 'touch started'\n",
+        "error: {dir}/relay.toml: 2 workflows (a, b); name the one the app serves with dev.workflow",
+    ),
+    (
+        [],
+        "[workflow.a]\ntype = 'battery'\nthreshold = 120\nuri = 'wss://YOUR-HOST/a'\n[dev]\ncommand = 'touch started'\n",
+        "error: {dir}/relay.toml: workflow.a.threshold: expected a whole percentage from 1 to 100, got 120",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "toml", "message"), BAD)
+def test_bad_input_is_exit_2_and_starts_nothing(run: Any, tmp_path: Path, args: list[str], toml: str, message: str) -> None:
+    if toml:
+        (tmp_path / "relay.toml").write_text(toml, encoding="utf-8")
+    result = run("workflow", "dev", str(tmp_path), "--once", *args)
+    assert result.code == 2, result.err
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message.format(dir=tmp_path)), result.err
+    assert not (tmp_path / "started").exists() and result.out == ""
+
+
+def test_a_port_in_use_is_refused(run: Any, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("workflow", "dev", str(tmp_path), "--once", "--command", "touch started", "--path", "/x", "--scenario", "button", "--port", str(port))
+    assert result.code == 2
+    assert result.err.startswith(f"error: --port: port {port} is not free on this machine (")
+    assert not (tmp_path / "started").exists()
+
+
+def test_dev_prefers_the_port_it_is_given(tmp_path: Path) -> None:
+    ensure_sdk("the template tests")
+    from relay_cli.simulator.devloop import free_port
+
+    target = project(tmp_path, "blank")
+    port = free_port()
+    result = dev(tmp_path, str(target), "--once", "--port", str(port), "--app-output", "none", *QUICK)
+    assert result.returncode == 0, result.stderr
+    assert f"with PORT={port}\n" in result.stderr and f"against ws://127.0.0.1:{port}/blank " in result.stderr
+
+
+# --- watching -----------------------------------------------------------------------------------------
+
+
+class Watch:
+    """``relay workflow dev`` (no --once) as a background process, its output read as it comes."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [str(RELAY), "workflow", "dev", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(tmp_path)
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.changed = threading.Condition()
+        for stream, into in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._read, args=(stream, into), daemon=True).start()
+
+    def _read(self, stream: Any, into: list[str]) -> None:
+        for line in stream:
+            with self.changed:
+                into.append(line)
+                self.changed.notify_all()
+
+    def wait_for(self, what: str, count: int, timeout: float = 30) -> None:
+        """Until ``what`` was printed (stdout or stderr) ``count`` times."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while sum(what in line for line in self.out + self.err) < count:
+                left = deadline - time.monotonic()
+                assert left > 0 and self.proc.poll() is None, f"no {count} x {what!r}:\n{''.join(self.err)[-3000:]}"
+                self.changed.wait(left)
+
+    def count(self, what: str) -> int:
+        with self.changed:
+            return sum(what in line for line in self.out + self.err)
+
+    def stop(self, sig: int) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(30)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def watching() -> Iterator[list[Watch]]:
+    started: list[Watch] = []
+    yield started
+    for w in started:
+        w.kill()
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the app's processes through /proc")
+def test_a_change_restarts_the_app_and_ctrl_c_stops_it_and_its_children(tmp_path: Path, watching: list[Watch]) -> None:
+    ensure_sdk("the template tests")
+    target = project(tmp_path, "auto-answer")
+    # the app starts a child of its own, which must be stopped with it
+    w = Watch(tmp_path, str(target), "--json", *QUICK, "--command", "sleep 300 & exec node app.js")
+    watching.append(w)
+    w.wait_for('"wf_api_stop_event"', 1)
+    w.wait_for("for changes (Ctrl-C stops)", 1)
+    first = set(living_in(target))
+    assert len(first) == 2  # node and its sleep, still running between changes
+
+    (target / ".git").mkdir()
+    (target / ".git" / "HEAD").write_text("x", encoding="utf-8")
+    (target / "__pycache__").mkdir()
+    (target / "__pycache__" / "x.pyc").write_bytes(b"x")
+    time.sleep(2.5)
+    assert w.count('"wf_api_stop_event"') == 1 and w.count("changed:") == 0  # ignored directories
+
+    with (target / "app.js").open("a", encoding="utf-8") as handle:
+        handle.write("// a change\n")
+    w.wait_for("changed: app.js; restarting the app", 1)
+    w.wait_for('"wf_api_stop_event"', 2)  # a second transcript
+    w.wait_for("for changes (Ctrl-C stops)", 2)
+    second = set(living_in(target))
+    assert len(second) == 2 and not first & second  # the old app and its child are gone, new ones run
+
+    assert w.stop(signal.SIGINT) == 130
+    assert settled(target) == []
+    err = "".join(w.err)
+    assert err.rstrip().endswith("interrupted") and "Traceback" not in err
+    assert all(json.loads(line) for line in w.out)  # stdout: only the transcripts, as JSON lines
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the app's processes through /proc")
+def test_ctrl_c_in_the_middle_of_a_call_stops_the_app(tmp_path: Path, watching: list[Watch]) -> None:
+    ensure_sdk("the template tests")
+    target = project(tmp_path, "auto-answer")
+    w = Watch(tmp_path, str(target), "--once", "--json", "--set", "hold=60")  # the caller would stay a minute
+    watching.append(w)
+    w.wait_for('"wf_api_say_request"', 1)
+    assert len(living_in(target)) >= 1
+    assert w.stop(signal.SIGINT) == 130
+    assert settled(target) == []
+    assert "".join(w.err).rstrip().endswith("interrupted")
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the app's processes through /proc")
+def test_sigterm_stops_the_app_too(tmp_path: Path, watching: list[Watch]) -> None:
+    # an app that listens but does not speak the workflow protocol: the scenario fails, the watch goes on
+    w = Watch(tmp_path, str(tmp_path), "--command", f"exec {sys.executable} -m http.server $PORT", "--path", "/x", "--scenario", "button", "--timeout", "2")
+    watching.append(w)
+    w.wait_for("for changes (Ctrl-C stops)", 1)
+    assert w.count("error: cannot reach the workflow app at ws://127.0.0.1:") == 1
+    assert len(living_in(tmp_path)) == 1
+    assert w.stop(signal.SIGTERM) == 130
+    assert settled(tmp_path) == []
+
+
+def test_dev_and_init_do_not_slow_down_relay_help(tmp_path: Path) -> None:
+    from test_startup import run_importtime, top_level
+
+    for args in (("--help",), ("workflow", "dev", "--help"), ("workflow", "init", "--help")):
+        proc, modules = run_importtime(tmp_path / "config", *args)
+        assert proc.returncode == 0
+        assert not top_level(modules) & {"watchfiles", "anyio", "websockets", "asyncio"}, args
+
+
+def test_help_has_examples() -> None:
+    proc = subprocess.run([str(RELAY), "workflow", "dev", "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert "Examples:" in proc.stdout and "relay workflow dev auto-answer --once" in proc.stdout
