@@ -191,6 +191,15 @@ def test_a_command_that_is_not_found_says_so(run: Any, tmp_path: Path) -> None:
     assert "hint: the shell could not find the command; check `no-such-program-here`" in result.err
 
 
+def test_a_python_project_without_its_virtual_environment_is_told_to_make_it(run: Any, tmp_path: Path) -> None:
+    target = tmp_path / "p"
+    assert run("workflow", "init", "blank", str(target), "--lang", "python").code == 0
+    result = run("workflow", "dev", str(target), "--once")
+    assert result.code == 1
+    assert "error: the app exited with code 127 before it listened on port " in result.err
+    assert f"hint: .venv/bin/python does not exist in {target}: install the project's dependencies as its README.md says" in result.err
+
+
 def test_a_project_without_its_dependencies_is_told_to_install_them(tmp_path: Path) -> None:
     ensure_sdk("the template tests")
     target = project(tmp_path, "auto-answer")
@@ -342,6 +351,19 @@ def test_a_change_restarts_the_app_and_ctrl_c_stops_it_and_its_children(tmp_path
     w.wait_for("for changes (Ctrl-C stops)", 2)
     second = set(living_in(target))
     assert len(second) == 2 and not first & second  # the old app and its child are gone, new ones run
+    assert w.count("for changes (Ctrl-C stops); the app stays up at ws://127.0.0.1:") == 2
+
+    toml = target / "relay.toml"
+    good = toml.read_text(encoding="utf-8")
+    toml.write_text("[dev\n", encoding="utf-8")  # a broken relay.toml is reported; the watch goes on
+    w.wait_for("invalid TOML", 1)
+    w.wait_for("for changes (Ctrl-C stops)", 3)
+    assert w.proc.poll() is None and living_in(target) == []
+    toml.write_text(good.replace('greeting = "Now in call"', 'greeting = "Edited"'), encoding="utf-8")
+    w.wait_for('"wf_api_stop_event"', 3)  # relay.toml is read again: the new greeting
+    w.wait_for("for changes (Ctrl-C stops)", 4)
+    says = [json.loads(line)["message"].get("text") for line in w.out if '"wf_api_say_request"' in line]
+    assert says == ["Now in call", "Now in call", "Edited"]
 
     assert w.stop(signal.SIGINT) == 130
     assert settled(target) == []

@@ -218,6 +218,14 @@ class App:
 
     def _hint(self, code: int) -> str | None:
         if code == 127:
+            import shlex
+
+            try:
+                program = shlex.split(self.command)[0]
+            except (ValueError, IndexError):
+                program = ""
+            if "/" in program and not (self.cwd / program).exists():
+                return f"{program} does not exist in {self.cwd}: install the project's dependencies as its README.md says"
             return f"the shell could not find the command; check `{self.command}` ([dev] command in relay.toml, or --command)"
         if (self.cwd / "package.json").is_file() and not (self.cwd / "node_modules").exists():
             return f"run npm install in {self.cwd} first"

@@ -21,8 +21,10 @@ def _setup(
     port: int | None,
     settings: list[str] | None,
     app_output: str,
+    check_port: bool = True,
 ) -> dict[str, Any]:
-    """Everything checked before the app starts: bad input is exit 2 with nothing started."""
+    """Everything checked before the app starts: bad input is exit 2 with nothing started. Run again before each
+    restart in watch mode, so that changes to relay.toml and to a scenario file count."""
     from pathlib import Path
     from urllib.parse import urlsplit
 
@@ -95,7 +97,7 @@ def _setup(
         "root": root,
         "command": command,
         "path": path,
-        "port": devloop.check_port(port) if port is not None else None,
+        "port": devloop.check_port(port) if port is not None and check_port else port,
         "scenario": chosen,
         "params": params,
         "world": world,
@@ -121,6 +123,7 @@ class _Session:
         from ... import output
         from ...simulator import devloop
 
+        self.uri = ""
         port = self.s["port"] or devloop.free_port()
         self.app = devloop.App(self.s["command"], self.s["root"], port, self.show)
         output.message(f"starting `{self.s['command']}` in {self.s['root']} with PORT={port}")
@@ -178,21 +181,24 @@ class _Session:
                 output.warning(f"the app exited with code {code}; it starts again on the next change")
 
 
-def _round(session: _Session) -> bool:
-    """Restart the app and play the scenario once, in watch mode: a failure is reported, not raised."""
+def _round(session: _Session, reload: Any = None) -> None:
+    """Restart the app and play the scenario once, in watch mode: a failure is reported, not raised.
+    ``reload()`` reads relay.toml and the scenario again (after the app stopped, so its port is free)."""
     from ... import output
     from ...errors import RelayError
 
     session.stop()
     try:
+        if reload is not None:
+            session.s = reload()
         session.start()
         session.play()
-        return True
     except RelayError as err:
         output.message(f"error: {err.message}", style="red")
         if err.hint:
             output.message(f"hint: {err.hint}")
-        return False
+    up = f"; the app stays up at {session.uri}" if session.app is not None and session.app.exit_code() is None else ""
+    output.message(f"watching {session.s['root']} for changes (Ctrl-C stops){up}")
 
 
 @app.command(
@@ -276,8 +282,8 @@ def dev(
     from ... import output
     from ...simulator import devloop
 
-    setup = _setup(directory, scenario, scenario_file, command, path, port, settings, app_output)
-    session = _Session(setup, timeout, json_output, app_output)
+    args = (directory, scenario, scenario_file, command, path, port, settings, app_output)
+    session = _Session(_setup(*args), timeout, json_output, app_output)
     with devloop.stop_signals():
         try:
             if once:
@@ -285,11 +291,9 @@ def dev(
                 session.play()
                 return
             _round(session)
-            output.message(f"watching {setup['root']} for changes (Ctrl-C stops)")
-            for changed in devloop.watch(setup["root"], idle=session.check_alive):
+            for changed in devloop.watch(session.s["root"], idle=session.check_alive):
                 shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
                 output.message(f"changed: {shown}; restarting the app")
-                _round(session)
-                output.message(f"watching {setup['root']} for changes (Ctrl-C stops)")
+                _round(session, reload=lambda: _setup(*args, check_port=False))
         finally:
             session.stop()
