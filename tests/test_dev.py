@@ -165,11 +165,17 @@ def test_each_python_template_passes_its_scenario(tmp_path: Path, template: str)
 
 
 def test_an_app_that_exits_before_listening_is_exit_1_with_its_last_lines(run: Any, tmp_path: Path) -> None:
-    result = run("workflow", "dev", str(tmp_path), "--once", "--command", "echo starting; echo 'boom: no such thing' >&2; exit 3", "--path", "/x", "--scenario", "button")
+    from relay_cli.simulator.devloop import free_port
+
+    port = free_port()
+    command = 'echo "starting, PORT=$PORT, key=${RELAY_API_KEY:-none}"; echo "boom: no such thing" >&2; exit 3'
+    result = run("workflow", "dev", str(tmp_path), "--once", "--command", command, "--path", "/x", "--scenario", "button", "--port", str(port))
     assert result.code == 1
-    assert "error: the app exited with code 3 before it listened on port " in result.err
+    assert f"error: the app exited with code 3 before it listened on port {port}; its last lines:\n" in result.err
     last = result.err.split("; its last lines:\n", 1)[1].splitlines()
-    assert sorted(last) == ["  | boom: no such thing", "  | starting"]  # the tail, in the error
+    # the tail, in the error; PORT is set, the CLI's API key is not passed on
+    assert sorted(last) == ["  | boom: no such thing", f"  | starting, PORT={port}, key=none"]
+    assert os.environ["RELAY_API_KEY"]  # conftest's test token was there to leak
     assert "  app | boom: no such thing" in result.err  # and as it came
     assert result.out == ""
 

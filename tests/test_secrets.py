@@ -43,6 +43,8 @@ SKIPPED = {
     "server": "serves until interrupted (its token is its own)",
     "workflow simulate": "talks WebSocket to a workflow app, not to the Relay API",
     "workflow check": "talks WebSocket to a workflow app",
+    "workflow init": "writes a project from templates, sends nothing",
+    "workflow dev": "runs a local app against the simulator; the app's environment has no RELAY_API_KEY (test_dev.py)",
     "help": "prints help text, sends nothing", "version": "prints the version, sends nothing",
     "update": "names the upgrade command, sends nothing",
     "completion show": "prints a static script", "completion install": "writes a shell's rc file",

@@ -28,6 +28,8 @@ DEV_KEYS = ("command", "path", "scenario", "workflow")
 START_TIMEOUT = 30.0
 STOP_GRACE = 3.0
 TAIL_LINES = 30
+#: left out of the app's environment
+CLI_SECRETS = ("RELAY_API_KEY", "RELAY_SERVER_TOKEN")
 
 
 class AppFailed(NetworkError):
@@ -153,7 +155,9 @@ class App:
         return None if self.proc is None else self.proc.pid
 
     def start(self) -> None:
-        env = {**os.environ, "PORT": str(self.port)}
+        # the app runs as it would on its host: without the CLI's own credentials
+        env = {k: v for k, v in os.environ.items() if k not in CLI_SECRETS}
+        env["PORT"] = str(self.port)
         options: dict[str, Any] = {}
         if os.name == "posix":
             options["start_new_session"] = True
