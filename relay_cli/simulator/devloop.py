@@ -1,6 +1,6 @@
-"""The I/O half of ``relay workflow dev``: read a project's ``[dev]`` settings, run its app as a process group
-of its own, wait until it listens, show its output apart from the transcript, stop it (and every process it
-started) cleanly, and watch the project's files.
+"""The I/O half of ``relay workflow dev``: read a project's ``[dev]`` settings (``prepare``), run its app as a
+process group of its own, wait until it listens, show its output apart from the transcript, play the scenario
+against it (``Session``), stop it and every process it started cleanly, and watch the project's files.
 
 ``watchfiles`` is imported only by ``watch``; nothing here is imported by ``relay --help``.
 """
@@ -100,6 +100,98 @@ def read_project(directory: Path) -> Project:
     if name is not None:
         project.workflow = mf.parse_entry(name, workflows[name], str(file)).body
     return project
+
+
+@dataclass
+class Setup:
+    """One run's settings, checked: where and how the app starts, the path it serves, the scenario."""
+
+    root: Path
+    command: str
+    path: str
+    port: int | None  # None: a free port at each start
+    scenario: Any  # scenario.Scenario
+    params: dict[str, Any]
+    world: Any  # protocol.World
+
+
+def prepare(
+    directory: str,
+    scenario: str | None,
+    scenario_file: str | None,
+    command: str | None,
+    path: str | None,
+    port: int | None,
+    settings: list[str] | None,
+    check: bool = True,
+) -> Setup:
+    """Everything checked before the app starts (bad input is a UsageError, with nothing started): the command,
+    the path, the scenario and its parameters, from the flags and relay.toml. Run again before each restart in
+    watch mode, so that changes to relay.toml and to a scenario file count; ``check`` checks that --port is free."""
+    from urllib.parse import urlsplit
+
+    from .. import output
+    from ..core import workflow as wf
+    from . import protocol, runner
+    from . import scenario as sc
+
+    if scenario is not None and scenario_file is not None:
+        raise UsageError("--scenario and --scenario-file cannot be used together; pick one", option="--scenario-file")
+    root = Path(directory)
+    if not root.is_dir():
+        raise UsageError(f"{directory} is not a directory (a project made by `relay workflow init`)", option="DIRECTORY")
+    project = read_project(root)
+    if command is not None and not command.strip():
+        raise UsageError("expected a command that starts the app, got an empty string", option="--command")
+    command = command or project.command
+    if command is None:
+        where = f"{project.source} has no [dev] command" if project.exists else f"{project.source}: no such file"
+        raise UsageError(f"{where}: give --command (the shell command that starts the app), or run `relay workflow init`", option="--command")
+    workflow = project.workflow
+    if path is None:
+        path = project.path
+        if path is None and workflow is not None:
+            path = urlsplit(wf.uri_of(workflow)).path or None
+        if path is None:
+            raise UsageError(f"no [dev] path in {project.source}: give --path, the path the app serves the workflow at", option="--path")
+        option = "--path" if project.path is None else f"{project.source}: dev.path"
+    else:
+        option = "--path"
+    if not path.startswith("/") or any(ch.isspace() or ord(ch) < 32 for ch in path):
+        raise UsageError(f"expected a URL path such as /auto-answer, got {path!r}", option=option)
+
+    suggested, defaults, variables = None, {}, {}
+    if workflow is not None:
+        suggested, defaults, _note = sc.defaults_from_workflow(workflow)
+        variables = dict(wf.args_of(workflow))
+    if scenario_file is not None:
+        chosen = runner.load_file(scenario_file)
+    elif scenario is not None:
+        chosen = runner.load_builtin(scenario)
+    elif project.scenario is not None:
+        named = project.scenario
+        if named.endswith(".toml") or "/" in named:
+            chosen = runner.load_file(str(root / named))
+        else:
+            try:
+                chosen = runner.load_builtin(named)
+            except UsageError as err:
+                raise UsageError(f"{project.source}: dev.scenario: {err.message.removeprefix('--scenario: ')}") from None
+    elif suggested is not None:
+        chosen = runner.load_builtin(suggested)
+    else:
+        raise UsageError(
+            f"expected --scenario NAME ({', '.join(runner.builtin_names())}), --scenario-file FILE, or [dev] scenario in {project.source}",
+            option="--scenario",
+        )
+    world = runner.demo_world()
+    # what the workflow's trigger says (a single tap, a phrase) wins over the scenario's own defaults
+    flags = {key: (f"{project.source}: trigger", value) for key, value in defaults.items() if chosen.uses(key)}
+    params = sc.resolve_params(chosen, flags, settings, defaults, world)
+    params["vars"] = variables
+    for warning in protocol.option_warnings(params):
+        output.warning(warning)
+    return Setup(root, command, path, check_port(port) if port is not None and check else port, chosen, params, world)
 
 
 # --- ports --------------------------------------------------------------------------------------------
@@ -409,3 +501,93 @@ def app_line_printer(mode: str) -> Callable[[str, str], None]:
         write(sys.stderr, f"\x1b[2m{text}\x1b[0m\n" if dim else f"{text}\n")
 
     return show
+
+
+# --- one project's session ---------------------------------------------------------------------------
+
+
+class Session:
+    """The app of one project, started and stopped, and the scenario played against it. ``emit`` prints one
+    transcript record; ``app_output`` says which of the app's lines are shown (all, stderr, none)."""
+
+    def __init__(self, setup: Setup, timeout: float, emit: Callable[[Any], None], app_output: str) -> None:
+        self.s = setup
+        self.timeout = timeout
+        self.emit = emit
+        self.show = app_line_printer(app_output)
+        self.app_output = app_output
+        self.app: App | None = None
+        self.uri = ""
+        self.exit_reported = False
+
+    def start(self) -> None:
+        """Start the app and wait until it listens (AppFailed, exit 1, when it does not)."""
+        from .. import output
+
+        self.uri = ""
+        port = self.s.port or free_port()
+        self.app = App(self.s.command, self.s.root, port, self.show)
+        output.message(f"starting `{self.s.command}` in {self.s.root} with PORT={port}")
+        self.app.start()
+        self.exit_reported = False
+        host = self.app.wait_listening()
+        self.uri = f"ws://{'[::1]' if host == '::1' else host}:{port}{self.s.path}"
+
+    def stop(self) -> None:
+        """Stop the app and every process it started; Ctrl-C waits until that is done."""
+        if self.app is not None:
+            with shielded():
+                self.app.stop()
+            self.app = None
+
+    def play(self) -> None:
+        """One run of the scenario against the app; raises AppMisbehaved (6) or NetworkError (1)."""
+        from .. import output
+        from ..errors import AppMisbehaved
+        from . import runner
+
+        chosen, params = self.s.scenario, self.s.params
+        output.message(f"simulating {chosen.name} against {self.uri} (device {params['device_name']})")
+        outcome = runner.run(self.uri, chosen, params, timeout=self.timeout, emit=self.emit, world=self.s.world)
+        if outcome.failure is not None:
+            raise AppMisbehaved(
+                f"scenario {chosen.name}: {outcome.failure.text()}{self._tail_if_hidden()}", hint=outcome.failure.hint
+            )
+        output.success(
+            f"scenario {chosen.name} passed: the app terminated cleanly ({outcome.messages} messages, {outcome.seconds:.1f}s)"
+        )
+
+    def _tail_if_hidden(self) -> str:
+        if self.app_output == "all" or self.app is None or not self.app.tail:
+            return ""
+        return "; the app's last lines:\n" + "\n".join(f"  | {line}" for line in self.app.tail)
+
+    def check_alive(self) -> None:
+        """Say so, once, when the app has exited while nothing changed."""
+        from .. import output
+
+        if self.app is not None and not self.exit_reported:
+            code = self.app.exit_code()
+            if code is not None:
+                self.exit_reported = True
+                output.warning(f"the app exited with code {code}; it starts again on the next change")
+
+
+def restart(session: Session, reload: Callable[[], Setup] | None = None) -> None:
+    """Restart the app and play the scenario once, in watch mode: a failure is reported, not raised.
+    ``reload()`` reads relay.toml and the scenario again (after the app stopped, so its port is free)."""
+    from .. import output
+    from ..errors import RelayError
+
+    session.stop()
+    try:
+        if reload is not None:
+            session.s = reload()
+        session.start()
+        session.play()
+    except RelayError as err:
+        output.message(f"error: {err.message}", style="red")
+        if err.hint:
+            output.message(f"hint: {err.hint}")
+    up = f"; the app stays up at {session.uri}" if session.app is not None and session.app.exit_code() is None else ""
+    output.message(f"watching {session.s.root} for changes (Ctrl-C stops){up}")

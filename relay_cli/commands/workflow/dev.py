@@ -1,5 +1,5 @@
 """``relay workflow dev``: run a workflow project's app on this machine, play a scenario against it through the
-simulator, and again on every change."""
+simulator, and again on every change. The work is in ``relay_cli.simulator.devloop``."""
 
 
 from typing import Annotated, Any
@@ -10,195 +10,6 @@ from .._common import examples
 from . import app
 
 APP_OUTPUT = ("all", "stderr", "none")
-
-
-def _setup(
-    directory: str,
-    scenario: str | None,
-    scenario_file: str | None,
-    command: str | None,
-    path: str | None,
-    port: int | None,
-    settings: list[str] | None,
-    app_output: str,
-    check_port: bool = True,
-) -> dict[str, Any]:
-    """Everything checked before the app starts: bad input is exit 2 with nothing started. Run again before each
-    restart in watch mode, so that changes to relay.toml and to a scenario file count."""
-    from pathlib import Path
-    from urllib.parse import urlsplit
-
-    from ...core import workflow as wf
-    from ...errors import UsageError
-    from ...simulator import devloop, protocol, runner
-    from ...simulator import scenario as sc
-
-    if app_output not in APP_OUTPUT:
-        raise UsageError(f"expected one of {', '.join(APP_OUTPUT)}, got {app_output!r}", option="--app-output")
-    if scenario is not None and scenario_file is not None:
-        raise UsageError("--scenario and --scenario-file cannot be used together; pick one", option="--scenario-file")
-    root = Path(directory)
-    if not root.is_dir():
-        raise UsageError(f"{directory} is not a directory (a project made by `relay workflow init`)", option="DIRECTORY")
-    project = devloop.read_project(root)
-    if command is not None and not command.strip():
-        raise UsageError("expected a command that starts the app, got an empty string", option="--command")
-    command = command or project.command
-    if command is None:
-        where = f"{project.source} has no [dev] command" if project.exists else f"{project.source}: no such file"
-        raise UsageError(f"{where}: give --command (the shell command that starts the app), or run `relay workflow init`", option="--command")
-    workflow = project.workflow
-    if path is None:
-        path = project.path
-        if path is None and workflow is not None:
-            path = urlsplit(wf.uri_of(workflow)).path or None
-        if path is None:
-            raise UsageError(f"no [dev] path in {project.source}: give --path, the path the app serves the workflow at", option="--path")
-        option = "--path" if project.path is None else f"{project.source}: dev.path"
-    else:
-        option = "--path"
-    if not path.startswith("/") or any(ch.isspace() or ord(ch) < 32 for ch in path):
-        raise UsageError(f"expected a URL path such as /auto-answer, got {path!r}", option=option)
-
-    suggested, defaults, variables = None, {}, {}
-    if workflow is not None:
-        suggested, defaults, _note = sc.defaults_from_workflow(workflow)
-        variables = dict(wf.args_of(workflow))
-    if scenario_file is not None:
-        chosen = runner.load_file(scenario_file)
-    elif scenario is not None:
-        chosen = runner.load_builtin(scenario)
-    elif project.scenario is not None:
-        named = project.scenario
-        if named.endswith(".toml") or "/" in named:
-            chosen = runner.load_file(str(root / named))
-        else:
-            try:
-                chosen = runner.load_builtin(named)
-            except UsageError as err:
-                raise UsageError(f"{project.source}: dev.scenario: {err.message.removeprefix('--scenario: ')}") from None
-    elif suggested is not None:
-        chosen = runner.load_builtin(suggested)
-    else:
-        raise UsageError(
-            f"expected --scenario NAME ({', '.join(runner.builtin_names())}), --scenario-file FILE, or [dev] scenario in {project.source}",
-            option="--scenario",
-        )
-    world = runner.demo_world()
-    # what the workflow's trigger says (a single tap, a phrase) wins over the scenario's own defaults
-    flags = {key: (f"{project.source}: trigger", value) for key, value in defaults.items() if chosen.uses(key)}
-    params = sc.resolve_params(chosen, flags, settings, defaults, world)
-    params["vars"] = variables
-    for warning in protocol.option_warnings(params):
-        from ... import output
-
-        output.warning(warning)
-    return {
-        "root": root,
-        "command": command,
-        "path": path,
-        "port": devloop.check_port(port) if port is not None and check_port else port,
-        "scenario": chosen,
-        "params": params,
-        "world": world,
-    }
-
-
-class _Session:
-    """One app process and the scenario runs against it."""
-
-    def __init__(self, setup: dict[str, Any], timeout: float, json_output: bool, app_output: str) -> None:
-        from ...simulator import devloop
-
-        self.s = setup
-        self.timeout = timeout
-        self.json_output = json_output
-        self.show = devloop.app_line_printer(app_output)
-        self.app_output = app_output
-        self.app: Any = None
-        self.uri = ""
-        self.exit_reported = False
-
-    def start(self) -> None:
-        from ... import output
-        from ...simulator import devloop
-
-        self.uri = ""
-        port = self.s["port"] or devloop.free_port()
-        self.app = devloop.App(self.s["command"], self.s["root"], port, self.show)
-        output.message(f"starting `{self.s['command']}` in {self.s['root']} with PORT={port}")
-        self.app.start()
-        self.exit_reported = False
-        host = self.app.wait_listening()
-        self.uri = f"ws://{'[::1]' if host == '::1' else host}:{port}{self.s['path']}"
-
-    def stop(self) -> None:
-        from ...simulator import devloop
-
-        if self.app is not None:
-            with devloop.shielded():
-                self.app.stop()
-            self.app = None
-
-    def play(self) -> None:
-        """One run of the scenario against the app; raises AppMisbehaved (6) or NetworkError (1)."""
-        import json
-        import sys
-
-        from ... import output
-        from ...errors import AppMisbehaved
-        from ...simulator import devloop, runner
-        from .simulate import _line
-
-        chosen, params = self.s["scenario"], self.s["params"]
-
-        def emit(record: Any) -> None:
-            text = json.dumps(record.to_json(), ensure_ascii=False) if self.json_output else _line(record)
-            devloop.write(sys.stdout, text + "\n")
-
-        output.message(f"simulating {chosen.name} against {self.uri} (device {params['device_name']})")
-        outcome = runner.run(self.uri, chosen, params, timeout=self.timeout, emit=emit, world=self.s["world"])
-        if outcome.failure is not None:
-            raise AppMisbehaved(
-                f"scenario {chosen.name}: {outcome.failure.text()}{self._tail_if_hidden()}", hint=outcome.failure.hint
-            )
-        output.success(
-            f"scenario {chosen.name} passed: the app terminated cleanly ({outcome.messages} messages, {outcome.seconds:.1f}s)"
-        )
-
-    def _tail_if_hidden(self) -> str:
-        if self.app_output == "all" or self.app is None or not self.app.tail:
-            return ""
-        return "; the app's last lines:\n" + "\n".join(f"  | {line}" for line in self.app.tail)
-
-    def check_alive(self) -> None:
-        from ... import output
-
-        if self.app is not None and not self.exit_reported:
-            code = self.app.exit_code()
-            if code is not None:
-                self.exit_reported = True
-                output.warning(f"the app exited with code {code}; it starts again on the next change")
-
-
-def _round(session: _Session, reload: Any = None) -> None:
-    """Restart the app and play the scenario once, in watch mode: a failure is reported, not raised.
-    ``reload()`` reads relay.toml and the scenario again (after the app stopped, so its port is free)."""
-    from ... import output
-    from ...errors import RelayError
-
-    session.stop()
-    try:
-        if reload is not None:
-            session.s = reload()
-        session.start()
-        session.play()
-    except RelayError as err:
-        output.message(f"error: {err.message}", style="red")
-        if err.hint:
-            output.message(f"hint: {err.hint}")
-    up = f"; the app stays up at {session.uri}" if session.app is not None and session.app.exit_code() is None else ""
-    output.message(f"watching {session.s['root']} for changes (Ctrl-C stops){up}")
 
 
 @app.command(
@@ -279,21 +90,33 @@ def dev(
     restarts the app and plays the scenario again. Ctrl-C stops the app and every process it started, and exits
     130. With --once it runs once and exits 0 when the scenario passed, 6 when the app misbehaved, 1 when the app
     did not start or could not be reached."""
-    from ... import output
-    from ...simulator import devloop
+    import json
+    import sys
 
-    args = (directory, scenario, scenario_file, command, path, port, settings, app_output)
-    session = _Session(_setup(*args), timeout, json_output, app_output)
+    from ... import output
+    from ...errors import UsageError
+    from ...simulator import devloop
+    from .simulate import _line
+
+    if app_output not in APP_OUTPUT:
+        raise UsageError(f"expected one of {', '.join(APP_OUTPUT)}, got {app_output!r}", option="--app-output")
+    args = (directory, scenario, scenario_file, command, path, port, settings)
+
+    def emit(record: Any) -> None:
+        text = json.dumps(record.to_json(), ensure_ascii=False) if json_output else _line(record)
+        devloop.write(sys.stdout, text + "\n")
+
+    session = devloop.Session(devloop.prepare(*args), timeout, emit, app_output)
     with devloop.stop_signals():
         try:
             if once:
                 session.start()
                 session.play()
                 return
-            _round(session)
-            for changed in devloop.watch(session.s["root"], idle=session.check_alive):
+            devloop.restart(session)
+            for changed in devloop.watch(session.s.root, idle=session.check_alive):
                 shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
                 output.message(f"changed: {shown}; restarting the app")
-                _round(session, reload=lambda: _setup(*args, check_port=False))
+                devloop.restart(session, reload=lambda: devloop.prepare(*args, check=False))
         finally:
             session.stop()
