@@ -207,7 +207,7 @@ def readme(t: Template, lang: str, name: str) -> str:
     if js:
         install = (
             "```sh\nnpm install\n```\n\n"
-            f"installs `@relaypro/sdk` {JS_SDK_RANGE[1:]} or a later 2.x release (`package.json`), with Node.js 18 or newer."
+            f"installs `@relaypro/sdk` {JS_SDK_RANGE[1:]} or a later 2.x release (`package.json`); the SDK needs Node.js 14.15 or newer."
         )
         files_row = "| `package.json` | its dependency: `@relaypro/sdk` 2.x |"
     else:
@@ -266,5 +266,5 @@ relay workflow apply
 
 creates the workflow in your Relay account (after `relay login`, or with `RELAY_API_KEY` set), installed
 as `relay.toml` says (`relay devices` lists your devices' ids); run again, it updates it in place.
-`relay workflow check -f relay.toml` tells whether the Relay server can reach the app.
+`relay workflow check -f relay.toml` opens a WebSocket to that address first, to tell whether the app answers there.
 """
