@@ -1,7 +1,10 @@
 """The table options every listing command shares (the reference CLI's table flags): ``--output
 table|json|csv|yaml`` (``--json``, ``--csv``), ``--columns``, ``-x/--extended``, ``--filter``, ``--sort``,
 ``--no-header``, ``--no-truncate``. A command describes its columns once; this module checks the options before
-anything is sent, then filters, sorts and prints."""
+anything is sent, then filters, sorts and prints.
+
+Every table of the CLI is defined here and drawn by ``show`` (a listing command, through its table options) or
+``table`` (a table with no options: a saved workflow, a workflow's args, ``whoami``, ``profile show``, ...)."""
 
 from __future__ import annotations
 
@@ -24,16 +27,6 @@ class Column:
 def field(name: str) -> Callable[[Any], str]:
     """A cell that is the item's ``name`` field as text ("" when missing)."""
     return lambda item: "" if not isinstance(item, dict) or item.get(name) is None else str(item.get(name))
-
-
-def from_row(
-    keys: Sequence[str], headers: Sequence[str], row: Callable[[Any], Sequence[str]], *, extended: Sequence[str] = ()
-) -> list[Column]:
-    """Columns over a function that gives a whole table row; ``extended`` names the -x/--extended ones."""
-    return [
-        Column(key, header, (lambda item, i=i: row(item)[i]), key in extended)
-        for i, (key, header) in enumerate(zip(keys, headers, strict=True))
-    ]
 
 
 @dataclass(frozen=True)
@@ -140,6 +133,13 @@ def show(items: Sequence[Any], opts: Options, *, empty: str, filtered_empty: str
         output.print_csv(rows, headers, no_header=opts.no_header)
         return
     if not rows:
-        output.message(filtered_empty if (filtered_empty and opts.filters) else empty)
+        if empty:
+            output.message(filtered_empty if (filtered_empty and opts.filters) else empty)
         return
     output.print_table(rows, headers, no_header=opts.no_header, no_truncate=opts.no_truncate)
+
+
+def table(columns: Sequence[Column], items: Sequence[Any], *, extended: bool = False, empty: str = "") -> None:
+    """A table for people of ``items`` (no table options: the columns, with ``extended`` the -x ones too);
+    nothing to show: ``empty`` on stderr. A command's --json prints its own data."""
+    show(items, options(columns, extended=extended), empty=empty)

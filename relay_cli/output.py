@@ -403,27 +403,6 @@ def print_table(
     stream.flush()
 
 
-def print_records(
-    data: Any,
-    *,
-    as_json: bool,
-    empty: str,
-    headers: Sequence[str],
-    row: Any,
-    items: Sequence[Any] | None = None,
-) -> None:
-    """What every listing command prints: with --json ``data`` as it is; with nothing to show, ``empty`` on
-    stderr; else a table of ``row(item)`` for each item (``items``, default ``data``)."""
-    if as_json:
-        print_json(data)
-        return
-    items = data if items is None else items
-    if not items:
-        message(empty)
-        return
-    print_table([row(item) for item in items], headers)
-
-
 def print_csv(rows: Sequence[Sequence[str]], headers: Sequence[str], *, no_header: bool = False) -> None:
     """CSV on stdout: exact into a pipe or a file; on a terminal every cell escaped as ``safe`` says."""
     import csv

@@ -98,13 +98,19 @@ def analytics(
 ) -> None:
     """Show the account's analytics events, filtered by category, workflow, instance, user, type and time."""
     from ..core import analytics as an
-    from ..listing import from_row, select, show
+    from ..listing import Column, field, select, show
 
-    table = from_row(
-        [*an.KEYS, "id", "content_type"], [*an.HEADERS, "Analytic ID", "Content Type"],
-        lambda e: [*an.row(e, parse=parse), str(e.get("id") or ""), str(e.get("content_type") or "")],
-        extended=("id", "content_type"),
-    )  # fmt: skip
+    table = [
+        Column("timestamp", "Timestamp", field("timestamp")),
+        Column("category", "Category", field("category")),
+        Column("type", "Type", field("source_type")),
+        Column("workflow", "Workflow ID", field("workflow_id")),
+        Column("instance", "Instance ID", field("workflow_instance_id")),
+        Column("user", "User ID", field("user_id")),
+        Column("content", "Content", lambda event: an.content_text(event, parse=parse)),
+        Column("id", "Analytic ID", field("id"), extended=True),
+        Column("content_type", "Content Type", field("content_type"), extended=True),
+    ]
     opts = flags.options(table)
 
     if source_type is not None and source_type not in an.SOURCE_TYPES:

@@ -155,14 +155,16 @@ def whoami(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output:
     if json_output:
         output.print_json(result)
         return
+    from ..listing import Column, table
+
     rows = [
-        ["Name", who["name"] or "(unknown)"],
-        ["Email", who["email"] or "(unknown)"],
-        ["User ID", who["user_id"] or "(unknown)"],
-        ["Default account", account],
-        ["Capabilities", ", ".join(k for k, v in caps.items() if v) or "(none)"],
+        ("Name", who["name"] or "(unknown)"),
+        ("Email", who["email"] or "(unknown)"),
+        ("User ID", who["user_id"] or "(unknown)"),
+        ("Default account", account),
+        ("Capabilities", ", ".join(k for k, v in caps.items() if v) or "(none)"),
     ]
-    output.print_table(rows, ["Key", "Value"])
+    table([Column("key", "Key", lambda kv: kv[0]), Column("value", "Value", lambda kv: str(kv[1]))], rows)
 
 
 @token_app.command("generate", epilog=examples("relay token generate", "relay token generate --no-browser > sdk-token"))
@@ -237,14 +239,17 @@ def subscriber_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """List the accounts your login can act on (the first is the default)."""
     st = state(ctx)
     contexts = [c for c in st.client().authz_context() if isinstance(c, dict) and c.get("subscriber_id")]
-    output.print_records(
-        contexts,
-        as_json=json_output,
-        empty="Your login names no accounts.",
-        headers=["Subscriber ID", "Name", "Default"],
-        items=list(enumerate(contexts)),
-        row=lambda ic: [str(ic[1]["subscriber_id"]), str(ic[1].get("name") or ""), "*" if ic[0] == 0 else ""],
-    )
+    if json_output:
+        output.print_json(contexts)
+        return
+    from ..listing import Column, table
+
+    columns = [
+        Column("id", "Subscriber ID", lambda ic: str(ic[1]["subscriber_id"])),
+        Column("name", "Name", lambda ic: str(ic[1].get("name") or "")),
+        Column("default", "Default", lambda ic: "*" if ic[0] == 0 else ""),
+    ]
+    table(columns, list(enumerate(contexts)), empty="Your login names no accounts.")
 
 
 # --- env ---------------------------------------------------------------------------------------------
@@ -289,7 +294,9 @@ def env(
     if json_output:
         output.print_json(result)
         return
-    table = [[k, "(hidden)" if k == "token" and r["source"] != "not set" else ("" if r["value"] is None else str(r["value"])), r["source"]] for k, r in rows.items()]
+    from ..listing import Column, table
+
+    shown = [(k, "(hidden)" if k == "token" and r["source"] != "not set" else ("" if r["value"] is None else str(r["value"])), r["source"]) for k, r in rows.items()]
     if process:
-        table += [[name, value, "process"] for name, value in result["process"].items()]
-    output.print_table(table, ["Key", "Value", "Source"])
+        shown += [(name, value, "process") for name, value in result["process"].items()]
+    table([Column("key", "Key", lambda r: r[0]), Column("value", "Value", lambda r: r[1]), Column("source", "Source", lambda r: str(r[2]))], shown)

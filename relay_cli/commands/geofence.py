@@ -88,10 +88,16 @@ def list_geofences(
     flags: TableFlags,
 ) -> None:
     """List the account's geofences."""
-    from ..core.resources import GEOFENCE_HEADERS, geofence_row
-    from ..listing import from_row, select, show
+    from ..core.resources import geofence_coordinates
+    from ..listing import Column, field, select, show
 
-    table = from_row(["id", "name", "radius", "address", "coordinates"], GEOFENCE_HEADERS, geofence_row)
+    table = [
+        Column("id", "ID", field("geofence_id")),
+        Column("name", "Name", field("label")),
+        Column("radius", "Radius", field("radius")),
+        Column("address", "Address", field("address")),
+        Column("coordinates", "Coordinates", geofence_coordinates),
+    ]
     opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)

@@ -33,10 +33,16 @@ def list_profiles(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     if json_output:
         output.print_json(rows)
         return
-    output.print_table(
-        [["*" if r["current"] else "", r["name"], str(r.get("env", "")), "(built-in local sandbox)" if r.get("builtin") else str(r.get("host", "")), str(r.get("subscriber_id", ""))] for r in rows],
-        ["", "Name", "Env", "Host", "Subscriber"],
-    )
+    from ..listing import Column, field, table
+
+    columns = [
+        Column("current", "", lambda r: "*" if r["current"] else ""),
+        Column("name", "Name", field("name")),
+        Column("env", "Env", field("env")),
+        Column("host", "Host", lambda r: "(built-in local sandbox)" if r.get("builtin") else str(r.get("host", ""))),
+        Column("subscriber", "Subscriber", field("subscriber_id")),
+    ]
+    table(columns, rows)
 
 
 def _token_source(st: Any, settings: Any) -> str:
@@ -77,10 +83,17 @@ def show(
     if json_output:
         output.print_json(rows)
         return
-    output.print_table(
-        [[key, "(hidden)" if key == "token" and row["source"] != "not set" else ("" if row["value"] is None else str(row["value"])), row["source"]] for key, row in rows.items()],
-        ["Key", "Value", "Source"],
-    )
+    from ..listing import Column, table
+
+    def value(item: tuple[str, dict[str, Any]]) -> str:
+        key, row = item
+        if key == "token" and row["source"] != "not set":
+            return "(hidden)"
+        return "" if row["value"] is None else str(row["value"])
+
+    columns = [Column("key", "Key", lambda item: item[0]), Column("value", "Value", value),
+               Column("source", "Source", lambda item: str(item[1]["source"]))]  # fmt: skip
+    table(columns, list(rows.items()))
 
 
 @app.command("use", epilog=examples("relay profile use qa"))

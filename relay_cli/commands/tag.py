@@ -98,12 +98,18 @@ def list_tags(
     flags: TableFlags,
 ) -> None:
     """List the tag configurations."""
-    from ..core.resources import TAG_HEADERS, TAG_TYPES, filter_tags, tag_row
-    from ..listing import from_row, select, show
+    from ..core.resources import TAG_TYPES, filter_tags, tag_field
+    from ..listing import Column, field, select, show
 
     if tag_type not in TAG_TYPES:
         raise UsageError(f"expected one of {', '.join(TAG_TYPES)}, got {tag_type!r}", option="--type")
-    table = from_row(["id", "category", "label", "paired", "uid"], TAG_HEADERS, tag_row)
+    table = [
+        Column("id", "Tag ID", field("tag_id")),
+        Column("category", "Category", tag_field("category")),
+        Column("label", "Label", tag_field("label")),
+        Column("paired", "Paired", lambda tag: "yes" if tag.get("uid") else "no"),
+        Column("uid", "UID", field("uid")),
+    ]
     opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)

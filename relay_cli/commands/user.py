@@ -77,10 +77,15 @@ def assignments(
 ) -> None:
     """List which user profile was assigned to which device, and when (the account's audit events)."""
     from ..core import resources
-    from ..listing import from_row, select, show
+    from ..listing import Column, field, select, show
 
-    table = from_row(["user", "device", "action", "timestamp", "audit_id"], resources.ASSIGNMENT_HEADERS,
-                     resources.assignment_row)  # fmt: skip
+    table = [
+        Column("user", "User ID", field("id")),
+        Column("device", "Device ID", field("device_id")),
+        Column("action", "Action", field("action")),
+        Column("timestamp", "Timestamp", field("timestamp_action")),
+        Column("audit_id", "Audit ID", field("audit_id")),
+    ]
     opts = flags.options(table)
     oldest_q, latest_q = window(oldest, latest, limit, cursor)
     if user_id is not None and not user_id.strip():

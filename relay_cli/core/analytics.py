@@ -144,13 +144,3 @@ def content_text(event: dict[str, Any], *, parse: bool = True) -> str:
         except ValueError:
             return content
     return content
-
-
-HEADERS = ["Timestamp", "Category", "Type", "Workflow ID", "Instance ID", "User ID", "Content"]
-#: the column keys of HEADERS (``--columns``, ``--filter``, ``--sort``)
-KEYS = ["timestamp", "category", "type", "workflow", "instance", "user", "content"]
-
-
-def row(event: dict[str, Any], *, parse: bool = True) -> list[str]:
-    keys = ("timestamp", "category", "source_type", "workflow_id", "workflow_instance_id", "user_id")
-    return ["" if event.get(k) is None else str(event.get(k)) for k in keys] + [content_text(event, parse=parse)]

@@ -60,20 +60,10 @@ def geofence_body(
     return {"label": label, "lat": lat_value, "long": long_value, "radius": radius}
 
 
-def geofence_row(geofence: dict[str, Any]) -> list[str]:
-    """ID, Name, Radius, Address, Coordinates."""
+def geofence_coordinates(geofence: dict[str, Any]) -> str:
+    """``LAT,LONG`` of a geofence defined by coordinates; "" for one defined by an address."""
     lat, long = geofence.get("lat"), geofence.get("long")
-    coords = f"{lat},{long}" if lat not in (None, "") and long not in (None, "") else ""
-    return [
-        str(geofence.get("geofence_id") or ""),
-        str(geofence.get("label") or ""),
-        "" if geofence.get("radius") is None else str(geofence.get("radius")),
-        str(geofence.get("address") or ""),
-        coords,
-    ]
-
-
-GEOFENCE_HEADERS = ["ID", "Name", "Radius", "Address", "Coordinates"]
+    return f"{lat},{long}" if lat not in (None, "") and long not in (None, "") else ""
 
 
 # --- NFC tags ----------------------------------------------------------------------------------------
@@ -117,25 +107,20 @@ def filter_tags(tags: list[dict[str, Any]], *, tag_type: str | None = None, cate
     return out
 
 
-TAG_HEADERS = ["Tag ID", "Category", "Label", "Paired", "UID"]
+def tag_field(name: str) -> Any:
+    """A cell that is the tag's ``content`` field ``name`` as text ("" when missing)."""
 
+    def cell(tag: dict[str, Any]) -> str:
+        content = tag.get("content") if isinstance(tag.get("content"), dict) else {}
+        return "" if content.get(name) is None else str(content.get(name))
 
-def tag_row(tag: dict[str, Any]) -> list[str]:
-    content = tag.get("content") if isinstance(tag.get("content"), dict) else {}
-    return [
-        str(tag.get("tag_id") or ""),
-        str(content.get("category") or ""),
-        str(content.get("label") or ""),
-        "yes" if tag.get("uid") else "no",
-        str(tag.get("uid") or ""),
-    ]
+    return cell
 
 
 # --- user profile assignments (``GET /ibot/audit``) ----------------------------------------------------
 
 #: the audit query the reference CLI sends for "which user profile was assigned to which device"
 ASSIGNMENT_QUERY = {"event_type": "ibot_user_profile", "action": "assigned"}
-ASSIGNMENT_HEADERS = ["User ID", "Device ID", "Action", "Timestamp", "Audit ID"]
 
 
 def assignment(event: dict[str, Any]) -> dict[str, Any]:
@@ -157,11 +142,6 @@ def assignment(event: dict[str, Any]) -> dict[str, Any]:
     out["id"] = parsed.get("id")
     out["device_id"] = parsed.get("device_id")
     return out
-
-
-def assignment_row(event: dict[str, Any]) -> list[str]:
-    keys = ("id", "device_id", "action", "timestamp_action", "audit_id")
-    return ["" if event.get(k) is None else str(event.get(k)) for k in keys]
 
 
 # --- custom audio (``/ibot/custom_audio``) -------------------------------------------------------------

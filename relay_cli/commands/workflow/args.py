@@ -25,16 +25,19 @@ def _type_name(value: Any) -> str:
 
 
 def _show(args: dict[str, Any], as_json: bool) -> None:
+    """--json: the args object; else a table of (name, value, type)."""
     from ...core.workflow import format_value
+    from ...listing import Column, table
 
-    output.print_records(
-        args,
-        as_json=as_json,
-        empty="The workflow has no args.",
-        headers=["Name", "Value", "Type"],
-        items=list(args.items()),
-        row=lambda kv: [kv[0], format_value(kv[1]), _type_name(kv[1])],
-    )
+    if as_json:
+        output.print_json(args)
+        return
+    columns = [
+        Column("name", "Name", lambda kv: kv[0]),
+        Column("value", "Value", lambda kv: format_value(kv[1])),
+        Column("type", "Type", lambda kv: _type_name(kv[1])),
+    ]
+    table(columns, list(args.items()), empty="The workflow has no args.")
 
 
 def _update(st: Any, subscriber: str, workflow: dict[str, Any], args: dict[str, Any], dry_run: bool, as_json: bool) -> None:

@@ -25,8 +25,6 @@ app = new_app(HELP)
 WAIT_INTERVAL = 0.5
 WAIT_TIMEOUT = 10.0
 
-HEADERS = ["Instance", "Workflow", "User", "URI", "Status"]
-KEYS = ["instance_id", "workflow_id", "triggering_user_id", "workflow_uri", "status"]
 
 InstanceIdOpt = Annotated[
     str | None,
@@ -57,8 +55,16 @@ def _history(client: Any, subscriber: str) -> list[dict[str, Any]]:
     return terminated(events)
 
 
-def _row(inst: dict[str, Any]) -> list[str]:
-    return ["" if inst.get(k) is None else str(inst.get(k)) for k in KEYS]
+def _columns() -> list[Any]:
+    from ...listing import Column, field
+
+    return [
+        Column("instance", "Instance", field("instance_id")),
+        Column("workflow", "Workflow", field("workflow_id")),
+        Column("user", "User", field("triggering_user_id")),
+        Column("uri", "URI", field("workflow_uri")),
+        Column("status", "Status", field("status")),
+    ]
 
 
 def _plural(n: int) -> str:
@@ -80,10 +86,9 @@ def list_instances(
     flags: TableFlags,
 ) -> None:
     """List the running workflow instances; -H adds the ended ones."""
-    from ...listing import from_row, select, show
+    from ...listing import select, show
 
-    table = from_row(["instance", "workflow", "user", "uri", "status"], HEADERS, _row)
-    opts = flags.options(table)
+    opts = flags.options(_columns())
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     client = st.client()
@@ -167,8 +172,10 @@ def stop(
     ids = [str(i.get("instance_id")) for i in targets]
 
     if dry_run:
+        from ...listing import table
+
         output.message(f"Dry run, nothing sent. Would stop {_plural(len(ids))} in account {subscriber}:")
-        output.print_table([_row(t) for t in targets], HEADERS)
+        table(_columns(), targets)
         return
     if not yes and not output.confirm(f"Stop {_plural(len(ids))} in account {subscriber}: {', '.join(ids)}?"):
         output.message("Not stopped.")

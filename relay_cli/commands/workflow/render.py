@@ -5,7 +5,7 @@ from typing import Any
 
 from ... import output
 from ...core import workflow as wf
-from ...listing import Column, field, options, show
+from ...listing import Column, field, table
 
 #: the columns of a workflow table (Args only with -x, or when named)
 COLUMNS = [
@@ -25,7 +25,7 @@ def saved(st: Any, workflows: list[dict[str, Any]], verb: str, as_json: bool) ->
         return
     names = ", ".join(f"{w.get('name')} ({w.get('workflow_id', 'no id')})" for w in workflows)
     output.success(f"{verb} workflow {names}")
-    show(workflows, options(COLUMNS, extended=True), empty="")
+    table(COLUMNS, workflows, extended=True)
 
 
 def dry_run(st: Any, method: str, path: str, subscriber: str | None, body: Any, as_json: bool) -> None:
