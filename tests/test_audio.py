@@ -312,14 +312,14 @@ def test_delete_checks_the_id_then_deletes(run: Any, api: Any, args: list[str]) 
     result = run("audio", "delete", *args, "--yes", "-s", SUB)
     assert result.code == 0, result.err
     assert relay_calls(api) == [("GET", "/ibot/custom_audio", Q), ("DELETE", "/ibot/custom_audio/au-1", Q)]
-    assert result.err == "Deleted audio au-1 (welcome)\n"
+    assert result.err == "Deleted audio file au-1 (welcome)\n"
 
 
 def test_delete_unknown_is_exit_3_and_deletes_nothing(run: Any, api: Any) -> None:
     result = run("audio", "delete", "au-9", "--yes", "-s", SUB)
     assert result.code == 3
     assert relay_calls(api) == [("GET", "/ibot/custom_audio", Q)]
-    assert "no custom audio 'au-9' in account SUB" in result.err
+    assert result.err == "error: no audio file 'au-9' in account SUB\nhint: `relay audio list` shows them\n"
 
 
 def test_delete_needs_yes_without_a_terminal(run: Any, api: Any) -> None:
@@ -340,9 +340,9 @@ def test_delete_asks_on_a_terminal(
     monkeypatch.setattr(sys, "stdin", io.StringIO(answer))
     result = run("audio", "delete", "au-1", "-s", SUB, "--json")
     assert result.code == 0, result.err
-    assert "Delete audio au-1 (welcome) from account SUB? [y/N]" in result.err
+    assert "Delete audio file au-1 (welcome) from account SUB? [y/N]" in result.err
     assert len(relay_calls(api)) == (2 if deleted else 1)
-    assert (result.json() if deleted else result.out) == ({"id": "au-1", "deleted": True} if deleted else "")
+    assert (result.json() if deleted else result.out) == ({**LISTED[0], "deleted": True} if deleted else "")
 
 
 # --- core/wav.py ----------------------------------------------------------------------------------------------

@@ -396,7 +396,7 @@ def test_full_journey_then_restart(tmp_path: Path, start_server: Callable[..., S
 
     # delete
     deleted = relay(env, "workflow", "delete", "-w", "place-call", "--yes", "--json").ok().json()
-    assert deleted == {"workflow_id": created["place-call"]["workflow_id"], "name": "place-call", "deleted": True}
+    assert deleted == {**created["place-call"], "deleted": True}  # the deleted workflow, as it was
     missing = relay(env, "workflow", "delete", "-w", "nope", "--yes")
     assert missing.code == 3, missing.describe()
     assert "nope" in missing.err

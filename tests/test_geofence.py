@@ -102,8 +102,8 @@ def test_list_empty(run: Any, api: Any) -> None:
 def test_delete_with_yes(run: Any, api: Any, args: list[str]) -> None:
     result = run("geofence", "delete", *args, "--yes", "-s", SUB)
     assert result.code == 0, result.err
-    assert sent(api) == [("DELETE", "/ibot/geofence/gf-1", {"subscriber_id": SUB})]
-    assert result.err == "Deleted geofence gf-1\n"
+    assert sent(api) == [("GET", "/ibot/geofence", {"subscriber_id": SUB}), ("DELETE", "/ibot/geofence/gf-1", {"subscriber_id": SUB})]
+    assert result.err == "Deleted geofence gf-1 (office)\n"
 
 
 def test_delete_needs_yes_without_a_terminal(run: Any, api: Any) -> None:
@@ -127,7 +127,7 @@ def test_delete_asks_on_a_terminal(
     removal = ("DELETE", "/ibot/geofence/gf-1", {"subscriber_id": SUB})
     assert sent(api) == ([listing, removal] if deleted else [listing])
     assert "Delete geofence gf-1 (office) from account SUB?" in result.err
-    assert result.err.endswith("Deleted geofence gf-1\n" if deleted else "Not deleted.\n")
+    assert result.err.endswith("Deleted geofence gf-1 (office)\n" if deleted else "Not deleted.\n")
 
 
 def test_delete_on_a_terminal_of_an_unknown_id_is_exit_3_without_asking(

@@ -290,7 +290,7 @@ def test_stop_instance_not_running_is_exit_3(run: Any, api: Api) -> None:
     assert api.sent() == [INSTANCES]
     assert result.err == (
         "error: no running workflow instance 'i-9' in account SUB\n"
-        "hint: `relay workflow instance list` shows the running instances\n"
+        "hint: `relay workflow instance list` shows them\n"
     )
 
 
@@ -394,7 +394,11 @@ def test_stop_dry_run_sends_no_delete(run: Any, api: Api) -> None:
     result = run("workflow", "instance", "stop", "-w", "auto_answer", "--dry-run", "-s", SUB)
     assert result.code == 0, result.err  # no terminal and no --yes: fine, nothing is stopped
     assert api.sent() == [LIST, INSTANCES]
-    assert result.err == "Dry run, nothing sent. Would stop 2 workflow instances in account SUB:\n"
+    assert result.err == (
+        "Dry run, nothing sent. Would stop 2 workflow instances in account SUB:\n"
+        f"  DELETE {API}/ibot/workflow_instances/i-1?subscriber_id=SUB\n"
+        f"  DELETE {API}/ibot/workflow_instances/i-3?subscriber_id=SUB\n"
+    )
     assert result.out == (
         "INSTANCE  WORKFLOW  USER             URI                      STATUS\n"
         "i-1       wf-01     990007560045678  wss://example.com/wf-01  running\n"
@@ -408,7 +412,10 @@ def test_stop_dry_run_one_instance(run: Any, api: Api) -> None:
     result = run("workflow", "instance", "stop", "-i", "i-1", "-N", "-s", SUB)
     assert result.code == 0, result.err
     assert api.sent() == [INSTANCES]
-    assert result.err == "Dry run, nothing sent. Would stop 1 workflow instance in account SUB:\n"
+    assert result.err == (
+        "Dry run, nothing sent. Would stop 1 workflow instance in account SUB:\n"
+        f"  DELETE {API}/ibot/workflow_instances/i-1?subscriber_id=SUB\n"
+    )
 
 
 def test_stop_on_a_terminal_answer_yes(run: Any, api: Api, terminal: Any) -> None:

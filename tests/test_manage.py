@@ -204,7 +204,7 @@ def test_delete_subscriber_from_environment(run: Any, api: Any, monkeypatch: pyt
 def test_delete_json(run: Any, api: Any) -> None:
     result = run("workflow", "delete", "-w", "auto_answer", "--yes", "--json", "-s", SUB)
     assert result.code == 0, result.err
-    assert json.loads(result.out) == {"workflow_id": "wf-01", "name": "auto_answer", "deleted": True}
+    assert json.loads(result.out) == {**stored("wf-01"), "deleted": True}
     assert sent(api)[-1] == ("DELETE", "/ibot/workflow/wf-01", {"subscriber_id": SUB})
 
 

@@ -126,6 +126,10 @@ def test_token_never_leaks(run: Any, monkeypatch: pytest.MonkeyPatch, isolated_e
             return httpx.Response(200, json={"result": {"id": "au-1"}, "s3_upload_url": f"{API}/upload?X-Amz-Signature=s"})
         if path == "/ibot/custom_audio":
             return httpx.Response(200, json=[{"id": "au-1", "short_name": "welcome", "audio_format": "wave"}])
+        if path == "/ibot/geofence" and request.method == "GET":  # a delete looks its item up first
+            return httpx.Response(200, json=[{"geofence_id": "gf-1", "label": "g"}])
+        if path == "/ibot/relay_nfc_tag/t-1" and request.method == "GET":
+            return httpx.Response(200, json={"tag_id": "t-1", "content": {"type": "custom", "category": "c", "label": "l"}})
         return httpx.Response(200, json=[])
 
     codes: list[tuple[str, int]] = []

@@ -97,6 +97,6 @@ def test_dry_run_imports_no_http_client_rich_keyring_or_toml(tmp_path: Any) -> N
     assert body["config"]["trigger"]["start"]["workflow"]["uri"] == "wss://h/p"
     assert body["config"]["trigger"]["on_incoming_call"] == ".*"
     # only the workflow commands were built: no other command module was imported
-    others = sorted(m for m in modules if m.startswith("relay_cli.commands.") and m.split(".")[2] not in ("workflow", "_common"))
+    others = sorted(m for m in modules if m.startswith("relay_cli.commands.") and m.split(".")[2] not in ("workflow", "_common", "_resource"))
     assert others == []
     assert "relay_cli.commands.workflow.create" in modules

@@ -86,7 +86,7 @@ def test_list_filters_custom_by_default(run: Any, api: Any) -> None:
 def test_update(run: Any, api: Any, ident: list[str]) -> None:
     result = run("tag", "update", *ident, "-c", "rooms", "-l", "r201", "-s", SUB)
     assert result.code == 0, result.err
-    assert sent(api) == [("PUT", "/ibot/relay_nfc_tag/t-1", Q)]
+    assert sent(api) == [("GET", "/ibot/relay_nfc_tag/t-1", Q), ("PUT", "/ibot/relay_nfc_tag/t-1", Q)]
     assert body(api) == {"content": {"type": "custom", "category": "rooms", "label": "r201"}}
     assert result.err == "Updated tag t-1\n"
 
@@ -100,7 +100,7 @@ def test_delete_fetches_then_deletes(run: Any, api: Any) -> None:
     result = run("tag", "delete", "t-1", "--yes", "-s", SUB)
     assert result.code == 0, result.err
     assert sent(api) == [("GET", "/ibot/relay_nfc_tag/t-1", Q), ("DELETE", "/ibot/relay_nfc_tag/t-1", Q)]
-    assert result.err == "Deleted tag t-1\n"
+    assert result.err == "Deleted tag t-1 (r101)\n"
 
 
 def test_delete_needs_yes_without_a_terminal(run: Any, api: Any) -> None:

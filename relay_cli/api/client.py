@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..core.workflow import normalize
+from ..core.workflow import normalize, trigger_body
 from ..errors import ApiError
 from .errors import raise_for_response, network_error
 
@@ -249,7 +249,7 @@ class RelayClient:
         self._request("DELETE", f"/ibot/workflow/{_seg(workflow_id)}", params={"subscriber_id": subscriber_id})
 
     def trigger_workflow(self, subscriber_id: str, workflow_id: str, user_id: str, args: dict[str, Any]) -> None:
-        body = {"action": "invoke", "target_device_ids": [user_id], "action_args": args}
+        body = trigger_body(user_id, args)
         self._request(
             "POST",
             f"/ibot/workflow/{_seg(workflow_id)}",

@@ -41,6 +41,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON 
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", "-N", help="Print the request body that would be sent, and send nothing.")
 ]
+DeleteDryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", "-N", help="Print what would be deleted and the request, and send nothing.")
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 WorkflowRefOpt = Annotated[
     str,
@@ -155,47 +158,26 @@ def expand_ids(values: list[str] | None, option: str = "--install") -> list[str]
     return ids
 
 
-def one_id(argument: str | None, option: str | None, *, noun: str, flag: str) -> str:
-    """The id a command takes as its argument or as ``flag`` (the reference's form): given once, not empty."""
-    from ..errors import UsageError
-
-    if argument and option and argument != option:
-        raise UsageError(f"give the {noun} id once, as the argument or as {flag}", option=flag)
-    value = argument or option
-    if not value:
-        raise UsageError(f"expected the {noun} id, as the argument or as {flag}", option=flag)
-    return value
-
-
-def deletion_allowed(yes: bool) -> None:
-    """A delete asks on a terminal; without one it needs --yes (checked before anything is sent)."""
+def confirmation_possible(yes: bool, refusal: str) -> None:
+    """Without --yes, a confirmation needs a terminal: else a UsageError naming --yes (``refusal`` says what to
+    do). Called before anything is sent, by the commands that know up front that they will ask."""
     from ..errors import UsageError
     from ..output import stdin_is_interactive
 
     if not yes and not stdin_is_interactive():
-        raise UsageError("no terminal to confirm on; pass --yes to delete without asking", option="--yes")
+        raise UsageError(refusal, option="--yes")
 
 
-def find_listed(items: Any, id_key: str, wanted: str, *, what: str, subscriber: str, listing: str) -> Any:
-    """The item of a listing whose ``id_key`` is ``wanted`` (for resources with no GET-by-id), else exit 3."""
-    for item in items:
-        if isinstance(item, dict) and str(item.get(id_key)) == wanted:
-            return item
-    from ..errors import NotFoundError
-
-    raise NotFoundError(f"no {what} {wanted!r} in account {subscriber}", hint=f"`{listing}` shows them")
-
-
-def delete_confirmed(yes: bool, what: str, label: Any, subscriber: str) -> bool:
-    """True with --yes, else the answer to "Delete WHAT (LABEL) from account S?"; says "Not deleted." on a no."""
+def confirmed(question: str, *, yes: bool, refusal: str) -> bool:
+    """The one confirmation of every command (a delete, a stop, narrowing an install, a prune): True with --yes;
+    on a terminal, the answer to ``question`` (y or yes); without a terminal, ``confirmation_possible``'s
+    UsageError. The caller says what was not done on a no."""
     from .. import output
 
     if yes:
         return True
-    if output.confirm(f"Delete {what}" + (f" ({label})" if label else "") + f" from account {subscriber}?"):
-        return True
-    output.message("Not deleted.")
-    return False
+    confirmation_possible(yes, refusal)
+    return output.confirm(question)
 
 
 # --- the table options of every listing command (the reference's table flags; see relay_cli/listing.py) ---

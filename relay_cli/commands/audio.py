@@ -8,23 +8,32 @@ import typer
 from .. import output
 from ..errors import UsageError
 from ._common import (
+    DeleteDryRunOpt,
     DryRunOpt,
     JsonOpt,
     SubscriberOpt,
     TableFlags,
     YesOpt,
-    delete_confirmed,
-    deletion_allowed,
     examples,
-    find_listed,
     listing_command,
     new_app,
-    one_id,
     state,
 )
+from ._resource import Resource
 
 HELP = "Upload, list and delete custom audio files (played by workflows as relay-static://NAME)."
 app = new_app(HELP)
+
+#: the account's custom audio files: no GET by id in the API, so an id is looked up in the listing
+AUDIO = Resource(
+    noun="audio file",
+    id_key="id",
+    path="/ibot/custom_audio/{id}",
+    listing="relay audio list",
+    items=lambda client, subscriber: client.custom_audio(subscriber),
+    remove=lambda client, subscriber, ident: client.delete_custom_audio(subscriber, ident),
+    label=lambda item: item.get("short_name"),
+)
 
 #: a progress bar is shown for files larger than this, when stderr is a terminal
 PROGRESS_MIN_BYTES = 1 << 20
@@ -103,8 +112,12 @@ def create(
     subscriber = st.subscriber_id(subscriber_id)
     body = audio_body(subscriber, name)
     if dry_run:
-        output.print_json(body)
-        output.message(f"Dry run: nothing sent. Would upload {file} ({info.size} bytes, {info.describe()}).")
+        from ._resource import dry_run_report
+
+        dry_run_report(
+            st, "POST", "/ibot/custom_audio", {"subscriber_id": subscriber}, body, json_output,
+            intro=f"Would upload {file} ({info.size} bytes, {info.describe()}), then PUT it to the upload URL the answer names",
+        )  # fmt: skip
         return
     client = st.client()
     created = client.create_custom_audio(subscriber, body)
@@ -181,7 +194,9 @@ def list_audio(
     )
 
 
-@app.command("delete", epilog=examples("relay audio delete AUDIO_ID", "relay audio delete -i AUDIO_ID --yes"))
+@app.command(
+    "delete", epilog=examples("relay audio delete AUDIO_ID", "relay audio delete -i AUDIO_ID --yes", "relay audio delete AUDIO_ID -N")
+)
 def delete(
     ctx: typer.Context,
     audio_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The audio file to delete.", show_default=False)] = None,
@@ -190,22 +205,11 @@ def delete(
     ] = None,
     subscriber_id: SubscriberOpt = None,
     yes: YesOpt = False,
+    dry_run: DeleteDryRunOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Delete a custom audio file. Asks first on a terminal; scripts pass --yes."""
-    aid = one_id(audio_id, id_option, noun="audio", flag="--id")
-    deletion_allowed(yes)
-    st = state(ctx)
-    subscriber = st.subscriber_id(subscriber_id)
-    client = st.client()
-    found = find_listed(
-        client.custom_audio(subscriber), "id", aid, what="custom audio", subscriber=subscriber, listing="relay audio list"
-    )
-    name = found.get("short_name")
-    if not delete_confirmed(yes, f"audio {aid}", name, subscriber):
-        return
-    client.delete_custom_audio(subscriber, aid)
-    if json_output:
-        output.print_json({"id": aid, "deleted": True})
-    else:
-        output.success(f"Deleted audio {aid}" + (f" ({name})" if name else ""))
+    from ._resource import delete as delete_item, item_id
+
+    aid = item_id(audio_id, id_option, noun="audio file", flag="--id")
+    delete_item(state(ctx), AUDIO, aid, subscriber_id, yes=yes, dry_run=dry_run, as_json=json_output)

@@ -7,19 +7,28 @@ import typer
 
 from .. import output
 from ._common import (
+    DeleteDryRunOpt,
     DryRunOpt,
     JsonOpt,
     SubscriberOpt,
     TableFlags,
     YesOpt,
-    delete_confirmed,
-    deletion_allowed,
     examples,
-    find_listed,
     listing_command,
     new_app,
-    one_id,
     state,
+)
+from ._resource import Resource
+
+#: the geofences of an account: no GET by id in the API, so an id is looked up in the listing
+GEOFENCE = Resource(
+    noun="geofence",
+    id_key="geofence_id",
+    path="/ibot/geofence/{id}",
+    listing="relay geofence list",
+    items=lambda client, subscriber: client.geofences(subscriber),
+    remove=lambda client, subscriber, ident: client.delete_geofence(subscriber, ident),
+    label=lambda item: item.get("label"),
 )
 
 HELP = "Create, list and delete geofences."
@@ -64,10 +73,13 @@ def create(
     from ..core.resources import geofence_body
 
     body = geofence_body(name, radius, address=address, lat=latitude, long=longitude)
-    if dry_run:
-        output.print_json(body)
-        return
     st = state(ctx)
+    if dry_run:
+        from ._resource import DEFAULT_ACCOUNT, dry_run_report
+
+        account = st.configured_subscriber(subscriber_id) or DEFAULT_ACCOUNT
+        dry_run_report(st, "POST", "/ibot/geofence", {"subscriber_id": account}, body, json_output)
+        return
     subscriber = st.subscriber_id(subscriber_id)
     created = st.client().create_geofence(subscriber, body)
     if json_output:
@@ -106,7 +118,8 @@ def list_geofences(
 
 
 @app.command(
-    "delete", epilog=examples("relay geofence delete gf_123", "relay geofence delete -i gf_123 --yes")
+    "delete",
+    epilog=examples("relay geofence delete gf_123", "relay geofence delete -i gf_123 --yes", "relay geofence delete gf_123 -N"),
 )
 def delete(
     ctx: typer.Context,
@@ -116,23 +129,11 @@ def delete(
     ] = None,
     subscriber_id: SubscriberOpt = None,
     yes: YesOpt = False,
+    dry_run: DeleteDryRunOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Delete a geofence. Asks first on a terminal; scripts pass --yes."""
-    gid = one_id(geofence_id, id_option, noun="geofence", flag="--id")
-    deletion_allowed(yes)
-    st = state(ctx)
-    subscriber = st.subscriber_id(subscriber_id)
-    client = st.client()
-    if not yes:
-        found = find_listed(
-            client.geofences(subscriber), "geofence_id", gid, what="geofence", subscriber=subscriber,
-            listing="relay geofence list",
-        )  # fmt: skip
-        if not delete_confirmed(yes, f"geofence {gid}", found.get("label"), subscriber):
-            return
-    client.delete_geofence(subscriber, gid)
-    if json_output:
-        output.print_json({"geofence_id": gid, "deleted": True})
-    else:
-        output.success(f"Deleted geofence {gid}")
+    from ._resource import delete as delete_item, item_id
+
+    gid = item_id(geofence_id, id_option, noun="geofence", flag="--id")
+    delete_item(state(ctx), GEOFENCE, gid, subscriber_id, yes=yes, dry_run=dry_run, as_json=json_output)

@@ -8,18 +8,18 @@ import typer
 from .. import output
 from ..errors import UsageError
 from ._common import (
+    DeleteDryRunOpt,
+    DryRunOpt,
     JsonOpt,
     SubscriberOpt,
     TableFlags,
     YesOpt,
-    delete_confirmed,
-    deletion_allowed,
     examples,
     listing_command,
     new_app,
-    one_id,
     state,
 )
+from ._resource import Resource
 
 HELP = "Manage the configurations that can be associated with an NFC tag."
 app = new_app(HELP)
@@ -44,6 +44,18 @@ TagArgOpt = Annotated[
     ),
 ]
 TYPE_HELP = "The tag type: custom or user_profile."
+TypeOpt = Annotated[str, typer.Option("--type", "-t", metavar="TYPE", help=TYPE_HELP)]
+
+#: the account's tag configurations, fetched by id (GET /ibot/relay_nfc_tag/{id})
+TAG = Resource(
+    noun="tag",
+    id_key="tag_id",
+    path="/ibot/relay_nfc_tag/{id}",
+    listing="relay tag list",
+    get=lambda client, subscriber, ident: client.nfc_tag(subscriber, ident),
+    remove=lambda client, subscriber, ident: client.delete_nfc_tag(subscriber, ident),
+    label=lambda item: (item.get("content") if isinstance(item.get("content"), dict) else {}).get("label"),
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -51,7 +63,9 @@ def register(root: typer.Typer) -> None:
 
 
 def _tag_id(argument: str | None, option: str | None) -> str:
-    return one_id(argument, option, noun="tag", flag="--tag-id")
+    from ._resource import item_id
+
+    return item_id(argument, option, noun="tag", flag="--tag-id")
 
 
 TagIdArg = Annotated[str | None, typer.Argument(metavar="[ID]", help="The tag configuration.", show_default=False)]
@@ -61,14 +75,20 @@ TagIdOpt = Annotated[
 ]
 
 
-@app.command("create", epilog=examples("relay tag create -c rooms -l room-101", "relay tag create -c rooms -l room-102 -a floor=1"))
+@app.command(
+    "create",
+    epilog=examples(
+        "relay tag create -c rooms -l room-101", "relay tag create -c rooms -l room-102 -a floor=1", "relay tag create -c rooms -l x -N"
+    ),
+)
 def create(
     ctx: typer.Context,
     category: CategoryOpt,
     label: LabelOpt,
     arg: TagArgOpt = None,
-    tag_type: Annotated[str, typer.Option("--type", "-t", metavar="TYPE", help=TYPE_HELP)] = "custom",
+    tag_type: TypeOpt = "custom",
     subscriber_id: SubscriberOpt = None,
+    dry_run: DryRunOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Create a tag configuration."""
@@ -76,6 +96,12 @@ def create(
 
     body = tag_body(tag_content(category, label, tag_type=tag_type, args=arg))
     st = state(ctx)
+    if dry_run:
+        from ._resource import DEFAULT_ACCOUNT, dry_run_report
+
+        account = st.configured_subscriber(subscriber_id) or DEFAULT_ACCOUNT
+        dry_run_report(st, "POST", "/ibot/relay_nfc_tag", {"subscriber_id": account}, body, json_output)
+        return
     subscriber = st.subscriber_id(subscriber_id)
     created = st.client().create_nfc_tag(subscriber, body)
     if json_output:
@@ -117,7 +143,10 @@ def list_tags(
     show(tags, opts, empty="No tags configured.", filtered_empty="No tags match the filters.")
 
 
-@app.command("update", epilog=examples("relay tag update tag_123 -c rooms -l room-201"))
+@app.command(
+    "update",
+    epilog=examples("relay tag update tag_123 -c rooms -l room-201", "relay tag update -t tag_123 -c rooms -l room-201 -N"),
+)
 def update(
     ctx: typer.Context,
     category: CategoryOpt,
@@ -127,42 +156,44 @@ def update(
     arg: TagArgOpt = None,
     tag_type: Annotated[str, typer.Option("--type", metavar="TYPE", help=TYPE_HELP)] = "custom",
     subscriber_id: SubscriberOpt = None,
+    dry_run: DryRunOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Replace a tag configuration's content."""
+    """Replace a tag configuration's content. The tag must exist: an unknown id is exit 3, and nothing is written."""
     from ..core.resources import tag_body, tag_content
 
     tid = _tag_id(tag_id, tag_id_option)
     body = tag_body(tag_content(category, label, tag_type=tag_type, args=arg))
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    st.client().update_nfc_tag(subscriber, tid, body)
+    client = st.client()
+    TAG.find(client, subscriber, tid)
+    if dry_run:
+        from ._resource import dry_run_report
+
+        dry_run_report(st, "PUT", TAG.path_of(tid), {"subscriber_id": subscriber}, body, json_output)
+        return
+    client.update_nfc_tag(subscriber, tid, body)
     if json_output:
         output.print_json({"tag_id": tid, **body})
     else:
         output.success(f"Updated tag {tid}")
 
 
-@app.command("delete", epilog=examples("relay tag delete tag_123 --yes", "relay tag delete -t tag_123"))
+@app.command(
+    "delete", epilog=examples("relay tag delete tag_123 --yes", "relay tag delete -t tag_123", "relay tag delete tag_123 -N")
+)
 def delete(
     ctx: typer.Context,
     tag_id: TagIdArg = None,
     tag_id_option: TagIdOpt = None,
     subscriber_id: SubscriberOpt = None,
     yes: YesOpt = False,
+    dry_run: DeleteDryRunOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Delete a tag configuration. Asks first on a terminal; scripts pass --yes."""
+    from ._resource import delete as delete_item
+
     tid = _tag_id(tag_id, tag_id_option)
-    deletion_allowed(yes)
-    st = state(ctx)
-    subscriber = st.subscriber_id(subscriber_id)
-    client = st.client()
-    client.nfc_tag(subscriber, tid)  # a 404 here: exit 3, nothing deleted
-    if not delete_confirmed(yes, f"tag {tid}", None, subscriber):
-        return
-    client.delete_nfc_tag(subscriber, tid)
-    if json_output:
-        output.print_json({"tag_id": tid, "deleted": True})
-    else:
-        output.success(f"Deleted tag {tid}")
+    delete_item(state(ctx), TAG, tid, subscriber_id, yes=yes, dry_run=dry_run, as_json=json_output)

@@ -318,6 +318,11 @@ def with_args(workflow: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     return updated
 
 
+def trigger_body(user_id: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The body of ``POST /ibot/workflow/{id}`` that starts an HTTP-triggered workflow for ``user_id`` now."""
+    return {"action": "invoke", "target_device_ids": [user_id], "action_args": args}
+
+
 def describe_type(workflow: dict[str, Any]) -> str:
     return triggers.describe(trigger_of(workflow))
 

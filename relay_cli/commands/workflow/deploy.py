@@ -266,13 +266,13 @@ def apply(
             checks.findings(subjects, planning.after(plan, existing)), strict=strict, action="nothing was applied"
         )
     if plan.delete and not yes:
-        from .manage import confirmed
+        from .._common import confirmed
 
         names = ", ".join(k.name for k in plan.delete[:10]) + (" ..." if len(plan.delete) > 10 else "")
         if not confirmed(
             f"Delete {len(plan.delete)} workflow{'s' if len(plan.delete) != 1 else ''} not in {manifest.source} ({names})?",
-            yes,
-            f"--prune would delete {len(plan.delete)} workflow(s) and there is no terminal to confirm on; pass --yes",
+            yes=yes,
+            refusal=f"--prune would delete {len(plan.delete)} workflow(s) and there is no terminal to confirm on; pass --yes",
         ):
             output.message("Nothing applied.")
             return

@@ -11,12 +11,14 @@ from .._common import (
     SubscriberOpt,
     TableFlags,
     YesOpt,
+    confirmation_possible,
+    confirmed,
     examples,
     listing_command,
     new_app,
     state,
 )
-from .manage import find
+from .._resource import Resource, find_workflow as find
 
 HELP = "List and stop workflow instances (the runs of workflows)."
 app = new_app(HELP)
@@ -25,6 +27,8 @@ app = new_app(HELP)
 WAIT_INTERVAL = 0.5
 WAIT_TIMEOUT = 10.0
 
+#: why a stop without --yes stops when there is no terminal to ask on
+STOP_REFUSAL = "no terminal to confirm on; pass --yes to stop without asking"
 
 InstanceIdOpt = Annotated[
     str | None,
@@ -44,6 +48,17 @@ StopWorkflowOpt = Annotated[
 
 def _running(client: Any, subscriber: str) -> list[dict[str, Any]]:
     return [{**inst, "status": "running"} for inst in client.workflow_instances(subscriber) if isinstance(inst, dict)]
+
+
+#: a running instance: found in the listing of running instances; stopped by DELETE
+INSTANCE = Resource(
+    noun="running workflow instance",
+    id_key="instance_id",
+    path="/ibot/workflow_instances/{id}",
+    listing="relay workflow instance list",
+    items=_running,
+    remove=lambda client, subscriber, ident: client.stop_instance(subscriber, ident),
+)
 
 
 def _history(client: Any, subscriber: str) -> list[dict[str, Any]]:
@@ -132,7 +147,8 @@ def stop(
     yes: YesOpt = False,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait until the server reports them stopped.")] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", "-N", help="List the instances that would be stopped, and stop nothing.")
+        bool,
+        typer.Option("--dry-run", "-N", help="List the instances that would be stopped and the requests, and stop nothing."),
     ] = False,
 ) -> None:
     """Stop one running instance (-i), or every running instance of a workflow (-w).
@@ -140,7 +156,7 @@ def stop(
     Asks first on a terminal; scripts pass --yes. Waits (up to 10 s) until they are gone, unless --no-wait.
     """
     from ...core import workflow as wf
-    from ...errors import ApiAuthError, ApiError, ApiNotFoundError, NotFoundError, RelayError
+    from ...errors import ApiAuthError, ApiError, ApiNotFoundError, RelayError
 
     if instance_id is not None and workflow_id is not None:
         raise UsageError("give -i/--instance-id or -w/--workflow-id, not both", option="--instance-id")
@@ -150,8 +166,8 @@ def stop(
         instance_id = wf.validate_id(instance_id, "--instance-id", "an instance id")
     else:
         wf.validate_ref(workflow_id)
-    if not yes and not dry_run and not output.stdin_is_interactive():
-        raise UsageError("no terminal to confirm on; pass --yes to stop without asking", option="--yes")
+    if not dry_run:
+        confirmation_possible(yes, STOP_REFUSAL)
 
     st = state(ctx)
     if workflow_id is not None:
@@ -163,21 +179,19 @@ def stop(
             return
     else:
         subscriber = st.subscriber_id(subscriber_id)
-        targets = [i for i in _running(st.client(), subscriber) if str(i.get("instance_id")) == instance_id]
-        if not targets:
-            raise NotFoundError(
-                f"no running workflow instance {instance_id!r} in account {subscriber}",
-                hint="`relay workflow instance list` shows the running instances",
-            )
+        targets = [INSTANCE.find(st.client(), subscriber, instance_id)]
     ids = [str(i.get("instance_id")) for i in targets]
 
     if dry_run:
         from ...listing import table
+        from .._resource import request_line
 
         output.message(f"Dry run, nothing sent. Would stop {_plural(len(ids))} in account {subscriber}:")
+        for iid in ids:
+            output.message(f"  {request_line(st, 'DELETE', INSTANCE.path_of(iid), {'subscriber_id': subscriber})}")
         table(_columns(), targets)
         return
-    if not yes and not output.confirm(f"Stop {_plural(len(ids))} in account {subscriber}: {', '.join(ids)}?"):
+    if not confirmed(f"Stop {_plural(len(ids))} in account {subscriber}: {', '.join(ids)}?", yes=yes, refusal=STOP_REFUSAL):
         output.message("Not stopped.")
         return
 
@@ -186,7 +200,7 @@ def stop(
     problems: list[str] = []
     for iid in ids:
         try:
-            client.stop_instance(subscriber, iid)
+            INSTANCE.remove(client, subscriber, iid)
         except ApiAuthError:
             raise
         except ApiNotFoundError:

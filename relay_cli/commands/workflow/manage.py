@@ -10,6 +10,7 @@ from ...errors import UsageError
 from .._common import (
     ArgOpt,
     BooleanOpt,
+    DeleteDryRunOpt,
     DryRunOpt,
     InstallAllOpt,
     InstallGroupOpt,
@@ -21,29 +22,13 @@ from .._common import (
     SubscriberOpt,
     WorkflowRefOpt,
     YesOpt,
+    confirmed,
     examples,
     expand_ids,
     state,
 )
+from .._resource import find_workflow as find  # -w, the one way: also imported by logs and simulate
 from . import app
-
-
-def find(st: Any, subscriber_flag: str | None, ref: str) -> tuple[str, dict[str, Any]]:
-    """The account and the workflow named by ``ref`` (exact id or exact name)."""
-    from ...core import workflow as wf
-
-    wf.validate_ref(ref)
-    subscriber = st.subscriber_id(subscriber_flag)
-    return subscriber, wf.resolve(st.client().list_workflows(subscriber), ref, account=subscriber)
-
-
-def confirmed(question: str, yes: bool, refusal: str) -> bool:
-    """True with --yes; asks on a terminal; without a terminal, refuses (exit 2)."""
-    if yes:
-        return True
-    if not output.stdin_is_interactive():
-        raise UsageError(refusal, option="--yes")
-    return output.confirm(question)
 
 
 def save(st: Any, subscriber: str, body: dict[str, Any], verb: str, dry_run: bool, as_json: bool) -> None:
@@ -56,28 +41,26 @@ def save(st: Any, subscriber: str, body: dict[str, Any], verb: str, dry_run: boo
     render.saved(st, saved or [body], verb, as_json)
 
 
-@app.command("delete", epilog=examples("relay workflow delete -w my_auto_answer", "relay workflow delete -w WORKFLOW_ID --yes"))
+@app.command(
+    "delete",
+    epilog=examples(
+        "relay workflow delete -w my_auto_answer", "relay workflow delete -w WORKFLOW_ID --yes", "relay workflow delete -w my_auto_answer -N"
+    ),
+)
 def delete(
     ctx: typer.Context,
     workflow_id: WorkflowRefOpt,
     subscriber_id: SubscriberOpt = None,
     yes: YesOpt = False,
+    dry_run: DeleteDryRunOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Delete a workflow. Asks first on a terminal; scripts pass --yes."""
-    if not yes and not output.stdin_is_interactive():
-        raise UsageError("no terminal to confirm on; pass --yes to delete without asking", option="--yes")
-    st = state(ctx)
-    subscriber, workflow = find(st, subscriber_id, workflow_id)
-    wid, name = workflow.get("workflow_id"), workflow.get("name")
-    if not yes and not output.confirm(f"Delete workflow {name} ({wid}) from account {subscriber}?"):
-        output.message("Not deleted.")
-        return
-    st.client().delete_workflow(subscriber, str(wid))
-    if json_output:
-        output.print_json({"workflow_id": wid, "name": name, "deleted": True})
-    else:
-        output.success(f"Deleted workflow {name} ({wid})")
+    from ...core import workflow as wf
+    from .._resource import WORKFLOW, delete as delete_item
+
+    wf.validate_ref(workflow_id)
+    delete_item(state(ctx), WORKFLOW, workflow_id, subscriber_id, yes=yes, dry_run=dry_run, as_json=json_output)
 
 
 def _target(install: list[str] | None, install_all: bool, install_group: str | None) -> Any:
@@ -118,7 +101,7 @@ def install(
         where = wf.describe_install(workflow)
         question = f"{workflow.get('name')} is installed on {where}; install it on only {wf.some(list(target.devices))} instead?"
         refusal = f"the workflow is installed on {where} and -i would narrow it to a list; pass --yes to do that"
-        if not confirmed(question, yes, refusal):
+        if not confirmed(question, yes=yes, refusal=refusal):
             output.message("Not changed.")
             return
     body = wf.with_install(workflow, target)
@@ -163,7 +146,10 @@ def uninstall(
 
 @app.command(
     "trigger",
-    epilog=examples("relay workflow trigger -w webhook -u 990007560045678 -a order=1234 -b urgent=true"),
+    epilog=examples(
+        "relay workflow trigger -w webhook -u 990007560045678 -a order=1234 -b urgent=true",
+        "relay workflow trigger -w webhook -u 990007560045678 -a order=1234 --dry-run",
+    ),
 )
 def trigger(
     ctx: typer.Context,
@@ -175,6 +161,8 @@ def trigger(
     boolean: BooleanOpt = None,
     number: NumberOpt = None,
     subscriber_id: SubscriberOpt = None,
+    dry_run: DryRunOpt = False,
+    json_output: JsonOpt = False,
 ) -> None:
     """Start an HTTP-triggered workflow now, on behalf of a user."""
     from ...core import workflow as wf
@@ -183,5 +171,15 @@ def trigger(
     args = wf.parse_args(arg, boolean, number)
     st = state(ctx)
     subscriber, workflow = find(st, subscriber_id, workflow_id)
-    st.client().trigger_workflow(subscriber, str(workflow.get("workflow_id")), user, args)
+    wid = str(workflow.get("workflow_id"))
+    if dry_run:
+        from .._resource import WORKFLOW, dry_run_report
+
+        query = {"subscriber_id": subscriber, "user_id": user}
+        dry_run_report(st, "POST", WORKFLOW.path_of(wid), query, wf.trigger_body(user, args), json_output)
+        return
+    st.client().trigger_workflow(subscriber, wid, user, args)
+    if json_output:
+        output.print_json({"workflow_id": wid, "name": workflow.get("name"), "user_id": user, "triggered": True})
+        return
     output.success(f"Triggered workflow {workflow.get('name')} ({workflow.get('workflow_id')}) for {user}")

@@ -29,8 +29,7 @@ def saved(st: Any, workflows: list[dict[str, Any]], verb: str, as_json: bool) ->
 
 
 def dry_run(st: Any, method: str, path: str, subscriber: str | None, body: Any, as_json: bool) -> None:
-    """Print the body that would be sent; send nothing."""
-    if not as_json:
-        query = f"?subscriber_id={subscriber}" if subscriber else "?subscriber_id=<your default account>"
-        output.message(f"Dry run, nothing sent. Would send: {st.describe_request(method, path + query)}")
-    output.print_json(body)
+    """Print the request and the body that would be sent (``_resource.dry_run_report``); send nothing."""
+    from .._resource import DEFAULT_ACCOUNT, dry_run_report
+
+    dry_run_report(st, method, path, {"subscriber_id": subscriber or DEFAULT_ACCOUNT}, body, as_json)
