@@ -174,6 +174,17 @@ def test_instance_stop_dry_run_names_each_request_and_draws_the_instances(run: A
     )
 
 
+def test_instance_stop_takes_the_reference_confirm_and_wait_flags(run: Any, api: Any) -> None:
+    """The reference's `instance stop` has -C/--confirm (skip the prompt) and -W/--wait (--no-wait)."""
+    result = run("workflow", "instance", "stop", "-i", "i-1", "-C", "--no-wait", "-s", SUB)
+    assert result.code == 0, result.err
+    assert writes(api) == [("DELETE", "/ibot/workflow_instances/i-1", {"subscriber_id": SUB}, None)]
+    api.reset()
+    result = run("workflow", "instance", "stop", "-i", "i-1", "-W", "-N", "-s", SUB)
+    assert result.code == 0, result.err
+    assert writes(api) == []
+
+
 # --- the one delete flow ---------------------------------------------------------------------------------
 
 #: (the delete command with the id of an existing item, the same with an unknown id, the item, the noun and listing
@@ -274,3 +285,12 @@ def test_tag_update_of_an_unknown_id_is_exit_3_and_sends_no_put(run: Any, api: A
     assert (result.code, result.out) == (3, "")
     assert result.err == "error: no tag 'nope' in account SUB\nhint: `relay tag list` shows them\n"
     assert sent(api) == [("GET", "/ibot/relay_nfc_tag/nope", {"subscriber_id": SUB})]
+
+
+def test_tag_short_t_is_the_tag_id_only(run: Any, api: Any) -> None:
+    """`-t` is --tag-id in every `relay tag` command; --type is long only (README: "differs on purpose")."""
+    result = run("tag", "create", "-c", "rooms", "-l", "x", "-t", "custom", "-s", SUB)
+    assert result.code == 2 and sent(api) == []
+    assert result.err.startswith("error: No such option: -t")
+    result = run("tag", "create", "-c", "rooms", "-l", "x", "--type", "user_profile", "-s", SUB, "-N", "--json")
+    assert result.json() == {"content": {"type": "user_profile", "category": "rooms", "label": "x"}}

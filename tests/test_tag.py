@@ -53,7 +53,7 @@ def test_create(run: Any, api: Any) -> None:
         (["-a", "label=x"], "--arg"),
         (["-a", "type=x"], "--arg"),
         (["-a", "novalue"], "--arg"),
-        (["-t", "bogus"], "--type"),
+        (["--type", "bogus"], "--type"),
         (["-c", ""], "--category"),
     ],
 )
@@ -77,7 +77,7 @@ def test_list_filters_custom_by_default(run: Any, api: Any) -> None:
         "t-2     carts     c1     no\n"
     )
     assert run("tag", "list", "-c", "rooms", "-s", SUB, "--json").json() == [TAGS[0]]
-    assert run("tag", "list", "-t", "user_profile", "-s", SUB, "--json").json() == [TAGS[2]]
+    assert run("tag", "list", "--type", "user_profile", "-s", SUB, "--json").json() == [TAGS[2]]
     empty = run("tag", "list", "-c", "none", "-s", SUB)
     assert (empty.code, empty.out, empty.err) == (0, "", "No tags configured.\n")
 

@@ -44,7 +44,9 @@ TagArgOpt = Annotated[
     ),
 ]
 TYPE_HELP = "The tag type: custom or user_profile."
-TypeOpt = Annotated[str, typer.Option("--type", "-t", metavar="TYPE", help=TYPE_HELP)]
+#: `-t` is --tag-id in every `relay tag` command (the reference's visible flag on update and delete); --type has
+#: no short flag (the reference's hidden `-t` on create and list; on update its `-t` already meant --tag-id)
+TypeOpt = Annotated[str, typer.Option("--type", metavar="TYPE", help=TYPE_HELP)]
 
 #: the account's tag configurations, fetched by id (GET /ibot/relay_nfc_tag/{id})
 TAG = Resource(
@@ -118,7 +120,7 @@ def list_tags(
     category: Annotated[
         str | None, typer.Option("--category", "-c", metavar="CATEGORY", help="Only tags of this category.", show_default=False)
     ] = None,
-    tag_type: Annotated[str, typer.Option("--type", "-t", metavar="TYPE", help="Only tags of this type: custom or user_profile.")] = "custom",
+    tag_type: Annotated[str, typer.Option("--type", metavar="TYPE", help="Only tags of this type: custom or user_profile.")] = "custom",
     subscriber_id: SubscriberOpt = None,
     *,
     flags: TableFlags,
@@ -154,7 +156,7 @@ def update(
     tag_id: TagIdArg = None,
     tag_id_option: TagIdOpt = None,
     arg: TagArgOpt = None,
-    tag_type: Annotated[str, typer.Option("--type", metavar="TYPE", help=TYPE_HELP)] = "custom",
+    tag_type: TypeOpt = "custom",
     subscriber_id: SubscriberOpt = None,
     dry_run: DryRunOpt = False,
     json_output: JsonOpt = False,

@@ -145,7 +145,13 @@ def stop(
     workflow_id: StopWorkflowOpt = None,
     subscriber_id: SubscriberOpt = None,
     yes: YesOpt = False,
-    no_wait: Annotated[bool, typer.Option("--no-wait", help="Do not wait until the server reports them stopped.")] = False,
+    confirm: Annotated[bool, typer.Option("--confirm", "-C", hidden=True, help="The reference CLI's --yes.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait", "-W", help="Wait (up to 10 s) until the server reports them stopped; --no-wait: do not."
+        ),
+    ] = True,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", "-N", help="List the instances that would be stopped and the requests, and stop nothing."),
@@ -166,6 +172,7 @@ def stop(
         instance_id = wf.validate_id(instance_id, "--instance-id", "an instance id")
     else:
         wf.validate_ref(workflow_id)
+    yes = yes or confirm
     if not dry_run:
         confirmation_possible(yes, STOP_REFUSAL)
 
@@ -209,7 +216,7 @@ def stop(
             problems.append(f"could not stop {iid}: {exc.message}")
         else:
             asked.append(iid)
-    if no_wait:
+    if not wait:
         for iid in asked:
             output.success(f"Asked to stop workflow instance {iid} (not waiting for it)")
     elif asked:
