@@ -117,9 +117,9 @@ GAPS: dict[str, dict[str, str]] = {
     "subscriber set": {f: "not mirrored (hidden)" for f in ("--name", "-n", "--email", "-e")},
     "token generate": {"--jwt": "not mirrored (hidden)", "-l": "not mirrored (hidden)"},
     "user assignments": {"--timestamp-format": "not mirrored (hidden command)", "-f": "not mirrored (hidden command)"},
-    "workflow instance stop": {
-        f: "not mirrored: ours has --yes/-y and --no-wait" for f in ("--wait", "-W", "--confirm", "-C", "--no-confirm")
-    },
+    # `relay tag`: -t is --tag-id in every tag command (README, "Where relay differs"; tests/test_short_flags.py)
+    "tag create": {"-t": "on purpose: -t is --tag-id in relay tag; --type has no short flag"},
+    "tag list": {"-t": "on purpose: -t is --tag-id in relay tag; --type has no short flag"},
 }
 
 

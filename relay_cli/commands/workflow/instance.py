@@ -145,7 +145,9 @@ def stop(
     workflow_id: StopWorkflowOpt = None,
     subscriber_id: SubscriberOpt = None,
     yes: YesOpt = False,
-    confirm: Annotated[bool, typer.Option("--confirm", "-C", hidden=True, help="The reference CLI's --yes.")] = False,
+    confirm: Annotated[
+        bool, typer.Option("--confirm/--no-confirm", "-C", hidden=True, help="The reference CLI's --yes.")
+    ] = False,
     wait: Annotated[
         bool,
         typer.Option(
