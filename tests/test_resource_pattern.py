@@ -128,7 +128,7 @@ def test_dry_run_sends_nothing_names_the_request_and_tells_the_truth(
     dry = run(*argv, "-s", SUB, "--dry-run")
     assert dry.code == 0, dry.err
     assert all(m == "GET" for m, _, _ in sent(api)), sent(api)
-    assert f"Dry run, nothing sent. " in dry.err and f": {method} {API}{path}?{shown_query}\n" in dry.err
+    assert "Dry run, nothing sent. " in dry.err and f": {method} {API}{path}?{shown_query}\n" in dry.err
     printed = dry.json()
     if body is not None:
         assert printed == body

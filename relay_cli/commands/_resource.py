@@ -57,6 +57,10 @@ class Resource:
     label: Callable[[dict[str, Any]], Any] | None = None  # what people call it (a name), shown beside the id
     label_first: bool = False  # "NAME (ID)" rather than "ID (NAME)"
 
+    def __post_init__(self) -> None:
+        if [self.get, self.items, self.resolve].count(None) != 2:
+            raise TypeError(f"Resource {self.noun!r}: give exactly one of get, items and resolve")
+
     def find(self, client: Any, subscriber: str, ident: str) -> dict[str, Any]:
         """The item ``ident`` of the account, else a NotFoundError (exit 3): nothing is written after it."""
         if self.resolve is not None:
@@ -69,8 +73,7 @@ class Resource:
             except ApiNotFoundError:
                 found = None
         else:
-            assert self.items is not None, f"{self.noun}: a Resource needs get, items or resolve"
-            listed = self.items(client, subscriber)
+            listed = self.items(client, subscriber) if self.items is not None else []
             found = next((i for i in listed if isinstance(i, dict) and str(i.get(self.id_key)) == ident), None)
         if not isinstance(found, dict) or not found:
             from ..errors import NotFoundError
