@@ -10,8 +10,8 @@ The format::
     profile = "qa"                # optional: the profile (-P and RELAY_PROFILE override it)
 
     [workflow.my_auto_answer]     # the table key is the workflow's name
-    type = "call"                 # call | button | phrase | event | battery | http | nfc | geofence | position | timer
-    trigger = "inbound"           # the value of `create <type> --trigger`
+    type = "call"                 # a trigger of core/triggers/table.py: call, button, phrase, ... timer
+    trigger = "inbound"           # its options by name: the value of `create call --trigger`
     uri = "wss://myhost.mydomain.com/autoanswerpath"
     install = ["990007560045678"] # or install_all = true, or install_group = "front-desk"
     transient = true              # default true
@@ -38,49 +38,23 @@ from urllib.parse import urlsplit
 from ..errors import UsageError
 from . import triggers
 from . import workflow as wf
+from .triggers import NotRepresentable
 
-TYPES = ("call", "button", "phrase", "event", "battery", "http", "nfc", "geofence", "position", "timer")
+TYPES = tuple(triggers.BY_NAME)
 TOP_KEYS = ("account", "profile", "workflow", "dev")  # [dev]: read by `relay workflow dev`, ignored here
 #: the host of the URIs `relay workflow init` writes; a manifest still naming it is refused before anything is sent
 PLACEHOLDER_HOST = "YOUR-HOST"
 COMMON_KEYS = ("type", "uri", "install", "install_all", "install_group", "transient", "hidden", "args", "absorb")
-TYPE_KEYS: dict[str, tuple[str, ...]] = {
-    "call": ("trigger",),
-    "button": ("trigger",),
-    "phrase": ("trigger",),
-    "event": ("trigger",),
-    "battery": ("trigger", "threshold"),
-    "http": ("trigger",),
-    "nfc": ("category", "label", "nfc_type", "matchers"),
-    "geofence": ("trigger", "geofence_id"),
-    "position": ("trigger", "venue_id", "position_id"),
-    "timer": ("trigger", "start", "timezone", "count", "until", "days", "frequency", "interval"),
-}
-#: a flag named in a ``core.triggers`` / ``core.workflow`` error → the manifest key it came from
+#: each type's own keys: the names of its trigger's options
+TYPE_KEYS: dict[str, tuple[str, ...]] = {t.name: tuple(o.name for o in t.options) for t in triggers.TRIGGERS}
+#: a flag named in a ``core.workflow`` error → the manifest key it came from (a trigger's own flags: its options)
 OPTION_KEYS = {
-    "--trigger": "trigger",
-    "--threshold": "threshold",
-    "--category": "category",
-    "--label": "label",
-    "--type": "nfc_type",
-    "--id": "geofence_id",
-    "--venue_id": "venue_id",
-    "--position_id": "position_id",
-    "--start": "start",
-    "--timezone": "timezone",
-    "--count": "count",
-    "--until": "until",
-    "--count/--until": "count",
-    "--day": "days",
-    "--frequency": "frequency",
-    "--interval": "interval",
     "--name": "",
     "--uri": "uri",
     "--install": "install",
     "--install-all": "install_all",
     "--install-group": "install_group",
     "--absorb": "absorb",
-    "--matcher": "matchers",
 }
 DEFAULT_FILE = "relay.toml"
 
@@ -130,7 +104,7 @@ class _Where:
         path = _key_path(*parts, *(key.split(".") if key else []))
         return UsageError(f"{self.source}: {path}: {message}" if path else f"{self.source}: {message}")
 
-    def rethrow(self, err: UsageError, default_key: str | None = None) -> UsageError:
+    def rethrow(self, err: UsageError, default_key: str | None = None, trigger: triggers.Trigger | None = None) -> UsageError:
         """A ``UsageError`` from triggers/workflow (which names a flag) → the same message naming the key."""
         message = err.message
         key = default_key
@@ -138,7 +112,9 @@ class _Where:
             prefix = f"{err.option}: "
             if message.startswith(prefix):
                 message = message[len(prefix) :]
-            key = OPTION_KEYS.get(err.option, default_key or err.option.lstrip("-"))
+            flag = err.option.split("/")[0]  # "--count/--until" names the first
+            keys = {f: o.name for o in trigger.options for f in o.flags} if trigger else OPTION_KEYS
+            key = keys.get(flag, default_key or err.option.lstrip("-"))
         return self.error(key, message)
 
 
@@ -244,66 +220,36 @@ def _args(entry: dict[str, Any], where: _Where) -> dict[str, Any]:
 # --- one entry ---------------------------------------------------------------------------------------
 
 
-def _trigger(kind: str, entry: dict[str, Any], where: _Where) -> dict[str, Any]:
-    get = lambda key, default=None: _str(entry, key, where, default)  # noqa: E731
-    if kind == "call":
-        return triggers.call(get("trigger", "outbound"))
-    if kind == "button":
-        return triggers.button(get("trigger", "single"))
-    if kind == "phrase":
-        phrases = _str_list(entry, "trigger", where)
-        if phrases is None:
-            raise where.error("trigger", 'expected the phrases, e.g. trigger = ["hello world"]')
-        return triggers.phrase(phrases)
-    if kind == "event":
-        return triggers.event(get("trigger", "emergency"))
-    if kind == "battery":
-        threshold = _int(entry, "threshold", where, 25)
-        assert threshold is not None
-        return triggers.battery(get("trigger", "discharge"), threshold)
-    if kind == "http":
-        return triggers.http(get("trigger", "POST"))
-    if kind == "nfc":
-        matchers = entry.get("matchers", {})
-        if not isinstance(matchers, dict) or not all(isinstance(v, str) for v in matchers.values()):
-            raise where.error("matchers", "expected a table of name = \"text\"")
-        return triggers.nfc(
-            tag_type=get("nfc_type", "custom") or "custom",
-            category=get("category"),
-            label=get("label"),
-            matchers=matchers,
-        )
-    if kind == "geofence":
-        geofence_id = get("geofence_id")
-        if geofence_id is None:
-            raise where.error("geofence_id", "missing: the geofence id")
-        return triggers.geofence(get("trigger", "entry"), geofence_id)
-    if kind == "position":
-        venue, position = get("venue_id"), get("position_id")
-        if venue is None:
-            raise where.error("venue_id", "missing: the venue id")
-        if position is None:
-            raise where.error("position_id", "missing: the position id")
-        return triggers.position(get("trigger", "entry"), venue, position)
-    # timer
-    timer_kind = get("trigger", "immediately") or "immediately"
-    zone = get("timezone")
-    if zone == "local":
-        raise where.error("timezone", "expected an IANA zone such as America/Chicago; a manifest does not depend on the machine's zone")
-    if timer_kind in ("schedule", "repeat") and "start" not in entry:
-        raise where.error("start", f"trigger {timer_kind!r} needs a start time, e.g. start = 2030-01-01T09:00:00")
-    if timer_kind in ("schedule", "repeat") and zone is None:
-        raise where.error("timezone", "missing: an IANA zone such as America/Chicago")
-    return triggers.timer(
-        timer_kind,
-        start=_local_time(entry, "start", where),
-        timezone=zone,
-        count=_int(entry, "count", where),
-        until=_local_time(entry, "until", where),
-        days=_str_list(entry, "days", where),
-        frequency=get("frequency", "daily") or "daily",
-        interval=_int(entry, "interval", where, 1) or 0,
-    )
+def _pairs(entry: dict[str, Any], key: str, where: _Where) -> dict[str, str] | None:
+    if key not in entry:
+        return None
+    value = entry[key]
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise where.error(key, 'expected a table of name = "text"')
+    return dict(value)
+
+
+def _option_value(option: triggers.Option, entry: dict[str, Any], where: _Where) -> Any:
+    """The value of one trigger option from its key; None when absent (the trigger's default applies)."""
+    if option.name not in entry:
+        if option.required:
+            raise where.error(option.name, option.missing_message)
+        return None
+    if option.kind == "integer":
+        return _int(entry, option.name, where)
+    if option.kind == "time":
+        return _local_time(entry, option.name, where)
+    if option.kind == "pairs":
+        return _pairs(entry, option.name, where)
+    if option.repeatable:
+        return _str_list(entry, option.name, where)
+    return _str(entry, option.name, where)
+
+
+def _trigger(trigger: triggers.Trigger, entry: dict[str, Any], where: _Where) -> dict[str, Any]:
+    """The ``on_*`` payload of an entry: its trigger's options read from their keys, built as ``create`` builds them
+    (with no machine: a manifest does not depend on the machine it is applied from)."""
+    return trigger.build({option.name: _option_value(option, entry, where) for option in trigger.options})
 
 
 def parse_entry(name: str, entry: Any, source: str = DEFAULT_FILE) -> Entry:
@@ -323,12 +269,13 @@ def parse_entry(name: str, entry: Any, source: str = DEFAULT_FILE) -> Entry:
             other = [t for t, keys in TYPE_KEYS.items() if key in keys]
             why = f"applies to type {' or '.join(other)}, not {kind}" if other else "unknown key"
             raise where.error(key, f"{why}; expected one of {', '.join(allowed)}")
+    declared = triggers.BY_NAME[kind]
     try:
-        trigger = _trigger(kind, entry, where)
+        trigger = _trigger(declared, entry, where)
     except UsageError as err:
         if err.message.startswith(f"{source}: "):
             raise
-        raise where.rethrow(err, "trigger") from None
+        raise where.rethrow(err, "trigger", declared) from None
     uri = _str(entry, "uri", where)
     if uri is None:
         raise where.error("uri", "missing: the workflow's WebSocket URI (wss://...)")
@@ -389,88 +336,15 @@ def is_call(workflow: dict[str, Any]) -> bool:
 
 # --- back: stored workflows → a manifest -------------------------------------------------------------
 
-_BUTTONS = {v: k for k, v in triggers.BUTTON_TAPS.items()}
-_WEEKDAY_LABELS = {v: k for k, v in triggers.WEEKDAYS.items()}
-
-
-class NotRepresentable(ValueError):
-    """A stored workflow that a manifest cannot describe (a trigger or option this tool does not create)."""
-
-
 def _trigger_entry(trigger: dict[str, Any]) -> dict[str, Any]:
     keys = [k for k in trigger if k.startswith("on_")]
     if len(keys) != 1:
         raise NotRepresentable(f"expected exactly one on_* trigger key, found {', '.join(keys) or 'none'}")
     key = keys[0]
-    value = trigger[key]
-    if key in ("on_incoming_call", "on_call_request"):
-        if value != ".*":
-            raise NotRepresentable(f"{key} matches {value!r}, not every call")
-        return {"type": "call", "trigger": "inbound" if key == "on_incoming_call" else "outbound"}
-    if key == "on_button" and value in _BUTTONS:
-        return {"type": "button", "trigger": _BUTTONS[value]}
-    if key == "on_phrases" and isinstance(value, list) and value and all(isinstance(p, str) for p in value):
-        return {"type": "phrase", "trigger": list(value)}
-    if key == "on_device_event" and value in triggers.DEVICE_EVENTS:
-        return {"type": "event", "trigger": value}
-    if key in ("on_battery_charge", "on_battery_discharge") and isinstance(value, int) and not isinstance(value, bool):
-        return {"type": "battery", "trigger": "charge" if key == "on_battery_charge" else "discharge", "threshold": value}
-    if key == "on_http" and value in triggers.HTTP_METHODS:
-        return {"type": "http", "trigger": value}
-    if key == "on_nfc" and isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-        entry: dict[str, Any] = {"type": "nfc"}
-        rest = dict(value)
-        tag_type = rest.pop("type", "custom")
-        if tag_type != "custom":
-            entry["nfc_type"] = tag_type
-        for k in ("category", "label"):
-            if k in rest:
-                entry[k] = rest.pop(k)
-        if rest:
-            entry["matchers"] = rest
-        return entry
-    if key == "on_geofence" and isinstance(value, dict) and set(value) == {"transition", "geofence_id"}:
-        return {"type": "geofence", "trigger": value["transition"], "geofence_id": value["geofence_id"]}
-    if key == "on_position" and isinstance(value, dict) and set(value) == {"venue_id", "position_id", "transition"}:
-        return {"type": "position", "trigger": value["transition"], "venue_id": value["venue_id"], "position_id": value["position_id"]}
-    if key == "on_timer" and isinstance(value, dict):
-        return _timer_entry(value)
-    raise NotRepresentable(f"trigger {key} = {value!r} cannot be written to a manifest")
-
-
-def _timer_entry(value: dict[str, Any]) -> dict[str, Any]:
-    if value == {"start_time": "immediately"}:
-        return {"type": "timer", "trigger": "immediately"}
-    rest = dict(value)
-    try:
-        start, zone = rest.pop("start_time"), rest.pop("timezone")
-    except KeyError as exc:
-        raise NotRepresentable(f"timer without {exc.args[0]}") from None
-    if "frequency" not in rest:
-        if rest != {"count": 1}:
-            raise NotRepresentable(f"timer options {sorted(rest)} cannot be written to a manifest")
-        return {"type": "timer", "trigger": "schedule", "start": start, "timezone": zone}
-    entry: dict[str, Any] = {"type": "timer", "trigger": "repeat", "start": start, "timezone": zone}
-    entry["frequency"] = rest.pop("frequency")
-    if "interval" not in rest:
-        raise NotRepresentable("repeating timer without an interval")
-    entry["interval"] = rest.pop("interval")
-    if "count" in rest:
-        entry["count"] = rest.pop("count")
-    elif "until" in rest:
-        entry["until"] = rest.pop("until")
-    days = rest.pop("byweekday", None)
-    if rest:
-        raise NotRepresentable(f"timer options {sorted(rest)} cannot be written to a manifest")
-    if not isinstance(days, list) or not all(d in _WEEKDAY_LABELS for d in days):
-        raise NotRepresentable(f"timer byweekday {days!r} cannot be written to a manifest")
-    if days != list(triggers.WEEKDAYS.values()):
-        entry["days"] = [_WEEKDAY_LABELS[d] for d in days]
-    if entry["frequency"] == "daily":
-        del entry["frequency"]
-    if entry["interval"] == 1:
-        del entry["interval"]
-    return entry
+    declared = triggers.BY_KEY.get(key)
+    if declared is None:
+        raise NotRepresentable(f"trigger {key} = {trigger[key]!r} cannot be written to a manifest")
+    return {"type": declared.name, **declared.manifest_values(key, trigger[key])}
 
 
 def to_entry(workflow: dict[str, Any]) -> dict[str, Any]:
@@ -583,7 +457,7 @@ def _table_lines(path: tuple[str, ...], table: dict[str, Any]) -> list[str]:
     lines = ["[" + ".".join(_toml_key(p) for p in path) + "]"]
     subtables = []
     for key, value in table.items():
-        if isinstance(value, dict) and key in ("args", "matchers"):
+        if isinstance(value, dict):  # args, and a trigger's name = value pairs
             subtables.append((key, value))
         else:
             lines.append(f"{_toml_key(key)} = {_toml_value(value)}")

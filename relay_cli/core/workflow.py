@@ -264,7 +264,7 @@ def build(
     options: dict[str, Any] = {"transient": transient, "hidden": hidden}
     if absorb:
         for item in absorb:
-            triggers._choice(item, triggers.ABSORBABLE, "--absorb")
+            triggers.choice(item, triggers.ABSORBABLE, "--absorb")
         options["absorb_triggers"] = list(absorb)
     workflow: dict[str, Any] = {
         "name": validate_name(name),
