@@ -214,6 +214,20 @@ CASES = [
         id="nfc-bare",
     ),
     pytest.param(
+        ["nfc", "--type", "user_profile", "-m", "serial=123", "--matcher", "k=a=b", "-c", "tasks",
+         "--name", "tag", "--uri", "wss://h.example.com/nfc", "-i", "d1"],
+        {
+            "name": "tag",
+            "options": {"transient": True, "hidden": False},
+            "config": {"trigger": {
+                "start": {"workflow": {"uri": "wss://h.example.com/nfc", "args": {}}},
+                "on_nfc": {"serial": "123", "k": "a=b", "type": "user_profile", "category": "tasks"},
+            }},
+            "install": ["d1"],
+        },
+        id="nfc-hidden-type-and-matchers",
+    ),
+    pytest.param(
         ["geofence", "--trigger", "exit", "--id", "GEO1", "--name", "left", "--uri", "wss://h.example.com/geo", "-A"],
         {
             "name": "left",
@@ -389,6 +403,27 @@ CASES = [
             "install_rule": "urn:relay-resource:all:device",
         },
         id="timer-repeat-until-days",
+    ),
+    pytest.param(
+        ["timer", "--trigger", "repeat", "--start", "2030-01-01T09:00:00", "-z", "UTC", "-c", "3", "-f", "weekly",
+         "--interval", "2", "--name", "fortnightly", "--uri", "wss://h.example.com/t", "-i", "d1"],
+        {
+            "name": "fortnightly",
+            "options": {"transient": True, "hidden": False},
+            "config": {"trigger": {
+                "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
+                "on_timer": {
+                    "start_time": "2030-01-01T09:00:00",
+                    "timezone": "UTC",
+                    "frequency": "weekly",
+                    "interval": 2,
+                    "count": 3,
+                    "byweekday": [1, 2, 3, 4, 5, 6, 7],
+                },
+            }},
+            "install": ["d1"],
+        },
+        id="timer-repeat-hidden-frequency-interval",
     ),
 ]
 
