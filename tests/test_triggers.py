@@ -275,3 +275,24 @@ def test_a_missing_required_value_is_refused_alike(run: Any, trigger: Trigger, o
 def test_build_refuses_an_option_the_trigger_does_not_have() -> None:
     with pytest.raises(TypeError, match="trigger call has no option threshold"):
         triggers.BY_NAME["call"].build({"trigger": "inbound", "threshold": 5})
+
+
+# --- the docs -------------------------------------------------------------------------------------------
+
+
+def _generator() -> Any:
+    spec = importlib.util.spec_from_file_location("relay_generate", ROOT / "scripts" / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_table_of_manifest_keys_is_the_table_of_triggers() -> None:
+    gen = _generator()
+    assert (ROOT / "README.md").read_text(encoding="utf-8") == gen.readme(), "README.md is stale: run `python scripts/generate.py`"
+    rows = {line.split(" | ")[0].strip("| `"): line for line in gen.manifest_keys_md().splitlines()[2:]}
+    assert list(rows) == [t.name for t in TRIGGERS]
+    for trigger in TRIGGERS:
+        named = re.findall(r"`(\w+)` ", rows[trigger.name].split(" | ", 1)[1])
+        assert named == [o.name for o in trigger.options if not o.hidden]
