@@ -38,8 +38,15 @@ CHOICES = [pytest.param(t, o, id=f"{t.name}-{o.name}") for t in TRIGGERS for o i
 REQUIRED = [pytest.param(t, o, id=f"{t.name}-{o.name}") for t in TRIGGERS for o in t.options if o.required]
 
 
-def sample(option: Option) -> str:
-    return "hello world" if option.repeatable else "X1"
+def sample(option: Option) -> tuple[str, Any]:
+    """A value for a required option: as given on the command line, and as a manifest holds it."""
+    if option.kind == "integer":
+        return "7", 7
+    if option.kind == "time":
+        return "2030-01-01T09:00:00", "2030-01-01T09:00:00"
+    if option.kind == "pairs":
+        return "k=v", {"k": "v"}
+    return ("hello world", ["hello world"]) if option.repeatable else ("X1", "X1")
 
 
 def minimal_argv(trigger: Trigger, *skip: str) -> list[str]:
@@ -47,7 +54,7 @@ def minimal_argv(trigger: Trigger, *skip: str) -> list[str]:
     argv = ["workflow", "create", trigger.name, "--name", "w", "--uri", URI, "-s", SUB, "--dry-run", "--json"]
     for option in trigger.options:
         if option.required and option.name not in skip:
-            argv += [option.flag, sample(option)]
+            argv += [option.flag, sample(option)[0]]
     return argv
 
 
@@ -55,7 +62,7 @@ def minimal_entry(trigger: Trigger, *skip: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"type": trigger.name, "uri": URI}
     for option in trigger.options:
         if option.required and option.name not in skip:
-            entry[option.name] = [sample(option)] if option.repeatable else sample(option)
+            entry[option.name] = sample(option)[1]
     return entry
 
 
