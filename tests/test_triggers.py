@@ -221,7 +221,8 @@ def test_shell_completion_offers_each_options_values(trigger: Trigger) -> None:
         assert offered == list(option.suggestions()), f"create {trigger.name} {option.flag}"
         if option.suggestions():
             first = option.suggestions()[0]
-            assert [item.value for item in params[option.name].shell_complete(ctx, first)][0] == first
+            assert first in [item.value for item in params[option.name].shell_complete(ctx, first)]
+            assert [item.value for item in params[option.name].shell_complete(ctx, "\x00")] == []
 
 
 # --- the manifest ---------------------------------------------------------------------------------------

@@ -109,9 +109,7 @@ class _Where:
         message = err.message
         key = default_key
         if err.option:
-            prefix = f"{err.option}: "
-            if message.startswith(prefix):
-                message = message[len(prefix) :]
+            message = message.removeprefix(f"{err.option}: ")
             flag = err.option.split("/")[0]  # "--count/--until" names the first
             keys = {f: o.name for o in trigger.options for f in o.flags} if trigger else OPTION_KEYS
             key = keys.get(flag, default_key or err.option.lstrip("-"))

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ...core import workflow as wf
 from ...core.triggers import TRIGGERS, Option, Trigger
 from .._common import (
     ArgOpt,
@@ -100,6 +99,7 @@ _CHECK_NAMES = {p.name for p in CHECKS}
 
 
 def _save(ctx: typer.Context, trigger: dict[str, Any], common: dict[str, Any], checks: dict[str, Any] | None = None) -> None:
+    from ...core import workflow as wf
     from . import render
 
     st = state(ctx)
@@ -172,6 +172,8 @@ class _ThisMachine:
 
 def _values(trigger: Trigger, options: dict[str, Any]) -> dict[str, Any]:
     """The command's own options → the trigger's option values (NAME=VALUE pairs parsed into a dict)."""
+    from ...core import workflow as wf  # not at import: `relay --help` builds every command (test_startup)
+
     values = dict(options)
     for option in trigger.options:
         if option.kind == "pairs":

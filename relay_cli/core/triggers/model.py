@@ -8,8 +8,7 @@ here knows Typer or TOML.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from ...errors import UsageError
 
@@ -56,8 +55,7 @@ def non_empty(value: str | None, option: str, what: str = "a value") -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One option of a trigger: a flag of ``relay workflow create <trigger>`` and a key of its manifest table.
 
     ``name`` is both the manifest key and the keyword the trigger's ``payload`` function takes. The flag's
@@ -110,8 +108,7 @@ class Option:
         return self.choices or self.completion
 
 
-@dataclass(frozen=True)
-class Trigger:
+class Trigger(NamedTuple):
     """One trigger: ``relay workflow create <name>``, manifest ``type = "<name>"``, and its ``on_*`` payload.
 
     - ``payload(**values)`` builds the ``on_*`` part of ``config.trigger`` from the option values (by option
