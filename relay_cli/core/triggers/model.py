@@ -34,7 +34,8 @@ class NotRepresentable(ValueError):
 
 
 class Machine(Protocol):
-    """The machine ``relay`` runs on, for the defaults that depend on it (``commands/localtime.py`` is one)."""
+    """The machine ``relay`` runs on, for the defaults that depend on it (``create`` passes one over
+    ``commands/localtime.py``)."""
 
     def local_zone_name(self) -> str: ...
 
