@@ -187,7 +187,7 @@ def test_validate_profile_value_accepts(key: str, value: str) -> None:
         ("host", "http://example.com",
          "host: plain http is only allowed to a loopback host; use https://, got 'http://example.com'"),
         ("host", "", "host: expected a host name or a base URL, got an empty string"),
-        ("auth_method", "a b", "auth_method: expected one word such as Bearer, got 'a b'"),
+        ("auth_method", "a b", "auth_method: expected one word such as Bearer, got a value with a space (not shown)"),
         ("auth_method", "", "auth_method: expected one word such as Bearer, got ''"),
         ("subscriber_id", "  ", "subscriber_id: expected a value, got an empty string"),
         ("token", "x", "KEY: expected one of env, host, subscriber_id, auth_method, auth_client_id, "

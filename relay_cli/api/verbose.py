@@ -1,8 +1,9 @@
 """``--verbose``: one line per HTTP request and per response, on stderr, with credentials redacted.
 
 Used as httpx event hooks by the API client and by the login/refresh requests to the issuer. The
-Authorization header is shown as ``Bearer ***``; token-like query parameters and form/JSON fields are masked
-(``relay_cli.core.redact``). Response bodies are never logged.
+Authorization header is shown as ``Bearer ***``; the values of the profile's extra headers (``RELAY_HEADERS``)
+as ``***``; token-like query parameters and form/JSON fields are masked (``relay_cli.core.redact``), and so is
+any known secret (``protect``) wherever it appears. Response bodies are never logged.
 """
 
 from __future__ import annotations
@@ -20,14 +21,27 @@ class HttpLog:
     def __init__(self, stream: Any = None) -> None:
         self.stream = stream
         self._started: dict[int, float] = {}
+        self._private: set[str] = set()
+        self._secrets: set[str] = set()
+
+    def protect(self, header_names: set[str], secrets: set[str]) -> None:
+        """Never show the values of these headers, nor these values anywhere. ``secrets`` is kept by reference:
+        a token added to it later (a refreshed login) is masked too."""
+        self._private |= {name.lower() for name in header_names}
+        self._secrets = secrets
 
     def _write(self, text: str) -> None:
-        print(text, file=self.stream or sys.stderr, flush=True)
+        print(redact.known(text, self._secrets), file=self.stream or sys.stderr, flush=True)
+
+    def _header(self, name: str, value: str) -> str:
+        if name.lower() in self._private and name.lower() != "authorization":
+            return redact.MASK
+        return redact.header(name, value)
 
     def request(self, request: Any) -> None:
         self._started[id(request)] = time.monotonic()
         headers = ", ".join(
-            f"{name}: {redact.header(name, value)}"
+            f"{name}: {self._header(name, value)}"
             for name, value in request.headers.items()
             if name.lower() in ("authorization", "content-type") or name.lower().startswith("x-")
         )

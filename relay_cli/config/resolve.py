@@ -6,17 +6,71 @@ Each value remembers where it came from, for ``relay profile show``.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import environments
+from ..core.redact import value_problem
 from ..errors import UsageError
 from .keys import PROFILE_KEYS
 from .store import DEFAULT_PROFILE, LOCAL_PROFILE
 
 #: any of these set means the user has chosen a Relay target, so the sandbox is not picked implicitly
 TARGET_VARS = ("RELAY_ENV", "RELAY_HOST", "RELAY_API_KEY")
+#: how long one request may take, from connecting to the last byte of its answer (``--timeout``, ``RELAY_TIMEOUT``)
+DEFAULT_TIMEOUT = 30.0
+#: the longest deadline accepted: a day
+MAX_TIMEOUT = 86400.0
+#: an HTTP "token" (RFC 9110): what a header name and an auth scheme word may be made of
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def check_token(value: str, option: str) -> str:
+    """An API token from ``option`` (``RELAY_API_KEY``): printable ASCII, one word. The value is never shown."""
+    problem = value_problem(value, spaces=False)
+    if problem:
+        raise UsageError(
+            f"expected an API token of printable ASCII characters, got a value with {problem} (not shown)",
+            option=option,
+            hint="set it to the token alone, with no quotes, spaces or line breaks around it",
+        )
+    return value
+
+
+def check_auth_method(value: str, option: str) -> str:
+    """The scheme word of the Authorization header. Never shown: a user who put ``Bearer <token>`` here would
+    see the token echoed."""
+    if not value:
+        raise UsageError("expected one word such as Bearer, got ''", option=option)
+    problem = value_problem(value, spaces=False) or (None if _TOKEN.fullmatch(value) else "a character not allowed in a word")
+    if problem:
+        raise UsageError(f"expected one word such as Bearer, got a value with {problem} (not shown)", option=option)
+    return value
+
+
+def timeout_setting(environ: Mapping[str, str], flag: float | None = None) -> Setting:
+    """The deadline of one request, in seconds: ``--timeout`` > ``RELAY_TIMEOUT`` > 30."""
+    if flag is not None:
+        setting = Setting(flag, "flag --timeout")
+    elif environ.get("RELAY_TIMEOUT", "").strip():
+        setting = Setting(environ["RELAY_TIMEOUT"], "env RELAY_TIMEOUT")
+    else:
+        return Setting(DEFAULT_TIMEOUT, "default")
+    try:
+        seconds = float(setting.value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not 0 < seconds <= MAX_TIMEOUT:  # also refuses nan
+        raise UsageError(
+            f"expected a number of seconds greater than 0 and at most {MAX_TIMEOUT:.0f} (such as 30 or 2.5), "
+            f"got {str(setting.value)!r}",
+            option=setting.source.split(" ", 1)[1],
+        )
+    return Setting(seconds, setting.source)
+
 
 def validate_profile_value(key: str, value: str) -> str:
     """Check a value before it is written to a profile."""
@@ -27,8 +81,7 @@ def validate_profile_value(key: str, value: str) -> str:
     elif key == "host":
         environments.api_base_url(value, option="host")
     elif key == "auth_method":
-        if not value or any(ch.isspace() for ch in value):
-            raise UsageError(f"expected one word such as Bearer, got {value!r}", option="auth_method")
+        check_auth_method(value, "auth_method")
     elif not value.strip():
         raise UsageError("expected a value, got an empty string", option=key)
     return value
@@ -59,16 +112,36 @@ class Settings:
 
 
 def _headers(environ: Mapping[str, str]) -> dict[str, str]:
+    """``RELAY_HEADERS``: a JSON object of header names to values. A value is never shown in an error (it may
+    be a credential); a name is shown only when it is a valid header name."""
     raw = environ.get("RELAY_HEADERS")
     if not raw:
         return {}
+    expected = "expected a JSON object of header names to values"
     try:
         data = json.loads(raw)
     except ValueError:
-        raise UsageError("expected a JSON object of header names to values", option="RELAY_HEADERS") from None
+        raise UsageError(expected, option="RELAY_HEADERS") from None
     if not isinstance(data, dict) or not all(isinstance(v, (str, int, float)) for v in data.values()):
-        raise UsageError("expected a JSON object of header names to values", option="RELAY_HEADERS")
-    return {str(k): str(v) for k, v in data.items()}
+        raise UsageError(expected, option="RELAY_HEADERS")
+    headers: dict[str, str] = {}
+    for number, (name, value) in enumerate(data.items(), 1):
+        if not _TOKEN.fullmatch(name):
+            raise UsageError(
+                f"{expected}; header name number {number} is not a valid header name (letters, digits and "
+                "!#$%&'*+-.^_`|~ only)",
+                option="RELAY_HEADERS",
+            )
+        text = str(value)
+        problem = value_problem(text, spaces=True)
+        if problem:
+            raise UsageError(
+                f"the value of header {name} has {problem}; it is not shown",
+                option="RELAY_HEADERS",
+                hint="header values are printable ASCII, with no spaces or line breaks around them",
+            )
+        headers[name] = text
+    return headers
 
 
 def choose_profile(
@@ -159,9 +232,7 @@ def resolve(
     settings.values["auth_redirect_uri"] = pick(
         "auth_redirect_uri", f"http://{envinfo.redirect_host}:8079/authorization-code/callback"
     )
-    method = settings.values["auth_method"].value
-    if not method or any(ch.isspace() for ch in method):
-        raise UsageError(f"expected one word such as Bearer, got {method!r}", option=_label("auth_method", settings.values["auth_method"]))
+    check_auth_method(str(settings.values["auth_method"].value or ""), _label("auth_method", settings.values["auth_method"]))
     if profile.value == LOCAL_PROFILE and not host.value:
         settings.backend = "local"
         settings.api_url = Setting("local sandbox", f"profile {LOCAL_PROFILE}")

@@ -1,8 +1,9 @@
-"""Redaction for ``--verbose`` logs: nothing that looks like a credential is ever printed. Pure."""
+"""Redaction: nothing that looks like a credential is ever printed (``--verbose`` logs, error messages). Pure."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
@@ -10,6 +11,8 @@ MASK = "***"
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 #: a field, query parameter or variable is secret when its name matches this
 _SECRET_NAME = re.compile(r"token|secret|password|passwd|api[_-]?key|code_verifier|^code$|assertion|credential|authorization|cookie|signature|^sig$", re.I)
+#: a known secret shorter than this is not searched for in text (it would mask ordinary words)
+MIN_SECRET = 4
 
 
 def is_secret_name(name: str) -> bool:
@@ -24,8 +27,12 @@ def header(name: str, value: str) -> str:
 
 
 def url(text: str) -> str:
-    """The URL with the values of token-like query parameters masked (and any user:password@ removed)."""
-    parts = urlsplit(text)
+    """The URL with the values of token-like query parameters masked (and any user:password@ removed).
+    A text that is not a URL at all is returned with anything before an ``@`` removed."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. "http://[::1": no secret is parsed out of it, so none is shown
+        return text.rsplit("@", 1)[-1] if "@" in text else text
     netloc = parts.netloc.rsplit("@", 1)[-1]
     if not parts.query:
         return urlunsplit(parts._replace(netloc=netloc))
@@ -40,3 +47,27 @@ def fields(data: object) -> object:
     if isinstance(data, list):
         return [fields(v) for v in data]
     return data
+
+
+def known(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each known secret value (a token, a header value) replaced by the mask.
+    The longest secrets go first, so one that contains another is masked whole."""
+    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET}, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def value_problem(value: str, *, spaces: bool) -> str | None:
+    """Why ``value`` (a token, a header value) cannot go into an HTTP header as it is, in words that never
+    repeat it; None when it can. ``spaces``: spaces inside the value are allowed (a header value) or not (a
+    token, a scheme word)."""
+    if value != value.strip():
+        return "spaces or a line break at its start or end"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return "a control character (a line break, a tab, ...)"
+    if not value.isascii():
+        return "a non-ASCII character"
+    if not spaces and " " in value:
+        return "a space"
+    return None
