@@ -88,10 +88,20 @@ def build_app(only: str | None = None) -> typer.Typer:
                 "--verbose", "-v", help="Log each HTTP request and response on stderr (credentials are redacted)."
             ),
         ] = False,
+        timeout: Annotated[
+            float | None,
+            typer.Option(
+                "--timeout",
+                metavar="SECONDS",
+                help="Deadline of each request to the API, from connecting to the last byte of the answer "
+                "(default 30). [env: RELAY_TIMEOUT]",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         from .state import State
 
-        state = State(profile_flag=profile_name, verbose=verbose)
+        state = State(profile_flag=profile_name, verbose=verbose, timeout_flag=timeout)
         ctx.obj = state
         ctx.call_on_close(state.close)
 
@@ -108,9 +118,9 @@ def command_named(args: list[str]) -> str | None:
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg in ("-P", "--profile"):
+        if arg in ("-P", "--profile", "--timeout"):
             i += 2
-        elif arg in ("-v", "--verbose") or arg.startswith("--profile=") or (arg.startswith("-P") and len(arg) > 2):
+        elif arg in ("-v", "--verbose") or arg.startswith(("--profile=", "--timeout=")) or (arg.startswith("-P") and len(arg) > 2):
             i += 1
         elif arg.startswith("-"):
             return None

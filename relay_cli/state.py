@@ -72,12 +72,18 @@ def describe_target(settings: Settings, *, url: bool = True, with_profile: bool 
 
 class State:
     def __init__(
-        self, *, profile_flag: str | None = None, environ: Mapping[str, str] | None = None, verbose: bool = False
+        self,
+        *,
+        profile_flag: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        verbose: bool = False,
+        timeout_flag: float | None = None,
     ) -> None:
         self.environ = dict(os.environ if environ is None else environ)
         self.store = ProfileStore(config_dir(self.environ))
         self.profile_flag = profile_flag
         self.verbose = verbose
+        self.timeout_flag = timeout_flag
         self._http_log: Any = None
         self._settings: Settings | None = None
         self._client: RelayClient | None = None
@@ -202,6 +208,8 @@ class State:
     # --- API -------------------------------------------------------------------------------------
 
     def token(self) -> str:
+        """The token to send: the sandbox's, ``RELAY_API_KEY`` (checked: exit 2 when it cannot be sent), or the
+        stored login's access token (checked: exit 4 when it is damaged). A bad value is never shown."""
         if self.settings.ci_unconfigured:
             raise AuthError(
                 "CI is set and no Relay target is configured, so nothing was sent",
@@ -212,21 +220,51 @@ class State:
             return LOCAL_TOKEN
         key = self.environ.get("RELAY_API_KEY")
         if key:
-            return key
+            from .config.resolve import check_token
+
+            return check_token(key, "RELAY_API_KEY")
         stored = self.stored_tokens()
         if stored:
-            return str(stored["access_token"])
+            from .core.redact import value_problem
+
+            access = str(stored.get("access_token") or "")
+            problem = "nothing" if not access else value_problem(access, spaces=False)
+            if problem:
+                raise AuthError(
+                    f"the stored login of profile {self.profile_name!r} cannot be used: its access token has "
+                    f"{problem} (not shown)",
+                    hint="run `relay login` again, or set RELAY_API_KEY",
+                )
+            return access
         login = "relay login" if self.profile_flag is None else f"relay -P {self.profile_name} login"
         hint = f"set RELAY_API_KEY to an API token, or run `{login}`"
         if not self.environ.get("CI"):
             hint += "; `relay profile use local` returns to the local sandbox"
         raise AuthError(f"not logged in to {describe_target(self.settings, with_profile=True)}", hint=hint)
 
+    def timeout(self) -> float:
+        """The deadline of one request, in seconds (``--timeout`` > ``RELAY_TIMEOUT`` > 30)."""
+        from .config.resolve import timeout_setting
+
+        return float(timeout_setting(self.environ, self.timeout_flag).value)
+
+    def host_question(self) -> str | None:
+        """What an error asks when an answer is not the API's: is the setting that chose the host right?"""
+        if self.is_local:
+            return None
+        kind, _, where = self.settings.api_url.source.partition(" ")
+        if kind == "env":
+            return f"is {where} right?"
+        if kind == "profile":
+            return f"is the host of profile {where!r} right?"
+        return "is a proxy or a login page in the way?"
+
     def client(self) -> RelayClient:
         if self._client is None:
             from .api.client import RelayClient
 
             settings = self.settings
+            timeout = self.timeout()
             token = self.token()
             self._client = RelayClient(
                 LOCAL_BASE_URL if self.is_local else self.api_url,
@@ -235,6 +273,9 @@ class State:
                 user_agent=USER_AGENT,
                 headers=settings.headers,
                 transport=self.transport(),
+                timeout=timeout,
+                label="the local sandbox" if self.is_local else None,
+                host_question=self.host_question(),
                 on_write=self._note_sandbox_write if self.is_local else None,
                 on_unauthorized=None if self.is_local or self.environ.get("RELAY_API_KEY") else self.refresh_login,
                 api_key_source="RELAY_API_KEY" if not self.is_local and self.environ.get("RELAY_API_KEY") else None,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from relay_cli import __version__
 
 from conftest import API, SUB, TOKEN
 
-HOST = "all-main-pro-ibot.relaysvr.com"
+HOST = "https://all-main-pro-ibot.relaysvr.com"
 AUTH_HINT = "hint: run `relay login`, or set RELAY_API_KEY to a valid token\n"
 NET_HINT = "hint: check RELAY_HOST / the profile's host and your network\n"
 CREATE = ["workflow", "create", "call", "--trigger", "inbound", "--name", "x", "--uri", "wss://h/p", "-i", "990007560045678", "-s", SUB]
@@ -129,7 +130,7 @@ def test_connection_refused(run: Any) -> None:
     result, _ = listing_with(run, httpx.ConnectError("[Errno 111] Connection refused"), attempts=4)
     assert result.code == 1
     assert result.out == ""
-    assert result.err == f"error: could not reach {HOST}: connection refused (tried 4 times)\n" + NET_HINT
+    assert result.err == f"error: could not connect to {HOST}: connection refused (tried 4 times)\n" + NET_HINT
     assert len([line for line in result.err.splitlines() if line.startswith("error:")]) == 1
     assert result.err.count(HOST) == 1
 
@@ -137,15 +138,65 @@ def test_connection_refused(run: Any) -> None:
 def test_name_not_resolved(run: Any) -> None:
     result, _ = listing_with(run, httpx.ConnectError("[Errno -2] Name or service not known"), attempts=4)
     assert result.code == 1
-    assert result.err == f"error: could not reach {HOST}: host name not found (tried 4 times)\n" + NET_HINT
+    assert result.err == f"error: could not connect to {HOST}: host name not found (tried 4 times)\n" + NET_HINT
 
 
-@pytest.mark.parametrize("exc", [httpx.ConnectTimeout("timed out"), httpx.ReadTimeout("read timed out")], ids=["connect", "read"])
-def test_timeout(run: Any, exc: Exception) -> None:
-    result, _ = listing_with(run, exc, attempts=4)
+def test_a_connect_timeout_is_could_not_connect_and_retried(run: Any) -> None:
+    result, _ = listing_with(run, httpx.ConnectTimeout("timed out"), attempts=4)
     assert result.code == 1
     assert result.out == ""
-    assert result.err == f"error: could not reach {HOST}: timed out (tried 4 times)\n" + NET_HINT
+    assert result.err == f"error: could not connect to {HOST}: the connection timed out (tried 4 times)\n" + NET_HINT
+
+
+@pytest.mark.parametrize(("flag", "env", "seconds"), [([], None, "30"), (["--timeout", "2.5"], None, "2.5"),
+                                                        ([], "7", "7"), (["--timeout=4"], "7", "4")])  # fmt: skip
+def test_a_read_timeout_is_did_not_answer_and_not_retried(
+    run: Any, monkeypatch: pytest.MonkeyPatch, flag: list[str], env: str | None, seconds: str
+) -> None:
+    """The server was reached and did not answer within the deadline: said so, and not sent again."""
+    if env is not None:
+        monkeypatch.setenv("RELAY_TIMEOUT", env)
+    with respx.mock(base_url=API, assert_all_called=False, assert_all_mocked=True) as mock:
+        route = mock.get("/ibot/workflow").mock(side_effect=httpx.ReadTimeout("read timed out"))
+        result = run(*flag, "workflow", "list", "-s", SUB)
+        assert route.call_count == 1
+        timeout = route.calls.last.request.extensions["timeout"]
+    no_secrets(result)
+    assert result.code == 1
+    assert result.err == (
+        f"error: {HOST} did not answer within {seconds} s\n"
+        "hint: if the server is only slow, give it longer with --timeout SECONDS or RELAY_TIMEOUT\n"
+    )
+    assert timeout["read"] == float(seconds) and timeout["connect"] == min(10.0, float(seconds))
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "option", "shown"),
+    [
+        (["--timeout", "0"], None, "--timeout", "'0.0'"),
+        (["--timeout", "-3"], None, "--timeout", "'-3.0'"),
+        (["--timeout", "100000"], None, "--timeout", "'100000.0'"),
+        ([], "abc", "RELAY_TIMEOUT", "'abc'"),
+        ([], "nan", "RELAY_TIMEOUT", "'nan'"),
+        ([], "0", "RELAY_TIMEOUT", "'0'"),
+        ([], "-1", "RELAY_TIMEOUT", "'-1'"),
+    ],
+)
+def test_a_bad_timeout_is_refused(run: Any, monkeypatch: pytest.MonkeyPatch, argv: list[str], env: str | None,
+                                  option: str, shown: str) -> None:  # fmt: skip
+    if env is not None:
+        monkeypatch.setenv("RELAY_TIMEOUT", env)
+    result, requests = catch_all(run, *argv, "workflow", "list", "-s", SUB)
+    assert (result.code, result.out, requests) == (2, "", [])
+    assert result.err == (
+        f"error: {option}: expected a number of seconds greater than 0 and at most 86400 (such as 30 or 2.5), got {shown}\n"
+    )
+
+
+def test_a_timeout_that_is_not_a_number_is_a_usage_error(run: Any) -> None:
+    result, requests = catch_all(run, "--timeout", "soon", "workflow", "list", "-s", SUB)
+    assert (result.code, result.out, requests) == (2, "", [])
+    assert "'--timeout'" in result.err and "soon" in result.err
 
 
 # --- credentials --------------------------------------------------------------------------------------
@@ -291,7 +342,7 @@ def test_connection_refused_names_the_configured_host(run: Any, monkeypatch: pyt
         result = run("workflow", "list", "-s", SUB)
     no_secrets(result)
     assert result.code == 1
-    assert result.err == "error: could not reach 127.0.0.1: connection refused (tried 4 times)\n" + NET_HINT
+    assert result.err == "error: could not connect to http://127.0.0.1:9999: connection refused (tried 4 times)\n" + NET_HINT
 
 
 def test_error_output_is_not_json_even_with_json_flag(run: Any) -> None:
@@ -302,3 +353,381 @@ def test_error_output_is_not_json_even_with_json_flag(run: Any) -> None:
     assert result.code == 1
     assert result.out == ""
     assert result.err == "error: the Relay API refused GET /ibot/workflow: it broke (HTTP 500)\n"
+
+
+# --- credentials: checked before anything is sent, never shown --------------------------------------------
+
+MARK = "S3cretMark"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (f"{MARK}\n", "spaces or a line break at its start or end"),
+        (f" {MARK}", "spaces or a line break at its start or end"),
+        (f"{MARK} ", "spaces or a line break at its start or end"),
+        (f"{MARK}\tx", "a control character (a line break, a tab, ...)"),
+        (f"{MARK}\x1b[31m", "a control character (a line break, a tab, ...)"),
+        (f"{MARK}\x7f", "a control character (a line break, a tab, ...)"),
+        (f"s\u00e9{MARK}", "a non-ASCII character"),
+        (f"{MARK}\U0001f511", "a non-ASCII character"),
+        (f"Bearer {MARK}", "a space"),
+    ],
+)
+def test_a_bad_api_key_is_refused_unsent_and_unshown(run: Any, monkeypatch: pytest.MonkeyPatch, value: str, problem: str) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", value)
+    for verbose in ([], ["--verbose"]):
+        result, requests = catch_all(run, *verbose, "workflow", "list", "-s", SUB)
+        assert (result.code, result.out, requests) == (2, "", [])
+        assert result.err == (
+            f"error: RELAY_API_KEY: expected an API token of printable ASCII characters, got a value with {problem} (not shown)\n"
+            "hint: set it to the token alone, with no quotes, spaces or line breaks around it\n"
+        )
+        assert MARK not in result.err
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"X-Key": f"{MARK}\n"}, "the value of header X-Key has spaces or a line break at its start or end; it is not shown"),
+        ({"X-Key": f" {MARK}"}, "the value of header X-Key has spaces or a line break at its start or end; it is not shown"),
+        ({"X-Key": f"a\r\nX-Injected: {MARK}"}, "the value of header X-Key has a control character (a line break, a tab, ...); it is not shown"),
+        ({"X-Key": f"\u00e9{MARK}"}, "the value of header X-Key has a non-ASCII character; it is not shown"),
+        ({"X-Ok": "1", f"X {MARK}": "v"}, "expected a JSON object of header names to values; header name number 2 is not a valid "
+                                          "header name (letters, digits and !#$%&'*+-.^_`|~ only)"),
+        ({f"{MARK}:": "v"}, "expected a JSON object of header names to values; header name number 1 is not a valid header "
+                            "name (letters, digits and !#$%&'*+-.^_`|~ only)"),
+        ({"": "v"}, "expected a JSON object of header names to values; header name number 1 is not a valid header name "
+                    "(letters, digits and !#$%&'*+-.^_`|~ only)"),
+    ],
+)  # fmt: skip
+def test_bad_header_values_and_names_are_refused_unshown(
+    run: Any, monkeypatch: pytest.MonkeyPatch, headers: dict[str, str], message: str
+) -> None:
+    monkeypatch.setenv("RELAY_HEADERS", json.dumps(headers))
+    result, requests = catch_all(run, "--verbose", "workflow", "list", "-s", SUB)
+    assert (result.code, result.out, requests) == (2, "", [])
+    assert result.err.splitlines()[0] == f"error: RELAY_HEADERS: {message}"
+    assert MARK not in result.err
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [(f"Bearer {MARK}", "a space"), (f"Bear\n{MARK}", "a control character (a line break, a tab, ...)"),
+     (f"B\u00e9{MARK}", "a non-ASCII character"), (f"Be:{MARK}", "a character not allowed in a word")],
+)  # fmt: skip
+def test_a_bad_auth_method_is_refused_unshown(run: Any, monkeypatch: pytest.MonkeyPatch, value: str, problem: str) -> None:
+    monkeypatch.setenv("RELAY_AUTH_METHOD", value)
+    result, requests = catch_all(run, "workflow", "list", "-s", SUB)
+    assert (result.code, result.out, requests) == (2, "", [])
+    assert result.err == f"error: RELAY_AUTH_METHOD: expected one word such as Bearer, got a value with {problem} (not shown)\n"
+
+
+def test_a_damaged_stored_token_is_exit_4_unsent_and_unshown(run: Any, monkeypatch: pytest.MonkeyPatch, isolated_env: Any) -> None:
+    from relay_cli.auth.tokens import TokenStore
+
+    monkeypatch.delenv("RELAY_API_KEY")
+    monkeypatch.setenv("RELAY_ENV", "pro")
+    TokenStore(isolated_env).save("default", API, {"access_token": f"{MARK}\n", "refresh_token": "r"})
+    result, requests = catch_all(run, "workflow", "list", "-s", SUB)
+    assert (result.code, result.out, requests) == (4, "", [])
+    assert result.err == (
+        "error: the stored login of profile 'default' cannot be used: its access token has spaces or a line break at its "
+        "start or end (not shown)\nhint: run `relay login` again, or set RELAY_API_KEY\n"
+    )
+
+
+def test_a_refreshed_token_that_cannot_be_sent_is_refused_unshown() -> None:
+    from relay_cli.api.client import RelayClient
+    from relay_cli.errors import AuthError
+
+    with respx.mock(base_url=API) as mock, RelayClient(
+        API, token="old-token", user_agent="t", on_unauthorized=lambda: f"{MARK}\r\n"
+    ) as client:
+        route = mock.get("/ibot/workflow").mock(return_value=httpx.Response(401))
+        with pytest.raises(AuthError) as caught:
+            client.list_workflows(SUB)
+    assert route.call_count == 1
+    assert MARK not in caught.value.message
+    assert caught.value.message == (
+        f"the token for {API} cannot be sent: it has spaces or a line break at its start or end (not shown)"
+    )
+
+
+@pytest.mark.parametrize(
+    "host", ["https://user:S3cretMark@example.com", "user:S3cretMark@example.com", "https://S3cretMark@example.com/x",
+             "http://u:S3cretMark@[::1", "https://u:S3cretMark@example.com:notaport"],
+)  # fmt: skip
+def test_a_host_with_credentials_is_refused_unshown(run: Any, monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    monkeypatch.setenv("RELAY_HOST", host)
+    for argv in (["workflow", "list", "-s", SUB], ["profile", "show"], ["env"]):
+        result, requests = catch_all(run, *argv)
+        assert (result.code, result.out, requests) == (2, "", [])
+        assert result.err == (
+            "error: RELAY_HOST: expected a host name or a base URL without a user name or password (user:password@host); "
+            "the value is not shown, since it holds a credential\n"
+            "hint: give the API token in RELAY_API_KEY, or log in with `relay login`\n"
+        )
+
+
+@pytest.mark.parametrize("host", ["http://[::1", "http://[::1:8080/", "https://[zz]", "https://exa mple.com", "https://h\n.com"])
+def test_a_malformed_host_is_exit_2_naming_relay_host(run: Any, monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    monkeypatch.setenv("RELAY_HOST", host)
+    result, requests = catch_all(run, "workflow", "list", "-s", SUB)
+    assert (result.code, result.out, requests) == (2, "", [])
+    assert result.err.startswith("error: RELAY_HOST: expected a host name or a base URL")
+    assert len(result.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["profile", "add", "p", "--host", "http://[::1"], ["profile", "set", "host", "http://[::1"],
+                                  ["profile", "add", "p", "--host", "https://u:S3cretMark@h"]])  # fmt: skip
+def test_a_malformed_host_in_a_profile_is_exit_2(run: Any, argv: list[str]) -> None:
+    result, requests = catch_all(run, *argv)
+    assert (result.code, result.out, requests) == (2, "", [])
+    assert result.err.startswith("error: host: expected a host name or a base URL")
+    assert MARK not in result.err
+
+
+def test_a_server_message_that_quotes_the_token_is_masked(run: Any) -> None:
+    answer = httpx.Response(400, json={"error": "bad", "message": f"token {TOKEN} is not for this account"})
+    with respx.mock(base_url=API, assert_all_called=False) as mock:
+        mock.get("/ibot/workflow").mock(return_value=answer)
+        result = run("workflow", "list", "-s", SUB)
+    assert result.code == 1
+    assert result.err == "error: the Relay API refused GET /ibot/workflow: token *** is not for this account (bad) (HTTP 400)\n"
+
+
+# --- redirects ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_an_error_naming_where_and_is_never_followed(run: Any, status: int) -> None:
+    location = f"https://login.example.net/sso?next=/ibot&access_token={TOKEN}"
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as mock:
+        elsewhere = mock.route(host="login.example.net").mock(return_value=httpx.Response(200, json={"results": []}))
+        route = mock.get(f"{API}/ibot/workflow").mock(return_value=httpx.Response(status, headers={"Location": location}))
+        result = run("workflow", "list", "-s", SUB)
+        assert (route.call_count, elsewhere.call_count) == (1, 0)
+    no_secrets(result)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"error: {HOST} answered GET /ibot/workflow with HTTP {status}, a redirect to "
+        "https://login.example.net/sso?next=/ibot&access_token=***, which relay does not follow: is a proxy or a login "
+        "page in the way?\n"
+    )
+
+
+# --- every answer is checked against the shape its method needs -------------------------------------------------
+
+W = {"workflow_id": "wf-1", "name": "w"}
+#: method call → (HTTP method, path, a good answer and what the method returns from it, bad answers and the problem)
+SHAPES: list[tuple[str, Any, str, str, Any, Any, list[tuple[Any, str]]]] = [
+    ("list_workflows", lambda c: c.list_workflows(SUB), "GET", "/ibot/workflow", {"results": [W]}, [W],
+     [(None, 'expected {"results": [workflow, ...]}, but the answer is null, not an object'),
+      ([W], 'expected {"results": [workflow, ...]}, but the answer is a list, not an object'),
+      ({"results": 5}, 'expected {"results": [workflow, ...]}, but results is a number, not a list'),
+      ({"results": [W, "a"]}, 'expected {"results": [workflow, ...]}, but results[1] is a string, not an object'),
+      ({"results": [{"workflow_id": ""}]}, 'expected {"results": [workflow, ...]}, but results[0].workflow_id is an empty string'),
+      ({"results": [{"workflow_id": 7}]}, 'expected {"results": [workflow, ...]}, but results[0].workflow_id is a number, not a string'),
+      ({"results": [{**W, "config": "{not json"}]}, 'expected {"results": [workflow, ...]}, but results[0].config is a string that is not JSON'),
+      ({"results": [{**W, "config": "[1]"}]}, 'expected {"results": [workflow, ...]}, but results[0].config is a string holding a list, not an object'),
+      ({}, 'expected {"results": [workflow, ...]}, but results is missing')]),
+    ("save_workflow", lambda c: c.save_workflow(SUB, {"name": "w", "workflow_id": "wf-1"}), "POST", "/ibot/workflow", [W], [W],
+     [([], "expected [workflow, ...] (at least one), but the answer is an empty list"),
+      ({"results": [W]}, "expected [workflow, ...] (at least one), but the answer is an object, not a list"),
+      ([{"name": "w"}], "expected [workflow, ...] (at least one), but [0].workflow_id is missing")]),
+    ("device_ids", lambda c: c.device_ids(SUB), "GET", f"/ibot/subscriber/{SUB}/device_ids", {"devices": ["d1"]}, ["d1"],
+     [({"devices": [1]}, 'expected {"devices": [string, ...]}, but devices[0] is a number, not a string'),
+      (["d1"], 'expected {"devices": [string, ...]}, but the answer is a list, not an object')]),
+    ("groups", lambda c: c.groups(SUB), "GET", "/ibot/groups", [{"group_id": "g"}], [{"group_id": "g"}],
+     [({"results": []}, "expected [object, ...], but the answer is an object, not a list")]),
+    ("authz_context", lambda c: c.authz_context(), "GET", "/ibot/authz_context", [{"subscriber_id": SUB}], [{"subscriber_id": SUB}],
+     [({"subscriber_id": SUB}, "expected [object, ...], but the answer is an object, not a list")]),
+    ("subscriber_info", lambda c: c.subscriber_info(SUB), "GET", f"/ibot/subscriber_info/{SUB}", {"capabilities": {}}, {"capabilities": {}},
+     [([], "expected object, but the answer is a list, not an object")]),
+    ("workflow_instances", lambda c: c.workflow_instances(SUB), "GET", "/ibot/workflow_instances", [], [],
+     [({"results": []}, "expected [object, ...], but the answer is an object, not a list")]),
+    ("analytics_events", lambda c: c.analytics_events(SUB), "GET", "/ibot/workflow_analytics_events",
+     {"data": [], "cursor": None}, {"data": [], "cursor": None},
+     [([], 'expected {"data": [object, ...]}, but the answer is a list, not an object'),
+      ({"data": [], "cursor": {}}, 'expected {"data": [object, ...]}, but cursor is an object, not a string or a number or null')]),
+    ("geofences", lambda c: c.geofences(SUB), "GET", "/ibot/geofence", {"results": [{"geofence_id": "g"}]}, [{"geofence_id": "g"}],
+     [([{"geofence_id": "g"}], 'expected {"results": [object, ...]}, but the answer is a list, not an object')]),
+    ("custom_audio", lambda c: c.custom_audio(SUB), "GET", "/ibot/custom_audio", [{"id": "a"}], [{"id": "a"}],
+     [({"results": []}, "expected [object, ...], but the answer is an object, not a list")]),
+    ("nfc_tag", lambda c: c.nfc_tag(SUB, "t1"), "GET", "/ibot/relay_nfc_tag/t1", {"tag_id": "t1"}, {"tag_id": "t1"},
+     [(None, "expected object, but the answer is null, not an object")]),
+]  # fmt: skip
+
+
+def _client(**kw: Any) -> Any:
+    from relay_cli.api.client import RelayClient
+
+    return RelayClient(API, token=TOKEN, user_agent="t", **kw)
+
+
+@pytest.mark.parametrize(("name", "call", "method", "path", "good", "returned", "bad"), SHAPES, ids=[s[0] for s in SHAPES])
+def test_each_method_checks_the_shape_of_its_answer(name: str, call: Any, method: str, path: str, good: Any, returned: Any,
+                                                     bad: list[tuple[Any, str]]) -> None:  # fmt: skip
+    from relay_cli.errors import ApiError
+
+    with respx.mock(base_url=API, assert_all_mocked=True) as mock, _client() as client:
+        route = mock.route(method=method, path=path)
+        route.mock(return_value=httpx.Response(200, json=good))
+        assert call(client) == returned
+        for answer, problem in bad:
+            route.mock(return_value=httpx.Response(200, content=json.dumps(answer).encode()))
+            with pytest.raises(ApiError) as caught:
+                call(client)
+            note = " (tried once; it may have been carried out: check before doing it again)" if method != "GET" else ""
+            assert caught.value.message == f"{API} answered {method} {path} with JSON of an unexpected shape: {problem}{note}"
+            assert caught.value.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "found"),
+    [
+        (httpx.Response(200, text="<!doctype html><title>Sign in</title>", headers={"Content-Type": "text/html"}), "text/html"),
+        (httpx.Response(200, text="<r/>", headers={"Content-Type": "application/xml"}), "application/xml"),
+        (httpx.Response(200, content=b'{"results": [', headers={"Content-Type": "application/json"}),
+         "a body that is not valid JSON (application/json, 13 bytes)"),
+        (httpx.Response(200, content=b"\xff\xfe\x00garbage"), "a body that is not valid JSON (no content type, 10 bytes)"),
+        (httpx.Response(200, content=b"[" * 100_000), "a body that is not valid JSON (no content type, 100000 bytes)"),
+        (httpx.Response(200), "an empty body"),
+        (httpx.Response(204), "an empty body"),
+        (httpx.Response(200, content=b" \n "), "an empty body"),
+    ],
+)
+def test_an_answer_that_is_not_json_is_an_error(answer: httpx.Response, found: str) -> None:
+    from relay_cli.errors import ApiError
+
+    with respx.mock(base_url=API) as mock, _client(host_question="is RELAY_HOST right?") as client:
+        mock.get("/ibot/workflow").mock(return_value=answer)
+        with pytest.raises(ApiError) as caught:
+            client.list_workflows(SUB)
+    assert caught.value.message == (
+        f"{API} answered GET /ibot/workflow with HTTP {answer.status_code} and {found}, not the API's JSON: is RELAY_HOST right?"
+    )
+
+
+def test_json_under_another_content_type_is_read_by_its_body() -> None:
+    """The reference CLI parses some answers (groups) itself: the server may label JSON otherwise."""
+    with respx.mock(base_url=API) as mock, _client() as client:
+        mock.get("/ibot/groups").mock(return_value=httpx.Response(200, text='[{"group_id": "g"}]', headers={"Content-Type": "text/plain"}))
+        assert client.groups(SUB) == [{"group_id": "g"}]
+
+
+@pytest.mark.parametrize("call", [lambda c: c.delete_workflow(SUB, "wf-1"), lambda c: c.stop_instance(SUB, "i-1"),
+                                  lambda c: c.trigger_workflow(SUB, "wf-1", "u1", {}), lambda c: c.update_nfc_tag(SUB, "t1", {}),
+                                  lambda c: c.delete_geofence(SUB, "g1")],
+                         ids=["delete", "stop", "trigger", "tag update", "geofence delete"])  # fmt: skip
+def test_endpoints_documented_to_answer_nothing_accept_an_empty_body_but_not_a_page(call: Any) -> None:
+    from relay_cli.errors import ApiError
+
+    with respx.mock(base_url=API) as mock, _client() as client:
+        route = mock.route()
+        for empty in (httpx.Response(204), httpx.Response(200), httpx.Response(200, json={}), httpx.Response(200, json={"ok": True})):
+            route.mock(return_value=empty)
+            assert call(client) is None
+        route.mock(return_value=httpx.Response(200, text="<html>portal</html>", headers={"Content-Type": "text/html"}))
+        with pytest.raises(ApiError) as caught:
+            call(client)
+        route.mock(return_value=httpx.Response(200, text="OK, done"))
+        with pytest.raises(ApiError) as not_json:
+            call(client)
+    assert "with HTTP 200 and text/html, not the API's JSON (tried once; it may have been carried out" in caught.value.message
+    assert "with HTTP 200 and a body that is not valid JSON (text/plain, 8 bytes)" in not_json.value.message
+
+
+# --- the retry budget (a simulated clock) ------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize(("timeout", "attempts", "sleeps"), [(30, 4, [0.5, 1.0, 2.0]), (1, 2, [0.5]), (2, 3, [0.5, 1.0])])
+def test_retries_stop_at_the_budget_of_twice_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, timeout: float, attempts: int, sleeps: list[float]
+) -> None:
+    from relay_cli.api import client as client_module
+    from relay_cli.errors import ApiError
+
+    monkeypatch.setattr(client_module.random, "uniform", lambda a, b: b)
+    clock = Clock()
+    with respx.mock(base_url=API) as mock, _client(timeout=timeout, clock=clock, sleep=clock.sleep) as client:
+        route = mock.get("/ibot/workflow").mock(return_value=httpx.Response(503))
+        with pytest.raises(ApiError) as caught:
+            client.list_workflows(SUB)
+    assert route.call_count == attempts
+    assert clock.sleeps == sleeps
+    assert caught.value.message.endswith(f"(HTTP 503) (tried {attempts} times)")
+
+
+def test_a_retry_after_past_the_budget_is_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from relay_cli.errors import ApiError
+
+    clock = Clock()
+    with respx.mock(base_url=API) as mock, _client(clock=clock, sleep=clock.sleep) as client:
+        route = mock.get("/ibot/workflow").mock(return_value=httpx.Response(429, headers={"Retry-After": "40"}))
+        with pytest.raises(ApiError) as caught:
+            client.list_workflows(SUB)
+    assert route.call_count == 2 and clock.sleeps == [40.0]  # 40 s fit in 60 s once, not twice
+    assert caught.value.message == (
+        "the Relay API refused GET /ibot/workflow: Too Many Requests (HTTP 429) (the server asks to retry after 40 s) "
+        "(tried 2 times)"
+    )
+
+
+# --- one request path: the log stream refreshes a login like any request ------------------------------------------
+
+
+def test_the_log_stream_refreshes_a_login_once_like_any_request() -> None:
+    from relay_cli.errors import ApiAuthError
+
+    refreshed: list[str] = []
+
+    def refresh() -> str:
+        refreshed.append("again")
+        return "fresh-token"
+
+    with respx.mock(base_url=API) as mock, _client(on_unauthorized=refresh) as client:
+        route = mock.get("/ibot/workflowdebug").mock(
+            side_effect=[httpx.Response(401), httpx.Response(200, content=b'{"message": "m"}\nnot json\n')]
+        )
+        assert list(client.workflow_logs(SUB, workflow_id="wf-1")) == [{"message": "m"}, {"message": "not json"}]
+        assert [c.request.headers["Authorization"] for c in route.calls] == [f"Bearer {TOKEN}", "Bearer fresh-token"]
+        assert dict(route.calls.last.request.url.params) == {"subscriber_id": SUB, "workflow_id": "wf-1"}
+        route.mock(return_value=httpx.Response(401))
+        with pytest.raises(ApiAuthError):  # a second 401 stands: the refresh is made once per request
+            list(client.workflow_logs(SUB))
+    assert refreshed == ["again", "again"]
+
+
+def test_an_upload_never_refreshes_nor_follows_a_redirect(tmp_path: Any) -> None:
+    from relay_cli.errors import ApiError
+
+    path = tmp_path / "a.wav"
+    path.write_bytes(b"x" * 10)
+    signed = "https://bucket.s3.amazonaws.com/a.wav?X-Amz-Signature=sig"
+    with respx.mock(assert_all_mocked=True) as mock, _client(on_unauthorized=lambda: "never") as client:
+        moved = mock.put("https://bucket.s3.amazonaws.com/a.wav").mock(
+            return_value=httpx.Response(307, headers={"Location": "https://other.example.com/a.wav?X-Amz-Signature=sig"})
+        )
+        with pytest.raises(ApiError) as caught:
+            client.upload_presigned(signed, str(path), 10)
+        assert moved.call_count == 1
+        assert "authorization" not in moved.calls.last.request.headers
+    assert caught.value.message == (
+        "uploading the file failed: https://bucket.s3.amazonaws.com answered PUT /a.wav with HTTP 307, a redirect to "
+        "https://other.example.com/a.wav?X-Amz-Signature=***, which relay does not follow (tried once)"
+    )

@@ -119,7 +119,7 @@ def test_a_failed_upload_removes_the_new_record_and_exits_1(run: Any, api: Any, 
     assert relay_calls(api) == [("POST", "/ibot/custom_audio", Q), ("DELETE", "/ibot/custom_audio/au-1", Q)]
     assert result.out == ""
     assert result.err == (
-        f"error: uploading the file to bucket.s3.amazonaws.com failed: HTTP {status} "
+        f"error: uploading the file to https://bucket.s3.amazonaws.com failed: HTTP {status} "
         f"{httpx.codes.get_reason_phrase(status)} (tried once); the new audio record au-1 was removed again\n"
     )
 
@@ -169,7 +169,7 @@ def test_an_upload_that_never_connects_says_so_and_removes_the_record(run: Any, 
     assert len(upload_calls(api)) == 4  # MAX_ATTEMPTS
     assert relay_calls(api)[-1] == ("DELETE", "/ibot/custom_audio/au-1", Q)
     assert result.err.startswith(
-        "error: uploading the file failed: could not reach bucket.s3.amazonaws.com: connection refused (tried 4 times)"
+        "error: uploading the file failed: could not connect to https://bucket.s3.amazonaws.com: connection refused (tried 4 times)"
         "; the new audio record au-1 was removed again\n"
     )
 

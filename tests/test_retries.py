@@ -119,7 +119,7 @@ def test_a_create_that_never_gets_through_says_nothing_changed(api: Any, client:
     with pytest.raises(NetworkError) as caught:
         client.save_workflow(SUB, CREATE)
     assert caught.value.message == (
-        "could not reach all-main-pro-ibot.relaysvr.com: connection refused (tried 4 times; nothing was changed)"
+        "could not connect to https://all-main-pro-ibot.relaysvr.com: connection refused (tried 4 times; nothing was changed)"
     )
 
 

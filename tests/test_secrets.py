@@ -108,29 +108,36 @@ def test_token_never_leaks(run: Any, monkeypatch: pytest.MonkeyPatch, isolated_e
     (isolated_env.parent / "welcome.wav").write_bytes(b"RIFF" + len(riff).to_bytes(4, "little") + riff)
 
     def answer(request: httpx.Request) -> httpx.Response:
+        """Each endpoint's answer in the shape the API documents (the client refuses any other)."""
         if status != 200:
             return httpx.Response(status, json={"error": "nope"})
-        path = request.url.path
+        path, method = request.url.path, request.method
+        if method in ("DELETE", "PUT") or (method == "POST" and path.startswith("/ibot/workflow/")):
+            return httpx.Response(204)  # delete, tag update, trigger, the upload: an empty answer
         if path == "/ibot/workflow":
-            return httpx.Response(200, json={"results": [WF]} if request.method == "GET" else [WF])
+            return httpx.Response(200, json={"results": [WF]} if method == "GET" else [WF])
         if path.endswith("device_ids"):
             return httpx.Response(200, json={"devices": ["d1"]})
-        if path == "/ibot/workflow_instances" and request.method == "GET":
+        if path == "/ibot/workflow_instances":
             return httpx.Response(200, json=[{"instance_id": "i-1", "workflow_id": "wf-1", "subscriber_id": SUB,
                                               "triggering_user_id": "d1", "workflow_uri": "wss://h/p"}])
         if path == "/ibot/authz_context":
             return httpx.Response(200, json=[{"subscriber_id": SUB}])
         if path.startswith("/ibot/subscriber_info"):
             return httpx.Response(200, json={"capabilities": {"calling": True}})
-        if path == "/ibot/custom_audio" and request.method == "POST":
+        if path == "/ibot/custom_audio" and method == "POST":
             return httpx.Response(200, json={"result": {"id": "au-1"}, "s3_upload_url": f"{API}/upload?X-Amz-Signature=s"})
-        if path == "/ibot/custom_audio":
-            return httpx.Response(200, json=[{"id": "au-1", "short_name": "welcome", "audio_format": "wave"}])
-        if path == "/ibot/geofence" and request.method == "GET":  # a delete looks its item up first
-            return httpx.Response(200, json=[{"geofence_id": "gf-1", "label": "g"}])
-        if path == "/ibot/relay_nfc_tag/t-1" and request.method == "GET":
-            return httpx.Response(200, json={"tag_id": "t-1", "content": {"type": "custom", "category": "c", "label": "l"}})
-        return httpx.Response(200, json=[])
+        if path in ("/ibot/custom_audio", "/ibot/groups"):
+            return httpx.Response(200, json=[{"id": "au-1", "short_name": "welcome", "audio_format": "wave"}]
+                                  if path == "/ibot/custom_audio" else [])
+        if path in ("/ibot/workflow_analytics_events", "/ibot/audit"):
+            return httpx.Response(200, json={"data": [], "cursor": None})
+        tag = {"tag_id": "t-1", "content": {"type": "custom", "category": "c", "label": "l"}}
+        if path == "/ibot/relay_nfc_tag/t-1" and method == "GET":
+            return httpx.Response(200, json=tag)
+        if method == "POST":
+            return httpx.Response(200, json={"geofence_id": "gf-1", **tag})
+        return httpx.Response(200, json={"results": [{"geofence_id": "gf-1", "label": "g", **tag}]})  # a delete looks it up
 
     codes: list[tuple[str, int]] = []
     for args in COMMANDS:
@@ -146,3 +153,112 @@ def test_token_never_leaks(run: Any, monkeypatch: pytest.MonkeyPatch, isolated_e
     for path in isolated_env.rglob("*"):
         if path.is_file() and path.name != "credentials.json":
             assert SECRET not in path.read_text(errors="replace"), path
+
+
+# --- a failure matrix: every credential setting × what the server does × --verbose, all output grepped --------------
+
+LEAK = "LeakCanary7f3Q"
+#: where the secret sits; each one is either sent (and the server may quote it back) or refused before sending
+SETUPS = {
+    "api key": {"RELAY_API_KEY": LEAK},
+    "extra header": {"RELAY_HEADERS": '{"X-Api-Token": "%s"}' % LEAK, "RELAY_API_KEY": "plain-token"},
+    "header without x-": {"RELAY_HEADERS": '{"Team-Secret": "%s"}' % LEAK, "RELAY_API_KEY": "plain-token"},
+    "api key + line break": {"RELAY_API_KEY": LEAK + "\n"},
+    "api key + space": {"RELAY_API_KEY": " " + LEAK},
+    "api key, non-ASCII": {"RELAY_API_KEY": LEAK + "\u00e9"},
+    "header + CRLF": {"RELAY_HEADERS": '{"X-A": "v\\r\\nX-B: %s"}' % LEAK},
+    "host user info": {"RELAY_HOST": f"https://user:{LEAK}@api.example.com"},
+    "auth method with a token": {"RELAY_AUTH_METHOD": f"Bearer {LEAK}"},
+}
+#: what the server does with the request; several quote the secret back
+SERVER = {
+    "ok": lambda request: httpx.Response(200, json={"results": [WF]} if request.method == "GET" else [WF]),
+    "401 quoting it": lambda request: httpx.Response(401, json={"error": "invalid_token", "message": f"bad token {LEAK}"}),
+    "500 quoting it": lambda request: httpx.Response(500, json={"error": f"{LEAK} leaked"}),
+    "302 to it": lambda request: httpx.Response(302, headers={"Location": f"https://sso.example.net/?t={LEAK}"}),
+    "html quoting it": lambda request: httpx.Response(200, text=f"<html>{LEAK}</html>", headers={"Content-Type": "text/html"}),
+    "connect error quoting it": lambda request: (_ for _ in ()).throw(httpx.ConnectError(f"proxy said {LEAK}")),
+    "header error quoting it": lambda request: (_ for _ in ()).throw(httpx.LocalProtocolError(f"Illegal header value b'{LEAK}'")),
+}
+
+
+@pytest.mark.parametrize("setup", list(SETUPS))
+def test_no_failure_shows_a_secret(run: Any, monkeypatch: pytest.MonkeyPatch, setup: str) -> None:
+    for name, value in SETUPS[setup].items():
+        monkeypatch.setenv(name, value)
+    seen = []
+    for behaviour, respond in SERVER.items():
+        for verbose in ([], ["--verbose"]):
+            for argv in (["workflow", "list", "-s", SUB], ["workflow", "install", "-w", "wf-1", "-i", "d9", "-s", SUB, "--yes"]):
+                with respx.mock(assert_all_called=False) as mock:
+                    mock.route().mock(side_effect=respond)
+                    result = run(*verbose, *argv)
+                    sent = len(mock.calls)
+                assert LEAK not in result.out + result.err, (setup, behaviour, verbose, argv, result.err)
+                assert "Traceback" not in result.err
+                seen.append((result.code, sent))
+    if setup in ("api key", "extra header", "header without x-"):  # sent: every outcome happened
+        assert {code for code, _ in seen} == {0, 1, 4}
+    else:  # refused before anything was sent
+        assert seen == [(2, 0)] * len(seen)
+
+
+# --- property tests: token and header values ------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+MARKER = "Qx9Marker"
+#: anything an environment variable can hold around a distinctive core: control characters, spaces, non-ASCII, emoji
+_noise = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=4)
+_values = st.tuples(_noise, _noise).map(lambda t: t[0] + MARKER + t[1])
+_answers = st.sampled_from([200, 401, 500, 503])
+DOCUMENTED = {0, 1, 2, 3, 4, 5, 6, 130}
+
+
+def _expected(status: int) -> int:
+    return {200: 0, 401: 4, 500: 1, 503: 1}[status]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(token=_values, status=_answers, verbose=st.booleans())
+def test_any_api_key_is_used_exactly_or_refused_unshown(
+    run: Any, monkeypatch: pytest.MonkeyPatch, token: str, status: int, verbose: bool
+) -> None:
+    monkeypatch.setenv("RELAY_API_KEY", token)
+    sendable = all(0x21 <= ord(ch) <= 0x7E for ch in token)  # printable ASCII, no space: a token as HTTP allows it
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route().mock(return_value=httpx.Response(status, json={"results": []}))
+        result = run(*(["--verbose"] if verbose else []), "workflow", "list", "-s", SUB)
+        headers = [call.request.headers["Authorization"] for call in mock.calls]
+    assert MARKER not in result.out + result.err
+    assert "Traceback" not in result.err and result.code in DOCUMENTED
+    if sendable:
+        assert result.code == _expected(status)
+        assert headers and set(headers) == {f"Bearer {token}"}
+    else:
+        assert (result.code, headers) == (2, [])
+        assert result.err.startswith("error: RELAY_API_KEY: ") and result.err.count("\n") == 2
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_values, status=_answers, verbose=st.booleans(), name=st.sampled_from(["X-Custom", "Custom-Auth"]))
+def test_any_header_value_is_sent_exactly_or_refused_unshown(
+    run: Any, monkeypatch: pytest.MonkeyPatch, value: str, status: int, verbose: bool, name: str
+) -> None:
+    import json
+
+    monkeypatch.setenv("RELAY_HEADERS", json.dumps({name: value}))
+    sendable = all(0x20 <= ord(ch) <= 0x7E for ch in value) and value[0] != " " and value[-1] != " "
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route().mock(return_value=httpx.Response(status, json={"results": []}))
+        result = run(*(["--verbose"] if verbose else []), "workflow", "list", "-s", SUB)
+        values = [call.request.headers[name] for call in mock.calls]
+    assert MARKER not in result.out + result.err
+    assert "Traceback" not in result.err and result.code in DOCUMENTED
+    if sendable:
+        assert result.code == _expected(status)
+        assert values and set(values) == {value}
+    else:
+        assert (result.code, values) == (2, [])
+        assert result.err.startswith(f"error: RELAY_HEADERS: the value of header {name} has ")

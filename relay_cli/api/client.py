@@ -1,4 +1,23 @@
-"""RelayClient: one method per Relay API endpoint (relay-api.md, "Requests"), over one ``httpx.Client``."""
+"""RelayClient: one method per Relay API endpoint (relay-api.md, "Requests"), over one ``httpx.Client``.
+
+Every request goes through one path, ``RelayClient._send`` — the JSON calls, the realtime log stream and the
+upload to object storage alike:
+
+- a deadline per attempt (``timeout``, 30 s unless ``--timeout`` / ``RELAY_TIMEOUT`` say otherwise) that
+  covers connecting, sending and the whole answer however slowly its bytes come (``api.deadline``); the body
+  of the realtime log stream is the one thing left unbounded, by design;
+- retries of what is safe to retry (see ``_idempotent`` and ``NEVER_SENT``), at most ``MAX_ATTEMPTS``
+  attempts, all of them and the waits between them within ``BUDGET_FACTOR`` times the deadline. A request
+  that reached the server and got no answer within the deadline is not sent again: the deadline is how long
+  the user said they would wait;
+- one refresh of a stored login after a 401 (``on_unauthorized``);
+- the answer checked before anything uses it: a 3xx is an error naming its Location (redirects are never
+  followed, so credentials never go to another host), at most ``MAX_BODY`` bytes are read, and the body must
+  be JSON of the shape the method names (``api.shapes``); only the endpoints documented to answer nothing
+  (delete, trigger, stop, tag update) accept an empty body;
+- every failure mapped to one exception of ``relay_cli.errors``, with the token and the extra header values
+  masked wherever they might appear.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +25,23 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
+from ..core import redact
 from ..core.workflow import normalize, trigger_body
-from ..errors import ApiError
-from .errors import raise_for_response, network_error
+from ..errors import ApiError, AuthError, RelayError
+from . import deadline as deadlines
+from . import shapes
+from .errors import http_error, network_error
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+#: seconds one attempt may take, from connecting to the last byte of the answer
+DEFAULT_TIMEOUT = 30.0
+#: seconds to open a connection (within the deadline)
+CONNECT_TIMEOUT = 10.0
 
 # --- retries (module attributes, so tests can shrink them or replace `wait`) -----------------------------
 #: attempts per request, the first included
@@ -25,9 +51,24 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 #: a Retry-After longer than this is not waited for: the request fails at once
 RETRY_AFTER_MAX = 60.0
+#: all attempts of one request and the waits between them end within this many times the deadline
+BUDGET_FACTOR = 2.0
 RETRY_STATUSES = (429, 502, 503, 504)
+#: an upload to object storage is retried after a 500 too (S3 asks for it)
+UPLOAD_RETRY_STATUSES = (500, 502, 503, 504)
 #: failures that prove the request never reached the server: safe to retry even a create
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+# --- answers ----------------------------------------------------------------------------------------------
+#: the most of a successful answer that is read (10,000 workflows as benchmarks/startup.py makes them: 3.4 MiB)
+MAX_BODY = 64 * 1024 * 1024
+#: the most of an error answer that is read (for its "error" and "message")
+MAX_ERROR_BODY = 64 * 1024
+#: the longest line of the realtime log stream
+MAX_LOG_LINE = 1024 * 1024
+#: content types that are never the API's JSON, whatever the body holds (a proxy's or a login portal's page).
+#: Other types are judged by the body: the reference CLI's own code expects JSON under other content types.
+NOT_JSON = ("text/html", "application/xhtml+xml", "text/xml", "application/xml")
 
 
 def wait(seconds: float) -> None:
@@ -48,14 +89,16 @@ def retry_after(response: httpx.Response) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # nan is unreadable
     from email.utils import parsedate_to_datetime
 
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     if when is None:
         return None
@@ -70,6 +113,44 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, without user info: how messages name a server."""
+    parts = urlsplit(url)
+    return redact.url(f"{parts.scheme}://{parts.netloc}")
+
+
+def _printable(text: str, limit: int = 300) -> str:
+    """A server-provided text made safe for one line of a terminal."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _TooBig(Exception):
+    pass
+
+
+@dataclass
+class _Call:
+    """One request, as ``_send`` carries it out."""
+
+    method: str
+    #: a path under the base URL, or (``upload``) an absolute URL
+    url: str
+    #: the shape the answer's JSON must have; None: nothing is needed (an empty body, or any JSON, is accepted)
+    expect: shapes.Shape | None = None
+    params: dict[str, Any] | None = None
+    body: Any = None
+    #: a streamed request body, made anew for each attempt
+    content: Callable[[], Iterator[bytes]] | None = None
+    headers: dict[str, str] | None = None
+    #: may it be sent twice?
+    idempotent: bool = True
+    #: to another host (a presigned URL): our credentials and extra headers are removed, no 401 refresh
+    upload: bool = False
+    #: the open response is returned once its status is checked (the realtime log stream)
+    stream: bool = False
+
+
 class RelayClient:
     def __init__(
         self,
@@ -80,37 +161,50 @@ class RelayClient:
         user_agent: str,
         headers: dict[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_TIMEOUT,
         on_write: Callable[[str, str], None] | None = None,
         max_attempts: int | None = None,
         sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
         on_unauthorized: Callable[[], str | None] | None = None,
         api_key_source: str | None = None,
         log: Any = None,
+        label: str | None = None,
+        host_question: str | None = None,
     ) -> None:
-        """``on_write(method, path)`` is called after every successful request that changes data.
-        ``max_attempts`` / ``sleep``: override the module's ``MAX_ATTEMPTS`` / ``wait`` (tests).
+        """``timeout``: the deadline of one attempt, in seconds. ``on_write(method, path)`` is called after every
+        successful request that changes data. ``max_attempts`` / ``sleep`` / ``clock``: override the module's
+        ``MAX_ATTEMPTS`` / ``wait`` / ``time.monotonic`` for the retry budget (tests).
         ``on_unauthorized()``: called once on the first 401; a new token it returns replaces the old one and the
         request is sent again (a stored login's refresh). ``api_key_source``: the token is an API key from
-        there (never refreshed): a 401 says the key is invalid. ``log``: an ``HttpLog`` (``--verbose``)."""
+        there (never refreshed): a 401 says the key is invalid. ``log``: an ``HttpLog`` (``--verbose``).
+        ``label``: how messages name the server (default: its ``scheme://host``). ``host_question``: what an
+        error asks when an answer is not the API's ("is RELAY_HOST right?")."""
         self._on_unauthorized = on_unauthorized
         self._api_key_source = api_key_source
         self._auth_method = auth_method
         self._on_write = on_write
         self._max_attempts = max_attempts
         self._wait = sleep
+        self._clock = clock or time.monotonic
+        self.timeout = float(timeout)
         self.base_url = base_url.rstrip("/")
         self.host = httpx.URL(self.base_url).host
+        self.origin = label or _origin(self.base_url)
+        self._host_question = host_question
+        #: values masked in every message: the token(s) and the extra header values
+        self._secrets: set[str] = {str(v) for v in (headers or {}).values()}
         default_headers = {"Accept": "application/json", "User-Agent": user_agent}
         default_headers.update(headers or {})
         #: never sent to another host (a presigned upload URL): the credentials and the profile's own headers
         self._private_headers = {"authorization", *(name.lower() for name in headers or {})}
         if token is not None:
-            default_headers["Authorization"] = f"{auth_method} {token}"
+            default_headers["Authorization"] = self._authorization(token)
+        if log is not None and hasattr(log, "protect"):
+            log.protect(self._private_headers, self._secrets)
         hooks = {"request": [log.request], "response": [log.response]} if log is not None else {}
-        self._http = httpx.Client(
-            base_url=self.base_url, headers=default_headers, timeout=timeout, transport=transport, event_hooks=hooks
-        )
+        self._http = httpx.Client(base_url=self.base_url, headers=default_headers, transport=transport, event_hooks=hooks)
+        deadlines.install(self._http)
 
     def close(self) -> None:
         self._http.close()
@@ -121,7 +215,19 @@ class RelayClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- plumbing ------------------------------------------------------------------------------
+    # --- the request path ----------------------------------------------------------------------------
+
+    def _authorization(self, token: str) -> str:
+        """The Authorization header for ``token``, which is checked first: httpx's own error for a bad value
+        would quote it whole."""
+        problem = redact.value_problem(token, spaces=False)
+        if problem:
+            raise AuthError(
+                f"the token for {self.origin} cannot be sent: it has {problem} (not shown)",
+                hint="set RELAY_API_KEY to a valid token, or run `relay login` again",
+            )
+        self._secrets.add(token)
+        return f"{self._auth_method} {token}"
 
     def _idempotent(self, method: str, path: str, body: Any) -> bool:
         """May this request be sent twice? GET, DELETE and PUT, and a save that replaces a given ``workflow_id``."""
@@ -129,273 +235,381 @@ class RelayClient:
             return True
         return method == "POST" and path == "/ibot/workflow" and isinstance(body, dict) and bool(body.get("workflow_id"))
 
-    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
-        """Send one request, retrying what is safe to retry (see ``_idempotent`` and ``NEVER_SENT``).
-
-        Retried: connection failures, 502/503/504 and 429 (after its Retry-After, else after an exponential
-        backoff with jitter), at most ``MAX_ATTEMPTS`` attempts in all. A create (a POST with no workflow_id,
-        or a trigger) is retried only after a failure that proves it never reached the server."""
-        kwargs: dict[str, Any] = {}
-        if params:
-            kwargs["params"] = {k: v for k, v in params.items() if v is not None}
-        if body is not None:
-            kwargs["json"] = body
+    def _json(
+        self, method: str, path: str, expect: shapes.Shape | None, *, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        """A request to the API whose answer must be JSON of the shape ``expect`` (None: no answer is needed)."""
         idempotent = self._idempotent(method, path, body)
+        return self._send(_Call(method, path, expect, params=params, body=body, idempotent=idempotent))
+
+    def _send(self, call: _Call) -> Any:
+        """Carry out ``call`` (see the module's docstring): its answer's JSON; for a stream, the open response."""
         attempts = max(1, self._max_attempts if self._max_attempts is not None else MAX_ATTEMPTS)
         pause = self._wait if self._wait is not None else wait
-        maybe_done = False  # may an attempt so far have been carried out by the server?
+        clock = self._clock
+        budget_end = clock() + self.timeout * BUDGET_FACTOR
+        where = _origin(call.url) if call.upload else self.origin
         attempt = 0
         refreshed = False
+        maybe_done = False  # may an attempt so far have been carried out by the server?
+
+        def fits(delay: float) -> bool:
+            """Is there an attempt left, and time in the budget to wait ``delay`` and try again?"""
+            return attempt < attempts and clock() + delay + min(self.timeout, 1.0) <= budget_end
+
         while True:
             attempt += 1
-            last = attempt >= attempts
+            allowed = max(0.001, min(self.timeout, budget_end - clock()))
             try:
-                response = self._http.request(method, path, **kwargs)
+                response, body = self._exchange(call, allowed)
             except httpx.TransportError as exc:
                 never_sent = isinstance(exc, NEVER_SENT)
                 maybe_done = maybe_done or not never_sent
-                if not last and (idempotent or never_sent):
-                    pause(backoff(attempt))
+                # reached, and no answer within the deadline: not sent again (the deadline is the user's)
+                timed_out = isinstance(exc, httpx.TimeoutException) and not never_sent
+                retryable = call.idempotent or never_sent
+                delay = backoff(attempt)
+                if retryable and not timed_out and fits(delay):
+                    pause(delay)
                     continue
-                err = network_error(exc, self.host)
-                if attempt > 1 or not (idempotent or never_sent):
-                    err = self._gave_up(err, method, attempt, maybe_done, idempotent or never_sent)
-                raise err from None
+                raise self._fail(network_error(exc, where, allowed), call, attempt, maybe_done, retryable) from None
+            except _TooBig:
+                err = ApiError(
+                    f"{where} answered {call.method} {self._path(call)} with more than {MAX_BODY // 2**20} MiB; "
+                    f"relay reads at most {MAX_BODY // 2**20} MiB of an answer"
+                )
+                raise self._fail(err, call, attempt, True, True, always=call.method != "GET") from None
+            except OSError as exc:
+                if call.content is None:
+                    raise
+                from ..errors import UsageError  # the file to upload went away or became unreadable
+
+                raise UsageError(f"cannot read the file to upload ({exc.strerror or exc})", option="--file") from None
             status = response.status_code
-            if status == 401 and not refreshed and self._on_unauthorized is not None:
+            if status == 401 and not call.upload and not refreshed and self._on_unauthorized is not None:
                 refreshed = True  # a 401 is refused before anything is done: sending again is safe
                 token = self._on_unauthorized()
                 if token:
-                    self._http.headers["Authorization"] = f"{self._auth_method} {token}"
+                    self._http.headers["Authorization"] = self._authorization(token)
                     attempt -= 1  # the refresh does not use up an attempt
                     continue
-            if status == 401:
-                self._raise_key_invalid(response)
-            delay = None
-            if status in RETRY_STATUSES:
-                maybe_done = maybe_done or status in (502, 504)
-                delay = retry_after(response) if status in (429, 503) else None
-                if idempotent and not last and (delay is None or delay <= RETRY_AFTER_MAX):
-                    pause(backoff(attempt) if delay is None else delay)
-                    continue
-            if method == "DELETE" and maybe_done and status == 404:
-                response = httpx.Response(204, request=response.request)  # an earlier attempt deleted it
+            if 300 <= status < 400:  # a write answered "see other" may well have been carried out
+                err = self._redirect(call, response, where)
+                raise self._fail(err, call, attempt, True, True, always=call.method != "GET") from None
+            if status >= 400:
+                retry_statuses = UPLOAD_RETRY_STATUSES if call.upload else RETRY_STATUSES
+                delay = None
+                if status in retry_statuses:
+                    maybe_done = maybe_done or status in (500, 502, 504)
+                    delay = retry_after(response) if status in (429, 503) else None
+                    wanted = backoff(attempt) if delay is None else delay
+                    if call.idempotent and (delay is None or delay <= RETRY_AFTER_MAX) and fits(wanted):
+                        pause(wanted)
+                        continue
+                if not (call.method == "DELETE" and maybe_done and status == 404):  # else an earlier attempt did it
+                    err = self._status_error(call, response, body, where)
+                    if delay is not None and call.idempotent and attempt < attempts:
+                        err.message += f" (the server asks to retry after {delay:.0f} s)"
+                    if attempt > 1 or call.upload or (status in retry_statuses and not call.idempotent):
+                        maybe_done = maybe_done or status == 500
+                        raise self._fail(err, call, attempt, maybe_done, call.idempotent) from None
+                    raise self._masked(err) from None
+                body = b""
+            if call.stream:
+                return self._open_stream(call, response, where)
+            value = None
+            if not call.upload:
+                try:
+                    value = self._decode(call, response, body, where)
+                except ApiError as err:
+                    raise self._fail(err, call, attempt, True, True, always=call.method != "GET") from None
+                if call.method != "GET" and self._on_write is not None:
+                    self._on_write(call.method, call.url)
+            return value
+
+    def _exchange(self, call: _Call, allowed: float) -> tuple[httpx.Response, bytes]:
+        """One attempt within ``allowed`` seconds: send, and read the answer (bounded) unless it is a stream."""
+        at = time.monotonic() + allowed
+        # a stream's reads have no timeout of their own: until its headers are in, the deadline bounds them
+        read = None if call.stream else allowed
+        timeout = httpx.Timeout(allowed, connect=min(CONNECT_TIMEOUT, allowed), read=read)
+        params = {k: v for k, v in (call.params or {}).items() if v is not None}
+        with deadlines.deadline(at):
+            request = self._http.build_request(
+                call.method,
+                call.url,
+                params=params or None,
+                json=call.body,
+                content=call.content() if call.content is not None else None,
+                headers=call.headers,
+                timeout=timeout,
+            )
+            if call.upload:
+                for name in self._private_headers:
+                    request.headers.pop(name, None)
+            response = self._http.send(request, stream=True)
+            keep_open = call.stream and response.is_success
             try:
-                raise_for_response(response)
-            except ApiError as err:
-                if delay is not None and delay > RETRY_AFTER_MAX:
-                    err.message += f" (the server asks to retry after {delay:.0f} s)"
-                    err.args = (err.message,)
-                if attempt > 1 or (status in RETRY_STATUSES and not idempotent):
-                    maybe_done = maybe_done or status == 500
-                    raise self._gave_up(err, method, attempt, maybe_done, idempotent) from None
-                raise
-            break
-        if method != "GET" and self._on_write is not None:
-            self._on_write(method, path)
-        if not response.content or not response.content.strip():
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            return None
-
-    def _raise_key_invalid(self, response: httpx.Response) -> None:
-        """A rejected API key (``RELAY_API_KEY``) is never refreshed: say plainly that the key is invalid."""
-        if self._api_key_source is None:
-            return
-        from ..errors import ApiAuthError
-
-        try:
-            raise_for_response(response)
-        except ApiAuthError as err:
-            err.message = f"{err.message}: the key in {self._api_key_source} is invalid or expired"
-            err.args = (err.message,)
-            err.hint = f"set {self._api_key_source} to a valid API token, or unset it and run `relay login`"
-            raise
+                if keep_open:
+                    return response, b""
+                success = response.is_success
+                body = _read(response, at, MAX_BODY if success else MAX_ERROR_BODY, cut=not success)
+            finally:
+                if not keep_open:
+                    response.close()
+        return response, body
 
     @staticmethod
-    def _gave_up(err: Any, method: str, attempts: int, maybe_done: bool, retryable: bool) -> Any:
-        """The final error of a request, saying how often it was sent and whether it may have been carried out."""
-        notes = ["tried once" if attempts == 1 else f"tried {attempts} times"]
-        if method != "GET":
-            if maybe_done:
-                notes.append("it may have been carried out: check before doing it again")
-            else:
-                notes.append("nothing was changed")
-            if not retryable:
-                notes.append("not sent again, since only a request that provably never reached the server is repeated")
-        err.message = f"{err.message} ({'; '.join(notes)})"
-        err.args = (err.message,)
-        err.attempts = attempts
-        err.maybe_done = maybe_done
+    def _path(call: _Call) -> str:
+        return urlsplit(call.url).path if call.upload else call.url
+
+    def _suspect_host(self) -> str:
+        return f": {self._host_question}" if self._host_question else ""
+
+    def _redirect(self, call: _Call, response: httpx.Response, where: str) -> ApiError:
+        """A 3xx: never followed (the credentials would go along); the error names where it pointed."""
+        status = response.status_code
+        what = f"{call.method} {self._path(call)}"
+        location = response.headers.get("Location", "")
+        if not location:
+            return ApiError(f"{where} answered {what} with HTTP {status} (a redirect) but no Location{self._suspect_host()}",
+                            status=status)  # fmt: skip
+        try:
+            target = redact.url(str(response.request.url.join(location)))
+        except (httpx.InvalidURL, ValueError, TypeError):
+            target = redact.url(location)
+        return ApiError(
+            f"{where} answered {what} with HTTP {status}, a redirect to {_printable(target)}, which relay does not "
+            f"follow{self._suspect_host()}",
+            status=status,
+        )
+
+    def _status_error(self, call: _Call, response: httpx.Response, body: bytes, where: str) -> ApiError:
+        status = response.status_code
+        if call.upload:
+            reason = _storage_error(response, body) or response.reason_phrase
+            return ApiError(f"uploading the file to {where} failed: HTTP {status} {_printable(reason)}", status=status)
+        err = http_error(call.method, response.request.url.path, status, response.reason_phrase, body)
+        err.message = _printable(err.message, 1000)
+        if status == 401 and self._api_key_source is not None:
+            err.message = f"{err.message}: the key in {self._api_key_source} is invalid or expired"
+            err.hint = f"set {self._api_key_source} to a valid API token, or unset it and run `relay login`"
         return err
+
+    def _decode(self, call: _Call, response: httpx.Response, body: bytes, where: str) -> Any:
+        """The JSON of a successful answer, checked against ``call.expect``; an ApiError when it is not that."""
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        what = f"{call.method} {self._path(call)}"
+        if not body.strip():
+            if call.expect is None:
+                return None
+            found = "an empty body"
+        elif kind in NOT_JSON:
+            found = _printable(kind, 60)
+        else:
+            try:
+                value = json.loads(body)
+            except (ValueError, RecursionError):
+                found = f"a body that is not valid JSON ({_printable(kind, 60) or 'no content type'}, {len(body)} bytes)"
+            else:
+                if call.expect is None:
+                    return value
+                problem = shapes.problem(call.expect, value)
+                if problem is None:
+                    return value
+                return self._raise_shape(where, what, response.status_code, call.expect, problem)
+        raise ApiError(
+            f"{where} answered {what} with HTTP {response.status_code} and {found}, not the API's JSON{self._suspect_host()}",
+            status=response.status_code,
+        )
+
+    def _raise_shape(self, where: str, what: str, status: int, expect: shapes.Shape, problem: str) -> Any:
+        raise ApiError(
+            f"{where} answered {what} with JSON of an unexpected shape: expected {expect.text}, but {problem}"
+            f"{self._suspect_host()}",
+            status=status,
+        )
+
+    def _open_stream(self, call: _Call, response: httpx.Response, where: str) -> httpx.Response:
+        """The checks a stream's headers can pass: it must not be a web page."""
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind in NOT_JSON:
+            response.close()
+            raise self._masked(ApiError(
+                f"{where} answered {call.method} {self._path(call)} with HTTP {response.status_code} and "
+                f"{_printable(kind, 60)}, not the API's JSON lines{self._suspect_host()}",
+                status=response.status_code,
+            ))  # fmt: skip
+        return response
+
+    def _masked(self, err: RelayError) -> RelayError:
+        """``err`` with every known secret masked in its message and hint."""
+        err.message = redact.known(err.message, self._secrets)
+        err.args = (err.message,)
+        if err.hint:
+            err.hint = redact.known(err.hint, self._secrets)
+        return err
+
+    def _fail(
+        self, err: RelayError, call: _Call, attempts: int, maybe_done: bool, retryable: bool, *, always: bool = False
+    ) -> RelayError:
+        """The final error of a request. After a retry, or for a write, it says how often the request was sent
+        and whether it may have been carried out."""
+        tried = "tried once" if attempts == 1 else f"tried {attempts} times"
+        if call.upload:
+            prefix = "" if err.message.startswith("uploading the file") else "uploading the file failed: "
+            err.message = f"{prefix}{err.message} ({tried})"
+            err.hint = None  # the hints name our own host's settings; this URL came from the API
+        elif attempts > 1 or not retryable or always:
+            notes = [tried]
+            if call.method != "GET":
+                if maybe_done:
+                    notes.append("it may have been carried out: check before doing it again")
+                else:
+                    notes.append("nothing was changed")
+                if not retryable:
+                    notes.append("not sent again, since only a request that provably never reached the server is repeated")
+            err.message = f"{err.message} ({'; '.join(notes)})"
+        err.attempts = attempts  # type: ignore[attr-defined]
+        err.maybe_done = maybe_done  # type: ignore[attr-defined]
+        return self._masked(err)
 
     # --- workflows -----------------------------------------------------------------------------
 
     def list_workflows(self, subscriber_id: str) -> list[dict[str, Any]]:
-        data = self._request("GET", "/ibot/workflow", params={"subscriber_id": subscriber_id})
-        results = data.get("results", []) if isinstance(data, dict) else data or []
-        return [normalize(wf) for wf in results if isinstance(wf, dict)]
+        data = self._json("GET", "/ibot/workflow", shapes.WORKFLOWS, params={"subscriber_id": subscriber_id})
+        return [normalize(wf) for wf in data["results"]]
 
     def save_workflow(self, subscriber_id: str, workflow: dict[str, Any]) -> list[dict[str, Any]]:
         """Create (no ``workflow_id``) or replace (with one). Returns the saved workflow(s)."""
-        data = self._request("POST", "/ibot/workflow", params={"subscriber_id": subscriber_id}, body=workflow)
-        if isinstance(data, dict):
-            data = data.get("results", [data])
-        return [normalize(wf) for wf in data or [] if isinstance(wf, dict)]
+        data = self._json("POST", "/ibot/workflow", shapes.SAVED, params={"subscriber_id": subscriber_id}, body=workflow)
+        return [normalize(wf) for wf in data]
 
     def delete_workflow(self, subscriber_id: str, workflow_id: str) -> None:
-        self._request("DELETE", f"/ibot/workflow/{_seg(workflow_id)}", params={"subscriber_id": subscriber_id})
+        self._json("DELETE", f"/ibot/workflow/{_seg(workflow_id)}", None, params={"subscriber_id": subscriber_id})
 
     def trigger_workflow(self, subscriber_id: str, workflow_id: str, user_id: str, args: dict[str, Any]) -> None:
         body = trigger_body(user_id, args)
-        self._request(
-            "POST",
-            f"/ibot/workflow/{_seg(workflow_id)}",
-            params={"subscriber_id": subscriber_id, "user_id": user_id},
-            body=body,
-        )
+        params = {"subscriber_id": subscriber_id, "user_id": user_id}
+        self._json("POST", f"/ibot/workflow/{_seg(workflow_id)}", None, params=params, body=body)
 
     # --- instances, logs, analytics ------------------------------------------------------------
 
     def workflow_instances(self, subscriber_id: str) -> list[dict[str, Any]]:
-        data = self._request("GET", "/ibot/workflow_instances", params={"subscriber_id": subscriber_id})
-        return list(data or [])
+        return list(self._json("GET", "/ibot/workflow_instances", shapes.OBJECTS, params={"subscriber_id": subscriber_id}))
 
     def stop_instance(self, subscriber_id: str, instance_id: str) -> None:
-        self._request(
-            "DELETE", f"/ibot/workflow_instances/{_seg(instance_id)}", params={"subscriber_id": subscriber_id}
-        )
+        path = f"/ibot/workflow_instances/{_seg(instance_id)}"
+        self._json("DELETE", path, None, params={"subscriber_id": subscriber_id})
 
     def workflow_logs(
         self, subscriber_id: str, *, workflow_id: str | None = None, user_id: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Stream the realtime log: one JSON object per line, until the server closes the stream."""
+    ) -> Iterator[Any]:
+        """Stream the realtime log: one JSON value per line (a line that is not JSON comes as
+        ``{"message": line}``), until the server closes the stream. Only the connection and the headers are
+        bounded by the deadline: the stream is long-lived by design."""
         params = {"subscriber_id": subscriber_id, "workflow_id": workflow_id, "user_id": user_id}
-        params = {k: v for k, v in params.items() if v is not None}
-        refreshed = False
+        response = self._send(_Call("GET", "/ibot/workflowdebug", params=params, stream=True))
         try:
-            while True:
-                with self._http.stream(
-                    "GET", "/ibot/workflowdebug", params=params, timeout=httpx.Timeout(None, connect=10.0)
-                ) as response:
-                    if response.is_error:
-                        response.read()
-                        if response.status_code == 401 and not refreshed and self._on_unauthorized is not None:
-                            refreshed = True
-                            token = self._on_unauthorized()
-                            if token:
-                                self._http.headers["Authorization"] = f"{self._auth_method} {token}"
-                                continue
-                        if response.status_code == 401:
-                            self._raise_key_invalid(response)
-                        raise_for_response(response)
-                    for line in response.iter_lines():
-                        line = line.strip()
-                        if not line:
-                            continue
-                        try:
-                            yield json.loads(line)
-                        except ValueError:
-                            yield {"message": line}
-                    return
+            for raw in _lines(response, MAX_LOG_LINE):
+                line = raw.decode("utf-8", "replace").strip()
+                if not line:
+                    continue
+                try:
+                    yield json.loads(line)
+                except (ValueError, RecursionError):
+                    yield {"message": line}
         except httpx.TransportError as exc:
-            raise network_error(exc, self.host) from None
+            raise self._masked(network_error(exc, self.origin)) from None
+        except _TooBig:
+            raise self._masked(ApiError(
+                f"{self.origin} sent a log line longer than {MAX_LOG_LINE // 2**20} MiB on GET /ibot/workflowdebug; "
+                "the stream was closed"
+            )) from None  # fmt: skip
+        finally:
+            response.close()
 
     def analytics_events(self, subscriber_id: str, **query: Any) -> dict[str, Any]:
+        """One page of ``GET /ibot/workflow_analytics_events``: ``{"data": [...], "cursor": ...}``."""
         params = {"subscriber_id": subscriber_id, **query}
-        data = self._request("GET", "/ibot/workflow_analytics_events", params=params)
-        return data if isinstance(data, dict) else {"data": data or []}
+        return dict(self._json("GET", "/ibot/workflow_analytics_events", shapes.PAGE, params=params))
 
     # --- account -------------------------------------------------------------------------------
 
     def device_ids(self, subscriber_id: str) -> list[str]:
-        data = self._request("GET", f"/ibot/subscriber/{_seg(subscriber_id)}/device_ids")
-        return list((data or {}).get("devices", []))
+        data = self._json("GET", f"/ibot/subscriber/{_seg(subscriber_id)}/device_ids", shapes.DEVICES)
+        return list(data["devices"])
 
     def groups(self, subscriber_id: str) -> list[dict[str, Any]]:
-        data = self._request("GET", "/ibot/groups", params={"subscriber_id": subscriber_id})
-        return list(data or [])
+        return list(self._json("GET", "/ibot/groups", shapes.OBJECTS, params={"subscriber_id": subscriber_id}))
 
     def subscriber_info(self, subscriber_id: str) -> dict[str, Any]:
-        return self._request("GET", f"/ibot/subscriber_info/{_seg(subscriber_id)}") or {}
+        return dict(self._json("GET", f"/ibot/subscriber_info/{_seg(subscriber_id)}", shapes.OBJECT))
 
     def authz_context(self) -> list[dict[str, Any]]:
-        data = self._request("GET", "/ibot/authz_context")
-        if isinstance(data, dict):
-            data = [data]
-        return list(data or [])
+        return list(self._json("GET", "/ibot/authz_context", shapes.OBJECTS))
 
     # --- geofences, venues and positions -----------------------------------------------------------
 
     def geofences(self, subscriber_id: str) -> list[dict[str, Any]]:
-        data = self._request("GET", "/ibot/geofence", params={"subscriber_id": subscriber_id})
-        return _results(data)
+        return self._results("/ibot/geofence", subscriber_id)
 
     def create_geofence(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        data = self._request("POST", "/ibot/geofence", params={"subscriber_id": subscriber_id}, body=body)
-        return data if isinstance(data, dict) else {}
+        params = {"subscriber_id": subscriber_id}
+        return dict(self._json("POST", "/ibot/geofence", shapes.OBJECT, params=params, body=body))
 
     def delete_geofence(self, subscriber_id: str, geofence_id: str) -> None:
-        self._request("DELETE", f"/ibot/geofence/{_seg(geofence_id)}", params={"subscriber_id": subscriber_id})
+        self._json("DELETE", f"/ibot/geofence/{_seg(geofence_id)}", None, params={"subscriber_id": subscriber_id})
 
     def venues(self, subscriber_id: str) -> list[dict[str, Any]]:
-        data = self._request("GET", "/ibot/indoor_venue", params={"subscriber_id": subscriber_id})
-        return _results(data)
+        return self._results("/ibot/indoor_venue", subscriber_id)
 
     def positions(self, subscriber_id: str, venue_id: str) -> list[dict[str, Any]]:
-        data = self._request(
-            "GET", f"/ibot/indoor_position/{_seg(venue_id)}", params={"subscriber_id": subscriber_id}
-        )
-        return _results(data)
+        return self._results(f"/ibot/indoor_position/{_seg(venue_id)}", subscriber_id)
 
     # --- NFC tag configurations ----------------------------------------------------------------
 
     def nfc_tags(self, subscriber_id: str) -> list[dict[str, Any]]:
-        data = self._request("GET", "/ibot/relay_nfc_tag", params={"subscriber_id": subscriber_id})
-        return _results(data)
+        return self._results("/ibot/relay_nfc_tag", subscriber_id)
 
     def nfc_tag(self, subscriber_id: str, tag_id: str) -> dict[str, Any]:
-        data = self._request("GET", f"/ibot/relay_nfc_tag/{_seg(tag_id)}", params={"subscriber_id": subscriber_id})
-        return data if isinstance(data, dict) else {}
+        path = f"/ibot/relay_nfc_tag/{_seg(tag_id)}"
+        return dict(self._json("GET", path, shapes.OBJECT, params={"subscriber_id": subscriber_id}))
 
     def create_nfc_tag(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        data = self._request("POST", "/ibot/relay_nfc_tag", params={"subscriber_id": subscriber_id}, body=body)
-        return data if isinstance(data, dict) else {}
+        params = {"subscriber_id": subscriber_id}
+        return dict(self._json("POST", "/ibot/relay_nfc_tag", shapes.OBJECT, params=params, body=body))
 
     def update_nfc_tag(self, subscriber_id: str, tag_id: str, body: dict[str, Any]) -> None:
-        self._request(
-            "PUT", f"/ibot/relay_nfc_tag/{_seg(tag_id)}", params={"subscriber_id": subscriber_id}, body=body
-        )
+        path = f"/ibot/relay_nfc_tag/{_seg(tag_id)}"
+        self._json("PUT", path, None, params={"subscriber_id": subscriber_id}, body=body)
 
     def delete_nfc_tag(self, subscriber_id: str, tag_id: str) -> None:
-        self._request("DELETE", f"/ibot/relay_nfc_tag/{_seg(tag_id)}", params={"subscriber_id": subscriber_id})
+        self._json("DELETE", f"/ibot/relay_nfc_tag/{_seg(tag_id)}", None, params={"subscriber_id": subscriber_id})
 
     # --- users ---------------------------------------------------------------------------------
 
     def user_profiles(self, subscriber_id: str) -> list[dict[str, Any]]:
-        data = self._request("GET", "/ibot/user_profile", params={"subscriber_id": subscriber_id})
-        return _results(data)
+        return self._results("/ibot/user_profile", subscriber_id)
 
     def audit_events(self, subscriber_id: str, **query: Any) -> dict[str, Any]:
         """One page of ``GET /ibot/audit``: ``{"data": [...], "cursor": ...}``."""
-        data = self._request("GET", "/ibot/audit", params={"subscriber_id": subscriber_id, **query})
-        return data if isinstance(data, dict) else {"data": data or []}
+        return dict(self._json("GET", "/ibot/audit", shapes.PAGE, params={"subscriber_id": subscriber_id, **query}))
 
     # --- custom audio --------------------------------------------------------------------------------
 
     def custom_audio(self, subscriber_id: str) -> list[dict[str, Any]]:
-        data = self._request("GET", "/ibot/custom_audio", params={"subscriber_id": subscriber_id})
-        return _results(data)
+        """A bare list, as the API answers it."""
+        return list(self._json("GET", "/ibot/custom_audio", shapes.OBJECTS, params={"subscriber_id": subscriber_id}))
 
     def create_custom_audio(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``{"result": {"id", ...}, "s3_upload_url": ...}``: the record, and where to PUT the file."""
-        data = self._request("POST", "/ibot/custom_audio", params={"subscriber_id": subscriber_id}, body=body)
-        return data if isinstance(data, dict) else {}
+        """``{"result": {"id", ...}, "s3_upload_url": ...}``: the record, and where to PUT the file. The caller
+        checks both fields, so that it can remove a record that came without an upload URL."""
+        params = {"subscriber_id": subscriber_id}
+        return dict(self._json("POST", "/ibot/custom_audio", shapes.OBJECT, params=params, body=body))
 
     def delete_custom_audio(self, subscriber_id: str, audio_id: str) -> None:
-        self._request("DELETE", f"/ibot/custom_audio/{_seg(audio_id)}", params={"subscriber_id": subscriber_id})
+        self._json("DELETE", f"/ibot/custom_audio/{_seg(audio_id)}", None, params={"subscriber_id": subscriber_id})
 
     def upload_presigned(
         self,
@@ -413,44 +627,46 @@ class RelayClient:
         the profile's extra headers are removed from the request (same client, so same transport and --verbose
         hooks). Connection failures and 500/502/503/504 are retried (a PUT of the same bytes is idempotent; S3
         asks for 500 to be retried too); each attempt reads the file again."""
-        attempts = max(1, self._max_attempts if self._max_attempts is not None else MAX_ATTEMPTS)
-        pause = self._wait if self._wait is not None else wait
-        host = httpx.URL(url).host or url
-        attempt = 0
-        while True:
-            attempt += 1
-            last = attempt >= attempts
-            tried = "tried once" if attempt == 1 else f"tried {attempt} times"
-            request = self._http.build_request(
-                "PUT",
-                url,
-                content=_file_chunks(path, progress),
-                headers={"Content-Type": content_type, "Content-Length": str(size)},
-            )
-            for name in self._private_headers:
-                request.headers.pop(name, None)
-            try:
-                response = self._http.send(request)
-            except httpx.TransportError as exc:
-                if not last:
-                    pause(backoff(attempt))
-                    continue
-                err = network_error(exc, host)
-                err.message = f"uploading the file failed: {err.message} ({tried})"
-                err.args = (err.message,)
-                raise err from None
-            except OSError as exc:  # the file went away or became unreadable since it was checked
-                from ..errors import UsageError
+        self._send(_Call(
+            "PUT", url, content=lambda: _file_chunks(path, progress), upload=True,
+            headers={"Content-Type": content_type, "Content-Length": str(size)},
+        ))  # fmt: skip
 
-                raise UsageError(f"{path}: cannot read it ({exc.strerror or exc})", option="--file") from None
-            status = response.status_code
-            if status in (500, 502, 503, 504) and not last:
-                pause(backoff(attempt))
-                continue
-            if status >= 400:
-                reason = _storage_error(response) or response.reason_phrase
-                raise ApiError(f"uploading the file to {host} failed: HTTP {status} {reason} ({tried})", status=status)
-            return
+    def _results(self, path: str, subscriber_id: str) -> list[dict[str, Any]]:
+        """The list in a ``{"results": [...]}`` answer."""
+        return list(self._json("GET", path, shapes.RESULTS, params={"subscriber_id": subscriber_id})["results"])
+
+
+def _read(response: httpx.Response, at: float, limit: int, *, cut: bool) -> bytes:
+    """The answer's body, at most ``limit`` bytes (decoded): more is ``_TooBig``, or (``cut``) cut off there.
+    Past the deadline ``at`` (a transport of a test or the sandbox, which the network backend does not see) it
+    is a ``ReadTimeout``, like a slow socket."""
+    declared = response.headers.get("Content-Length", "")
+    if not cut and declared.isdigit() and int(declared) > limit:
+        raise _TooBig
+    data = bytearray()
+    for chunk in response.iter_bytes():
+        data += chunk
+        if len(data) > limit:
+            if cut:
+                return bytes(data[:limit])
+            raise _TooBig
+        if time.monotonic() > at:
+            raise httpx.ReadTimeout("the request's deadline has passed", request=response.request)
+    return bytes(data)
+
+
+def _lines(response: httpx.Response, limit: int) -> Iterator[bytes]:
+    """The lines of a streamed body; a line longer than ``limit`` bytes is ``_TooBig``."""
+    pending = b""
+    for chunk in response.iter_bytes():
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from complete
+        if len(pending) > limit:
+            raise _TooBig
+    if pending:
+        yield pending
 
 
 def _file_chunks(path: str, progress: Callable[[int], None] | None, size: int = 64 * 1024) -> Iterator[bytes]:
@@ -465,25 +681,17 @@ def _file_chunks(path: str, progress: Callable[[int], None] | None, size: int = 
                 progress(sent)
 
 
-def _storage_error(response: httpx.Response) -> str | None:
+def _storage_error(response: httpx.Response, body: bytes) -> str | None:
     """The ``<Code>`` and ``<Message>`` of an object store's XML error (S3: SignatureDoesNotMatch, AccessDenied,
     "Request has expired"), or a JSON ``error``/``message``; None when the body says neither."""
     import re
 
-    text = response.text[:4096]
+    text = body[:4096].decode("utf-8", "replace")
     found = [re.search(rf"<{tag}>([^<]{{1,300}})</{tag}>", text) for tag in ("Code", "Message")]
     parts = [m.group(1).strip() for m in found if m is not None]
     if not parts and "json" in response.headers.get("content-type", ""):
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            parts = [str(body[k]) for k in ("error", "message") if body.get(k)]
+        from .errors import detail
+
+        error, message = detail(body)
+        parts = [p for p in (error, message) if p]
     return ": ".join(parts) or None
-
-
-def _results(data: Any) -> list[dict[str, Any]]:
-    """The list in ``{"results": [...]}`` (or a bare list), objects only."""
-    items = data.get("results", []) if isinstance(data, dict) else data or []
-    return [item for item in items if isinstance(item, dict)]
