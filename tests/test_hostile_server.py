@@ -1,0 +1,472 @@
+"""A hostile server: answers that are not the API's JSON, redirects, trickles, stalls, resets, 5xx bursts and huge
+bodies, against the commands that read before they write (``workflow list``, ``create``, ``install``,
+``apply``, ``export``). Each row names the exit code, the message and the requests the server saw; the rule
+under test is that no write ever follows a read that failed.
+
+The server is this file's own: raw sockets on 127.0.0.1 with a free port, one thread per connection, every
+answer ``Connection: close``. A second server stands where redirects point, to prove nothing is sent there.
+Deadlines are short (``RELAY_TIMEOUT``) so that stalls and trickles cost a fraction of a second; retries do
+not sleep (conftest).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SUB, TOKEN, stored_workflow
+
+WF = stored_workflow("wf-1", "w1")
+LISTING = json.dumps({"results": [WF]}).encode()
+SAVED = json.dumps([WF]).encode()
+#: how long the commands wait in the rows that stall or trickle
+SHORT = 0.3
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+Behaviour = Callable[[socket.socket, "Seen", "Server"], None]
+
+
+@dataclass
+class Server:
+    """``behave(conn, request, server)`` answers each request; ``seen`` lists them in the order they came."""
+
+    behave: Behaviour
+    evil: str = "http://127.0.0.1:9"
+    seen: list[Seen] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.lock = threading.Lock()
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(10)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, rest = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+            length = int(headers.get("content-length", "0") or 0)
+            while len(rest) < length:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                rest += chunk
+            request = Seen(method, target.split("?", 1)[0], headers)
+            with self.lock:
+                self.seen.append(request)
+            self.behave(conn, request, self)
+        except OSError:
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def requests(self) -> list[tuple[str, str]]:
+        return [(r.method, r.path) for r in self.seen]
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        with self.lock:
+            for conn in self.conns:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+EVIL = "{evil}"
+
+# --- behaviours ------------------------------------------------------------------------------------------
+
+
+def send(conn: socket.socket, status: int, body: bytes = b"", kind: str | None = "application/json",
+         headers: tuple[tuple[str, str], ...] = ()) -> None:  # fmt: skip
+    lines = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"Content-Type: {kind}"] if kind else []
+    lines += [f"{k}: {v}" for k, v in headers]
+    conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+
+
+def good(conn: socket.socket, request: Seen, server: Server) -> None:
+    """The API's own answers."""
+    if request.method == "GET":
+        send(conn, 200, LISTING)
+    elif request.method == "POST":
+        send(conn, 200, SAVED)
+    else:
+        send(conn, 204, kind=None)
+
+
+def answer(status: int, body: bytes = b"", kind: str | None = "application/json", **headers: str) -> Behaviour:
+    """Always the same answer; "{evil}" in a header is where the redirects point (the ``evil`` server)."""
+
+    def behave(conn: socket.socket, request: Seen, server: Server) -> None:
+        values = tuple((k, v.replace(EVIL, server.evil)) for k, v in headers.items())
+        send(conn, status, body, kind, values)
+
+    return behave
+
+
+def plain(conn: socket.socket, request: Seen, server: Server) -> None:
+    """The API's own answers, labelled text/plain."""
+    send(conn, 200, LISTING if request.method == "GET" else SAVED, "text/plain")
+
+
+def stall(conn: socket.socket, request: Seen, server: Server) -> None:
+    server.stop.wait(30)
+
+
+#: a trickle sends one byte every TRICKLE seconds (well inside any read timeout), for at most 6 s
+TRICKLE = 0.05
+
+
+def trickle_body(conn: socket.socket, request: Seen, server: Server) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+    for _ in range(int(6 / TRICKLE)):
+        if server.stop.wait(TRICKLE):
+            return
+        conn.sendall(b" ")
+
+
+def trickle_headers(conn: socket.socket, request: Seen, server: Server) -> None:
+    """The status line, then one byte of a header at a time: no read ever waits long, the headers never end."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    for _ in range(int(6 / TRICKLE)):
+        if server.stop.wait(TRICKLE):
+            return
+        conn.sendall(b"a")
+
+
+def reset(conn: socket.socket, request: Seen, server: Server) -> None:
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a RST
+
+
+def huge_declared(conn: socket.socket, request: Seen, server: Server) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 107374182400\r\n\r\n{\"results\": [")
+    server.stop.wait(30)
+
+
+def huge_streamed(conn: socket.socket, request: Seen, server: Server) -> None:
+    """A chunked answer that never ends: 64 MiB of spaces inside a JSON list, and more."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b" " * 65536
+    frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+    conn.sendall(b"d\r\n{\"results\": [\r\n")
+    for _ in range(1100):  # 68.75 MiB: past the cap, and the client stops reading
+        conn.sendall(frame)
+
+
+def burst(status: int, times: int, then: Behaviour = good) -> Behaviour:
+    """``status`` for the first ``times`` requests, then ``then``."""
+
+    def behave(conn: socket.socket, request: Seen, server: Server) -> None:
+        if len(server.seen) <= times:
+            send(conn, status, json.dumps({"error": "unavailable"}).encode())
+        else:
+            then(conn, request, server)
+
+    return behave
+
+
+def on_writes(behaviour: Behaviour) -> Behaviour:
+    """The API's own answer to reads; ``behaviour`` for everything else."""
+    return lambda conn, request, server: (good if request.method == "GET" else behaviour)(conn, request, server)
+
+
+# --- fixtures ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def evil() -> Iterator[Server]:
+    """Where the redirects point: it must never see a request."""
+    server = Server(good)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def serve(monkeypatch: pytest.MonkeyPatch, evil: Server) -> Iterator[Callable[[Behaviour], Server]]:
+    servers: list[Server] = []
+
+    def start(behaviour: Behaviour) -> Server:
+        server = Server(behaviour, evil=evil.origin)
+        servers.append(server)
+        monkeypatch.setenv("RELAY_HOST", server.origin)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def commands(tmp_path: Path, closed_port: int) -> dict[str, list[str]]:
+    manifest = tmp_path / "relay.toml"
+    manifest.write_text(f'account = "{SUB}"\n[workflow.new]\ntype = "button"\nuri = "wss://h/new"\ninstall_all = true\n')
+    return {
+        "list": ["workflow", "list", "-s", SUB],
+        # a call workflow with the preflight checks on: the account's workflows are listed before the save
+        "create": ["workflow", "create", "call", "--trigger", "inbound", "-n", "c", "-u", f"ws://127.0.0.1:{closed_port}/x",
+                   "-i", "990007560045678", "-s", SUB],  # fmt: skip
+        "install": ["workflow", "install", "-w", "wf-1", "-i", "d9", "-s", SUB, "--yes"],
+        "apply": ["workflow", "apply", "-f", str(manifest), "--yes"],
+        "export": ["workflow", "export", "-s", SUB],
+    }
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- reads that fail: nothing is written -----------------------------------------------------------------
+
+ORIGIN = "{origin}"
+LIST = ("GET", "/ibot/workflow")
+SHAPE = 'answered GET /ibot/workflow with JSON of an unexpected shape: expected {"results": [workflow, ...]}, but '
+NOT_JSON = "answered GET /ibot/workflow with HTTP 200 and "
+ASK = ": is RELAY_HOST right?"
+
+#: behaviour → (its server, RELAY_TIMEOUT, exit code, the error line after "error: {origin} " or "error: ", GETs sent)
+READS: dict[str, tuple[Behaviour, float, int, str, int]] = {
+    "html": (answer(200, b"<html><body>Please log in</body></html>", "text/html; charset=utf-8"), 10, 1,
+             "{origin} " + NOT_JSON + "text/html, not the API's JSON" + ASK, 1),
+    "truncated JSON": (answer(200, b'{"results": [{"workflow_id"'), 10, 1,
+                       "{origin} " + NOT_JSON + "a body that is not valid JSON (application/json, 27 bytes), not the API's JSON" + ASK, 1),
+    "null": (answer(200, b"null"), 10, 1, "{origin} " + SHAPE + "the answer is null, not an object" + ASK, 1),
+    '["a", 1]': (answer(200, b'["a", 1]'), 10, 1, "{origin} " + SHAPE + "the answer is a list, not an object" + ASK, 1),
+    '{"results": 5}': (answer(200, b'{"results": 5}'), 10, 1, "{origin} " + SHAPE + "results is a number, not a list" + ASK, 1),
+    "no workflow_id": (answer(200, b'{"results": [{"name": "w1"}]}'), 10, 1,
+                       "{origin} " + SHAPE + "results[0].workflow_id is missing" + ASK, 1),
+    "empty 200": (answer(200, b""), 10, 1, "{origin} " + NOT_JSON + "an empty body, not the API's JSON" + ASK, 1),
+    "json as text/plain": (plain, 10, 0, "", 1),  # judged by its body, as the reference does
+    "301": (answer(301, Location=EVIL + "/steal?access_token=abc"), 10, 1,
+            "{origin} answered GET /ibot/workflow with HTTP 301, a redirect to " + EVIL + "/steal?access_token=***, "
+            "which relay does not follow" + ASK, 1),
+    "307 relative": (answer(307, Location="/elsewhere"), 10, 1,
+                     "{origin} answered GET /ibot/workflow with HTTP 307, a redirect to {origin}/elsewhere, which relay "
+                     "does not follow" + ASK, 1),
+    "stall": (stall, SHORT, 1, f"{ORIGIN} did not answer within {SHORT:g} s", 1),
+    "trickled body": (trickle_body, SHORT, 1, f"{ORIGIN} did not answer within {SHORT:g} s", 1),
+    "trickled headers": (trickle_headers, SHORT, 1, f"{ORIGIN} did not answer within {SHORT:g} s", 1),
+    "reset": (reset, 10, 1, "the connection to {origin} broke before the answer was complete (connection reset) "
+              "(tried 4 times)", 4),
+    "503 burst, then ok": (burst(503, 2), 10, 0, "", 3),
+    "503 for good": (burst(503, 99), 10, 1,
+                     "the Relay API refused GET /ibot/workflow: unavailable (HTTP 503) (tried 4 times)", 4),
+    "500": (burst(500, 99), 10, 1, "the Relay API refused GET /ibot/workflow: unavailable (HTTP 500)", 1),
+    "100 GiB declared": (huge_declared, 10, 1, "{origin} answered GET /ibot/workflow with more than 64 MiB; relay reads "
+                         "at most 64 MiB of an answer", 1),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["list", "create", "install", "apply", "export"])
+@pytest.mark.parametrize("behaviour", list(READS))
+def test_a_failed_read_is_an_error_and_nothing_is_written(
+    run: Any, serve: Any, evil: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, behaviour: str, command: str
+) -> None:
+    behave, timeout, code, message, gets = READS[behaviour]
+    monkeypatch.setenv("RELAY_TIMEOUT", str(timeout))
+    if command == "create":
+        monkeypatch.delenv("RELAY_NO_CHECK")  # `create call` lists the account's workflows before it saves
+    server = serve(behave)
+    argv = commands(tmp_path, closed_port())[command]
+    started = time.monotonic()
+    result = run(*argv)
+    took = time.monotonic() - started
+    server.close()
+    if code == 0:  # the server's trouble passed (or was none): the command did its work
+        assert result.code == 0, result.err
+        assert server.requests()[:gets] == [LIST] * gets
+        return
+    expected = "error: " + message.replace("{origin}", server.origin).replace(EVIL, evil.origin) + "\n"
+    assert (result.code, result.out) == (code, "")
+    assert result.err.splitlines()[0] + "\n" == expected, result.err
+    assert server.requests() == [LIST] * gets  # the failed read, and no write after it
+    assert evil.seen == []  # a redirect is never followed
+    assert all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in server.seen)
+    assert TOKEN not in result.out + result.err and "Traceback" not in result.err
+    if timeout == SHORT:
+        assert took < 3, took  # a server that trickles (for 6 s) or stalls holds a command for the deadline only
+
+
+def test_a_body_past_64_mib_is_refused(run: Any, serve: Any) -> None:
+    server = serve(huge_streamed)
+    result = run("workflow", "list", "-s", SUB)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"error: {server.origin} answered GET /ibot/workflow with more than 64 MiB; relay reads at most 64 MiB of an answer\n"
+    )
+    assert server.requests() == [LIST]
+
+
+# --- writes whose answer is bad: said plainly, never repeated blindly ----------------------------------------
+
+MAYBE = "it may have been carried out: check before doing it again"
+ONLY_ONCE = "not sent again, since only a request that provably never reached the server is repeated"
+POST = ("POST", "/ibot/workflow")
+
+#: (behaviour of the writes, command, RELAY_TIMEOUT) → (exit code, the error line, the requests)
+WRITES: dict[tuple[str, str], tuple[Behaviour, float, int, str, list[tuple[str, str]]]] = {
+    ("html", "create"): (answer(200, b"<html>portal</html>", "text/html"), 10, 1,
+                         "error: {origin} answered POST /ibot/workflow with HTTP 200 and text/html, not the API's JSON"
+                         f"{ASK} (tried once; {MAYBE})", [LIST, POST]),
+    ("[] saved nothing", "create"): (answer(200, b"[]"), 10, 1,
+                                     "error: {origin} answered POST /ibot/workflow with JSON of an unexpected shape: "
+                                     "expected [workflow, ...] (at least one), but the answer is an empty list"
+                                     f"{ASK} (tried once; {MAYBE})", [LIST, POST]),
+    ("stall", "create"): (stall, 1, 1, f"error: {ORIGIN} did not answer within 1 s (tried once; {MAYBE}; "
+                          f"{ONLY_ONCE})", [LIST, POST]),
+    ("reset", "create"): (reset, 10, 1, "error: the connection to {origin} broke before the answer was complete "
+                          f"(connection reset) (tried once; {MAYBE}; {ONLY_ONCE})", [LIST, POST]),
+    ("503", "create"): (answer(503), 10, 1, "error: the Relay API refused POST /ibot/workflow: X (HTTP 503) "
+                        f"(tried once; nothing was changed; {ONLY_ONCE})", [LIST, POST]),
+    ("307", "create"): (answer(307, Location=EVIL + "/ibot/workflow"), 10, 1,
+                        "error: {origin} answered POST /ibot/workflow with HTTP 307, a redirect to " + EVIL + "/ibot/workflow, "
+                        "which relay does not follow" + ASK + f" (tried once; {MAYBE})",
+                        [LIST, POST]),
+    # an update names its workflow_id: sending it again is safe
+    ("reset", "install"): (reset, 10, 1, "error: the connection to {origin} broke before the answer was complete "
+                           f"(connection reset) (tried 4 times; {MAYBE})", [LIST] + [POST] * 4),
+    ("503", "install"): (answer(503), 10, 1, "error: the Relay API refused POST /ibot/workflow: X (HTTP 503) "
+                         "(tried 4 times; nothing was changed)", [LIST] + [POST] * 4),
+    ("html", "install"): (answer(200, b"<html>portal</html>", "text/html"), 10, 1,
+                          "error: {origin} answered POST /ibot/workflow with HTTP 200 and text/html, not the API's JSON"
+                          f"{ASK} (tried once; {MAYBE})", [LIST, POST]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(WRITES), ids=[f"{c}-{b}" for b, c in WRITES])
+def test_a_write_whose_answer_is_bad_says_what_may_have_happened(
+    run: Any, serve: Any, evil: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: tuple[str, str]
+) -> None:
+    behave, timeout, code, message, requests = WRITES[case]
+    monkeypatch.setenv("RELAY_TIMEOUT", str(timeout))
+    if case[1] == "create":
+        monkeypatch.delenv("RELAY_NO_CHECK")
+    server = serve(on_writes(behave))
+    result = run(*commands(tmp_path, closed_port())[case[1]])
+    server.close()
+    assert (result.code, result.out) == (code, "")
+    errors = [line for line in result.err.splitlines() if line.startswith("error: ")]
+    assert errors == [message.replace("{origin}", server.origin).replace(EVIL, evil.origin)], result.err
+    assert server.requests() == requests
+    assert evil.seen == []
+
+
+def test_apply_stops_at_a_bad_answer_to_a_write(run: Any, serve: Any, tmp_path: Path) -> None:
+    """A save answered with a portal page is a definite failure: reported, not retried, not reconciled."""
+    server = serve(on_writes(answer(200, b"<html>portal</html>", "text/html")))
+    result = run(*commands(tmp_path, closed_port())["apply"])
+    assert (result.code, result.out) == (1, "")
+    assert f"failed: create new: {server.origin} answered POST /ibot/workflow with HTTP 200 and text/html" in result.err
+    assert server.requests() == [LIST, POST]
+
+
+def test_the_deadline_is_installed_in_httpx_pools() -> None:
+    """The deadline rides on two private attributes of httpx/httpcore (api/deadline.py); this fails if they move."""
+    from relay_cli.api import deadline
+    from relay_cli.api.client import RelayClient
+
+    with RelayClient("http://127.0.0.1:9", token="t", user_agent="t") as client:
+        assert deadline.install(client._http) is True
+        assert isinstance(client._http._transport._pool._network_backend, deadline.DeadlineBackend)
+
+
+# --- the realtime log stream and the upload go through the same path -----------------------------------------
+
+
+def log_lines(conn: socket.socket, request: Seen, server: Server) -> None:
+    """A log stream whose lines come after the deadline has long passed, then the server ends it."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+    for i in range(3):
+        if server.stop.wait(0.25):
+            return
+        conn.sendall(json.dumps({"level": "info", "timestamp": f"t{i}", "message": f"m{i}"}).encode() + b"\n")
+
+
+def test_the_log_stream_is_bounded_until_its_headers_only(run: Any, serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_TIMEOUT", "0.2")
+    server = serve(log_lines)
+    result = run("workflow", "logs", "-s", SUB, "--json")
+    assert result.code == 0, result.err
+    assert [json.loads(line)["message"] for line in result.out.splitlines()] == ["m0", "m1", "m2"]  # at 0.25, 0.5, 0.75 s
+    assert server.requests() == [("GET", "/ibot/workflowdebug")]
+
+
+@pytest.mark.parametrize(
+    ("behave", "message"),
+    [(stall, f"{ORIGIN} did not answer within {SHORT:g} s"),
+     (answer(200, b"<html>portal</html>", "text/html"),
+      f"{ORIGIN} answered GET /ibot/workflowdebug with HTTP 200 and text/html, not the API's JSON lines{ASK}"),
+     (answer(302, Location="https://sso.example.net/login"),
+      f"{ORIGIN} answered GET /ibot/workflowdebug with HTTP 302, a redirect to https://sso.example.net/login, which relay "
+      f"does not follow{ASK}")],
+    ids=["stall", "html", "302"],
+)  # fmt: skip
+def test_the_log_streams_headers_are_checked(run: Any, serve: Any, monkeypatch: pytest.MonkeyPatch, behave: Behaviour, message: str) -> None:
+    monkeypatch.setenv("RELAY_TIMEOUT", str(SHORT))
+    server = serve(behave)
+    result = run("workflow", "logs", "-s", SUB)
+    assert (result.code, result.out) == (1, "")
+    assert result.err.splitlines()[0] == "error: " + message.replace(ORIGIN, server.origin)
+    assert server.requests() == [("GET", "/ibot/workflowdebug")]
+
+
+def test_an_upload_has_the_same_deadline(tmp_path: Path) -> None:
+    from relay_cli.api.client import RelayClient
+    from relay_cli.errors import NetworkError
+
+    server = Server(stall)
+    path = tmp_path / "a.wav"
+    path.write_bytes(b"RIFF" + b"\0" * 100)
+    try:
+        with RelayClient("http://127.0.0.1:9", token=TOKEN, user_agent="t", timeout=SHORT) as client:
+            with pytest.raises(NetworkError) as caught:
+                client.upload_presigned(f"{server.origin}/bucket/a.wav?X-Amz-Signature=sig", str(path), 104)
+    finally:
+        server.close()
+    assert caught.value.message == f"uploading the file failed: {server.origin} did not answer within {SHORT:g} s (tried once)"
+    assert [(r.method, r.path, r.headers.get("authorization")) for r in server.seen] == [("PUT", "/bucket/a.wav", None)]
