@@ -731,3 +731,23 @@ def test_an_upload_never_refreshes_nor_follows_a_redirect(tmp_path: Any) -> None
         "uploading the file failed: https://bucket.s3.amazonaws.com answered PUT /a.wav with HTTP 307, a redirect to "
         "https://other.example.com/a.wav?X-Amz-Signature=***, which relay does not follow (tried once)"
     )
+
+
+def test_clients_share_one_tls_context_that_honours_ssl_cert_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import ssl
+    from pathlib import Path
+
+    import certifi
+
+    from relay_cli.api.client import tls_context
+
+    with _client() as one, _client() as two:
+        contexts = {id(c._http._transport._pool._ssl_context) for c in (one, two)}
+    assert contexts == {id(tls_context())}
+    assert tls_context().verify_mode == ssl.CERT_REQUIRED and tls_context().check_hostname
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    own = tls_context()
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert own is not tls_context()
