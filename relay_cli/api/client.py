@@ -32,7 +32,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ..core import redact
-from ..core.workflow import normalize, trigger_body
+from ..core.workflow import trigger_body
 from ..errors import ApiError, AuthError, RelayError
 from . import deadline as deadlines
 from . import shapes
@@ -152,6 +152,8 @@ class _Call:
     url: str
     #: the shape the answer's JSON must have; None: nothing is needed (an empty body, or any JSON, is accepted)
     expect: shapes.Shape | None = None
+    #: what the checked JSON becomes for the caller; it may raise ``shapes.Mismatch``
+    convert: Callable[[Any], Any] | None = None
     params: dict[str, Any] | None = None
     body: Any = None
     #: a streamed request body, made anew for each attempt
@@ -252,11 +254,19 @@ class RelayClient:
         return method == "POST" and path == "/ibot/workflow" and isinstance(body, dict) and bool(body.get("workflow_id"))
 
     def _json(
-        self, method: str, path: str, expect: shapes.Shape | None, *, params: dict[str, Any] | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        expect: shapes.Shape | None,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        convert: Callable[[Any], Any] | None = None,
     ) -> Any:
-        """A request to the API whose answer must be JSON of the shape ``expect`` (None: no answer is needed)."""
+        """A request to the API whose answer must be JSON of the shape ``expect`` (None: no answer is needed),
+        turned into what the caller needs by ``convert``."""
         idempotent = self._idempotent(method, path, body)
-        return self._send(_Call(method, path, expect, params=params, body=body, idempotent=idempotent))
+        return self._send(_Call(method, path, expect, convert, params=params, body=body, idempotent=idempotent))
 
     def _send(self, call: _Call) -> Any:
         """Carry out ``call`` (see the module's docstring): its answer's JSON; for a stream, the open response."""
@@ -416,7 +426,7 @@ class RelayClient:
         """The JSON of a successful answer, checked against ``call.expect``; an ApiError when it is not that."""
         kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         what = f"{call.method} {self._path(call)}"
-        if not body.strip():
+        if not body or body.isspace():
             if call.expect is None:
                 return None
             found = "an empty body"
@@ -431,6 +441,11 @@ class RelayClient:
                 if call.expect is None:
                     return value
                 problem = shapes.problem(call.expect, value)
+                if problem is None and call.convert is not None:
+                    try:
+                        return call.convert(value)
+                    except shapes.Mismatch as mismatch:
+                        problem = str(mismatch)
                 if problem is None:
                     return value
                 return self._raise_shape(where, what, response.status_code, call.expect, problem)
@@ -493,13 +508,16 @@ class RelayClient:
     # --- workflows -----------------------------------------------------------------------------
 
     def list_workflows(self, subscriber_id: str) -> list[dict[str, Any]]:
-        data = self._json("GET", "/ibot/workflow", shapes.WORKFLOWS, params={"subscriber_id": subscriber_id})
-        return [normalize(wf) for wf in data["results"]]
+        """The account's workflows, each ``config`` an object (one sent as a JSON string is parsed)."""
+        params = {"subscriber_id": subscriber_id}
+        convert = lambda data: shapes.parse_configs(data["results"], "results")  # noqa: E731
+        return list(self._json("GET", "/ibot/workflow", shapes.WORKFLOWS, params=params, convert=convert))
 
     def save_workflow(self, subscriber_id: str, workflow: dict[str, Any]) -> list[dict[str, Any]]:
         """Create (no ``workflow_id``) or replace (with one). Returns the saved workflow(s)."""
-        data = self._json("POST", "/ibot/workflow", shapes.SAVED, params={"subscriber_id": subscriber_id}, body=workflow)
-        return [normalize(wf) for wf in data]
+        params = {"subscriber_id": subscriber_id}
+        convert = lambda data: shapes.parse_configs(data, "")  # noqa: E731
+        return list(self._json("POST", "/ibot/workflow", shapes.SAVED, params=params, body=workflow, convert=convert))
 
     def delete_workflow(self, subscriber_id: str, workflow_id: str) -> None:
         self._json("DELETE", f"/ibot/workflow/{_seg(workflow_id)}", None, params={"subscriber_id": subscriber_id})
@@ -660,16 +678,18 @@ def _read(response: httpx.Response, at: float, limit: int, *, cut: bool) -> byte
     declared = response.headers.get("Content-Length", "")
     if not cut and declared.isdigit() and int(declared) > limit:
         raise _TooBig
-    data = bytearray()
+    chunks: list[bytes] = []
+    size = 0
     for chunk in response.iter_bytes():
-        data += chunk
-        if len(data) > limit:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
             if cut:
-                return bytes(data[:limit])
+                return b"".join(chunks)[:limit]
             raise _TooBig
         if time.monotonic() > at:
             raise httpx.ReadTimeout("the request's deadline has passed", request=response.request)
-    return bytes(data)
+    return b"".join(chunks)
 
 
 def _lines(response: httpx.Response, limit: int) -> Iterator[bytes]:
