@@ -1,4 +1,5 @@
-"""No command prints or writes the token (stdout, stderr, config files), on success or failure, with --verbose."""
+"""No command prints or writes the token (stdout, stderr, config files), on success or failure, with --verbose;
+a failure matrix of credential settings × server behaviours; hypothesis properties of token and header values."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from relay_cli.core.triggers import TRIGGERS
 
@@ -204,9 +207,6 @@ def test_no_failure_shows_a_secret(run: Any, monkeypatch: pytest.MonkeyPatch, se
 
 
 # --- property tests: token and header values ------------------------------------------------------------------------
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 MARKER = "Qx9Marker"
 #: anything an environment variable can hold around a distinctive core: control characters, spaces, non-ASCII, emoji

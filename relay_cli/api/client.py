@@ -78,7 +78,7 @@ def wait(seconds: float) -> None:
 
 def backoff(retry: int) -> float:
     """The pause before retry number ``retry`` (1-based): exponential, capped, with jitter in its upper half."""
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (retry - 1))
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (retry - 1))
     return delay / 2 + random.uniform(0, delay / 2)
 
 
@@ -294,9 +294,9 @@ class RelayClient:
                 # reached, and no answer within the deadline: not sent again (the deadline is the user's)
                 timed_out = isinstance(exc, httpx.TimeoutException) and not never_sent
                 retryable = call.idempotent or never_sent
-                delay = backoff(attempt)
-                if retryable and not timed_out and fits(delay):
-                    pause(delay)
+                wait_for = backoff(attempt)
+                if retryable and not timed_out and fits(wait_for):
+                    pause(wait_for)
                     continue
                 raise self._fail(network_error(exc, where, allowed), call, attempt, maybe_done, retryable) from None
             except _TooBig:
@@ -324,7 +324,7 @@ class RelayClient:
                 raise self._fail(err, call, attempt, True, True, always=call.method != "GET") from None
             if status >= 400:
                 retry_statuses = UPLOAD_RETRY_STATUSES if call.upload else RETRY_STATUSES
-                delay = None
+                delay: float | None = None
                 if status in retry_statuses:
                     maybe_done = maybe_done or status in (500, 502, 504)
                     delay = retry_after(response) if status in (429, 503) else None
@@ -448,17 +448,14 @@ class RelayClient:
                         problem = str(mismatch)
                 if problem is None:
                     return value
-                return self._raise_shape(where, what, response.status_code, call.expect, problem)
+                raise ApiError(
+                    f"{where} answered {what} with JSON of an unexpected shape: expected {call.expect.text}, but "
+                    f"{problem}{self._suspect_host()}",
+                    status=response.status_code,
+                )
         raise ApiError(
             f"{where} answered {what} with HTTP {response.status_code} and {found}, not the API's JSON{self._suspect_host()}",
             status=response.status_code,
-        )
-
-    def _raise_shape(self, where: str, what: str, status: int, expect: shapes.Shape, problem: str) -> Any:
-        raise ApiError(
-            f"{where} answered {what} with JSON of an unexpected shape: expected {expect.text}, but {problem}"
-            f"{self._suspect_host()}",
-            status=status,
         )
 
     def _open_stream(self, call: _Call, response: httpx.Response, where: str) -> httpx.Response:
