@@ -755,3 +755,14 @@ def test_clients_share_one_tls_context_that_honours_ssl_cert_file(monkeypatch: p
     own = tls_context()
     monkeypatch.delenv("SSL_CERT_FILE")
     assert own is not tls_context()
+
+
+def test_attempts_are_counted_as_sent_a_refresh_included() -> None:
+    from relay_cli.errors import ApiError
+
+    with respx.mock(base_url=API) as mock, _client(on_unauthorized=lambda: "fresh", sleep=lambda s: None) as client:
+        route = mock.get("/ibot/workflow").mock(side_effect=[httpx.Response(401)] + [httpx.Response(503)] * 9)
+        with pytest.raises(ApiError) as caught:
+            client.list_workflows(SUB)
+    assert route.call_count == 5  # the refused one, then the four attempts a request gets
+    assert caught.value.message == "the Relay API refused GET /ibot/workflow: Service Unavailable (HTTP 503) (tried 5 times)"

@@ -317,7 +317,7 @@ class RelayClient:
                 token = self._on_unauthorized()
                 if token:
                     self._http.headers["Authorization"] = self._authorization(token)
-                    attempt -= 1  # the refresh does not use up an attempt
+                    attempts += 1  # the refused attempt does not use up a retry (and is still counted as sent)
                     continue
             if 300 <= status < 400:  # a write answered "see other" may well have been carried out
                 err = self._redirect(call, response, where)
