@@ -41,13 +41,6 @@ def http_error(method: str, path: str, status: int, reason: str, body: bytes) ->
     return ApiError(full, status=status, error=error)
 
 
-def raise_for_response(response: httpx.Response) -> None:
-    """Raise the error for a read ``response`` with a 4xx or 5xx status; nothing for any other."""
-    if response.status_code >= 400:
-        request = response.request
-        raise http_error(request.method, request.url.path, response.status_code, response.reason_phrase, response.content)
-
-
 def _reason(exc: Exception) -> str:
     text = str(exc).lower()
     if "name or service" in text or "nodename" in text or "getaddrinfo" in text or "resolve" in text:
