@@ -33,7 +33,7 @@ def _write_answer(request: httpx.Request) -> httpx.Response:
     path = request.url.path
     if request.method == "POST" and path == "/ibot/workflow":
         body = json.loads(request.content)
-        return httpx.Response(200, json=[{**body, "config": json.dumps(body["config"])}])
+        return httpx.Response(200, json=[{"workflow_id": "wf-9", **body, "config": json.dumps(body["config"])}])
     if request.method == "POST" and path == "/ibot/geofence":
         return httpx.Response(200, json={"geofence_id": "gf-2", **json.loads(request.content)})
     if request.method == "POST" and path == "/ibot/relay_nfc_tag":
@@ -50,7 +50,7 @@ def api() -> Any:
         mock.get("/ibot/geofence").mock(return_value=httpx.Response(200, json={"results": [GEOFENCE]}))
         mock.get("/ibot/relay_nfc_tag/t-1").mock(return_value=httpx.Response(200, json=TAG))
         mock.get("/ibot/relay_nfc_tag/nope").mock(return_value=httpx.Response(404, json={"error": "not_found"}))
-        mock.get("/ibot/custom_audio").mock(return_value=httpx.Response(200, json={"results": [AUDIO]}))
+        mock.get("/ibot/custom_audio").mock(return_value=httpx.Response(200, json=[AUDIO]))  # a bare list
         mock.get("/ibot/workflow_instances").mock(return_value=httpx.Response(200, json=[INSTANCE]))
         mock.route(method__in=["POST", "PUT", "DELETE", "PATCH"]).mock(side_effect=_write_answer)
         yield mock

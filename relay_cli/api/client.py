@@ -133,9 +133,8 @@ def _origin(url: str) -> str:
     return redact.url(f"{parts.scheme}://{parts.netloc}")
 
 
-def _printable(text: str, limit: int = 300) -> str:
-    """A server-provided text made safe for one line of a terminal."""
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+def _cut(text: str, limit: int = 300) -> str:
+    """A server-provided text cut to ``limit`` characters (``output`` escapes what a terminal would act on)."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -405,7 +404,7 @@ class RelayClient:
         except (httpx.InvalidURL, ValueError, TypeError):
             target = redact.url(location)
         return ApiError(
-            f"{where} answered {what} with HTTP {status}, a redirect to {_printable(target)}, which relay does not "
+            f"{where} answered {what} with HTTP {status}, a redirect to {_cut(target)}, which relay does not "
             f"follow{self._suspect_host()}",
             status=status,
         )
@@ -414,9 +413,9 @@ class RelayClient:
         status = response.status_code
         if call.upload:
             reason = _storage_error(response, body) or response.reason_phrase
-            return ApiError(f"uploading the file to {where} failed: HTTP {status} {_printable(reason)}", status=status)
+            return ApiError(f"uploading the file to {where} failed: HTTP {status} {_cut(reason)}", status=status)
         err = http_error(call.method, response.request.url.path, status, response.reason_phrase, body)
-        err.message = _printable(err.message, 1000)
+        err.message = _cut(err.message, 1000)
         if status == 401 and self._api_key_source is not None:
             err.message = f"{err.message}: the key in {self._api_key_source} is invalid or expired"
             err.hint = f"set {self._api_key_source} to a valid API token, or unset it and run `relay login`"
@@ -431,12 +430,12 @@ class RelayClient:
                 return None
             found = "an empty body"
         elif kind in NOT_JSON:
-            found = _printable(kind, 60)
+            found = _cut(kind, 60)
         else:
             try:
                 value = json.loads(body)
             except (ValueError, RecursionError):
-                found = f"a body that is not valid JSON ({_printable(kind, 60) or 'no content type'}, {len(body)} bytes)"
+                found = f"a body that is not valid JSON ({_cut(kind, 60) or 'no content type'}, {len(body)} bytes)"
             else:
                 if call.expect is None:
                     return value
@@ -465,7 +464,7 @@ class RelayClient:
             response.close()
             raise self._masked(ApiError(
                 f"{where} answered {call.method} {self._path(call)} with HTTP {response.status_code} and "
-                f"{_printable(kind, 60)}, not the API's JSON lines{self._suspect_host()}",
+                f"{_cut(kind, 60)}, not the API's JSON lines{self._suspect_host()}",
                 status=response.status_code,
             ))  # fmt: skip
         return response
