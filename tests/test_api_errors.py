@@ -766,3 +766,13 @@ def test_attempts_are_counted_as_sent_a_refresh_included() -> None:
             client.list_workflows(SUB)
     assert route.call_count == 5  # the refused one, then the four attempts a request gets
     assert caught.value.message == "the Relay API refused GET /ibot/workflow: Service Unavailable (HTTP 503) (tried 5 times)"
+
+
+@pytest.mark.parametrize("fmt", [[], ["--json"]])
+def test_profile_list_never_shows_a_password_written_into_the_file(run: Any, isolated_env: Any, fmt: list[str]) -> None:
+    isolated_env.mkdir(parents=True, exist_ok=True)
+    (isolated_env / "config.toml").write_text('[profiles.default]\nhost = "https://user:S3cretMark@example.com"\n')
+    result, requests = catch_all(run, "profile", "list", *fmt)
+    assert (result.code, requests) == (0, [])
+    assert MARK not in result.out + result.err
+    assert "https://***@example.com" in result.out

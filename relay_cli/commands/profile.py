@@ -7,6 +7,7 @@ import typer
 
 from .. import output
 from ..config.keys import PROFILE_KEYS
+from ..core.redact import userinfo
 from ..errors import UsageError
 from ._common import JsonOpt, examples, new_app, state
 
@@ -30,6 +31,9 @@ def list_profiles(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         {"name": name, "current": name == selected, **({"builtin": True} if name == LOCAL_PROFILE else {}), **values}
         for name, values in sorted(profiles.items())
     ]
+    for row in rows:  # a host written by hand with user:password@ in it: never shown
+        if isinstance(row.get("host"), str):
+            row["host"] = userinfo(row["host"])
     if json_output:
         output.print_json(rows)
         return

@@ -40,6 +40,16 @@ def url(text: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=urlencode(pairs, safe="*:/")))
 
 
+def userinfo(text: str) -> str:
+    """A host or base URL as written, with any ``user:password@`` shown as the mask (``https://***@host``)."""
+    if "@" not in text:
+        return text
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    return f"{scheme}{sep}{MASK}@{rest.rsplit('@', 1)[-1]}"
+
+
 def fields(data: object) -> object:
     """A copy of a JSON-like value with the values of token-like keys masked, at any depth."""
     if isinstance(data, dict):
