@@ -698,6 +698,23 @@ def test_a_registered_workflow_gives_uri_scenario_device_and_args(run: Any, serv
     assert app_errors(log) == []
 
 
+@pytest.mark.parametrize("tap", ["single", "double"])
+def test_a_registered_button_workflow_is_simulated_with_its_own_tap(run: Any, serve: Any, tap: str) -> None:
+    uri, log = serve(greeter)
+    workflow = stored_workflow("wf-7", "tapper", {"on_button": f"action_button_{tap}_tap"}, install=["990007560045678"])
+    workflow["config"]["trigger"]["start"]["workflow"]["uri"] = uri
+    with respx.mock(base_url=API, assert_all_mocked=True) as mock:
+        mock.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": [workflow]}))
+        result = run("workflow", "simulate", "tapper", "-s", "SUB", *FAST, "--json")
+        flagged = run("workflow", "simulate", "tapper", "-s", "SUB", "--taps", "triple", *FAST, "--json")
+    assert result.code == 0, result.err
+    assert "simulating button" in result.err
+    assert lines(result.out)[0]["message"]["trigger"]["args"]["action"] == f"action_button_{tap}_tap"
+    assert flagged.code == 0, flagged.err  # a flag still wins over what the workflow says
+    assert lines(flagged.out)[0]["message"]["trigger"]["args"]["action"] == "action_button_triple_tap"
+    assert app_errors(log) == []
+
+
 def test_a_registered_workflow_that_is_not_a_websocket_uri(run: Any) -> None:
     workflow = stored_workflow("wf-9", "sandboxed")
     workflow["config"]["trigger"]["start"]["workflow"]["uri"] = "relay-local://sandboxed"

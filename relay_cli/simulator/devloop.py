@@ -185,9 +185,7 @@ def prepare(
             option="--scenario",
         )
     world = runner.demo_world()
-    # what the workflow's trigger says (a single tap, a phrase) wins over the scenario's own defaults
-    flags = {key: (f"{project.source}: trigger", value) for key, value in defaults.items() if chosen.uses(key)}
-    params = sc.resolve_params(chosen, flags, settings, defaults, world)
+    params = sc.resolve_params(chosen, None, settings, defaults, world)
     params["vars"] = variables
     for warning in protocol.option_warnings(params):
         output.warning(warning)

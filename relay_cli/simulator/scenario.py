@@ -281,16 +281,18 @@ def resolve_params(
     defaults: Mapping[str, Any] | None = None,
     world: proto.World | None = None,
 ) -> dict[str, Any]:
-    """The parameters of one run: built-in defaults < ``defaults`` (e.g. from a registered workflow) <
-    the scenario's [params] < ``flags`` (param → (flag name, value)) < ``--set NAME=VALUE``.
+    """The parameters of one run: built-in defaults < the scenario's [params] < ``defaults`` (what a
+    registered workflow says: its device, its tap, its phrase) < ``flags`` (param → (flag name, value)) <
+    ``--set NAME=VALUE``. The workflow's facts win over a scenario's generic defaults: a single-tap workflow
+    is simulated with a single tap, though the button scenario's own default is a double tap.
 
     A flag for a parameter the scenario does not use is refused, so ``--taps`` on a call scenario is not
     silently ignored. ``world`` (the account's devices) gives the device its id and name."""
     params: dict[str, Any] = {**WORLD_PARAMS, **proto.DEFAULT_OPTIONS}
+    params.update(scenario.params)
     for key, value in (defaults or {}).items():
         if key in WORLD_PARAMS or scenario.uses(key):
             params[key] = value
-    params.update(scenario.params)
     for key, (option, value) in (flags or {}).items():
         if value is None:
             continue
