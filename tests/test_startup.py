@@ -100,3 +100,48 @@ def test_dry_run_imports_no_http_client_rich_keyring_or_toml(tmp_path: Any) -> N
     others = sorted(m for m in modules if m.startswith("relay_cli.commands.") and m.split(".")[2] not in ("workflow", "_common", "_resource"))
     assert others == []
     assert "relay_cli.commands.workflow.create" in modules
+
+
+# --- a listing runs without the cyclic garbage collector, and turns it back on ---------------------------
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_a_listing_pauses_the_garbage_collector(run: Any, status: int) -> None:
+    import gc
+
+    import httpx
+    import respx
+
+    from conftest import API, SUB
+
+    seen: list[bool] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(gc.isenabled())
+        return httpx.Response(status, json={"results": []})
+
+    assert gc.isenabled()
+    with respx.mock(base_url=API, assert_all_mocked=True) as mock:
+        mock.get("/ibot/workflow").mock(side_effect=answer)
+        result = run("workflow", "list", "-s", SUB, "--json")
+    assert result.code == (0 if status == 200 else 1), result.err
+    assert seen and not any(seen)  # off while the answer was fetched (and decoded, and printed)
+    assert gc.isenabled()  # and on again after, also after a failure
+
+
+def test_a_listing_leaves_a_paused_collector_paused(run: Any) -> None:
+    import gc
+
+    import httpx
+    import respx
+
+    from conftest import API, SUB
+
+    gc.disable()
+    try:
+        with respx.mock(base_url=API, assert_all_mocked=True) as mock:
+            mock.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": []}))
+            assert run("workflow", "list", "-s", SUB, "--json").code == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
