@@ -51,19 +51,22 @@ COMMANDS = {
 }  # fmt: skip
 
 
-def _register(app: typer.Typer, name: str) -> None:
+def _register(app: typer.Typer, name: str, sub: str | None = None) -> None:
     import importlib
 
     module = importlib.import_module(f".commands.{name}", __package__)
+    if name == "workflow":
+        module.load(sub)
     if name in ("workflow", "profile"):
         app.add_typer(module.app, name=name, help=module.HELP)
     else:
         module.register(app)
 
 
-def build_app(only: str | None = None) -> typer.Typer:
+def build_app(only: str | None = None, sub: str | None = None) -> typer.Typer:
     """The command tree; with ``only`` (a top-level command name), just that command's module is registered,
-    which is all a command line naming it needs and saves building the rest (startup time)."""
+    which is all a command line naming it needs and saves building the rest (startup time); with ``sub`` too
+    (``relay workflow list``: "list"), just the module of that subcommand of ``relay workflow``."""
     app = new_app(HELP)
 
     @app.callback()
@@ -106,12 +109,12 @@ def build_app(only: str | None = None) -> typer.Typer:
         ctx.call_on_close(state.close)
 
     for name in (COMMANDS[only],) if only in COMMANDS else MODULES:
-        _register(app, name)
+        _register(app, name, sub if only == name else None)
     return app
 
 
-def command_named(args: list[str]) -> str | None:
-    """The top-level command a command line runs, when the whole tree is not needed to run it: None for
+def _command_at(args: list[str]) -> int | None:
+    """Where in ``args`` the top-level command is, when the whole tree is not needed to run it: None for
     ``--help``, no command, ``relay help ...`` (it walks the tree), shell completion, or anything unusual."""
     if os.environ.get("_RELAY_COMPLETE"):
         return None
@@ -125,8 +128,23 @@ def command_named(args: list[str]) -> str | None:
         elif arg.startswith("-"):
             return None
         else:
-            return arg if arg in COMMANDS and arg != "help" else None
+            return i if arg in COMMANDS and arg != "help" else None
     return None
+
+
+def command_named(args: list[str]) -> str | None:
+    """The top-level command a command line runs, when the whole tree is not needed to run it (``_command_at``)."""
+    at = _command_at(args)
+    return None if at is None else args[at]
+
+
+def subcommand_named(args: list[str]) -> str | None:
+    """The word after the top-level command (``relay workflow list ...``: "list"), when that command is named;
+    None when an option comes first (``relay workflow --help``) or nothing does."""
+    at = _command_at(args)
+    if at is None or at + 1 >= len(args) or args[at + 1].startswith("-"):
+        return None
+    return args[at + 1]
 
 
 def _print_error(err: RelayError) -> None:
@@ -172,7 +190,7 @@ def _without_secrets(text: str) -> str:
 
 
 def _invoke(args: list[str]) -> int:
-    app = build_app(only=command_named(args))
+    app = build_app(only=command_named(args), sub=subcommand_named(args))
     result = app(args=args, prog_name="relay", standalone_mode=False)
     if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130)
         print("interrupted", file=sys.stderr)

@@ -57,6 +57,13 @@ def run_importtime(config_dir: Path, *args: str, code: str | None = None) -> tup
     return proc, imported_modules(proc.stderr)
 
 
+def workflow_command_modules(modules: set[str]) -> list[str]:
+    """The modules of ``relay workflow`` subcommands among ``modules`` (not their helpers, such as render)."""
+    from relay_cli.commands.workflow import COMMANDS
+
+    return sorted({m.rsplit(".", 1)[1] for m in modules if m.startswith("relay_cli.commands.workflow.")} & set(COMMANDS.values()))
+
+
 def _check(proc: subprocess.CompletedProcess[str], modules: set[str], forbidden: tuple[str, ...]) -> None:
     errors = "\n".join(l for l in proc.stderr.splitlines() if not l.startswith("import time:"))
     assert proc.returncode == 0, f"exit {proc.returncode}; stderr:\n{errors}"
@@ -100,6 +107,64 @@ def test_dry_run_imports_no_http_client_rich_keyring_or_toml(tmp_path: Any) -> N
     others = sorted(m for m in modules if m.startswith("relay_cli.commands.") and m.split(".")[2] not in ("workflow", "_common", "_resource"))
     assert others == []
     assert "relay_cli.commands.workflow.create" in modules
+    # and of the workflow commands, only create's module
+    assert workflow_command_modules(modules) == ["create"]
+
+
+# --- building only the workflow subcommand a command line names --------------------------------------------
+
+
+def test_the_workflow_command_table_matches_the_tree() -> None:
+    import typer
+
+    from relay_cli.app import build_app
+    from relay_cli.commands import workflow
+
+    group = typer.main.get_command(build_app()).commands["workflow"]  # type: ignore[attr-defined]
+    assert list(group.commands) == list(workflow.COMMANDS)  # the table's order is the order --help lists
+    for name, module in workflow.COMMANDS.items():  # each name is registered by the module the table says
+        part = typer.main.get_command(build_app(only="workflow", sub=name)).commands["workflow"]  # type: ignore[attr-defined]
+        assert name in part.commands, (name, module)
+
+
+def test_a_partial_build_then_the_whole_tree_keeps_the_order(tmp_path: Any) -> None:
+    """In one process (a test run, `relay help` after a command): the modules loaded first do not come first."""
+    code = (
+        "import typer\n"
+        "from relay_cli.app import build_app\n"
+        "for sub in ('logs', 'instance', 'list', 'diff'):\n"
+        "    build_app(only='workflow', sub=sub)\n"
+        "print(' '.join(typer.main.get_command(build_app()).commands['workflow'].commands))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from relay_cli.commands import workflow
+
+    assert proc.stdout.split() == list(workflow.COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("args", "sub"),
+    [
+        (["workflow", "list", "--json"], "list"),
+        (["-P", "qa", "workflow", "create", "call"], "create"),
+        (["workflow", "--help"], None),
+        (["workflow"], None),
+        (["--help", "workflow", "list"], None),
+        (["help", "workflow", "list"], None),
+        (["nosuch", "list"], None),
+    ],
+)
+def test_subcommand_named(args: list[str], sub: str | None) -> None:
+    from relay_cli.app import subcommand_named
+
+    assert subcommand_named(args) == sub
+
+
+def test_list_imports_no_other_workflow_command(tmp_path: Any) -> None:
+    proc, modules = run_importtime(tmp_path / "config", "workflow", "list", "--help")
+    _check(proc, modules, HEAVY)
+    assert workflow_command_modules(modules) == ["listing"]
 
 
 # --- a listing runs without the cyclic garbage collector, and turns it back on ---------------------------
