@@ -3,6 +3,8 @@
 ``relay --version`` is answered here, before Typer or anything else is imported: it is the command
 scripts call most often to check the tool is there. A lone ``-v`` is the reference CLI's version flag, so
 ``relay -v`` prints the version too (with a command after it, ``-v`` means ``--verbose``).
+``relay --help`` and ``relay workflow --help`` are answered here too, by ``quickhelp`` (the same text as
+Typer's, without importing Typer or building the command tree).
 """
 
 from __future__ import annotations
@@ -15,18 +17,29 @@ def main(argv: list[str] | None = None) -> int:
     if args in (["--version"], ["-V"], ["-v"]):  # a lone -v: the reference CLI's version flag (else -v is --verbose)
         from . import __version__
 
-        return _write_version(f"relay {__version__}\n")
+        return _write(f"relay {__version__}\n")
+    if 0 < len(args) <= 2 and args[-1] in ("--help", "-h"):
+        from .quickhelp import page_for
+
+        page = page_for(args)
+        if page is not None:
+            return _write(page)
     from .app import run
 
     return run(args)
 
 
-def _write_version(text: str) -> int:
-    """The fast path's one write, with ``app.run``'s rules: a closed pipe is a quiet 0, a full disk exit 1."""
+def _write(text: str) -> int:
+    """A fast path's one write, with ``app.run``'s rules: a closed pipe is a quiet 0, a full disk exit 1, and
+    text the stream cannot encode is written with backslash escapes."""
     import os
 
     try:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:  # raised before anything is written
+            encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+            sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
         sys.stdout.flush()
         return 0
     except OSError as exc:

@@ -1,5 +1,5 @@
-"""Regenerate the files derived from the command tree: ``completions/``, ``docs/commands.md`` and the README's
-table of manifest keys (from the table of triggers).
+"""Regenerate the files derived from the command tree: ``completions/``, ``docs/commands.md``, the README's
+table of manifest keys (from the table of triggers) and ``relay_cli/helpindex.py`` (the quick --help pages).
 
     python scripts/generate.py           # write them
     python scripts/generate.py --check   # exit 1 (and name them) when any is stale; write nothing
@@ -219,6 +219,9 @@ def outputs() -> dict[str, str]:
     files = completions()
     files["docs/commands.md"] = commands_md()
     files["README.md"] = readme()
+    from relay_cli.quickhelp import index_source
+
+    files["relay_cli/helpindex.py"] = index_source()
     return files
 
 

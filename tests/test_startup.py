@@ -1,8 +1,9 @@
 """Startup cost: the fast paths must not import the heavy dependencies.
 
 Each command runs in a fresh interpreter under ``-X importtime``; the modules it imported are read back from
-stderr. ``--version`` must not even import typer; ``--help`` and a ``--dry-run`` need typer, but no HTTP
-client, no rich, no keyring, no TOML writer. (Timings live in benchmarks/startup.py, not here.)
+stderr. ``--version``, ``--help`` and ``workflow --help`` must not even import typer; other help pages and a
+``--dry-run`` need typer, but no HTTP client, no rich, no keyring, no TOML writer. (Timings live in
+benchmarks/, not here.)
 """
 
 from __future__ import annotations
@@ -89,11 +90,19 @@ def test_version_imports_nothing_heavy(tmp_path: Any) -> None:
     assert proc.stdout == f"relay {importlib.metadata.version('relay-cli')}\n"
 
 
-def test_help_imports_no_http_client_rich_keyring_or_toml(tmp_path: Any) -> None:
-    proc, modules = run_importtime(tmp_path / "config", "--help")
+@pytest.mark.parametrize("args", [["--help"], ["workflow", "--help"]], ids=" ".join)
+def test_help_imports_not_even_typer(tmp_path: Any, args: list[str]) -> None:
+    """The two most read pages come from relay_cli.quickhelp (tests/test_quickhelp.py: the same text)."""
+    proc, modules = run_importtime(tmp_path / "config", *args)
+    _check(proc, modules, HEAVY + ("typer",))
+    assert proc.stdout.startswith(f"Usage: relay {'workflow ' if 'workflow' in args else ''}[OPTIONS] COMMAND")
+    assert "\n  list " in proc.stdout or "\n  workflow " in proc.stdout
+
+
+def test_a_subcommands_help_imports_no_http_client_rich_keyring_or_toml(tmp_path: Any) -> None:
+    proc, modules = run_importtime(tmp_path / "config", "workflow", "create", "--help")
     _check(proc, modules, HEAVY)
-    assert "Usage:" in proc.stdout
-    assert "workflow" in proc.stdout
+    assert proc.stdout.startswith("Usage: relay workflow create [OPTIONS] COMMAND")
 
 
 def test_dry_run_imports_no_http_client_rich_keyring_or_toml(tmp_path: Any) -> None:
