@@ -19,7 +19,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: the command lines answered here → the page of ``helpindex.PAGES`` they show
-PAGES = {("--help",): "relay", ("-h",): "relay", ("workflow", "--help"): "relay workflow", ("workflow", "-h"): "relay workflow"}
+PAGES = {
+    ("--help",): "relay",
+    ("-h",): "relay",
+    ("workflow", "--help"): "relay workflow",
+    ("workflow", "-h"): "relay workflow",
+}
 #: click's widths: the terminal's (COLUMNS first), at most the app's max_content_width (100), minus 2, at least 50
 MAX_WIDTH = 100
 
@@ -163,7 +168,9 @@ def render(page: dict[str, Any], width: int) -> str:
     sections = [("Arguments", page["arguments"]), ("Options", page["options"])]
     if page["commands"]:
         limit = width - 6 - max(len(name) for name, _, _ in page["commands"])
-        sections.append(("Commands", [(name, (short or short_help(help, limit)).strip()) for name, short, help in page["commands"]]))
+        sections.append(
+            ("Commands", [(name, (short or short_help(help, limit)).strip()) for name, short, help in page["commands"]])
+        )
     for title, rows in sections:
         if rows:
             out.append(f"\n{title}:\n")
@@ -201,17 +208,19 @@ def index_source() -> str:
             ctx = typer.Context(cmd, info_name=name, parent=ctx, **(cmd.context_settings or {}))
         records = [(p.param_type_name, p.get_help_record(ctx)) for p in cmd.get_params(ctx)]
         out.append(f"    {_literal(path)}: {{")
-        out.append(f"        \"path\": {_literal(ctx.command_path)},")
-        out.append(f"        \"usage\": {_literal(' '.join(cmd.collect_usage_pieces(ctx)))},")
-        out.append(f"        \"help\": {_literal(inspect.cleandoc(cmd.help).partition(chr(12))[0] if cmd.help else '', 8)},")
-        out.append(f"        \"epilog\": {_literal(inspect.cleandoc(cmd.epilog) if cmd.epilog else '', 8)},")
+        out.append(f'        "path": {_literal(ctx.command_path)},')
+        out.append(f'        "usage": {_literal(" ".join(cmd.collect_usage_pieces(ctx)))},')
+        out.append(
+            f'        "help": {_literal(inspect.cleandoc(cmd.help).partition(chr(12))[0] if cmd.help else "", 8)},'
+        )
+        out.append(f'        "epilog": {_literal(inspect.cleandoc(cmd.epilog) if cmd.epilog else "", 8)},')
         for kind, key in (("argument", "arguments"), ("option", "options")):
-            out.append(f"        \"{key}\": [")
+            out.append(f'        "{key}": [')
             for found, record in records:
                 if record is not None and found == kind:
                     out.append(f"            ({_literal(record[0])}, {_literal(record[1], 12)}),")
             out.append("        ],")
-        out.append("        \"commands\": [")
+        out.append('        "commands": [')
         for name in cmd.list_commands(ctx):  # type: ignore[attr-defined]
             sub = cmd.get_command(ctx, name)  # type: ignore[attr-defined]
             if sub is None or sub.hidden:
@@ -220,7 +229,9 @@ def index_source() -> str:
                 raise ValueError(f"{path} {name}: the line of a deprecated command is not laid out here")
             short = _literal(inspect.cleandoc(sub.short_help)) if sub.short_help else "None"
             # click's summary reads the first paragraph only
-            out.append(f"            ({_literal(name)}, {short}, {_literal((sub.help or '').split(chr(10) * 2, 1)[0], 12)}),")
+            out.append(
+                f"            ({_literal(name)}, {short}, {_literal((sub.help or '').split(chr(10) * 2, 1)[0], 12)}),"
+            )
         out.append("        ],")
         out.append("    },")
     out += ["}", "# fmt: on", ""]

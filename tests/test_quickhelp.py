@@ -91,7 +91,7 @@ def test_the_installed_command_imports_no_typer(args: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", str(RELAY), *args], env=env, stdin=subprocess.DEVNULL, capture_output=True,
-        text=True, timeout=60,
+        text=True, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     modules = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
@@ -104,13 +104,23 @@ def test_the_installed_command_imports_no_typer(args: list[str]) -> None:
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
 def test_a_full_disk_is_exit_1_and_one_line() -> None:
     with open("/dev/full", "w") as full:
-        proc = subprocess.run([str(RELAY), "--help"], stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+        proc = subprocess.run(
+            [str(RELAY), "--help"],
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     assert (proc.returncode, proc.stderr) == (1, "error: cannot write to stdout: No space left on device\n")
 
 
 @posix_relay
 def test_a_reader_gone_before_the_first_byte_ends_quietly_with_0() -> None:
-    proc = subprocess.Popen([str(RELAY), "workflow", "--help"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(RELAY), "workflow", "--help"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()
     assert (proc.wait(timeout=60), proc.stderr.read()) == (0, b"")
@@ -120,6 +130,8 @@ def test_a_reader_gone_before_the_first_byte_ends_quietly_with_0() -> None:
 def test_an_ascii_stdout_gets_the_same_text() -> None:
     """The pages are ASCII (so nothing needs escaping on any stream); a non-ASCII help text would be escaped."""
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}
-    proc = subprocess.run([str(RELAY), "--help"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [str(RELAY), "--help"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False
+    )
     assert proc.returncode == 0 and proc.stderr == b""
     assert proc.stdout.decode("ascii") == quickhelp.page_for(["--help"])

@@ -8,6 +8,7 @@ benchmarks/, not here.)
 
 from __future__ import annotations
 
+import gc
 import importlib.metadata
 import json
 import os
@@ -16,7 +17,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import respx
+import typer
+
+from relay_cli.app import build_app, subcommand_named
+from relay_cli.commands import workflow
+
+from conftest import API, SUB
 
 HEAVY = ("httpx", "rich", "keyring", "tomlkit")
 DRY_RUN = (
@@ -60,9 +69,7 @@ def run_importtime(config_dir: Path, *args: str, code: str | None = None) -> tup
 
 def workflow_command_modules(modules: set[str]) -> list[str]:
     """The modules of ``relay workflow`` subcommands among ``modules`` (not their helpers, such as render)."""
-    from relay_cli.commands.workflow import COMMANDS
-
-    return sorted({m.rsplit(".", 1)[1] for m in modules if m.startswith("relay_cli.commands.workflow.")} & set(COMMANDS.values()))
+    return sorted({m.rsplit(".", 1)[1] for m in modules if m.startswith("relay_cli.commands.workflow.")} & set(workflow.COMMANDS.values()))
 
 
 def _check(proc: subprocess.CompletedProcess[str], modules: set[str], forbidden: tuple[str, ...]) -> None:
@@ -124,11 +131,6 @@ def test_dry_run_imports_no_http_client_rich_keyring_or_toml(tmp_path: Any) -> N
 
 
 def test_the_workflow_command_table_matches_the_tree() -> None:
-    import typer
-
-    from relay_cli.app import build_app
-    from relay_cli.commands import workflow
-
     group = typer.main.get_command(build_app()).commands["workflow"]  # type: ignore[attr-defined]
     assert list(group.commands) == list(workflow.COMMANDS)  # the table's order is the order --help lists
     for name, module in workflow.COMMANDS.items():  # each name is registered by the module the table says
@@ -145,10 +147,8 @@ def test_a_partial_build_then_the_whole_tree_keeps_the_order(tmp_path: Any) -> N
         "    build_app(only='workflow', sub=sub)\n"
         "print(' '.join(typer.main.get_command(build_app()).commands['workflow'].commands))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    from relay_cli.commands import workflow
-
     assert proc.stdout.split() == list(workflow.COMMANDS)
 
 
@@ -165,8 +165,6 @@ def test_a_partial_build_then_the_whole_tree_keeps_the_order(tmp_path: Any) -> N
     ],
 )
 def test_subcommand_named(args: list[str], sub: str | None) -> None:
-    from relay_cli.app import subcommand_named
-
     assert subcommand_named(args) == sub
 
 
@@ -181,13 +179,6 @@ def test_list_imports_no_other_workflow_command(tmp_path: Any) -> None:
 
 @pytest.mark.parametrize("status", [200, 500])
 def test_a_listing_pauses_the_garbage_collector(run: Any, status: int) -> None:
-    import gc
-
-    import httpx
-    import respx
-
-    from conftest import API, SUB
-
     seen: list[bool] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -204,13 +195,6 @@ def test_a_listing_pauses_the_garbage_collector(run: Any, status: int) -> None:
 
 
 def test_a_listing_leaves_a_paused_collector_paused(run: Any) -> None:
-    import gc
-
-    import httpx
-    import respx
-
-    from conftest import API, SUB
-
     gc.disable()
     try:
         with respx.mock(base_url=API, assert_all_mocked=True) as mock:
