@@ -1,0 +1,383 @@
+"""``relay`` side by side with the reference CLI (relaypro/relay-cli 1.10.2), the same figures for both.
+
+    .venv/bin/python benchmarks/vs_reference.py --reference PATH/relay-cli/bin/run [--relay PATH]
+                                                [--runs N] [--list-runs N] [--json] [--check]
+
+The reference is not part of this repository. Build it once from its source, tag v1.10.2 of
+https://github.com/relaypro/relay-cli: ``npm ci && npx tsc -b && npx oclif manifest`` (Node 18 or later), and
+pass its ``bin/run``.
+
+What is timed: each command as a whole process, from its start to its exit (start-up included), with stdout
+and stderr written to files, stdin empty. The wall time is ``perf_counter`` around ``Popen`` and ``os.wait4``;
+the CPU time (user + system) is the kernel's accounting of the finished child, which ``os.wait4`` returns.
+Each figure runs one untimed, checked warm-up of each command, then ROUNDS pairs, ours and the reference's
+in turn (the order alternating round by round); the ratio is taken pair by pair and its median reported,
+so that a change in the machine's load during the run moves both sides of a pair alike. The medians are
+what to quote; the load average before and after is printed with them.
+
+- ``--version``; ``--help``; ``workflow --help``;
+- ``workflow create call ... --dry-run`` (the same arguments for both; nothing is sent);
+- ``workflow list`` of 10,000 workflows as a table and as ``--json``, from a loopback HTTP server that serves
+  both CLIs the same answer (benchmarks/startup.py makes it: every trigger kind, half of the configs as JSON
+  strings; 3.5 MB).
+
+The environment of each: ours gets RELAY_HOST=http://127.0.0.1:PORT, RELAY_API_KEY, a temporary config
+directory, the null keyring and a bytecode cache in a temporary directory (an installed wheel has its
+``.pyc`` files; ``--no-pyc-cache`` uses the environment as it is). The reference gets
+RELAY_HOST=http://127.0.0.1:PORT/pro (it takes only the scheme, host and port of it, and refuses a host that
+does not name its environment, "pro"), RELAY_API_KEY, RELAY_SUBSCRIBER_ID and HOME set to a temporary
+directory (its config and update-check files go there; the warm-up creates them, so the timed runs do not
+start its background update check). Its stdout is a file, not a pipe: into a pipe, the reference stops after
+the first few hundred kilobytes of a large listing with "Error: timed out" and exit 2.
+
+Targets (ours / reference, the median of the pairs): ``--help`` and ``workflow --help`` ≤ 1/3; ``workflow
+list --json`` ≤ 1/2, and faster than our own table; every other figure < 1. With ``--check`` the exit
+status is 1 when a target is missed or a command fails. This is not part of the pytest run.
+
+Figures of 2026-11-29 (2-core AMD EPYC shared with other work, load average 3.8 to 4.4; Python 3.11.7, Node
+20.20.2; 15 pairs, 9 for the listings), median ms, ours / reference, the median ratio of the pairs:
+
+    relay --version                      20 / 220    0.09
+    relay --help                         22 / 273    0.08
+    relay workflow --help                22 / 276    0.08
+    workflow create call ... --dry-run   92 / 314    0.29
+    workflow list (10,000, table)       338 / 731    0.45
+    workflow list --json (10,000)       320 / 394    0.82   (target 0.5: missed; 0.95x our table)
+
+Over four runs ``workflow list --json`` was 0.72 to 0.82, and 0.95 to 1.11 of our table's time. Before and
+after the changes these figures were made for, each checkout run the same way (``--relay`` a script running
+``python -c`` with that checkout first on sys.path; load average 1.4 to 2.5), the median ratios were:
+
+    figure                           cfb47a9   after
+    relay --version                     0.06    0.06
+    relay --help                        0.45    0.10
+    relay workflow --help               0.42    0.09
+    workflow create ... --dry-run       0.35    0.32
+    workflow list, table                0.58    0.49
+    workflow list --json                1.12    0.72
+
+What ``workflow list --json`` still spends is where this design does not go faster: importing Typer and httpx
+(some 50 ms), httpx's TLS context (20 ms, made for every client, even of an http:// host), parsing the 3.5 MB
+answer and the 5,000 configs sent as JSON strings (55 ms), and writing 5.2 MB of indented JSON (60 ms with
+output.to_json; json.dumps with an indent takes 180).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from startup import SUB, WORKFLOWS, FakeRelay, make_workflows, relay_script
+
+DRY_RUN = [
+    "workflow", "create", "call", "--trigger", "inbound", "--name", "my_auto_answer",
+    "--uri", "wss://myhost.mydomain.com/autoanswerpath", "--install", "990007560045678", "-s", SUB, "--dry-run",
+]  # fmt: skip
+
+
+# --- checks of the warm-up runs' output ---------------------------------------------------------------------
+
+
+def contains(*needles: str) -> Callable[[str], str | None]:
+    def check(out: str) -> str | None:
+        missing = [n for n in needles if n not in out]
+        return f"no {missing[0]!r} in the output" if missing else None
+
+    return check
+
+
+def every_workflow_named(out: str) -> str | None:
+    found = len(set(re.findall(r"\bworkflow_\d{5}\b", out)))
+    return None if found == WORKFLOWS else f"{found} of the {WORKFLOWS:,} workflow names in the table"
+
+
+def ours_json(out: str) -> str | None:
+    data = json.loads(out)
+    return None if isinstance(data, list) and len(data) == WORKFLOWS else "not a list of every workflow"
+
+
+def reference_json(out: str) -> str | None:
+    data = json.loads(out)  # the reference's --json: {"ok": true, "err": false, "val": [...]}
+    ok = isinstance(data, dict) and isinstance(data.get("val"), list) and len(data["val"]) == WORKFLOWS
+    return None if ok else "not {'ok': ..., 'val': [every workflow]}"
+
+
+# --- timing -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    cmd: list[str]
+    env: dict[str, str]
+    check: Callable[[str], str | None]
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Figure:
+    label: str
+    ours: Side
+    reference: Side
+    target: float  # the largest ratio ours / reference that meets it
+    list_figure: bool = False
+    error: str | None = None
+    ratios: list[float] = field(default_factory=list)
+    cpu_ratios: list[float] = field(default_factory=list)
+
+
+def run_once(side: Side, tmp: Path) -> tuple[int, float, float, Path, Path]:
+    """One run: exit status, wall ms, CPU ms, and the files holding its stdout and stderr."""
+    out_path, err_path = tmp / "stdout", tmp / "stderr"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(side.cmd, env=side.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = (time.perf_counter() - start) * 1000
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen, so it does not wait again
+    return proc.returncode, wall, (usage.ru_utime + usage.ru_stime) * 1000, out_path, err_path
+
+
+def warm_up(figure: Figure, tmp: Path) -> None:
+    for name, side in (("ours", figure.ours), ("reference", figure.reference)):
+        code, _, _, out, err = run_once(side, tmp)
+        if code != 0:
+            figure.error = f"{name}: exit {code}: {err.read_text(errors='replace').strip()[-300:]}"
+            return
+        try:
+            problem = side.check(out.read_text(encoding="utf-8", errors="replace"))
+        except ValueError as exc:
+            problem = f"unexpected output: {exc}"
+        if problem:
+            figure.error = f"{name}: {problem}"
+            return
+
+
+def measure(figure: Figure, rounds: int, tmp: Path, quiet: bool) -> None:
+    if not quiet:
+        print(f"  {figure.label}", file=sys.stderr, flush=True)
+    warm_up(figure, tmp)
+    for i in range(rounds if figure.error is None else 0):
+        order = [figure.ours, figure.reference] if i % 2 == 0 else [figure.reference, figure.ours]
+        times: dict[int, tuple[float, float]] = {}
+        for side in order:
+            code, wall, cpu, _, err = run_once(side, tmp)
+            if code != 0:
+                figure.error = f"exit {code} on a timed run: {err.read_text(errors='replace').strip()[-300:]}"
+                return
+            side.wall.append(wall)
+            side.cpu.append(cpu)
+            times[id(side)] = (wall, cpu)
+        ours, ref = times[id(figure.ours)], times[id(figure.reference)]
+        figure.ratios.append(ours[0] / ref[0])
+        figure.cpu_ratios.append(ours[1] / ref[1])
+
+
+# --- main -------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--reference", required=True, help="the reference CLI's bin/run (relay-cli 1.10.2, built)")
+    parser.add_argument("--runs", type=int, default=15, help="timed pairs per start-up figure (default 15)")
+    parser.add_argument("--list-runs", type=int, default=9, help="timed pairs per listing figure (default 9)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--no-pyc-cache", action="store_true", help="give our CLI no bytecode cache")
+    parser.add_argument(
+        "--relay",
+        help="our command to time (default: the relay script next to this interpreter); e.g. another checkout's",
+    )
+    args = parser.parse_args(argv)
+    reference = str(Path(args.reference).resolve())
+    if not os.access(reference, os.X_OK):
+        parser.error(f"--reference: {reference} is not an executable file")
+    relay = str(Path(args.relay).resolve()) if args.relay else str(relay_script())
+    load_before = os.getloadavg()
+
+    with tempfile.TemporaryDirectory(prefix="relay-vs-ref-") as tmp_name:
+        tmp = Path(tmp_name)
+        server = FakeRelay(json.dumps({"results": make_workflows()}).encode())
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+        base = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_") and k != "PYTHONPROFILEIMPORTTIME"}
+        ours_env = {
+            **base,
+            "RELAY_HOST": f"http://127.0.0.1:{port}",
+            "RELAY_API_KEY": "bench",
+            "RELAY_CONFIG_DIR": str(tmp / "config"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        }
+        if not args.no_pyc_cache:
+            ours_env.pop("PYTHONDONTWRITEBYTECODE", None)
+            ours_env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+        (tmp / "home").mkdir()
+        ref_env = {
+            **base,
+            "HOME": str(tmp / "home"),
+            "RELAY_HOST": f"http://127.0.0.1:{port}/pro",
+            "RELAY_API_KEY": "bench",
+            "RELAY_SUBSCRIBER_ID": SUB,
+        }
+
+        def figure(
+            label: str, ours: list[str], ref: list[str], checks: tuple[Any, Any], target: float, listing: bool = False
+        ) -> Figure:
+            return Figure(
+                label,
+                Side([relay, *ours], ours_env, checks[0]),
+                Side([reference, *ref], ref_env, checks[1]),
+                target,
+                listing,
+            )
+
+        figures = [
+            figure(
+                "relay --version", ["--version"], ["--version"], (contains("relay "), contains("@relaypro/cli/")), 1.0
+            ),
+            figure("relay --help", ["--help"], ["--help"], (contains("Usage: relay"), contains("USAGE")), 1 / 3),
+            figure(
+                "relay workflow --help",
+                ["workflow", "--help"],
+                ["workflow", "--help"],
+                (contains("Usage: relay workflow"), contains("USAGE")),
+                1 / 3,
+            ),
+            figure(
+                "workflow create call ... --dry-run",
+                DRY_RUN,
+                DRY_RUN,
+                (contains('"name": "my_auto_answer"'), contains('"name": "my_auto_answer"')),
+                1.0,
+            ),
+            figure(
+                f"workflow list ({WORKFLOWS:,}, table)",
+                ["workflow", "list", "-s", SUB],
+                ["workflow", "list"],
+                (every_workflow_named, every_workflow_named),
+                1.0,
+                True,
+            ),
+            figure(
+                f"workflow list --json ({WORKFLOWS:,})",
+                ["workflow", "list", "-s", SUB, "--json"],
+                ["workflow", "list", "--json"],
+                (ours_json, reference_json),
+                0.5,
+                True,
+            ),
+        ]
+        try:
+            for fig in figures:
+                measure(fig, max(1, args.list_runs if fig.list_figure else args.runs), tmp, args.json)
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    load_after = os.getloadavg()
+    results = [result(fig) for fig in figures]
+    table, as_json = results[-2], results[-1]
+    json_vs_table = (
+        as_json["ours_median_ms"] / table["ours_median_ms"]
+        if as_json["ours_median_ms"] and table["ours_median_ms"]
+        else None
+    )
+    failed = any(r["status"] != "PASS" for r in results) or not (json_vs_table is not None and json_vs_table < 1)
+    summary = {
+        "python": sys.version.split()[0],
+        "node": node_version(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "bytecode": "inherited environment" if args.no_pyc_cache else "cached (temporary PYTHONPYCACHEPREFIX)",
+        "json_vs_our_table": json_vs_table,
+    }
+    if args.json:
+        print(json.dumps({**summary, "results": results, "ok": not failed}, indent=2))
+    else:
+        print_table(results, summary)
+    return 1 if args.check and failed else 0
+
+
+def result(fig: Figure) -> dict[str, Any]:
+    def median(values: list[float]) -> float | None:
+        return statistics.median(values) if values else None
+
+    ratio = median(fig.ratios)
+    status = "FAIL" if fig.error or ratio is None or ratio > fig.target else "PASS"
+    return {
+        "figure": fig.label,
+        "ours_median_ms": median(fig.ours.wall),
+        "reference_median_ms": median(fig.reference.wall),
+        "ratio": ratio,
+        "ratio_min": min(fig.ratios) if fig.ratios else None,
+        "ratio_max": max(fig.ratios) if fig.ratios else None,
+        "ours_cpu_median_ms": median(fig.ours.cpu),
+        "reference_cpu_median_ms": median(fig.reference.cpu),
+        "cpu_ratio": median(fig.cpu_ratios),
+        "target": fig.target,
+        "pairs": len(fig.ratios),
+        "status": status,
+        "error": fig.error,
+    }
+
+
+def node_version() -> str | None:
+    try:
+        return (
+            subprocess.run(
+                ["node", "--version"], capture_output=True, text=True, timeout=30, check=False
+            ).stdout.strip()
+            or None
+        )
+    except OSError:
+        return None
+
+
+def print_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    def ms(value: float | None) -> str:
+        return f"{value:.0f}" if value is not None else "-"
+
+    def ratio(value: float | None) -> str:
+        return f"{value:.2f}" if value is not None else "-"
+
+    headers = ["figure", "ours ms", "reference ms", "ratio", "(min-max)", "cpu ratio", "target", "result", "pairs"]
+    rows = [
+        [
+            r["figure"], ms(r["ours_median_ms"]), ms(r["reference_median_ms"]), ratio(r["ratio"]),
+            f"{ratio(r['ratio_min'])}-{ratio(r['ratio_max'])}", ratio(r["cpu_ratio"]), f"<= {r['target']:.2f}",
+            r["status"], str(r["pairs"]),
+        ]
+        for r in results
+    ]  # fmt: skip
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    print(
+        f"python {summary['python']}, node {summary['node']}; our bytecode {summary['bytecode']}; load average "
+        f"{' '.join(map(str, summary['load_average_before']))} before, {' '.join(map(str, summary['load_average_after']))} after"
+    )
+    print("medians of whole-process wall times; ratio = ours / reference, the median of the pairs")
+    for line in [headers, ["-" * w for w in widths], *rows]:
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
+    if summary["json_vs_our_table"] is not None:
+        verdict = "PASS" if summary["json_vs_our_table"] < 1 else "FAIL"
+        print(f"workflow list --json / our table: {summary['json_vs_our_table']:.2f} (target < 1: {verdict})")
+    for r in results:
+        if r["error"]:
+            print(f"error in {r['figure']}: {r['error']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
