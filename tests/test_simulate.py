@@ -124,7 +124,7 @@ class App:
                     continue
                 try:
                     for name in READS.get(message["_type"], ()):
-                        message[name]  # noqa: B018 - relay-py indexes each field; a missing one is a KeyError
+                        message[name]  # relay-py indexes each field; a missing one is a KeyError
                 except KeyError as exc:
                     self.log.append(("error", f"missing field {exc} in {message['_type']}"))
                 for match, future in list(self.waiters):
