@@ -10,8 +10,9 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, clean, sent, stored_workflow
 from relay_cli.core import analytics as an
+
+from conftest import API, SUB, clean, sent, stored_workflow
 
 PATH = "/ibot/workflow_analytics_events"
 

@@ -12,8 +12,9 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, TOKEN, clean, sent
 from relay_cli.core import wav
+
+from conftest import API, SUB, TOKEN, clean, sent
 
 UPLOAD = "https://bucket.s3.amazonaws.com/custom/au-1.wav"
 SIGNED = UPLOAD + "?X-Amz-Credential=AKIAEXAMPLE%2F20261123&X-Amz-Signature=deadbeefcafe&X-Amz-Expires=900"

@@ -20,7 +20,14 @@ import respx
 
 from relay_cli.config import store as store_module
 from relay_cli.config.resolve import resolve, validate_profile_value
-from relay_cli.config.store import HEADER, ConfigFileError, ProfileStore, atomic_write, validate_profile_name, ConfigWriteError
+from relay_cli.config.store import (
+    HEADER,
+    ConfigFileError,
+    ConfigWriteError,
+    ProfileStore,
+    atomic_write,
+    validate_profile_name,
+)
 from relay_cli.core.environments import api_base_url
 from relay_cli.errors import NotFoundError, UsageError
 

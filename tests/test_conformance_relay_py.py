@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from relay_cli.simulator import protocol as proto
-from relay_cli.simulator import scenario as sc
+from relay_cli.simulator import protocol as proto, scenario as sc
 from relay_cli.simulator.runner import demo_world, load_builtin
 
 ALICE = "urn:relay-resource:name:device:Alice"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sdks import NODE_MODULES, ensure_sdk, relay_py_python
 
 RELAY = Path(sys.executable).parent / "relay"

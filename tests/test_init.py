@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sdks import relay_py_python
 
 from relay_cli.core import manifest as mf
 from relay_cli.local.seed import DEMO_DEVICES
+
+from sdks import relay_py_python
 
 TEMPLATES = ("auto-answer", "outbound", "place-call", "blank")
 ALICE = "990007560045678"

@@ -11,9 +11,9 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, TOKEN, clean, stored_workflow
-
 from relay_cli.commands.workflow import instance as instance_module
+
+from conftest import API, SUB, TOKEN, clean, stored_workflow
 
 U1, U2 = "990007560045678", "990007560023456"
 

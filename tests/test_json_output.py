@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from conftest import API, SUB, stored_workflow
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from relay_cli.output import to_json
+
+from conftest import API, SUB, stored_workflow
 
 #: any code point: control characters, non-ASCII, lone surrogates
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=12)

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import respx
 
-from conftest import SUB, clean
 from relay_cli.errors import UsageError
 from relay_cli.listing import Column, field, options, select
+
+from conftest import SUB, clean
 
 #: each listing command (on the sandbox) and its CSV header line
 LISTINGS = [

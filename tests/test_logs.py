@@ -10,9 +10,9 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, TOKEN, clean, sent, stored_workflow
-
 from relay_cli.api.client import RelayClient
+
+from conftest import API, SUB, TOKEN, clean, sent, stored_workflow
 
 USER = "990007560045678"
 WF = "wf_7e1d886f7c9ccc048fc23706"

@@ -12,11 +12,9 @@ import tomllib
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from relay_cli.core import manifest as mf
-from relay_cli.core import plan as planning
+from relay_cli.core import manifest as mf, plan as planning
 from relay_cli.errors import UsageError
 
 from conftest import SUB

@@ -26,9 +26,10 @@ import pytest
 import respx
 import yaml
 
-from conftest import API, TOKEN, stored_workflow
 from relay_cli.local.seed import DEMO_SUBSCRIBER
 from relay_cli.local.store import SandboxStore
+
+from conftest import API, TOKEN, stored_workflow
 
 RELAY = Path(sys.executable).parent / "relay"
 INTERNAL = "please report it with the output of `relay version --json` (RELAY_DEBUG=1 shows the traceback)"

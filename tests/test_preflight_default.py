@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from test_preflight import WsServer, not_available
 
 from conftest import API, SUB, clean, sent, stored_workflow
-from test_preflight import WsServer, not_available
 
 LIST = ("GET", "/ibot/workflow", {"subscriber_id": SUB})
 SAVE = ("POST", "/ibot/workflow", {"subscriber_id": SUB})

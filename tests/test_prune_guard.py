@@ -23,9 +23,10 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, sent, stored_workflow
 from relay_cli.local.seed import DEMO_SUBSCRIBER
 from relay_cli.local.store import SandboxStore
+
+from conftest import API, SUB, sent, stored_workflow
 
 RELAY = Path(sys.executable).parent / "relay"
 ACCOUNT_ONLY = f'account = "{SUB}"\n'

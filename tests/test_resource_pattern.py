@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from test_audio import wav_bytes
 
 from conftest import API, SUB, clean, sent, stored_workflow
-from test_audio import wav_bytes
 
 USER = "990007560045678"
 HOOK = stored_workflow("wf-03", "hook", {"on_http": "POST"}, install=["d1"])

@@ -9,12 +9,10 @@ from importlib.resources import files
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from relay_cli.simulator import protocol as proto
-from relay_cli.simulator import scenario as sc
 from relay_cli.errors import UsageError
+from relay_cli.simulator import protocol as proto, scenario as sc
 
 ALICE = "urn:relay-resource:name:device:Alice"
 BOB = "urn:relay-resource:name:device:Bob"

@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from relay_cli.core.triggers import TRIGGERS
 

@@ -17,8 +17,9 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, stored_workflow
 from relay_cli import output
+
+from conftest import API, SUB, stored_workflow
 
 EVIL = "ok\x1b[2J\x1b]0;pwned\x07\r\u202eevil\x9b31m"
 SHOWN = "ok\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\u202eevil\\x9b31m"

@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 import typer
 
-from relay_cli.core import manifest as mf
-from relay_cli.core import triggers
+from relay_cli.core import manifest as mf, triggers
 from relay_cli.core.triggers import TRIGGERS, Option, Trigger
 from relay_cli.errors import UsageError
 

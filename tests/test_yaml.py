@@ -11,8 +11,7 @@ import httpx
 import pytest
 import respx
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from relay_cli.output import to_yaml
 

@@ -34,8 +34,7 @@ import httpx
 from ..core import redact
 from ..core.workflow import trigger_body
 from ..errors import ApiError, AuthError, RelayError
-from . import deadline as deadlines
-from . import shapes
+from . import deadline as deadlines, shapes
 from .errors import http_error, network_error
 
 #: seconds one attempt may take, from connecting to the last byte of the answer

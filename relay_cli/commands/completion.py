@@ -169,7 +169,6 @@ def setup_protocol() -> None:
     (the pin in pyproject.toml; tests/test_completion.py exercises every shell's protocol).
     """
     from typer import _completion_classes as tcc
-
     from typer._click.shell_completion import add_completion_class
 
     # Typer's classes pass help text through rich to strip markup; ours has none (rich_markup_mode=None)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..core.analytics import DEFAULT_LIMIT
 from ..errors import UsageError
 from ._common import (
     SubscriberOpt,
@@ -15,7 +16,6 @@ from ._common import (
     new_app,
     state,
 )
-from ..core.analytics import DEFAULT_LIMIT
 from .analytics import AllOpt, CursorOpt, LatestOpt, LimitOpt, OldestOpt, more, window
 
 HELP = "List the account's user profiles and their assignments to devices."

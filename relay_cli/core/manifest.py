@@ -36,8 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
-from . import triggers
-from . import workflow as wf
+from . import triggers, workflow as wf
 from .triggers import NotRepresentable
 
 TYPES = tuple(triggers.BY_NAME)

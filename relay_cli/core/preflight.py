@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import triggers
-from . import workflow as wf
+from . import triggers, workflow as wf
 
 DIRECTIONS = {v: k for k, v in triggers.CALL_DIRECTIONS.items()}  # on_* key → inbound | outbound
 

@@ -132,8 +132,7 @@ def prepare(
 
     from .. import output
     from ..core import workflow as wf
-    from . import protocol, runner
-    from . import scenario as sc
+    from . import protocol, runner, scenario as sc
 
     if scenario is not None and scenario_file is not None:
         raise UsageError("--scenario and --scenario-file cannot be used together; pick one", option="--scenario-file")

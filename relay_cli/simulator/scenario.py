@@ -341,8 +341,7 @@ def check_params(params: dict[str, Any], world: proto.World | None = None) -> di
 def defaults_from_workflow(workflow: Mapping[str, Any]) -> tuple[str | None, dict[str, Any], str | None]:
     """What a registered workflow tells a simulation: (the scenario its trigger suggests, parameter
     defaults, a note when the device had to be guessed). Its registration args become get_var values."""
-    from ..core import triggers
-    from ..core import workflow as wf
+    from ..core import triggers, workflow as wf
 
     trig = wf.trigger_of(dict(workflow))
     key = triggers.trigger_key(trig)

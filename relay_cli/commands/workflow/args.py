@@ -7,7 +7,18 @@ import typer
 
 from ... import output
 from ...errors import NotFoundError, UsageError
-from .._common import ArgOpt, BooleanOpt, DryRunOpt, JsonOpt, NumberOpt, SubscriberOpt, WorkflowRefOpt, examples, new_app, state
+from .._common import (
+    ArgOpt,
+    BooleanOpt,
+    DryRunOpt,
+    JsonOpt,
+    NumberOpt,
+    SubscriberOpt,
+    WorkflowRefOpt,
+    examples,
+    new_app,
+    state,
+)
 from .._resource import find_workflow as find
 
 HELP = "Show and change the args a workflow is started with."

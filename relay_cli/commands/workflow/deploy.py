@@ -334,8 +334,7 @@ def _report(outcome: Any, plan: Any, subscriber: str, as_json: bool) -> None:
 def export(ctx: typer.Context, workflow_id: RefsOpt = None, subscriber_id: SubscriberOpt = None) -> None:
     """Print the account's workflows (or the named ones) as a manifest; `export | apply -f -` changes nothing."""
     from ... import __version__
-    from ...core import manifest as mf
-    from ...core import workflow as wf
+    from ...core import manifest as mf, workflow as wf
 
     refs = [wf.validate_ref(r) for r in workflow_id or []]
     st = state(ctx)
@@ -386,8 +385,7 @@ def check(
 
     An unreachable call workflow makes every call to its devices announce "<name> is not available" although
     the device is fine. Problems are warnings; with --strict they exit 6."""
-    from ...core import plan as planning
-    from ...core import workflow as wf
+    from ...core import plan as planning, workflow as wf
     from . import checks
 
     if workflow_id and file is not None:

@@ -10,6 +10,7 @@ from .._common import SubscriberOpt, examples, state
 from . import app
 from .manage import find
 
+
 def _clean(text: str) -> str:
     """Control characters shown escaped (``output.safe``), so a log line cannot drive the terminal."""
     from ... import output

@@ -154,10 +154,9 @@ def simulate(
     import sys
 
     from ... import output
-    from ...simulator import protocol, runner
-    from ...simulator import scenario as sc
     from ...core import workflow as wf
     from ...errors import AppMisbehaved, UsageError
+    from ...simulator import protocol, runner, scenario as sc
 
     if scenario is not None and scenario_file is not None:
         raise UsageError("--scenario and --scenario-file cannot be used together; pick one", option="--scenario-file")
