@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -199,7 +199,7 @@ def test_bad_input_is_exit_2_one_line_nothing_sent(run: Any, api: Any, args: lis
 
 
 def test_parse_time_forms() -> None:
-    now = datetime(2026, 11, 23, 22, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 22, 0, 0, tzinfo=UTC)
     assert an.parse_time("2026-11-23", now=now) == "2026-11-23T00:00:00Z"
     assert an.parse_time("2026-11-23T09:30:00", now=now) == "2026-11-23T09:30:00Z"  # no zone: UTC
     assert an.parse_time("2026-11-23T09:30:00-05:00", now=now) == "2026-11-23T14:30:00Z"

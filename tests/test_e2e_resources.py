@@ -3,8 +3,9 @@ loopback (geofences, venues and positions, NFC tags, analytics, users, custom au
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from test_e2e import ALICE, BOB, Server, pytestmark, relay, server, start_server  # noqa: F401 - fixtures, marks
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -151,7 +151,7 @@ def test_retry_after_seconds_is_honoured(api: Any, client: Any, sleeps: Sleeps) 
 
 
 def test_retry_after_http_date_is_honoured(api: Any, client: Any, sleeps: Sleeps) -> None:
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     api.delete("/ibot/workflow/wf-1").mock(side_effect=[httpx.Response(429, headers={"Retry-After": when}), httpx.Response(204)])
     client.delete_workflow(SUB, "wf-1")
     assert len(sleeps) == 1 and 27 <= sleeps[0] <= 30

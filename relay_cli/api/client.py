@@ -26,6 +26,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -101,11 +102,11 @@ def retry_after(response: httpx.Response) -> float | None:
         return None
     if when is None:
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 _tls: dict[tuple[str | None, str | None], Any] = {}

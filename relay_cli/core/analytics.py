@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import ApiError
@@ -39,7 +39,7 @@ def parse_time(value: str, *, now: datetime | None = None) -> str:
     match = _RELATIVE.fullmatch(text.lower())
     if match:
         amount, unit = int(match.group(1)), match.group(2)
-        when = (now or datetime.now(timezone.utc)) - timedelta(**{_UNITS[unit]: amount})
+        when = (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
         return _iso(when)
     try:
         when = datetime.fromisoformat(text.replace("z", "Z"))
@@ -49,18 +49,18 @@ def parse_time(value: str, *, now: datetime | None = None) -> str:
             f"or Unix seconds, got {value!r}"
         ) from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return _iso(when)
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _comparable(value: str) -> float:
     if value.isdigit():
         return float(value)
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 def check_bounds(oldest: str | None, latest: str | None) -> None:

@@ -16,7 +16,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -189,13 +189,13 @@ def _time_bound(value: str | None, name: str) -> str | None:
     if value is None:
         return None
     try:
-        when = (datetime.fromtimestamp(int(value), timezone.utc) if value.isdigit()
+        when = (datetime.fromtimestamp(int(value), UTC) if value.isdigit()
                 else datetime.fromisoformat(value.replace("Z", "+00:00")))
     except (ValueError, OverflowError, OSError):
         raise bad_request(f"{name} must be an ISO 8601 time or Unix seconds, got {value!r}") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _kind(value: Any) -> str:
