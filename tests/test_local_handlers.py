@@ -178,8 +178,7 @@ def test_answer_turns_a_handler_crash_into_500_and_checks_the_token_first(store:
 @pytest.mark.parametrize("handler", [r.handler for r in ROUTES if "subscriber_id" not in r.pattern
                                      and r.handler not in (h.authz_context, h.upload_audio)])
 def test_every_account_handler_needs_a_known_subscriber_before_anything_else(store: SandboxStore, handler: Any) -> None:
-    req = request("POST", "/", query={"subscriber_id": ""}, body=workflow(), params={k: "x" for k in
-                  ("workflow_id", "instance_id", "geofence_id", "venue_id", "tag_id", "audio_id")})
+    req = request("POST", "/", query={"subscriber_id": ""}, body=workflow(), params=dict.fromkeys(("workflow_id", "instance_id", "geofence_id", "venue_id", "tag_id", "audio_id"), "x"))
     err = refused(lambda: handler(req, store))
     assert (err.status, err.error, err.message) == (400, "invalid_request", "missing the subscriber_id query parameter")
     req.query["subscriber_id"] = "nobody"

@@ -105,16 +105,14 @@ COMING: dict[str, tuple[str, ...]] = {"workflow dev": ()}
 GAPS: dict[str, dict[str, str]] = {
     # `relay update` names the pip/pipx command that upgrades relay instead of replacing the program itself
     # (README, "Where relay differs"): it has nothing to select or force
-    "update": {f: "on purpose" for f in ("--available", "-a", "--interactive", "-i", "--version", "-v", "--force")},
+    "update": dict.fromkeys(("--available", "-a", "--interactive", "-i", "--version", "-v", "--force"), "on purpose"),
     # not mirrored yet
     "env": {"-P": "not mirrored: -P is --profile everywhere else in relay"},
     "help": {"--nested-commands": "not mirrored", "-n": "not mirrored"},
     "version": {"--verbose": "not mirrored"},
     "positions": {"--placeholders": "not mirrored (hidden)", "-p": "not mirrored (hidden)", "--no-placeholders": "not mirrored (hidden)"},
-    "subscriber list": {
-        f: "not mirrored (hidden command)" for f in ("--name", "-n", "--email", "-e", "--all", "-a", "--no-all", "--size", "-s")
-    },
-    "subscriber set": {f: "not mirrored (hidden)" for f in ("--name", "-n", "--email", "-e")},
+    "subscriber list": dict.fromkeys(("--name", "-n", "--email", "-e", "--all", "-a", "--no-all", "--size", "-s"), "not mirrored (hidden command)"),
+    "subscriber set": dict.fromkeys(("--name", "-n", "--email", "-e"), "not mirrored (hidden)"),
     "token generate": {"--jwt": "not mirrored (hidden)", "-l": "not mirrored (hidden)"},
     "user assignments": {"--timestamp-format": "not mirrored (hidden command)", "-f": "not mirrored (hidden command)"},
     # `relay tag`: -t is --tag-id in every tag command (README, "Where relay differs"; tests/test_short_flags.py)
@@ -173,8 +171,8 @@ def test_every_reference_flag_is_on_our_same_command(path: str) -> None:
         pytest.skip(f"relay {path} is not there yet")
     assert path in OURS, f"relay {path}: the reference has this command, we do not"
     problems = missing(path, {**REFERENCE, **COMING}[path], OURS[path])
-    known = {flag: "known" for flag in GAPS.get(path, {})}
-    assert {f: "known" for f in problems} == known, (
+    known = dict.fromkeys(GAPS.get(path, {}), "known")
+    assert dict.fromkeys(problems, "known") == known, (
         f"relay {path}: {', '.join(f'{f} {why}' for f, why in sorted(problems.items()) if f not in known) or 'no new gap'}; "
         f"closed gaps still listed in GAPS: {sorted(set(known) - set(problems)) or 'none'}"
     )

@@ -62,7 +62,7 @@ _SEND_KEYS: dict[str, tuple[str, ...]] = {
     "timer": (),
     "timer_fired": ("name",),
     "notification": ("name", "event", "from"),
-    **{name: () for name in _CALL_EVENTS},
+    **dict.fromkeys(_CALL_EVENTS, ()),
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "start": ("trigger",),
