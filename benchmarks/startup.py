@@ -176,7 +176,7 @@ class FakeRelay(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: FakeRelay
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if urlsplit(self.path).path == "/ibot/workflow":
             self.server.requests += 1
             self._send(200, self.server.body)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, TOKEN, clean, sent
+from conftest import API, SUB, clean, sent
 
 DEVICES = ["990007560045678", "990007560023456"]
 GROUPS = [

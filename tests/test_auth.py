@@ -68,7 +68,7 @@ class Provider:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 q = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 assert parts.path.endswith("/protocol/openid-connect/auth")
@@ -79,7 +79,7 @@ class Provider:
                 target = f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}"
                 self._send(302, {}, {"Location": target})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 if self.path.endswith("/logout"):

@@ -7,7 +7,6 @@ kills a real ``relay workflow apply`` process talking to ``relay server`` over l
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import subprocess

@@ -12,7 +12,7 @@ import respx
 
 from relay_cli.api.client import RelayClient
 
-from conftest import API, SUB, TOKEN, clean, sent, stored_workflow
+from conftest import API, SUB, clean, sent, stored_workflow
 
 USER = "990007560045678"
 WF = "wf_7e1d886f7c9ccc048fc23706"

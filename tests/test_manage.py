@@ -12,7 +12,7 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, TOKEN, clean, sent, stored_workflow
+from conftest import API, SUB, clean, sent, stored_workflow
 
 ALL = "urn:relay-resource:all:device"
 GROUP = "urn:relay-resource:id:tag:g1"

@@ -23,8 +23,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from sdks import NODE_MODULES, ensure_sdk
 
 ROOT = Path(__file__).resolve().parent.parent

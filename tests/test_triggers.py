@@ -228,8 +228,8 @@ def test_shell_completion_offers_each_options_values(trigger: Trigger) -> None:
 
 
 def test_the_manifest_types_and_keys_are_the_triggers_and_their_options() -> None:
-    assert mf.TYPES == tuple(t.name for t in TRIGGERS)
-    assert mf.TYPE_KEYS == {t.name: tuple(o.name for o in t.options) for t in TRIGGERS}
+    assert tuple(t.name for t in TRIGGERS) == mf.TYPES
+    assert {t.name: tuple(o.name for o in t.options) for t in TRIGGERS} == mf.TYPE_KEYS
 
 
 @pytest.mark.parametrize("trigger", EACH)

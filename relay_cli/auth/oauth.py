@@ -49,7 +49,7 @@ def _handler_class() -> Any:
     from http.server import BaseHTTPRequestHandler
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             server = self.server
             status, text = 404, "Relay CLI: unknown path."
             try:

@@ -163,7 +163,7 @@ class _Handler(WSGIRequestHandler):
         except OSError:  # the flush of an answer the client did not take
             pass
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's parameter name
+    def log_message(self, format: str, *args: Any) -> None:
         log = getattr(self.server, "log", None)
         if log is not None:
             log(f"{self.address_string()} - {format % args}")
