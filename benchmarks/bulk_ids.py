@@ -57,7 +57,7 @@ def device(i: int) -> str:
 def timed(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, str]:
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return float("inf"), ""
     elapsed = time.perf_counter() - start

@@ -91,7 +91,7 @@ def measure(cases: list[Case], runs: int, quiet: bool) -> None:
     for case in cases:
         if not quiet:
             print(f"  warming up: {case.label}", file=sys.stderr, flush=True)
-        warm = subprocess.run(case.cmd, env=case.env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+        warm = subprocess.run(case.cmd, env=case.env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
         if warm.returncode != 0:
             case.error = f"exit {warm.returncode}: {warm.stderr.strip()[-300:]}"
         elif case.check is not None:
@@ -103,7 +103,7 @@ def measure(cases: list[Case], runs: int, quiet: bool) -> None:
             if case.error is not None:
                 continue
             start = time.perf_counter()
-            proc = subprocess.run(case.cmd, env=case.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=120)
+            proc = subprocess.run(case.cmd, env=case.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=120, check=False)
             case.times.append((time.perf_counter() - start) * 1000)
             if proc.returncode != 0:
                 case.error = f"exit {proc.returncode} on a timed run"

@@ -53,7 +53,7 @@ def ensure_sdk(what: str = "the conformance suite") -> str:
             unavailable(f"{SDK_DIR} is missing and npm is not installed (run npm ci in {HERE})", what)
         try:  # offline: a test never uses the network; npm's cache has the SDK once `npm ci` has run anywhere here
             proc = subprocess.run(
-                [npm, "ci", "--offline", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True, timeout=120
+                [npm, "ci", "--offline", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True, timeout=120, check=False
             )
         except subprocess.TimeoutExpired:
             proc = None
@@ -72,7 +72,7 @@ def relay_py_python() -> str:
     import sys
 
     for python in (RELAY_PY_PYTHON, sys.executable):
-        if python and subprocess.run([python, "-c", "import relay.workflow"], capture_output=True, timeout=60).returncode == 0:
+        if python and subprocess.run([python, "-c", "import relay.workflow"], capture_output=True, timeout=60, check=False).returncode == 0:
             return python
     reason = "relay-py is not installed (it is not on PyPI): set RELAY_PY_PYTHON to a Python that has it"
     warnings.warn(f"a relay-py test is skipped: {reason}", stacklevel=2)

@@ -39,6 +39,7 @@ def bash_complete(tmp_path: Path, line: str) -> list[str]:
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.split()
@@ -75,7 +76,7 @@ def test_completing_imports_no_http_client_rich_or_keyring(tmp_path: Path, shell
     env.pop("PYTHONPROFILEIMPORTTIME", None)
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "relay_cli"],
-        env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "call" in proc.stdout
@@ -95,7 +96,7 @@ def test_the_bash_script_itself_completes(tmp_path: Path) -> None:
     )
     env = _env(tmp_path)
     env["PATH"] = f"{BINDIR}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.run(["bash", "--norc", "--noprofile", "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(["bash", "--norc", "--noprofile", "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["create"]
 

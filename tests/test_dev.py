@@ -40,7 +40,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def project(tmp_path: Path, template: str, lang: str = "js", name: str = "proj") -> Path:
     target = tmp_path / name
-    proc = subprocess.run([str(RELAY), "workflow", "init", template, str(target), "--lang", lang], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([str(RELAY), "workflow", "init", template, str(target), "--lang", lang], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     if lang == "js":
         (target / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)  # the pinned SDK, not a new install
@@ -48,7 +48,7 @@ def project(tmp_path: Path, template: str, lang: str = "js", name: str = "proj")
 
 
 def dev(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(RELAY), "workflow", "dev", *args], capture_output=True, text=True, timeout=timeout, env=env(tmp_path))
+    return subprocess.run([str(RELAY), "workflow", "dev", *args], capture_output=True, text=True, timeout=timeout, env=env(tmp_path), check=False)
 
 
 def transcript(out: str) -> list[dict[str, Any]]:
@@ -414,6 +414,6 @@ def test_dev_and_init_do_not_slow_down_relay_help(tmp_path: Path) -> None:
 
 
 def test_help_has_examples() -> None:
-    proc = subprocess.run([str(RELAY), "workflow", "dev", "--help"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([str(RELAY), "workflow", "dev", "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0
     assert "Examples:" in proc.stdout and "relay workflow dev auto-answer --once" in proc.stdout

@@ -85,6 +85,7 @@ def relay(env: dict[str, str], *args: str, timeout: float = CMD_TIMEOUT) -> Run:
             capture_output=True,
             text=True,
             timeout=timeout,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(

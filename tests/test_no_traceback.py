@@ -164,7 +164,7 @@ def test_a_reader_gone_before_the_first_byte_ends_quietly_with_0(tmp_path: Path,
 def test_a_full_disk_is_exit_1_and_one_line(tmp_path: Path, args: list[str]) -> None:
     _fill(tmp_path, 3)
     with open("/dev/full", "w") as full:
-        proc = subprocess.run([str(RELAY), *args], env=_env(tmp_path), stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+        proc = subprocess.run([str(RELAY), *args], env=_env(tmp_path), stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
     assert proc.returncode == 1
     assert proc.stderr == "error: cannot write to stdout: No space left on device\n"
 
@@ -180,23 +180,23 @@ NAME = "caf\u00e9 \U0001f600 \x1b[31mred"
 def test_text_the_stream_cannot_encode_is_escaped_and_json_stays_exact(tmp_path: Path, encoding: str, shown: str) -> None:
     _fill(tmp_path, 1, name=NAME)
     env = _env(tmp_path, PYTHONIOENCODING=encoding)
-    table = subprocess.run([str(RELAY), "workflow", "list"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    table = subprocess.run([str(RELAY), "workflow", "list"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
     assert table.returncode == 0, table.stderr
     assert table.stderr == b""
     row = table.stdout.decode(encoding).splitlines()[1]
     assert row.split("  ")[1] == shown
     assert "\x1b" not in table.stdout.decode(encoding)
 
-    as_json = subprocess.run([str(RELAY), "workflow", "list", "--json"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    as_json = subprocess.run([str(RELAY), "workflow", "list", "--json"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout.decode(encoding))[0]["name"] == NAME  # the exact name, whatever the encoding
 
-    as_yaml = subprocess.run([str(RELAY), "workflow", "list", "-o", "yaml"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    as_yaml = subprocess.run([str(RELAY), "workflow", "list", "-o", "yaml"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
     assert as_yaml.returncode == 0, as_yaml.stderr
     quoted = as_yaml.stdout.decode(encoding).split("name: ", 1)[1].splitlines()[0]
     assert quoted[0] == quoted[-1] == '"'  # a YAML double-quoted scalar: what the stream cannot encode is an escape
     assert yaml.safe_load(as_yaml.stdout.decode(encoding))[0]["name"] == NAME  # read back exactly by a YAML parser
 
-    message = subprocess.run([str(RELAY), "workflow", "delete", "-w", NAME, "--yes"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    message = subprocess.run([str(RELAY), "workflow", "delete", "-w", NAME, "--yes"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
     assert message.returncode == 0, message.stderr
     assert message.stderr.decode(encoding).splitlines()[-1].startswith(f"Deleted workflow {shown} (wf_")

@@ -688,6 +688,6 @@ def test_the_pure_modules_import_no_io_library() -> None:
         "import sys, relay_cli.simulator.protocol, relay_cli.simulator.scenario\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'websockets', 'httpx', 'typer', 'rich', 'asyncio'}))"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

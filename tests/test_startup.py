@@ -63,6 +63,7 @@ def run_importtime(config_dir: Path, *args: str, code: str | None = None) -> tup
         env=env,
         stdin=subprocess.DEVNULL,
         timeout=60,
+        check=False,
     )
     return proc, imported_modules(proc.stderr)
 
