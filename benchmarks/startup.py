@@ -103,7 +103,7 @@ def measure(cases: list[Case], runs: int, quiet: bool) -> None:
             if case.error is not None:
                 continue
             start = time.perf_counter()
-            proc = subprocess.run(case.cmd, env=case.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=120, check=False)
+            proc = subprocess.run(case.cmd, env=case.env, capture_output=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
             case.times.append((time.perf_counter() - start) * 1000)
             if proc.returncode != 0:
                 case.error = f"exit {proc.returncode} on a timed run"
@@ -334,7 +334,7 @@ def print_table(results: list[dict[str, Any]], payload: int, bytecode: str) -> N
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     print(f"python {sys.version.split()[0]} ({sys.executable}); bytecode {bytecode}; list payload {payload / 1e6:.1f} MB")
     for line in [headers, ["-" * w for w in widths], *rows]:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())
     for r in results:
         if r["error"]:
             print(f"error in {r['command']}: {r['error']}")

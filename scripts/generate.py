@@ -43,8 +43,8 @@ def _text(block: str | None) -> list[str]:
     for para in re.split(r"\n\s*\n", block.strip("\n")):
         if para.lstrip().startswith("\b"):
             lines = para.split("\n")[1:]
-            indent = min((len(l) - len(l.lstrip()) for l in lines if l.strip()), default=0)
-            out += ["```sh", *(l[indent:].rstrip() for l in lines), "```", ""]
+            indent = min((len(line) - len(line.lstrip()) for line in lines if line.strip()), default=0)
+            out += ["```sh", *(line[indent:].rstrip() for line in lines), "```", ""]
         else:
             out += [" ".join(line.strip() for line in para.splitlines()), ""]
     return out

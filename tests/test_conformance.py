@@ -16,6 +16,7 @@ checks that every SDK method the app names was called).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -293,7 +294,7 @@ def test_timers_named_unnamed_interval_and_cleared(run: Any, apps: Apps) -> None
     assert ran.sent("wf_api_start_timer_request")[0]["timeout"] == 0.2
     assert [m["name"] for m in ran.sent("wf_api_clear_timer_request")] == ["tick"]
     ticks = [r["t"] for r in ran.transcript if r["message"] == {"_type": "wf_api_timer_fired_event", "name": "tick"}]
-    assert len(ticks) == 3 and all(b - a >= 0.09 for a, b in zip(ticks, ticks[1:]))  # on the clock, not at once
+    assert len(ticks) == 3 and all(b - a >= 0.09 for a, b in itertools.pairwise(ticks))  # on the clock, not at once
 
 
 def test_vars_and_args(run: Any, apps: Apps) -> None:

@@ -110,7 +110,7 @@ def relay_many(env: dict[str, str], commands: list[list[str]], timeout: float = 
     runs = []
     deadline = time.monotonic() + timeout
     try:
-        for args, proc in zip(commands, procs):
+        for args, proc in zip(commands, procs, strict=True):
             out, err = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
             runs.append(Run(tuple(args), proc.returncode, out, err))
     finally:
@@ -164,7 +164,7 @@ def _first_line(stream: Any, timeout: float) -> bytes:
     def read() -> None:
         try:
             box.put(stream.readline())
-        except BaseException as exc:  # pragma: no cover - surfaced below
+        except BaseException as exc:  # noqa: BLE001 # pragma: no cover - surfaced below
             box.put(exc)
 
     threading.Thread(target=read, name="relay-server-stdout", daemon=True).start()

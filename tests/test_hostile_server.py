@@ -476,9 +476,11 @@ def test_an_upload_has_the_same_deadline(tmp_path: Path) -> None:
     path = tmp_path / "a.wav"
     path.write_bytes(b"RIFF" + b"\0" * 100)
     try:
-        with RelayClient("http://127.0.0.1:9", token=TOKEN, user_agent="t", timeout=SHORT) as client:
-            with pytest.raises(NetworkError) as caught:
-                client.upload_presigned(f"{server.origin}/bucket/a.wav?X-Amz-Signature=sig", str(path), 104)
+        with (
+            RelayClient("http://127.0.0.1:9", token=TOKEN, user_agent="t", timeout=SHORT) as client,
+            pytest.raises(NetworkError) as caught,
+        ):
+            client.upload_presigned(f"{server.origin}/bucket/a.wav?X-Amz-Signature=sig", str(path), 104)
     finally:
         server.close()
     assert caught.value.message == f"uploading the file failed: {server.origin} did not answer within {SHORT:g} s (tried once)"

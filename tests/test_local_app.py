@@ -464,7 +464,7 @@ def test_ten_processes_open_a_new_db_and_write_at_once(db: Path) -> None:
         for n in range(10)
     ]
     for proc in procs:
-        out, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err.decode()
     store = SandboxStore(db)
     assert sorted(w["name"] for w in store.list_workflows(SUB)) == sorted(f"wf-{n}" for n in range(10))

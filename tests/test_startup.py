@@ -74,7 +74,7 @@ def workflow_command_modules(modules: set[str]) -> list[str]:
 
 
 def _check(proc: subprocess.CompletedProcess[str], modules: set[str], forbidden: tuple[str, ...]) -> None:
-    errors = "\n".join(l for l in proc.stderr.splitlines() if not l.startswith("import time:"))
+    errors = "\n".join(line for line in proc.stderr.splitlines() if not line.startswith("import time:"))
     assert proc.returncode == 0, f"exit {proc.returncode}; stderr:\n{errors}"
     # the parse found the CLI itself, so an empty result below is not a parsing accident
     assert "relay_cli" in modules, "no relay_cli import seen in the -X importtime output"

@@ -138,5 +138,5 @@ def probe(uris: Iterable[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, st
 
     outcome: dict[str, str | None] = {u: resolved[u] for u in unique if not isinstance(resolved[u], tuple)}  # type: ignore[misc]
     if reachable:
-        outcome.update(zip(reachable, asyncio.run(main())))
+        outcome.update(zip(reachable, asyncio.run(main()), strict=True))
     return {u: outcome[u] for u in unique}

@@ -60,7 +60,7 @@ class HttpLog:
     def _body(request: Any) -> str:
         try:
             content = request.content
-        except Exception:  # a streaming body: not logged
+        except Exception:  # noqa: BLE001 - a streaming body (RequestNotRead): not logged
             return ""
         if not content:
             return ""

@@ -26,7 +26,7 @@ def open_browser(url: str) -> bool:
 
     try:
         return bool(webbrowser.open(url, new=1, autoraise=True))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a launcher may fail in any way; the caller prints the URL instead
         return False
 
 

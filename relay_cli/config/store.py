@@ -236,7 +236,7 @@ class ProfileStore:
                 raise ConfigFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
             try:
                 doc = tomlkit.parse(text)
-            except Exception as exc:  # tomlkit raises its own ParseError hierarchy
+            except Exception as exc:  # noqa: BLE001 - tomlkit raises its own ParseError hierarchy, and others on odd input
                 raise ConfigFileError(f"{self.path} is not valid TOML: {exc}", hint="fix or remove the file") from None
             profiles = doc.get("profiles")
             if profiles is not None and (not isinstance(profiles, dict) or isinstance(profiles, tomlkit.items.InlineTable)):
