@@ -85,9 +85,9 @@ class guarded_streams:  # noqa: N801 - used as a context manager, like contextli
     def __enter__(self) -> None:
         self._saved = (sys.stdout, sys.stderr)
         if not isinstance(sys.stdout, GuardedStream):
-            sys.stdout = GuardedStream(sys.stdout, "stdout")  # type: ignore[assignment]
+            sys.stdout = GuardedStream(sys.stdout, "stdout")
         if not isinstance(sys.stderr, GuardedStream):
-            sys.stderr = GuardedStream(sys.stderr, "stderr")  # type: ignore[assignment]
+            sys.stderr = GuardedStream(sys.stderr, "stderr")
 
     def __exit__(self, *exc: Any) -> None:
         sys.stdout, sys.stderr = self._saved

@@ -50,7 +50,9 @@ class Outcome:
         return len(self.created) + len(self.updated) + len(self.deleted)
 
     def to_json(self) -> dict[str, Any]:
-        pairs = lambda items: [{"name": n, "workflow_id": w} for n, w in items]  # noqa: E731
+        def pairs(items: list[tuple[str, str]]) -> list[dict[str, str]]:
+            return [{"name": n, "workflow_id": w} for n, w in items]
+
         return {
             "ok": self.ok,
             "created": pairs(self.created),

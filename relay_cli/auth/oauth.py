@@ -8,10 +8,15 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core import oidc
 from ..errors import AuthError, NetworkError, UsageError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..api.verbose import HttpLog
 
 #: how long to wait for the browser to come back (tests shrink it)
 LOGIN_TIMEOUT = 180.0
@@ -95,14 +100,16 @@ def wait_for_code(server: Any, *, state: str, path: str, timeout: float) -> str:
     return str(server.outcome)
 
 
-def http_client(log: Callable[..., Any] | None = None) -> Any:
+def http_client(log: HttpLog | None = None) -> httpx.Client:
     import httpx
 
-    hooks = {"request": [log.request], "response": [log.response]} if log is not None else {}
+    hooks: dict[str, list[Callable[..., Any]]] = {}
+    if log is not None:
+        hooks = {"request": [log.request], "response": [log.response]}
     return httpx.Client(timeout=HTTP_TIMEOUT, event_hooks=hooks, headers={"Accept": "application/json"})
 
 
-def _token_request(http: Any, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
+def _token_request(http: httpx.Client, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
     import httpx
 
     host = httpx.URL(url).host
@@ -131,7 +138,7 @@ def login(
     redirect_uri: str,
     browser: bool = True,
     timeout: float | None = None,
-    log: Any = None,
+    log: HttpLog | None = None,
     say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The whole authorization-code + PKCE flow; returns the token endpoint's answer."""
@@ -158,13 +165,13 @@ def login(
     return tokens
 
 
-def refresh(*, issuer: str, client_id: str, refresh_token: str, log: Any = None) -> dict[str, Any]:
+def refresh(*, issuer: str, client_id: str, refresh_token: str, log: HttpLog | None = None) -> dict[str, Any]:
     with http_client(log) as http:
         grant = oidc.refresh_grant(client_id=client_id, refresh_token=refresh_token)
         return _token_request(http, oidc.endpoints(issuer).token, grant, "token refresh")
 
 
-def end_session(*, issuer: str, client_id: str, refresh_token: str, log: Any = None) -> bool:
+def end_session(*, issuer: str, client_id: str, refresh_token: str, log: HttpLog | None = None) -> bool:
     """Best effort: end the session at the issuer (Keycloak's back-channel logout). True when it agreed."""
     import httpx
 

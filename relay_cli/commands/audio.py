@@ -121,7 +121,7 @@ def create(
         return
     client = st.client()
     created = client.create_custom_audio(subscriber, body)
-    record = created.get("result") if isinstance(created.get("result"), dict) else {}
+    record = r if isinstance(r := created.get("result"), dict) else {}
     audio_id, url = record.get("id"), created.get("s3_upload_url")
     if not audio_id or not url:
         from ..errors import ApiError

@@ -56,7 +56,7 @@ TAG = Resource(
     listing="relay tag list",
     get=lambda client, subscriber, ident: client.nfc_tag(subscriber, ident),
     remove=lambda client, subscriber, ident: client.delete_nfc_tag(subscriber, ident),
-    label=lambda item: (item.get("content") if isinstance(item.get("content"), dict) else {}).get("label"),
+    label=lambda item: (c if isinstance(c := item.get("content"), dict) else {}).get("label"),
 )
 
 

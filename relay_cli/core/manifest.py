@@ -362,7 +362,7 @@ def to_entry(workflow: dict[str, Any]) -> dict[str, Any]:
         entry["install_group"] = str(rule)
     else:
         entry["install"] = [str(d) for d in workflow.get("install") or []]
-    options = workflow.get("options") if isinstance(workflow.get("options"), dict) else {}
+    options = o if isinstance(o := workflow.get("options"), dict) else {}
     if options.get("transient", True) is not True:
         entry["transient"] = bool(options.get("transient"))
     if options.get("hidden", False) is not False:

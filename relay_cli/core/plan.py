@@ -101,7 +101,7 @@ def _install(workflow: dict[str, Any]) -> Any:
 def view(workflow: dict[str, Any]) -> dict[str, Any]:
     """The managed fields of a workflow, defaults filled in (transient true, hidden false, no args, no installs)."""
     workflow = wf.normalize(workflow)
-    options = workflow.get("options") if isinstance(workflow.get("options"), dict) else {}
+    options = o if isinstance(o := workflow.get("options"), dict) else {}
     trig = wf.trigger_of(workflow)
     out: dict[str, Any] = {
         "uri": wf.uri_of(workflow),
@@ -156,10 +156,10 @@ def merged(existing: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
     """The update body: the stored object (server fields kept) with every managed field from ``desired``."""
     existing = wf.normalize(existing)
     body = {k: copy.deepcopy(v) for k, v in existing.items() if k not in ("name", "config", "install", "install_rule", "options")}
-    options = dict(existing.get("options") or {}) if isinstance(existing.get("options"), dict) else {}
+    options = dict(o) if isinstance(o := existing.get("options"), dict) else {}
     options.pop("absorb_triggers", None)
     options.update(copy.deepcopy(desired.get("options") or {}))
-    config = copy.deepcopy(existing.get("config")) if isinstance(existing.get("config"), dict) else {}
+    config = copy.deepcopy(c) if isinstance(c := existing.get("config"), dict) else {}
     config["trigger"] = copy.deepcopy(wf.trigger_of(desired))
     body.update({"name": desired["name"], "options": options, "config": config})
     for key in ("install", "install_rule"):

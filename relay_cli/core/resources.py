@@ -98,7 +98,7 @@ def filter_tags(tags: list[dict[str, Any]], *, tag_type: str | None = None, cate
     """The tags whose content has this type and category (either may be None: any)."""
     out = []
     for tag in tags:
-        content = tag.get("content") if isinstance(tag.get("content"), dict) else {}
+        content = c if isinstance(c := tag.get("content"), dict) else {}
         if tag_type is not None and content.get("type") != tag_type:
             continue
         if category is not None and content.get("category") != category:
@@ -111,7 +111,7 @@ def tag_field(name: str) -> Any:
     """A cell that is the tag's ``content`` field ``name`` as text ("" when missing)."""
 
     def cell(tag: dict[str, Any]) -> str:
-        content = tag.get("content") if isinstance(tag.get("content"), dict) else {}
+        content = c if isinstance(c := tag.get("content"), dict) else {}
         return "" if content.get(name) is None else str(content.get(name))
 
     return cell

@@ -159,7 +159,9 @@ def prepare(
     if not path.startswith("/") or any(ch.isspace() or ord(ch) < 32 for ch in path):
         raise UsageError(f"expected a URL path such as /auto-answer, got {path!r}", option=option)
 
-    suggested, defaults, variables = None, {}, {}
+    suggested: str | None = None
+    defaults: dict[str, Any] = {}
+    variables: dict[str, Any] = {}
     if workflow is not None:
         suggested, defaults, _note = sc.defaults_from_workflow(workflow)
         variables = dict(wf.args_of(workflow))

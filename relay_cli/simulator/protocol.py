@@ -260,7 +260,7 @@ def parse(frame: str | bytes) -> dict[str, Any]:
         raise ProtocolError(f"a binary frame ({len(frame)} bytes); every message must be a JSON text frame")
     try:
         message = json.loads(frame)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ProtocolError(f"not JSON ({exc.msg} at character {exc.pos}): {clip(frame)}") from None
     if not isinstance(message, dict):
         raise ProtocolError(f"a JSON {type(message).__name__}, not an object: {clip(frame)}")
@@ -322,8 +322,8 @@ def summarize(message: dict[str, Any]) -> tuple[str, str]:
     if k == "event":
         label = name.upper()
         if name == "start":
-            trig = m.get("trigger") if isinstance(m.get("trigger"), dict) else {}
-            args = trig.get("args") if isinstance(trig.get("args"), dict) else {}
+            trig = given if isinstance(given := m.get("trigger"), dict) else {}
+            args = given if isinstance(given := trig.get("args"), dict) else {}
             extra = " ".join(f"{key}={v!r}" for key, v in args.items() if key != "source_uri")
             return label, clean(f"{trig.get('type')} trigger on {short(args.get('source_uri'))}" + (f" {extra}" if extra else ""))
         if name.startswith("call_") and "call_id" in m:
@@ -631,7 +631,7 @@ class Server:
         self.send(now, response(request))
         for urn in opened:
             for state in ("started", "resumed"):
-                self.later(self._delay(now), lambda _t, s=state, u=urn: event("interaction_lifecycle", type=s, source_uri=u))
+                self.send(self._delay(now), event("interaction_lifecycle", type=state, source_uri=urn))
         return None
 
     def _on_end_interaction(self, request: dict[str, Any], uris: list[str], now: float) -> str | None:
@@ -646,7 +646,7 @@ class Server:
             del self.interactions[urn]
         self.send(now, response(request))
         for urn in closing:
-            self.later(self._delay(now), lambda _t, u=urn: event("interaction_lifecycle", type="ended", source_uri=u))
+            self.send(self._delay(now), event("interaction_lifecycle", type="ended", source_uri=urn))
         return None
 
     # prompts and speech
@@ -658,8 +658,8 @@ class Server:
         self.send(now, response(request, id=prompt_id))
         started = self._delay(now)
         for urn in uris:
-            self.later(started, lambda _t, u=urn: event("prompt", type="started", id=prompt_id, source_uri=u))
-            self.later(started + seconds, lambda _t, u=urn: event("prompt", type="stopped", id=prompt_id, source_uri=u))
+            self.send(started, event("prompt", type="started", id=prompt_id, source_uri=urn))
+            self.send(started + seconds, event("prompt", type="stopped", id=prompt_id, source_uri=urn))
 
     def _on_say(self, request: dict[str, Any], uris: list[str], now: float) -> str | None:
         if not isinstance(request.get("text"), str):

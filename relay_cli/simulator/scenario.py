@@ -486,7 +486,9 @@ class Simulation:
         self.params = dict(params)
         self.timeout = timeout
         self.start = start
-        self.server = proto.Server(self.params, world=world or proto.World(), **({"new_id": new_id} if new_id else {}))
+        self.server = proto.Server(self.params, world=world or proto.World())
+        if new_id is not None:
+            self.server.new_id = new_id
         self.steps = [s for s in scenario.steps if self._included(s)]
         self.index = 0  # the current step
         self.step_started = start
@@ -571,8 +573,8 @@ class Simulation:
         """Run the steps as far as they go at ``now``; return the messages to send now (in order)."""
         if not self.done:
             self.server.step = self.step_number
-            for message in self.server.remote_hangups(now):
-                self.server.send(now, message)
+            for hangup in self.server.remote_hangups(now):
+                self.server.send(now, hangup)
             self._run_steps(now)
         out = []
         for item in self.server.due(now):

@@ -187,6 +187,7 @@ def stop(
             output.message(f"No running instances of workflow {workflow.get('name')} ({wid}).")
             return
     else:
+        assert instance_id is not None  # one of the two was given (checked above)
         subscriber = st.subscriber_id(subscriber_id)
         targets = [INSTANCE.find(st.client(), subscriber, instance_id)]
     ids = [str(i.get("instance_id")) for i in targets]

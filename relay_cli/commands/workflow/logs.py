@@ -26,7 +26,7 @@ def format_entry(entry: Any) -> str:
         return _clean(json.dumps(entry, ensure_ascii=False))
     if set(entry) == {"message"}:  # the client's wrapping of a line that was not JSON
         return _clean(str(entry["message"]))
-    context = entry.get("context") if isinstance(entry.get("context"), dict) else {}
+    context = c if isinstance(c := entry.get("context"), dict) else {}
     workflow_id = str(context.get("workflow_id") or entry.get("workflow_id") or "")[:8] or "-"
     timestamp = str(entry.get("timestamp") or "-")
     level = str(entry.get("level") or "-").upper()
