@@ -16,7 +16,12 @@ from .config.store import ProfileStore
 from .errors import AuthError, NotFoundError, RelayError, UsageError
 
 if TYPE_CHECKING:
+    import httpx
+
     from .api.client import RelayClient
+    from .api.verbose import HttpLog
+    from .auth.tokens import TokenStore
+    from .config.resolve import Setting
 
 USER_AGENT = f"relay-cli/{__version__}"
 #: the in-process sandbox checks a token like the real server does; this one never leaves the process
@@ -84,7 +89,7 @@ class State:
         self.profile_flag = profile_flag
         self.verbose = verbose
         self.timeout_flag = timeout_flag
-        self._http_log: Any = None
+        self._http_log: HttpLog | None = None
         self._settings: Settings | None = None
         self._client: RelayClient | None = None
         self._default_subscriber: str | None = None
@@ -107,7 +112,7 @@ class State:
         """The selected profile's name (it may not exist). Never fails on a bad value in a profile."""
         return str(self.selected_profile_setting().value)
 
-    def selected_profile_setting(self) -> Any:
+    def selected_profile_setting(self) -> Setting:
         """The selected profile and why it is selected (a ``config.resolve.Setting``)."""
         from .config.resolve import choose_profile
 
@@ -285,7 +290,7 @@ class State:
 
     # --- stored login ----------------------------------------------------------------------------
 
-    def token_store(self) -> Any:
+    def token_store(self) -> TokenStore:
         from .auth.tokens import TokenStore
 
         return TokenStore(self.store.directory)
@@ -293,7 +298,7 @@ class State:
     def stored_tokens(self) -> dict[str, Any] | None:
         return self.token_store().load(self.profile_name, self.api_url)
 
-    def http_log(self) -> Any:
+    def http_log(self) -> HttpLog | None:
         """The ``--verbose`` request log (None when not verbose)."""
         if self.verbose and self._http_log is None:
             from .api.verbose import HttpLog
@@ -321,7 +326,7 @@ class State:
         self.token_store().save(self.profile_name, self.api_url, merged)
         return str(merged["access_token"])
 
-    def transport(self) -> Any:
+    def transport(self) -> httpx.BaseTransport | None:
         """The httpx transport to use; None means the network. The local sandbox runs in-process."""
         if self.is_local:
             from .local.server import in_process_transport

@@ -2,9 +2,12 @@
 
 
 import gc
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from ..state import State
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -22,9 +25,10 @@ def new_app(help: str, **kwargs: Any) -> typer.Typer:
     )
 
 
-def state(ctx: typer.Context) -> Any:
+def state(ctx: typer.Context) -> "State":
     """The State built by the root callback."""
-    return ctx.find_root().obj
+    state: State = ctx.find_root().obj
+    return state
 
 
 SubscriberOpt = Annotated[

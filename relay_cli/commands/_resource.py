@@ -12,16 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import output
 from ..errors import UsageError
 from ._common import confirmation_possible, confirmed
 
+if TYPE_CHECKING:
+    from ..api.client import RelayClient
+    from ..state import State
+
 #: a Resource's lookups and removal, given the API client, the account and the id
-Get = Callable[[Any, str, str], Any]
-Items = Callable[[Any, str], list[Any]]
-Remove = Callable[[Any, str, str], None]
+Get = Callable[["RelayClient", str, str], Any]
+Items = Callable[["RelayClient", str], list[Any]]
+Remove = Callable[["RelayClient", str, str], None]
 
 #: why a delete without --yes stops when there is no terminal to ask on
 DELETE_REFUSAL = "no terminal to confirm on; pass --yes to delete without asking"
@@ -61,7 +65,7 @@ class Resource:
         if [self.get, self.items, self.resolve].count(None) != 2:
             raise TypeError(f"Resource {self.noun!r}: give exactly one of get, items and resolve")
 
-    def find(self, client: Any, subscriber: str, ident: str) -> dict[str, Any]:
+    def find(self, client: RelayClient, subscriber: str, ident: str) -> dict[str, Any]:
         """The item ``ident`` of the account, else a NotFoundError (exit 3): nothing is written after it."""
         if self.resolve is not None:
             found: Any = self.resolve(client, subscriber, ident)
@@ -98,7 +102,7 @@ class Resource:
         return self.path.format(id=quote(ident, safe=""))
 
 
-def find_workflow(st: Any, subscriber_flag: str | None, ref: str) -> tuple[str, dict[str, Any]]:
+def find_workflow(st: State, subscriber_flag: str | None, ref: str) -> tuple[str, dict[str, Any]]:
     """The account and the workflow named by ``ref`` (-w: its exact id, else its exact name)."""
     from ..core import workflow as wf
 
@@ -107,7 +111,7 @@ def find_workflow(st: Any, subscriber_flag: str | None, ref: str) -> tuple[str, 
     return subscriber, WORKFLOW.find(st.client(), subscriber, ref)
 
 
-def _resolve_workflow(client: Any, subscriber: str, ref: str) -> dict[str, Any]:
+def _resolve_workflow(client: RelayClient, subscriber: str, ref: str) -> dict[str, Any]:
     from ..core import workflow as wf
 
     return wf.resolve(client.list_workflows(subscriber), ref, account=subscriber)
@@ -126,7 +130,7 @@ WORKFLOW = Resource(
 
 
 def delete(
-    st: Any, resource: Resource, ident: str, subscriber_flag: str | None, *, yes: bool, dry_run: bool, as_json: bool
+    st: State, resource: Resource, ident: str, subscriber_flag: str | None, *, yes: bool, dry_run: bool, as_json: bool
 ) -> None:
     """The one delete flow: without a terminal, --yes is needed (refused before anything is sent); the item is
     found (exit 3 when it is not there); --dry-run says what would be deleted and sends nothing; on a terminal
@@ -155,7 +159,7 @@ def delete(
 
 
 def dry_run_report(
-    st: Any,
+    st: State,
     method: str,
     path: str,
     query: dict[str, Any],
@@ -174,7 +178,7 @@ def dry_run_report(
         output.print_json(body)
 
 
-def request_line(st: Any, method: str, path: str, query: dict[str, Any]) -> str:
+def request_line(st: State, method: str, path: str, query: dict[str, Any]) -> str:
     """``METHOD URL?QUERY`` as a dry run shows it (the path as sent; the query's values readable)."""
     from urllib.parse import quote
 

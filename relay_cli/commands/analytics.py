@@ -1,7 +1,7 @@
 """``relay analytics [CATEGORY]``: the account's analytics events, filtered, paged through the cursor."""
 
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -9,6 +9,9 @@ from .. import output
 from ..core.analytics import DEFAULT_LIMIT
 from ..errors import UsageError
 from ._common import SubscriberOpt, TableFlags, examples, listing_command, state
+
+if TYPE_CHECKING:
+    from ..api.client import RelayClient
 
 EPILOG = examples(
     "relay analytics",
@@ -174,7 +177,7 @@ def more(next_cursor: str | None) -> None:
         output.message(f"More events match: add --cursor {next_cursor} (or use --all).")
 
 
-def _workflow_id(client: Any, subscriber: str, ref: str) -> str:
+def _workflow_id(client: "RelayClient", subscriber: str, ref: str) -> str:
     """An id is taken as given (its events outlive the workflow); anything else is a workflow's exact name."""
     from ..core import workflow as wf
 

@@ -1,7 +1,7 @@
 """``relay audio create | list | delete``: custom audio files, played by workflows as ``relay-static://NAME``."""
 
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +20,9 @@ from ._common import (
     state,
 )
 from ._resource import Resource
+
+if TYPE_CHECKING:
+    from ..api.client import RelayClient
 
 HELP = "Upload, list and delete custom audio files (played by workflows as relay-static://NAME)."
 app = new_app(HELP)
@@ -152,7 +155,7 @@ def create(
     output.message(f"  Delete it with: relay audio delete {audio_id}")
 
 
-def _remove(client: Any, subscriber: str, audio_id: str) -> bool:
+def _remove(client: "RelayClient", subscriber: str, audio_id: str) -> bool:
     """Delete a half-created audio record; True when that worked."""
     try:
         client.delete_custom_audio(subscriber, audio_id)

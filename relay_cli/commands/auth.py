@@ -1,12 +1,15 @@
 """Logging in and the account: ``relay login | logout | whoami | token generate | subscriber ... | env``."""
 
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .. import output
 from ._common import JsonOpt, SubscriberOpt, examples, new_app, state
+
+if TYPE_CHECKING:
+    from ..state import State
 
 TOKEN_HELP = "Tokens for the Relay SDK (relay-py apps)."
 SUBSCRIBER_HELP = "The Relay account (subscriber) commands act on."
@@ -29,7 +32,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(subscriber_app, name="subscriber", help=SUBSCRIBER_HELP)
 
 
-def _login_target(st: Any, what: str) -> bool:
+def _login_target(st: "State", what: str) -> bool:
     """Select the profile to log in to. Returns True when the built-in `local` profile was only the implicit
     default (nothing configured): then the `default` profile (Relay production) is used and selected."""
     from ..config.store import DEFAULT_PROFILE
@@ -49,7 +52,7 @@ def _login_target(st: Any, what: str) -> bool:
     )
 
 
-def _sdk_or_cli_login(st: Any, client_id: str, no_browser: bool) -> dict[str, Any]:
+def _sdk_or_cli_login(st: "State", client_id: str, no_browser: bool) -> dict[str, Any]:
     from ..auth import oauth
 
     settings = st.settings

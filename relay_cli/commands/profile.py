@@ -1,7 +1,7 @@
 """``relay profile ...``: named sets of settings in the config file."""
 
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,6 +10,9 @@ from ..config.keys import PROFILE_KEYS
 from ..core.redact import userinfo
 from ..errors import UsageError
 from ._common import JsonOpt, examples, new_app, state
+
+if TYPE_CHECKING:
+    from ..state import State
 
 HELP = "Manage profiles: named settings (environment, host, account) in the config file."
 app = new_app(HELP)
@@ -49,7 +52,7 @@ def list_profiles(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     table(columns, rows)
 
 
-def _token_source(st: Any, settings: Any) -> str:
+def _token_source(st: "State", settings: Any) -> str:
     if settings.backend == "local":
         return "built in (local sandbox)"
     if settings.api_key_source:

@@ -1,7 +1,7 @@
 """``relay workflow args list | get | set | unset``: the args a workflow is started with."""
 
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +20,9 @@ from .._common import (
     state,
 )
 from .._resource import find_workflow as find
+
+if TYPE_CHECKING:
+    from ...state import State
 
 HELP = "Show and change the args a workflow is started with."
 app = new_app(HELP)
@@ -51,7 +54,7 @@ def _show(args: dict[str, Any], as_json: bool) -> None:
     table(columns, list(args.items()), empty="The workflow has no args.")
 
 
-def _update(st: Any, subscriber: str, workflow: dict[str, Any], args: dict[str, Any], dry_run: bool, as_json: bool) -> None:
+def _update(st: "State", subscriber: str, workflow: dict[str, Any], args: dict[str, Any], dry_run: bool, as_json: bool) -> None:
     from ...core import workflow as wf
 
     body = wf.with_args(workflow, args)

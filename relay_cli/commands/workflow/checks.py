@@ -2,9 +2,12 @@
 ``install`` and ``apply``. The WebSocket handshakes happen in ``api.probe``."""
 
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import output
+
+if TYPE_CHECKING:
+    from ...state import State
 
 #: seconds the WebSocket opening handshake may take (DNS, TCP, TLS and upgrade)
 TIMEOUT = 3.0
@@ -47,7 +50,7 @@ def report(found: list[Any], *, strict: bool, action: str) -> None:
         )
 
 
-def before_save(st: Any, subscriber: str, body: dict[str, Any], existing: list[dict[str, Any]] | None, *, strict: bool) -> None:
+def before_save(st: "State", subscriber: str, body: dict[str, Any], existing: list[dict[str, Any]] | None, *, strict: bool) -> None:
     """The automatic check before a call workflow is created or changed (``create call``, ``install``).
 
     ``existing``: the account's workflows if already fetched (else they are listed here)."""

@@ -7,7 +7,7 @@ and prints.
 
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,9 @@ from ... import output
 from ...errors import EXIT_CHANGES_PENDING, EXIT_INTERRUPTED, RelayError, UsageError
 from .._common import JsonOpt, NoCheckOpt, StrictOpt, SubscriberOpt, YesOpt, examples, state
 from . import app
+
+if TYPE_CHECKING:
+    from ...state import State
 
 FileOpt = Annotated[
     str,
@@ -79,7 +82,7 @@ def load(path: str) -> Any:
     return manifest
 
 
-def refuse_no_workflows(st: Any, manifest: Any, subscriber_flag: str | None, prune: bool, allow_empty: bool) -> None:
+def refuse_no_workflows(st: "State", manifest: Any, subscriber_flag: str | None, prune: bool, allow_empty: bool) -> None:
     """A manifest that declares no workflows is refused (exit 2) unless --allow-empty says it is meant: with
     --prune it would delete the whole account. Without --prune nothing is sent; with it the account's workflows
     are listed (a read) to say how many would go."""
@@ -111,7 +114,7 @@ def _account(name: str) -> str:
     return name if name.startswith("the ") else f"account {name}"
 
 
-def target(st: Any, manifest: Any, subscriber_flag: str | None) -> str:
+def target(st: "State", manifest: Any, subscriber_flag: str | None) -> str:
     """The account: -s > RELAY_SUBSCRIBER_ID > the manifest's ``account`` > the profile's > the server's default.
     The profile: -P > RELAY_PROFILE > the manifest's ``profile`` > the current one."""
     if manifest.profile and st.profile_flag is None and not st.environ.get("RELAY_PROFILE"):
@@ -126,7 +129,7 @@ def target(st: Any, manifest: Any, subscriber_flag: str | None) -> str:
     return st.subscriber_id(flag)
 
 
-def make_plan(st: Any, manifest: Any, subscriber: str, prune: bool) -> tuple[Any, list[dict[str, Any]]]:
+def make_plan(st: "State", manifest: Any, subscriber: str, prune: bool) -> tuple[Any, list[dict[str, Any]]]:
     from ...core import plan as planning
 
     existing = st.client().list_workflows(subscriber)
@@ -280,7 +283,7 @@ def apply(
     _report(outcome, plan, subscriber, json_output)
 
 
-def _execute(st: Any, subscriber: str, plan: Any, manifest: Any, jobs: int) -> Any:
+def _execute(st: "State", subscriber: str, plan: Any, manifest: Any, jobs: int) -> Any:
     from ...api.bulk import apply_plan
 
     bar = _progress(plan.writes)

@@ -1,7 +1,7 @@
 """``relay workflow instance list | stop``: the running (and past) runs of workflows."""
 
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +19,9 @@ from .._common import (
     state,
 )
 from .._resource import Resource, find_workflow as find
+
+if TYPE_CHECKING:
+    from ...api.client import RelayClient
 
 HELP = "List and stop workflow instances (the runs of workflows)."
 app = new_app(HELP)
@@ -46,7 +49,7 @@ StopWorkflowOpt = Annotated[
 ]
 
 
-def _running(client: Any, subscriber: str) -> list[dict[str, Any]]:
+def _running(client: "RelayClient", subscriber: str) -> list[dict[str, Any]]:
     return [{**inst, "status": "running"} for inst in client.workflow_instances(subscriber) if isinstance(inst, dict)]
 
 
@@ -61,7 +64,7 @@ INSTANCE = Resource(
 )
 
 
-def _history(client: Any, subscriber: str) -> list[dict[str, Any]]:
+def _history(client: "RelayClient", subscriber: str) -> list[dict[str, Any]]:
     """Every ``workflow`` analytics event of the account, page after page until the cursor is empty."""
     from ...core.analytics import collect
     from ...core.instances import terminated
@@ -118,7 +121,7 @@ def list_instances(
     )
 
 
-def _wait(client: Any, subscriber: str, ids: list[str]) -> list[str]:
+def _wait(client: "RelayClient", subscriber: str, ids: list[str]) -> list[str]:
     """Poll until none of ``ids`` is running, or WAIT_TIMEOUT passes; returns those still running."""
     import time
 

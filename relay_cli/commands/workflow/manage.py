@@ -1,7 +1,7 @@
 """``relay workflow delete | install | uninstall | trigger``"""
 
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,8 +30,11 @@ from .._common import (
 from .._resource import find_workflow as find  # -w, the one way: also imported by logs and simulate
 from . import app
 
+if TYPE_CHECKING:
+    from ...state import State
 
-def save(st: Any, subscriber: str, body: dict[str, Any], verb: str, dry_run: bool, as_json: bool) -> None:
+
+def save(st: "State", subscriber: str, body: dict[str, Any], verb: str, dry_run: bool, as_json: bool) -> None:
     from . import render
 
     if dry_run:

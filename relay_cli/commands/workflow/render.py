@@ -1,11 +1,14 @@
 """How workflows are shown: the list columns, saved results and dry runs."""
 
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import output
 from ...core import workflow as wf
 from ...listing import Column, field, table
+
+if TYPE_CHECKING:
+    from ...state import State
 
 #: the columns of a workflow table (Args only with -x, or when named)
 COLUMNS = [
@@ -18,7 +21,7 @@ COLUMNS = [
 ]
 
 
-def saved(st: Any, workflows: list[dict[str, Any]], verb: str, as_json: bool) -> None:
+def saved(st: "State", workflows: list[dict[str, Any]], verb: str, as_json: bool) -> None:
     """After a create or an update: the saved workflow (JSON: the object itself)."""
     if as_json:
         output.print_json(workflows[0] if len(workflows) == 1 else workflows)
@@ -28,7 +31,7 @@ def saved(st: Any, workflows: list[dict[str, Any]], verb: str, as_json: bool) ->
     table(COLUMNS, workflows, extended=True)
 
 
-def dry_run(st: Any, method: str, path: str, subscriber: str | None, body: Any, as_json: bool) -> None:
+def dry_run(st: "State", method: str, path: str, subscriber: str | None, body: Any, as_json: bool) -> None:
     """Print the request and the body that would be sent (``_resource.dry_run_report``); send nothing."""
     from .._resource import DEFAULT_ACCOUNT, dry_run_report
 
