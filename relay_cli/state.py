@@ -123,6 +123,14 @@ class State:
             configured=self.store.configured(),
         )
 
+    def use_profile(self, name: str) -> None:
+        """Act as if ``--profile NAME`` had been given: the settings are resolved again when next needed, and a
+        client made for the former ones is closed."""
+        self.profile_flag = name
+        self._settings = None
+        self._default_subscriber = None
+        self.close()
+
     @property
     def settings(self) -> Settings:
         if self._settings is None:

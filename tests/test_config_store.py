@@ -550,7 +550,7 @@ def test_concurrent_writers_lose_nothing(isolated_env: Path, tmp_path: Path) -> 
 def test_edit_holds_the_lock_for_the_whole_read_modify_write(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The lock is taken before the file is read and released only after it is replaced."""
     events: list[str] = []
-    real_locked = store_module._locked
+    real_locked = store_module.locked
     real_write = store_module.atomic_write
 
     from contextlib import contextmanager
@@ -566,7 +566,7 @@ def test_edit_holds_the_lock_for_the_whole_read_modify_write(isolated_env: Path,
         events.append("write")
         real_write(path, text, mode)
 
-    monkeypatch.setattr(store_module, "_locked", spy_locked)
+    monkeypatch.setattr(store_module, "locked", spy_locked)
     monkeypatch.setattr(store_module, "atomic_write", spy_write)
     ProfileStore(isolated_env).set("default", "env", "qa")
     assert events == ["lock", "write", "unlock"]

@@ -74,10 +74,10 @@ class TokenStore:
         return data if isinstance(data, dict) else {}
 
     def _edit_file(self, entry: str, tokens: dict[str, Any] | None) -> bool:
-        from ..config.store import _locked, atomic_write
+        from ..config.store import atomic_write, locked
 
         assert self.path is not None and self.directory is not None
-        with _locked(self.directory / f".{FALLBACK_FILE}.lock"):
+        with locked(self.directory / f".{FALLBACK_FILE}.lock"):
             data = self._read_file()
             existed = entry in data
             if tokens is None:

@@ -42,8 +42,7 @@ def _login_target(st: "State", what: str) -> bool:
     if settings.backend != "local":
         return False
     if settings.profile.source.startswith("default"):
-        st.profile_flag = DEFAULT_PROFILE
-        st._settings = None
+        st.use_profile(DEFAULT_PROFILE)
         return True
     raise UsageError(
         f"the `local` profile is the built-in sandbox: there is nothing to {what}",

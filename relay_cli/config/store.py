@@ -64,7 +64,9 @@ def validate_profile_name(name: str) -> str:
 
 
 @contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
+def locked(lock_path: Path) -> Iterator[None]:
+    """An exclusive lock on the file ``lock_path`` (created if need be) for the time of the with-block, between
+    processes: the profiles file and the credentials file are rewritten under theirs."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+b") as handle:
         if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
@@ -223,7 +225,7 @@ class ProfileStore:
 
         stack = contextlib.ExitStack()
         try:
-            stack.enter_context(_locked(self.lock_path))
+            stack.enter_context(locked(self.lock_path))
         except OSError as exc:
             raise ConfigWriteError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
         with stack:

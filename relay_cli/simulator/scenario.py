@@ -453,6 +453,15 @@ class Record:
             out["raw"] = self.raw
         return out
 
+    def line(self) -> str:
+        """One line of the live transcript: time, direction, message type, the interesting fields."""
+        arrow = "app →" if self.sender == "app" else "← server"
+        if self.message is None:
+            label, detail = "malformed", proto.clip(self.raw or "")
+        else:
+            label, detail = proto.summarize(self.message)
+        return f"{self.t:7.3f}  {arrow:<8}  {label:<24} {detail}".rstrip()
+
 
 @dataclass
 class Failure:

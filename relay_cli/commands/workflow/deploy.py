@@ -122,7 +122,7 @@ def target(st: "State", manifest: Any, subscriber_flag: str | None) -> str:
 
         if manifest.profile != LOCAL_PROFILE and manifest.profile not in st.store.profiles():
             raise UsageError(f"{manifest.source}: profile: no profile named {manifest.profile!r} (`relay profile list` shows them)")
-        st.profile_flag = manifest.profile
+        st.use_profile(manifest.profile)
     flag = subscriber_flag
     if flag is None and manifest.account and not st.environ.get("RELAY_SUBSCRIBER_ID"):
         flag = manifest.account

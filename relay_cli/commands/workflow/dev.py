@@ -2,7 +2,7 @@
 simulator, and again on every change. The work is in ``relay_cli.simulator.devloop``."""
 
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -96,14 +96,14 @@ def dev(
     from ... import output
     from ...errors import UsageError
     from ...simulator import devloop
-    from .simulate import _line
+    from ...simulator.scenario import Record
 
     if app_output not in APP_OUTPUT:
         raise UsageError(f"expected one of {', '.join(APP_OUTPUT)}, got {app_output!r}", option="--app-output")
     args = (directory, scenario, scenario_file, command, path, port, settings)
 
-    def emit(record: Any) -> None:
-        text = json.dumps(record.to_json(), ensure_ascii=False) if json_output else _line(record)
+    def emit(record: Record) -> None:
+        text = json.dumps(record.to_json(), ensure_ascii=False) if json_output else record.line()
         devloop.write(sys.stdout, text + "\n")
 
     session = devloop.Session(devloop.prepare(*args), timeout, emit, app_output)

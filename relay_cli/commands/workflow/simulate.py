@@ -27,18 +27,6 @@ def _ws_uri(uri: str, what: str) -> str:
     return uri
 
 
-def _line(record: Any) -> str:
-    """One line of the live transcript: time, direction, message type, the interesting fields."""
-    from ...simulator import protocol
-
-    arrow = "app →" if record.sender == "app" else "← server"
-    if record.message is None:
-        label, detail = "malformed", protocol.clip(record.raw or "")
-    else:
-        label, detail = protocol.summarize(record.message)
-    return f"{record.t:7.3f}  {arrow:<8}  {label:<24} {detail}".rstrip()
-
-
 @app.command(
     "simulate",
     epilog=examples(
@@ -204,8 +192,8 @@ def simulate(
     for warning in protocol.option_warnings(params):
         output.warning(warning)
 
-    def emit(record: Any) -> None:
-        text = json.dumps(record.to_json(), ensure_ascii=False) if json_output else _line(record)
+    def emit(record: sc.Record) -> None:
+        text = json.dumps(record.to_json(), ensure_ascii=False) if json_output else record.line()
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
