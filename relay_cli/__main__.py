@@ -10,6 +10,7 @@ Typer's, without importing Typer or building the command tree).
 from __future__ import annotations
 
 import sys
+import os
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +33,6 @@ def main(argv: list[str] | None = None) -> int:
 def _write(text: str) -> int:
     """A fast path's one write, with ``app.run``'s rules: a closed pipe is a quiet 0, a full disk exit 1, and
     text the stream cannot encode is written with backslash escapes."""
-    import os
-
     try:
         try:
             sys.stdout.write(text)

@@ -10,6 +10,11 @@ import typer
 from . import __version__
 from .commands._common import new_app
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputError, RelayError
+from . import output
+from .output import StreamClosed
+from .output import message
+import json
+import traceback
 
 HELP = """\
 Register and manage Relay workflows.
@@ -148,8 +153,6 @@ def subcommand_named(args: list[str]) -> str | None:
 
 
 def _print_error(err: RelayError) -> None:
-    from .output import message
-
     message(f"error: {err.message}", style="red")
     if err.hint:
         message(f"hint: {err.hint}")
@@ -175,8 +178,6 @@ def _debug(args: list[str]) -> bool:
 
 def _without_secrets(text: str) -> str:
     """An unexpected exception's text with the values of credential variables masked (it may quote them)."""
-    import json
-
     secrets = [os.environ.get("RELAY_API_KEY", ""), os.environ.get("RELAY_SERVER_TOKEN", "")]
     try:
         headers = json.loads(os.environ.get("RELAY_HEADERS") or "{}")
@@ -199,8 +200,6 @@ def _invoke(args: list[str]) -> int:
 
 def _exit_code(exc: BaseException, args: list[str]) -> int:
     """The one place an exception becomes a message on stderr and an exit code (README: exit codes)."""
-    from . import output
-
     if isinstance(exc, output.StreamClosed):
         # the reader went away (`relay workflow list | head -1`): stop quietly with 0, as when the reader
         # leaves after the last byte, so `set -o pipefail` scripts do not depend on the output's size
@@ -210,8 +209,6 @@ def _exit_code(exc: BaseException, args: list[str]) -> int:
         if isinstance(exc, OutputError):
             output.discard(sys.stdout)
         if os.environ.get("RELAY_DEBUG") == "1":  # an expected error: --verbose is for HTTP, not for this
-            import traceback
-
             traceback.print_exception(exc)
         _print_error(exc)
         return exc.exit_code
@@ -235,8 +232,6 @@ def _exit_code(exc: BaseException, args: list[str]) -> int:
         return EXIT_INTERRUPTED
     # anything else is a bug: one line, a documented exit code, the traceback only when asked for
     if _debug(args):
-        import traceback
-
         traceback.print_exception(exc)
     detail = _without_secrets(str(exc)).strip()
     output.message(
@@ -248,8 +243,6 @@ def _exit_code(exc: BaseException, args: list[str]) -> int:
 
 def _silent_code(exc: BaseException) -> int:
     """The exit code ``_exit_code`` gives ``exc``, when nothing can be printed."""
-    from .output import StreamClosed
-
     if isinstance(exc, StreamClosed):
         return EXIT_OK
     if isinstance(exc, KeyboardInterrupt):
@@ -265,8 +258,6 @@ def run(args: list[str]) -> int:
     """Run one command line and return its exit code. Nothing escapes as a traceback: every exception, expected
     or not, becomes a message and a code here, including failures to write the output (a closed pipe, a full
     disk), which the final flush brings to light before the interpreter's own flush at exit could."""
-    from . import output
-
     with output.guarded_streams():
         try:
             code = _invoke(args)

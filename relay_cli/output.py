@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Sequence
 from typing import Any
+from .errors import OutputError
 
 FORMATS = ("table", "json", "csv", "yaml")
 
@@ -71,8 +72,6 @@ class GuardedStream:
 
         if isinstance(exc, BrokenPipeError) or exc.errno in (errno.EPIPE, errno.ECONNRESET):
             return StreamClosed(self._label)
-        from .errors import OutputError
-
         return OutputError(f"cannot write to {self._label}: {exc.strerror or exc}")
 
     def __getattr__(self, name: str) -> Any:

@@ -14,6 +14,12 @@ from . import __version__
 from .config.resolve import Settings, resolve
 from .config.store import ProfileStore
 from .errors import AuthError, NotFoundError, RelayError, UsageError
+from .config.resolve import check_token
+from .config.resolve import choose_profile
+from .config.resolve import timeout_setting
+from .core.environments import ENVIRONMENTS
+from .core.redact import value_problem
+from .output import message
 
 if TYPE_CHECKING:
     import httpx
@@ -60,8 +66,6 @@ def target_key(settings: Settings) -> tuple[Any, ...]:
 def describe_target(settings: Settings, *, url: bool = True, with_profile: bool = False) -> str:
     """``Relay production (https://...)``, ``Relay QA (https://...)``, ``https://host`` or ``the local sandbox``;
     ``with_profile`` adds `` as profile 'NAME'`` (but for the sandbox)."""
-    from .core.environments import ENVIRONMENTS
-
     if settings.ci_unconfigured:
         return "nowhere (CI is set and no Relay target is configured)"
     if settings.backend == "local":
@@ -114,8 +118,6 @@ class State:
 
     def selected_profile_setting(self) -> Setting:
         """The selected profile and why it is selected (a ``config.resolve.Setting``)."""
-        from .config.resolve import choose_profile
-
         return choose_profile(
             environ=self.environ,
             current_profile=self.store.current(),
@@ -178,8 +180,6 @@ class State:
         after = self.later_target()
         if before is None or after is None or target_key(before) == target_key(after):
             return
-        from .output import message
-
         text = f"note: commands now go to {describe_target(after, with_profile=True)} (before: {describe_target(before, url=False, with_profile=True)})"
         if before.backend == "local" and after.backend != "local":
             text += "; `relay profile use local` returns to the sandbox"
@@ -233,13 +233,9 @@ class State:
             return LOCAL_TOKEN
         key = self.environ.get("RELAY_API_KEY")
         if key:
-            from .config.resolve import check_token
-
             return check_token(key, "RELAY_API_KEY")
         stored = self.stored_tokens()
         if stored:
-            from .core.redact import value_problem
-
             access = str(stored.get("access_token") or "")
             problem = "nothing" if not access else value_problem(access, spaces=False)
             if problem:
@@ -257,8 +253,6 @@ class State:
 
     def timeout(self) -> float:
         """The deadline of one request, in seconds (``--timeout`` > ``RELAY_TIMEOUT`` > 30)."""
-        from .config.resolve import timeout_setting
-
         return float(timeout_setting(self.environ, self.timeout_flag).value)
 
     def host_question(self) -> str | None:
@@ -346,8 +340,6 @@ class State:
         if self._noted_sandbox_write:
             return
         self._noted_sandbox_write = True
-        from .output import message
-
         message(
             f"note: this changed the local sandbox ({sandbox_db(self.environ)}), not Relay. "
             "To use Relay: set RELAY_API_KEY, or `relay login`; `relay profile show` tells the target."

@@ -37,6 +37,8 @@ from ..core.workflow import trigger_body
 from ..errors import ApiError, AuthError, RelayError
 from . import deadline as deadlines, shapes
 from .errors import http_error, network_error
+from ..errors import UsageError
+from .errors import detail
 
 #: seconds one attempt may take, from connecting to the last byte of the answer
 DEFAULT_TIMEOUT = 30.0
@@ -307,8 +309,6 @@ class RelayClient:
             except OSError as exc:
                 if call.content is None:
                     raise
-                from ..errors import UsageError  # the file to upload went away or became unreadable
-
                 raise UsageError(f"cannot read the file to upload ({exc.strerror or exc})", option="--file") from None
             status = response.status_code
             if status == 401 and not call.upload and not refreshed and self._on_unauthorized is not None:
@@ -722,8 +722,6 @@ def _storage_error(response: httpx.Response, body: bytes) -> str | None:
     found = [re.search(rf"<{tag}>([^<]{{1,300}})</{tag}>", text) for tag in ("Code", "Message")]
     parts = [m.group(1).strip() for m in found if m is not None]
     if not parts and "json" in response.headers.get("content-type", ""):
-        from .errors import detail
-
         error, message = detail(body)
         parts = [p for p in (error, message) if p]
     return ": ".join(parts) or None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from .. import __version__
 
 DEFAULT_TIMEOUT = 3.0
 #: handshakes in flight at once
@@ -94,8 +95,6 @@ def _resolve_all(uris: list[str], timeout: float) -> dict[str, tuple[list[str], 
 async def _probe(uri: str, address: tuple[list[str], int], timeout: float) -> str | None:
     """None when one of the host's addresses accepts the handshake, else the last address's reason."""
     from websockets.asyncio.client import connect
-
-    from .. import __version__
 
     reason: str | None = "no address"
     hosts, port = address

@@ -14,6 +14,9 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from ..config.store import atomic_write, locked
+from ..errors import AuthError
+from ..errors import RelayError
 
 SERVICE = "relay-cli"
 FALLBACK_FILE = "credentials.json"
@@ -74,8 +77,6 @@ class TokenStore:
         return data if isinstance(data, dict) else {}
 
     def _edit_file(self, entry: str, tokens: dict[str, Any] | None) -> bool:
-        from ..config.store import atomic_write, locked
-
         assert self.path is not None and self.directory is not None
         with locked(self.directory / f".{FALLBACK_FILE}.lock"):
             data = self._read_file()
@@ -136,8 +137,6 @@ class TokenStore:
                     self._edit_file(entry, None)  # an older fallback copy must not outlive the keyring's
                 return "keyring"
         if self.path is None:
-            from ..errors import AuthError
-
             raise AuthError("no usable keyring and no config directory: the tokens cannot be stored")
         created = not self.path.exists()
         self._edit_file(entry, doc)
@@ -186,8 +185,6 @@ class TokenStore:
                 failures.append(f"{self.path} could not be rewritten ({exc.strerror or type(exc).__name__})")
                 fixes.append(f"remove the entry \"{entry}\" from {self.path} (or the whole file)")
         if failures:
-            from ..errors import RelayError
-
             raise RelayError(
                 "; ".join(failures),
                 hint=f"the login is still stored and still used: {' and '.join(fixes)}, then run `relay logout` again",

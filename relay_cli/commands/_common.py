@@ -5,6 +5,12 @@ import gc
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from .. import output
+from ..errors import UsageError
+from ..output import stdin_is_interactive
+import functools
+import inspect
+import sys
 
 if TYPE_CHECKING:
     from ..state import State
@@ -125,10 +131,6 @@ def expand_ids(values: list[str] | None, option: str = "--install") -> list[str]
     skipped) or ``-`` (the same, from stdin, read once). The one place bulk targets are read."""
     if not values:
         return values
-    import sys
-
-    from ..errors import UsageError
-
     ids: list[str] = []
     stdin_lines: list[str] | None = None
     for value in values:
@@ -166,9 +168,6 @@ def expand_ids(values: list[str] | None, option: str = "--install") -> list[str]
 def confirmation_possible(yes: bool, refusal: str) -> None:
     """Without --yes, a confirmation needs a terminal: else a UsageError naming --yes (``refusal`` says what to
     do). Called before anything is sent, by the commands that know up front that they will ask."""
-    from ..errors import UsageError
-    from ..output import stdin_is_interactive
-
     if not yes and not stdin_is_interactive():
         raise UsageError(refusal, option="--yes")
 
@@ -177,8 +176,6 @@ def confirmed(question: str, *, yes: bool, refusal: str) -> bool:
     """The one confirmation of every command (a delete, a stop, narrowing an install, a prune): True with --yes;
     on a terminal, the answer to ``question`` (y or yes); without a terminal, ``confirmation_possible``'s
     UsageError. The caller says what was not done on a no."""
-    from .. import output
-
     if yes:
         return True
     confirmation_possible(yes, refusal)
@@ -243,9 +240,6 @@ def listing_command(
 ) -> Any:
     """Give a listing command the table options: the function declares ``flags: TableFlags`` (keyword-only)
     and gets them there; its --help lists --json, --output, --csv, --columns, -x, --filter, --sort, --no-header, --no-truncate."""
-    import functools
-    import inspect
-
     flags = {
         "json_output": (JsonOpt, False),
         "fmt": (OutputOpt, None),

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 from .. import output
 from ..errors import UsageError
 from ._common import confirmation_possible, confirmed
+from ..errors import ApiNotFoundError
+from ..errors import NotFoundError
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient
@@ -70,8 +73,6 @@ class Resource:
         if self.resolve is not None:
             found: Any = self.resolve(client, subscriber, ident)
         elif self.get is not None:
-            from ..errors import ApiNotFoundError
-
             try:
                 found = self.get(client, subscriber, ident)
             except ApiNotFoundError:
@@ -80,8 +81,6 @@ class Resource:
             listed = self.items(client, subscriber) if self.items is not None else []
             found = next((i for i in listed if isinstance(i, dict) and str(i.get(self.id_key)) == ident), None)
         if not isinstance(found, dict) or not found:
-            from ..errors import NotFoundError
-
             raise NotFoundError(f"no {self.noun} {ident!r} in account {subscriber}", hint=f"`{self.listing}` shows them")
         return found
 
@@ -97,8 +96,6 @@ class Resource:
         return f"{name} ({ident})" if self.label_first else f"{ident} ({name})"
 
     def path_of(self, ident: str) -> str:
-        from urllib.parse import quote
-
         return self.path.format(id=quote(ident, safe=""))
 
 
@@ -180,7 +177,5 @@ def dry_run_report(
 
 def request_line(st: State, method: str, path: str, query: dict[str, Any]) -> str:
     """``METHOD URL?QUERY`` as a dry run shows it (the path as sent; the query's values readable)."""
-    from urllib.parse import quote
-
     shown = "&".join(f"{k}={quote(str(v), safe='<> ')}" for k, v in query.items() if v is not None)
     return st.describe_request(method, path + ("?" + shown if shown else ""))

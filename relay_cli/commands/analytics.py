@@ -9,6 +9,7 @@ from .. import output
 from ..core.analytics import DEFAULT_LIMIT
 from ..errors import UsageError
 from ._common import SubscriberOpt, TableFlags, examples, listing_command, state
+from ..core import analytics as an
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient
@@ -100,7 +101,6 @@ def analytics(
     flags: TableFlags,
 ) -> None:
     """Show the account's analytics events, filtered by category, workflow, instance, user, type and time."""
-    from ..core import analytics as an
     from ..listing import Column, field, select, show
 
     table = [
@@ -153,8 +153,6 @@ def analytics(
 
 def window(oldest: str | None, latest: str | None, limit: int, cursor: str | None) -> tuple[str | None, str | None]:
     """--oldest/--latest as query values; --limit and --cursor checked. Bad input: a UsageError naming the flag."""
-    from ..core import analytics as an
-
     if cursor is not None and not cursor.strip():
         raise UsageError("expected a cursor, got an empty value", option="--cursor")
     if limit < 1:

@@ -20,6 +20,12 @@ from ._common import (
     state,
 )
 from ._resource import Resource
+from ..errors import ApiError
+from ..errors import RelayError
+from ._resource import delete as delete_item, item_id
+from ._resource import dry_run_report
+import os
+import stat
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient
@@ -49,9 +55,6 @@ def register(root: typer.Typer) -> None:
 def _check_file(path: str) -> Any:
     """The WavInfo of ``path``; anything missing, unreadable, not a regular file or not WAV is a UsageError
     naming --file."""
-    import os
-    import stat
-
     from ..core import wav
 
     try:
@@ -115,8 +118,6 @@ def create(
     subscriber = st.subscriber_id(subscriber_id)
     body = audio_body(subscriber, name)
     if dry_run:
-        from ._resource import dry_run_report
-
         dry_run_report(
             st, "POST", "/ibot/custom_audio", {"subscriber_id": subscriber}, body, json_output,
             intro=f"Would upload {file} ({info.size} bytes, {info.describe()}), then PUT it to the upload URL the answer names",
@@ -127,8 +128,6 @@ def create(
     record = r if isinstance(r := created.get("result"), dict) else {}
     audio_id, url = record.get("id"), created.get("s3_upload_url")
     if not audio_id or not url:
-        from ..errors import ApiError
-
         missing = "an id for the new audio" if not audio_id else "an upload URL"
         removed = _remove(client, subscriber, str(audio_id)) if audio_id else None
         raise ApiError(f"the server did not return {missing}" + _cleanup_note(audio_id, removed))
@@ -141,8 +140,6 @@ def create(
             client.upload_presigned(str(url), file, info.size)
     except (Exception, KeyboardInterrupt) as exc:
         removed = _remove(client, subscriber, str(audio_id))
-        from ..errors import RelayError
-
         if isinstance(exc, RelayError):
             exc.message = f"{exc.message}{_cleanup_note(audio_id, removed)}"
             exc.args = (exc.message,)
@@ -212,7 +209,5 @@ def delete(
     json_output: JsonOpt = False,
 ) -> None:
     """Delete a custom audio file. Asks first on a terminal; scripts pass --yes."""
-    from ._resource import delete as delete_item, item_id
-
     aid = item_id(audio_id, id_option, noun="audio file", flag="--id")
     delete_item(state(ctx), AUDIO, aid, subscriber_id, yes=yes, dry_run=dry_run, as_json=json_output)

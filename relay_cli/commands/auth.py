@@ -7,6 +7,12 @@ import typer
 
 from .. import output
 from ._common import JsonOpt, SubscriberOpt, examples, new_app, state
+from ..core import redact
+from ..errors import AuthError
+from ..errors import RelayError
+from ..errors import RelayError, UsageError
+from ..errors import UsageError
+import sys
 
 if TYPE_CHECKING:
     from ..state import State
@@ -36,7 +42,6 @@ def _login_target(st: "State", what: str) -> bool:
     """Select the profile to log in to. Returns True when the built-in `local` profile was only the implicit
     default (nothing configured): then the `default` profile (Relay production) is used and selected."""
     from ..config.store import DEFAULT_PROFILE
-    from ..errors import UsageError
 
     settings = st.settings
     if settings.backend != "local":
@@ -67,7 +72,6 @@ def _sdk_or_cli_login(st: "State", client_id: str, no_browser: bool) -> dict[str
 
 def login(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
     """Log in to Relay in your browser (OAuth 2.0 with PKCE); the tokens go to the system keyring."""
-    from ..errors import RelayError, UsageError
     from ..state import TOKEN_FIELDS
 
     st = state(ctx)
@@ -107,7 +111,6 @@ def login(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
 def logout(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
     """End the session at the issuer (best effort, never needs a browser) and delete the stored tokens."""
     from ..auth import oauth
-    from ..errors import RelayError
 
     st = state(ctx)
     _login_target(st, "log out of")
@@ -172,8 +175,6 @@ def whoami(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output:
 @token_app.command("generate", epilog=examples("relay token generate", "relay token generate --no-browser > sdk-token"))
 def generate(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
     """Log in as the SDK client and print only its refresh token on stdout, for relay-py apps."""
-    from ..errors import AuthError
-
     st = state(ctx)
     _login_target(st, "generate a token for")
     tokens = _sdk_or_cli_login(st, str(st.settings.get("auth_sdk_client_id")), no_browser)
@@ -184,8 +185,6 @@ def generate(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
             hint="log out of Relay in the browser, then run this again and tick 'Remember me' when logging in",
         )
     output.message(f"SDK token for {st.api_url} (env {st.settings.get('env')}):")
-    import sys
-
     sys.stdout.write(f"{refresh}\n")
     sys.stdout.flush()
 
@@ -219,7 +218,6 @@ def subscriber_set(
 ) -> None:
     """Save the default account in the selected profile."""
     from ..config.store import LOCAL_PROFILE
-    from ..errors import UsageError
 
     st = state(ctx)
     if account is not None and subscriber_id is not None and account != subscriber_id:
@@ -263,8 +261,6 @@ def env(
     json_output: JsonOpt = False,
 ) -> None:
     """Show the resolved environment: API host, issuer, client ids, and where each came from."""
-    from ..core import redact
-
     st = state(ctx)
     settings = st.settings
     rows: dict[str, dict[str, Any]] = {"profile": {"value": settings.profile.value, "source": settings.profile.source}}

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from ._common import examples, new_app
+from ..errors import UsageError
 
 HELP = "Shell completion: print or install the completion script for bash, zsh, fish or PowerShell."
 PROG = "relay"
@@ -60,8 +61,6 @@ def _shell(value: str) -> str:
     if name == "pwsh":
         name = "powershell"
     if name not in SHELLS:
-        from ..errors import UsageError
-
         raise UsageError(f"expected one of {', '.join(SHELLS)}, got {value!r}", option="SHELL")
     return name
 
@@ -153,8 +152,6 @@ def install(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(script(name), encoding="utf-8")
     except OSError as exc:
-        from ..errors import UsageError
-
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}", option="--path") from None
     print(f"installed {name} completion in {target}", file=sys.stderr)
     print(_next_step(name, target), file=sys.stderr)

@@ -19,6 +19,8 @@ from ._common import (
     state,
 )
 from ._resource import Resource
+from ._resource import DEFAULT_ACCOUNT, dry_run_report
+from ._resource import delete as delete_item, item_id
 
 #: the geofences of an account: no GET by id in the API, so an id is looked up in the listing
 GEOFENCE = Resource(
@@ -75,8 +77,6 @@ def create(
     body = geofence_body(name, radius, address=address, lat=latitude, long=longitude)
     st = state(ctx)
     if dry_run:
-        from ._resource import DEFAULT_ACCOUNT, dry_run_report
-
         account = st.configured_subscriber(subscriber_id) or DEFAULT_ACCOUNT
         dry_run_report(st, "POST", "/ibot/geofence", {"subscriber_id": account}, body, json_output)
         return
@@ -133,7 +133,5 @@ def delete(
     json_output: JsonOpt = False,
 ) -> None:
     """Delete a geofence. Asks first on a terminal; scripts pass --yes."""
-    from ._resource import delete as delete_item, item_id
-
     gid = item_id(geofence_id, id_option, noun="geofence", flag="--id")
     delete_item(state(ctx), GEOFENCE, gid, subscriber_id, yes=yes, dry_run=dry_run, as_json=json_output)

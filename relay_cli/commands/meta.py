@@ -8,6 +8,10 @@ from typing import Annotated
 import typer
 
 from ._common import JsonOpt, examples
+from .. import __version__
+from .. import output
+from ..errors import UsageError
+import platform
 
 
 def register(app: typer.Typer) -> None:
@@ -25,8 +29,6 @@ def help_command(
     ] = None,
 ) -> None:
     """Show the help of relay or of one of its commands (the same as COMMAND --help)."""
-    from ..errors import UsageError
-
     current = ctx.find_root()
     for name in command or []:
         group = current.command
@@ -40,13 +42,7 @@ def help_command(
 
 def version(json_output: JsonOpt = False) -> None:
     """Print the version of relay (the same as --version); --json adds Python and the platform."""
-    from .. import __version__
-
     if json_output:
-        import platform
-
-        from .. import output
-
         output.print_json({"version": __version__, "python": platform.python_version(), "platform": sys.platform})
     else:
         sys.stdout.write(f"relay {__version__}\n")
@@ -54,8 +50,6 @@ def version(json_output: JsonOpt = False) -> None:
 
 def update() -> None:
     """relay does not update itself: this names the command that does, for the way it was installed."""
-    from ..errors import UsageError
-
     if "pipx" in sys.prefix.replace("\\", "/").split("/"):
         how = "pipx upgrade relay-cli"
     else:

@@ -10,6 +10,7 @@ from ..config.keys import PROFILE_KEYS
 from ..core.redact import userinfo
 from ..errors import UsageError
 from ._common import JsonOpt, examples, new_app, state
+from ..errors import NotFoundError
 
 if TYPE_CHECKING:
     from ..state import State
@@ -73,8 +74,6 @@ def show(
     st = state(ctx)
     settings = st.resolve_for(name)
     if not settings.profile_exists:
-        from ..errors import NotFoundError
-
         raise NotFoundError(f"no profile named {settings.profile.value!r}", hint="`relay profile list` shows the profiles")
     rows: dict[str, dict[str, Any]] = {"profile": {"value": settings.profile.value, "source": settings.profile.source}}
     for key in PROFILE_KEYS:

@@ -7,6 +7,10 @@ import typer
 from .. import output
 from ..errors import UsageError
 from ._common import JsonOpt, examples, state
+from pathlib import Path
+import json
+import signal
+import threading
 
 EPILOG = examples(
     "relay server                                  # http://127.0.0.1:8080, a fresh token printed",
@@ -44,9 +48,6 @@ def server(
     Point the CLI (or any tool) at it with RELAY_HOST and RELAY_API_KEY.
     """
     import secrets
-    import signal
-    import threading
-    from pathlib import Path
 
     from ..core.workflow import is_loopback
     from ..state import sandbox_db
@@ -73,8 +74,6 @@ def server(
 
     def ready(base_url: str) -> None:
         if json_output:  # one line, so a script can read it as soon as the server listens
-            import json
-
             print(json.dumps({"base_url": base_url, "token": token, "db": str(path)}), flush=True)
             return
         print(f"Relay sandbox listening on {base_url}  (database {path})", flush=True)

@@ -20,6 +20,10 @@ from ._common import (
     state,
 )
 from ._resource import Resource
+from ._resource import DEFAULT_ACCOUNT, dry_run_report
+from ._resource import delete as delete_item
+from ._resource import dry_run_report
+from ._resource import item_id
 
 HELP = "Manage the configurations that can be associated with an NFC tag."
 app = new_app(HELP)
@@ -65,8 +69,6 @@ def register(root: typer.Typer) -> None:
 
 
 def _tag_id(argument: str | None, option: str | None) -> str:
-    from ._resource import item_id
-
     return item_id(argument, option, noun="tag", flag="--tag-id")
 
 
@@ -99,8 +101,6 @@ def create(
     body = tag_body(tag_content(category, label, tag_type=tag_type, args=arg))
     st = state(ctx)
     if dry_run:
-        from ._resource import DEFAULT_ACCOUNT, dry_run_report
-
         account = st.configured_subscriber(subscriber_id) or DEFAULT_ACCOUNT
         dry_run_report(st, "POST", "/ibot/relay_nfc_tag", {"subscriber_id": account}, body, json_output)
         return
@@ -171,8 +171,6 @@ def update(
     client = st.client()
     TAG.find(client, subscriber, tid)
     if dry_run:
-        from ._resource import dry_run_report
-
         dry_run_report(st, "PUT", TAG.path_of(tid), {"subscriber_id": subscriber}, body, json_output)
         return
     client.update_nfc_tag(subscriber, tid, body)
@@ -195,7 +193,5 @@ def delete(
     json_output: JsonOpt = False,
 ) -> None:
     """Delete a tag configuration. Asks first on a terminal; scripts pass --yes."""
-    from ._resource import delete as delete_item
-
     tid = _tag_id(tag_id, tag_id_option)
     delete_item(state(ctx), TAG, tid, subscriber_id, yes=yes, dry_run=dry_run, as_json=json_output)

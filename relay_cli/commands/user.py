@@ -17,6 +17,7 @@ from ._common import (
     state,
 )
 from .analytics import AllOpt, CursorOpt, LatestOpt, LimitOpt, OldestOpt, more, window
+from ..core.analytics import collect
 
 HELP = "List the account's user profiles and their assignments to devices."
 app = new_app(HELP)
@@ -97,8 +98,6 @@ def assignments(
     for key, value in (("user_id", user_id), ("latest", latest_q), ("oldest", oldest_q)):
         if value:
             query[key] = value
-    from ..core.analytics import collect
-
     events, next_cursor = collect(
         lambda q: client.audit_events(subscriber, **q), query, limit=None if all_events else limit, cursor=cursor
     )

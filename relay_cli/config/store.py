@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, RelayError, UsageError
+from .keys import PROFILE_KEYS
 
 FILE_NAME = "config.toml"
 DEFAULT_PROFILE = "default"
@@ -142,8 +143,6 @@ def check_shape(doc: dict[str, Any], path: Path) -> None:
 
     Values themselves (an ``env`` of ``prod``) are checked where they are used, so that `relay profile set`
     can still repair them."""
-    from .keys import PROFILE_KEYS
-
     def fail(key: str, problem: str) -> ConfigFileError:
         return ConfigFileError(f"{path}: {key}: {problem}", hint="fix or remove the file (it is yours to edit: comments are kept)")
 

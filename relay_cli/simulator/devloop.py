@@ -21,6 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NetworkError, UsageError
+from . import protocol, runner, scenario as sc
+from . import runner
+from .. import output
+from ..core import manifest as mf
+from ..core import workflow as wf
+from ..errors import AppMisbehaved
+from ..errors import RelayError
 
 MANIFEST = "relay.toml"
 DEV_KEYS = ("command", "path", "scenario", "workflow")
@@ -57,8 +64,6 @@ def read_project(directory: Path) -> Project:
     """``DIRECTORY/relay.toml``, checked: its ``[dev]`` table and the workflow the app serves (the only one,
     or ``[dev] workflow``). A missing file is no error (``--command`` and the rest can say it all)."""
     import tomllib
-
-    from ..core import manifest as mf
 
     file = directory / MANIFEST
     project = Project(directory, str(file))
@@ -129,10 +134,6 @@ def prepare(
     the path, the scenario and its parameters, from the flags and relay.toml. Run again before each restart in
     watch mode, so that changes to relay.toml and to a scenario file count; ``check`` checks that --port is free."""
     from urllib.parse import urlsplit
-
-    from .. import output
-    from ..core import workflow as wf
-    from . import protocol, runner, scenario as sc
 
     if scenario is not None and scenario_file is not None:
         raise UsageError("--scenario and --scenario-file cannot be used together; pick one", option="--scenario-file")
@@ -521,8 +522,6 @@ class Session:
 
     def start(self) -> None:
         """Start the app and wait until it listens (AppFailed, exit 1, when it does not)."""
-        from .. import output
-
         self.uri = ""
         port = self.s.port or free_port()
         self.app = App(self.s.command, self.s.root, port, self.show)
@@ -541,10 +540,6 @@ class Session:
 
     def play(self) -> None:
         """One run of the scenario against the app; raises AppMisbehaved (6) or NetworkError (1)."""
-        from .. import output
-        from ..errors import AppMisbehaved
-        from . import runner
-
         chosen, params = self.s.scenario, self.s.params
         output.message(f"simulating {chosen.name} against {self.uri} (device {params['device_name']})")
         outcome = runner.run(self.uri, chosen, params, timeout=self.timeout, emit=self.emit, world=self.s.world)
@@ -563,8 +558,6 @@ class Session:
 
     def check_alive(self) -> None:
         """Say so, once, when the app has exited while nothing changed."""
-        from .. import output
-
         if self.app is not None and not self.exit_reported:
             code = self.app.exit_code()
             if code is not None:
@@ -575,9 +568,6 @@ class Session:
 def restart(session: Session, reload: Callable[[], Setup] | None = None) -> None:
     """Restart the app and play the scenario once, in watch mode: a failure is reported, not raised.
     ``reload()`` reads relay.toml and the scenario again (after the app stopped, so its port is free)."""
-    from .. import output
-    from ..errors import RelayError
-
     session.stop()
     try:
         if reload is not None:

@@ -16,6 +16,7 @@ from .. import __version__
 from ..errors import NetworkError, UsageError
 from .protocol import World
 from .scenario import Failure, Record, Scenario, ScenarioError, Simulation, parse
+from ..core.workflow import is_loopback
 
 UNREACHABLE_HINT = (
     'while this URI is unreachable, calls to devices running this workflow announce "not available"'
@@ -77,8 +78,6 @@ class Outcome:
 
 def _loopback(uri: str) -> bool:
     from urllib.parse import urlsplit
-
-    from ..core.workflow import is_loopback
 
     return is_loopback(urlsplit(uri).hostname)
 

@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import UsageError
 from . import protocol as proto
 from .protocol import clean as clean_text
+from ..core import triggers, workflow as wf
 
 #: the parameters every scenario has (the device and the other party's behaviour), besides the protocol options
 WORLD_PARAMS: dict[str, Any] = {
@@ -341,8 +342,6 @@ def check_params(params: dict[str, Any], world: proto.World | None = None) -> di
 def defaults_from_workflow(workflow: Mapping[str, Any]) -> tuple[str | None, dict[str, Any], str | None]:
     """What a registered workflow tells a simulation: (the scenario its trigger suggests, parameter
     defaults, a note when the device had to be guessed). Its registration args become get_var values."""
-    from ..core import triggers, workflow as wf
-
     trig = wf.trigger_of(dict(workflow))
     key = triggers.trigger_key(trig)
     suggested = {"on_incoming_call": "inbound-call", "on_call_request": "outbound-call", "on_button": "button"}.get(

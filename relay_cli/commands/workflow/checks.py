@@ -5,6 +5,7 @@
 from typing import TYPE_CHECKING, Any
 
 from ... import output
+from ...errors import CheckFailed
 
 if TYPE_CHECKING:
     from ...state import State
@@ -39,8 +40,6 @@ def findings(
 
 def report(found: list[Any], *, strict: bool, action: str) -> None:
     """Each finding as a warning on stderr; with ``strict``, any finding stops ``action`` (exit 6)."""
-    from ...errors import CheckFailed
-
     for finding in found:
         output.warning(finding.message)
     if strict and found:

@@ -15,6 +15,8 @@ from ... import output
 from ...errors import EXIT_CHANGES_PENDING, EXIT_INTERRUPTED, RelayError, UsageError
 from .._common import JsonOpt, NoCheckOpt, StrictOpt, SubscriberOpt, YesOpt, examples, state
 from . import app
+from ... import __version__
+from .._common import confirmed
 
 if TYPE_CHECKING:
     from ...state import State
@@ -269,8 +271,6 @@ def apply(
             checks.findings(subjects, planning.after(plan, existing)), strict=strict, action="nothing was applied"
         )
     if plan.delete and not yes:
-        from .._common import confirmed
-
         names = ", ".join(k.name for k in plan.delete[:10]) + (" ..." if len(plan.delete) > 10 else "")
         if not confirmed(
             f"Delete {len(plan.delete)} workflow{'s' if len(plan.delete) != 1 else ''} not in {manifest.source} ({names})?",
@@ -336,7 +336,6 @@ def _report(outcome: Any, plan: Any, subscriber: str, as_json: bool) -> None:
 )
 def export(ctx: typer.Context, workflow_id: RefsOpt = None, subscriber_id: SubscriberOpt = None) -> None:
     """Print the account's workflows (or the named ones) as a manifest; `export | apply -f -` changes nothing."""
-    from ... import __version__
     from ...core import manifest as mf, workflow as wf
 
     refs = [wf.validate_ref(r) for r in workflow_id or []]

@@ -8,6 +8,10 @@ import typer
 
 from .._common import examples
 from . import app
+from ... import output
+from ...errors import UsageError
+import json
+import sys
 
 APP_OUTPUT = ("all", "stderr", "none")
 
@@ -90,11 +94,6 @@ def dev(
     restarts the app and plays the scenario again. Ctrl-C stops the app and every process it started, and exits
     130. With --once it runs once and exits 0 when the scenario passed, 6 when the app misbehaved, 1 when the app
     did not start or could not be reached."""
-    import json
-    import sys
-
-    from ... import output
-    from ...errors import UsageError
     from ...simulator import devloop
     from ...simulator.scenario import Record
 

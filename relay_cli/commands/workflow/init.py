@@ -7,16 +7,18 @@ import typer
 
 from .._common import JsonOpt, examples
 from . import app
+from ... import output
+from ...errors import UsageError
+from pathlib import Path
+import os
+import sys
 
 TEMPLATE_NAMES = ("auto-answer", "outbound", "place-call", "blank")  # relay_cli.templates.TEMPLATES, kept here for --help
 
 
 def _plan(template: str, directory: str | None, lang: str, name: str | None, force: bool) -> tuple[Any, dict[str, str], str]:
     """Check everything before writing anything: (the directory, the files to write, the workflow name)."""
-    from pathlib import Path
-
     from ...core import workflow as wf
-    from ...errors import UsageError
     from ...templates import LANGS, TEMPLATES
 
     if template not in TEMPLATES:
@@ -56,10 +58,7 @@ def _plan(template: str, directory: str | None, lang: str, name: str | None, for
 
 
 def _write(target: Any, written: dict[str, str]) -> None:
-    import os
-
     from ...config.store import atomic_write
-    from ...errors import UsageError
 
     mask = os.umask(0)
     os.umask(mask)
@@ -75,7 +74,6 @@ def _write(target: Any, written: dict[str, str]) -> None:
 def _next_steps(target: Any, lang: str) -> list[str]:
     """The commands to run next, from the current directory."""
     import shlex
-    from pathlib import Path
 
     inside = Path(target) == Path(".")
     steps = [] if inside else [f"cd {shlex.quote(str(target))}"]
@@ -136,9 +134,6 @@ def init(
     (its URI is a placeholder, wss://YOUR-HOST/TEMPLATE, that apply refuses until you replace it) with a [dev]
     table for `relay workflow dev`; a README with the next steps; and a .gitignore. Nothing is written when
     anything is wrong, and a directory that is not empty is refused without --force."""
-    import sys
-
-    from ... import output
     from ...templates import LANG_NAMES
 
     target, written, workflow_name = _plan(template, directory, lang, name, force)

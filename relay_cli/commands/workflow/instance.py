@@ -19,6 +19,10 @@ from .._common import (
     state,
 )
 from .._resource import Resource, find_workflow as find
+from ...core.analytics import collect
+from ...errors import ApiAuthError, ApiError, ApiNotFoundError, RelayError
+from .._resource import request_line
+import time
 
 if TYPE_CHECKING:
     from ...api.client import RelayClient
@@ -66,7 +70,6 @@ INSTANCE = Resource(
 
 def _history(client: "RelayClient", subscriber: str) -> list[dict[str, Any]]:
     """Every ``workflow`` analytics event of the account, page after page until the cursor is empty."""
-    from ...core.analytics import collect
     from ...core.instances import terminated
 
     events, _ = collect(lambda q: client.analytics_events(subscriber, **q), {"category": "workflow"}, limit=None)
@@ -123,8 +126,6 @@ def list_instances(
 
 def _wait(client: "RelayClient", subscriber: str, ids: list[str]) -> list[str]:
     """Poll until none of ``ids`` is running, or WAIT_TIMEOUT passes; returns those still running."""
-    import time
-
     deadline = time.monotonic() + WAIT_TIMEOUT
     while True:
         running = {str(inst.get("instance_id")) for inst in client.workflow_instances(subscriber) if isinstance(inst, dict)}
@@ -167,7 +168,6 @@ def stop(
     Asks first on a terminal; scripts pass --yes. Waits (up to 10 s) until they are gone, unless --no-wait.
     """
     from ...core import workflow as wf
-    from ...errors import ApiAuthError, ApiError, ApiNotFoundError, RelayError
 
     if instance_id is not None and workflow_id is not None:
         raise UsageError("give -i/--instance-id or -w/--workflow-id, not both", option="--instance-id")
@@ -197,7 +197,6 @@ def stop(
 
     if dry_run:
         from ...listing import table
-        from .._resource import request_line
 
         output.message(f"Dry run, nothing sent. Would stop {_plural(len(ids))} in account {subscriber}:")
         for iid in ids:

@@ -9,19 +9,17 @@ import typer
 from .._common import SubscriberOpt, examples, state
 from . import app
 from .manage import find
+from ... import output
+import json
 
 
 def _clean(text: str) -> str:
     """Control characters shown escaped (``output.safe``), so a log line cannot drive the terminal."""
-    from ... import output
-
     return output.safe(text, newlines=True)
 
 
 def format_entry(entry: Any) -> str:
     """``<timestamp> <LEVEL> <workflow id, 8 chars> <message>``; a line that was not JSON is shown as it came."""
-    import json
-
     if not isinstance(entry, dict):
         return _clean(json.dumps(entry, ensure_ascii=False))
     if set(entry) == {"message"}:  # the client's wrapping of a line that was not JSON
@@ -69,8 +67,6 @@ def logs(
     json_output: Annotated[bool, typer.Option("--json", help="Print each entry as one line of JSON.")] = False,
 ) -> None:
     """Stream the realtime workflow log until the server ends it, or Ctrl-C."""
-    import json
-
     from ...core import workflow as wf
 
     user = wf.validate_id(user_id, "--user-id", "a device or user id") if user_id is not None else None

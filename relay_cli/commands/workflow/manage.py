@@ -29,6 +29,8 @@ from .._common import (
 )
 from .._resource import find_workflow as find  # -w, the one way: also imported by logs and simulate
 from . import app
+from .._resource import WORKFLOW, delete as delete_item
+from .._resource import WORKFLOW, dry_run_report
 
 if TYPE_CHECKING:
     from ...state import State
@@ -60,7 +62,6 @@ def delete(
 ) -> None:
     """Delete a workflow. Asks first on a terminal; scripts pass --yes."""
     from ...core import workflow as wf
-    from .._resource import WORKFLOW, delete as delete_item
 
     wf.validate_ref(workflow_id)
     delete_item(state(ctx), WORKFLOW, workflow_id, subscriber_id, yes=yes, dry_run=dry_run, as_json=json_output)
@@ -176,8 +177,6 @@ def trigger(
     subscriber, workflow = find(st, subscriber_id, workflow_id)
     wid = str(workflow.get("workflow_id"))
     if dry_run:
-        from .._resource import WORKFLOW, dry_run_report
-
         query = {"subscriber_id": subscriber, "user_id": user}
         dry_run_report(st, "POST", WORKFLOW.path_of(wid), query, wf.trigger_body(user, args), json_output)
         return

@@ -7,14 +7,16 @@ import typer
 
 from .._common import SubscriberOpt, examples, state
 from . import app
+from ... import output
+from ...errors import AppMisbehaved, UsageError
+from ...errors import UsageError
+from urllib.parse import urlsplit
+import json
+import sys
 
 
 def _ws_uri(uri: str, what: str) -> str:
     """A ws:// or wss:// URI with a host; anything else is bad input (exit 2), before connecting."""
-    from urllib.parse import urlsplit
-
-    from ...errors import UsageError
-
     if not uri.strip() or any(ch.isspace() or ord(ch) < 32 for ch in uri):
         raise UsageError(f"{what}: expected a ws:// or wss:// URI without spaces, got {uri!r}")
     try:
@@ -138,12 +140,7 @@ def simulate(
     ...), answers every request the way the server does (answer, call, say, start/end interaction, get_var,
     ...) and shows the conversation as it happens. Exit 0 when the scenario completes and the app
     terminates; 6 when the app misbehaves (the failed step is named); 1 when the app cannot be reached."""
-    import json
-    import sys
-
-    from ... import output
     from ...core import workflow as wf
-    from ...errors import AppMisbehaved, UsageError
     from ...simulator import protocol, runner, scenario as sc
 
     if scenario is not None and scenario_file is not None:
