@@ -9,8 +9,8 @@ Typer's, without importing Typer or building the command tree).
 
 from __future__ import annotations
 
-import sys
 import os
+import sys
 
 
 def main(argv: list[str] | None = None) -> int:

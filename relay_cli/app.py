@@ -1,20 +1,18 @@
 """The root app: sub-app registration, global options → State, and the one place exceptions become exit codes."""
 
 
+import json
 import os
 import sys
+import traceback
 from typing import Annotated
 
 import typer
 
-from . import __version__
+from . import __version__, output
 from .commands._common import new_app
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputError, RelayError
-from . import output
-from .output import StreamClosed
-from .output import message
-import json
-import traceback
+from .output import StreamClosed, message
 
 HELP = """\
 Register and manage Relay workflows.

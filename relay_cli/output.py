@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Sequence
 from typing import Any
+
 from .errors import OutputError
 
 FORMATS = ("table", "json", "csv", "yaml")

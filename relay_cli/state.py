@@ -11,14 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .config.resolve import Settings, resolve
+from .config.resolve import Settings, check_token, choose_profile, resolve, timeout_setting
 from .config.store import ProfileStore
-from .errors import AuthError, NotFoundError, RelayError, UsageError
-from .config.resolve import check_token
-from .config.resolve import choose_profile
-from .config.resolve import timeout_setting
 from .core.environments import ENVIRONMENTS
 from .core.redact import value_problem
+from .errors import AuthError, NotFoundError, RelayError, UsageError
 from .output import message
 
 if TYPE_CHECKING:

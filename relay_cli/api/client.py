@@ -34,11 +34,9 @@ import httpx
 
 from ..core import redact
 from ..core.workflow import trigger_body
-from ..errors import ApiError, AuthError, RelayError
+from ..errors import ApiError, AuthError, RelayError, UsageError
 from . import deadline as deadlines, shapes
-from .errors import http_error, network_error
-from ..errors import UsageError
-from .errors import detail
+from .errors import detail, http_error, network_error
 
 #: seconds one attempt may take, from connecting to the last byte of the answer
 DEFAULT_TIMEOUT = 30.0

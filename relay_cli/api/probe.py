@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+
 from .. import __version__
 
 DEFAULT_TIMEOUT = 3.0

@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
 from ..config.store import atomic_write, locked
-from ..errors import AuthError
-from ..errors import RelayError
+from ..errors import AuthError, RelayError
 
 SERVICE = "relay-cli"
 FALLBACK_FILE = "credentials.json"

@@ -1,16 +1,17 @@
 """What every command shares: the Typer app factory and the option aliases, defined once."""
 
 
+import functools
 import gc
+import inspect
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
 from .. import output
 from ..errors import UsageError
 from ..output import stdin_is_interactive
-import functools
-import inspect
-import sys
 
 if TYPE_CHECKING:
     from ..state import State

@@ -13,13 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from .. import output
-from ..errors import UsageError
+from ..errors import ApiNotFoundError, NotFoundError, UsageError
 from ._common import confirmation_possible, confirmed
-from ..errors import ApiNotFoundError
-from ..errors import NotFoundError
-from urllib.parse import quote
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient

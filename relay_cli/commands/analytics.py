@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .. import output
+from ..core import analytics as an
 from ..core.analytics import DEFAULT_LIMIT
 from ..errors import UsageError
 from ._common import SubscriberOpt, TableFlags, examples, listing_command, state
-from ..core import analytics as an
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient

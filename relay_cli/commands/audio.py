@@ -1,12 +1,14 @@
 """``relay audio create | list | delete``: custom audio files, played by workflows as ``relay-static://NAME``."""
 
 
+import os
+import stat
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .. import output
-from ..errors import UsageError
+from ..errors import ApiError, RelayError, UsageError
 from ._common import (
     DeleteDryRunOpt,
     DryRunOpt,
@@ -19,13 +21,7 @@ from ._common import (
     new_app,
     state,
 )
-from ._resource import Resource
-from ..errors import ApiError
-from ..errors import RelayError
-from ._resource import delete as delete_item, item_id
-from ._resource import dry_run_report
-import os
-import stat
+from ._resource import Resource, delete as delete_item, dry_run_report, item_id
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient

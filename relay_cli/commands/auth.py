@@ -1,18 +1,15 @@
 """Logging in and the account: ``relay login | logout | whoami | token generate | subscriber ... | env``."""
 
 
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .. import output
-from ._common import JsonOpt, SubscriberOpt, examples, new_app, state
 from ..core import redact
-from ..errors import AuthError
-from ..errors import RelayError
-from ..errors import RelayError, UsageError
-from ..errors import UsageError
-import sys
+from ..errors import AuthError, RelayError, UsageError
+from ._common import JsonOpt, SubscriberOpt, examples, new_app, state
 
 if TYPE_CHECKING:
     from ..state import State

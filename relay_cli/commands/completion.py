@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import examples, new_app
 from ..errors import UsageError
+from ._common import examples, new_app
 
 HELP = "Shell completion: print or install the completion script for bash, zsh, fish or PowerShell."
 PROG = "relay"

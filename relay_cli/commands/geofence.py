@@ -18,9 +18,7 @@ from ._common import (
     new_app,
     state,
 )
-from ._resource import Resource
-from ._resource import DEFAULT_ACCOUNT, dry_run_report
-from ._resource import delete as delete_item, item_id
+from ._resource import DEFAULT_ACCOUNT, Resource, delete as delete_item, dry_run_report, item_id
 
 #: the geofences of an account: no GET by id in the API, so an id is looked up in the listing
 GEOFENCE = Resource(

@@ -2,16 +2,15 @@
 itself, so its users' habits keep working."""
 
 
+import platform
 import sys
 from typing import Annotated
 
 import typer
 
-from ._common import JsonOpt, examples
-from .. import __version__
-from .. import output
+from .. import __version__, output
 from ..errors import UsageError
-import platform
+from ._common import JsonOpt, examples
 
 
 def register(app: typer.Typer) -> None:

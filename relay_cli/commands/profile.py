@@ -8,9 +8,8 @@ import typer
 from .. import output
 from ..config.keys import PROFILE_KEYS
 from ..core.redact import userinfo
-from ..errors import UsageError
+from ..errors import NotFoundError, UsageError
 from ._common import JsonOpt, examples, new_app, state
-from ..errors import NotFoundError
 
 if TYPE_CHECKING:
     from ..state import State

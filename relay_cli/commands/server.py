@@ -1,5 +1,9 @@
 """``relay server``: the local sandbox over HTTP, for CI and for other tools."""
 
+import json
+import signal
+import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -7,10 +11,6 @@ import typer
 from .. import output
 from ..errors import UsageError
 from ._common import JsonOpt, examples, state
-from pathlib import Path
-import json
-import signal
-import threading
 
 EPILOG = examples(
     "relay server                                  # http://127.0.0.1:8080, a fresh token printed",

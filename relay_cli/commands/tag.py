@@ -19,11 +19,7 @@ from ._common import (
     new_app,
     state,
 )
-from ._resource import Resource
-from ._resource import DEFAULT_ACCOUNT, dry_run_report
-from ._resource import delete as delete_item
-from ._resource import dry_run_report
-from ._resource import item_id
+from ._resource import DEFAULT_ACCOUNT, Resource, delete as delete_item, dry_run_report, item_id
 
 HELP = "Manage the configurations that can be associated with an NFC tag."
 app = new_app(HELP)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..core.analytics import DEFAULT_LIMIT
+from ..core.analytics import DEFAULT_LIMIT, collect
 from ..errors import UsageError
 from ._common import (
     SubscriberOpt,
@@ -17,7 +17,6 @@ from ._common import (
     state,
 )
 from .analytics import AllOpt, CursorOpt, LatestOpt, LimitOpt, OldestOpt, more, window
-from ..core.analytics import collect
 
 HELP = "List the account's user profiles and their assignments to devices."
 app = new_app(HELP)

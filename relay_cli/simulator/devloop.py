@@ -20,14 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import NetworkError, UsageError
-from . import protocol, runner, scenario as sc
-from . import runner
 from .. import output
-from ..core import manifest as mf
-from ..core import workflow as wf
-from ..errors import AppMisbehaved
-from ..errors import RelayError
+from ..core import manifest as mf, workflow as wf
+from ..errors import AppMisbehaved, NetworkError, RelayError, UsageError
+from . import protocol, runner, scenario as sc
 
 MANIFEST = "relay.toml"
 DEV_KEYS = ("command", "path", "scenario", "workflow")

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import __version__
+from ..core.workflow import is_loopback
 from ..errors import NetworkError, UsageError
 from .protocol import World
 from .scenario import Failure, Record, Scenario, ScenarioError, Simulation, parse
-from ..core.workflow import is_loopback
 
 UNREACHABLE_HINT = (
     'while this URI is unreachable, calls to devices running this workflow announce "not available"'

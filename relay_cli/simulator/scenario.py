@@ -24,10 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core import triggers, workflow as wf
 from ..errors import UsageError
 from . import protocol as proto
 from .protocol import clean as clean_text
-from ..core import triggers, workflow as wf
 
 #: the parameters every scenario has (the device and the other party's behaviour), besides the protocol options
 WORLD_PARAMS: dict[str, Any] = {

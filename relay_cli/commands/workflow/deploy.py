@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ... import output
+from ... import __version__, output
 from ...errors import EXIT_CHANGES_PENDING, EXIT_INTERRUPTED, RelayError, UsageError
-from .._common import JsonOpt, NoCheckOpt, StrictOpt, SubscriberOpt, YesOpt, examples, state
+from .._common import JsonOpt, NoCheckOpt, StrictOpt, SubscriberOpt, YesOpt, confirmed, examples, state
 from . import app
-from ... import __version__
-from .._common import confirmed
 
 if TYPE_CHECKING:
     from ...state import State

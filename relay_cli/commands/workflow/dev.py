@@ -2,16 +2,16 @@
 simulator, and again on every change. The work is in ``relay_cli.simulator.devloop``."""
 
 
+import json
+import sys
 from typing import Annotated
 
 import typer
 
-from .._common import examples
-from . import app
 from ... import output
 from ...errors import UsageError
-import json
-import sys
+from .._common import examples
+from . import app
 
 APP_OUTPUT = ("all", "stderr", "none")
 

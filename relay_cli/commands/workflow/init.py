@@ -1,17 +1,17 @@
 """``relay workflow init``: write a new workflow project (the app, its dependencies, relay.toml, a README)."""
 
 
+import os
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from .._common import JsonOpt, examples
-from . import app
 from ... import output
 from ...errors import UsageError
-from pathlib import Path
-import os
-import sys
+from .._common import JsonOpt, examples
+from . import app
 
 TEMPLATE_NAMES = ("auto-answer", "outbound", "place-call", "blank")  # relay_cli.templates.TEMPLATES, kept here for --help
 

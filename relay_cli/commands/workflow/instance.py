@@ -1,12 +1,14 @@
 """``relay workflow instance list | stop``: the running (and past) runs of workflows."""
 
 
+import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ... import output
-from ...errors import UsageError
+from ...core.analytics import collect
+from ...errors import ApiAuthError, ApiError, ApiNotFoundError, RelayError, UsageError
 from .._common import (
     SubscriberOpt,
     TableFlags,
@@ -18,11 +20,7 @@ from .._common import (
     new_app,
     state,
 )
-from .._resource import Resource, find_workflow as find
-from ...core.analytics import collect
-from ...errors import ApiAuthError, ApiError, ApiNotFoundError, RelayError
-from .._resource import request_line
-import time
+from .._resource import Resource, find_workflow as find, request_line
 
 if TYPE_CHECKING:
     from ...api.client import RelayClient

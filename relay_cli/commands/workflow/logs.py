@@ -1,16 +1,16 @@
 """``relay workflow logs``: the realtime workflow log, streamed."""
 
 
+import json
 import sys
 from typing import Annotated, Any
 
 import typer
 
+from ... import output
 from .._common import SubscriberOpt, examples, state
 from . import app
 from .manage import find
-from ... import output
-import json
 
 
 def _clean(text: str) -> str:

@@ -27,10 +27,13 @@ from .._common import (
     expand_ids,
     state,
 )
-from .._resource import find_workflow as find  # -w, the one way: also imported by logs and simulate
+from .._resource import (
+    WORKFLOW,
+    delete as delete_item,
+    dry_run_report,
+    find_workflow as find,  # -w, the one way: also imported by logs and simulate
+)
 from . import app
-from .._resource import WORKFLOW, delete as delete_item
-from .._resource import WORKFLOW, dry_run_report
 
 if TYPE_CHECKING:
     from ...state import State

@@ -1,18 +1,17 @@
 """``relay workflow simulate``: play the Relay server's side of a call or a button tap against a workflow app."""
 
 
+import json
+import sys
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
-from .._common import SubscriberOpt, examples, state
-from . import app
 from ... import output
 from ...errors import AppMisbehaved, UsageError
-from ...errors import UsageError
-from urllib.parse import urlsplit
-import json
-import sys
+from .._common import SubscriberOpt, examples, state
+from . import app
 
 
 def _ws_uri(uri: str, what: str) -> str:
