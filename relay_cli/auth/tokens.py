@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config.store import atomic_write, locked
+from ..config import store as config_store
 from ..errors import AuthError, RelayError
 
 SERVICE = "relay-cli"
@@ -78,7 +78,7 @@ class TokenStore:
 
     def _edit_file(self, entry: str, tokens: dict[str, Any] | None) -> bool:
         assert self.path is not None and self.directory is not None
-        with locked(self.directory / f".{FALLBACK_FILE}.lock"):
+        with config_store.locked(self.directory / f".{FALLBACK_FILE}.lock"):
             data = self._read_file()
             existed = entry in data
             if tokens is None:
@@ -88,7 +88,7 @@ class TokenStore:
             else:
                 data[entry] = tokens
             if data:
-                atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
+                config_store.atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
             else:
                 self.path.unlink(missing_ok=True)
             return existed

@@ -11,7 +11,6 @@ import typer
 
 from .. import output
 from ..errors import UsageError
-from ..output import stdin_is_interactive
 
 if TYPE_CHECKING:
     from ..state import State
@@ -169,7 +168,7 @@ def expand_ids(values: list[str] | None, option: str = "--install") -> list[str]
 def confirmation_possible(yes: bool, refusal: str) -> None:
     """Without --yes, a confirmation needs a terminal: else a UsageError naming --yes (``refusal`` says what to
     do). Called before anything is sent, by the commands that know up front that they will ask."""
-    if not yes and not stdin_is_interactive():
+    if not yes and not output.stdin_is_interactive():
         raise UsageError(refusal, option="--yes")
 
 
