@@ -62,6 +62,13 @@ def test_bash_protocol_completes_flags_and_trigger_choices(tmp_path: Path) -> No
     assert bash_complete(tmp_path, "relay completion show ") == ["bash", "zsh", "fish", "powershell"]
 
 
+#: modules a command loads when it runs, and completion must not (each measured: together some 30 ms)
+RUN_TIME = (
+    "relay_cli.state", "relay_cli.config.resolve", "relay_cli.config.store", "relay_cli.core.workflow",
+    "relay_cli.listing", "relay_cli.core.manifest", "relay_cli.core.plan", "relay_cli.templates",
+)  # fmt: skip
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completing_imports_no_http_client_rich_or_keyring(tmp_path: Path, shell: str) -> None:
     line = "relay workflow create ca"
@@ -84,6 +91,10 @@ def test_completing_imports_no_http_client_rich_or_keyring(tmp_path: Path, shell
     assert "relay_cli" in modules
     leaked = sorted(top_level(modules) & set(HEAVY))
     assert not leaked, f"completion imported {leaked}"
+    # completion imports every command module to build the tree, but runs no command: what commands need only
+    # when they run (State, the configuration, the workflow model, tables, manifests) stays unloaded
+    run_time = sorted(modules & set(RUN_TIME))
+    assert not run_time, f"completion imported {run_time}: import them inside the command functions that use them"
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
