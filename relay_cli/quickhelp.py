@@ -48,7 +48,7 @@ def width() -> int:
         columns = 0
     if columns <= 0:
         try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]  # may be None: caught below
         except (AttributeError, ValueError, OSError):
             columns = 80
     return max(min(columns, MAX_WIDTH) - 2, 50)
@@ -204,7 +204,7 @@ def index_source() -> str:
     for path in dict.fromkeys(PAGES.values()):
         cmd, ctx = root, root_ctx
         for name in path.split()[1:]:
-            cmd = cmd.get_command(ctx, name)  # type: ignore[attr-defined]
+            cmd = cmd.get_command(ctx, name)  # type: ignore[attr-defined]  # the pages are groups
             ctx = typer.Context(cmd, info_name=name, parent=ctx, **(cmd.context_settings or {}))
         records = [(p.param_type_name, p.get_help_record(ctx)) for p in cmd.get_params(ctx)]
         out.append(f"    {_literal(path)}: {{")
@@ -221,8 +221,8 @@ def index_source() -> str:
                     out.append(f"            ({_literal(record[0])}, {_literal(record[1], 12)}),")
             out.append("        ],")
         out.append('        "commands": [')
-        for name in cmd.list_commands(ctx):  # type: ignore[attr-defined]
-            sub = cmd.get_command(ctx, name)  # type: ignore[attr-defined]
+        for name in cmd.list_commands(ctx):  # type: ignore[attr-defined]  # the pages are groups
+            sub = cmd.get_command(ctx, name)  # type: ignore[attr-defined]  # the pages are groups
             if sub is None or sub.hidden:
                 continue
             if sub.deprecated:

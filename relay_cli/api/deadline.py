@@ -101,9 +101,9 @@ def install(client: Any) -> bool:
             continue
         pool = getattr(transport, "_pool", None)
         backend = getattr(pool, "_network_backend", None)
-        if backend is None:
+        if pool is None or backend is None:
             ok = False
             continue
         if not isinstance(backend, DeadlineBackend):
-            pool._network_backend = DeadlineBackend(backend)  # type: ignore[union-attr]
+            pool._network_backend = DeadlineBackend(backend)
     return ok

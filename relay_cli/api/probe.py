@@ -125,18 +125,18 @@ def probe(uris: Iterable[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, st
     if not unique:
         return {}
     resolved = _resolve_all(unique, timeout)
-    reachable = [u for u in unique if isinstance(resolved[u], tuple)]
+    reachable = {u: found for u, found in resolved.items() if isinstance(found, tuple)}
 
     async def main() -> list[str | None]:
         limit = asyncio.Semaphore(CONCURRENCY)
 
-        async def bounded(uri: str) -> str | None:
+        async def bounded(uri: str, address: tuple[list[str], int]) -> str | None:
             async with limit:
-                return await _probe(uri, resolved[uri], timeout)  # type: ignore[arg-type]
+                return await _probe(uri, address, timeout)
 
-        return await asyncio.gather(*(bounded(u) for u in reachable))
+        return await asyncio.gather(*(bounded(u, a) for u, a in reachable.items()))
 
-    outcome: dict[str, str | None] = {u: resolved[u] for u in unique if not isinstance(resolved[u], tuple)}  # type: ignore[misc]
+    outcome: dict[str, str | None] = {u: found for u, found in resolved.items() if isinstance(found, str)}
     if reachable:
         outcome.update(zip(reachable, asyncio.run(main()), strict=True))
     return {u: outcome[u] for u in unique}

@@ -58,13 +58,13 @@ def _handler_class() -> Any:
             server = self.server
             status, text = 404, "Relay CLI: unknown path."
             try:
-                code = oidc.parse_callback(self.path, path=server.callback_path, state=server.expected_state)  # type: ignore[attr-defined]
+                code = oidc.parse_callback(self.path, path=server.callback_path, state=server.expected_state)  # type: ignore[attr-defined]  # set by wait_for_code
             except oidc.CallbackError as exc:
-                server.outcome = exc  # type: ignore[attr-defined]
+                server.outcome = exc  # type: ignore[attr-defined]  # our listener: see wait_for_code
                 status, text = 400, "Relay CLI authorization failed. Please try again."
             else:
                 if code is not None:
-                    server.outcome = code  # type: ignore[attr-defined]
+                    server.outcome = code  # type: ignore[attr-defined]  # our listener: see wait_for_code
                     status, text = 200, "Relay CLI authorization complete. You can close this tab."
             body = _PAGE.format(text).encode()
             self.send_response(status)

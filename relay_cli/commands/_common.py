@@ -269,7 +269,7 @@ def listing_command(
             with gc_paused():
                 return func(*args, flags=given, **kwargs)
 
-        wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+        wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]  # read by inspect
         return wrapper
 
     return decorate

@@ -247,10 +247,10 @@ class App:
         env = {k: v for k, v in os.environ.items() if k not in CLI_SECRETS}
         env["PORT"] = str(self.port)
         options: dict[str, Any] = {}
-        if os.name == "posix":
+        if sys.platform == "win32":  # pragma: no cover - Windows
+            options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        else:
             options["start_new_session"] = True
-        else:  # pragma: no cover - Windows
-            options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
         self.tail.clear()
         try:
             self.proc = subprocess.Popen(

@@ -191,7 +191,7 @@ def register(trigger: Trigger) -> None:
         _save(ctx, trigger.build(_values(trigger, options), _ThisMachine()), common, checks)
 
     own = [_parameter(option) for option in trigger.options]
-    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by inspect; typeshed omits it
         [P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context), *own, *(CHECKS if trigger.preflight else []), *COMMON]
     )
     command.__name__ = trigger.name
