@@ -304,7 +304,7 @@ class RelayClient:
                     f"relay reads at most {MAX_BODY // 2**20} MiB of an answer"
                 )
                 raise self._fail(err, call, attempt, True, True, always=call.method != "GET") from None
-            except OSError as exc:
+            except OSError as exc:  # the file to upload went away or became unreadable
                 if call.content is None:
                     raise
                 raise UsageError(f"cannot read the file to upload ({exc.strerror or exc})", option="--file") from None
