@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import FunctionType
 from typing import Any
 
@@ -146,3 +149,29 @@ def clean(result: Result) -> None:
     assert "\x1b" not in result.out + result.err
     assert "Traceback" not in result.err
 
+
+#: for a child process that races others (``release_together``): sys.argv[1] is the signals directory, sys.argv[2]
+#: the process's name; once its imports are done it says it is ready, then waits for the word to go
+READY_SET_GO = """
+import sys, time
+from pathlib import Path
+_signals, _name = Path(sys.argv[1]), sys.argv[2]
+(_signals / f"ready-{_name}").touch()
+_deadline = time.monotonic() + 60
+while not (_signals / "go").exists():
+    if time.monotonic() > _deadline:
+        sys.exit("no word to go within 60 s")
+    time.sleep(0.005)
+"""
+
+
+def release_together(procs: list[subprocess.Popen[Any]], signals: Path, timeout: float = 60) -> None:
+    """Once every process of ``procs`` is ready (each runs ``READY_SET_GO`` after its imports), let them all go at
+    once: the race starts with every interpreter up, however loaded the machine, and no sooner than that."""
+    deadline = time.monotonic() + timeout
+    while len(list(signals.glob("ready-*"))) < len(procs):
+        ended = [proc for proc in procs if proc.poll() is not None]
+        assert not ended, [proc.communicate() for proc in ended]
+        assert time.monotonic() < deadline, f"the processes were not ready within {timeout} s"
+        time.sleep(0.005)
+    (signals / "go").touch()

@@ -22,6 +22,8 @@ from relay_cli.local.seed import DEMO_DEVICES, DEMO_GROUP, DEMO_SUBSCRIBER
 from relay_cli.local.server import in_process_transport, serve
 from relay_cli.local.store import SandboxStore
 
+from conftest import READY_SET_GO, release_together
+
 SUB = DEMO_SUBSCRIBER
 ALICE, BOB = "990007560045678", "990007560023456"
 TOKEN = "t"
@@ -439,12 +441,9 @@ def test_store_pragmas(db: Path) -> None:
         conn.close()
 
 
-WRITER = textwrap.dedent(
+WRITER = "from relay_cli.local.store import SandboxStore\n" + READY_SET_GO + textwrap.dedent(
     """
-    import sys, time
-    from relay_cli.local.store import SandboxStore
-    path, n, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    time.sleep(max(0.0, start_at - time.time()))
+    n, path = sys.argv[2], sys.argv[3]
     store = SandboxStore(path)
     store.create_workflow("demo-account", {
         "name": "wf-" + n,
@@ -455,14 +454,16 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_ten_processes_open_a_new_db_and_write_at_once(db: Path) -> None:
+def test_ten_processes_open_a_new_db_and_write_at_once(db: Path, tmp_path: Path) -> None:
     assert not db.exists()
-    start_at = time.time() + 1.5  # all interpreters up before anyone opens the file
+    signals = tmp_path / "signals"
+    signals.mkdir()
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(n), str(start_at)],
+        subprocess.Popen([sys.executable, "-c", WRITER, str(signals), str(n), str(db)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for n in range(10)
     ]
+    release_together(procs, signals)  # all interpreters up before anyone opens the file
     for proc in procs:
         _, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err.decode()

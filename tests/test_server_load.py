@@ -29,6 +29,8 @@ import pytest
 from relay_cli.local.server import SandboxServer, close_server, make_server_for
 from relay_cli.local.store import SandboxStore
 
+from conftest import READY_SET_GO, release_together
+
 RELAY = Path(sys.executable).parent / "relay"
 SUB = "demo-account"
 TOKEN = "load-token"
@@ -279,11 +281,13 @@ def test_a_client_that_sends_nothing_is_closed_at_the_time_limit(limited: Sandbo
 
 WRITER = textwrap.dedent(
     """
-    import json, sys, threading, time
+    import json, sys, threading
     import httpx
     from relay_cli.local.server import in_process_transport
-
-    db, tag, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    """
+) + READY_SET_GO + textwrap.dedent(
+    """
+    tag, db = sys.argv[2], sys.argv[3]
     survivors, problems = {}, []
 
     def body(name):
@@ -312,7 +316,6 @@ WRITER = textwrap.dedent(
                 if r.status_code != 200:
                     problems.append(f"list {r.status_code} {r.text}")
 
-    time.sleep(max(0.0, start_at - time.time()))
     threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
     for t in threads: t.start()
     for t in threads: t.join()
@@ -324,12 +327,14 @@ WRITER = textwrap.dedent(
 def test_two_processes_write_the_in_process_sandbox_at_once(tmp_path: Path) -> None:
     db = tmp_path / "data" / "sandbox.db"
     SandboxStore(db)  # created and seeded; both writers open an existing file
-    start_at = time.time() + 1.5  # both interpreters up before either writes
+    signals = tmp_path / "signals"
+    signals.mkdir()
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(db), tag, str(start_at)],
+        subprocess.Popen([sys.executable, "-c", WRITER, str(signals), tag, str(db)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for tag in ("a", "b")
     ]  # fmt: skip
+    release_together(procs, signals)  # both interpreters up before either writes
     expected: dict[str, str] = {}
     for proc in procs:
         out, err = proc.communicate(timeout=120)
