@@ -103,7 +103,8 @@ class Provider:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}/realms/Test"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # shutdown() returns once serve_forever next looks: every 50 ms, not the default half second
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()

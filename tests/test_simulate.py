@@ -545,7 +545,10 @@ def test_an_app_that_sends_malformed_json(run: Any, serve: Any) -> None:
 
 def test_an_app_that_never_terminates(run: Any, serve: Any) -> None:
     uri, _log = serve(lambda app: auto_answer(app, terminate=False))
-    result = run("workflow", "simulate", uri, "--scenario", "inbound-call", "--timeout", "0.5", "--hold", "0.1", "--json")
+    result = run(
+        "workflow", "simulate", uri, "--scenario", "inbound-call", "--timeout", "0.5", "--hold", "0.1",
+        "--set", "speaking_rate=3000", "--json",
+    )  # fmt: skip
     assert result.code == 6, result.err
     assert "step 4 (expect terminate)" in result.err
     assert "did not terminate within 0.5s" in result.err
