@@ -15,11 +15,15 @@ relay-py is not on PyPI, so CI has none: ``relay_py_python()`` finds a Python th
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,11 +46,35 @@ def unavailable(reason: str, what: str = "the conformance suite") -> None:
     pytest.skip(reason)
 
 
+@contextlib.contextmanager
+def _one_worker_at_a_time() -> Iterator[None]:
+    """Held while a test looks for the SDK and installs it: the workers of a parallel run (pytest-xdist) share
+    tests/conformance/node_modules, and a second ``npm ci`` there would delete what the first one is installing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock
+        yield
+        return
+    name = hashlib.sha256(str(HERE).encode()).hexdigest()[:16]
+    with (Path(tempfile.gettempdir()) / f"relay-tests-sdk-{name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def ensure_sdk(what: str = "the conformance suite") -> str:
     """The node executable, with the pinned SDK installed (``npm ci`` from npm's cache when it is missing)."""
     node = shutil.which("node")
     if node is None:
         unavailable("node is not installed: these tests run apps written with @relaypro/sdk", what)
+    with _one_worker_at_a_time():
+        _install_sdk(what)
+    return str(node)
+
+
+def _install_sdk(what: str) -> None:
     if not SDK_DIR.is_dir():
         npm = shutil.which("npm")
         if npm is None:
@@ -64,7 +92,6 @@ def ensure_sdk(what: str = "the conformance suite") -> str:
     version = json.loads((SDK_DIR / "package.json").read_text(encoding="utf-8"))["version"]
     if version != SDK_VERSION:
         pytest.fail(f"{SDK_DIR} is @relaypro/sdk {version}, not the pinned {SDK_VERSION}: run npm ci in {HERE}")
-    return str(node)
 
 
 def relay_py_python() -> str:
