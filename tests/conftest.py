@@ -21,6 +21,20 @@ TOKEN = "test-token-7f3a9c"
 SUB = "SUB"
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (pyproject.toml): two workers per core, at most eight (PYTEST_XDIST_AUTO_NUM_WORKERS, when set,
+    decides instead). Half of the suite's time is waiting, on the ``relay`` processes it starts, on sockets and on
+    the simulator's timeouts, so one worker per core would leave the cores idle; each worker also imports and
+    collects the whole suite (about 3 s of CPU), hence the cap."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own answer reads it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(8, 2 * cores)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
     """No test sees the developer's config, keyring or RELAY_* variables."""
