@@ -358,11 +358,14 @@ define('logging', (wf, say) => {
 
 // --- terminate --------------------------------------------------------------------------------------
 
+// the SDK runs event handlers one at a time: STOP's runs once START's has returned, so it reports the end
 define('terminate', (wf, say) => {
-  wf.on(Event.STOP, async (event) => { say('stop', event) })
+  wf.on(Event.STOP, async (event) => {
+    say('stop', event)
+    say('end', true)
+  })
   wf.on(Event.START, async () => {
     say('terminated', await wf.terminate() ?? null)
-    say('end', true)
   })
 })
 
