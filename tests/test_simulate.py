@@ -12,6 +12,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -571,7 +572,12 @@ def test_an_app_whose_request_is_refused(run: Any, serve: Any) -> None:
     assert "refused the app's answer request: unknown call_id 'nope'" in result.err
     error = [r["message"] for r in lines(result.out) if r["message"]["_type"] == "wf_api_error_response"]
     assert error and error[0]["error"] == "unknown call_id 'nope'"
-    assert ("refused", "unknown call_id 'nope'") in log  # the app received the error response before the close
+    # the app received the error response before the close; the simulator may be done before the app's thread has
+    # handled it (the close handshake does not wait for that): give it until 5 s
+    deadline = time.monotonic() + 5
+    while ("refused", "unknown call_id 'nope'") not in log and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ("refused", "unknown call_id 'nope'") in log, log
 
 
 def test_an_app_that_closes_the_connection(run: Any, serve: Any) -> None:
