@@ -149,21 +149,34 @@ class Mismatch(Exception):
 
 def parse_configs(workflows: list[dict[str, Any]], at: str) -> list[dict[str, Any]]:
     """The workflows with a ``config`` given as a JSON string parsed (relay-api.md: "may come back as a JSON
-    string"), each parsed once. A string that is not a JSON object is a ``Mismatch``: a workflow sent back with
-    its config lost (``install``, ``args set``, ``apply``) would lose its trigger."""
-    out = []
+    string"), each parsed once and put in its place (the workflows are the caller's own, freshly decoded
+    answer). A string that is not a JSON object is a ``Mismatch``: a workflow sent back with its config lost
+    (``install``, ``args set``, ``apply``) would lose its trigger."""
     for i, workflow in enumerate(workflows):
         config = workflow.get("config")
         if isinstance(config, str):
             try:
-                parsed = json.loads(config)
+                parsed = _loads(config)
             except (ValueError, RecursionError):
                 raise Mismatch(f"{at}[{i}].config is a string that is not JSON") from None
             if not isinstance(parsed, dict):
                 raise Mismatch(f"{at}[{i}].config is a string holding {kind(parsed)}, not an object")
-            workflow = {**workflow, "config": parsed}
-        out.append(workflow)
-    return out
+            workflow["config"] = parsed
+    return workflows
+
+
+_decoder = json.JSONDecoder()
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)``, the same value or error, with less work per call (a listing has thousands of
+    configs): a text that is one JSON value from its first character to its last is decoded at once; anything
+    else (white space around it, a byte order mark, extra data, an error) is left to ``json.loads``."""
+    try:
+        value, end = _decoder.raw_decode(text)
+    except ValueError:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
 
 
 def problem(shape: Shape, value: Any) -> str | None:
