@@ -25,9 +25,31 @@ def main(argv: list[str] | None = None) -> int:
         page = page_for(args)
         if page is not None:
             return _write(page)
+    if "relay_cli.app" not in sys.modules:
+        _settle()
     from .app import run
 
     return run(args)
+
+
+def _settle() -> None:
+    """Import the command tree (Typer's and our modules: some 25,000 objects the cyclic garbage collector tracks,
+    which live until the process ends) with the collector off, then move what is alive into its permanent
+    generation, and do the same once more at exit: its passes over these objects, while they are made (28 of a
+    `workflow list`'s 36 collections) and at exit, free nothing and cost 20-30 ms. Reference counting frees
+    everything as before; the collector goes on as before for what is made from now on."""
+    import atexit
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        from . import app  # noqa: F401
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
+    atexit.register(gc.freeze)
 
 
 def _write(text: str) -> int:
