@@ -111,6 +111,8 @@ def _sort_key(text: str) -> tuple[int, float, str]:
 
 def select(items: Sequence[Any], opts: Options) -> list[Any]:
     """The items whose columns contain every --filter text (ignoring case), in --sort order."""
+    if not opts.filters and opts.sort is None:
+        return list(items)  # every item, as it came (a test per item costs 10,000 workflows 2 ms)
     kept = [item for item in items if all(needle in column.cell(item).lower() for column, needle in opts.filters)]
     if opts.sort is not None:
         cell = opts.sort.cell
