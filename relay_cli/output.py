@@ -249,6 +249,7 @@ def _write_bytes(stream: Any, raw: bytes) -> bool:
     again. Only for the process's own stdout (possibly guarded) encoding UTF-8 where a line end is "\\n" (not
     on Windows); False, and nothing written, for any other stream."""
     import codecs
+    import errno
 
     inner = stream._stream if isinstance(stream, GuardedStream) else stream
     if inner is None or inner is not sys.__stdout__ or os.linesep != "\n":
@@ -258,7 +259,12 @@ def _write_bytes(stream: Any, raw: bytes) -> bool:
         return False
     try:
         inner.flush()
-        buffer.write(raw)
+        rest = memoryview(raw)
+        while rest:  # an unbuffered stdout (PYTHONUNBUFFERED) is a raw file, which may take part of it
+            written = buffer.write(rest)
+            if written is None:
+                raise BlockingIOError(errno.EAGAIN, "the stream would block")
+            rest = rest[written:]
     except OSError as exc:
         if isinstance(stream, GuardedStream):
             raise stream._failed(exc) from None

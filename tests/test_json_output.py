@@ -278,7 +278,8 @@ def test_an_orjson_that_writes_floats_otherwise_is_not_used(monkeypatch: pytest.
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the bytes are written as they are where a line end is \\n")
-def test_print_json_on_the_process_stdout_keeps_the_order_of_what_was_written(orjson: Any) -> None:
+@pytest.mark.parametrize("unbuffered", ["", "1"])  # PYTHONUNBUFFERED: stdout's binary layer is the raw file
+def test_print_json_on_the_process_stdout_keeps_the_order_of_what_was_written(orjson: Any, unbuffered: str) -> None:
     """On the process's own UTF-8 stdout, orjson's bytes go straight to its binary buffer: text written before
     (still buffered) comes first, text written after comes after, and the bytes are exactly json's."""
     import subprocess
@@ -292,9 +293,35 @@ def test_print_json_on_the_process_stdout_keeps_the_order_of_what_was_written(or
         "sys.stdout.write('before\\n'); output.print_json(" + repr(value) + "); sys.stdout.write('after\\n')\n"
         "print(written, file=sys.stderr)\n"
     )
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": unbuffered}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     expected = "before\n" + json.dumps(value, indent=2, ensure_ascii=False) + "\nafter\n"
     assert done.stdout == expected.encode()
     assert done.stderr.decode().strip() == "[True]"  # the bytes went to the binary buffer
+
+
+def test_a_raw_stdout_that_takes_part_of_each_write_gets_every_byte(
+    orjson: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    class Partial(io.RawIOBase):  # a raw file (an unbuffered stdout) taking at most 1,000 bytes a call
+        def __init__(self) -> None:
+            self.taken = bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: Any) -> int:
+            self.taken += bytes(data[:1000])
+            return min(len(data), 1000)
+
+    raw = Partial()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)  # type: ignore[arg-type]
+    monkeypatch.setattr(sys, "__stdout__", stream)
+    monkeypatch.setattr(sys, "stdout", output.GuardedStream(stream, "stdout"))
+    value = listed_workflows(20)
+    output.print_json(value)
+    assert bytes(raw.taken) == (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode()
