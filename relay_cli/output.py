@@ -251,8 +251,8 @@ def _write_bytes(stream: Any, raw: bytes) -> bool:
     import codecs
     import errno
 
-    inner = stream._stream if isinstance(stream, GuardedStream) else stream
-    if inner is None or inner is not sys.__stdout__ or os.linesep != "\n":
+    inner: Any = stream._stream if isinstance(stream, GuardedStream) else stream
+    if inner is not sys.__stdout__ or inner is None or os.linesep != "\n":
         return False
     buffer = getattr(inner, "buffer", None)
     if buffer is None or codecs.lookup(getattr(inner, "encoding", None) or "ascii").name != "utf-8":
@@ -367,7 +367,7 @@ def _orjson_bytes(data: Any, ensure_ascii: bool, *, newline: bool = False) -> by
 
 def _floats_as_repr(data: Any, dumps: Any) -> bool:
     """Whether ``dumps`` (orjson's) writes every float in ``data`` (JSON-like: orjson took it) as ``repr`` does."""
-    stack = [[data]]
+    stack: list[Any] = [[data]]
     while stack:
         container = stack.pop()
         for item in container.values() if type(container) is dict else container:

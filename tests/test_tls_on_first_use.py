@@ -13,26 +13,27 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
-from conftest import SUB, TOKEN, stored_workflow
 from relay_cli.api import client as client_module
 from relay_cli.api.client import RelayClient
 from relay_cli.errors import NetworkError
+
+from conftest import SUB, TOKEN, stored_workflow
 
 WF = stored_workflow("wf-1", "w1")
 
 
 class Handler(BaseHTTPRequestHandler):
-    seen: list[tuple[str, str, bytes]] = []
+    seen: ClassVar[list[tuple[str, str, bytes]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.seen.append(("GET", self.path, b""))
         self._answer(json.dumps({"results": [WF]}).encode())
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         self.seen.append(("PUT", self.path, body))
         self._answer(b"")
@@ -49,7 +50,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(context: ssl.SSLContext | None = None) -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
-    seen: list[tuple[str, str, bytes]] = []
+    seen: ClassVar[list[tuple[str, str, bytes]]] = []
     handler = type("Seen", (Handler,), {"seen": seen})
     server = HTTPServer(("127.0.0.1", 0), handler)
     if context is not None:
@@ -94,9 +95,11 @@ def test_a_client_of_an_http_host_builds_no_tls_context(built: list[str | None],
 
 
 def test_a_client_of_an_https_host_gets_the_shared_context_at_once(built: list[str | None]) -> None:
-    with RelayClient("https://relay.example.com", token=TOKEN, user_agent="t") as one:
-        with RelayClient("https://relay.example.com", token=TOKEN, user_agent="t") as two:
-            assert one._http._transport._pool._ssl_context is two._http._transport._pool._ssl_context
+    with (
+        RelayClient("https://relay.example.com", token=TOKEN, user_agent="t") as one,
+        RelayClient("https://relay.example.com", token=TOKEN, user_agent="t") as two,
+    ):
+        assert one._http._transport._pool._ssl_context is two._http._transport._pool._ssl_context
     assert len(built) == 1
 
 
@@ -129,9 +132,8 @@ def test_an_upload_to_https_from_an_http_client_verifies_the_server(
     sound.write_bytes(b"RIFF....WAVE")
     (url, _), (storage, stored) = plain, tls
     # the CA bundle does not know the test's certificate: refused
-    with RelayClient(url, token=TOKEN, user_agent="t") as client:
-        with pytest.raises(NetworkError) as refused:
-            client.upload_presigned(f"{storage}/a.wav?X-Amz-Signature=s", str(sound), 12)
+    with RelayClient(url, token=TOKEN, user_agent="t") as client, pytest.raises(NetworkError) as refused:
+        client.upload_presigned(f"{storage}/a.wav?X-Amz-Signature=s", str(sound), 12)
     assert "certificate" in refused.value.message.lower()
     assert stored == []
     assert len(built) == 1  # made on that first use: httpx's default context (certifi's bundle)

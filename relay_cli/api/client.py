@@ -228,7 +228,7 @@ class RelayClient:
         if log is not None and hasattr(log, "protect"):
             log.protect(self._private_headers, self._secrets)
         hooks = {"request": [log.request], "response": [log.response]} if log is not None else {}
-        verify = tls_context() if self.base_url.lower().startswith("https:") else _TLSOnFirstUse()
+        verify: Any = tls_context() if self.base_url.lower().startswith("https:") else _TLSOnFirstUse()
         self._http = httpx.Client(
             base_url=self.base_url, headers=default_headers, transport=transport, event_hooks=hooks, verify=verify
         )
