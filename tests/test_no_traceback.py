@@ -84,6 +84,17 @@ def test_an_internal_error_never_prints_a_credential(run: Any, monkeypatch: pyte
     assert result.err == f"internal error: ValueError: Illegal header value b'Bearer ***\\n' and ***, {INTERNAL}\n"
 
 
+@pytest.mark.parametrize("terminal", [False, True])
+def test_ctrl_c_is_one_line_and_exit_130(run: Any, monkeypatch: pytest.MonkeyPatch, terminal: bool) -> None:
+    # on a terminal the line starts after the "^C" it echoed; in a log it is the line itself
+    _explode(monkeypatch, KeyboardInterrupt())
+    monkeypatch.setattr("sys.stderr.isatty", lambda: terminal, raising=False)
+    result = run("workflow", "list", "-s", "SUB")
+    assert result.code == 130
+    assert result.out == ""
+    assert result.err == ("\ninterrupted\n" if terminal else "interrupted\n")
+
+
 def test_an_internal_error_message_is_escaped(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     _explode(monkeypatch, RuntimeError("bad \x1b[2J answer"))
     result = run("workflow", "list", "-s", "SUB")
