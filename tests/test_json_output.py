@@ -150,13 +150,17 @@ def fast_text(value: Any, ensure_ascii: bool) -> str | None:
     return None if raw is None else raw.decode()
 
 
+#: a test about the orjson writer runs once, with it (not also "without orjson", where it would test nothing)
+only_orjson = pytest.mark.parametrize("writer", ["orjson"], indirect=True)
+
+
 @pytest.fixture
 def orjson(writer: str) -> Any:
-    if writer != "orjson":
-        pytest.skip("about the orjson writer")
+    assert writer == "orjson", "a test of the orjson writer is marked @only_orjson"
     return pytest.importorskip("orjson")
 
 
+@only_orjson
 def test_a_listing_is_written_by_orjson(orjson: Any) -> None:
     workflows = listed_workflows(50)  # floats (i / 3) and nulls: every float is compared with its repr
     assert fast_text(workflows, False) == json.dumps(workflows, indent=2, ensure_ascii=False)
@@ -165,6 +169,7 @@ def test_a_listing_is_written_by_orjson(orjson: Any) -> None:
     assert to_json(workflows, ensure_ascii=True) == json.dumps(workflows, indent=2, ensure_ascii=True)
 
 
+@only_orjson
 def test_text_with_no_null_and_no_small_float_is_not_walked(orjson: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     workflows = [{"name": f"wf {i}", "n": i / 7, "big": 1e300, "on": True, "l": [], "d": {}} for i in range(20)]
     monkeypatch.setattr(output, "_floats_as_repr", lambda *a: pytest.fail("walked"))
@@ -175,17 +180,20 @@ def test_text_with_no_null_and_no_small_float_is_not_walked(orjson: Any, monkeyp
     "number",
     [1e-5, 2.5e-5, -3e-06, 1e-07, 1.5e-7, 9.99e-5, 1.5e-9, math.nan, math.inf, -math.inf],
 )
+@only_orjson
 def test_a_float_orjson_spells_otherwise_is_left_to_json(orjson: Any, number: float) -> None:
     value = {"name": "single-tap", "n": number, "none": None, "ok": 0.5}
     assert fast_text(value, False) is None
     assert to_json(value, ensure_ascii=False) == json.dumps(value, indent=2, ensure_ascii=False)
 
 
+@only_orjson
 def test_null_or_e_minus_in_strings_costs_a_walk_not_the_fast_writer(orjson: Any) -> None:
     value = {"name": "one-time e-mail", "rate": "0.00001", "n": None, "floats": [0.0001, 1e16, -2.5, 1e22, 0.1, 5e-324]}
     assert fast_text(value, True) == json.dumps(value, indent=2)
 
 
+@only_orjson
 def test_every_float_orjson_spells_otherwise_is_caught(orjson: Any) -> None:
     """What ``_orjson_bytes`` relies on to skip the walk: orjson writes each finite float as ``repr`` does, or with
     "e-" or "0.0000" in its text; NaN and the infinities as null."""
@@ -222,11 +230,13 @@ def test_every_float_orjson_spells_otherwise_is_caught(orjson: Any) -> None:
         [Real(0.5)],  # a float subclass
     ],
 )
+@only_orjson
 def test_what_orjson_refuses_is_left_to_the_other_writers(orjson: Any, value: Any) -> None:
     assert fast_text(value, False) is None
     assert to_json(value, ensure_ascii=False) == json.dumps(value, indent=2, ensure_ascii=False)
 
 
+@only_orjson
 def test_deep_nesting_is_left_to_the_other_writers(orjson: Any) -> None:
     deep: list[Any] = []
     for _ in range(300):
@@ -235,6 +245,7 @@ def test_deep_nesting_is_left_to_the_other_writers(orjson: Any) -> None:
     assert to_json(deep, ensure_ascii=False) == json.dumps(deep, indent=2, ensure_ascii=False)
 
 
+@only_orjson
 def test_del_is_escaped_on_an_ascii_stream(orjson: Any) -> None:
     value = {"a": "x\x7fy"}
     assert fast_text(value, True) is None
@@ -279,6 +290,7 @@ def test_an_orjson_that_writes_floats_otherwise_is_not_used(monkeypatch: pytest.
 
 @pytest.mark.skipif(os.name != "posix", reason="the bytes are written as they are where a line end is \\n")
 @pytest.mark.parametrize("unbuffered", ["", "1"])  # PYTHONUNBUFFERED: stdout's binary layer is the raw file
+@only_orjson
 def test_print_json_on_the_process_stdout_keeps_the_order_of_what_was_written(orjson: Any, unbuffered: str) -> None:
     """On the process's own UTF-8 stdout, orjson's bytes go straight to its binary buffer: text written before
     (still buffered) comes first, text written after comes after, and the bytes are exactly json's."""
@@ -301,6 +313,7 @@ def test_print_json_on_the_process_stdout_keeps_the_order_of_what_was_written(or
     assert done.stderr.decode().strip() == "[True]"  # the bytes went to the binary buffer
 
 
+@only_orjson
 def test_a_raw_stdout_that_takes_part_of_each_write_gets_every_byte(
     orjson: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
