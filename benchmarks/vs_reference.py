@@ -35,43 +35,46 @@ list --json`` ≤ 1/2, and faster than our own table; every other figure < 1. Wi
 status is 1 when a target is missed or a command fails. This is not part of the pytest run.
 
 Figures of 2026-11-29 (2-core AMD EPYC shared with other work; Python 3.11.7, Node 20.20.2; 15 pairs, 9 for
-the listings; load average 1.1 at the start), median ms, ours / reference, the median ratio of the pairs:
+the listings; load average 3.4 at the start), median ms, ours / reference, the median ratio of the pairs:
 
-    relay --version                      14 / 219    0.06
-    relay --help                         29 / 303    0.10
-    relay workflow --help                22 / 241    0.09
-    workflow create call ... --dry-run   83 / 297    0.27
-    workflow list (10,000, table)       256 / 632    0.40
-    workflow list --json (10,000)       200 / 384    0.52   (target 0.5: missed by 0.02; 0.78x our table)
+    relay --version                      18 / 209    0.09
+    relay --help                         20 / 220    0.09
+    relay workflow --help                20 / 224    0.09
+    workflow create call ... --dry-run   71 / 274    0.26
+    workflow list (10,000, table)       232 / 615    0.38
+    workflow list --json (10,000)       191 / 414    0.46   (target 0.5; 0.82x our table)
 
-``workflow list --json`` over eleven runs of 9 to 25 pairs after the last change (load average 1.1 to 8):
-0.42 to 0.57, 0.49 the median of the runs, its CPU time 0.45 to 0.51 of the reference's; 0.78 to 0.87 of our
-table's time. The target is met in about half the runs and missed on a quiet machine (0.52 at load 1.1): there
-the reference gets part of its work done on the second core, which a loaded machine takes away; our process
-is one thread. Before and after the changes these figures were made for, each checkout run the same way
-(``--relay`` a script running ``python -c`` with that checkout first on sys.path; load average 1.1), the
-median ratios were:
+``workflow list --json`` in three runs in a row (load average 3.4, 2.5, 1.9): 0.46, 0.48, 0.46 (pairs 0.43 to
+0.57), its CPU time 0.39 to 0.41 of the reference's; 0.79 to 0.82 of our table's time. Cross-checked with a
+general-purpose pair timer (21 pairs, each command a ``sh -c 'exec ... >FILE'``, the loopback server a process
+of its own, load average about 3): 229 / 475 ms, 0.50 the median ratio of the pairs. The ratios by change,
+each tree run the same way (load average 1 to 3.5):
 
-    figure                           1c91f3f   after
-    relay --version                     0.06    0.06
-    relay --help                        0.10    0.10
-    relay workflow --help               0.09    0.09
-    workflow create ... --dry-run       0.32    0.27
-    workflow list, table                0.50    0.40
-    workflow list --json                0.80    0.52
+    figure                           1c91f3f   orjson, TLS, GC   process end
+    relay --version                     0.06              0.09          0.09
+    relay --help                        0.10              0.09          0.09
+    relay workflow --help               0.09              0.09          0.09
+    workflow create ... --dry-run       0.32              0.28          0.26
+    workflow list, table                0.50              0.39          0.38
+    workflow list --json                0.80              0.52          0.46
 
-Where a ``workflow list --json`` of 10,000 workflows spends its 200 ms now (each part timed inside a fresh
-process, quiet machine): starting and ending the interpreter, 20 ms; importing Typer and the command tree, 40;
+The last column's change alone, the two trees timed in turn against the same server (21 pairs of
+``workflow list --json``): 229 -> 203 ms median, 201 -> 185 ms the fastest.
+
+Where a ``workflow list --json`` of 10,000 workflows spends its 190 ms now (each part timed inside a fresh
+process, quiet machine): starting the interpreter, 15 ms; importing Typer and the command tree, 40;
 parsing the command line and resolving the settings, 15 (our own modules' imports are 11 ms of these two);
 importing httpx and httpcore, 45; the request, 10; json.loads of the 3.5 MB answer, 25; its shape check, 6;
 the 5,000 configs sent as JSON strings, 15; writing 5.2 MB of JSON, 17 (orjson 10, the check that its text is
-json.dumps's 5, the write 2); freeing the listing's 262,000 memory blocks, 12. The changes: --json written by
-orjson where its text is provably json.dumps's (it was 60 ms with output.to_json, 180 with json.dumps), no TLS
-context for an http:// host (20 ms), the configs parsed in place (26 -> 15 ms), the command tree imported with
-the garbage collector off and frozen, also at exit (25-30 ms), no tomllib without a config file, no filter pass
-without --filter. What is left is this design's floor: Typer for every command that parses options, httpx as
-the one HTTP stack, Python's json to decode (orjson.loads turns an integer beyond 64 bits into a float), the
-answer checked before use, and the interpreter freeing what it made.
+json.dumps's 5, the write 2). The changes: --json written by orjson where its text is provably json.dumps's
+(it was 60 ms with output.to_json, 180 with json.dumps), no TLS context for an http:// host (20 ms), the
+configs parsed in place (26 -> 15 ms), the command tree imported with the garbage collector off and frozen,
+also at exit (25-30 ms), no tomllib without a config file, no filter pass without --filter; then the end of
+the process without the interpreter's teardown (``relay_cli/__main__.py``, ``_end``; 5-8 ms) and the listing's
+262,000 memory blocks left to the operating system instead of freed one by one (``output.leave``; 12 ms).
+What is left is this design's floor: Typer for every command that parses options, httpx as the one HTTP
+stack, Python's json to decode (orjson.loads turns an integer beyond 64 bits into a float, and is only 6 ms
+faster on this answer), and the answer checked before use.
 """
 
 from __future__ import annotations
