@@ -25,11 +25,12 @@ def main(argv: list[str] | None = None) -> int:
         page = page_for(args)
         if page is not None:
             return _write(page)
-    if "relay_cli.app" in sys.modules:  # commands run in this process before (tests): nothing but the command
+    if argv is not None or "relay_cli.app" in sys.modules:
+        # called as a function (the tests, a program that embeds relay): the command, and the process as it was
         from .app import run
 
         return run(args)
-    _settle()
+    _settle()  # the `relay` command (`python -m relay_cli`): this process runs one command and ends
     from .app import run
 
     return _end(run(args))

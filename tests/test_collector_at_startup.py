@@ -24,7 +24,7 @@ def report():  # registered first: runs last, after the freeze relay registers
 atexit.register(report)
 from relay_cli.__main__ import main
 print(json.dumps({"before": gc.get_freeze_count()}), file=sys.stderr)
-sys.exit(main(sys.argv[1:]))
+sys.exit(main())  # as the relay command calls it: the arguments are sys.argv[1:]
 """
 
 
@@ -67,7 +67,8 @@ def test_a_thread_still_running_at_the_end_is_waited_for(tmp_path: Path) -> None
         "    print('the thread finished', file=sys.stderr, flush=True)\n"
         "threading.Thread(target=work).start()\n"
         "from relay_cli.__main__ import main\n"
-        "sys.exit(main(['version', '--json']))\n"
+        "sys.argv[1:] = ['version', '--json']\n"
+        "sys.exit(main())\n"
     )
     done = subprocess.run([sys.executable, "-c", script], env=_env(tmp_path), capture_output=True, text=True,
                           timeout=120, check=False)  # fmt: skip
@@ -97,6 +98,20 @@ def test_the_exit_code_and_every_byte_of_a_large_output_arrive(tmp_path: Path) -
     missing = subprocess.run([sys.executable, "-m", "relay_cli", "workflow", "delete", "-w", "nope", "--yes"],
                              env=_env(tmp_path), capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert missing.returncode == 3
+
+
+def test_main_called_with_arguments_returns_and_leaves_the_process_as_it_was(tmp_path: Path) -> None:
+    # a program that calls main([...]) (the tests do) gets the exit code back and goes on
+    script = (
+        "import gc, sys\n"
+        "from relay_cli.__main__ import main\n"
+        "code = main(['version', '--json'])\n"
+        "print('went on', code, gc.get_freeze_count(), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=_env(tmp_path), capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0
+    assert done.stderr == "went on 0 0\n"
 
 
 def test_leave_does_nothing_where_commands_run_in_process() -> None:
