@@ -317,7 +317,11 @@ class State:
         client_id = str(stored.get("client_id") or self.settings.get("auth_client_id"))
         try:
             fresh = oauth.refresh(
-                issuer=issuer, client_id=client_id, refresh_token=str(stored["refresh_token"]), log=self.http_log()
+                issuer=issuer,
+                client_id=client_id,
+                refresh_token=str(stored["refresh_token"]),
+                log=self.http_log(),
+                timeout=self.timeout(),
             )
         except (AuthError, RelayError):
             return None

@@ -52,6 +52,9 @@ class Provider:
         self.access = SECRET
         self.refresh = "SECRET-refresh-1"
         self.refreshed_access = "fresh-access-2"
+        #: answer POSTs (token, logout) one byte every 50 ms, for at most 6 s: a read never waits long
+        self.trickle = False
+        self.stop = threading.Event()
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -82,6 +85,15 @@ class Provider:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                if provider.trickle:
+                    provider.grants.append(form)
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+                    for _ in range(120):
+                        if provider.stop.wait(0.05):
+                            return
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                    return
                 if self.path.endswith("/logout"):
                     provider.logouts.append(form)
                     self._send(204, {})
@@ -107,6 +119,7 @@ class Provider:
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def close(self) -> None:
+        self.stop.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -240,6 +253,30 @@ def test_pkce_login_end_to_end_then_refresh_on_401(run: Any, provider: Any, brow
     assert provider.logouts and provider.logouts[0]["client_id"] == "test-cli"
     assert memory_keyring.data == {}
     assert run("devices").code == 4
+
+
+def test_an_issuer_that_trickles_holds_a_refresh_and_a_logout_for_the_deadline_only(
+    run: Any, provider: Any, browser: Any, memory_keyring: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    assert run("login").code == 0
+    provider.trickle = True
+    monkeypatch.setenv("RELAY_TIMEOUT", "0.5")
+    api.get(f"/ibot/subscriber/{SUB}/device_ids").mock(return_value=httpx.Response(401, json={"error": "unauthorized"}))
+    started = time.monotonic()
+    result = run("devices")
+    took = time.monotonic() - started
+    assert result.code == 4, result.err  # the refresh failed in time: the 401 stands
+    assert "relay login" in result.err
+    assert [g["grant_type"] for g in provider.grants][-1] == "refresh_token"
+    assert took < 3, took  # the issuer would trickle for 6 s
+    started = time.monotonic()
+    result = run("logout")
+    took = time.monotonic() - started
+    assert result.code == 0, result.err
+    assert memory_keyring.data == {}
+    assert took < 3, took
 
 
 def test_file_fallback_without_keyring(run: Any, provider: Any, browser: Any, api: Any, isolated_env: Any) -> None:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 #: how long to wait for the browser to come back (tests shrink it)
 LOGIN_TIMEOUT = 180.0
+#: the deadline of one request to the issuer, from connecting to the last byte of the answer, when the caller
+#: gives none (commands give theirs: ``--timeout`` / ``RELAY_TIMEOUT``)
 HTTP_TIMEOUT = 30.0
 
 _PAGE = "<!doctype html><html><body><h4>{}</h4><script>window.close()</script></body></html>"
@@ -100,25 +102,40 @@ def wait_for_code(server: Any, *, state: str, path: str, timeout: float) -> str:
     return str(server.outcome)
 
 
-def http_client(log: HttpLog | None = None) -> httpx.Client:
+def http_client(log: HttpLog | None = None, timeout: float = HTTP_TIMEOUT) -> httpx.Client:
+    """A client for the issuer whose requests each end within ``timeout`` seconds (``_post``), however slowly
+    the issuer sends its answer."""
     import httpx
+
+    from ..api import deadline
 
     hooks: dict[str, list[Callable[..., Any]]] = {}
     if log is not None:
         hooks = {"request": [log.request], "response": [log.response]}
-    return httpx.Client(timeout=HTTP_TIMEOUT, event_hooks=hooks, headers={"Accept": "application/json"})
+    client = httpx.Client(timeout=timeout, event_hooks=hooks, headers={"Accept": "application/json"})
+    deadline.install(client)
+    return client
 
 
-def _token_request(http: httpx.Client, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
+def _post(http: httpx.Client, url: str, form: dict[str, str]) -> httpx.Response:
+    """POST ``form``, the whole answer read within the client's timeout (an overall deadline, as for the API)."""
     import httpx
 
+    from ..api import deadline
+
+    timeout = http.timeout.read if http.timeout.read is not None else HTTP_TIMEOUT
     host = httpx.URL(url).host
     try:
-        response = http.post(url, data=form)
+        with deadline.deadline(time.monotonic() + timeout):
+            return http.post(url, data=form)
     except httpx.TransportError as exc:
         from ..api.errors import network_error
 
-        raise network_error(exc, host) from None
+        raise network_error(exc, host, timeout) from None
+
+
+def _token_request(http: httpx.Client, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
+    response = _post(http, url, form)
     try:
         data = response.json()
     except ValueError:
@@ -140,8 +157,10 @@ def login(
     timeout: float | None = None,
     log: HttpLog | None = None,
     say: Callable[[str], None] | None = None,
+    request_timeout: float = HTTP_TIMEOUT,
 ) -> dict[str, Any]:
-    """The whole authorization-code + PKCE flow; returns the token endpoint's answer."""
+    """The whole authorization-code + PKCE flow; returns the token endpoint's answer. ``timeout``: how long to
+    wait for the browser; ``request_timeout``: the deadline of the request to the token endpoint."""
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))
     port, path = oidc.listen_address(redirect_uri)
     verifier = oidc.new_verifier()
@@ -159,27 +178,29 @@ def login(
         code = wait_for_code(server, state=state, path=path, timeout=LOGIN_TIMEOUT if timeout is None else timeout)
     finally:
         server.server_close()
-    with http_client(log) as http:
+    with http_client(log, request_timeout) as http:
         grant = oidc.code_grant(client_id=client_id, code=code, redirect_uri=redirect_uri, verifier=verifier)
         tokens = _token_request(http, oidc.endpoints(issuer).token, grant, "authorization code")
     return tokens
 
 
-def refresh(*, issuer: str, client_id: str, refresh_token: str, log: HttpLog | None = None) -> dict[str, Any]:
-    with http_client(log) as http:
+def refresh(
+    *, issuer: str, client_id: str, refresh_token: str, log: HttpLog | None = None, timeout: float = HTTP_TIMEOUT
+) -> dict[str, Any]:
+    with http_client(log, timeout) as http:
         grant = oidc.refresh_grant(client_id=client_id, refresh_token=refresh_token)
         return _token_request(http, oidc.endpoints(issuer).token, grant, "token refresh")
 
 
-def end_session(*, issuer: str, client_id: str, refresh_token: str, log: HttpLog | None = None) -> bool:
+def end_session(
+    *, issuer: str, client_id: str, refresh_token: str, log: HttpLog | None = None, timeout: float = HTTP_TIMEOUT
+) -> bool:
     """Best effort: end the session at the issuer (Keycloak's back-channel logout). True when it agreed."""
     import httpx
 
     try:
-        with http_client(log) as http:
-            response = http.post(
-                oidc.endpoints(issuer).logout, data={"client_id": client_id, "refresh_token": refresh_token}
-            )
+        with http_client(log, timeout) as http:
+            response = _post(http, oidc.endpoints(issuer).logout, {"client_id": client_id, "refresh_token": refresh_token})
     except (httpx.HTTPError, NetworkError, UsageError):
         return False
     return response.status_code < 400

@@ -64,6 +64,7 @@ def _sdk_or_cli_login(st: "State", client_id: str, no_browser: bool) -> dict[str
         browser=not no_browser,
         log=st.http_log(),
         say=output.message,
+        request_timeout=st.timeout(),
     )
 
 
@@ -124,6 +125,7 @@ def logout(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
             client_id=str(stored.get("client_id") or settings.get("auth_client_id")),
             refresh_token=str(stored["refresh_token"]),
             log=st.http_log(),
+            timeout=st.timeout(),
         )
     try:
         st.token_store().delete(st.profile_name, st.api_url)
