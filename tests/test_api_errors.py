@@ -520,6 +520,9 @@ def test_a_redirect_is_an_error_naming_where_and_is_never_followed(run: Any, sta
 # --- every answer is checked against the shape its method needs -------------------------------------------------
 
 W = {"workflow_id": "wf-1", "name": "w"}
+#: a workflow whole, as install, uninstall and args set/unset send it back
+WHOLE = {**W, "config": {"trigger": {"start": {"workflow": {"uri": "wss://h/w", "args": {}}}, "on_http": "POST"}}}
+OTHER = {"workflow_id": "wf-9", "name": "other"}
 #: method call → (HTTP method, path, a good answer and what the method returns from it, bad answers and the problem)
 SHAPES: list[tuple[str, Any, str, str, Any, Any, list[tuple[Any, str]]]] = [
     ("list_workflows", lambda c: c.list_workflows(SUB), "GET", "/ibot/workflow", {"results": [W]}, [W],
@@ -535,6 +538,25 @@ SHAPES: list[tuple[str, Any, str, str, Any, Any, list[tuple[Any, str]]]] = [
     ("list_workflows, config as text", lambda c: c.list_workflows(SUB), "GET", "/ibot/workflow",
      {"results": [{**W, "config": '{"trigger": {"on_http": "POST"}}'}]}, [{**W, "config": {"trigger": {"on_http": "POST"}}}],
      [({"results": [W, {**W, "config": 5}]}, 'expected {"results": [workflow, ...]}, but results[1].config is a number, not an object or a string')]),
+    # where a workflow is installed is read by list, export and check and sent back by install and uninstall: a
+    # string read as a list would be one device per character
+    ("list_workflows, installs", lambda c: c.list_workflows(SUB), "GET", "/ibot/workflow",
+     {"results": [{**W, "install": ["d1"], "install_rule": None}, {**W, "install": None, "install_rule": "urn:x"}]},
+     [{**W, "install": ["d1"], "install_rule": None}, {**W, "install": None, "install_rule": "urn:x"}],
+     [({"results": [{**W, "install": "d1"}]}, 'expected {"results": [workflow, ...]}, but results[0].install is a string, not a list'),
+      ({"results": [{**W, "install": [1]}]}, 'expected {"results": [workflow, ...]}, but results[0].install[0] is a number, not a string'),
+      ({"results": [{**W, "install_rule": 5}]},
+       'expected {"results": [workflow, ...]}, but results[0].install_rule is a number, not a string or null')]),
+    # a workflow changed and sent back whole must have come whole: else its trigger or args would be lost
+    ("list_workflows, editing", lambda c: c.list_workflows(SUB, editing="w"), "GET", "/ibot/workflow",
+     {"results": [WHOLE, OTHER]}, [WHOLE, OTHER],  # only the workflows "w" may name are checked
+     [({"results": [W]}, 'expected {"results": [workflow, ...]}, but results[0].config is missing'),
+      ({"results": [{**W, "config": {"trigger": "x"}}]},
+       'expected {"results": [workflow, ...]}, but results[0].config.trigger is a string, not an object'),
+      ({"results": [WHOLE, {**W, "workflow_id": "wf-2", "config": '{"trigger": {}}'}]},
+       'expected {"results": [workflow, ...]}, but results[1].config.trigger.start is missing'),
+      ({"results": [{**WHOLE, "config": {"trigger": {"start": {"workflow": {"uri": "wss://h/x", "args": [1]}}}}}]},
+       'expected {"results": [workflow, ...]}, but results[0].config.trigger.start.workflow.args is a list, not an object')]),
     ("save_workflow", lambda c: c.save_workflow(SUB, {"name": "w", "workflow_id": "wf-1"}), "POST", "/ibot/workflow", [W], [W],
      [([], "expected [workflow, ...] (at least one), but the answer is an empty list"),
       ({"results": [W]}, "expected [workflow, ...] (at least one), but the answer is an object, not a list"),
@@ -549,8 +571,13 @@ SHAPES: list[tuple[str, Any, str, str, Any, Any, list[tuple[Any, str]]]] = [
      [({"subscriber_id": SUB}, "expected [object, ...], but the answer is an object, not a list")]),
     ("subscriber_info", lambda c: c.subscriber_info(SUB), "GET", f"/ibot/subscriber_info/{SUB}", {"capabilities": {}}, {"capabilities": {}},
      [([], "expected object, but the answer is a list, not an object")]),
-    ("workflow_instances", lambda c: c.workflow_instances(SUB), "GET", "/ibot/workflow_instances", [], [],
-     [({"results": []}, "expected [object, ...], but the answer is an object, not a list")]),
+    ("workflow_instances", lambda c: c.workflow_instances(SUB), "GET", "/ibot/workflow_instances",
+     [{"instance_id": "i1", "workflow_id": "wf-1"}], [{"instance_id": "i1", "workflow_id": "wf-1"}],
+     [({"results": []}, "expected [instance, ...], but the answer is an object, not a list"),
+      # `instance stop` sends the id back in a DELETE: /ibot/workflow_instances/None or / must never be sent
+      ([{"workflow_id": "wf-1"}], "expected [instance, ...], but [0].instance_id is missing"),
+      ([{"instance_id": None}], "expected [instance, ...], but [0].instance_id is null, not a string"),
+      ([{"instance_id": ""}], "expected [instance, ...], but [0].instance_id is an empty string")]),
     ("analytics_events", lambda c: c.analytics_events(SUB), "GET", "/ibot/workflow_analytics_events",
      {"data": [], "cursor": None}, {"data": [], "cursor": None},
      [([], 'expected {"data": [object, ...]}, but the answer is a list, not an object'),
@@ -560,7 +587,10 @@ SHAPES: list[tuple[str, Any, str, str, Any, Any, list[tuple[Any, str]]]] = [
     ("custom_audio", lambda c: c.custom_audio(SUB), "GET", "/ibot/custom_audio", [{"id": "a"}], [{"id": "a"}],
      [({"results": []}, "expected [object, ...], but the answer is an object, not a list")]),
     ("nfc_tag", lambda c: c.nfc_tag(SUB, "t1"), "GET", "/ibot/relay_nfc_tag/t1", {"tag_id": "t1"}, {"tag_id": "t1"},
-     [(None, "expected object, but the answer is null, not an object")]),
+     [(None, "expected tag, but the answer is null, not an object"),
+      # `tag update` and `tag delete` write once this lookup found a tag: an object that is not one finds none
+      ({"results": 5}, "expected tag, but tag_id is missing"),
+      ({"tag_id": 5}, "expected tag, but tag_id is a number, not a string")]),
 ]  # fmt: skip
 
 

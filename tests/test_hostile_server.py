@@ -418,6 +418,145 @@ def test_apply_stops_at_a_bad_answer_to_a_write(run: Any, serve: Any, tmp_path: 
     assert server.requests() == [LIST, POST]
 
 
+# --- every other command that looks something up before it writes ----------------------------------------------
+# The lookup fails (a portal's page, an answer of the wrong shape, a redirect): the command says so, and the write
+# that would have followed (a DELETE, a PUT, a POST of the whole workflow back) is never sent.
+
+#: the workflow the lookups find, with an arg for `args unset` to remove
+GREETED = stored_workflow("wf-1", "w1")
+GREETED["config"]["trigger"]["start"]["workflow"]["args"] = {"greeting": "hello"}
+INSTANCE = {"instance_id": "i-1", "workflow_id": "wf-1", "triggering_user_id": "990007560045678"}
+TAG = {"tag_id": "t-1", "content": {"type": "custom", "category": "rooms", "label": "r101"}}
+#: the API's own answer to each read a lookup makes
+ACCOUNT = {
+    "/ibot/workflow": {"results": [GREETED]},
+    "/ibot/workflow_instances": [INSTANCE],
+    "/ibot/relay_nfc_tag/t-1": TAG,
+    "/ibot/geofence": {"results": [{"geofence_id": "g-1", "label": "office"}]},
+    "/ibot/custom_audio": [{"id": "a-1", "short_name": "chime"}],
+}
+
+
+def account(conn: socket.socket, request: Seen, server: Server) -> None:
+    """The API's own answers: the account's items to reads, nothing to writes."""
+    if request.method == "GET" and request.path in ACCOUNT:
+        send(conn, 200, json.dumps(ACCOUNT[request.path]).encode())
+    elif (request.method, request.path) == POST:  # a save: the saved workflow
+        send(conn, 200, json.dumps([GREETED]).encode())
+    else:
+        send(conn, 204, kind=None)
+
+
+def unless(path: str, behaviour: Behaviour) -> Behaviour:
+    """``behaviour`` for the reads of ``path``, the API's own answers to everything else."""
+    return lambda conn, request, server: (behaviour if request.path == path and request.method == "GET" else account)(
+        conn, request, server
+    )
+
+
+def workflow_with(**fields: Any) -> bytes:
+    """The listing, its one workflow changed: ``config=None`` drops the config."""
+    wf = {k: v for k, v in {**GREETED, **fields}.items() if v is not None}
+    return json.dumps({"results": [wf]}).encode()
+
+
+PORTAL = answer(200, b"<html>portal</html>", "text/html")
+WF_ARGS = ["-w", "wf-1", "-s", SUB]
+#: command → (argv, the reads it makes before it writes, in order)
+LOOKUPS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
+    "workflow delete": (["workflow", "delete", *WF_ARGS, "--yes"], [LIST]),
+    "uninstall": (["workflow", "uninstall", *WF_ARGS, "-i", "990007560045678"], [LIST]),
+    "install": (["workflow", "install", *WF_ARGS, "-i", "d9", "--yes"], [LIST]),
+    "args set": (["workflow", "args", "set", *WF_ARGS, "-a", "greeting=hi"], [LIST]),
+    "args unset": (["workflow", "args", "unset", *WF_ARGS, "greeting"], [LIST]),
+    "trigger": (["workflow", "trigger", *WF_ARGS, "-u", "990007560045678"], [LIST]),
+    "instance stop -i": (["workflow", "instance", "stop", "-i", "i-1", "-s", SUB, "--yes", "--no-wait"],
+                         [("GET", "/ibot/workflow_instances")]),
+    "instance stop -w": (["workflow", "instance", "stop", *WF_ARGS, "--yes", "--no-wait"],
+                         [LIST, ("GET", "/ibot/workflow_instances")]),
+    "tag update": (["tag", "update", "t-1", "-c", "rooms", "-l", "r201", "-s", SUB], [("GET", "/ibot/relay_nfc_tag/t-1")]),
+    "tag delete": (["tag", "delete", "t-1", "-s", SUB, "--yes"], [("GET", "/ibot/relay_nfc_tag/t-1")]),
+    "geofence delete": (["geofence", "delete", "g-1", "-s", SUB, "--yes"], [("GET", "/ibot/geofence")]),
+    "audio delete": (["audio", "delete", "a-1", "-s", SUB, "--yes"], [("GET", "/ibot/custom_audio")]),
+}  # fmt: skip
+
+#: (command, what the failing lookup got) → (its server, the error line after "error: {origin} answered GET {path} with ")
+FAILED_LOOKUPS: dict[tuple[str, str], tuple[Behaviour, str]] = {
+    ("workflow delete", "html"): (PORTAL, "HTTP 200 and text/html, not the API's JSON"),
+    ("workflow delete", "301"): (answer(301, Location=EVIL + "/ibot/workflow"),
+                                 "HTTP 301, a redirect to " + EVIL + "/ibot/workflow, which relay does not follow"),
+    ("workflow delete", '{"results": 5}'): (answer(200, b'{"results": 5}'),
+                                            'JSON of an unexpected shape: expected {"results": [workflow, ...]}, but '
+                                            "results is a number, not a list"),
+    # install, uninstall and args set/unset send the workflow back whole: sent back without its config (or with
+    # its install list read one character per device), it would lose its trigger (or its devices)
+    ("args set", "html"): (PORTAL, "HTTP 200 and text/html, not the API's JSON"),
+    ("args set", "no config"): (answer(200, workflow_with(config=None)),
+                                'JSON of an unexpected shape: expected {"results": [workflow, ...]}, but '
+                                "results[0].config is missing"),
+    ("args unset", "trigger a string"): (answer(200, workflow_with(config={"trigger": "on_http"})),
+                                         'JSON of an unexpected shape: expected {"results": [workflow, ...]}, but '
+                                         "results[0].config.trigger is a string, not an object"),
+    ("install", "config without start"): (answer(200, workflow_with(config={"trigger": {"on_incoming_call": ".*"}})),
+                                          'JSON of an unexpected shape: expected {"results": [workflow, ...]}, but '
+                                          "results[0].config.trigger.start is missing"),
+    ("uninstall", "install a string"): (answer(200, workflow_with(install="990007560045678")),
+                                        'JSON of an unexpected shape: expected {"results": [workflow, ...]}, but '
+                                        "results[0].install is a string, not a list"),
+    ("trigger", "html"): (PORTAL, "HTTP 200 and text/html, not the API's JSON"),
+    # the instance's id is what the DELETE names: never /ibot/workflow_instances/None
+    ("instance stop -i", "no instance_id"): (answer(200, json.dumps([{"instance_id": None, "workflow_id": "wf-1"}]).encode()),
+                                             "JSON of an unexpected shape: expected [instance, ...], but [0].instance_id "
+                                             "is null, not a string"),
+    ("instance stop -w", "no instance_id"): (answer(200, json.dumps([{"workflow_id": "wf-1"}]).encode()),
+                                             "JSON of an unexpected shape: expected [instance, ...], but [0].instance_id "
+                                             "is missing"),
+    ("tag update", '{"results": 5}'): (answer(200, b'{"results": 5}'),
+                                       "JSON of an unexpected shape: expected tag, but tag_id is missing"),
+    ("tag delete", "html"): (PORTAL, "HTTP 200 and text/html, not the API's JSON"),
+    ("tag delete", '{"results": 5}'): (answer(200, b'{"results": 5}'),
+                                       "JSON of an unexpected shape: expected tag, but tag_id is missing"),
+    ("geofence delete", "html"): (PORTAL, "HTTP 200 and text/html, not the API's JSON"),
+    ("geofence delete", "[]"): (answer(200, b"[]"), 'JSON of an unexpected shape: expected {"results": [object, ...]}, '
+                                "but the answer is a list, not an object"),
+    ("audio delete", "html"): (PORTAL, "HTTP 200 and text/html, not the API's JSON"),
+    ("audio delete", '{"results": []}'): (answer(200, b'{"results": []}'),
+                                          "JSON of an unexpected shape: expected [object, ...], but the answer is an "
+                                          "object, not a list"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(FAILED_LOOKUPS), ids=[f"{c}-{b}" for c, b in FAILED_LOOKUPS])
+def test_a_failed_lookup_is_an_error_and_nothing_is_written(
+    run: Any, serve: Any, evil: Server, monkeypatch: pytest.MonkeyPatch, case: tuple[str, str]
+) -> None:
+    monkeypatch.setenv("RELAY_HEADERS", json.dumps({"X-Api-Secret": "header-secret-5"}))
+    behave, problem = FAILED_LOOKUPS[case]
+    argv, reads = LOOKUPS[case[0]]
+    failing = reads[-1]
+    server = serve(unless(failing[1], behave))
+    result = run(*argv)
+    server.close()
+    assert (result.code, result.out) == (1, ""), result.err
+    expected = f"error: {server.origin} answered GET {failing[1]} with {problem}{ASK}".replace(EVIL, evil.origin)
+    assert result.err.splitlines()[0] == expected, result.err
+    assert server.requests() == reads  # the lookups, and no write after them
+    assert evil.seen == []
+    assert TOKEN not in result.err and "header-secret-5" not in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("command", list(LOOKUPS))
+def test_each_lookup_row_writes_when_the_lookup_succeeds(run: Any, serve: Any, command: str) -> None:
+    """The rows above prove something only if the same command, answered well, goes on to write."""
+    argv, reads = LOOKUPS[command]
+    server = serve(account)
+    result = run(*argv)
+    server.close()
+    assert result.code == 0, result.err
+    assert server.requests()[: len(reads)] == reads
+    assert [m for m, _ in server.requests()[len(reads) :]] in (["DELETE"], ["PUT"], ["POST"]), server.requests()
+
+
 def test_the_deadline_is_installed_in_httpx_pools() -> None:
     """The deadline rides on two private attributes of httpx/httpcore (api/deadline.py); this fails if they move."""
     from relay_cli.api import deadline

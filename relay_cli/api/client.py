@@ -512,10 +512,18 @@ class RelayClient:
 
     # --- workflows -----------------------------------------------------------------------------
 
-    def list_workflows(self, subscriber_id: str) -> list[dict[str, Any]]:
-        """The account's workflows, each ``config`` an object (one sent as a JSON string is parsed)."""
+    def list_workflows(self, subscriber_id: str, *, editing: str | None = None) -> list[dict[str, Any]]:
+        """The account's workflows, each ``config`` an object (one sent as a JSON string is parsed).
+
+        ``editing``: the exact id or name of a workflow the caller changes and sends back whole (``install``,
+        ``uninstall``, ``args set``/``unset``): the workflow it names must have the shape ``shapes.EDITABLE``,
+        else the answer is refused like any malformed one."""
         params = {"subscriber_id": subscriber_id}
-        convert = lambda data: shapes.parse_configs(data["results"], "results")  # noqa: E731
+
+        def convert(data: Any) -> list[dict[str, Any]]:
+            workflows = shapes.parse_configs(data["results"], "results")
+            return workflows if editing is None else shapes.editable(workflows, editing, "results")
+
         return list(self._json("GET", "/ibot/workflow", shapes.WORKFLOWS, params=params, convert=convert))
 
     def save_workflow(self, subscriber_id: str, workflow: dict[str, Any]) -> list[dict[str, Any]]:
@@ -535,7 +543,7 @@ class RelayClient:
     # --- instances, logs, analytics ------------------------------------------------------------
 
     def workflow_instances(self, subscriber_id: str) -> list[dict[str, Any]]:
-        return list(self._json("GET", "/ibot/workflow_instances", shapes.OBJECTS, params={"subscriber_id": subscriber_id}))
+        return list(self._json("GET", "/ibot/workflow_instances", shapes.INSTANCES, params={"subscriber_id": subscriber_id}))
 
     def stop_instance(self, subscriber_id: str, instance_id: str) -> None:
         path = f"/ibot/workflow_instances/{_seg(instance_id)}"
@@ -613,7 +621,7 @@ class RelayClient:
 
     def nfc_tag(self, subscriber_id: str, tag_id: str) -> dict[str, Any]:
         path = f"/ibot/relay_nfc_tag/{_seg(tag_id)}"
-        return dict(self._json("GET", path, shapes.OBJECT, params={"subscriber_id": subscriber_id}))
+        return dict(self._json("GET", path, shapes.TAG, params={"subscriber_id": subscriber_id}))
 
     def create_nfc_tag(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
         params = {"subscriber_id": subscriber_id}

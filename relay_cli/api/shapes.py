@@ -143,6 +143,24 @@ class ListOf(Shape):
         return None
 
 
+@dataclass
+class Nullable(Shape):
+    """``inner``, or null (a field the API may send as null when it has nothing to say)."""
+
+    inner: Shape
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.text:
+            self.text = f"{self.inner.text} or null"
+
+    def ok(self, value: Any) -> bool:
+        return value is None or self.inner.ok(value)
+
+    def problem(self, value: Any, at: str) -> str | None:
+        return None if value is None else self.inner.problem(value, at)
+
+
 class Mismatch(Exception):
     """An answer of the right shape whose content cannot be used; the message says where, quoting nothing."""
 
@@ -165,6 +183,15 @@ def parse_configs(workflows: list[dict[str, Any]], at: str) -> list[dict[str, An
     return workflows
 
 
+def editable(workflows: list[dict[str, Any]], ref: str, at: str) -> list[dict[str, Any]]:
+    """The workflows (configs parsed), once each one ``ref`` may name (by its exact id or its exact name) has been
+    found ``EDITABLE``: one that is not is a ``Mismatch``, and nothing is sent back."""
+    for i, workflow in enumerate(workflows):
+        if (workflow.get("workflow_id") == ref or workflow.get("name") == ref) and not EDITABLE.ok(workflow):
+            raise Mismatch(EDITABLE.problem(workflow, f"{at}[{i}]") or f"{at}[{i}] cannot be changed")
+    return workflows
+
+
 _decoder = json.JSONDecoder()
 
 
@@ -184,19 +211,34 @@ def problem(shape: Shape, value: Any) -> str | None:
 
 
 STRING = Scalar(("a string",))
+ID = Scalar(("a string",), nonempty=True)
 OBJECT = Obj()
 OBJECTS = ListOf(OBJECT)
+#: where a workflow is installed: a list of device ids, or a rule (all devices, a group). Read by `list`, `export`
+#: and `check`, and sent back by `install`/`uninstall`: a string taken for a list would be read, and written
+#: back, one character per device
+INSTALL = {"install": Nullable(ListOf(STRING)), "install_rule": Scalar(("a string", "null"))}
 #: a stored workflow: what `install`, `args set` and `apply` send back must carry its id, and its config (an
 #: object, or a string holding one: see ``parse_configs``)
-WORKFLOW = Obj(
-    {"workflow_id": Scalar(("a string",), nonempty=True)},
-    optional={"config": Scalar(("an object", "a string"))},
+WORKFLOW = Obj({"workflow_id": ID}, optional={"config": Scalar(("an object", "a string")), **INSTALL}, text="workflow")
+#: a stored workflow that a command changes and sends back whole (`install`, `uninstall`, `args set`/`unset`):
+#: the server replaces the workflow with what it is sent, so a config that came without its trigger, its start
+#: or its URI would be written back without them, and args that are not an object would be lost. Checked once
+#: its config is parsed (``parse_configs``).
+EDITABLE = Obj(
+    {"workflow_id": ID, "config": Obj({"trigger": Obj({"start": Obj({"workflow": Obj(
+        {"uri": ID}, optional={"args": OBJECT})})})})},
+    optional=INSTALL,
     text="workflow",
-)
+)  # fmt: skip
 #: GET /ibot/workflow
 WORKFLOWS = Obj({"results": ListOf(WORKFLOW)})
 #: POST /ibot/workflow: the saved workflow(s)
 SAVED = ListOf(WORKFLOW, nonempty=True)
+#: GET /ibot/workflow_instances: each instance's id is what `instance stop` sends back in its DELETE
+INSTANCES = ListOf(Obj({"instance_id": ID}, optional={"workflow_id": Scalar(("a string", "null"))}, text="instance"))
+#: GET /ibot/relay_nfc_tag/{id}: the tag `tag update` and `tag delete` look up before they write
+TAG = Obj({"tag_id": ID}, text="tag")
 #: the other listings ({"results": [...]}: geofences, venues, positions, NFC tags, user profiles)
 RESULTS = Obj({"results": OBJECTS})
 #: a page of analytics or audit events

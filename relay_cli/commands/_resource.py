@@ -97,12 +97,15 @@ class Resource:
         return self.path.format(id=quote(ident, safe=""))
 
 
-def find_workflow(st: State, subscriber_flag: str | None, ref: str) -> tuple[str, dict[str, Any]]:
-    """The account and the workflow named by ``ref`` (-w: its exact id, else its exact name)."""
+def find_workflow(st: State, subscriber_flag: str | None, ref: str, *, to_edit: bool = False) -> tuple[str, dict[str, Any]]:
+    """The account and the workflow named by ``ref`` (-w: its exact id, else its exact name). ``to_edit``: the
+    caller changes it and sends it back whole, so the listing must hold it whole (``RelayClient.list_workflows``)."""
     from ..core import workflow as wf
 
     wf.validate_ref(ref)
     subscriber = st.subscriber_id(subscriber_flag)
+    if to_edit:
+        return subscriber, wf.resolve(st.client().list_workflows(subscriber, editing=ref), ref, account=subscriber)
     return subscriber, WORKFLOW.find(st.client(), subscriber, ref)
 
 

@@ -118,7 +118,7 @@ def set_args(
     if not new:
         raise UsageError("expected at least one of -a NAME=VALUE, -b NAME=true|false, -r NAME=NUMBER", option="--arg")
     st = state(ctx)
-    subscriber, workflow = find(st, subscriber_id, workflow_id)
+    subscriber, workflow = find(st, subscriber_id, workflow_id, to_edit=True)
     _update(st, subscriber, workflow, {**wf.args_of(workflow), **new}, dry_run, json_output)
 
 
@@ -139,7 +139,7 @@ def unset_args(
             raise UsageError("expected an arg name, got an empty string", option="NAME")
     names = list(dict.fromkeys(names))
     st = state(ctx)
-    subscriber, workflow = find(st, subscriber_id, workflow_id)
+    subscriber, workflow = find(st, subscriber_id, workflow_id, to_edit=True)
     current = wf.args_of(workflow)
     missing = [n for n in names if n not in current]
     if missing:

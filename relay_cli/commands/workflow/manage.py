@@ -103,7 +103,7 @@ def install(
 
     target = _target(install, install_all, install_group)
     st = state(ctx)
-    subscriber, workflow = find(st, subscriber_id, workflow_id)
+    subscriber, workflow = find(st, subscriber_id, workflow_id, to_edit=True)
     if target.devices and wf.installed_by_rule(workflow) and not dry_run:
         where = wf.describe_install(workflow)
         question = f"{workflow.get('name')} is installed on {where}; install it on only {wf.some(list(target.devices))} instead?"
@@ -138,7 +138,7 @@ def uninstall(
 
     target = _target(install, install_all, install_group)
     st = state(ctx)
-    subscriber, workflow = find(st, subscriber_id, workflow_id)
+    subscriber, workflow = find(st, subscriber_id, workflow_id, to_edit=True)
     if target.devices and wf.installed_by_rule(workflow):
         raise UsageError(
             f"{workflow.get('name')} is installed on {wf.describe_install(workflow)}, not on a list of ids; "
