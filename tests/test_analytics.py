@@ -141,6 +141,30 @@ def test_a_cursor_sent_twice_stops_paging_with_exit_1(run: Any, api: Any) -> Non
     assert len(api.calls) == 2
 
 
+@pytest.mark.parametrize("argv", [["analytics", "--all"], ["analytics"], ["user", "assignments"]], ids=" ".join)
+def test_pages_without_events_that_always_name_a_new_cursor_stop_paging_with_exit_1(run: Any, api: Any, argv: list[str]) -> None:
+    """A server that never ends its pages (no event, a new cursor each time) would hold the command forever."""
+    path = "/ibot/audit" if argv[0] == "user" else PATH
+    cursors = iter(range(1, 10_000))
+    api.get(path).mock(side_effect=lambda request: httpx.Response(200, json={"data": [], "cursor": f"c{next(cursors)}"}))
+    result = run(*argv, "-s", SUB)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"error: the server sent {an.EMPTY_PAGES_MAX} pages in a row with no events, each naming a next page; stopped "
+        f"paging at the cursor 'c{an.EMPTY_PAGES_MAX}'\n"
+    )
+    assert len(api.calls) == an.EMPTY_PAGES_MAX
+
+
+def test_a_few_pages_without_events_do_not_stop_paging(run: Any, api: Any) -> None:
+    empty = [[]] * (an.EMPTY_PAGES_MAX - 1)
+    api.get(PATH).mock(side_effect=pages([event(1)], *empty, [event(2)], *empty, [event(3)]))
+    result = run("analytics", "-s", SUB, "--all", "--json")
+    assert result.code == 0, result.err
+    assert [e["id"] for e in result.json()] == ["ev-1", "ev-2", "ev-3"]
+    assert len(api.calls) == 2 * an.EMPTY_PAGES_MAX + 1
+
+
 def test_workflow_name_is_resolved_to_its_id(run: Any, api: Any) -> None:
     api.get("/ibot/workflow").mock(
         return_value=httpx.Response(200, json={"results": [stored_workflow("wf_abc", "my_auto_answer")]})

@@ -94,7 +94,13 @@ def build_query(
 
 
 class CursorLoop(ApiError):
-    """The server sent a cursor it had already sent: paging would never end (exit 1, like any API failure)."""
+    """The server sent a cursor it had already sent, or page after page with no events and always a new cursor:
+    paging would never end (exit 1, like any API failure)."""
+
+
+#: pages in a row that hold no event but name a next one, after which paging stops as endless (the real API
+#: ends with an empty cursor; each page costs a request, so this bounds a server that never does)
+EMPTY_PAGES_MAX = 20
 
 
 def collect(
@@ -111,6 +117,7 @@ def collect(
     the next page (None when there is none)."""
     events: list[dict[str, Any]] = []
     seen: set[str] = set()
+    empty = 0  # pages in a row without an event
     while True:
         page_query = dict(query)
         if limit is not None:
@@ -119,7 +126,9 @@ def collect(
             page_query["cursor"] = cursor
         page = fetch(page_query) or {}
         data = page.get("data") if isinstance(page, dict) else page
+        before = len(events)
         events.extend(e for e in data or [] if isinstance(e, dict))
+        empty = empty + 1 if len(events) == before else 0
         next_cursor = page.get("cursor") if isinstance(page, dict) else None
         cursor = str(next_cursor) if next_cursor else None
         if limit is not None and len(events) >= limit:
@@ -128,6 +137,11 @@ def collect(
             return events, None
         if cursor in seen:
             raise CursorLoop(f"the server sent the analytics cursor {cursor!r} twice; stopped paging")
+        if empty >= EMPTY_PAGES_MAX:
+            raise CursorLoop(
+                f"the server sent {empty} pages in a row with no events, each naming a next page; stopped paging at "
+                f"the cursor {cursor!r}"
+            )
         seen.add(cursor)
 
 
