@@ -153,6 +153,58 @@ def test_no_id_in_the_answer_is_exit_1_and_nothing_uploaded(run: Any, api: Any, 
     assert result.err == "error: the server did not return an id for the new audio\n"
 
 
+@pytest.mark.parametrize("url", ["/custom/au-1.wav", "au-1.wav", 5, "ftp://bucket/au-1.wav", "http://[::1/au-1.wav"],
+                         ids=["a path", "a word", "a number", "ftp", "a malformed host"])  # fmt: skip
+def test_an_upload_url_that_is_not_an_absolute_http_url_is_not_used(run: Any, api: Any, sound: Path, url: Any) -> None:
+    """Taken as a path, the file would go to the API's host, and "Uploaded" would be said of a record with no file."""
+    api.post(f"{API}/ibot/custom_audio").mock(return_value=httpx.Response(200, json={**CREATED, "s3_upload_url": url}))
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert (result.code, result.out) == (1, "")
+    assert relay_calls(api) == [("POST", "/ibot/custom_audio", Q), ("DELETE", "/ibot/custom_audio/au-1", Q)]  # no PUT
+    assert upload_calls(api) == []
+    assert result.err == (
+        f"error: the upload URL from {API} is not an absolute http or https URL; nothing was uploaded; "
+        "the new audio record au-1 was removed again\n"
+    )
+
+
+def test_an_upload_answered_with_a_web_page_is_not_an_upload(run: Any, api: Any, sound: Path) -> None:
+    """A captive portal answers the PUT 200 with its page: nothing was stored, and the record is removed."""
+    api.put(UPLOAD).mock(return_value=httpx.Response(200, text="<html>Sign in</html>", headers={"Content-Type": "text/html"}))
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert (result.code, result.out) == (1, "")
+    assert relay_calls(api) == [("POST", "/ibot/custom_audio", Q), ("DELETE", "/ibot/custom_audio/au-1", Q)]
+    assert result.err == (
+        "error: uploading the file failed: https://bucket.s3.amazonaws.com answered PUT /custom/au-1.wav with HTTP 200 "
+        "and text/html, not object storage's answer (tried once); the new audio record au-1 was removed again\n"
+    )
+
+
+def test_an_upload_redirected_is_not_followed_nor_blamed_on_relay_host(run: Any, api: Any, sound: Path) -> None:
+    api.put(UPLOAD).mock(return_value=httpx.Response(307, headers={"Location": "https://elsewhere.example/x"}))
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        "error: uploading the file failed: https://bucket.s3.amazonaws.com answered PUT /custom/au-1.wav with HTTP 307, "
+        "a redirect to https://elsewhere.example/x, which relay does not follow (tried once); the new audio record au-1 "
+        "was removed again\n"
+    )
+    assert len(upload_calls(api)) == 1
+
+
+def test_an_audio_id_that_is_not_an_id_is_malformed(run: Any, api: Any, sound: Path) -> None:
+    """The id is what the command deletes by and tells the user to: an object is never sent as one."""
+    api.post(f"{API}/ibot/custom_audio").mock(return_value=httpx.Response(200, json={**CREATED, "result": {"id": {"a": 1}}}))
+    result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
+    assert (result.code, result.out) == (1, "")
+    assert relay_calls(api) == [("POST", "/ibot/custom_audio", Q)]
+    assert upload_calls(api) == []
+    assert result.err.startswith(
+        f"error: {API} answered POST /ibot/custom_audio with JSON of an unexpected shape: expected object, but result.id "
+        "is an object, not a string or a number"
+    )
+
+
 def test_a_name_taken_is_the_apis_409_exit_1(run: Any, api: Any, sound: Path) -> None:
     api.post(f"{API}/ibot/custom_audio").mock(
         return_value=httpx.Response(409, json={"error": "conflict", "message": "an audio file named 'welcome' exists"})

@@ -352,7 +352,16 @@ class RelayClient:
             if call.stream:
                 return self._open_stream(call, response, where)
             value = None
-            if not call.upload:
+            if call.upload:
+                kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                if kind in ("text/html", "application/xhtml+xml"):  # a portal's or a proxy's page: nothing was stored
+                    err = ApiError(
+                        f"{where} answered {call.method} {self._path(call)} with HTTP {status} and {_cut(kind, 60)}, "
+                        "not object storage's answer",
+                        status=status,
+                    )
+                    raise self._fail(err, call, attempt, True, True) from None
+            else:
                 try:
                     value = self._decode(call, response, body, where)
                 except ApiError as err:
@@ -405,8 +414,9 @@ class RelayClient:
         status = response.status_code
         what = f"{call.method} {self._path(call)}"
         location = response.headers.get("Location", "")
+        question = "" if call.upload else self._suspect_host()  # an upload's URL came from the API, not RELAY_HOST
         if not location:
-            return ApiError(f"{where} answered {what} with HTTP {status} (a redirect) but no Location{self._suspect_host()}",
+            return ApiError(f"{where} answered {what} with HTTP {status} (a redirect) but no Location{question}",
                             status=status)  # fmt: skip
         try:
             target = redact.url(str(response.request.url.join(location)))
@@ -414,7 +424,7 @@ class RelayClient:
             target = redact.url(location)
         return ApiError(
             f"{where} answered {what} with HTTP {status}, a redirect to {_cut(target)}, which relay does not "
-            f"follow{self._suspect_host()}",
+            f"follow{question}",
             status=status,
         )
 
@@ -651,9 +661,10 @@ class RelayClient:
 
     def create_custom_audio(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """``{"result": {"id", ...}, "s3_upload_url": ...}``: the record, and where to PUT the file. The caller
-        checks both fields, so that it can remove a record that came without an upload URL."""
+        checks that both fields are there, so that it can remove a record that came without an upload URL
+        (``upload_presigned`` refuses one that is not an absolute http(s) URL)."""
         params = {"subscriber_id": subscriber_id}
-        return dict(self._json("POST", "/ibot/custom_audio", shapes.OBJECT, params=params, body=body))
+        return dict(self._json("POST", "/ibot/custom_audio", shapes.AUDIO_CREATED, params=params, body=body))
 
     def delete_custom_audio(self, subscriber_id: str, audio_id: str) -> None:
         self._json("DELETE", f"/ibot/custom_audio/{_seg(audio_id)}", None, params={"subscriber_id": subscriber_id})
@@ -673,7 +684,17 @@ class RelayClient:
         The URL is another host (object storage) that trusts its own signature: our Authorization header and
         the profile's extra headers are removed from the request (same client, so same transport and --verbose
         hooks). Connection failures and 500/502/503/504 are retried (a PUT of the same bytes is idempotent; S3
-        asks for 500 to be retried too); each attempt reads the file again."""
+        asks for 500 to be retried too); each attempt reads the file again. A ``url`` that is not an absolute
+        http(s) URL is an ApiError, before anything is sent: taken as a path, it would go to the API's host."""
+        try:
+            parts = urlsplit(url)
+            absolute = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        except ValueError:  # a malformed host ("http://[::1")
+            absolute = False
+        if not absolute:
+            raise self._masked(ApiError(
+                f"the upload URL from {self.origin} is not an absolute http or https URL; nothing was uploaded"
+            ))  # fmt: skip
         self._send(_Call(
             "PUT", url, content=lambda: _file_chunks(path, progress), upload=True,
             headers={"Content-Type": content_type, "Content-Length": str(size)},

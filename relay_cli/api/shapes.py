@@ -239,6 +239,10 @@ SAVED = ListOf(WORKFLOW, nonempty=True)
 INSTANCES = ListOf(Obj({"instance_id": ID}, optional={"workflow_id": Scalar(("a string", "null"))}, text="instance"))
 #: GET /ibot/relay_nfc_tag/{id}: the tag `tag update` and `tag delete` look up before they write
 TAG = Obj({"tag_id": ID}, text="tag")
+#: POST /ibot/custom_audio: the new record, and where to PUT the file. Either may be missing or unusable (the
+#: command then removes the record, or says it cannot: ``upload_presigned`` checks the URL); an id that is there
+#: is what the command names and deletes by
+AUDIO_CREATED = Obj(optional={"result": Obj(optional={"id": Scalar(("a string", "a number"), nonempty=True)})})
 #: the other listings ({"results": [...]}: geofences, venues, positions, NFC tags, user profiles)
 RESULTS = Obj({"results": OBJECTS})
 #: a page of analytics or audit events
