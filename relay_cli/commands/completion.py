@@ -148,9 +148,12 @@ def install(
         target = path.expanduser()
         if target.is_dir():
             target = target / (default_path(name).name)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(script(name), encoding="utf-8")
+    from ..config.store import atomic_write
+
+    mask = os.umask(0)
+    os.umask(mask)
+    try:  # a new file replaces the old one whole: a full disk or a crash never leaves half a script behind
+        atomic_write(target, script(name), mode=0o666 & ~mask)
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}", option="--path") from None
     print(f"installed {name} completion in {target}", file=sys.stderr)

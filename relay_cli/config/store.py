@@ -16,8 +16,10 @@ File shape::
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -96,7 +98,19 @@ def locked(lock_path: Path) -> Iterator[None]:
 
 
 def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old or the new content, never a mix."""
+    """Replace ``path`` with ``text`` so that readers see the old or the new content, never a mix.
+
+    A symbolic link (a config file kept with one's dotfiles) is followed: the file it names is replaced and the
+    link stays. Anything that is not a regular file (a device such as /dev/null, a FIFO) is refused rather than
+    replaced. The directory is synced after the rename, so that the new name survives a power cut."""
+    path = Path(os.path.realpath(path))
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -110,6 +124,23 @@ def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    """fsync a directory (POSIX), so that a rename in it is on disk; best effort: some file systems refuse."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _kind(value: Any) -> str:
@@ -225,6 +256,11 @@ class ProfileStore:
         stack = contextlib.ExitStack()
         try:
             stack.enter_context(locked(self.lock_path))
+        except (FileExistsError, NotADirectoryError):  # mkdir of the directory: a file is in the way
+            raise ConfigFileError(
+                f"cannot save {self.path}: {self.directory} is not a directory",
+                hint="RELAY_CONFIG_DIR must name a directory (or nothing yet)",
+            ) from None
         except OSError as exc:
             raise ConfigWriteError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
         with stack:
