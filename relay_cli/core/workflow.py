@@ -38,6 +38,18 @@ def is_loopback(host: str | None) -> bool:
 # --- validation of plain values -----------------------------------------------------------------
 
 
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (C0, DEL or C1: a line break, a tab, NUL, an escape, ...)."""
+    return any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text)
+
+
+def _invisible(text: str) -> bool:
+    """A control character or an invisible format character (a bidi override, a zero-width space, ...)."""
+    import unicodedata
+
+    return has_control(text) or any(unicodedata.category(ch) == "Cf" for ch in text)
+
+
 def validate_name(name: str | None) -> str:
     if name is None or not name.strip():
         raise UsageError("expected a workflow name, got an empty string", option="--name")
@@ -48,8 +60,11 @@ def validate_uri(uri: str | None) -> str:
     """``wss://host/...``; ``ws://`` only to a loopback host; or ``relay-local://...``."""
     if uri is None or not uri.strip():
         raise UsageError("expected a workflow URI such as wss://myhost.example.com/path, got an empty string", option="--uri")
-    if any(ch.isspace() or ord(ch) < 32 for ch in uri):
-        raise UsageError(f"expected a URI without spaces or control characters, got {uri!r}", option="--uri")
+    if any(ch.isspace() for ch in uri) or _invisible(uri):
+        raise UsageError(
+            f"expected a URI without spaces, control characters or invisible ones (bidi marks, zero-width spaces), got {uri!r}",
+            option="--uri",
+        )
     try:
         parts = urlsplit(uri)
         hostname = parts.hostname
@@ -73,6 +88,8 @@ def validate_uri(uri: str | None) -> str:
 def validate_id(value: str | None, option: str, what: str = "an id") -> str:
     if value is None or not value.strip():
         raise UsageError(f"expected {what}, got an empty string", option=option)
+    if _invisible(value):
+        raise UsageError(f"expected {what} without control characters or invisible ones, got {value!r}", option=option)
     return value.strip()
 
 

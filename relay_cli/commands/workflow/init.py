@@ -28,17 +28,31 @@ def _plan(template: str, directory: str | None, lang: str, name: str | None, for
     if directory is not None and (not directory.strip() or "\0" in directory):
         raise UsageError(f"expected a directory path, got {directory!r}", option="DIRECTORY")
     target = Path(directory if directory is not None else template)
-    if name is None:
-        name = target.resolve().name or template
-    else:
-        name = wf.validate_name(name)
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-            raise UsageError(f"expected a workflow name without control characters, got {name!r}", option="--name")
-    from ...templates import files
+    try:
+        if name is None:
+            name = target.resolve().name or template
+            if wf.has_control(name):
+                raise UsageError(
+                    f"the directory's name {name!r} has control characters and cannot name the workflow; "
+                    "give the workflow a name with --name",
+                    option="--name",
+                )
+        else:
+            name = wf.validate_name(name)
+            if wf.has_control(name):
+                raise UsageError(f"expected a workflow name without control characters, got {name!r}", option="--name")
+        from ...templates import files
 
-    written = files(template, lang, name)
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"{target} exists and is not a directory", option="DIRECTORY")
+        written = files(template, lang, name)
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"{target} exists and is not a directory", option="DIRECTORY")
+        _check_contents(target, written, force)
+        return target, written, name
+    except OSError as exc:  # a name too long for the file system, a loop of symbolic links, ...
+        raise UsageError(f"cannot use {target}: {exc.strerror or exc}", option="DIRECTORY") from None
+
+
+def _check_contents(target: Path, written: dict[str, str], force: bool) -> None:
     if target.is_dir():
         try:
             present = sorted(p.name for p in target.iterdir())
@@ -54,7 +68,6 @@ def _plan(template: str, directory: str | None, lang: str, name: str | None, for
         for rel in written:
             if (target / rel).is_dir():
                 raise UsageError(f"{target / rel} is a directory; the project writes a file there", option="DIRECTORY")
-    return target, written, name
 
 
 def _write(target: Any, written: dict[str, str]) -> None:
