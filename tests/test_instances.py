@@ -502,3 +502,50 @@ def test_list_and_stop_on_the_sandbox(run: Any) -> None:
     assert ended["terminate_reason"] == "stopped"
     assert ended["end_time"]
     clean(history)
+
+
+# --- stop --json ----------------------------------------------------------------------------------------
+
+
+def test_stop_json_prints_each_instance_with_its_outcome(run: Any, api: Api) -> None:
+    """A script can tell which instances stopped, which had ended and which could not be stopped, from stdout."""
+    api.stop_answers["i-1"] = httpx.Response(404, json={"error": "not_found"})
+    api.stop_answers["i-4"] = httpx.Response(500, json={"error": "internal", "message": "boom"})
+    api.snapshots = [[running("i-1"), running("i-3"), running("i-4")], [running("i-4")]]
+    result = run("workflow", "instance", "stop", "-w", "auto_answer", "--yes", "--json", "-s", SUB)
+    assert result.code == 1
+    assert json.loads(result.out) == [
+        {**running("i-1"), "status": "running", "outcome": "already_ended"},
+        {**running("i-3"), "status": "running", "outcome": "stopped"},
+        {**running("i-4"), "status": "running", "outcome": "failed"},
+    ]
+    assert result.err == (
+        "error: could not stop i-4: the Relay API refused DELETE /ibot/workflow_instances/i-4: boom (internal) (HTTP 500)\n"
+        "hint: `relay workflow instance list` shows what is still running\n"
+    )
+
+
+def test_stop_json_no_wait_and_still_running(run: Any, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.snapshots = [[running("i-1")]]
+    result = run("workflow", "instance", "stop", "-i", "i-1", "--yes", "--no-wait", "--json", "-s", SUB)
+    assert (result.code, result.err) == (0, "")
+    assert json.loads(result.out) == [{**running("i-1"), "status": "running", "outcome": "requested"}]
+    monkeypatch.setattr(instance_module, "WAIT_TIMEOUT", 0)
+    result = run("workflow", "instance", "stop", "-i", "i-1", "--yes", "--json", "-s", SUB)
+    assert result.code == 1
+    assert json.loads(result.out) == [{**running("i-1"), "status": "running", "outcome": "still_running"}]
+    assert result.err.startswith("error: still running after 0 s: i-1\n")
+
+
+def test_stop_dry_run_json_is_only_the_instances(run: Any, api: Api) -> None:
+    api.snapshots = [[running("i-1"), running("i-2", "wf-02")]]
+    result = run("workflow", "instance", "stop", "-w", "auto_answer", "--dry-run", "--json", "-s", SUB)
+    assert (result.code, result.err) == (0, "")
+    assert api.sent() == [LIST, INSTANCES]
+    assert json.loads(result.out) == [{**running("i-1"), "status": "running"}]
+
+
+def test_stop_json_with_nothing_running_is_an_empty_list(run: Any, api: Api) -> None:
+    api.snapshots = [[running("i-2", "wf-02")]]
+    result = run("workflow", "instance", "stop", "-w", "auto_answer", "--yes", "--json", "-s", SUB)
+    assert (result.code, result.out, result.err) == (0, "[]\n", "")

@@ -10,6 +10,7 @@ from ... import output
 from ...core.analytics import collect
 from ...errors import ApiAuthError, ApiError, ApiNotFoundError, RelayError, UsageError
 from .._common import (
+    JsonOpt,
     SubscriberOpt,
     TableFlags,
     YesOpt,
@@ -139,6 +140,7 @@ def _wait(client: "RelayClient", subscriber: str, ids: list[str]) -> list[str]:
         "relay workflow instance stop -i INSTANCE_ID",
         "relay workflow instance stop -w my_auto_answer --yes",
         "relay workflow instance stop -w my_auto_answer --dry-run",
+        "relay workflow instance stop -w my_auto_answer --yes --json",
     ),
 )
 def stop(
@@ -160,10 +162,13 @@ def stop(
         bool,
         typer.Option("--dry-run", "-N", help="List the instances that would be stopped and the requests, and stop nothing."),
     ] = False,
+    json_output: JsonOpt = False,
 ) -> None:
     """Stop one running instance (-i), or every running instance of a workflow (-w).
 
     Asks first on a terminal; scripts pass --yes. Waits (up to 10 s) until they are gone, unless --no-wait.
+    With --json, prints the instances, each with its "outcome": stopped, requested (--no-wait), already_ended,
+    still_running or failed (--dry-run --json: the instances that would be stopped).
     """
     from ...core import workflow as wf
 
@@ -185,7 +190,10 @@ def stop(
         wid = str(workflow.get("workflow_id"))
         targets = [i for i in _running(st.client(), subscriber) if str(i.get("workflow_id")) == wid]
         if not targets:
-            output.message(f"No running instances of workflow {workflow.get('name')} ({wid}).")
+            if json_output:
+                output.print_json([])
+            else:
+                output.message(f"No running instances of workflow {workflow.get('name')} ({wid}).")
             return
     else:
         assert instance_id is not None  # one of the two was given (checked above)
@@ -196,6 +204,9 @@ def stop(
     if dry_run:
         from ...listing import table
 
+        if json_output:
+            output.print_json(targets)
+            return
         output.message(f"Dry run, nothing sent. Would stop {_plural(len(ids))} in account {subscriber}:")
         for iid in ids:
             output.message(f"  {request_line(st, 'DELETE', INSTANCE.path_of(iid), {'subscriber_id': subscriber})}")
@@ -208,26 +219,35 @@ def stop(
     client = st.client()
     asked: list[str] = []
     problems: list[str] = []
+    outcome: dict[str, str] = {}
+    say = output.message if not json_output else (lambda text: None)
     for iid in ids:
         try:
             INSTANCE.remove(client, subscriber, iid)
         except ApiAuthError:
             raise
         except ApiNotFoundError:
-            output.message(f"Workflow instance {iid} had already ended.")
+            outcome[iid] = "already_ended"
+            say(f"Workflow instance {iid} had already ended.")
         except ApiError as exc:
+            outcome[iid] = "failed"
             problems.append(f"could not stop {iid}: {exc.message}")
         else:
             asked.append(iid)
     if not wait:
         for iid in asked:
-            output.success(f"Asked to stop workflow instance {iid} (not waiting for it)")
+            outcome[iid] = "requested"
+            if not json_output:
+                output.success(f"Asked to stop workflow instance {iid} (not waiting for it)")
     elif asked:
         remaining = _wait(client, subscriber, asked)
         for iid in asked:
-            if iid not in remaining:
+            outcome[iid] = "still_running" if iid in remaining else "stopped"
+            if iid not in remaining and not json_output:
                 output.success(f"Stopped workflow instance {iid}")
         if remaining:
             problems.insert(0, f"still running after {WAIT_TIMEOUT:g} s: {', '.join(remaining)}")
+    if json_output:
+        output.print_json([{**inst, "outcome": outcome[iid]} for inst, iid in zip(targets, ids, strict=True)])
     if problems:
         raise RelayError("; ".join(problems), hint="`relay workflow instance list` shows what is still running")
