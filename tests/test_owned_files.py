@@ -221,3 +221,24 @@ def test_names_and_arg_values_keep_any_text(run: Any) -> None:
     body = json.loads(result.out)
     assert body["name"] == "\U0001f600 \u202e"
     assert body["config"]["trigger"]["start"]["workflow"]["args"] == {"k": "a=b", "big": big, "multi": "line1\nline2"}
+
+
+# --- relay server: which flag a failure to listen names ---------------------------------------------------------
+
+
+def test_server_on_a_host_that_is_not_here_names_host(run: Any, isolated_env: Path) -> None:
+    result = run("server", "--host", "192.0.2.1", "--port", "0")  # TEST-NET-1: never an address of this machine
+    assert (result.code, result.out) == (2, "")
+    assert result.err.splitlines()[-1].startswith("error: --host: cannot listen on 192.0.2.1:0: ")  # the OS says why
+
+
+def test_server_on_a_port_in_use_names_port(run: Any, isolated_env: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("server", "--port", str(port))
+    assert (result.code, result.out) == (2, "")
+    assert result.err == f"error: --port: cannot listen on 127.0.0.1:{port}: Address already in use\n"

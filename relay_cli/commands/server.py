@@ -85,7 +85,14 @@ def server(
     try:
         serve(path, host=host, port=port, token=token, ready=ready, stop=stop)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", option="--port") from None
+        import errno
+        import socket
+
+        # a host that does not resolve, or is not an address of this machine, is --host's fault; a port in use --port's
+        bad_host = isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", option="--host" if bad_host else "--port"
+        ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     output.message("Sandbox stopped.")
