@@ -242,3 +242,22 @@ def test_server_on_a_port_in_use_names_port(run: Any, isolated_env: Path) -> Non
         result = run("server", "--port", str(port))
     assert (result.code, result.out) == (2, "")
     assert result.err == f"error: --port: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["workflow", "simulate", "ws://127.0.0.1:9/x", "--scenario", "button", "--timeout", "nan"],
+        ["workflow", "simulate", "ws://127.0.0.1:9/x", "--scenario", "button", "--timeout", "inf"],
+        ["workflow", "simulate", "ws://127.0.0.1:9/x", "--scenario", "inbound-call", "--hold", "nan"],
+        ["workflow", "simulate", "ws://127.0.0.1:9/x", "--scenario", "inbound-call", "--hold", "1e400"],
+        ["workflow", "dev", ".", "--once", "--timeout", "nan"],
+    ],
+)
+def test_seconds_that_are_not_a_number_are_refused(run: Any, args: list[str]) -> None:
+    """NaN passed Typer's `min=` check: `--timeout nan` went on to 'no WebSocket handshake within nans' (exit 1)."""
+    result = run(*args)
+    option, value = args[-2:]
+    assert (result.code, result.out) == (2, "")
+    shown = {"1e400": "inf"}.get(value, value)
+    assert result.err == f"error: {option}: expected a number of seconds, got {shown}\n"

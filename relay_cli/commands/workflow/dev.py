@@ -96,7 +96,9 @@ def dev(
     did not start or could not be reached."""
     from ...simulator import devloop
     from ...simulator.scenario import Record
+    from .simulate import finite_seconds
 
+    finite_seconds(timeout, "--timeout")
     if app_output not in APP_OUTPUT:
         raise UsageError(f"expected one of {', '.join(APP_OUTPUT)}, got {app_output!r}", option="--app-output")
     args = (directory, scenario, scenario_file, command, path, port, settings)

@@ -28,6 +28,14 @@ def _ws_uri(uri: str, what: str) -> str:
     return uri
 
 
+def finite_seconds(value: float | None, option: str) -> None:
+    """Typer's range check lets NaN through (every comparison with it is false), and infinity above a minimum."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise UsageError(f"expected a number of seconds, got {value}", option=option)
+
+
 @app.command(
     "simulate",
     epilog=examples(
@@ -142,6 +150,8 @@ def simulate(
     from ...core import workflow as wf
     from ...simulator import protocol, runner, scenario as sc
 
+    finite_seconds(timeout, "--timeout")
+    finite_seconds(hold, "--hold")
     if scenario is not None and scenario_file is not None:
         raise UsageError("--scenario and --scenario-file cannot be used together; pick one", option="--scenario-file")
     chosen = runner.load_file(scenario_file) if scenario_file is not None else runner.load_builtin(scenario) if scenario else None
