@@ -139,6 +139,34 @@ def test_a_config_directory_that_is_a_file_is_named(run: Any, isolated_env: Path
     assert isolated_env.read_text(encoding="utf-8") == "not a directory\n"
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not RELAY.exists(), reason="FIFOs are POSIX; runs the installed relay")
+@pytest.mark.parametrize("command", [["profile", "list"], ["profile", "add", "qa", "--env", "qa"]])
+def test_a_config_file_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Path, command: list[str]) -> None:
+    # reading a FIFO waits for a writer that never comes: the command would hang for ever
+    config = tmp_path / "config"
+    config.mkdir()
+    os.mkfifo(config / "config.toml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_") and k != "CI"}
+    env.update(RELAY_CONFIG_DIR=str(config), RELAY_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.run([str(RELAY), *command], env=env, capture_output=True, text=True, timeout=20, check=False)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert one_error_line(proc.stderr) == f"error: cannot read {config / 'config.toml'}: not a regular file"
+    assert (config / "config.toml").is_fifo()
+
+
+def test_a_data_directory_in_the_way_of_a_file_is_named(run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file\n", encoding="utf-8")
+    monkeypatch.setenv("RELAY_DATA_DIR", str(blocker / "relay"))
+    monkeypatch.delenv("RELAY_API_KEY")
+    result = run("-P", "local", "workflow", "list")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"error: cannot open the sandbox database {blocker / 'relay' / 'sandbox.db'}: {blocker} is not a directory\n"
+        "hint: give --db / RELAY_DATA_DIR a writable SQLite file (a new one is created)\n"
+    )
+
+
 # --- relay workflow init: the directory's name ---------------------------------------------------------------
 
 

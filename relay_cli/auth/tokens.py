@@ -71,7 +71,7 @@ class TokenStore:
         if self.path is None:
             return {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(config_store.read_regular(self.path).decode("utf-8"))  # a FIFO there is no login
         except (OSError, ValueError, UnicodeDecodeError):
             return {}
         return data if isinstance(data, dict) else {}

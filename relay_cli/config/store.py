@@ -201,6 +201,22 @@ def _toml_key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def read_regular(path: Path) -> bytes:
+    """The bytes of the regular file at ``path`` (a link is followed). Anything else is an OSError "not a regular
+    file" before any read: a FIFO would hold the read until something writes into it, a device would feed it
+    anything. FileNotFoundError when there is nothing there."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # opening a FIFO must not wait for a writer
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 class ProfileStore:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -210,11 +226,11 @@ class ProfileStore:
     # reading: fast path, stdlib only
     def read(self) -> dict[str, Any]:
         try:
-            data = self.path.read_bytes()
+            data = read_regular(self.path)
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise ConfigFileError(f"cannot read {self.path}: {exc.strerror}") from None
+            raise ConfigFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
         import tomllib  # only for a file that exists: 1.4 ms of imports
 
         try:
@@ -265,7 +281,7 @@ class ProfileStore:
             raise ConfigWriteError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
         with stack:
             try:
-                text = self.path.read_text(encoding="utf-8-sig")
+                text = read_regular(self.path).decode("utf-8-sig")
             except FileNotFoundError:
                 text = HEADER
             except UnicodeDecodeError:

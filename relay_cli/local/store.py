@@ -126,6 +126,14 @@ class SandboxUnavailable(RelayError):
     exit_code = 1
 
 
+def _file_in_the_way(directory: Path) -> Path | None:
+    """The first of ``directory`` and its parents that exists and is not a directory, if any."""
+    for path in (directory, *directory.parents):
+        if path.exists() and not path.is_dir():
+            return path
+    return None
+
+
 class SandboxStore:
     """The sandbox database at ``path`` (created, with its parent directory, on first open)."""
 
@@ -140,6 +148,9 @@ class SandboxStore:
             self._initialize()
         except (OSError, sqlite3.DatabaseError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            in_the_way = _file_in_the_way(self.path.parent) if isinstance(exc, (FileExistsError, NotADirectoryError)) else None
+            if in_the_way is not None:  # "File exists" says nothing of which file
+                reason = f"{in_the_way} is not a directory"
             raise SandboxUnavailable(
                 f"cannot open the sandbox database {self.path}: {reason}",
                 hint="give --db / RELAY_DATA_DIR a writable SQLite file (a new one is created)",
