@@ -192,17 +192,8 @@ def _invoke(args: list[str]) -> int:
     app = build_app(only=command_named(args), sub=subcommand_named(args))
     result = app(args=args, prog_name="relay", standalone_mode=False)
     if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130)
-        _say_interrupted()
+        output.say_interrupted()
     return result if isinstance(result, int) else 0
-
-
-def _say_interrupted() -> None:
-    """"interrupted" on stderr; on a terminal on a line of its own, after the "^C" the terminal echoed."""
-    try:
-        tty = sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        tty = False
-    print("\ninterrupted" if tty else "interrupted", file=sys.stderr)
 
 
 def _exit_code(exc: BaseException, args: list[str]) -> int:
@@ -235,7 +226,7 @@ def _exit_code(exc: BaseException, args: list[str]) -> int:
         output.message(f"error: {text}{where}")
         return code if code else EXIT_USAGE
     if isinstance(exc, KeyboardInterrupt):
-        _say_interrupted()
+        output.say_interrupted()
         return EXIT_INTERRUPTED
     # anything else is a bug: one line, a documented exit code, the traceback only when asked for
     if _debug(args):

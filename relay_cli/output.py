@@ -233,6 +233,19 @@ def confirm(question: str) -> bool:
 # --- data (stdout) ------------------------------------------------------------------------------
 
 
+def say_interrupted() -> None:
+    """"interrupted" on stderr (after Ctrl-C; exit 130): on a terminal on a line of its own, after the "^C" the
+    terminal echoed; in a log, the line itself."""
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    try:
+        print("\ninterrupted" if tty else "interrupted", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def leave(value: Any) -> None:
     """Leave ``value`` (a listing's answer: 10,000 workflows are some 260,000 objects) to the operating system
     instead of freeing it object by object (12 ms) when the command returns, where the process ends right

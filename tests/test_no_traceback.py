@@ -95,6 +95,23 @@ def test_ctrl_c_is_one_line_and_exit_130(run: Any, monkeypatch: pytest.MonkeyPat
     assert result.err == ("\ninterrupted\n" if terminal else "interrupted\n")
 
 
+def test_ctrl_c_while_the_command_tree_is_imported_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    # the first ~50 ms of `relay ...`, before app.run's handler exists
+    script = (
+        "import sys\n"
+        "import relay_cli.__main__ as entry\n"
+        "def interrupted():\n"
+        "    raise KeyboardInterrupt\n"
+        "entry._settle = interrupted\n"
+        "sys.argv[1:] = ['workflow', 'list']\n"
+        "sys.exit(entry.main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    env.update(RELAY_CONFIG_DIR=str(tmp_path / "config"), RELAY_DATA_DIR=str(tmp_path / "data"))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "interrupted\n")
+
+
 def test_an_internal_error_message_is_escaped(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     _explode(monkeypatch, RuntimeError("bad \x1b[2J answer"))
     result = run("workflow", "list", "-s", "SUB")
