@@ -1,6 +1,6 @@
 """The deploy manifest (``relay.toml``): a parsed TOML document → the Workflow bodies it declares, and back.
 
-Pure: the caller reads the file (with ``tomllib``) and hands over the dict; nothing here does I/O. Every
+Pure: the caller reads the file and hands over its bytes (``decode``) or the dict; nothing here does I/O. Every
 trigger and every body is built by ``core.triggers`` and ``core.workflow.build``, exactly as
 ``relay workflow create`` builds them, so a manifest entry and the equivalent command send the same JSON.
 
@@ -297,6 +297,19 @@ def parse_entry(name: str, entry: Any, source: str = DEFAULT_FILE) -> Entry:
             raise
         raise where.rethrow(err) from None
     return Entry(name, body)
+
+
+def decode(raw: bytes, source: str) -> dict[str, Any]:
+    """The TOML document in ``raw`` (UTF-8, a byte order mark allowed), read from ``source``; a UsageError naming
+    ``source`` when it is not UTF-8 text or not TOML."""
+    import tomllib  # only where a manifest is read
+
+    try:
+        return tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise UsageError(f"{source}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{source}: invalid TOML: {exc}") from None
 
 
 def parse(data: Any, source: str = DEFAULT_FILE) -> Manifest:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from ..api.shapes import kind
 from .store import SandboxStore
 from .web import JSON, HttpError, Request, Response, Route, bad_request, not_found, read_input
 
@@ -38,14 +39,14 @@ def validate_workflow(body: Any) -> dict[str, Any]:
     Raises ``HttpError`` 400 ``invalid_request`` with a message naming the first problem.
     """
     if not isinstance(body, dict):
-        raise bad_request(f"expected a Workflow JSON object, got {_kind(body)}")
+        raise bad_request(f"expected a Workflow JSON object, got {kind(body)}")
     if "workflow_id" in body and (not isinstance(body["workflow_id"], str) or not body["workflow_id"]):
         raise bad_request("workflow_id must be a non-empty string")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise bad_request("name must be a non-empty string")
     if "options" in body and not isinstance(body["options"], dict):
-        raise bad_request(f"options must be an object, got {_kind(body['options'])}")
+        raise bad_request(f"options must be an object, got {kind(body['options'])}")
     config = body.get("config")
     if isinstance(config, str):
         try:
@@ -53,7 +54,7 @@ def validate_workflow(body: Any) -> dict[str, Any]:
         except ValueError:
             raise bad_request("config is a string that is not JSON") from None
     if not isinstance(config, dict):
-        raise bad_request(f"config must be an object, got {_kind(config)}")
+        raise bad_request(f"config must be an object, got {kind(config)}")
     trigger = config.get("trigger")
     if not isinstance(trigger, dict):
         raise bad_request("config.trigger must be an object")
@@ -81,7 +82,7 @@ def validate_workflow(body: Any) -> dict[str, Any]:
 def validate_trigger(body: Any) -> tuple[list[str], dict[str, Any]]:
     """The body of ``POST /ibot/workflow/{id}``: returns (target_device_ids, action_args)."""
     if not isinstance(body, dict):
-        raise bad_request(f"expected a JSON object, got {_kind(body)}")
+        raise bad_request(f"expected a JSON object, got {kind(body)}")
     action = body.get("action")
     if action != "invoke":
         raise bad_request(f"action must be \"invoke\", got {json.dumps(action)}")
@@ -99,7 +100,7 @@ def validate_trigger(body: Any) -> tuple[list[str], dict[str, Any]]:
 def validate_geofence(body: Any) -> dict[str, Any]:
     """The body of ``POST /ibot/geofence``: ``{label, radius}`` with ``address`` or ``lat`` and ``long``."""
     if not isinstance(body, dict):
-        raise bad_request(f"expected a JSON object, got {_kind(body)}")
+        raise bad_request(f"expected a JSON object, got {kind(body)}")
     if not isinstance(body.get("label"), str) or not body["label"].strip():
         raise bad_request("label must be a non-empty string")
     radius = body.get("radius")
@@ -196,20 +197,6 @@ def _time_bound(value: str | None, name: str) -> str | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
 
 
 def _log_line(event: dict[str, Any]) -> bytes:

@@ -59,8 +59,6 @@ class Project:
 def read_project(directory: Path) -> Project:
     """``DIRECTORY/relay.toml``, checked: its ``[dev]`` table and the workflow the app serves (the only one,
     or ``[dev] workflow``). A missing file is no error (``--command`` and the rest can say it all)."""
-    import tomllib
-
     file = directory / MANIFEST
     project = Project(directory, str(file))
     try:
@@ -69,12 +67,7 @@ def read_project(directory: Path) -> Project:
         return project
     except OSError as exc:
         raise UsageError(f"{file}: cannot read it: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise UsageError(f"{file}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{file}: invalid TOML: {exc}") from None
+    data = mf.decode(raw, str(file))
     project.exists = True
     dev = data.get("dev", {})
     if not isinstance(dev, dict):

@@ -51,8 +51,6 @@ RefsOpt = Annotated[
 
 def load(path: str) -> Any:
     """Read and parse the manifest; every problem is one line naming the file (exit 2), before anything is sent."""
-    import tomllib
-
     from ...core import manifest as mf
 
     source = "<stdin>" if path == "-" else path
@@ -67,13 +65,7 @@ def load(path: str) -> Any:
         raise UsageError(f"{source}: no such file (name the manifest with -f FILE)") from None
     except OSError as exc:
         raise UsageError(f"{source}: cannot read it: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise UsageError(f"{source}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{source}: invalid TOML: {exc}") from None
-    manifest = mf.parse(data, source)
+    manifest = mf.parse(mf.decode(raw, source), source)
     if manifest.blank:
         hint = 'to delete every workflow of an account on purpose, apply a manifest of just account = "ID" with --prune --allow-empty'
         if path == "-":
