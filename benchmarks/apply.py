@@ -78,7 +78,9 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 
 
 def count_workflows(env: dict[str, str], relay: Path) -> int:
-    out = subprocess.run([str(relay), "workflow", "list", "--json"], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(relay), "workflow", "list", "--json"], env=env, capture_output=True, text=True, check=True
+    )
     return len(json.loads(out.stdout))
 
 
@@ -151,10 +153,14 @@ def main() -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"apply of {args.count} workflows (one process, --jobs {args.jobs}): {apply_s:8.2f} s   ({applied} stored)")
+        print(
+            f"apply of {args.count} workflows (one process, --jobs {args.jobs}): {apply_s:8.2f} s   ({applied} stored)"
+        )
         print(f"the same apply again (no-op):                    {noop_s:8.2f} s")
         how = f"extrapolated from {processes} processes" if processes < args.count else "measured"
-        print(f"{args.count} sequential create processes ({how}):  {loop_total:8.2f} s   ({per_process * 1000:.0f} ms each)")
+        print(
+            f"{args.count} sequential create processes ({how}):  {loop_total:8.2f} s   ({per_process * 1000:.0f} ms each)"
+        )
         print(f"speedup: {ratio:.1f}x (target {TARGET:.0f}x) {'ok' if ratio >= TARGET else 'MISSED'}")
     return 0 if ok or not args.check else 1
 

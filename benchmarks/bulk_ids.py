@@ -57,7 +57,9 @@ def device(i: int) -> str:
 def timed(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, str]:
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired:
         return float("inf"), ""
     elapsed = time.perf_counter() - start
@@ -79,7 +81,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="relay-bench-ids-") as tmp:
         work = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_") and k != "CI"}
-        env.update(RELAY_CONFIG_DIR=str(work / "cfg"), RELAY_DATA_DIR=str(work / "data"), NO_COLOR="1", RELAY_NO_CHECK="1")
+        env.update(
+            RELAY_CONFIG_DIR=str(work / "cfg"), RELAY_DATA_DIR=str(work / "data"), NO_COLOR="1", RELAY_NO_CHECK="1"
+        )
         local = [relay, "-P", "local"]
 
         unique = n - n // 10
@@ -116,11 +120,15 @@ def main() -> int:
         results["create"] = create_s
         sent = len(json.loads(out)["install"]) if out else None
         results["install"], out = timed(
-            [*local, "workflow", "install", "-w", "big", "-i", f"@{work / 'more.txt'}", "--dry-run", "--json"], env, args.timeout
+            [*local, "workflow", "install", "-w", "big", "-i", f"@{work / 'more.txt'}", "--dry-run", "--json"],
+            env,
+            args.timeout,
         )
         after_install = len(json.loads(out)["install"]) if out else None
         results["uninstall"], out = timed(
-            [*local, "workflow", "uninstall", "-w", "big", "-i", f"@{work / 'more.txt'}", "--dry-run", "--json"], env, args.timeout
+            [*local, "workflow", "uninstall", "-w", "big", "-i", f"@{work / 'more.txt'}", "--dry-run", "--json"],
+            env,
+            args.timeout,
         )
         after_uninstall = len(json.loads(out)["install"]) if out else None
         results["apply"], out = timed(
@@ -141,7 +149,9 @@ def main() -> int:
     else:
         for name, seconds in results.items():
             shown = "timed out" if seconds == float("inf") else f"{seconds:7.2f} s"
-            print(f"{name:10} {n:,} ids --dry-run: {shown}  {'ok' if seconds <= TARGET_S else 'MISSED'} (target {TARGET_S:g} s)")
+            print(
+                f"{name:10} {n:,} ids --dry-run: {shown}  {'ok' if seconds <= TARGET_S else 'MISSED'} (target {TARGET_S:g} s)"
+            )
         for name, good in checks.items():
             print(f"{name}: {'ok' if good else 'WRONG'}")
     return 0 if ok or not args.check else 1

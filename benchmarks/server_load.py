@@ -123,7 +123,9 @@ def worker(n: int, host: str, port: int, requests: int, stats: Stats, go: thread
         for i, op in enumerate(plan(requests)):
             if op == "create":
                 name = f"load-{n}-{i}"
-                answer = client.request("POST", f"/ibot/workflow?subscriber_id={SUB}", workflow(name, f"wss://h/{name}"))
+                answer = client.request(
+                    "POST", f"/ibot/workflow?subscriber_id={SUB}", workflow(name, f"wss://h/{name}")
+                )
                 if answer is None:
                     continue
                 status, body = answer
@@ -199,7 +201,11 @@ def round_(base_url: str, clients: int, requests: int, timeout: float) -> dict[s
         "p50_ms": round(statistics.median(lat) * 1000, 1) if lat else None,
         "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1) if lat else None,
         "max_ms": round(lat[-1] * 1000, 1) if lat else None,
-        "samples": {"resets": stats.resets[:3], "server_errors": stats.server_errors[:3], "unexpected": stats.unexpected[:3]},
+        "samples": {
+            "resets": stats.resets[:3],
+            "server_errors": stats.server_errors[:3],
+            "unexpected": stats.unexpected[:3],
+        },
     }
 
 
@@ -254,7 +260,9 @@ def main() -> int:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    failed = any(r["resets"] or r["server_errors"] or r["unexpected"] or r["lost"] or r["extra"] or r["stale"] for r in results)
+    failed = any(
+        r["resets"] or r["server_errors"] or r["unexpected"] or r["lost"] or r["extra"] or r["stale"] for r in results
+    )
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -91,7 +91,9 @@ def measure(cases: list[Case], runs: int, quiet: bool) -> None:
     for case in cases:
         if not quiet:
             print(f"  warming up: {case.label}", file=sys.stderr, flush=True)
-        warm = subprocess.run(case.cmd, env=case.env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
+        warm = subprocess.run(
+            case.cmd, env=case.env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False
+        )
         if warm.returncode != 0:
             case.error = f"exit {warm.returncode}: {warm.stderr.strip()[-300:]}"
         elif case.check is not None:
@@ -103,7 +105,9 @@ def measure(cases: list[Case], runs: int, quiet: bool) -> None:
             if case.error is not None:
                 continue
             start = time.perf_counter()
-            proc = subprocess.run(case.cmd, env=case.env, capture_output=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
+            proc = subprocess.run(
+                case.cmd, env=case.env, capture_output=True, stdin=subprocess.DEVNULL, timeout=120, check=False
+            )
             case.times.append((time.perf_counter() - start) * 1000)
             if proc.returncode != 0:
                 case.error = f"exit {proc.returncode} on a timed run"
@@ -235,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
-        "--no-pyc-cache", action="store_true", help="do not give the commands a bytecode cache; use the environment as is"
+        "--no-pyc-cache",
+        action="store_true",
+        help="do not give the commands a bytecode cache; use the environment as is",
     )
     args = parser.parse_args(argv)
     runs = max(1, args.runs)
@@ -256,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
             Case("relay --version", [relay, "--version"], env, 4.0, "ratio", expect_version),
             Case("relay --help", [relay, "--help"], env, 10.0, "ratio", expect_help),
             Case("relay workflow --help", [relay, "workflow", "--help"], env, 10.0, "ratio", expect_help),
-            Case("relay workflow create call ... --dry-run --json", [relay, *DRY_RUN], env, 10.0, "ratio", expect_dry_run),
+            Case(
+                "relay workflow create call ... --dry-run --json", [relay, *DRY_RUN], env, 10.0, "ratio", expect_dry_run
+            ),
         ]
         measure(startup, runs, args.json)
 
@@ -332,9 +340,15 @@ def print_table(results: list[dict[str, Any]], payload: int, bytecode: str) -> N
     ]
     headers = ["command", "median ms", "vs python", "target", "result", "runs"]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    print(f"python {sys.version.split()[0]} ({sys.executable}); bytecode {bytecode}; list payload {payload / 1e6:.1f} MB")
+    print(
+        f"python {sys.version.split()[0]} ({sys.executable}); bytecode {bytecode}; list payload {payload / 1e6:.1f} MB"
+    )
     for line in [headers, ["-" * w for w in widths], *rows]:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            ).rstrip()
+        )
     for r in results:
         if r["error"]:
             print(f"error in {r['command']}: {r['error']}")

@@ -387,7 +387,11 @@ def print_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
     )
     print("medians of whole-process wall times; ratio = ours / reference, the median of the pairs")
     for line in [headers, ["-" * w for w in widths], *rows]:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            ).rstrip()
+        )
     if summary["json_vs_our_table"] is not None:
         verdict = "PASS" if summary["json_vs_our_table"] < 1 else "FAIL"
         print(f"workflow list --json / our table: {summary['json_vs_our_table']:.2f} (target < 1: {verdict})")

@@ -1,6 +1,5 @@
 """The root app: sub-app registration, global options → State, and the one place exceptions become exit codes."""
 
-
 import json
 import os
 import sys
@@ -126,7 +125,11 @@ def _command_at(args: list[str]) -> int | None:
         arg = args[i]
         if arg in ("-P", "--profile", "--timeout"):
             i += 2
-        elif arg in ("-v", "--verbose") or arg.startswith(("--profile=", "--timeout=")) or (arg.startswith("-P") and len(arg) > 2):
+        elif (
+            arg in ("-v", "--verbose")
+            or arg.startswith(("--profile=", "--timeout="))
+            or (arg.startswith("-P") and len(arg) > 2)
+        ):
             i += 1
         elif arg.startswith("-"):
             return None
@@ -183,7 +186,9 @@ def _without_secrets(text: str) -> str:
             secrets.extend(str(v) for v in headers.values())
     except ValueError:
         pass
-    for secret in sorted({s for value in secrets for s in (value, value.strip()) if len(s) >= 4}, key=len, reverse=True):
+    for secret in sorted(
+        {s for value in secrets for s in (value, value.strip()) if len(s) >= 4}, key=len, reverse=True
+    ):
         text = text.replace(secret, "***")
     return text
 

@@ -49,7 +49,9 @@ def _find(columns: Sequence[Column], name: str, option: str) -> Column:
     for column in columns:
         if wanted in (_norm(column.key), _norm(column.header)):
             return column
-    raise UsageError(f"expected a column among {', '.join(c.key for c in columns)}, got {name.strip()!r}", option=option)
+    raise UsageError(
+        f"expected a column among {', '.join(c.key for c in columns)}, got {name.strip()!r}", option=option
+    )
 
 
 def options(

@@ -234,7 +234,7 @@ def confirm(question: str) -> bool:
 
 
 def say_interrupted() -> None:
-    """"interrupted" on stderr (after Ctrl-C; exit 130): on a terminal on a line of its own, after the "^C" the
+    """ "interrupted" on stderr (after Ctrl-C; exit 130): on a terminal on a line of its own, after the "^C" the
     terminal echoed; in a log, the line itself."""
     try:
         tty = sys.stderr.isatty()

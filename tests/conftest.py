@@ -100,7 +100,13 @@ def _tree_key(value: Any) -> Any:
         if "<locals>" in value.__qualname__:  # made by a call: the same when its code and what it captured are
             try:
                 cells = tuple(_tree_key(cell.cell_contents) for cell in value.__closure__ or ())
-                return (FunctionType, value.__code__, _tree_key(value.__defaults__), _tree_key(value.__kwdefaults__), cells)
+                return (
+                    FunctionType,
+                    value.__code__,
+                    _tree_key(value.__defaults__),
+                    _tree_key(value.__kwdefaults__),
+                    cells,
+                )
             except TypeError:
                 pass
         return value  # by identity: the key holds it, so its id cannot be reused

@@ -81,14 +81,22 @@ def _install_sdk(what: str) -> None:
             unavailable(f"{SDK_DIR} is missing and npm is not installed (run npm ci in {HERE})", what)
         try:  # offline: a test never uses the network; npm's cache has the SDK once `npm ci` has run anywhere here
             proc = subprocess.run(
-                [npm, "ci", "--offline", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True, timeout=120, check=False
+                [npm, "ci", "--offline", "--no-audit", "--no-fund"],
+                cwd=HERE,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             proc = None
         if proc is None or proc.returncode != 0 or not SDK_DIR.is_dir():
             said = [line for line in (proc.stderr if proc else "").splitlines() if "complete log" not in line]
             why = "timed out" if proc is None else (said or ["?"])[0].removeprefix("npm error ")
-            unavailable(f"@relaypro/sdk is not installed and `npm ci --offline` in {HERE} failed ({why}): run npm ci there", what)
+            unavailable(
+                f"@relaypro/sdk is not installed and `npm ci --offline` in {HERE} failed ({why}): run npm ci there",
+                what,
+            )
     version = json.loads((SDK_DIR / "package.json").read_text(encoding="utf-8"))["version"]
     if version != SDK_VERSION:
         pytest.fail(f"{SDK_DIR} is @relaypro/sdk {version}, not the pinned {SDK_VERSION}: run npm ci in {HERE}")
@@ -99,7 +107,13 @@ def relay_py_python() -> str:
     import sys
 
     for python in (RELAY_PY_PYTHON, sys.executable):
-        if python and subprocess.run([python, "-c", "import relay.workflow"], capture_output=True, timeout=60, check=False).returncode == 0:
+        if (
+            python
+            and subprocess.run(
+                [python, "-c", "import relay.workflow"], capture_output=True, timeout=60, check=False
+            ).returncode
+            == 0
+        ):
             return python
     reason = "relay-py is not installed (it is not on PyPI): set RELAY_PY_PYTHON to a Python that has it"
     warnings.warn(f"a relay-py test is skipped: {reason}", stacklevel=2)

@@ -63,25 +63,43 @@ def test_default_asks_for_twenty_and_prints_a_table(run: Any, api: Any) -> None:
 def test_every_filter_goes_in_the_query(run: Any, api: Any) -> None:
     api.get(PATH).mock(return_value=httpx.Response(200, json={"data": [], "cursor": None}))
     result = run(
-        "analytics", "workflow", "-s", SUB, "-w", "wf_9", "-i", "inst-1", "-u", "990007560045678", "-t", "user",
-        "--oldest", "2026-11-01", "--latest", "2026-11-08T12:30:00+01:00", "-l", "5",
+        "analytics",
+        "workflow",
+        "-s",
+        SUB,
+        "-w",
+        "wf_9",
+        "-i",
+        "inst-1",
+        "-u",
+        "990007560045678",
+        "-t",
+        "user",
+        "--oldest",
+        "2026-11-01",
+        "--latest",
+        "2026-11-08T12:30:00+01:00",
+        "-l",
+        "5",
     )
     assert result.code == 0, result.err
-    assert sent(api) == [(
-        "GET",
-        PATH,
-        {
-            "subscriber_id": SUB,
-            "workflow_id": "wf_9",
-            "workflow_instance_id": "inst-1",
-            "user_id": "990007560045678",
-            "source_type": "user",
-            "category": "workflow",
-            "oldest": "2026-11-01T00:00:00Z",
-            "latest": "2026-11-08T11:30:00Z",
-            "limit": "5",
-        },
-    )]
+    assert sent(api) == [
+        (
+            "GET",
+            PATH,
+            {
+                "subscriber_id": SUB,
+                "workflow_id": "wf_9",
+                "workflow_instance_id": "inst-1",
+                "user_id": "990007560045678",
+                "source_type": "user",
+                "category": "workflow",
+                "oldest": "2026-11-01T00:00:00Z",
+                "latest": "2026-11-08T11:30:00Z",
+                "limit": "5",
+            },
+        )
+    ]
     assert (result.out, result.err) == ("", "No analytics events match.\n")
 
 
@@ -142,11 +160,15 @@ def test_a_cursor_sent_twice_stops_paging_with_exit_1(run: Any, api: Any) -> Non
 
 
 @pytest.mark.parametrize("argv", [["analytics", "--all"], ["analytics"], ["user", "assignments"]], ids=" ".join)
-def test_pages_without_events_that_always_name_a_new_cursor_stop_paging_with_exit_1(run: Any, api: Any, argv: list[str]) -> None:
+def test_pages_without_events_that_always_name_a_new_cursor_stop_paging_with_exit_1(
+    run: Any, api: Any, argv: list[str]
+) -> None:
     """A server that never ends its pages (no event, a new cursor each time) would hold the command forever."""
     path = "/ibot/audit" if argv[0] == "user" else PATH
     cursors = iter(range(1, 10_000))
-    api.get(path).mock(side_effect=lambda request: httpx.Response(200, json={"data": [], "cursor": f"c{next(cursors)}"}))
+    api.get(path).mock(
+        side_effect=lambda request: httpx.Response(200, json={"data": [], "cursor": f"c{next(cursors)}"})
+    )
     result = run(*argv, "-s", SUB)
     assert (result.code, result.out) == (1, "")
     assert result.err == (
@@ -240,15 +262,27 @@ def test_parse_time_forms() -> None:
 def test_analytics_on_the_sandbox_pages_and_filters(run: Any) -> None:
     assert run("-P", "local", "analytics", "--json").json() == []
     created = run(
-        "-P", "local", "workflow", "create", "http", "-n", "hook", "-u", "wss://example.com/hook", "-i",
-        "990007560045678", "--json",
+        "-P",
+        "local",
+        "workflow",
+        "create",
+        "http",
+        "-n",
+        "hook",
+        "-u",
+        "wss://example.com/hook",
+        "-i",
+        "990007560045678",
+        "--json",
     )
     assert created.code == 0, created.err
     for _ in range(3):
         assert run("-P", "local", "workflow", "trigger", "-w", "hook", "-u", "990007560045678").code == 0
     every = run("-P", "local", "analytics", "workflow", "-w", "hook", "--all", "--json").json()
     assert len(every) == 3 and all(e["category"] == "workflow" for e in every)
-    assert [e["id"] for e in run("-P", "local", "analytics", "-l", "2", "--json").json()] == [e["id"] for e in every[:2]]
+    assert [e["id"] for e in run("-P", "local", "analytics", "-l", "2", "--json").json()] == [
+        e["id"] for e in every[:2]
+    ]
     assert run("-P", "local", "analytics", "--oldest", "2999-01-01", "--json").json() == []
     result = run("-P", "local", "analytics", "-u", "990007560023456")
     assert (result.code, result.out, result.err) == (0, "", "No analytics events match.\n")

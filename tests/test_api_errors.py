@@ -17,7 +17,21 @@ from conftest import API, SUB, TOKEN
 HOST = "https://all-main-pro-ibot.relaysvr.com"
 AUTH_HINT = "hint: run `relay login`, or set RELAY_API_KEY to a valid token\n"
 NET_HINT = "hint: check RELAY_HOST / the profile's host and your network\n"
-CREATE = ["workflow", "create", "call", "--trigger", "inbound", "--name", "x", "--uri", "wss://h/p", "-i", "990007560045678", "-s", SUB]
+CREATE = [
+    "workflow",
+    "create",
+    "call",
+    "--trigger",
+    "inbound",
+    "--name",
+    "x",
+    "--uri",
+    "wss://h/p",
+    "-i",
+    "990007560045678",
+    "-s",
+    SUB,
+]
 
 
 def no_secrets(result: Any) -> None:
@@ -103,7 +117,9 @@ def test_502_with_html_body(run: Any) -> None:
 
 def test_400_on_create_names_the_error(run: Any) -> None:
     with respx.mock(base_url=API, assert_all_called=False, assert_all_mocked=True) as mock:
-        route = mock.post("/ibot/workflow").mock(return_value=httpx.Response(400, json={"error": "invalid_install_user_id"}))
+        route = mock.post("/ibot/workflow").mock(
+            return_value=httpx.Response(400, json={"error": "invalid_install_user_id"})
+        )
         result = run(*CREATE)
         assert route.call_count == 1
     no_secrets(result)
@@ -120,7 +136,10 @@ def test_400_with_message_and_error(run: Any) -> None:
         )
         result = run(*CREATE)
     assert result.code == 1
-    assert result.err == "error: the Relay API refused POST /ibot/workflow: no such user d1 (invalid_install_user_id) (HTTP 400)\n"
+    assert (
+        result.err
+        == "error: the Relay API refused POST /ibot/workflow: no such user d1 (invalid_install_user_id) (HTTP 400)\n"
+    )
 
 
 # --- transport failures -----------------------------------------------------------------------------
@@ -299,7 +318,8 @@ def test_relay_host_beats_relay_env(run: Any, monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.parametrize(
-    "host", ["http://example.com", "ftp://example.com", "https://", "https://example.com/?x=1", "http://127.0.0.1:notaport"]
+    "host",
+    ["http://example.com", "ftp://example.com", "https://", "https://example.com/?x=1", "http://127.0.0.1:notaport"],
 )
 def test_bad_relay_host_is_refused(run: Any, monkeypatch: pytest.MonkeyPatch, host: str) -> None:
     monkeypatch.setenv("RELAY_HOST", host)
@@ -315,7 +335,9 @@ def test_relay_env_qa(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RELAY_ENV", "qa")
     result, requests = catch_all(run, "workflow", "list", "-s", SUB)
     assert result.code == 0, result.err
-    assert [str(r.url) for r in requests] == [f"https://all-main-qa-ibot.relaysvr.com/ibot/workflow?subscriber_id={SUB}"]
+    assert [str(r.url) for r in requests] == [
+        f"https://all-main-qa-ibot.relaysvr.com/ibot/workflow?subscriber_id={SUB}"
+    ]
 
 
 def test_relay_env_pro_explicit(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -342,7 +364,10 @@ def test_connection_refused_names_the_configured_host(run: Any, monkeypatch: pyt
         result = run("workflow", "list", "-s", SUB)
     no_secrets(result)
     assert result.code == 1
-    assert result.err == "error: could not connect to http://127.0.0.1:9999: connection refused (tried 4 times)\n" + NET_HINT
+    assert (
+        result.err
+        == "error: could not connect to http://127.0.0.1:9999: connection refused (tried 4 times)\n" + NET_HINT
+    )
 
 
 def test_error_output_is_not_json_even_with_json_flag(run: Any) -> None:
@@ -374,7 +399,9 @@ MARK = "S3cretMark"
         (f"Bearer {MARK}", "a space"),
     ],
 )
-def test_a_bad_api_key_is_refused_unsent_and_unshown(run: Any, monkeypatch: pytest.MonkeyPatch, value: str, problem: str) -> None:
+def test_a_bad_api_key_is_refused_unsent_and_unshown(
+    run: Any, monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
     monkeypatch.setenv("RELAY_API_KEY", value)
     for verbose in ([], ["--verbose"]):
         result, requests = catch_all(run, *verbose, "workflow", "list", "-s", SUB)
@@ -416,14 +443,21 @@ def test_bad_header_values_and_names_are_refused_unshown(
     [(f"Bearer {MARK}", "a space"), (f"Bear\n{MARK}", "a control character (a line break, a tab, ...)"),
      (f"B\u00e9{MARK}", "a non-ASCII character"), (f"Be:{MARK}", "a character not allowed in a word")],
 )  # fmt: skip
-def test_a_bad_auth_method_is_refused_unshown(run: Any, monkeypatch: pytest.MonkeyPatch, value: str, problem: str) -> None:
+def test_a_bad_auth_method_is_refused_unshown(
+    run: Any, monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
     monkeypatch.setenv("RELAY_AUTH_METHOD", value)
     result, requests = catch_all(run, "workflow", "list", "-s", SUB)
     assert (result.code, result.out, requests) == (2, "", [])
-    assert result.err == f"error: RELAY_AUTH_METHOD: expected one word such as Bearer, got a value with {problem} (not shown)\n"
+    assert (
+        result.err
+        == f"error: RELAY_AUTH_METHOD: expected one word such as Bearer, got a value with {problem} (not shown)\n"
+    )
 
 
-def test_a_damaged_stored_token_is_exit_4_unsent_and_unshown(run: Any, monkeypatch: pytest.MonkeyPatch, isolated_env: Any) -> None:
+def test_a_damaged_stored_token_is_exit_4_unsent_and_unshown(
+    run: Any, monkeypatch: pytest.MonkeyPatch, isolated_env: Any
+) -> None:
     from relay_cli.auth.tokens import TokenStore
 
     monkeypatch.delenv("RELAY_API_KEY")
@@ -441,9 +475,10 @@ def test_a_refreshed_token_that_cannot_be_sent_is_refused_unshown() -> None:
     from relay_cli.api.client import RelayClient
     from relay_cli.errors import AuthError
 
-    with respx.mock(base_url=API) as mock, RelayClient(
-        API, token="old-token", user_agent="t", on_unauthorized=lambda: f"{MARK}\r\n"
-    ) as client:
+    with (
+        respx.mock(base_url=API) as mock,
+        RelayClient(API, token="old-token", user_agent="t", on_unauthorized=lambda: f"{MARK}\r\n") as client,
+    ):
         route = mock.get("/ibot/workflow").mock(return_value=httpx.Response(401))
         with pytest.raises(AuthError) as caught:
             client.list_workflows(SUB)
@@ -470,7 +505,9 @@ def test_a_host_with_credentials_is_refused_unshown(run: Any, monkeypatch: pytes
         )
 
 
-@pytest.mark.parametrize("host", ["http://[::1", "http://[::1:8080/", "https://[zz]", "https://exa mple.com", "https://h\n.com"])
+@pytest.mark.parametrize(
+    "host", ["http://[::1", "http://[::1:8080/", "https://[zz]", "https://exa mple.com", "https://h\n.com"]
+)
 def test_a_malformed_host_is_exit_2_naming_relay_host(run: Any, monkeypatch: pytest.MonkeyPatch, host: str) -> None:
     monkeypatch.setenv("RELAY_HOST", host)
     result, requests = catch_all(run, "workflow", "list", "-s", SUB)
@@ -494,7 +531,10 @@ def test_a_server_message_that_quotes_the_token_is_masked(run: Any) -> None:
         mock.get("/ibot/workflow").mock(return_value=answer)
         result = run("workflow", "list", "-s", SUB)
     assert result.code == 1
-    assert result.err == "error: the Relay API refused GET /ibot/workflow: token *** is not for this account (bad) (HTTP 400)\n"
+    assert (
+        result.err
+        == "error: the Relay API refused GET /ibot/workflow: token *** is not for this account (bad) (HTTP 400)\n"
+    )
 
 
 # --- redirects ------------------------------------------------------------------------------------------------
@@ -505,7 +545,9 @@ def test_a_redirect_is_an_error_naming_where_and_is_never_followed(run: Any, sta
     location = f"https://login.example.net/sso?next=/ibot&access_token={TOKEN}"
     with respx.mock(assert_all_called=False, assert_all_mocked=True) as mock:
         elsewhere = mock.route(host="login.example.net").mock(return_value=httpx.Response(200, json={"results": []}))
-        route = mock.get(f"{API}/ibot/workflow").mock(return_value=httpx.Response(status, headers={"Location": location}))
+        route = mock.get(f"{API}/ibot/workflow").mock(
+            return_value=httpx.Response(status, headers={"Location": location})
+        )
         result = run("workflow", "list", "-s", SUB)
         assert (route.call_count, elsewhere.call_count) == (1, 0)
     no_secrets(result)
@@ -600,7 +642,9 @@ def _client(**kw: Any) -> Any:
     return RelayClient(API, token=TOKEN, user_agent="t", **kw)
 
 
-@pytest.mark.parametrize(("name", "call", "method", "path", "good", "returned", "bad"), SHAPES, ids=[s[0] for s in SHAPES])
+@pytest.mark.parametrize(
+    ("name", "call", "method", "path", "good", "returned", "bad"), SHAPES, ids=[s[0] for s in SHAPES]
+)
 def test_each_method_checks_the_shape_of_its_answer(name: str, call: Any, method: str, path: str, good: Any, returned: Any,
                                                      bad: list[tuple[Any, str]]) -> None:  # fmt: skip
     from relay_cli.errors import ApiError
@@ -614,18 +658,29 @@ def test_each_method_checks_the_shape_of_its_answer(name: str, call: Any, method
             with pytest.raises(ApiError) as caught:
                 call(client)
             note = " (tried once; it may have been carried out: check before doing it again)" if method != "GET" else ""
-            assert caught.value.message == f"{API} answered {method} {path} with JSON of an unexpected shape: {problem}{note}"
+            assert (
+                caught.value.message
+                == f"{API} answered {method} {path} with JSON of an unexpected shape: {problem}{note}"
+            )
             assert caught.value.exit_code == 1
 
 
 @pytest.mark.parametrize(
     ("answer", "found"),
     [
-        (httpx.Response(200, text="<!doctype html><title>Sign in</title>", headers={"Content-Type": "text/html"}), "text/html"),
+        (
+            httpx.Response(200, text="<!doctype html><title>Sign in</title>", headers={"Content-Type": "text/html"}),
+            "text/html",
+        ),
         (httpx.Response(200, text="<r/>", headers={"Content-Type": "application/xml"}), "application/xml"),
-        (httpx.Response(200, content=b'{"results": [', headers={"Content-Type": "application/json"}),
-         "a body that is not valid JSON (application/json, 13 bytes)"),
-        (httpx.Response(200, content=b"\xff\xfe\x00garbage"), "a body that is not valid JSON (no content type, 10 bytes)"),
+        (
+            httpx.Response(200, content=b'{"results": [', headers={"Content-Type": "application/json"}),
+            "a body that is not valid JSON (application/json, 13 bytes)",
+        ),
+        (
+            httpx.Response(200, content=b"\xff\xfe\x00garbage"),
+            "a body that is not valid JSON (no content type, 10 bytes)",
+        ),
         (httpx.Response(200, content=b"[" * 100_000), "a body that is not valid JSON (no content type, 100000 bytes)"),
         (httpx.Response(200), "an empty body"),
         (httpx.Response(204), "an empty body"),
@@ -647,7 +702,9 @@ def test_an_answer_that_is_not_json_is_an_error(answer: httpx.Response, found: s
 def test_json_under_another_content_type_is_read_by_its_body() -> None:
     """The reference CLI parses some answers (groups) itself: the server may label JSON otherwise."""
     with respx.mock(base_url=API) as mock, _client() as client:
-        mock.get("/ibot/groups").mock(return_value=httpx.Response(200, text='[{"group_id": "g"}]', headers={"Content-Type": "text/plain"}))
+        mock.get("/ibot/groups").mock(
+            return_value=httpx.Response(200, text='[{"group_id": "g"}]', headers={"Content-Type": "text/plain"})
+        )
         assert client.groups(SUB) == [{"group_id": "g"}]
 
 
@@ -660,7 +717,12 @@ def test_endpoints_documented_to_answer_nothing_accept_an_empty_body_but_not_a_p
 
     with respx.mock(base_url=API) as mock, _client() as client:
         route = mock.route()
-        for empty in (httpx.Response(204), httpx.Response(200), httpx.Response(200, json={}), httpx.Response(200, json={"ok": True})):
+        for empty in (
+            httpx.Response(204),
+            httpx.Response(200),
+            httpx.Response(200, json={}),
+            httpx.Response(200, json={"ok": True}),
+        ):
             route.mock(return_value=empty)
             assert call(client) is None
         route.mock(return_value=httpx.Response(200, text="<html>portal</html>", headers={"Content-Type": "text/html"}))
@@ -669,7 +731,10 @@ def test_endpoints_documented_to_answer_nothing_accept_an_empty_body_but_not_a_p
         route.mock(return_value=httpx.Response(200, text="OK, done"))
         with pytest.raises(ApiError) as not_json:
             call(client)
-    assert "with HTTP 200 and text/html, not the API's JSON (tried once; it may have been carried out" in caught.value.message
+    assert (
+        "with HTTP 200 and text/html, not the API's JSON (tried once; it may have been carried out"
+        in caught.value.message
+    )
     assert "with HTTP 200 and a body that is not valid JSON (text/plain, 8 bytes)" in not_json.value.message
 
 
@@ -689,7 +754,9 @@ class Clock:
         self.now += seconds
 
 
-@pytest.mark.parametrize(("timeout", "attempts", "sleeps"), [(30, 4, [0.5, 1.0, 2.0]), (1, 2, [0.5]), (2, 3, [0.5, 1.0])])
+@pytest.mark.parametrize(
+    ("timeout", "attempts", "sleeps"), [(30, 4, [0.5, 1.0, 2.0]), (1, 2, [0.5]), (2, 3, [0.5, 1.0])]
+)
 def test_retries_stop_at_the_budget_of_twice_the_deadline(
     monkeypatch: pytest.MonkeyPatch, timeout: float, attempts: int, sleeps: list[float]
 ) -> None:
@@ -755,7 +822,9 @@ def test_an_upload_never_refreshes_nor_follows_a_redirect(tmp_path: Any) -> None
     signed = "https://bucket.s3.amazonaws.com/a.wav?X-Amz-Signature=sig"
     with respx.mock(assert_all_mocked=True) as mock, _client(on_unauthorized=lambda: "never") as client:
         moved = mock.put("https://bucket.s3.amazonaws.com/a.wav").mock(
-            return_value=httpx.Response(307, headers={"Location": "https://other.example.com/a.wav?X-Amz-Signature=sig"})
+            return_value=httpx.Response(
+                307, headers={"Location": "https://other.example.com/a.wav?X-Amz-Signature=sig"}
+            )
         )
         with pytest.raises(ApiError) as caught:
             client.upload_presigned(signed, str(path), 10)
@@ -767,7 +836,9 @@ def test_an_upload_never_refreshes_nor_follows_a_redirect(tmp_path: Any) -> None
     )
 
 
-def test_clients_share_one_tls_context_that_honours_ssl_cert_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def test_clients_share_one_tls_context_that_honours_ssl_cert_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
     import ssl
     from pathlib import Path
 
@@ -795,7 +866,10 @@ def test_attempts_are_counted_as_sent_a_refresh_included() -> None:
         with pytest.raises(ApiError) as caught:
             client.list_workflows(SUB)
     assert route.call_count == 5  # the refused one, then the four attempts a request gets
-    assert caught.value.message == "the Relay API refused GET /ibot/workflow: Service Unavailable (HTTP 503) (tried 5 times)"
+    assert (
+        caught.value.message
+        == "the Relay API refused GET /ibot/workflow: Service Unavailable (HTTP 503) (tried 5 times)"
+    )
 
 
 @pytest.mark.parametrize("fmt", [[], ["--json"]])

@@ -141,8 +141,7 @@ def test_get_missing_is_exit_3(run: Any, api: Any) -> None:
     assert result.code == 3
     assert result.out == ""
     assert result.err == (
-        "error: auto_answer has no arg named 'nope'\n"
-        "hint: `relay workflow args list -w ...` shows them\n"
+        "error: auto_answer has no arg named 'nope'\nhint: `relay workflow args list -w ...` shows them\n"
     )
     assert sent(api) == [LIST]
 
@@ -151,7 +150,9 @@ def test_get_missing_is_exit_3(run: Any, api: Any) -> None:
 
 
 def test_set_merges_and_posts_the_whole_workflow(run: Any, api: Any) -> None:
-    result = args(run, "set", "-w", "auto_answer", "-a", "greeting=hello", "-b", "record=false", "-r", "volume=7", "-a", "new=x=y")
+    result = args(
+        run, "set", "-w", "auto_answer", "-a", "greeting=hello", "-b", "record=false", "-r", "volume=7", "-a", "new=x=y"
+    )
     assert result.code == 0, result.err
     assert sent(api) == [LIST, SAVE]
     body = body_of(api.calls.last.request)
@@ -159,7 +160,13 @@ def test_set_merges_and_posts_the_whole_workflow(run: Any, api: Any) -> None:
     assert body == with_args(stored("wf-01"), merged)
     assert body["workflow_id"] == "wf-01"
     assert body["install"] == ["d1"]
-    assert list(body["config"]["trigger"]["start"]["workflow"]["args"]) == ["greeting", "volume", "record", "ratio", "new"]
+    assert list(body["config"]["trigger"]["start"]["workflow"]["args"]) == [
+        "greeting",
+        "volume",
+        "record",
+        "ratio",
+        "new",
+    ]
     assert result.err == "Updated the args of auto_answer (wf-01)\n"
     assert result.out == (
         "NAME      VALUE  TYPE\n"
@@ -243,7 +250,9 @@ def test_unset_some_missing_warns_and_removes_the_rest(run: Any, api: Any) -> No
     result = args(run, "unset", "-w", "auto_answer", "nope", "volume")
     assert result.code == 0, result.err
     assert sent(api) == [LIST, SAVE]
-    assert body_of(api.calls.last.request) == with_args(stored("wf-01"), {"greeting": "hi there", "record": True, "ratio": 2.5})
+    assert body_of(api.calls.last.request) == with_args(
+        stored("wf-01"), {"greeting": "hi there", "record": True, "ratio": 2.5}
+    )
     assert result.err.splitlines()[0] == "warning: auto_answer has no arg named nope"
 
 

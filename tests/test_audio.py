@@ -18,14 +18,21 @@ from conftest import API, SUB, TOKEN, clean, sent
 
 UPLOAD = "https://bucket.s3.amazonaws.com/custom/au-1.wav"
 SIGNED = UPLOAD + "?X-Amz-Credential=AKIAEXAMPLE%2F20261123&X-Amz-Signature=deadbeefcafe&X-Amz-Expires=900"
-CREATED = {"result": {"id": "au-1", "subscriber_id": SUB, "audio_format": "wave", "short_name": "welcome"},
-           "s3_upload_url": SIGNED}
+CREATED = {
+    "result": {"id": "au-1", "subscriber_id": SUB, "audio_format": "wave", "short_name": "welcome"},
+    "s3_upload_url": SIGNED,
+}
 LISTED = [{"id": "au-1", "subscriber_id": SUB, "audio_format": "wave", "short_name": "welcome"}]
 Q = {"subscriber_id": SUB}
 
 
 def wav_bytes(
-    frames: bytes = b"\x00\x01" * 800, *, tag: int = 1, channels: int = 1, rate: int = 8000, bits: int = 16,
+    frames: bytes = b"\x00\x01" * 800,
+    *,
+    tag: int = 1,
+    channels: int = 1,
+    rate: int = 8000,
+    bits: int = 16,
     before_data: bytes = b"",
 ) -> bytes:
     block = channels * bits // 8
@@ -53,7 +60,9 @@ def api() -> Any:
 
 
 def relay_calls(api: Any) -> list[tuple[str, str, dict[str, str]]]:
-    return sent(type("Only", (), {"calls": [c for c in api.calls if c.request.url.host != "bucket.s3.amazonaws.com"]})())
+    return sent(
+        type("Only", (), {"calls": [c for c in api.calls if c.request.url.host != "bucket.s3.amazonaws.com"]})()
+    )
 
 
 def upload_calls(api: Any) -> list[httpx.Request]:
@@ -170,7 +179,9 @@ def test_an_upload_url_that_is_not_an_absolute_http_url_is_not_used(run: Any, ap
 
 def test_an_upload_answered_with_a_web_page_is_not_an_upload(run: Any, api: Any, sound: Path) -> None:
     """A captive portal answers the PUT 200 with its page: nothing was stored, and the record is removed."""
-    api.put(UPLOAD).mock(return_value=httpx.Response(200, text="<html>Sign in</html>", headers={"Content-Type": "text/html"}))
+    api.put(UPLOAD).mock(
+        return_value=httpx.Response(200, text="<html>Sign in</html>", headers={"Content-Type": "text/html"})
+    )
     result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
     assert (result.code, result.out) == (1, "")
     assert relay_calls(api) == [("POST", "/ibot/custom_audio", Q), ("DELETE", "/ibot/custom_audio/au-1", Q)]
@@ -194,7 +205,9 @@ def test_an_upload_redirected_is_not_followed_nor_blamed_on_relay_host(run: Any,
 
 def test_an_audio_id_that_is_not_an_id_is_malformed(run: Any, api: Any, sound: Path) -> None:
     """The id is what the command deletes by and tells the user to: an object is never sent as one."""
-    api.post(f"{API}/ibot/custom_audio").mock(return_value=httpx.Response(200, json={**CREATED, "result": {"id": {"a": 1}}}))
+    api.post(f"{API}/ibot/custom_audio").mock(
+        return_value=httpx.Response(200, json={**CREATED, "result": {"id": {"a": 1}}})
+    )
     result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
     assert (result.code, result.out) == (1, "")
     assert relay_calls(api) == [("POST", "/ibot/custom_audio", Q)]
@@ -232,7 +245,10 @@ def test_the_object_stores_xml_error_is_shown(run: Any, api: Any, sound: Path) -
     api.put(UPLOAD).mock(return_value=httpx.Response(403, text=xml, headers={"Content-Type": "application/xml"}))
     result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
     assert result.code == 1
-    assert "failed: HTTP 403 AccessDenied: Request has expired (tried once); the new audio record au-1 was removed" in result.err
+    assert (
+        "failed: HTTP 403 AccessDenied: Request has expired (tried once); the new audio record au-1 was removed"
+        in result.err
+    )
 
 
 def test_upload_presigned_streams_reports_progress_and_restarts_it_on_retry(tmp_path: Path) -> None:
@@ -357,7 +373,9 @@ def test_list_empty(run: Any, api: Any) -> None:
     api.get(f"{API}/ibot/custom_audio").mock(return_value=httpx.Response(200, json=[]))
     result = run("audio", "list", "-s", SUB)
     assert (result.code, result.out) == (0, "")
-    assert result.err == "No custom audio files have been uploaded yet; use `relay audio create --help` to get started.\n"
+    assert (
+        result.err == "No custom audio files have been uploaded yet; use `relay audio create --help` to get started.\n"
+    )
 
 
 @pytest.mark.parametrize("args", [["au-1"], ["-i", "au-1"], ["--id", "au-1"]])
@@ -403,7 +421,13 @@ def test_delete_asks_on_a_terminal(
 
 def test_wav_inspect_reads_the_format(tmp_path: Path) -> None:
     info = wav.inspect(_file(tmp_path, "a.wav", wav_bytes(b"\x00" * 32000, channels=2, rate=8000, bits=16)))
-    assert (info.format_tag, info.channels, info.sample_rate, info.bits_per_sample, info.data_bytes) == (1, 2, 8000, 16, 32000)
+    assert (info.format_tag, info.channels, info.sample_rate, info.bits_per_sample, info.data_bytes) == (
+        1,
+        2,
+        8000,
+        16,
+        32000,
+    )
     assert info.duration == 1.0
     assert info.describe() == "PCM, 2 ch, 8000 Hz, 16-bit, 1.0 s"
 
@@ -414,7 +438,10 @@ def test_wav_inspect_accepts_non_pcm_padding_and_chunks_before_data(tmp_path: Pa
     listed = b"LIST" + struct.pack("<I", 5) + b"INFOx" + b"\x00"  # an odd-sized chunk and its pad byte
     info = wav.inspect(_file(tmp_path, "l.wav", wav_bytes(before_data=listed)))
     assert info.data_bytes == 1600
-    assert wav.inspect(_file(tmp_path, "x.wav", wav_bytes(tag=0x55, bits=0))).describe() == "format 85, 1 ch, 8000 Hz, 0-bit"
+    assert (
+        wav.inspect(_file(tmp_path, "x.wav", wav_bytes(tag=0x55, bits=0))).describe()
+        == "format 85, 1 ch, 8000 Hz, 0-bit"
+    )
 
 
 def test_wav_data_before_fmt_is_refused(tmp_path: Path) -> None:
@@ -437,8 +464,14 @@ def test_wav_duration_uses_the_byte_rate_of_compressed_formats(tmp_path: Path) -
         (b"RIFF\x00\x00\x00\x00WAV", "truncated: the file ends inside its RIFF/WAVE header"),
         (b"RIFF\x00\x00\x00\x00WAVX", "not a WAV file: it does not start with a RIFF/WAVE header"),
         (b"RIFX\x00\x00\x00\x00WAVE", "not a WAV file: it does not start with a RIFF/WAVE header"),
-        (b"RIFF\x00\x00\x00\x00WAVEfmt \x0e\x00\x00\x00" + b"\x00" * 14, "the fmt chunk is 14 bytes, expected at least 16"),
-        (b"RIFF\x00\x00\x00\x00WAVELIST\x00\x10\x00\x00INFO", "truncated: the LIST chunk needs 4096 bytes, 4 are there"),
+        (
+            b"RIFF\x00\x00\x00\x00WAVEfmt \x0e\x00\x00\x00" + b"\x00" * 14,
+            "the fmt chunk is 14 bytes, expected at least 16",
+        ),
+        (
+            b"RIFF\x00\x00\x00\x00WAVELIST\x00\x10\x00\x00INFO",
+            "truncated: the LIST chunk needs 4096 bytes, 4 are there",
+        ),
         (wav_bytes(channels=0), "the fmt chunk says 0 channels at 8000 Hz"),
     ],
 )
@@ -456,7 +489,9 @@ def test_audio_on_the_sandbox(run: Any, sound: Path) -> None:
     assert result.code == 0, result.err
     created = result.json()
     assert {k: created[k] for k in ("subscriber_id", "audio_format", "short_name")} == {
-        "subscriber_id": "demo-account", "audio_format": "wave", "short_name": "welcome"
+        "subscriber_id": "demo-account",
+        "audio_format": "wave",
+        "short_name": "welcome",
     }
     assert run("-P", "local", "audio", "list", "--json").json() == [created]
     again = run("-P", "local", "audio", "create", "-n", "welcome", "-f", str(sound))
@@ -480,7 +515,9 @@ def test_sandbox_upload_needs_a_valid_signature_not_the_token(tmp_path: Path) ->
     transport = in_process_transport(tmp_path / "s.db", "tok")
     with httpx.Client(base_url="http://sandbox", transport=transport) as http:
         created = http.post(
-            "/ibot/custom_audio", params={"subscriber_id": "demo-account"}, headers={"Authorization": "Bearer tok"},
+            "/ibot/custom_audio",
+            params={"subscriber_id": "demo-account"},
+            headers={"Authorization": "Bearer tok"},
             json={"audio_format": "wave", "subscriber_id": "demo-account", "short_name": "s"},
         ).json()
         url = httpx.URL(created["s3_upload_url"])
@@ -492,6 +529,10 @@ def test_sandbox_upload_needs_a_valid_signature_not_the_token(tmp_path: Path) ->
         assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
         expired = url.copy_set_param("expires", "1")
         assert http.put(expired, content=body).status_code == 403
-        bad = http.post("/ibot/custom_audio", params={"subscriber_id": "demo-account"},
-                        headers={"Authorization": "Bearer tok"}, json={"audio_format": "mp3", "short_name": "s"})
+        bad = http.post(
+            "/ibot/custom_audio",
+            params={"subscriber_id": "demo-account"},
+            headers={"Authorization": "Bearer tok"},
+            json={"audio_format": "mp3", "short_name": "s"},
+        )
         assert bad.status_code == 400 and "audio_format" in bad.json()["message"]

@@ -33,7 +33,9 @@ def jwt(claims: dict[str, Any]) -> str:
     return f"{b64({'alg': 'none'})}.{b64(claims)}.sig"
 
 
-ID_TOKEN = jwt({"preferred_username": "uuid-1", "email": "ada@example.com", "given_name": "Ada", "family_name": "Lovelace"})
+ID_TOKEN = jwt(
+    {"preferred_username": "uuid-1", "email": "ada@example.com", "given_name": "Ada", "family_name": "Lovelace"}
+)
 
 
 def free_port() -> int:
@@ -87,7 +89,9 @@ class Provider:
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 if provider.trickle:
                     provider.grants.append(form)
-                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+                    self.wfile.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                    )
                     for _ in range(120):
                         if provider.stop.wait(0.05):
                             return
@@ -103,7 +107,11 @@ class Provider:
                     asked = provider.codes.pop(form["code"], None)
                     digest = hashlib.sha256(form["code_verifier"].encode()).digest()
                     ok = asked and base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == asked["code_challenge"]
-                    if not ok or asked["redirect_uri"] != form["redirect_uri"] or asked["client_id"] != form["client_id"]:
+                    if (
+                        not ok
+                        or asked["redirect_uri"] != form["redirect_uri"]
+                        or asked["client_id"] != form["client_id"]
+                    ):
                         self._send(400, {"error": "invalid_grant"})
                         return
                     refresh = provider.refresh if form["client_id"] == "test-cli" else "SDK-REFRESH-9"
@@ -188,9 +196,13 @@ def memory_keyring() -> Any:
 def api() -> Any:
     with respx.mock(base_url=API, assert_all_called=False) as mock:
         mock.route(host="127.0.0.1").pass_through()
-        mock.get("/ibot/authz_context").mock(return_value=httpx.Response(200, json=[{"subscriber_id": SUB, "name": "Acme"}]))
+        mock.get("/ibot/authz_context").mock(
+            return_value=httpx.Response(200, json=[{"subscriber_id": SUB, "name": "Acme"}])
+        )
         mock.get(f"/ibot/subscriber_info/{SUB}").mock(
-            return_value=httpx.Response(200, json={"capabilities": {"workflow_sdk": True, "calling": False, "other": True}})
+            return_value=httpx.Response(
+                200, json={"capabilities": {"workflow_sdk": True, "calling": False, "other": True}}
+            )
         )
         yield mock
 
@@ -199,7 +211,9 @@ def config_text(config: Any) -> str:
     return "".join(p.read_text() for p in config.glob("*.toml"))
 
 
-def test_pkce_login_end_to_end_then_refresh_on_401(run: Any, provider: Any, browser: Any, memory_keyring: Any, api: Any, isolated_env: Any) -> None:
+def test_pkce_login_end_to_end_then_refresh_on_401(
+    run: Any, provider: Any, browser: Any, memory_keyring: Any, api: Any, isolated_env: Any
+) -> None:
     result = run("login")
     assert result.code == 0, result.err
     assert browser and browser[0].startswith(provider.issuer + "/protocol/openid-connect/auth?")
@@ -237,7 +251,10 @@ def test_pkce_login_end_to_end_then_refresh_on_401(run: Any, provider: Any, brow
     result = run("whoami", "--json")
     assert result.code == 0, result.err
     assert result.json() == {
-        "name": "Ada Lovelace", "email": "ada@example.com", "user_id": "uuid-1", "default_account": SUB,
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "user_id": "uuid-1",
+        "default_account": SUB,
         "capabilities": {"workflow_sdk": True, "calling": False},
     }
 
@@ -297,7 +314,9 @@ def test_file_fallback_without_keyring(run: Any, provider: Any, browser: Any, ap
     assert not path.exists()
 
 
-def test_no_browser_prints_the_url(run: Any, provider: Any, memory_keyring: Any, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_browser_prints_the_url(
+    run: Any, provider: Any, memory_keyring: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import relay_cli.output as output
 
     def no_browser(url: str) -> bool:
@@ -356,7 +375,9 @@ def test_api_key_is_never_refreshed(run: Any, provider: Any, monkeypatch: pytest
     assert provider.grants == []
 
 
-def test_token_generate_prints_only_the_sdk_refresh_token(run: Any, provider: Any, browser: Any, memory_keyring: Any) -> None:
+def test_token_generate_prints_only_the_sdk_refresh_token(
+    run: Any, provider: Any, browser: Any, memory_keyring: Any
+) -> None:
     result = run("token", "generate")
     assert result.code == 0, result.err
     assert result.out == "SDK-REFRESH-9\n"
@@ -377,7 +398,10 @@ def test_verbose_redacts(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_subscriber_and_env(run: Any, api: Any, monkeypatch: pytest.MonkeyPatch, isolated_env: Any) -> None:
-    assert run("subscriber", "get", "--json").json() == {"subscriber_id": SUB, "source": "server (your login's default account)"}
+    assert run("subscriber", "get", "--json").json() == {
+        "subscriber_id": SUB,
+        "source": "server (your login's default account)",
+    }
     assert run("subscriber", "list", "--json").json() == [{"subscriber_id": SUB, "name": "Acme"}]
     result = run("subscriber", "set", "ABC")
     assert result.code == 0, result.err
@@ -437,7 +461,9 @@ def use_keyring() -> Any:
 
 def still_used(run: Any, api: Any) -> None:
     """The login left behind is still what commands send."""
-    route = api.get(f"/ibot/subscriber/{SUB}/device_ids").mock(return_value=httpx.Response(200, json={"devices": ["d1"]}))
+    route = api.get(f"/ibot/subscriber/{SUB}/device_ids").mock(
+        return_value=httpx.Response(200, json={"devices": ["d1"]})
+    )
     assert run("-P", "default", "devices", "-s", SUB, "--json").code == 0
     assert route.calls.last.request.headers["Authorization"] == f"Bearer {SECRET}"
 
@@ -452,7 +478,9 @@ def test_logout_deletes_the_keyring_entry_and_says_so(run: Any, provider: Any, u
     assert (again.code, again.err) == (0, f"Not logged in to {API} (profile default): nothing to do.\n")
 
 
-def test_logout_when_the_keyring_refuses_to_delete_is_exit_1(run: Any, provider: Any, use_keyring: Any, api: Any) -> None:
+def test_logout_when_the_keyring_refuses_to_delete_is_exit_1(
+    run: Any, provider: Any, use_keyring: Any, api: Any
+) -> None:
     kr = use_keyring(RefusingKeyring())
     kr.data[("relay-cli", ENTRY)] = stored_login(provider)
     result = run("logout")

@@ -107,7 +107,9 @@ def test_the_bash_script_itself_completes(tmp_path: Path) -> None:
     )
     env = _env(tmp_path)
     env["PATH"] = f"{BINDIR}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.run(["bash", "--norc", "--noprofile", "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["create"]
 

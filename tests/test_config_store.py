@@ -122,20 +122,40 @@ def test_current_of_an_empty_string_is_none(isolated_env: Path) -> None:
         ('[profiles]\nqa = "x"\n', "profiles.qa: expected a table of settings ([profiles.qa]), got a string"),
         ("[profiles.qa]\nsubscriber_id = 5\n", "profiles.qa.subscriber_id: expected a string, got an integer"),
         ("[profiles.qa]\nenv = 2024-01-01\n", "profiles.qa.env: expected a string, got a date or time"),
-        ('[profiles.qa]\nevn = "qa"\n', "profiles.qa.evn: unknown key (did you mean env?); a profile takes env, host, subscriber_id, "
-         "auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri"),
-        ('[profiles.qa]\nsubscriberid = "S"\n', "profiles.qa.subscriberid: unknown key (did you mean subscriber_id?); a profile takes "
-         "env, host, subscriber_id, auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri"),
-        ('[profiles.qa]\napi_key = "tok-secret-9"\n', "profiles.qa.api_key: unknown key; a profile takes env, host, subscriber_id, "
-         "auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri"),
-        ('curent_profile = "qa"\n', "curent_profile: unknown key (did you mean current_profile?); the file holds current_profile and "
-         "[profiles.NAME] tables"),
-        ("[profile.qa]\n", "profile: unknown key (did you mean profiles?); the file holds current_profile and [profiles.NAME] tables"),
-        ('[profiles."a b"]\n"x y" = "1"\n', 'profiles."a b"."x y": unknown key; a profile takes env, host, subscriber_id, '
-         "auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri"),
+        (
+            '[profiles.qa]\nevn = "qa"\n',
+            "profiles.qa.evn: unknown key (did you mean env?); a profile takes env, host, subscriber_id, "
+            "auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri",
+        ),
+        (
+            '[profiles.qa]\nsubscriberid = "S"\n',
+            "profiles.qa.subscriberid: unknown key (did you mean subscriber_id?); a profile takes "
+            "env, host, subscriber_id, auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri",
+        ),
+        (
+            '[profiles.qa]\napi_key = "tok-secret-9"\n',
+            "profiles.qa.api_key: unknown key; a profile takes env, host, subscriber_id, "
+            "auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri",
+        ),
+        (
+            'curent_profile = "qa"\n',
+            "curent_profile: unknown key (did you mean current_profile?); the file holds current_profile and "
+            "[profiles.NAME] tables",
+        ),
+        (
+            "[profile.qa]\n",
+            "profile: unknown key (did you mean profiles?); the file holds current_profile and [profiles.NAME] tables",
+        ),
+        (
+            '[profiles."a b"]\n"x y" = "1"\n',
+            'profiles."a b"."x y": unknown key; a profile takes env, host, subscriber_id, '
+            "auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri",
+        ),
     ],  # fmt: skip
 )
-def test_a_file_of_the_wrong_shape_is_an_error_naming_the_key(run: Any, isolated_env: Path, text: str, message: str) -> None:
+def test_a_file_of_the_wrong_shape_is_an_error_naming_the_key(
+    run: Any, isolated_env: Path, text: str, message: str
+) -> None:
     """Wrong types and unknown keys were ignored (and the command went to production); now: exit 2, nothing
     sent, one line naming the file, the key and what is expected, never the value."""
     path = isolated_env / "config.toml"
@@ -149,7 +169,10 @@ def test_a_file_of_the_wrong_shape_is_an_error_naming_the_key(run: Any, isolated
             assert len(mock.calls) == 0
         assert result.code == 2, args
         assert result.out == ""
-        assert result.err == f"error: {path}: {message}\nhint: fix or remove the file (it is yours to edit: comments are kept)\n"
+        assert (
+            result.err
+            == f"error: {path}: {message}\nhint: fix or remove the file (it is yours to edit: comments are kept)\n"
+        )
         assert "tok-secret-9" not in result.err
     assert path.read_text() == text
 
@@ -161,7 +184,10 @@ def test_a_byte_order_mark_is_accepted(run: Any, isolated_env: Path) -> None:
     assert ProfileStore(isolated_env).read() == {"current_profile": "qa", "profiles": {"qa": {"env": "qa"}}}
     assert run("profile", "show", "--json").json()["env"] == {"value": "qa", "source": "profile qa"}
     assert run("profile", "set", "subscriber_id", "S").code == 0
-    assert tomllib.loads(path.read_text(encoding="utf-8")) == {"current_profile": "qa", "profiles": {"qa": {"env": "qa", "subscriber_id": "S"}}}
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == {
+        "current_profile": "qa",
+        "profiles": {"qa": {"env": "qa", "subscriber_id": "S"}},
+    }
 
 
 @pytest.mark.parametrize("name", ["default", "qa", "A.b-c_d", "0", "x" * 64])
@@ -256,12 +282,18 @@ def test_edits_keep_comments_order_and_other_profiles(run: Any, isolated_env: Pa
     assert path.read_text() == expected
 
     assert run("profile", "use", "team").code == 0
-    expected = expected.replace('current_profile = "default"  # which profile', 'current_profile = "team"  # which profile')
+    expected = expected.replace(
+        'current_profile = "default"  # which profile', 'current_profile = "team"  # which profile'
+    )
     assert path.read_text() == expected
 
     assert tomllib.loads(path.read_text()) == {
         "current_profile": "team",
-        "profiles": {"default": {"env": "qa", "subscriber_id": "X"}, "team": {"subscriber_id": "T-1", "env": "qa"}, "ci": CI_VALUES},
+        "profiles": {
+            "default": {"env": "qa", "subscriber_id": "X"},
+            "team": {"subscriber_id": "T-1", "env": "qa"},
+            "ci": CI_VALUES,
+        },
     }
     assert path.read_text().endswith(CI_TABLE)
     assert_no_temp_files(isolated_env)
@@ -293,14 +325,7 @@ def test_a_new_key_goes_before_the_comment_that_introduces_the_next_table(run: A
     """A comment line right above ``[profiles.team]`` belongs to that table; a key added to the table before
     it must not be written between the comment and the header it describes."""
     path = isolated_env / "config.toml"
-    original = (
-        "[profiles.default]\n"
-        'env = "pro"\n'
-        "\n"
-        "# the team's account\n"
-        "[profiles.team]\n"
-        'subscriber_id = "T-1"\n'
-    )
+    original = '[profiles.default]\nenv = "pro"\n\n# the team\'s account\n[profiles.team]\nsubscriber_id = "T-1"\n'
     write(path, original)
     assert run("profile", "set", "subscriber_id", "X").code == 0
     assert path.read_text() == original.replace('env = "pro"\n', 'env = "pro"\nsubscriber_id = "X"\n')
@@ -547,7 +572,9 @@ def test_concurrent_writers_lose_nothing(isolated_env: Path, tmp_path: Path) -> 
     assert_no_temp_files(isolated_env)
 
 
-def test_edit_holds_the_lock_for_the_whole_read_modify_write(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_edit_holds_the_lock_for_the_whole_read_modify_write(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The lock is taken before the file is read and released only after it is replaced."""
     events: list[str] = []
     real_locked = store_module.locked

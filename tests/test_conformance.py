@@ -187,7 +187,10 @@ def test_an_inbound_call_answered_and_ended_by_the_caller_in_real_time(run: Any,
         "direction": "inbound", "device_id": IDS["Carol"], "device_name": "Carol",
         "uri": "urn:relay-resource:name:device:Carol", "onnet": True,
     }  # fmt: skip
-    assert isinstance(received["start_time_epoch"], int) and received["call_id"] == ran.sent("wf_api_answer_request")[0]["call_id"]
+    assert (
+        isinstance(received["start_time_epoch"], int)
+        and received["call_id"] == ran.sent("wf_api_answer_request")[0]["call_id"]
+    )
     assert ran.one("answered") is None  # answerCall resolves to nothing
     [say] = ran.sent("wf_api_say_request")
     assert say["text"] == "Now in call" and ran.one("said") == say["_id"]  # sayAndWait returns the prompt id
@@ -240,7 +243,11 @@ def test_an_incoming_call_the_app_declines(run: Any, apps: Apps, tmp_path: Path)
 def test_the_lifecycle_of_an_interaction(run: Any, apps: Apps) -> None:
     ran = simulate(run, apps, "interactions", "--scenario", "button", *QUICK)
     urn = "urn:relay-resource:name:interaction:lifecycle?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice"
-    assert [(e["type"], e["source_uri"]) for e in ran.saw("lifecycle")] == [("started", urn), ("resumed", urn), ("ended", urn)]
+    assert [(e["type"], e["source_uri"]) for e in ran.saw("lifecycle")] == [
+        ("started", urn),
+        ("resumed", urn),
+        ("ended", urn),
+    ]
     [start] = ran.sent("wf_api_start_interaction_request")
     assert start["options"] == {"color": "ff0000", "home_channel": "suspend"} and start["_target"] == {"uris": [ALICE]}
     assert ran.sent("wf_api_end_interaction_request")[0]["_target"] == {"uris": [urn]}
@@ -301,7 +308,20 @@ def test_timers_named_unnamed_interval_and_cleared(run: Any, apps: Apps) -> None
 
 
 def test_vars_and_args(run: Any, apps: Apps) -> None:
-    ran = simulate(run, apps, "vars", "--scenario", "button", *QUICK, "-a", "greeting=hello", "-a", "list=a,b,c", "-a", "nums=1,2,3")
+    ran = simulate(
+        run,
+        apps,
+        "vars",
+        "--scenario",
+        "button",
+        *QUICK,
+        "-a",
+        "greeting=hello",
+        "-a",
+        "list=a,b,c",
+        "-a",
+        "nums=1,2,3",
+    )
     assert ran.one("greeting") == "hello" and ran.one("missing") == "fallback" and ran.one("count") == 3
     assert ran.one("get") == ["one", "two"] and ran.one("list") == ["a", "b", "c"] and ran.one("nums") == [1, 2, 3]
     assert ran.one("mapped") == "HELLO"
@@ -317,10 +337,19 @@ def test_device_info_queries_and_setters(run: Any, apps: Apps) -> None:
     assert isinstance(latlong, list) and len(latlong) == 2 and all(isinstance(x, float) for x in latlong)
     assert ran.one("latlong") == latlong and ran.one("indoor") == "Lobby" and ran.one("battery") == 87
     assert ran.one("location_enabled") is True and ran.one("user") == "alice"
-    assert ran.one("renamed") == "Alicia" and ran.one("location_disabled") is False and ran.one("location_enabled_again") is True
+    assert (
+        ran.one("renamed") == "Alicia"
+        and ran.one("location_disabled") is False
+        and ran.one("location_enabled_again") is True
+    )
     assert ran.one("user_after") == "night-shift"
     fields = [(m["field"], m["value"]) for m in ran.sent("wf_api_set_device_info_request")]
-    assert fields == [("label", "Alicia"), ("location_enabled", "false"), ("location_enabled", "true"), ("channel", "ops")]
+    assert fields == [
+        ("label", "Alicia"),
+        ("location_enabled", "false"),
+        ("location_enabled", "true"),
+        ("channel", "ops"),
+    ]
 
 
 def test_device_actions(run: Any, apps: Apps) -> None:
@@ -349,7 +378,14 @@ def test_notifications_and_incidents(run: Any, apps: Apps, tmp_path: Path) -> No
     )
     ran = simulate(run, apps, "notify", "--scenario-file", scenario(tmp_path, steps), *QUICK)
     kinds = [(m["type"], m["name"]) for m in ran.sent("wf_api_notification_request")]
-    assert kinds == [("broadcast", "news"), ("cancel", "news"), ("notify", "note"), ("cancel", "note"), ("alert", "help"), ("cancel", "help")]
+    assert kinds == [
+        ("broadcast", "news"),
+        ("cancel", "news"),
+        ("notify", "note"),
+        ("cancel", "note"),
+        ("alert", "help"),
+        ("cancel", "help"),
+    ]
     note = ran.one("notification")
     assert (note["event"], note["name"], note["source_uri"]) == ("ack_event", "help", BOB)
     assert note["notification_state"]["created"] == [ALICE, BOB] and note["notification_state"]["acknowledged"] == [BOB]
@@ -433,7 +469,9 @@ def test_the_coverage_table_matches_the_sdk_and_the_apps() -> None:
     listed = [r["sdk"] for r in rows]
     assert len(listed) == len(set(listed)), "a row is listed twice"
     wanted = {f"{m}()" for m in methods} | {f"Event.{e}" for e in events}
-    assert set(listed) == wanted, f"missing: {sorted(wanted - set(listed))}; not in the SDK: {sorted(set(listed) - wanted)}"
+    assert set(listed) == wanted, (
+        f"missing: {sorted(wanted - set(listed))}; not in the SDK: {sorted(set(listed) - wanted)}"
+    )
     assert {r["served"] for r in rows} <= {"yes", "no", "SDK only"}
     named = set().union(*(methods_named_by(wf) for wf in re.findall(r"^define\('([\w-]+)'", APPS, re.M)))
     for row in rows:

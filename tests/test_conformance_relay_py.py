@@ -149,7 +149,18 @@ def test_every_event_has_each_field_relay_py_indexes() -> None:
 
 def test_no_value_relay_py_reads_is_mangled_by_its_int_array_workaround() -> None:
     py = Py()
-    for query in ("name", "id", "type", "address", "latlong", "battery", "indoor_location", "location", "username", "location_enabled"):
+    for query in (
+        "name",
+        "id",
+        "type",
+        "address",
+        "latlong",
+        "battery",
+        "indoor_location",
+        "location",
+        "username",
+        "location_enabled",
+    ):
         py.request("get_device_info", _target={"uris": [ALICE]}, query=query, refresh=False)
     for message in py.received + a_session().received:
         assert py_cleaned(message) == message, message
@@ -188,15 +199,26 @@ def test_say_and_wait_and_listen_as_relay_py_matches_them() -> None:
         ("call", {"_target": {"uris": [ALICE]}, "uri": "urn:relay-resource:name:device:Bob"}, "call_id"),  # place_call
         ("create_incident", {"type": "panic", "originator_uri": ALICE}, "incident_id"),
         ("translate", {"text": "hello", "from_lang": "en-US", "to_lang": "es-ES"}, "text"),
-        ("group_query", {"query": "list_members", "group_uri": "urn:relay-resource:name:group:Front%20desk"}, "member_uris"),
+        (
+            "group_query",
+            {"query": "list_members", "group_uri": "urn:relay-resource:name:group:Front%20desk"},
+            "member_uris",
+        ),
         (
             "group_query",  # relay-py group_member(): the device urn quoted once, the group name quoted
-            {"query": "is_member", "group_uri": "urn:relay-resource:name:group:Front%20desk?device=urn%3Arelay-resource%3Aname%3Adevice%3ABob"},
+            {
+                "query": "is_member",
+                "group_uri": "urn:relay-resource:name:group:Front%20desk?device=urn%3Arelay-resource%3Aname%3Adevice%3ABob",
+            },
             "is_member",
         ),
         ("inbox_count", {"_target": {"uris": [ALICE]}}, "count"),
         ("sms", {"type": "sms", "text": "hi", "uri": "tel:+15555550100"}, "message_id"),
-        ("get_device_info", {"_target": {"uris": [ALICE]}, "query": "location_enabled", "refresh": False}, "location_enabled"),
+        (
+            "get_device_info",
+            {"_target": {"uris": [ALICE]}, "query": "location_enabled", "refresh": False},
+            "location_enabled",
+        ),
     ],
 )
 def test_each_response_has_the_field_relay_py_reads(request_type: str, fields: dict[str, Any], reads: str) -> None:

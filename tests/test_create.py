@@ -34,8 +34,16 @@ def assert_create_request(request: httpx.Request, subscriber: str = SUB) -> None
     assert request.headers["Content-Type"] == "application/json"
 
 
-def expected(trigger: dict[str, Any], *, name: str = "x", uri: str = URI, install: list[str] | None = None,
-             args: dict[str, Any] | None = None, transient: bool = True, hidden: bool = False) -> dict[str, Any]:
+def expected(
+    trigger: dict[str, Any],
+    *,
+    name: str = "x",
+    uri: str = URI,
+    install: list[str] | None = None,
+    args: dict[str, Any] | None = None,
+    transient: bool = True,
+    hidden: bool = False,
+) -> dict[str, Any]:
     """Only used by the flag tests below; the per-trigger tests spell the whole body out."""
     return {
         "name": name,
@@ -75,10 +83,12 @@ CASES = [
         {
             "name": "auto",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/in", "args": {}}},
-                "on_incoming_call": ".*",
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/in", "args": {}}},
+                    "on_incoming_call": ".*",
+                }
+            },
             "install": ["990007560045678"],
         },
         id="call-inbound",
@@ -88,10 +98,12 @@ CASES = [
         {
             "name": "out",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/out", "args": {}}},
-                "on_call_request": ".*",
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/out", "args": {}}},
+                    "on_call_request": ".*",
+                }
+            },
             "install": ["990007560023456"],
         },
         id="call-default-outbound",
@@ -101,10 +113,12 @@ CASES = [
         {
             "name": "tap",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/tap", "args": {}}},
-                "on_button": "action_button_single_tap",
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/tap", "args": {}}},
+                    "on_button": "action_button_single_tap",
+                }
+            },
             "install_rule": "urn:relay-resource:all:device",
         },
         id="button-default-single",
@@ -114,23 +128,38 @@ CASES = [
         {
             "name": "tap2",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/tap2", "args": {}}},
-                "on_button": "action_button_double_tap",
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/tap2", "args": {}}},
+                    "on_button": "action_button_double_tap",
+                }
+            },
             "install": ["d1"],
         },
         id="button-double",
     ),
     pytest.param(
-        ["phrase", "--trigger", "Hello World", "--trigger", "hi there", "--name", "hello", "--uri", "wss://h.example.com/hello", "-A"],
+        [
+            "phrase",
+            "--trigger",
+            "Hello World",
+            "--trigger",
+            "hi there",
+            "--name",
+            "hello",
+            "--uri",
+            "wss://h.example.com/hello",
+            "-A",
+        ],
         {
             "name": "hello",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/hello", "args": {}}},
-                "on_phrases": ["hello world", "hi there"],
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/hello", "args": {}}},
+                    "on_phrases": ["hello world", "hi there"],
+                }
+            },
             "install_rule": "urn:relay-resource:all:device",
         },
         id="phrase",
@@ -140,10 +169,12 @@ CASES = [
         {
             "name": "sos",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/sos", "args": {}}},
-                "on_device_event": "emergency",
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/sos", "args": {}}},
+                    "on_device_event": "emergency",
+                }
+            },
             "install": ["d1"],
         },
         id="event",
@@ -153,23 +184,39 @@ CASES = [
         {
             "name": "low",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/bat", "args": {}}},
-                "on_battery_discharge": 25,
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/bat", "args": {}}},
+                    "on_battery_discharge": 25,
+                }
+            },
             "install": ["d1"],
         },
         id="battery-defaults",
     ),
     pytest.param(
-        ["battery", "--trigger", "charge", "--threshold", "80", "--name", "full", "--uri", "wss://h.example.com/bat", "-i", "d1"],
+        [
+            "battery",
+            "--trigger",
+            "charge",
+            "--threshold",
+            "80",
+            "--name",
+            "full",
+            "--uri",
+            "wss://h.example.com/bat",
+            "-i",
+            "d1",
+        ],
         {
             "name": "full",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/bat", "args": {}}},
-                "on_battery_charge": 80,
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/bat", "args": {}}},
+                    "on_battery_charge": 80,
+                }
+            },
             "install": ["d1"],
         },
         id="battery-charge-80",
@@ -179,10 +226,12 @@ CASES = [
         {
             "name": "hook",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/hook", "args": {}}},
-                "on_http": "POST",
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/hook", "args": {}}},
+                    "on_http": "POST",
+                }
+            },
             "install": ["990007560045678"],
         },
         id="http",
@@ -192,10 +241,12 @@ CASES = [
         {
             "name": "room",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/nfc", "args": {}}},
-                "on_nfc": {"type": "custom", "category": "tasks", "label": "Room 12"},
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/nfc", "args": {}}},
+                    "on_nfc": {"type": "custom", "category": "tasks", "label": "Room 12"},
+                }
+            },
             "install_rule": "urn:relay-resource:all:device",
         },
         id="nfc-category-label",
@@ -205,24 +256,43 @@ CASES = [
         {
             "name": "any-tag",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/nfc", "args": {}}},
-                "on_nfc": {"type": "custom"},
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/nfc", "args": {}}},
+                    "on_nfc": {"type": "custom"},
+                }
+            },
             "install": ["d1"],
         },
         id="nfc-bare",
     ),
     pytest.param(
-        ["nfc", "--type", "user_profile", "-m", "serial=123", "--matcher", "k=a=b", "-c", "tasks",
-         "--name", "tag", "--uri", "wss://h.example.com/nfc", "-i", "d1"],
+        [
+            "nfc",
+            "--type",
+            "user_profile",
+            "-m",
+            "serial=123",
+            "--matcher",
+            "k=a=b",
+            "-c",
+            "tasks",
+            "--name",
+            "tag",
+            "--uri",
+            "wss://h.example.com/nfc",
+            "-i",
+            "d1",
+        ],
         {
             "name": "tag",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/nfc", "args": {}}},
-                "on_nfc": {"serial": "123", "k": "a=b", "type": "user_profile", "category": "tasks"},
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/nfc", "args": {}}},
+                    "on_nfc": {"serial": "123", "k": "a=b", "type": "user_profile", "category": "tasks"},
+                }
+            },
             "install": ["d1"],
         },
         id="nfc-hidden-type-and-matchers",
@@ -232,10 +302,12 @@ CASES = [
         {
             "name": "left",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/geo", "args": {}}},
-                "on_geofence": {"transition": "exit", "geofence_id": "GEO1"},
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/geo", "args": {}}},
+                    "on_geofence": {"transition": "exit", "geofence_id": "GEO1"},
+                }
+            },
             "install_rule": "urn:relay-resource:all:device",
         },
         id="geofence-exit",
@@ -245,36 +317,67 @@ CASES = [
         {
             "name": "arrived",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/geo", "args": {}}},
-                "on_geofence": {"transition": "entry", "geofence_id": "GEO2"},
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/geo", "args": {}}},
+                    "on_geofence": {"transition": "entry", "geofence_id": "GEO2"},
+                }
+            },
             "install": ["d1"],
         },
         id="geofence-default-entry",
     ),
     pytest.param(
-        ["position", "--trigger", "exit", "-v", "VENUE", "-p", "POS", "--name", "desk", "--uri", "wss://h.example.com/pos", "-A"],
+        [
+            "position",
+            "--trigger",
+            "exit",
+            "-v",
+            "VENUE",
+            "-p",
+            "POS",
+            "--name",
+            "desk",
+            "--uri",
+            "wss://h.example.com/pos",
+            "-A",
+        ],
         {
             "name": "desk",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/pos", "args": {}}},
-                "on_position": {"venue_id": "VENUE", "position_id": "POS", "transition": "exit"},
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/pos", "args": {}}},
+                    "on_position": {"venue_id": "VENUE", "position_id": "POS", "transition": "exit"},
+                }
+            },
             "install_rule": "urn:relay-resource:all:device",
         },
         id="position-exit",
     ),
     pytest.param(
-        ["position", "--venue_id", "V2", "--position_id", "P2", "--name", "desk2", "--uri", "wss://h.example.com/pos", "-i", "d1"],
+        [
+            "position",
+            "--venue_id",
+            "V2",
+            "--position_id",
+            "P2",
+            "--name",
+            "desk2",
+            "--uri",
+            "wss://h.example.com/pos",
+            "-i",
+            "d1",
+        ],
         {
             "name": "desk2",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/pos", "args": {}}},
-                "on_position": {"venue_id": "V2", "position_id": "P2", "transition": "entry"},
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/pos", "args": {}}},
+                    "on_position": {"venue_id": "V2", "position_id": "P2", "transition": "entry"},
+                }
+            },
             "install": ["d1"],
         },
         id="position-long-flags",
@@ -284,143 +387,270 @@ CASES = [
         {
             "name": "now",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
-                "on_timer": {"start_time": "immediately"},
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
+                    "on_timer": {"start_time": "immediately"},
+                }
+            },
             "install_rule": "urn:relay-resource:all:device",
         },
         id="timer-immediately",
     ),
     pytest.param(
-        ["timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00", "-z", "America/Chicago",
-         "--name", "once", "--uri", "wss://h.example.com/t", "-A"],
+        [
+            "timer",
+            "--trigger",
+            "schedule",
+            "--start",
+            "2030-01-01T09:00:00",
+            "-z",
+            "America/Chicago",
+            "--name",
+            "once",
+            "--uri",
+            "wss://h.example.com/t",
+            "-A",
+        ],
         {
             "name": "once",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
-                "on_timer": {"start_time": "2030-01-01T09:00:00", "timezone": "America/Chicago", "count": 1},
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
+                    "on_timer": {"start_time": "2030-01-01T09:00:00", "timezone": "America/Chicago", "count": 1},
+                }
+            },
             "install_rule": "urn:relay-resource:all:device",
         },
         id="timer-schedule",
     ),
     pytest.param(
-        ["timer", "--trigger", "schedule", "--start", "2030-06-15T07:30", "-z", "Asia/Tokyo",
-         "--name", "once2", "--uri", "wss://h.example.com/t", "-i", "d1"],
+        [
+            "timer",
+            "--trigger",
+            "schedule",
+            "--start",
+            "2030-06-15T07:30",
+            "-z",
+            "Asia/Tokyo",
+            "--name",
+            "once2",
+            "--uri",
+            "wss://h.example.com/t",
+            "-i",
+            "d1",
+        ],
         {
             "name": "once2",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
-                "on_timer": {"start_time": "2030-06-15T07:30:00", "timezone": "Asia/Tokyo", "count": 1},
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
+                    "on_timer": {"start_time": "2030-06-15T07:30:00", "timezone": "Asia/Tokyo", "count": 1},
+                }
+            },
             "install": ["d1"],
         },
         id="timer-schedule-no-seconds",
     ),
     pytest.param(
-        ["timer", "--trigger", "repeat", "--start", "2030-01-01T09:00:00", "-z", "America/Chicago", "-c", "10",
-         "--name", "standup", "--uri", "wss://h.example.com/t", "-A"],
+        [
+            "timer",
+            "--trigger",
+            "repeat",
+            "--start",
+            "2030-01-01T09:00:00",
+            "-z",
+            "America/Chicago",
+            "-c",
+            "10",
+            "--name",
+            "standup",
+            "--uri",
+            "wss://h.example.com/t",
+            "-A",
+        ],
         {
             "name": "standup",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
-                "on_timer": {
-                    "start_time": "2030-01-01T09:00:00",
-                    "timezone": "America/Chicago",
-                    "frequency": "daily",
-                    "interval": 1,
-                    "count": 10,
-                    "byweekday": [1, 2, 3, 4, 5, 6, 7],
-                },
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
+                    "on_timer": {
+                        "start_time": "2030-01-01T09:00:00",
+                        "timezone": "America/Chicago",
+                        "frequency": "daily",
+                        "interval": 1,
+                        "count": 10,
+                        "byweekday": [1, 2, 3, 4, 5, 6, 7],
+                    },
+                }
+            },
             "install_rule": "urn:relay-resource:all:device",
         },
         id="timer-repeat-count",
     ),
     pytest.param(
-        ["timer", "--trigger", "repeat", "--start", "2030-01-01T09:00:00", "-z", "Europe/London",
-         "--until", "2030-03-31T17:00:00", "--name", "q1", "--uri", "wss://h.example.com/t", "-A"],
+        [
+            "timer",
+            "--trigger",
+            "repeat",
+            "--start",
+            "2030-01-01T09:00:00",
+            "-z",
+            "Europe/London",
+            "--until",
+            "2030-03-31T17:00:00",
+            "--name",
+            "q1",
+            "--uri",
+            "wss://h.example.com/t",
+            "-A",
+        ],
         {
             "name": "q1",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
-                "on_timer": {
-                    "start_time": "2030-01-01T09:00:00",
-                    "timezone": "Europe/London",
-                    "frequency": "daily",
-                    "interval": 1,
-                    "until": "2030-03-31T17:00:00",
-                    "byweekday": [1, 2, 3, 4, 5, 6, 7],
-                },
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
+                    "on_timer": {
+                        "start_time": "2030-01-01T09:00:00",
+                        "timezone": "Europe/London",
+                        "frequency": "daily",
+                        "interval": 1,
+                        "until": "2030-03-31T17:00:00",
+                        "byweekday": [1, 2, 3, 4, 5, 6, 7],
+                    },
+                }
+            },
             "install_rule": "urn:relay-resource:all:device",
         },
         id="timer-repeat-until",
     ),
     pytest.param(
-        ["timer", "--trigger", "repeat", "--start", "2030-01-01T09:00:00", "-z", "America/Chicago", "-c", "4",
-         "-d", "MO", "-d", "we", "-d", "FR,mo", "--name", "mwf", "--uri", "wss://h.example.com/t", "-i", "d1"],
+        [
+            "timer",
+            "--trigger",
+            "repeat",
+            "--start",
+            "2030-01-01T09:00:00",
+            "-z",
+            "America/Chicago",
+            "-c",
+            "4",
+            "-d",
+            "MO",
+            "-d",
+            "we",
+            "-d",
+            "FR,mo",
+            "--name",
+            "mwf",
+            "--uri",
+            "wss://h.example.com/t",
+            "-i",
+            "d1",
+        ],
         {
             "name": "mwf",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
-                "on_timer": {
-                    "start_time": "2030-01-01T09:00:00",
-                    "timezone": "America/Chicago",
-                    "frequency": "daily",
-                    "interval": 1,
-                    "count": 4,
-                    "byweekday": [1, 3, 5],
-                },
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
+                    "on_timer": {
+                        "start_time": "2030-01-01T09:00:00",
+                        "timezone": "America/Chicago",
+                        "frequency": "daily",
+                        "interval": 1,
+                        "count": 4,
+                        "byweekday": [1, 3, 5],
+                    },
+                }
+            },
             "install": ["d1"],
         },
         id="timer-repeat-days",
     ),
     pytest.param(
-        ["timer", "--trigger", "repeat", "--start", "2030-01-01T09:00:00", "-z", "America/Chicago",
-         "-l", "2030-01-31T09:00:00", "-d", "SU", "-d", "SA", "--name", "weekend", "--uri", "wss://h.example.com/t", "-A"],
+        [
+            "timer",
+            "--trigger",
+            "repeat",
+            "--start",
+            "2030-01-01T09:00:00",
+            "-z",
+            "America/Chicago",
+            "-l",
+            "2030-01-31T09:00:00",
+            "-d",
+            "SU",
+            "-d",
+            "SA",
+            "--name",
+            "weekend",
+            "--uri",
+            "wss://h.example.com/t",
+            "-A",
+        ],
         {
             "name": "weekend",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
-                "on_timer": {
-                    "start_time": "2030-01-01T09:00:00",
-                    "timezone": "America/Chicago",
-                    "frequency": "daily",
-                    "interval": 1,
-                    "until": "2030-01-31T09:00:00",
-                    "byweekday": [7, 6],
-                },
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
+                    "on_timer": {
+                        "start_time": "2030-01-01T09:00:00",
+                        "timezone": "America/Chicago",
+                        "frequency": "daily",
+                        "interval": 1,
+                        "until": "2030-01-31T09:00:00",
+                        "byweekday": [7, 6],
+                    },
+                }
+            },
             "install_rule": "urn:relay-resource:all:device",
         },
         id="timer-repeat-until-days",
     ),
     pytest.param(
-        ["timer", "--trigger", "repeat", "--start", "2030-01-01T09:00:00", "-z", "UTC", "-c", "3", "-f", "weekly",
-         "--interval", "2", "--name", "fortnightly", "--uri", "wss://h.example.com/t", "-i", "d1"],
+        [
+            "timer",
+            "--trigger",
+            "repeat",
+            "--start",
+            "2030-01-01T09:00:00",
+            "-z",
+            "UTC",
+            "-c",
+            "3",
+            "-f",
+            "weekly",
+            "--interval",
+            "2",
+            "--name",
+            "fortnightly",
+            "--uri",
+            "wss://h.example.com/t",
+            "-i",
+            "d1",
+        ],
         {
             "name": "fortnightly",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
-                "on_timer": {
-                    "start_time": "2030-01-01T09:00:00",
-                    "timezone": "UTC",
-                    "frequency": "weekly",
-                    "interval": 2,
-                    "count": 3,
-                    "byweekday": [1, 2, 3, 4, 5, 6, 7],
-                },
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://h.example.com/t", "args": {}}},
+                    "on_timer": {
+                        "start_time": "2030-01-01T09:00:00",
+                        "timezone": "UTC",
+                        "frequency": "weekly",
+                        "interval": 2,
+                        "count": 3,
+                        "byweekday": [1, 2, 3, 4, 5, 6, 7],
+                    },
+                }
+            },
             "install": ["d1"],
         },
         id="timer-repeat-hidden-frequency-interval",
@@ -443,43 +673,75 @@ def test_every_create_command_is_covered() -> None:
 
 GUIDE = [
     pytest.param(
-        ["call", "--trigger", "inbound", "--name", "my_auto_answer", "--uri", "wss://myhost.mydomain.com/autoanswerpath",
-         "--install", "990007560045678"],
+        [
+            "call",
+            "--trigger",
+            "inbound",
+            "--name",
+            "my_auto_answer",
+            "--uri",
+            "wss://myhost.mydomain.com/autoanswerpath",
+            "--install",
+            "990007560045678",
+        ],
         {
             "name": "my_auto_answer",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://myhost.mydomain.com/autoanswerpath", "args": {}}},
-                "on_incoming_call": ".*",
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://myhost.mydomain.com/autoanswerpath", "args": {}}},
+                    "on_incoming_call": ".*",
+                }
+            },
             "install": ["990007560045678"],
         },
         id="auto-answer",
     ),
     pytest.param(
-        ["call", "--trigger", "outbound", "--uri", "wss://myhost.mydomain.com/outboundpath", "--name", "outbound",
-         "--install", "990007560023456"],
+        [
+            "call",
+            "--trigger",
+            "outbound",
+            "--uri",
+            "wss://myhost.mydomain.com/outboundpath",
+            "--name",
+            "outbound",
+            "--install",
+            "990007560023456",
+        ],
         {
             "name": "outbound",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://myhost.mydomain.com/outboundpath", "args": {}}},
-                "on_call_request": ".*",
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://myhost.mydomain.com/outboundpath", "args": {}}},
+                    "on_call_request": ".*",
+                }
+            },
             "install": ["990007560023456"],
         },
         id="outbound",
     ),
     pytest.param(
-        ["button", "--trigger", "double", "--uri", "wss://myhost.mydomain.com/placecallpath", "--name", "place-call",
-         "--install-all"],
+        [
+            "button",
+            "--trigger",
+            "double",
+            "--uri",
+            "wss://myhost.mydomain.com/placecallpath",
+            "--name",
+            "place-call",
+            "--install-all",
+        ],
         {
             "name": "place-call",
             "options": {"transient": True, "hidden": False},
-            "config": {"trigger": {
-                "start": {"workflow": {"uri": "wss://myhost.mydomain.com/placecallpath", "args": {}}},
-                "on_button": "action_button_double_tap",
-            }},
+            "config": {
+                "trigger": {
+                    "start": {"workflow": {"uri": "wss://myhost.mydomain.com/placecallpath", "args": {}}},
+                    "on_button": "action_button_double_tap",
+                }
+            },
             "install_rule": "urn:relay-resource:all:device",
         },
         id="place-call",
@@ -586,15 +848,25 @@ def test_hidden_and_no_transient_long(run: Any, api: Any) -> None:
 
 def test_args_of_every_type(run: Any, api: Any) -> None:
     body = create(
-        run, api, *BASE,
-        "-a", "greeting=hello there",
-        "-a", "url=a=b",
-        "-a", "empty=",
-        "-b", "loud=true",
-        "-b", "quiet=false",
-        "-r", "count=3",
-        "-r", "volume=2.5",
-        "-r", "neg=-7",
+        run,
+        api,
+        *BASE,
+        "-a",
+        "greeting=hello there",
+        "-a",
+        "url=a=b",
+        "-a",
+        "empty=",
+        "-b",
+        "loud=true",
+        "-b",
+        "quiet=false",
+        "-r",
+        "count=3",
+        "-r",
+        "volume=2.5",
+        "-r",
+        "neg=-7",
     )
     args = body["config"]["trigger"]["start"]["workflow"]["args"]
     assert args == {
@@ -669,40 +941,109 @@ def test_battery_threshold(run: Any, api: Any, flags: list[str], trigger: dict[s
 
 
 def test_timer_zone_passes_through(run: Any, api: Any) -> None:
-    body = create(run, api, "timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00", "-z", "America/Chicago",
-                  "--name", "x", "--uri", URI)
+    body = create(
+        run,
+        api,
+        "timer",
+        "--trigger",
+        "schedule",
+        "--start",
+        "2030-01-01T09:00:00",
+        "-z",
+        "America/Chicago",
+        "--name",
+        "x",
+        "--uri",
+        URI,
+    )
     assert body["config"]["trigger"]["on_timer"] == {
-        "start_time": "2030-01-01T09:00:00", "timezone": "America/Chicago", "count": 1,
+        "start_time": "2030-01-01T09:00:00",
+        "timezone": "America/Chicago",
+        "count": 1,
     }
 
 
 def test_timer_local_zone_resolves_to_iana_name(run: Any, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "Europe/Paris")
-    body = create(run, api, "timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00", "-z", "local",
-                  "--name", "x", "--uri", URI)
+    body = create(
+        run,
+        api,
+        "timer",
+        "--trigger",
+        "schedule",
+        "--start",
+        "2030-01-01T09:00:00",
+        "-z",
+        "local",
+        "--name",
+        "x",
+        "--uri",
+        URI,
+    )
     assert body == expected({"on_timer": {"start_time": "2030-01-01T09:00:00", "timezone": "Europe/Paris", "count": 1}})
 
 
 def test_timer_no_zone_defaults_to_local(run: Any, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "Europe/Paris")
-    body = create(run, api, "timer", "--trigger", "repeat", "--start", "2030-01-01T09:00:00", "-c", "2",
-                  "--name", "x", "--uri", URI)
+    body = create(
+        run,
+        api,
+        "timer",
+        "--trigger",
+        "repeat",
+        "--start",
+        "2030-01-01T09:00:00",
+        "-c",
+        "2",
+        "--name",
+        "x",
+        "--uri",
+        URI,
+    )
     assert body["config"]["trigger"]["on_timer"]["timezone"] == "Europe/Paris"
 
 
 def test_timer_local_zone_with_colon_tz(run: Any, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", ":America/Chicago")
-    body = create(run, api, "timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00", "-z", "local",
-                  "--name", "x", "--uri", URI)
+    body = create(
+        run,
+        api,
+        "timer",
+        "--trigger",
+        "schedule",
+        "--start",
+        "2030-01-01T09:00:00",
+        "-z",
+        "local",
+        "--name",
+        "x",
+        "--uri",
+        URI,
+    )
     assert body["config"]["trigger"]["on_timer"]["timezone"] == "America/Chicago"
 
 
 @pytest.mark.parametrize("tz", ["Japan", "Asia/Tokyo"])
-def test_timer_local_zone_honours_tz_names_without_slash(run: Any, api: Any, monkeypatch: pytest.MonkeyPatch, tz: str) -> None:
+def test_timer_local_zone_honours_tz_names_without_slash(
+    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch, tz: str
+) -> None:
     """TZ may hold any IANA name, including the single-word ones (Japan, Cuba, Egypt...)."""
     monkeypatch.setenv("TZ", tz)
-    body = create(run, api, "timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00", "-z", "local",
-                  "--name", "x", "--uri", URI)
+    body = create(
+        run,
+        api,
+        "timer",
+        "--trigger",
+        "schedule",
+        "--start",
+        "2030-01-01T09:00:00",
+        "-z",
+        "local",
+        "--name",
+        "x",
+        "--uri",
+        URI,
+    )
     assert body["config"]["trigger"]["on_timer"] == {"start_time": "2030-01-01T09:00:00", "timezone": tz, "count": 1}
 
 
@@ -711,13 +1052,15 @@ def test_timer_local_zone_honours_tz_names_without_slash(run: Any, api: Any, mon
 
 def test_json_prints_saved_workflow_with_parsed_config(run: Any) -> None:
     stored_config = {"trigger": {"start": {"workflow": {"uri": URI, "args": {"k": "v"}}}, "on_incoming_call": ".*"}}
-    answer = [{
-        "workflow_id": "wf-42",
-        "name": "x",
-        "options": {"transient": True, "hidden": False},
-        "config": json.dumps(stored_config),
-        "install": ["d1"],
-    }]
+    answer = [
+        {
+            "workflow_id": "wf-42",
+            "name": "x",
+            "options": {"transient": True, "hidden": False},
+            "config": json.dumps(stored_config),
+            "install": ["d1"],
+        }
+    ]
     with respx.mock(base_url=API) as mock:
         route = mock.post("/ibot/workflow").mock(return_value=httpx.Response(200, json=answer))
         result = run("workflow", "create", *BASE, "-i", "d1", "-a", "k=v", "-s", SUB, "--json")
@@ -775,8 +1118,21 @@ def test_subscriber_from_environment_skips_authz_context(run: Any, monkeypatch: 
 
 
 def test_human_output(run: Any, api: Any) -> None:
-    result = run("workflow", "create", "call", "--trigger", "inbound", "--name", "my_auto_answer", "--uri", URI,
-                 "-i", "990007560045678", "-s", SUB)
+    result = run(
+        "workflow",
+        "create",
+        "call",
+        "--trigger",
+        "inbound",
+        "--name",
+        "my_auto_answer",
+        "--uri",
+        URI,
+        "-i",
+        "990007560045678",
+        "-s",
+        SUB,
+    )
     assert result.code == 0, result.err
     assert len(api.calls) == 1
     assert SAVED_ID in result.out

@@ -134,7 +134,9 @@ def test_apply_diff_change_one_arg_apply_in_sync(run: Any, tmp_path: Path, sandb
 
     applied = run(*LOCAL, "workflow", "apply", "-f", path)
     assert applied.code == 0, applied.err
-    assert f"Applied to account {DEMO_SUBSCRIBER}: {len(NAMES)} created, 0 updated, 0 deleted, 0 unchanged." in applied.err
+    assert (
+        f"Applied to account {DEMO_SUBSCRIBER}: {len(NAMES)} created, 0 updated, 0 deleted, 0 unchanged." in applied.err
+    )
     assert names(sandbox) == NAMES
     ids = {w["name"]: w["workflow_id"] for w in sandbox.list_workflows(DEMO_SUBSCRIBER)}
 
@@ -209,7 +211,9 @@ def test_dry_run_prints_the_plan_and_sends_nothing(run: Any, tmp_path: Path, san
     assert names(sandbox) == []
 
 
-def test_export_apply_round_trip_is_a_no_op(run: Any, tmp_path: Path, sandbox: SandboxStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_apply_round_trip_is_a_no_op(
+    run: Any, tmp_path: Path, sandbox: SandboxStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # an account built with plain `create` commands, not with apply
     commands = [
         ["call", "--trigger", "inbound", "-n", "auto", "-u", "wss://h/a", "-i", ALICE, "-a", "greeting=hi", "-r", "n=2", "-b", "on=false"],
@@ -277,7 +281,9 @@ def test_apply_interrupted_half_way_converges_on_the_next_run(
     assert run(*LOCAL, "workflow", "diff", "-f", path).code == 0
 
 
-def test_apply_killed_half_way_converges_on_the_next_run(run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apply_killed_half_way_converges_on_the_next_run(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A real `relay workflow apply` process against `relay server`, killed with SIGKILL mid-way."""
     from relay_cli.local.server import close_server, make_server_for
 
@@ -290,7 +296,9 @@ def test_apply_killed_half_way_converges_on_the_next_run(run: Any, tmp_path: Pat
         tables = "".join(f'[workflow.k{i:03}]\ntype = "button"\nuri = "wss://h/{i}"\n\n' for i in range(count))
         path = write(tmp_path, tables)
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-        env.update(RELAY_HOST=server.base_url, RELAY_API_KEY="tok", RELAY_CONFIG_DIR=str(tmp_path / "cfg"), RELAY_NO_CHECK="1")
+        env.update(
+            RELAY_HOST=server.base_url, RELAY_API_KEY="tok", RELAY_CONFIG_DIR=str(tmp_path / "cfg"), RELAY_NO_CHECK="1"
+        )
         proc = subprocess.Popen(
             [sys.executable, "-m", "relay_cli", "workflow", "apply", "-f", path, "--jobs", "1", "-s", DEMO_SUBSCRIBER],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -327,17 +335,26 @@ def test_apply_killed_half_way_converges_on_the_next_run(run: Any, tmp_path: Pat
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[workflow.a]\ntype = 'call'\nuri = 'wss://h/p'\nthreshold = 3\n",
-         "{path}: workflow.a.threshold: applies to type battery, not call; expected one of type, uri, install, "
-         "install_all, install_group, transient, hidden, args, absorb, trigger"),
-        ("[workflow.a]\ntype = 'call'\nuri = 'wss://h/p'\n[workflow.b]\ntype = 'battery'\nthreshold = 0\nuri = 'wss://h/p'\n",
-         "{path}: workflow.b.threshold: expected a whole percentage from 1 to 100, got 0"),
+        (
+            "[workflow.a]\ntype = 'call'\nuri = 'wss://h/p'\nthreshold = 3\n",
+            "{path}: workflow.a.threshold: applies to type battery, not call; expected one of type, uri, install, "
+            "install_all, install_group, transient, hidden, args, absorb, trigger",
+        ),
+        (
+            "[workflow.a]\ntype = 'call'\nuri = 'wss://h/p'\n[workflow.b]\ntype = 'battery'\nthreshold = 0\nuri = 'wss://h/p'\n",
+            "{path}: workflow.b.threshold: expected a whole percentage from 1 to 100, got 0",
+        ),
         ("[workflow.a]\ntype = call\n", "{path}: invalid TOML: Invalid value (at line 2, column 8)"),
-        ("[workflow.a]\n[workflow.a]\n", "{path}: invalid TOML: Cannot declare ('workflow', 'a') twice (at line 2, column 12)"),
+        (
+            "[workflow.a]\n[workflow.a]\n",
+            "{path}: invalid TOML: Cannot declare ('workflow', 'a') twice (at line 2, column 12)",
+        ),
     ],  # fmt: skip
 )
 @pytest.mark.parametrize("command", ["diff", "apply", "check"])
-def test_a_bad_manifest_is_exit_2_and_one_line(run: Any, tmp_path: Path, sandbox: SandboxStore, command: str, text: str, message: str) -> None:
+def test_a_bad_manifest_is_exit_2_and_one_line(
+    run: Any, tmp_path: Path, sandbox: SandboxStore, command: str, text: str, message: str
+) -> None:
     path = write(tmp_path, text)
     result = run(*LOCAL, "workflow", command, "-f", path)
     assert result.code == 2
@@ -367,12 +384,16 @@ def test_the_manifest_names_the_account_and_profile(run: Any, tmp_path: Path, mo
     assert missing.err == "error: relay.toml: profile: no profile named 'nope' (`relay profile list` shows them)\n"
 
 
-def test_a_rejected_workflow_fails_the_apply_but_not_the_others(run: Any, tmp_path: Path, sandbox: SandboxStore) -> None:
+def test_a_rejected_workflow_fails_the_apply_but_not_the_others(
+    run: Any, tmp_path: Path, sandbox: SandboxStore
+) -> None:
     path = write(tmp_path, '[workflow.good]\ntype = "button"\nuri = "wss://h/p"\n'
                            '[workflow.bad]\ntype = "button"\nuri = "wss://h/p"\ninstall = ["not-a-device"]\n')  # fmt: skip
     result = run(*LOCAL, "workflow", "apply", "-f", path)
     assert result.code == 1
-    assert "failed: create bad: the Relay API refused POST /ibot/workflow: not a device or user of account" in result.err
+    assert (
+        "failed: create bad: the Relay API refused POST /ibot/workflow: not a device or user of account" in result.err
+    )
     assert "apply incomplete: 1 created, 0 updated, 0 deleted, 0 unchanged; 1 failed" in result.err
     assert names(sandbox) == ["good"]
 
@@ -380,7 +401,9 @@ def test_a_rejected_workflow_fails_the_apply_but_not_the_others(run: Any, tmp_pa
 # --- bulk targets: -i @file and -i - ------------------------------------------------------------------------
 
 
-def test_install_ids_from_a_file_and_from_stdin(run: Any, tmp_path: Path, sandbox: SandboxStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_install_ids_from_a_file_and_from_stdin(
+    run: Any, tmp_path: Path, sandbox: SandboxStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ids = list(DEMO_DEVICES)
     devices = write(tmp_path, f"# fleet A\n{ids[0]}\n\n  {ids[1]}  # Bob\n{ids[0]}\n", "devices.txt")
     made = run(*LOCAL, "workflow", "create", "button", "-n", "b", "-u", "wss://h/p", "-i", f"@{devices}", "-i", ids[2])
@@ -407,7 +430,9 @@ def test_install_ids_from_a_file_and_from_stdin(run: Any, tmp_path: Path, sandbo
         (None, "@", "--install: expected a file name after @, e.g. -i @devices.txt"),
     ],
 )
-@pytest.mark.parametrize("command", [["create", "call", "-n", "x", "-u", "wss://h/p"], ["install", "-w", "x"], ["uninstall", "-w", "x"]])
+@pytest.mark.parametrize(
+    "command", [["create", "call", "-n", "x", "-u", "wss://h/p"], ["install", "-w", "x"], ["uninstall", "-w", "x"]]
+)
 def test_bad_bulk_targets_are_exit_2(run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: SandboxStore,
                                      command: list[str], content: str | None, value: str, message: str) -> None:  # fmt: skip
     monkeypatch.chdir(tmp_path)

@@ -40,15 +40,30 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def project(tmp_path: Path, template: str, lang: str = "js", name: str = "proj") -> Path:
     target = tmp_path / name
-    proc = subprocess.run([str(RELAY), "workflow", "init", template, str(target), "--lang", lang], capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [str(RELAY), "workflow", "init", template, str(target), "--lang", lang],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     if lang == "js":
-        (target / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)  # the pinned SDK, not a new install
+        (target / "node_modules").symlink_to(
+            NODE_MODULES, target_is_directory=True
+        )  # the pinned SDK, not a new install
     return target
 
 
 def dev(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(RELAY), "workflow", "dev", *args], capture_output=True, text=True, timeout=timeout, env=env(tmp_path), check=False)
+    return subprocess.run(
+        [str(RELAY), "workflow", "dev", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env(tmp_path),
+        check=False,
+    )
 
 
 def transcript(out: str) -> list[dict[str, Any]]:
@@ -135,7 +150,10 @@ def test_the_workflow_args_come_from_relay_toml(tmp_path: Path) -> None:
     ensure_sdk("the template tests")
     target = project(tmp_path, "auto-answer")
     toml = target / "relay.toml"
-    toml.write_text(toml.read_text(encoding="utf-8").replace('greeting = "Now in call"', 'greeting = "Hello, caller"'), encoding="utf-8")
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace('greeting = "Now in call"', 'greeting = "Hello, caller"'),
+        encoding="utf-8",
+    )
     result = dev(tmp_path, str(target), "--once", "--json", *QUICK, "--app-output", "none")
     assert result.returncode == 0, result.stderr
     assert [m["text"] for m in of_type(transcript(result.stdout), "wf_api_say_request")] == ["Hello, caller"]
@@ -145,7 +163,9 @@ def test_the_workflow_args_come_from_relay_toml(tmp_path: Path) -> None:
 def test_a_scenario_the_app_does_not_handle_is_exit_6(tmp_path: Path) -> None:
     ensure_sdk("the template tests")
     target = project(tmp_path, "auto-answer")
-    result = dev(tmp_path, str(target), "--once", "--scenario", "outbound-call", "--timeout", "1", "--app-output", "stderr")
+    result = dev(
+        tmp_path, str(target), "--once", "--scenario", "outbound-call", "--timeout", "1", "--app-output", "stderr"
+    )
     assert result.returncode == 6, result.stderr
     assert "error: scenario outbound-call: step 3 (expect call): " in result.stderr
     if HAS_PROC:
@@ -170,7 +190,20 @@ def test_an_app_that_exits_before_listening_is_exit_1_with_its_last_lines(run: A
 
     port = free_port()
     command = 'echo "starting, PORT=$PORT, key=${RELAY_API_KEY:-none}"; echo "boom: no such thing" >&2; exit 3'
-    result = run("workflow", "dev", str(tmp_path), "--once", "--command", command, "--path", "/x", "--scenario", "button", "--port", str(port))
+    result = run(
+        "workflow",
+        "dev",
+        str(tmp_path),
+        "--once",
+        "--command",
+        command,
+        "--path",
+        "/x",
+        "--scenario",
+        "button",
+        "--port",
+        str(port),
+    )
     assert result.code == 1
     assert f"error: the app exited with code 3 before it listened on port {port}; its last lines:\n" in result.err
     last = result.err.split("; its last lines:\n", 1)[1].splitlines()
@@ -181,9 +214,22 @@ def test_an_app_that_exits_before_listening_is_exit_1_with_its_last_lines(run: A
     assert result.out == ""
 
 
-def test_an_app_that_never_listens_is_stopped_and_exit_1(run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_app_that_never_listens_is_stopped_and_exit_1(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("relay_cli.simulator.devloop.START_TIMEOUT", 0.5)
-    result = run("workflow", "dev", str(tmp_path), "--once", "--command", "echo waiting; sleep 30 & sleep 30", "--path", "/x", "--scenario", "button")
+    result = run(
+        "workflow",
+        "dev",
+        str(tmp_path),
+        "--once",
+        "--command",
+        "echo waiting; sleep 30 & sleep 30",
+        "--path",
+        "/x",
+        "--scenario",
+        "button",
+    )
     assert result.code == 1
     assert "did not listen on port" in result.err and "within 0.5 s (it must listen on $PORT)" in result.err
     assert "  | waiting" in result.err
@@ -192,7 +238,18 @@ def test_an_app_that_never_listens_is_stopped_and_exit_1(run: Any, tmp_path: Pat
 
 
 def test_a_command_that_is_not_found_says_so(run: Any, tmp_path: Path) -> None:
-    result = run("workflow", "dev", str(tmp_path), "--once", "--command", "no-such-program-here", "--path", "/x", "--scenario", "button")
+    result = run(
+        "workflow",
+        "dev",
+        str(tmp_path),
+        "--once",
+        "--command",
+        "no-such-program-here",
+        "--path",
+        "/x",
+        "--scenario",
+        "button",
+    )
     assert result.code == 1
     assert "exited with code 127" in result.err
     assert "hint: the shell could not find the command; check `no-such-program-here`" in result.err
@@ -204,7 +261,10 @@ def test_a_python_project_without_its_virtual_environment_is_told_to_make_it(run
     result = run("workflow", "dev", str(target), "--once")
     assert result.code == 1
     assert "error: the app exited with code 127 before it listened on port " in result.err
-    assert f"hint: .venv/bin/python does not exist in {target}: install the project's dependencies as its README.md says" in result.err
+    assert (
+        f"hint: .venv/bin/python does not exist in {target}: install the project's dependencies as its README.md says"
+        in result.err
+    )
 
 
 def test_a_project_without_its_dependencies_is_told_to_install_them(tmp_path: Path) -> None:
@@ -220,17 +280,57 @@ def test_a_project_without_its_dependencies_is_told_to_install_them(tmp_path: Pa
 # --- bad input ----------------------------------------------------------------------------------------
 
 BAD = [
-    ([], "", "error: --command: {dir}/relay.toml: no such file: give --command (the shell command that starts the app), or run `relay workflow init`"),
-    (["--scenario", "button", "--scenario-file", "x.toml"], "[dev]\ncommand = 'touch started'\npath = '/x'\n", "error: --scenario-file: --scenario and --scenario-file cannot be used together; pick one"),
-    (["--scenario", "nope"], "[dev]\ncommand = 'touch started'\npath = '/x'\n", "error: --scenario: unknown scenario 'nope' (built-in: button, inbound-call, outbound-call, phrase; or --scenario-file FILE)"),
-    ([], "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'nope'\n", "error: {dir}/relay.toml: dev.scenario: unknown scenario 'nope' (built-in: button, inbound-call, outbound-call, phrase; or --scenario-file FILE)"),
-    ([], "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\nport = 8080\n", "error: {dir}/relay.toml: dev.port: unknown key; expected one of command, path, scenario, workflow"),
+    (
+        [],
+        "",
+        "error: --command: {dir}/relay.toml: no such file: give --command (the shell command that starts the app), or run `relay workflow init`",
+    ),
+    (
+        ["--scenario", "button", "--scenario-file", "x.toml"],
+        "[dev]\ncommand = 'touch started'\npath = '/x'\n",
+        "error: --scenario-file: --scenario and --scenario-file cannot be used together; pick one",
+    ),
+    (
+        ["--scenario", "nope"],
+        "[dev]\ncommand = 'touch started'\npath = '/x'\n",
+        "error: --scenario: unknown scenario 'nope' (built-in: button, inbound-call, outbound-call, phrase; or --scenario-file FILE)",
+    ),
+    (
+        [],
+        "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'nope'\n",
+        "error: {dir}/relay.toml: dev.scenario: unknown scenario 'nope' (built-in: button, inbound-call, outbound-call, phrase; or --scenario-file FILE)",
+    ),
+    (
+        [],
+        "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\nport = 8080\n",
+        "error: {dir}/relay.toml: dev.port: unknown key; expected one of command, path, scenario, workflow",
+    ),
     ([], "[dev]\ncommand = ''\n", "error: {dir}/relay.toml: dev.command: expected a non-empty string"),
-    ([], "[dev\n", "error: {dir}/relay.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 5)"),
-    (["--path", "x"], "[dev]\ncommand = 'touch started'\nscenario = 'button'\n", "error: --path: expected a URL path such as /auto-answer, got 'x'"),
-    ([], "[dev]\ncommand = 'touch started'\nscenario = 'button'\n", "error: --path: no [dev] path in {dir}/relay.toml: give --path, the path the app serves the workflow at"),
-    (["--set", "nope=1"], "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\n", "error: --set: unknown parameter 'nope' (this scenario has: "),
-    (["--app-output", "some"], "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\n", "error: --app-output: expected one of all, stderr, none, got 'some'"),
+    (
+        [],
+        "[dev\n",
+        "error: {dir}/relay.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 5)",
+    ),
+    (
+        ["--path", "x"],
+        "[dev]\ncommand = 'touch started'\nscenario = 'button'\n",
+        "error: --path: expected a URL path such as /auto-answer, got 'x'",
+    ),
+    (
+        [],
+        "[dev]\ncommand = 'touch started'\nscenario = 'button'\n",
+        "error: --path: no [dev] path in {dir}/relay.toml: give --path, the path the app serves the workflow at",
+    ),
+    (
+        ["--set", "nope=1"],
+        "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\n",
+        "error: --set: unknown parameter 'nope' (this scenario has: ",
+    ),
+    (
+        ["--app-output", "some"],
+        "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\n",
+        "error: --app-output: expected one of all, stderr, none, got 'some'",
+    ),
     (
         [],
         "[workflow.a]\ntype = 'button'\nuri = 'wss://YOUR-HOST/a'\n[workflow.b]\ntype = 'button'\nuri = 'wss://YOUR-HOST/b'\n[dev]\ncommand = 'touch started'\n",
@@ -245,7 +345,9 @@ BAD = [
 
 
 @pytest.mark.parametrize(("args", "toml", "message"), BAD)
-def test_bad_input_is_exit_2_and_starts_nothing(run: Any, tmp_path: Path, args: list[str], toml: str, message: str) -> None:
+def test_bad_input_is_exit_2_and_starts_nothing(
+    run: Any, tmp_path: Path, args: list[str], toml: str, message: str
+) -> None:
     if toml:
         (tmp_path / "relay.toml").write_text(toml, encoding="utf-8")
     result = run("workflow", "dev", str(tmp_path), "--once", *args)
@@ -262,7 +364,20 @@ def test_a_port_in_use_is_refused(run: Any, tmp_path: Path) -> None:
         busy.bind(("", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run("workflow", "dev", str(tmp_path), "--once", "--command", "touch started", "--path", "/x", "--scenario", "button", "--port", str(port))
+        result = run(
+            "workflow",
+            "dev",
+            str(tmp_path),
+            "--once",
+            "--command",
+            "touch started",
+            "--path",
+            "/x",
+            "--scenario",
+            "button",
+            "--port",
+            str(port),
+        )
     assert result.code == 2
     assert result.err.startswith(f"error: --port: port {port} is not free on this machine (")
     assert not (tmp_path / "started").exists()
@@ -287,7 +402,11 @@ class Watch:
 
     def __init__(self, tmp_path: Path, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [str(RELAY), "workflow", "dev", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(tmp_path)
+            [str(RELAY), "workflow", "dev", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(tmp_path),
         )
         self.out: list[str] = []
         self.err: list[str] = []
@@ -400,7 +519,18 @@ def test_ctrl_c_in_the_middle_of_a_call_stops_the_app(tmp_path: Path, watching: 
 @pytest.mark.skipif(not HAS_PROC, reason="finds the app's processes through /proc")
 def test_sigterm_stops_the_app_too(tmp_path: Path, watching: list[Watch]) -> None:
     # an app that listens but does not speak the workflow protocol: the scenario fails, the watch goes on
-    w = Watch(tmp_path, str(tmp_path), "--command", f"exec {sys.executable} -m http.server $PORT", "--path", "/x", "--scenario", "button", "--timeout", "2")
+    w = Watch(
+        tmp_path,
+        str(tmp_path),
+        "--command",
+        f"exec {sys.executable} -m http.server $PORT",
+        "--path",
+        "/x",
+        "--scenario",
+        "button",
+        "--timeout",
+        "2",
+    )
     watching.append(w)
     w.wait_for("for changes (Ctrl-C stops)", 1)
     assert w.count("error: cannot reach the workflow app at ws://127.0.0.1:") == 1
@@ -419,6 +549,8 @@ def test_dev_and_init_do_not_slow_down_relay_help(tmp_path: Path) -> None:
 
 
 def test_help_has_examples() -> None:
-    proc = subprocess.run([str(RELAY), "workflow", "dev", "--help"], capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [str(RELAY), "workflow", "dev", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert proc.returncode == 0
     assert "Examples:" in proc.stdout and "relay workflow dev auto-answer --once" in proc.stdout

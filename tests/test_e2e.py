@@ -65,7 +65,9 @@ class Run:
         try:
             return json.loads(self.out)
         except ValueError:
-            raise AssertionError(f"relay {' '.join(self.args)}: stdout is not JSON:\n{self.out}\nstderr:\n{self.err}") from None
+            raise AssertionError(
+                f"relay {' '.join(self.args)}: stdout is not JSON:\n{self.out}\nstderr:\n{self.err}"
+            ) from None
 
     def ok(self) -> Run:
         assert self.code == 0, self.describe()
@@ -306,8 +308,20 @@ CREATES: dict[str, tuple[list[str], str, Any]] = {
     ),
     "standup": (
         [
-            "timer", "--trigger", "repeat", "--start", "2030-01-01T09:00:00", "-z", "America/Chicago",
-            "-c", "3", "-d", "MO", "--uri", f"{URI}/timer", "-A",
+            "timer",
+            "--trigger",
+            "repeat",
+            "--start",
+            "2030-01-01T09:00:00",
+            "-z",
+            "America/Chicago",
+            "-c",
+            "3",
+            "-d",
+            "MO",
+            "--uri",
+            f"{URI}/timer",
+            "-A",
         ],
         "on_timer",
         {
@@ -378,14 +392,19 @@ def test_full_journey_then_restart(tmp_path: Path, start_server: Callable[..., S
     assert installs == [ALICE]
 
     # args
-    relay(env, "workflow", "args", "set", "-w", "my_auto_answer", "-a", "greeting=hi", "-b", "on=true", "-r", "vol=3").ok()
+    relay(
+        env, "workflow", "args", "set", "-w", "my_auto_answer", "-a", "greeting=hi", "-b", "on=true", "-r", "vol=3"
+    ).ok()
     assert relay(env, "workflow", "args", "list", "-w", "my_auto_answer", "--json").ok().json() == {
         "greeting": "hi",
         "on": True,
         "vol": 3,
     }
     relay(env, "workflow", "args", "unset", "-w", "my_auto_answer", "greeting").ok()
-    assert relay(env, "workflow", "args", "list", "-w", "my_auto_answer", "--json").ok().json() == {"on": True, "vol": 3}
+    assert relay(env, "workflow", "args", "list", "-w", "my_auto_answer", "--json").ok().json() == {
+        "on": True,
+        "vol": 3,
+    }
 
     # trigger the HTTP workflow: a running instance appears
     relay(env, "workflow", "trigger", "-w", "webhook", "-u", ALICE, "-a", "k=v").ok()
@@ -427,7 +446,14 @@ def test_wrong_or_missing_token_is_refused(tmp_path: Path, server: Server) -> No
 
     wrong_write = relay(
         server.client_env(tmp_path, RELAY_API_KEY="wrong"),
-        "workflow", "create", "button", "--name", "sneaky", "--uri", "wss://h/p", "-A",
+        "workflow",
+        "create",
+        "button",
+        "--name",
+        "sneaky",
+        "--uri",
+        "wss://h/p",
+        "-A",
     )
     assert wrong_write.code == 4, wrong_write.describe()
 
@@ -454,8 +480,17 @@ def test_wrong_or_missing_token_is_refused(tmp_path: Path, server: Server) -> No
 # --- the in-process local profile -----------------------------------------------------------------------
 
 AUTO_ANSWER = [
-    "workflow", "create", "call", "--trigger", "inbound", "--name", "my_auto_answer",
-    "--uri", "wss://myhost.mydomain.com/autoanswerpath", "--install", ALICE,
+    "workflow",
+    "create",
+    "call",
+    "--trigger",
+    "inbound",
+    "--name",
+    "my_auto_answer",
+    "--uri",
+    "wss://myhost.mydomain.com/autoanswerpath",
+    "--install",
+    ALICE,
 ]
 
 
@@ -490,7 +525,9 @@ def test_ci_never_falls_back_to_the_local_sandbox(tmp_path: Path) -> None:
 
 
 def _ten_creates(prefix: list[str]) -> list[list[str]]:
-    return [[*prefix, "workflow", "create", "button", "--name", f"wf-{i}", "--uri", "wss://h/p", "-A"] for i in range(10)]
+    return [
+        [*prefix, "workflow", "create", "button", "--name", f"wf-{i}", "--uri", "wss://h/p", "-A"] for i in range(10)
+    ]
 
 
 def _assert_all_created(runs: list[Run], listed: list[dict[str, Any]]) -> None:

@@ -16,7 +16,9 @@ def test_geofence_create_list_delete(tmp_path: Path, server: Server) -> None:
     env = server.client_env(tmp_path)
     assert relay(env, "geofence", "list", "--json").ok().json() == []
     office = relay(env, "geofence", "create", "-n", "office", "-a", "1 Main St, Raleigh NC", "-r", "100", "--json")
-    dock = relay(env, "geofence", "create", "--label", "dock", "--lat", "35.78", "--long", "-78.64", "-r", "50", "--json")
+    dock = relay(
+        env, "geofence", "create", "--label", "dock", "--lat", "35.78", "--long", "-78.64", "-r", "50", "--json"
+    )
     office_id, dock_id = office.ok().json()["geofence_id"], dock.ok().json()["geofence_id"]
     listed = relay(env, "geofence", "list", "--json").ok().json()
     assert [(g["geofence_id"], g["label"]) for g in listed] == [(office_id, "office"), (dock_id, "dock")]
@@ -65,7 +67,9 @@ def test_tag_create_list_update_delete(tmp_path: Path, server: Server) -> None:
 
 def test_analytics_follow_instances_and_page(tmp_path: Path, server: Server) -> None:
     env = server.client_env(tmp_path)
-    relay(env, "workflow", "create", "http", "--trigger", "POST", "-n", "hook", "-u", "wss://h.example/p", "-i", ALICE).ok()
+    relay(
+        env, "workflow", "create", "http", "--trigger", "POST", "-n", "hook", "-u", "wss://h.example/p", "-i", ALICE
+    ).ok()
     for user in (ALICE, ALICE, BOB):
         relay(env, "workflow", "trigger", "-w", "hook", "-u", user).ok()
     every = relay(env, "analytics", "workflow", "-w", "hook", "--all", "--json").ok().json()
@@ -91,7 +95,11 @@ def test_user_list(tmp_path: Path, server: Server) -> None:
         {"username": "alice", "user_profile_id": "up-alice"},
         {"username": "bob", "user_profile_id": "up-bob"},
     ]
-    assert relay(env, "user", "list").ok().out.splitlines() == ["USER NAME  USER ID", "alice      up-alice", "bob        up-bob"]
+    assert relay(env, "user", "list").ok().out.splitlines() == [
+        "USER NAME  USER ID",
+        "alice      up-alice",
+        "bob        up-bob",
+    ]
     refused = relay(server.client_env(tmp_path, RELAY_API_KEY="wrong"), "user", "list")
     assert refused.code == 4, refused.describe()
 

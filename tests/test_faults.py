@@ -141,8 +141,13 @@ def test_an_auth_failure_stops_what_is_not_yet_sent(run: Any, tmp_path: Path, fa
     refusing = Refusing()
     faulty.inner, faulty.rate = refusing, 0.0
     path = tmp_path / "relay.toml"
-    path.write_text("".join(f'[workflow.a{i}]\ntype = "button"\nuri = "wss://h/{i}"\n' for i in range(100)), encoding="utf-8")
+    path.write_text(
+        "".join(f'[workflow.a{i}]\ntype = "button"\nuri = "wss://h/{i}"\n' for i in range(100)), encoding="utf-8"
+    )
     result = run("--profile", "local", "workflow", "apply", "-f", str(path), "--jobs", "4")
     assert result.code == 4
     assert refusing.posts <= 4  # what was in flight; the rest was never sent
-    assert f"0 created, 0 updated, 0 deleted, 0 unchanged; {refusing.posts} failed, {100 - refusing.posts} not attempted" in result.err
+    assert (
+        f"0 created, 0 updated, 0 deleted, 0 unchanged; {refusing.posts} failed, {100 - refusing.posts} not attempted"
+        in result.err
+    )

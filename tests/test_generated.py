@@ -85,7 +85,11 @@ def test_command_reference_covers_every_command_and_flag() -> None:
         for name in getattr(cmd, "list_commands", lambda _ctx: [])(ctx):
             sub = cmd.get_command(ctx, name)
             if sub is not None and not sub.hidden:
-                walk(sub, typer.Context(sub, info_name=name, parent=ctx, **(sub.context_settings or {})), f"{path} {name}")
+                walk(
+                    sub,
+                    typer.Context(sub, info_name=name, parent=ctx, **(sub.context_settings or {})),
+                    f"{path} {name}",
+                )
 
     walk(root, typer.Context(root, info_name="relay", **(root.context_settings or {})), "relay")
     assert len(seen) > 50 and "relay workflow create timer" in seen

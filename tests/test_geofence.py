@@ -39,7 +39,9 @@ def test_create_from_address(run: Any, api: Any) -> None:
 
 
 def test_create_from_coordinates(run: Any, api: Any) -> None:
-    result = run("geofence", "create", "--label", "dock", "--lat", "35.5", "--long", "-78.25", "-r", "50", "-s", SUB, "--json")
+    result = run(
+        "geofence", "create", "--label", "dock", "--lat", "35.5", "--long", "-78.25", "-r", "50", "-s", SUB, "--json"
+    )
     assert result.code == 0, result.err
     assert body(api) == {"label": "dock", "lat": 35.5, "long": -78.25, "radius": 50}
     assert result.json() == {"geofence_id": "gf-2", "label": "x"}
@@ -84,10 +86,7 @@ def test_list_table_and_json(run: Any, api: Any) -> None:
     result = run("geofence", "list", "-s", SUB)
     assert result.code == 0, result.err
     assert sent(api) == [("GET", "/ibot/geofence", {"subscriber_id": SUB})]
-    assert result.out == (
-        "ID    NAME    RADIUS  ADDRESS    COORDINATES\n"
-        "gf-1  office  100     1 Main St  35.7,-78.6\n"
-    )
+    assert result.out == ("ID    NAME    RADIUS  ADDRESS    COORDINATES\ngf-1  office  100     1 Main St  35.7,-78.6\n")
     result = run("geofence", "list", "-s", SUB, "--json")
     assert result.json() == GEOFENCES
 
@@ -102,7 +101,10 @@ def test_list_empty(run: Any, api: Any) -> None:
 def test_delete_with_yes(run: Any, api: Any, args: list[str]) -> None:
     result = run("geofence", "delete", *args, "--yes", "-s", SUB)
     assert result.code == 0, result.err
-    assert sent(api) == [("GET", "/ibot/geofence", {"subscriber_id": SUB}), ("DELETE", "/ibot/geofence/gf-1", {"subscriber_id": SUB})]
+    assert sent(api) == [
+        ("GET", "/ibot/geofence", {"subscriber_id": SUB}),
+        ("DELETE", "/ibot/geofence/gf-1", {"subscriber_id": SUB}),
+    ]
     assert result.err == "Deleted geofence gf-1 (office)\n"
 
 
@@ -147,7 +149,9 @@ def test_delete_without_id_is_exit_2(run: Any, api: Any) -> None:
 
 
 def test_delete_unknown_is_exit_3(run: Any, api: Any) -> None:
-    api.delete("/ibot/geofence/nope").mock(return_value=httpx.Response(404, json={"error": "not_found", "message": "no"}))
+    api.delete("/ibot/geofence/nope").mock(
+        return_value=httpx.Response(404, json={"error": "not_found", "message": "no"})
+    )
     result = run("geofence", "delete", "nope", "--yes", "-s", SUB)
     assert result.code == 3
     assert result.out == ""
@@ -155,7 +159,9 @@ def test_delete_unknown_is_exit_3(run: Any, api: Any) -> None:
 
 
 def test_geofence_on_the_sandbox(run: Any) -> None:
-    result = run("-P", "local", "geofence", "create", "-n", "office", "-t", "35.5", "-g", "-78.5", "-r", "100", "--json")
+    result = run(
+        "-P", "local", "geofence", "create", "-n", "office", "-t", "35.5", "-g", "-78.5", "-r", "100", "--json"
+    )
     assert result.code == 0, result.err
     created = result.json()
     assert created["label"] == "office" and created["radius"] == 100

@@ -184,7 +184,9 @@ def reset(conn: socket.socket, request: Seen, server: Server) -> None:
 
 
 def huge_declared(conn: socket.socket, request: Seen, server: Server) -> None:
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 107374182400\r\n\r\n{\"results\": [")
+    conn.sendall(
+        b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 107374182400\r\n\r\n{"results": ['
+    )
     server.stop.wait(30)
 
 
@@ -193,7 +195,7 @@ def huge_streamed(conn: socket.socket, request: Seen, server: Server) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
     chunk = b" " * 65536
     frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
-    conn.sendall(b"d\r\n{\"results\": [\r\n")
+    conn.sendall(b'd\r\n{"results": [\r\n')
     for _ in range(1100):  # 68.75 MiB: past the cap, and the client stops reading
         conn.sendall(frame)
 
@@ -243,12 +245,27 @@ def serve(monkeypatch: pytest.MonkeyPatch, evil: Server) -> Iterator[Callable[[B
 
 def commands(tmp_path: Path, closed_port: int) -> dict[str, list[str]]:
     manifest = tmp_path / "relay.toml"
-    manifest.write_text(f'account = "{SUB}"\n[workflow.new]\ntype = "button"\nuri = "wss://h/new"\ninstall_all = true\n')
+    manifest.write_text(
+        f'account = "{SUB}"\n[workflow.new]\ntype = "button"\nuri = "wss://h/new"\ninstall_all = true\n'
+    )
     return {
         "list": ["workflow", "list", "-s", SUB],
         # a call workflow with the preflight checks on: the account's workflows are listed before the save
-        "create": ["workflow", "create", "call", "--trigger", "inbound", "-n", "c", "-u", f"ws://127.0.0.1:{closed_port}/x",
-                   "-i", "990007560045678", "-s", SUB],  # fmt: skip
+        "create": [
+            "workflow",
+            "create",
+            "call",
+            "--trigger",
+            "inbound",
+            "-n",
+            "c",
+            "-u",
+            f"ws://127.0.0.1:{closed_port}/x",
+            "-i",
+            "990007560045678",
+            "-s",
+            SUB,
+        ],  # fmt: skip
         "install": ["workflow", "install", "-w", "wf-1", "-i", "d9", "-s", SUB, "--yes"],
         "apply": ["workflow", "apply", "-f", str(manifest), "--yes"],
         "export": ["workflow", "export", "-s", SUB],
@@ -579,12 +596,18 @@ def log_lines(conn: socket.socket, request: Seen, server: Server) -> None:
         conn.sendall(json.dumps({"level": "info", "timestamp": f"t{i}", "message": f"m{i}"}).encode() + b"\n")
 
 
-def test_the_log_stream_is_bounded_until_its_headers_only(run: Any, serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_log_stream_is_bounded_until_its_headers_only(
+    run: Any, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RELAY_TIMEOUT", "0.2")
     server = serve(log_lines)
     result = run("workflow", "logs", "-s", SUB, "--json")
     assert result.code == 0, result.err
-    assert [json.loads(line)["message"] for line in result.out.splitlines()] == ["m0", "m1", "m2"]  # at 0.25, 0.5, 0.75 s
+    assert [json.loads(line)["message"] for line in result.out.splitlines()] == [
+        "m0",
+        "m1",
+        "m2",
+    ]  # at 0.25, 0.5, 0.75 s
     assert server.requests() == [("GET", "/ibot/workflowdebug")]
 
 
@@ -598,7 +621,9 @@ def test_the_log_stream_is_bounded_until_its_headers_only(run: Any, serve: Any, 
       f"does not follow{ASK}")],
     ids=["stall", "html", "302"],
 )  # fmt: skip
-def test_the_log_streams_headers_are_checked(run: Any, serve: Any, monkeypatch: pytest.MonkeyPatch, behave: Behaviour, message: str) -> None:
+def test_the_log_streams_headers_are_checked(
+    run: Any, serve: Any, monkeypatch: pytest.MonkeyPatch, behave: Behaviour, message: str
+) -> None:
     monkeypatch.setenv("RELAY_TIMEOUT", str(SHORT))
     server = serve(behave)
     result = run("workflow", "logs", "-s", SUB)
@@ -622,5 +647,8 @@ def test_an_upload_has_the_same_deadline(tmp_path: Path) -> None:
             client.upload_presigned(f"{server.origin}/bucket/a.wav?X-Amz-Signature=sig", str(path), 104)
     finally:
         server.close()
-    assert caught.value.message == f"uploading the file failed: {server.origin} did not answer within {SHORT:g} s (tried once)"
+    assert (
+        caught.value.message
+        == f"uploading the file failed: {server.origin} did not answer within {SHORT:g} s (tried once)"
+    )
     assert [(r.method, r.path, r.headers.get("authorization")) for r in server.seen] == [("PUT", "/bucket/a.wav", None)]

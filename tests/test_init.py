@@ -29,10 +29,25 @@ LOCAL = ("--profile", "local")
 
 #: per template: the registration relay.toml declares (the trigger on the wire), its args, its dev scenario
 EXPECTED: dict[str, dict[str, Any]] = {
-    "auto-answer": {"trigger": {"on_incoming_call": ".*"}, "args": {"greeting": "Now in call"}, "scenario": "inbound-call", "install": [ALICE]},
+    "auto-answer": {
+        "trigger": {"on_incoming_call": ".*"},
+        "args": {"greeting": "Now in call"},
+        "scenario": "inbound-call",
+        "install": [ALICE],
+    },
     "outbound": {"trigger": {"on_call_request": ".*"}, "args": {}, "scenario": "outbound-call", "install": [ALICE]},
-    "place-call": {"trigger": {"on_button": "action_button_double_tap"}, "args": {"callee": "Bob"}, "scenario": "button", "install": []},
-    "blank": {"trigger": {"on_button": "action_button_single_tap"}, "args": {"greeting": "Hello"}, "scenario": "button", "install": [ALICE]},
+    "place-call": {
+        "trigger": {"on_button": "action_button_double_tap"},
+        "args": {"callee": "Bob"},
+        "scenario": "button",
+        "install": [],
+    },
+    "blank": {
+        "trigger": {"on_button": "action_button_single_tap"},
+        "args": {"greeting": "Hello"},
+        "scenario": "button",
+        "install": [ALICE],
+    },
 }
 FILES = {
     "js": ["app.js", "package.json", "relay.toml", "README.md", ".gitignore"],
@@ -79,7 +94,12 @@ def test_each_template_writes_its_project(run: Any, tmp_path: Path, template: st
 
     readme = (target / "README.md").read_text(encoding="utf-8")
     steps = re.findall(r"^## (\d)\. (.*)$", readme, re.M)
-    assert steps == [("1", "Install the dependencies"), ("2", "Try it on this machine"), ("3", "Host the app"), ("4", "Register the workflow")]
+    assert steps == [
+        ("1", "Install the dependencies"),
+        ("2", "Try it on this machine"),
+        ("3", "Host the app"),
+        ("4", "Register the workflow"),
+    ]
     assert "relay workflow dev" in readme and "relay workflow apply" in readme and "YOUR-HOST" in readme
     gitignore = (target / ".gitignore").read_text(encoding="utf-8").splitlines()
     if lang == "js":
@@ -157,10 +177,16 @@ def test_a_directory_that_is_not_empty_needs_force(run: Any, tmp_path: Path) -> 
         (["nope"], "error: TEMPLATE: expected one of auto-answer, outbound, place-call, blank, got 'nope'"),
         (["blank", "{dir}", "--lang", "rust"], "error: --lang: expected one of js, python, got 'rust'"),
         (["blank", "{dir}", "--name", " "], "error: --name: expected a workflow name, got an empty string"),
-        (["blank", "{dir}", "--name", "a\nb"], "error: --name: expected a workflow name without control characters, got 'a\\nb'"),
+        (
+            ["blank", "{dir}", "--name", "a\nb"],
+            "error: --name: expected a workflow name without control characters, got 'a\\nb'",
+        ),
         (["blank", ""], "error: DIRECTORY: expected a directory path, got ''"),
         (["blank", "{file}"], "error: DIRECTORY: {file} exists and is not a directory"),
-        (["blank", "{full}", "--force"], "error: DIRECTORY: {full}/app.js is a directory; the project writes a file there"),
+        (
+            ["blank", "{full}", "--force"],
+            "error: DIRECTORY: {full}/app.js is a directory; the project writes a file there",
+        ),
     ],
 )
 def test_bad_input_is_exit_2_and_writes_nothing(run: Any, tmp_path: Path, args: list[str], message: str) -> None:
@@ -174,7 +200,9 @@ def test_bad_input_is_exit_2_and_writes_nothing(run: Any, tmp_path: Path, args: 
     assert (tree(tmp_path), sorted(p.name for p in tmp_path.rglob("*"))) == before
 
 
-def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary_file(run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary_file(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "proj"
     target.mkdir()
     (target / "relay.toml").write_text("# mine\n", encoding="utf-8")
@@ -188,7 +216,9 @@ def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary_file(run: Any
     monkeypatch.setattr(os, "replace", replace)
     result = run("workflow", "init", "blank", str(target), "--force")
     assert result.code == 2
-    assert one_error_line(result.err) == f"error: DIRECTORY: cannot write {target / 'relay.toml'}: No space left on device"
+    assert (
+        one_error_line(result.err) == f"error: DIRECTORY: cannot write {target / 'relay.toml'}: No space left on device"
+    )
     assert (target / "relay.toml").read_text(encoding="utf-8") == "# mine\n"
     assert not [p.name for p in target.iterdir() if p.name.endswith(".tmp")]
 
@@ -320,7 +350,9 @@ def check_relay_py_app(source: str, template: str) -> set[str]:
     handlers = 0
     for node in ast.walk(tree_):
         if isinstance(node, ast.Attribute) and _dotted(node.value) == "relay.workflow":
-            assert node.attr in MODULE_FUNCTIONS or node.attr in MODULE_CONSTANTS, f"relay.workflow.{node.attr} does not exist"
+            assert node.attr in MODULE_FUNCTIONS or node.attr in MODULE_CONSTANTS, (
+                f"relay.workflow.{node.attr} does not exist"
+            )
         if isinstance(node, ast.Call):
             name = _dotted(node.func)
             if name.startswith("relay.workflow."):
@@ -338,17 +370,25 @@ def check_relay_py_app(source: str, template: str) -> set[str]:
             assert isinstance(decorator, ast.Attribute) and _dotted(decorator.value) == "wf", ast.dump(decorator)
             assert decorator.attr in HANDLERS, f"Workflow has no decorator {decorator.attr}"
             params = [a.arg for a in node.args.args]
-            assert len(params) == 1 + len(HANDLERS[decorator.attr]), f"{node.name}: relay-py calls it with {HANDLERS[decorator.attr]}"
+            assert len(params) == 1 + len(HANDLERS[decorator.attr]), (
+                f"{node.name}: relay-py calls it with {HANDLERS[decorator.attr]}"
+            )
             assert not node.args.defaults and not node.args.vararg and not node.args.kwonlyargs, node.name
             handlers += 1
             workflow = params[0]
             for inner in ast.walk(node):
-                if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and _dotted(inner.func.value) == workflow:
+                if (
+                    isinstance(inner, ast.Call)
+                    and isinstance(inner.func, ast.Attribute)
+                    and _dotted(inner.func.value) == workflow
+                ):
                     method = inner.func.attr
                     assert method in RELAY_METHODS, f"{node.name}: Relay has no method {method}"
                     is_async, method_params = RELAY_METHODS[method]
                     _binds(method_params, inner, f"{node.name}: {workflow}.{method}")
-                    assert (id(inner) in awaited) == is_async, f"{node.name}: {workflow}.{method}() {'must' if is_async else 'must not'} be awaited"
+                    assert (id(inner) in awaited) == is_async, (
+                        f"{node.name}: {workflow}.{method}() {'must' if is_async else 'must not'} be awaited"
+                    )
                     called.add(method)
     assert handlers >= 2
     return called
@@ -369,11 +409,16 @@ def test_python_apps_call_relay_py_as_its_source_defines_it(run: Any, tmp_path: 
 
 def test_the_relay_py_check_catches_mistakes() -> None:
     """A control: the check fails on what the calling guide's code gets wrong for relay-py."""
-    good = (Path(__file__).resolve().parent.parent / "relay_cli" / "templates" / "auto-answer" / "python" / "app.py").read_text(encoding="utf-8")
+    good = (
+        Path(__file__).resolve().parent.parent / "relay_cli" / "templates" / "auto-answer" / "python" / "app.py"
+    ).read_text(encoding="utf-8")
     check_relay_py_app(good, "auto-answer")
     mistakes = [
-        ("await workflow.answer_call(run[\"device\"], run[\"call_id\"])", "await workflow.answer_call(run[\"call_id\"])"),
-        ("await workflow.answer_call(run[\"device\"], run[\"call_id\"])", "await workflow.answer(run[\"device\"], run[\"call_id\"])"),
+        ('await workflow.answer_call(run["device"], run["call_id"])', 'await workflow.answer_call(run["call_id"])'),
+        (
+            'await workflow.answer_call(run["device"], run["call_id"])',
+            'await workflow.answer(run["device"], run["call_id"])',
+        ),
         ("await workflow.terminate()", "workflow.terminate()"),
         ("async def on_stop(workflow, reason):", "async def on_stop(workflow):"),
         ("@wf.on_call_received", "@wf.on_incoming_call"),

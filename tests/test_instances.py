@@ -198,7 +198,11 @@ def test_list_history_pages_through_the_cursor(run: Any, api: Api) -> None:
     history_pages(api)
     result = run("workflow", "instance", "list", "-H", "--json", "-s", SUB)
     assert result.code == 0, result.err
-    assert api.sent() == [INSTANCES, EVENTS, ("GET", "/ibot/workflow_analytics_events", {**EVENTS[2], "cursor": "page-2"})]
+    assert api.sent() == [
+        INSTANCES,
+        EVENTS,
+        ("GET", "/ibot/workflow_analytics_events", {**EVENTS[2], "cursor": "page-2"}),
+    ]
     assert result.json() == [{**running("i-1"), "status": "running"}, TERMINATED_1, TERMINATED_2]
     assert result.err == ""
 
@@ -289,8 +293,7 @@ def test_stop_instance_not_running_is_exit_3(run: Any, api: Api) -> None:
     assert result.code == 3
     assert api.sent() == [INSTANCES]
     assert result.err == (
-        "error: no running workflow instance 'i-9' in account SUB\n"
-        "hint: `relay workflow instance list` shows them\n"
+        "error: no running workflow instance 'i-9' in account SUB\nhint: `relay workflow instance list` shows them\n"
     )
 
 
@@ -473,7 +476,20 @@ def test_stop_auth_failure_is_exit_4(run: Any, api: Api) -> None:
 
 def test_list_and_stop_on_the_sandbox(run: Any) -> None:
     local = ("--profile", "local")
-    created = run(*local, "workflow", "create", "http", "--trigger", "POST", "--name", "hook", "--uri", "wss://h/p", "-A", "--json")
+    created = run(
+        *local,
+        "workflow",
+        "create",
+        "http",
+        "--trigger",
+        "POST",
+        "--name",
+        "hook",
+        "--uri",
+        "wss://h/p",
+        "-A",
+        "--json",
+    )
     assert created.code == 0, created.err
     wid = created.json()["workflow_id"]
     for user in (U1, U2):

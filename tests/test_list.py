@@ -141,7 +141,10 @@ def test_json_prints_the_plain_list_with_config_parsed(run: Any, api: Any) -> No
     assert data == parsed_workflows()
     assert isinstance(data, list)
     assert data[0]["config"] == {
-        "trigger": {"start": {"workflow": {"uri": "wss://example.com/auto_answer", "args": {}}}, "on_incoming_call": ".*"}
+        "trigger": {
+            "start": {"workflow": {"uri": "wss://example.com/auto_answer", "args": {}}},
+            "on_incoming_call": ".*",
+        }
     }
     assert result.out.endswith("]\n")
     assert result.err == ""
@@ -172,8 +175,8 @@ def test_csv_exact(run: Any, api: Any, answer: dict[str, Any]) -> None:
         "ID,Name,Type,URI,Installed on\n"
         "wf-01,auto_answer,call:inbound,wss://example.com/auto_answer,990007560045678\n"
         "wf-02,AutoDial,call:outbound,wss://example.com/AutoDial,all devices\n"
-        "wf-04,greeter,phrases:hello world,wss://example.com/greeter,\"d1, d2\"\n"
-        "wf-11,webhook,http:POST,wss://example.com/webhook,\"d1, d9\"\n"
+        'wf-04,greeter,phrases:hello world,wss://example.com/greeter,"d1, d2"\n'
+        'wf-11,webhook,http:POST,wss://example.com/webhook,"d1, d9"\n'
     )
     assert result.err == ""
 
@@ -320,7 +323,9 @@ def test_no_ansi_with_no_color(run: Any, api: Any, monkeypatch: pytest.MonkeyPat
     assert "\x1b" not in result.out + result.err
 
 
-def test_no_ansi_in_empty_message_with_no_color(run: Any, api: Any, answer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_ansi_in_empty_message_with_no_color(
+    run: Any, api: Any, answer: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     answer["results"] = []
     result = listing(run, api)

@@ -66,7 +66,9 @@ def client(db: Path) -> Any:
 def raw(db: Path) -> Any:
     """A plain httpx client on the same app, for requests our RelayClient would never send."""
     with httpx.Client(
-        base_url="http://sandbox", transport=in_process_transport(db, TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}
+        base_url="http://sandbox",
+        transport=in_process_transport(db, TOKEN),
+        headers={"Authorization": f"Bearer {TOKEN}"},
     ) as c:
         yield c
 
@@ -151,7 +153,10 @@ def test_body_not_an_object_is_400(raw: httpx.Client) -> None:
 
 def test_malformed_json_is_400(raw: httpx.Client) -> None:
     response = raw.post(
-        "/ibot/workflow", params={"subscriber_id": SUB}, content=b'{"name": "x",', headers={"Content-Type": "application/json"}
+        "/ibot/workflow",
+        params={"subscriber_id": SUB},
+        content=b'{"name": "x",',
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "application/json"
@@ -284,7 +289,10 @@ def test_workflow_logs(client: RelayClient) -> None:
     assert trigger["message"] == f'triggered by {BOB} with args {{"x": "y"}}'
     assert trigger["context"] == {"subscriber_id": SUB, "user_id": BOB, "workflow_id": a}
 
-    assert [line["message"] for line in client.workflow_logs(SUB, workflow_id=b)] == [logs[1]["message"], logs[4]["message"]]
+    assert [line["message"] for line in client.workflow_logs(SUB, workflow_id=b)] == [
+        logs[1]["message"],
+        logs[4]["message"],
+    ]
     assert list(client.workflow_logs(SUB, user_id=BOB)) == [trigger]
     assert list(client.workflow_logs(SUB, user_id="someone-else")) == []
 
@@ -330,7 +338,9 @@ def test_analytics_events(client: RelayClient) -> None:
     assert terminate["timestamp"] >= start["timestamp"]
     assert client.analytics_events(SUB, category="other")["data"] == []
     assert client.analytics_events(SUB, user_id=BOB)["data"] == []
-    assert [e["id"] for e in client.analytics_events(SUB, workflow_instance_id=instance)["data"]] == [e["id"] for e in events]
+    assert [e["id"] for e in client.analytics_events(SUB, workflow_instance_id=instance)["data"]] == [
+        e["id"] for e in events
+    ]
 
 
 def test_analytics_pages_newest_first_through_the_cursor(client: RelayClient, db: Path) -> None:
@@ -375,7 +385,11 @@ def test_analytics_time_bounds_and_bad_paging_values(client: RelayClient, raw: h
 
 def test_account_endpoints_return_the_seed(client: RelayClient) -> None:
     assert client.device_ids(SUB) == [
-        "990007560045678", "990007560023456", "990007560011111", "990007560022222", "990007560033333"
+        "990007560045678",
+        "990007560023456",
+        "990007560011111",
+        "990007560022222",
+        "990007560033333",
     ]
     assert DEMO_DEVICES[ALICE] == "Alice" and DEMO_DEVICES[BOB] == "Bob"
     assert client.groups(SUB) == [
@@ -441,8 +455,11 @@ def test_store_pragmas(db: Path) -> None:
         conn.close()
 
 
-WRITER = "from relay_cli.local.store import SandboxStore\n" + READY_SET_GO + textwrap.dedent(
-    """
+WRITER = (
+    "from relay_cli.local.store import SandboxStore\n"
+    + READY_SET_GO
+    + textwrap.dedent(
+        """
     n, path = sys.argv[2], sys.argv[3]
     store = SandboxStore(path)
     store.create_workflow("demo-account", {
@@ -451,6 +468,7 @@ WRITER = "from relay_cli.local.store import SandboxStore\n" + READY_SET_GO + tex
         "install": [],
     })
     """
+    )
 )
 
 
@@ -459,8 +477,11 @@ def test_ten_processes_open_a_new_db_and_write_at_once(db: Path, tmp_path: Path)
     signals = tmp_path / "signals"
     signals.mkdir()
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(signals), str(n), str(db)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(signals), str(n), str(db)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for n in range(10)
     ]
     release_together(procs, signals)  # all interpreters up before anyone opens the file
@@ -489,7 +510,9 @@ def test_serve_over_loopback_http(db: Path, monkeypatch: pytest.MonkeyPatch) -> 
     stop = threading.Event()
     urls: queue.Queue[str] = queue.Queue()
     server = threading.Thread(
-        target=serve, args=(db,), kwargs={"host": "127.0.0.1", "port": 0, "token": TOKEN, "ready": urls.put, "stop": stop},
+        target=serve,
+        args=(db,),
+        kwargs={"host": "127.0.0.1", "port": 0, "token": TOKEN, "ready": urls.put, "stop": stop},
         daemon=True,
     )
     server.start()

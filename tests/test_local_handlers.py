@@ -175,10 +175,22 @@ def test_answer_turns_a_handler_crash_into_500_and_checks_the_token_first(store:
 # --- the account check every handler makes ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("handler", [r.handler for r in ROUTES if "subscriber_id" not in r.pattern
-                                     and r.handler not in (h.authz_context, h.upload_audio)])
+@pytest.mark.parametrize(
+    "handler",
+    [
+        r.handler
+        for r in ROUTES
+        if "subscriber_id" not in r.pattern and r.handler not in (h.authz_context, h.upload_audio)
+    ],
+)
 def test_every_account_handler_needs_a_known_subscriber_before_anything_else(store: SandboxStore, handler: Any) -> None:
-    req = request("POST", "/", query={"subscriber_id": ""}, body=workflow(), params=dict.fromkeys(("workflow_id", "instance_id", "geofence_id", "venue_id", "tag_id", "audio_id"), "x"))
+    req = request(
+        "POST",
+        "/",
+        query={"subscriber_id": ""},
+        body=workflow(),
+        params=dict.fromkeys(("workflow_id", "instance_id", "geofence_id", "venue_id", "tag_id", "audio_id"), "x"),
+    )
     err = refused(lambda: handler(req, store))
     assert (err.status, err.error, err.message) == (400, "invalid_request", "missing the subscriber_id query parameter")
     req.query["subscriber_id"] = "nobody"
@@ -214,7 +226,9 @@ def test_save_workflow_with_an_id_replaces_the_whole_body(store: SandboxStore) -
     response = h.save_workflow(request("POST", "/ibot/workflow", body=new), store)
     assert (response.status, response.body) == (200, [new])
     assert store.list_workflows(SUB) == [new]  # install_rule gone: replaced, not merged
-    err = refused(lambda: h.save_workflow(request("POST", "/ibot/workflow", body={**new, "workflow_id": "wf_x"}), store))
+    err = refused(
+        lambda: h.save_workflow(request("POST", "/ibot/workflow", body={**new, "workflow_id": "wf_x"}), store)
+    )
     assert (err.status, err.message) == (404, f"no workflow 'wf_x' in account {SUB}")
     assert store.list_workflows(SUB) == [new]
 
@@ -229,8 +243,9 @@ def test_save_workflow_refuses_unknown_devices_and_writes_nothing(store: Sandbox
 
 def test_save_workflow_reads_a_config_sent_as_a_json_string(store: SandboxStore) -> None:
     body = workflow()
-    [saved] = h.save_workflow(request("POST", "/ibot/workflow", body={**body, "config": json.dumps(body["config"])}),
-                              store).body
+    [saved] = h.save_workflow(
+        request("POST", "/ibot/workflow", body={**body, "config": json.dumps(body["config"])}), store
+    ).body
     assert saved["config"] == body["config"]
 
 
@@ -277,8 +292,9 @@ def test_delete_workflow_ends_its_instances(store: SandboxStore) -> None:
 def test_trigger_workflow_starts_an_instance_for_the_user(store: SandboxStore) -> None:
     wf = store.create_workflow(SUB, workflow())["workflow_id"]
     invoke = {"action": "invoke", "target_device_ids": [BOB], "action_args": {"k": "v"}}
-    response = h.trigger_workflow(request("POST", "/", query={"user_id": ALICE}, body=invoke, params={"workflow_id": wf}),
-                                  store)
+    response = h.trigger_workflow(
+        request("POST", "/", query={"user_id": ALICE}, body=invoke, params={"workflow_id": wf}), store
+    )
     assert (response.status, response.empty) == (200, True)
     # without user_id, the first target triggers it
     h.trigger_workflow(request("POST", "/", body=invoke, params={"workflow_id": wf}), store)
@@ -315,8 +331,13 @@ def test_list_instances_and_stop_instance(store: SandboxStore) -> None:
     response = h.stop_instance(request("DELETE", "/", params={"instance_id": instance["instance_id"]}), store)
     assert (response.status, response.empty) == (204, True)
     assert h.list_instances(request("GET", "/"), store).body == []
-    err = refused(lambda: h.stop_instance(request("DELETE", "/", params={"instance_id": instance["instance_id"]}), store))
-    assert (err.status, err.message) == (404, f"no running workflow instance {instance['instance_id']!r} in account {SUB}")
+    err = refused(
+        lambda: h.stop_instance(request("DELETE", "/", params={"instance_id": instance["instance_id"]}), store)
+    )
+    assert (err.status, err.message) == (
+        404,
+        f"no running workflow instance {instance['instance_id']!r} in account {SUB}",
+    )
 
 
 def log_lines(chunks: Any) -> list[dict[str, Any]]:
@@ -331,8 +352,12 @@ def test_workflow_logs_in_process_is_the_backlog_with_a_length(store: SandboxSto
     chunks = list(response.stream)
     assert response.headers == [("Content-Length", str(len(b"".join(chunks))))]
     [line] = log_lines(chunks)
-    assert line == {"level": "info", "timestamp": line["timestamp"], "message": "workflow created: a",
-                    "context": {"subscriber_id": SUB, "user_id": None, "workflow_id": a}}
+    assert line == {
+        "level": "info",
+        "timestamp": line["timestamp"],
+        "message": "workflow created: a",
+        "context": {"subscriber_id": SUB, "user_id": None, "workflow_id": a},
+    }
     empty = h.workflow_logs(request("GET", "/", query={"user_id": "nobody"}), store)
     assert empty.stream is not None and list(empty.stream) == [] and empty.headers == [("Content-Length", "0")]
 
@@ -386,8 +411,11 @@ def test_account_handlers(store: SandboxStore) -> None:
     assert (err.status, err.message) == (404, "no account with subscriber_id 'nobody'")
 
     info = h.subscriber_info(request("GET", "/", params={"subscriber_id": SUB}), store)
-    assert info.body == {"subscriber_id": SUB, "name": "Demo account",
-                         "capabilities": {"workflow_sdk": True, "calling": True, "indoor_positioning": False}}
+    assert info.body == {
+        "subscriber_id": SUB,
+        "name": "Demo account",
+        "capabilities": {"workflow_sdk": True, "calling": True, "indoor_positioning": False},
+    }
     assert refused(lambda: h.subscriber_info(request("GET", "/", params={"subscriber_id": "x"}), store)).status == 404
 
     assert h.authz_context(request("GET", "/", query={"subscriber_id": ""}), store).body == [{"subscriber_id": SUB}]
@@ -399,17 +427,32 @@ def test_account_handlers(store: SandboxStore) -> None:
 
 
 def test_create_geofence_by_address_and_by_point(store: SandboxStore) -> None:
-    by_address = h.create_geofence(request("POST", "/", body={"label": "hq", "radius": 100, "address": "1 Main St"}),
-                                   store).body
-    by_point = h.create_geofence(request("POST", "/", body={"label": "dock", "radius": 5.5, "lat": 35.5, "long": -78}),
-                                 store).body
-    assert by_address == {"geofence_id": by_address["geofence_id"], "address": "1 Main St", "lat": "", "long": "",
-                          "label": "hq", "radius": 100}
-    assert by_point == {"geofence_id": by_point["geofence_id"], "address": "", "lat": "35.5", "long": "-78",
-                        "label": "dock", "radius": 5.5}
+    by_address = h.create_geofence(
+        request("POST", "/", body={"label": "hq", "radius": 100, "address": "1 Main St"}), store
+    ).body
+    by_point = h.create_geofence(
+        request("POST", "/", body={"label": "dock", "radius": 5.5, "lat": 35.5, "long": -78}), store
+    ).body
+    assert by_address == {
+        "geofence_id": by_address["geofence_id"],
+        "address": "1 Main St",
+        "lat": "",
+        "long": "",
+        "label": "hq",
+        "radius": 100,
+    }
+    assert by_point == {
+        "geofence_id": by_point["geofence_id"],
+        "address": "",
+        "lat": "35.5",
+        "long": "-78",
+        "label": "dock",
+        "radius": 5.5,
+    }
     assert h.list_geofences(request("GET", "/"), store).body == {"results": [by_address, by_point]}
-    err = refused(lambda: h.create_geofence(request("POST", "/", body={"label": "x", "radius": 1, "lat": 91, "long": 0}),
-                                            store))
+    err = refused(
+        lambda: h.create_geofence(request("POST", "/", body={"label": "x", "radius": 1, "lat": 91, "long": 0}), store)
+    )
     assert err.message == "lat must be a number between -90 and 90 (or give an address)"
     gone = h.delete_geofence(request("DELETE", "/", params={"geofence_id": by_address["geofence_id"]}), store)
     assert gone.status == 204
@@ -440,8 +483,9 @@ def test_nfc_tag_create_get_update_delete(store: SandboxStore) -> None:
     response = h.update_tag(request("PUT", "/", body={"content": changed}, params=params), store)
     assert (response.status, response.empty) == (204, True)
     assert h.get_tag(request("GET", "/", params=params), store).body == {**tag, "content": changed}
-    err = refused(lambda: h.update_tag(request("PUT", "/", body={"content": {**changed, "label": ""}}, params=params),
-                                       store))
+    err = refused(
+        lambda: h.update_tag(request("PUT", "/", body={"content": {**changed, "label": ""}}, params=params), store)
+    )
     assert (err.status, err.message) == (400, "content.label must be a non-empty string")
     assert h.get_tag(request("GET", "/", params=params), store).body["content"] == changed
 
@@ -463,8 +507,10 @@ def test_user_profiles_and_audit_filters(store: SandboxStore) -> None:
         "audit-0001"
     ]
     assert h.audit(request("GET", "/", query={"action": "unassigned"}), store).body["data"] == []
-    assert h.audit(request("GET", "/", query={"latest": "2026-01-05T09:01:00Z"}), store).body["data"][0][
-        "audit_id"] == "audit-0001"
+    assert (
+        h.audit(request("GET", "/", query={"latest": "2026-01-05T09:01:00Z"}), store).body["data"][0]["audit_id"]
+        == "audit-0001"
+    )
     page = h.audit(request("GET", "/", query={"limit": "1"}), store).body
     assert [e["audit_id"] for e in page["data"]] == ["audit-0002"]
     rest = h.audit(request("GET", "/", query={"limit": "1", "cursor": page["cursor"]}), store).body
@@ -485,8 +531,15 @@ def upload(store: SandboxStore, options: Options, url: str, data: bytes, **query
     parts = urlsplit(url)
     audio_id = parts.path.removeprefix(UPLOAD_PREFIX)
     params = {k: v[0] for k, v in parse_qs(parts.query).items()} | query
-    req = request("PUT", parts.path, query=params, raw=data, headers={"Content-Type": "audio/wav"},
-                  params={"audio_id": audio_id}, options=options)
+    req = request(
+        "PUT",
+        parts.path,
+        query=params,
+        raw=data,
+        headers={"Content-Type": "audio/wav"},
+        params={"audio_id": audio_id},
+        options=options,
+    )
     return h.upload_audio(req, store)
 
 
@@ -505,8 +558,11 @@ def test_create_audio_answers_a_presigned_url_on_this_server(store: SandboxStore
     err = refused(lambda: create_audio(store, options))
     assert (err.status, err.error) == (409, "conflict")
     assert err.message == f"an audio file named 'chime' exists already (id {audio['id']})"
-    err = refused(lambda: h.create_audio(request("POST", "/", body={"audio_format": "mp3", "subscriber_id": SUB,
-                                                                        "short_name": "x"}), store))
+    err = refused(
+        lambda: h.create_audio(
+            request("POST", "/", body={"audio_format": "mp3", "subscriber_id": SUB, "short_name": "x"}), store
+        )
+    )
     assert (err.status, err.message) == (400, "audio_format must be \"wave\", got 'mp3'")
     assert h.list_audio(request("GET", "/"), store).body == [audio]
 
@@ -522,20 +578,33 @@ def test_upload_audio_checks_signature_expiry_and_length(store: SandboxStore) ->
     err = refused(lambda: upload(store, Options(), url, data))  # another app's key
     assert err.status == 403
     past = str(int(time.time()) - 1)
-    err = refused(lambda: upload(store, options, url, data, expires=past,
-                                 signature=h.upload_signature(request("PUT", "/", options=options), SUB, audio_id, past)))
+    err = refused(
+        lambda: upload(
+            store,
+            options,
+            url,
+            data,
+            expires=past,
+            signature=h.upload_signature(request("PUT", "/", options=options), SUB, audio_id, past),
+        )
+    )
     assert (err.status, err.message) == (403, "the upload URL has expired")
     assert store.resource("custom_audio_file", SUB, audio_id) is None
 
     response = upload(store, options, url, data)
     assert (response.status, response.empty) == (200, True)
     assert store.resource("custom_audio_file", SUB, audio_id) == {
-        "size": 104, "sha256": hashlib.sha256(data).hexdigest(), "content_type": "audio/wav"
+        "size": 104,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "content_type": "audio/wav",
     }
 
     gone = h.delete_audio(request("DELETE", "/", params={"audio_id": audio_id}), store)
     assert gone.status == 204
-    assert store.resource("custom_audio_file", SUB, audio_id) is None and h.list_audio(request("GET", "/"), store).body == []
+    assert (
+        store.resource("custom_audio_file", SUB, audio_id) is None
+        and h.list_audio(request("GET", "/"), store).body == []
+    )
     err = refused(lambda: upload(store, options, url, data))
     assert (err.status, err.message) == (404, f"no custom audio {audio_id!r} in account {SUB}")
     err = refused(lambda: h.delete_audio(request("DELETE", "/", params={"audio_id": audio_id}), store))

@@ -34,7 +34,8 @@ ENTRIES = [
 ]
 #: 3 JSON lines, a blank line (skipped) and a line that is not JSON
 STREAM = (
-    "\n".join([json.dumps(ENTRIES[0]), json.dumps(ENTRIES[1]), "", "plain text, not JSON", json.dumps(ENTRIES[2])]) + "\n"
+    "\n".join([json.dumps(ENTRIES[0]), json.dumps(ENTRIES[1]), "", "plain text, not JSON", json.dumps(ENTRIES[2])])
+    + "\n"
 ).encode()
 
 
@@ -75,7 +76,12 @@ def test_logs_json_passthrough(run: Any, api: Any) -> None:
         '{"message":"plain text, not JSON"}',  # a line that was not JSON, wrapped so every line stays JSON
         json.dumps(ENTRIES[2], separators=(",", ":")),
     ]
-    assert [json.loads(line) for line in lines] == [ENTRIES[0], ENTRIES[1], {"message": "plain text, not JSON"}, ENTRIES[2]]
+    assert [json.loads(line) for line in lines] == [
+        ENTRIES[0],
+        ENTRIES[1],
+        {"message": "plain text, not JSON"},
+        ENTRIES[2],
+    ]
     assert result.err == ""
     clean(result)
 
@@ -161,11 +167,7 @@ def test_logs_odd_entries(run: Any, api: Any) -> None:
     result = run("workflow", "logs", "-s", SUB)
     assert result.code == 0, result.err
     assert result.out == (
-        "t1 INFO  - \\x1b[31mred\\x1b[0m\\x0dback\n"
-        "only a message\n"
-        "42\n"
-        '- WARN  short {"k": 1}\n'
-        "t2 -     -\n"
+        't1 INFO  - \\x1b[31mred\\x1b[0m\\x0dback\nonly a message\n42\n- WARN  short {"k": 1}\nt2 -     -\n'
     )
     clean(result)
 

@@ -136,9 +136,7 @@ def test_delete_two_with_the_same_name_is_refused(run: Any, api: Any, workflows:
     assert sent(api) == [LIST]
     assert result.out == ""
     assert "wf-04" in result.err and "wf-77" in result.err
-    assert result.err == (
-        "error: --workflow-id: 2 workflows are named 'pair' (wf-04, wf-77); give the id instead\n"
-    )
+    assert result.err == ("error: --workflow-id: 2 workflows are named 'pair' (wf-04, wf-77); give the id instead\n")
 
 
 def test_delete_without_yes_and_no_terminal_sends_nothing(run: Any, api: Any) -> None:
@@ -222,7 +220,9 @@ def test_delete_empty_workflow_ref_is_refused(run: Any, api: Any) -> None:
 
 
 def test_delete_server_404_is_exit_3(run: Any, api: Any) -> None:
-    api.delete(path__regex=r"^/ibot/workflow/[^/]+$").mock(return_value=httpx.Response(404, json={"error": "not_found"}))
+    api.delete(path__regex=r"^/ibot/workflow/[^/]+$").mock(
+        return_value=httpx.Response(404, json={"error": "not_found"})
+    )
     result = run("workflow", "delete", "-w", "wf-01", "--yes", "-s", SUB)
     assert result.code == 3
     assert "Deleted" not in result.err
@@ -317,9 +317,7 @@ def test_install_list_on_all_devices_terminal_yes(run: Any, api: Any, terminal: 
     assert result.code == 0, result.err
     assert sent(api) == [LIST, SAVE]
     assert last_post(api)["install"] == ["d9"]
-    assert result.err.startswith(
-        "everywhere is installed on all devices; install it on only d9 instead? [y/N]: "
-    )
+    assert result.err.startswith("everywhere is installed on all devices; install it on only d9 instead? [y/N]: ")
 
 
 def test_install_list_on_all_devices_terminal_no(run: Any, api: Any, terminal: Any) -> None:
@@ -481,7 +479,22 @@ def test_trigger_by_id_without_args(run: Any, api: Any) -> None:
 
 def test_trigger_arg_values_keep_equals_and_types(run: Any, api: Any) -> None:
     result = run(
-        "workflow", "trigger", "-w", "hook", "-u", USER, "-a", "url=a=b", "-a", "empty=", "-r", "x=2.5", "-b", "no=false", "-s", SUB
+        "workflow",
+        "trigger",
+        "-w",
+        "hook",
+        "-u",
+        USER,
+        "-a",
+        "url=a=b",
+        "-a",
+        "empty=",
+        "-r",
+        "x=2.5",
+        "-b",
+        "no=false",
+        "-s",
+        SUB,
     )
     assert result.code == 0, result.err
     assert body_of(api.calls.last.request)["action_args"] == {"url": "a=b", "empty": "", "x": 2.5, "no": False}

@@ -29,7 +29,11 @@ KINDS = [
         id="call-inbound",
     ),
     pytest.param({"type": "call"}, ["call"], id="call-default-outbound"),
-    pytest.param({"type": "button", "trigger": "double", "install_all": True}, ["button", "--trigger", "double", "-A"], id="button"),
+    pytest.param(
+        {"type": "button", "trigger": "double", "install_all": True},
+        ["button", "--trigger", "double", "-A"],
+        id="button",
+    ),
     pytest.param(
         {"type": "phrase", "trigger": ["Hello  World", "hi there"], "install_group": "front-desk"},
         ["phrase", "--trigger", "Hello  World", "--trigger", "hi there", "-G", "front-desk"],
@@ -37,12 +41,18 @@ KINDS = [
     ),
     pytest.param({"type": "event", "trigger": "emergency"}, ["event", "--trigger", "emergency"], id="event"),
     pytest.param(
-        {"type": "battery", "trigger": "charge", "threshold": 80}, ["battery", "--trigger", "charge", "--threshold", "80"], id="battery"
+        {"type": "battery", "trigger": "charge", "threshold": 80},
+        ["battery", "--trigger", "charge", "--threshold", "80"],
+        id="battery",
     ),
     pytest.param({"type": "http", "trigger": "POST"}, ["http", "--trigger", "POST"], id="http"),
-    pytest.param({"type": "nfc", "category": "tasks", "label": "Room 12"}, ["nfc", "-c", "tasks", "-l", "Room 12"], id="nfc"),
     pytest.param(
-        {"type": "geofence", "trigger": "exit", "geofence_id": "G1"}, ["geofence", "--trigger", "exit", "--id", "G1"], id="geofence"
+        {"type": "nfc", "category": "tasks", "label": "Room 12"}, ["nfc", "-c", "tasks", "-l", "Room 12"], id="nfc"
+    ),
+    pytest.param(
+        {"type": "geofence", "trigger": "exit", "geofence_id": "G1"},
+        ["geofence", "--trigger", "exit", "--id", "G1"],
+        id="geofence",
     ),
     pytest.param(
         {"type": "position", "trigger": "entry", "venue_id": "V", "position_id": "P"},
@@ -56,13 +66,39 @@ KINDS = [
         id="timer-schedule",
     ),
     pytest.param(
-        {"type": "timer", "trigger": "repeat", "start": "2030-01-01T09:00:00", "timezone": "Europe/Paris", "count": 10,
-         "days": ["MO", "we"]},
-        ["timer", "--trigger", "repeat", "--start", "2030-01-01T09:00:00", "-z", "Europe/Paris", "-c", "10", "-d", "MO", "-d", "we"],
+        {
+            "type": "timer",
+            "trigger": "repeat",
+            "start": "2030-01-01T09:00:00",
+            "timezone": "Europe/Paris",
+            "count": 10,
+            "days": ["MO", "we"],
+        },
+        [
+            "timer",
+            "--trigger",
+            "repeat",
+            "--start",
+            "2030-01-01T09:00:00",
+            "-z",
+            "Europe/Paris",
+            "-c",
+            "10",
+            "-d",
+            "MO",
+            "-d",
+            "we",
+        ],
         id="timer-repeat-count",
     ),  # fmt: skip
     pytest.param(
-        {"type": "timer", "trigger": "repeat", "start": "2030-01-01T09:00:00", "timezone": "UTC", "until": "2030-06-01T00:00:00"},
+        {
+            "type": "timer",
+            "trigger": "repeat",
+            "start": "2030-01-01T09:00:00",
+            "timezone": "UTC",
+            "until": "2030-06-01T00:00:00",
+        },
         ["timer", "--trigger", "repeat", "--start", "2030-01-01T09:00:00", "-z", "UTC", "-l", "2030-06-01T00:00:00"],
         id="timer-repeat-until",
     ),
@@ -80,7 +116,9 @@ def parse_one(table: dict[str, Any], name: str = "wf") -> dict[str, Any]:
 
 @pytest.mark.parametrize(("table", "argv"), KINDS)
 @pytest.mark.parametrize("with_options", [False, True], ids=["defaults", "options"])
-def test_an_entry_builds_what_create_sends(run: Any, table: dict[str, Any], argv: list[str], with_options: bool) -> None:
+def test_an_entry_builds_what_create_sends(
+    run: Any, table: dict[str, Any], argv: list[str], with_options: bool
+) -> None:
     if with_options:
         table = {**table, **OPTIONS[0]}
         argv = [*argv, *OPTIONS[1]]
@@ -169,7 +207,9 @@ def test_plan_create_update_unchanged_delete() -> None:
     want = [desired("a"), desired("b", args={"x": "new"}), desired("c")]
     plan = planning.compare(want, existing)
     assert [c.name for c in plan.create] == ["c"]
-    assert [(u.name, u.workflow_id, u.changes) for u in plan.update] == [("b", "2", [planning.Change("args.x", "old", "new")])]
+    assert [(u.name, u.workflow_id, u.changes) for u in plan.update] == [
+        ("b", "2", [planning.Change("args.x", "old", "new")])
+    ]
     assert plan.update[0].body["workflow_id"] == "2"
     assert [k.name for k in plan.unchanged] == ["a"]
     assert plan.delete == [] and [k.name for k in plan.unmanaged] == ["gone"]

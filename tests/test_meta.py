@@ -43,9 +43,7 @@ def test_version(run: Any) -> None:
     assert run("-V").out == run("--version").out == f"relay {version}\n"
     result = run("version", "--json")
     assert result.code == 0
-    assert json.loads(result.out) == {
-        "version": version, "python": platform.python_version(), "platform": sys.platform
-    }
+    assert json.loads(result.out) == {"version": version, "python": platform.python_version(), "platform": sys.platform}
 
 
 def test_update_names_the_command_that_updates_and_is_exit_2(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,7 +33,9 @@ from conftest import API, TOKEN, stored_workflow
 
 RELAY = Path(sys.executable).parent / "relay"
 INTERNAL = "please report it with the output of `relay version --json` (RELAY_DEBUG=1 shows the traceback)"
-posix_relay = pytest.mark.skipif(not RELAY.exists() or os.name != "posix", reason="needs the installed relay script and POSIX pipes")
+posix_relay = pytest.mark.skipif(
+    not RELAY.exists() or os.name != "posix", reason="needs the installed relay script and POSIX pipes"
+)
 
 
 # --- the top-level handler (in-process) -------------------------------------------------------------------
@@ -108,7 +110,9 @@ def test_ctrl_c_while_the_command_tree_is_imported_is_one_line_and_exit_130(tmp_
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     env.update(RELAY_CONFIG_DIR=str(tmp_path / "config"), RELAY_DATA_DIR=str(tmp_path / "data"))
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "interrupted\n")
 
 
@@ -126,7 +130,9 @@ def test_expected_errors_keep_their_codes_and_show_no_traceback_under_verbose(ru
     assert "Traceback" not in result.err
 
 
-@pytest.mark.parametrize("uri", ["wss://[::1", "wss://[::1/path", "ws://[::1:8080/x", "wss://host:99999/x", "wss://host:port/x"])
+@pytest.mark.parametrize(
+    "uri", ["wss://[::1", "wss://[::1/path", "ws://[::1:8080/x", "wss://host:99999/x", "wss://host:port/x"]
+)
 def test_a_malformed_uri_is_exit_2_naming_uri(run: Any, uri: str) -> None:
     with respx.mock(assert_all_called=False) as api:
         api.route().mock(return_value=httpx.Response(200, json=[]))
@@ -134,7 +140,9 @@ def test_a_malformed_uri_is_exit_2_naming_uri(run: Any, uri: str) -> None:
         assert api.calls.call_count == 0
     assert result.code == 2
     assert result.out == ""
-    assert result.err.startswith(f"error: --uri: expected a WebSocket URI such as wss://myhost.example.com/path, got {uri!r} (")
+    assert result.err.startswith(
+        f"error: --uri: expected a WebSocket URI such as wss://myhost.example.com/path, got {uri!r} ("
+    )
     assert result.err.count("\n") == 1
 
 
@@ -143,7 +151,12 @@ def test_a_malformed_uri_is_exit_2_naming_uri(run: Any, uri: str) -> None:
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "PYTHONIOENCODING")) and k != "CI"}
-    env.update(RELAY_CONFIG_DIR=str(tmp_path / "config"), RELAY_DATA_DIR=str(tmp_path / "data"), NO_COLOR="1", RELAY_NO_CHECK="1")
+    env.update(
+        RELAY_CONFIG_DIR=str(tmp_path / "config"),
+        RELAY_DATA_DIR=str(tmp_path / "data"),
+        NO_COLOR="1",
+        RELAY_NO_CHECK="1",
+    )
     env.update(extra)
     return env
 
@@ -159,7 +172,9 @@ def _fill(tmp_path: Path, count: int, name: str = "w{i}") -> None:
 
 def _reader_leaves(env: dict[str, str], args: list[str], keep: int) -> tuple[int, str]:
     """Run relay with stdout a pipe whose reader reads ``keep`` bytes (0: none at all) and closes it."""
-    proc = subprocess.Popen([str(RELAY), *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(RELAY), *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdout is not None and proc.stderr is not None
     if keep:
         proc.stdout.read(keep)
@@ -169,7 +184,10 @@ def _reader_leaves(env: dict[str, str], args: list[str], keep: int) -> tuple[int
 
 
 @posix_relay
-@pytest.mark.parametrize("args", [["workflow", "list"], ["workflow", "list", "--json"], ["workflow", "list", "--csv"], ["workflow", "export"]])
+@pytest.mark.parametrize(
+    "args",
+    [["workflow", "list"], ["workflow", "list", "--json"], ["workflow", "list", "--csv"], ["workflow", "export"]],
+)
 def test_a_reader_leaving_mid_output_ends_quietly_with_0(tmp_path: Path, args: list[str]) -> None:
     _fill(tmp_path, 300)  # about 300 kB of output: the writer is blocked on the pipe when the reader leaves
     env = _env(tmp_path)
@@ -178,7 +196,10 @@ def test_a_reader_leaving_mid_output_ends_quietly_with_0(tmp_path: Path, args: l
 
 
 @posix_relay
-@pytest.mark.parametrize("args", [["workflow", "list"], ["workflow", "list", "--json"], ["version", "--json"], ["--version"], ["profile", "show"]])
+@pytest.mark.parametrize(
+    "args",
+    [["workflow", "list"], ["workflow", "list", "--json"], ["version", "--json"], ["--version"], ["profile", "show"]],
+)
 def test_a_reader_gone_before_the_first_byte_ends_quietly_with_0(tmp_path: Path, args: list[str]) -> None:
     _fill(tmp_path, 2)  # small output: it sits in the buffer until the final flush, which meets the closed pipe
     env = _env(tmp_path)
@@ -188,11 +209,29 @@ def test_a_reader_gone_before_the_first_byte_ends_quietly_with_0(tmp_path: Path,
 
 @posix_relay
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
-@pytest.mark.parametrize("args", [["workflow", "list"], ["workflow", "list", "--json"], ["workflow", "list", "-o", "yaml"], ["version", "--json"], ["--version"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["workflow", "list"],
+        ["workflow", "list", "--json"],
+        ["workflow", "list", "-o", "yaml"],
+        ["version", "--json"],
+        ["--version"],
+    ],
+)
 def test_a_full_disk_is_exit_1_and_one_line(tmp_path: Path, args: list[str]) -> None:
     _fill(tmp_path, 3)
     with open("/dev/full", "w") as full:
-        proc = subprocess.run([str(RELAY), *args], env=_env(tmp_path), stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+        proc = subprocess.run(
+            [str(RELAY), *args],
+            env=_env(tmp_path),
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     assert proc.returncode == 1
     assert proc.stderr == "error: cannot write to stdout: No space left on device\n"
 
@@ -203,28 +242,62 @@ NAME = "caf\u00e9 \U0001f600 \x1b[31mred"
 @posix_relay
 @pytest.mark.parametrize(
     ("encoding", "shown"),
-    [("ascii", "caf\\xe9 \\U0001f600 \\x1b[31mred"), ("latin-1", "caf\u00e9 \\U0001f600 \\x1b[31mred"), ("utf-8", "caf\u00e9 \U0001f600 \\x1b[31mred")],
+    [
+        ("ascii", "caf\\xe9 \\U0001f600 \\x1b[31mred"),
+        ("latin-1", "caf\u00e9 \\U0001f600 \\x1b[31mred"),
+        ("utf-8", "caf\u00e9 \U0001f600 \\x1b[31mred"),
+    ],
 )
-def test_text_the_stream_cannot_encode_is_escaped_and_json_stays_exact(tmp_path: Path, encoding: str, shown: str) -> None:
+def test_text_the_stream_cannot_encode_is_escaped_and_json_stays_exact(
+    tmp_path: Path, encoding: str, shown: str
+) -> None:
     _fill(tmp_path, 1, name=NAME)
     env = _env(tmp_path, PYTHONIOENCODING=encoding)
-    table = subprocess.run([str(RELAY), "workflow", "list"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+    table = subprocess.run(
+        [str(RELAY), "workflow", "list"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert table.returncode == 0, table.stderr
     assert table.stderr == b""
     row = table.stdout.decode(encoding).splitlines()[1]
     assert row.split("  ")[1] == shown
     assert "\x1b" not in table.stdout.decode(encoding)
 
-    as_json = subprocess.run([str(RELAY), "workflow", "list", "--json"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+    as_json = subprocess.run(
+        [str(RELAY), "workflow", "list", "--json"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout.decode(encoding))[0]["name"] == NAME  # the exact name, whatever the encoding
 
-    as_yaml = subprocess.run([str(RELAY), "workflow", "list", "-o", "yaml"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+    as_yaml = subprocess.run(
+        [str(RELAY), "workflow", "list", "-o", "yaml"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert as_yaml.returncode == 0, as_yaml.stderr
     quoted = as_yaml.stdout.decode(encoding).split("name: ", 1)[1].splitlines()[0]
     assert quoted[0] == quoted[-1] == '"'  # a YAML double-quoted scalar: what the stream cannot encode is an escape
     assert yaml.safe_load(as_yaml.stdout.decode(encoding))[0]["name"] == NAME  # read back exactly by a YAML parser
 
-    message = subprocess.run([str(RELAY), "workflow", "delete", "-w", NAME, "--yes"], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+    message = subprocess.run(
+        [str(RELAY), "workflow", "delete", "-w", NAME, "--yes"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert message.returncode == 0, message.stderr
     assert message.stderr.decode(encoding).splitlines()[-1].startswith(f"Deleted workflow {shown} (wf_")

@@ -119,7 +119,10 @@ def test_a_full_disk_keeps_the_old_config_file(tmp_path: Path) -> None:
     env.update(RELAY_CONFIG_DIR=str(config), RELAY_DATA_DIR=str(tmp_path / "data"))
     proc = _relay(env, "-P", "qa", "profile", "set", "subscriber_id", "S1", size=len(old))
     assert (proc.returncode, proc.stdout) == (1, "")
-    assert one_error_line(proc.stderr) == f"error: cannot save {config / 'config.toml'}: File too large; the file is unchanged"
+    assert (
+        one_error_line(proc.stderr)
+        == f"error: cannot save {config / 'config.toml'}: File too large; the file is unchanged"
+    )
     assert (config / "config.toml").read_text(encoding="utf-8") == old
     assert sorted(os.listdir(config)) == [".config.toml.lock", "config.toml"]
 
@@ -127,7 +130,9 @@ def test_a_full_disk_keeps_the_old_config_file(tmp_path: Path) -> None:
 # --- a config directory that is a file ---------------------------------------------------------------------
 
 
-def test_a_config_directory_that_is_a_file_is_named(run: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_config_directory_that_is_a_file_is_named(
+    run: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     isolated_env.parent.mkdir(parents=True, exist_ok=True)
     isolated_env.write_text("not a directory\n", encoding="utf-8")
     result = run("profile", "add", "qa", "--env", "qa")
@@ -154,7 +159,9 @@ def test_a_config_file_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Path, c
     assert (config / "config.toml").is_fifo()
 
 
-def test_a_data_directory_in_the_way_of_a_file_is_named(run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_data_directory_in_the_way_of_a_file_is_named(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocker = tmp_path / "data"
     blocker.write_text("a file\n", encoding="utf-8")
     monkeypatch.setenv("RELAY_DATA_DIR", str(blocker / "relay"))
@@ -226,7 +233,9 @@ def test_a_manifest_with_an_invisible_character_in_a_uri_or_an_id_is_refused(run
     result = run("workflow", "diff", "-f", str(manifest))
     assert result.code == 2
     assert one_error_line(result.err).startswith(f"error: {manifest}: workflow.a.uri: expected a URI without spaces")
-    manifest.write_text('[workflow.a]\ntype = "button"\nuri = "wss://h/x"\ninstall = ["99000756004567\\u0000"]\n', encoding="utf-8")
+    manifest.write_text(
+        '[workflow.a]\ntype = "button"\nuri = "wss://h/x"\ninstall = ["99000756004567\\u0000"]\n', encoding="utf-8"
+    )
     result = run("workflow", "diff", "-f", str(manifest))
     assert result.code == 2
     assert one_error_line(result.err) == (

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_version_is_the_package_metadata_version() -> None:
     assert importlib.metadata.version("relay-cli") == relay_cli.__version__
-    proc = subprocess.run([sys.executable, "-m", "relay_cli", "--version"], capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "relay_cli", "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert proc.returncode == 0
     assert proc.stdout == f"relay {importlib.metadata.version('relay-cli')}\n"
 

@@ -132,7 +132,10 @@ def test_check_names_a_server_that_refuses_the_upgrade(run: Any) -> None:
     finally:
         server.close()
     assert result.err == not_available(
-        server.uri("/x"), "the server answered HTTP 404 instead of switching to WebSocket", "out", f"every outbound call from {BOB} (out)"
+        server.uri("/x"),
+        "the server answered HTTP 404 instead of switching to WebSocket",
+        "out",
+        f"every outbound call from {BOB} (out)",
     )
 
 
@@ -157,13 +160,17 @@ def test_create_call_checks_first(run: Any, ws: WsServer, down: str, sandbox: Sa
 
     refused = create_call(run, "broken", down, "-i", BOB, "--strict")
     assert refused.code == 6
-    assert refused.err.startswith(not_available(down, "connection refused", "broken", f"every inbound call to {BOB} (broken)"))
+    assert refused.err.startswith(
+        not_available(down, "connection refused", "broken", f"every inbound call to {BOB} (broken)")
+    )
     assert "error: 1 preflight check failed (--strict), so nothing was sent\n" in refused.err
     assert [w["name"] for w in sandbox.list_workflows(DEMO_SUBSCRIBER)] == ["fine"]
 
     warned = create_call(run, "broken", down, "-i", BOB)  # without --strict: a warning, then created
     assert warned.code == 0
-    assert warned.err.startswith(not_available(down, "connection refused", "broken", f"every inbound call to {BOB} (broken)"))
+    assert warned.err.startswith(
+        not_available(down, "connection refused", "broken", f"every inbound call to {BOB} (broken)")
+    )
     assert "Created workflow broken" in warned.err
 
     skipped = create_call(run, "unchecked", down, "-i", ALICE, "--no-check", direction="outbound")
@@ -202,7 +209,9 @@ def test_two_call_workflows_of_one_direction_on_one_device(run: Any, ws: WsServe
     assert f"(first, second) are installed on {ALICE}, {BOB}" in clash.err
 
 
-def test_apply_checks_what_it_creates_or_changes(run: Any, tmp_path: Path, ws: WsServer, down: str, sandbox: SandboxStore) -> None:
+def test_apply_checks_what_it_creates_or_changes(
+    run: Any, tmp_path: Path, ws: WsServer, down: str, sandbox: SandboxStore
+) -> None:
     manifest = tmp_path / "relay.toml"
     manifest.write_text(
         f'[workflow.good]\ntype = "call"\ntrigger = "inbound"\nuri = "{ws.uri()}"\ninstall = ["{ALICE}"]\n'
@@ -211,7 +220,9 @@ def test_apply_checks_what_it_creates_or_changes(run: Any, tmp_path: Path, ws: W
     )
     strict = run(*LOCAL, "workflow", "apply", "-f", str(manifest), "--strict")
     assert strict.code == 6
-    assert strict.err.startswith(not_available(down, "connection refused", "bad", f"every outbound call from {BOB} (bad)"))
+    assert strict.err.startswith(
+        not_available(down, "connection refused", "bad", f"every outbound call from {BOB} (bad)")
+    )
     assert "so nothing was applied" in strict.err
     assert sandbox.list_workflows(DEMO_SUBSCRIBER) == []
 

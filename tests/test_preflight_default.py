@@ -71,7 +71,9 @@ def body(api: Any, index: int = -1) -> Any:
     return json.loads(api.calls[index].request.content)
 
 
-def call_body(name: str, uri: str, install: list[str], *, trigger: str = "on_incoming_call", **extra: Any) -> dict[str, Any]:
+def call_body(
+    name: str, uri: str, install: list[str], *, trigger: str = "on_incoming_call", **extra: Any
+) -> dict[str, Any]:
     return {
         **extra,
         "name": name,
@@ -85,7 +87,9 @@ def call_body(name: str, uri: str, install: list[str], *, trigger: str = "on_inc
 
 
 def create_call(run: Any, uri: str, *flags: str) -> Any:
-    return run("workflow", "create", "call", "--trigger", "inbound", "-n", "x", "-u", uri, "-i", "d2", "-s", SUB, *flags)
+    return run(
+        "workflow", "create", "call", "--trigger", "inbound", "-n", "x", "-u", uri, "-i", "d2", "-s", SUB, *flags
+    )
 
 
 def test_create_call_server_up_checks_then_saves(run: Any, api: Any, ws: WsServer) -> None:
@@ -101,7 +105,11 @@ def test_create_call_server_up_checks_then_saves(run: Any, api: Any, ws: WsServe
 def test_create_call_server_down_warns_and_saves(run: Any, api: Any, down: str) -> None:
     result = create_call(run, down)
     assert result.code == 0, result.err
-    assert result.err == not_available(down, "connection refused", "x", "every inbound call to d2 (x)") + "Created workflow x (wf-9)\n"
+    assert (
+        result.err
+        == not_available(down, "connection refused", "x", "every inbound call to d2 (x)")
+        + "Created workflow x (wf-9)\n"
+    )
     assert sent(api) == [LIST, SAVE]
     assert body(api) == call_body("x", down, ["d2"])
 
@@ -111,12 +119,15 @@ def test_create_call_strict_server_down_is_exit_6_and_sends_nothing(run: Any, ap
     assert (result.code, result.out) == (6, "")
     assert result.err == (
         not_available(down, "connection refused", "x", "every inbound call to d2 (x)")
-        + "error: 1 preflight check failed (--strict), so nothing was sent\n" + STRICT_TAIL
+        + "error: 1 preflight check failed (--strict), so nothing was sent\n"
+        + STRICT_TAIL
     )
     assert sent(api) == [LIST]  # read, never written
 
 
-def test_the_default_is_on_and_no_check_turns_it_off(run: Any, api: Any, ws: WsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_is_on_and_no_check_turns_it_off(
+    run: Any, api: Any, ws: WsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The control: the same command with --no-check or RELAY_NO_CHECK=1 makes no handshake and no read."""
     assert create_call(run, ws.uri(), "--no-check").code == 0
     monkeypatch.setenv("RELAY_NO_CHECK", "1")
@@ -158,13 +169,16 @@ def test_install_server_down_warns_and_saves(run: Any, api: Any, account: list[d
     assert body(api) == installed_body(down)
 
 
-def test_install_strict_server_down_is_exit_6_and_sends_nothing(run: Any, api: Any, account: list[dict[str, Any]], down: str) -> None:
+def test_install_strict_server_down_is_exit_6_and_sends_nothing(
+    run: Any, api: Any, account: list[dict[str, Any]], down: str
+) -> None:
     account[0]["config"]["trigger"]["start"]["workflow"]["uri"] = down
     result = install(run, "--strict")
     assert (result.code, result.out) == (6, "")
     assert result.err == (
         not_available(down, "connection refused", "answer", "every inbound call to d1, d2 (answer)")
-        + "error: 1 preflight check failed (--strict), so nothing was sent\n" + STRICT_TAIL
+        + "error: 1 preflight check failed (--strict), so nothing was sent\n"
+        + STRICT_TAIL
     )
     assert sent(api) == [LIST, LIST]
 
@@ -205,6 +219,7 @@ def test_apply_strict_server_down_is_exit_6_and_sends_nothing(run: Any, api: Any
     assert (result.code, result.out) == (6, "")
     assert result.err == (
         not_available(down, "connection refused", "dialer", "every outbound call from d3 (dialer)")
-        + "error: 1 preflight check failed (--strict), so nothing was applied\n" + STRICT_TAIL
+        + "error: 1 preflight check failed (--strict), so nothing was applied\n"
+        + STRICT_TAIL
     )
     assert sent(api) == [LIST]

@@ -41,8 +41,10 @@ def config_file(isolated_env: Path) -> Path:
 
 
 def show(run: Any, *args: str) -> dict[str, Any]:
-    result = run(*args, "profile", "show", "--json") if args and args[0].startswith("-") else run(
-        "profile", "show", *args, "--json"
+    result = (
+        run(*args, "profile", "show", "--json")
+        if args and args[0].startswith("-")
+        else run("profile", "show", *args, "--json")
     )
     assert result.code == 0, result.err
     return result.json()
@@ -92,11 +94,15 @@ def test_add_list_use_show(run: Any, isolated_env: Path) -> None:
     ]
 
     result = run("profile", "use", "qa")
-    assert (result.code, result.out, result.err) == (0, "", (
-        "Now using profile qa\n"
-        f"note: commands now go to Relay QA ({QA_API}) as profile 'qa' (before: Relay production as profile 'default'); "
-        "`relay profile use default` goes back\n"
-    ))
+    assert (result.code, result.out, result.err) == (
+        0,
+        "",
+        (
+            "Now using profile qa\n"
+            f"note: commands now go to Relay QA ({QA_API}) as profile 'qa' (before: Relay production as profile 'default'); "
+            "`relay profile use default` goes back\n"
+        ),
+    )
 
     result = run("profile", "list")
     assert result.out == (
@@ -131,11 +137,14 @@ def test_add_list_use_show(run: Any, isolated_env: Path) -> None:
 
 def test_add_with_all_options_and_use(run: Any, isolated_env: Path) -> None:
     result = run("profile", "add", "sb", "--host", "http://127.0.0.1:8080", "-s", "S1", "--env", "qa", "--use")
-    assert (result.code, result.err) == (0, (
-        "Added profile sb and selected it\n"
-        "note: commands now go to http://127.0.0.1:8080 as profile 'sb' (before: Relay production as profile 'default'); "
-        "`relay profile use default` goes back\n"
-    ))
+    assert (result.code, result.err) == (
+        0,
+        (
+            "Added profile sb and selected it\n"
+            "note: commands now go to http://127.0.0.1:8080 as profile 'sb' (before: Relay production as profile 'default'); "
+            "`relay profile use default` goes back\n"
+        ),
+    )
     assert run("profile", "list", "--json").json() == [
         {"name": "default", "current": False},
         LOCAL_ROW,
@@ -183,7 +192,12 @@ def test_show_named_profile_and_missing(run: Any, isolated_env: Path) -> None:
 
 def test_show_never_prints_the_token(run: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RELAY_API_KEY", "secret-xyz")
-    for args in (("profile", "show"), ("profile", "show", "--json"), ("profile", "list"), ("profile", "list", "--json")):
+    for args in (
+        ("profile", "show"),
+        ("profile", "show", "--json"),
+        ("profile", "list"),
+        ("profile", "list", "--json"),
+    ):
         result = run(*args)
         assert result.code == 0, result.err
         assert "secret-xyz" not in result.out + result.err
@@ -212,7 +226,11 @@ PRECEDENCE = {
     "auth_method": ("Token", "Basic", "Bearer"),
     "auth_client_id": ("p-client", "e-client", "83756T4P"),
     "auth_sdk_client_id": ("p-sdk", "e-sdk", "RJZKRhh9"),
-    "auth_issuer": ("https://p.example.com/realms/R", "https://e.example.com/realms/R", "https://auth.relaypro.com/realms/Relay"),
+    "auth_issuer": (
+        "https://p.example.com/realms/R",
+        "https://e.example.com/realms/R",
+        "https://auth.relaypro.com/realms/Relay",
+    ),
     "auth_redirect_uri": (
         "http://localhost:1111/cb",
         "http://localhost:2222/cb",
@@ -237,7 +255,11 @@ def test_precedence_env_var_over_profile_over_default(
 
     result = run("profile", "set", key, in_profile)
     moves = {"env": f"Relay QA ({QA_API})", "host": "https://profile.example.com"}  # the keys that change the target
-    note = f"note: commands now go to {moves[key]} as profile 'default' (before: Relay production as profile 'default')\n" if key in moves else ""
+    note = (
+        f"note: commands now go to {moves[key]} as profile 'default' (before: Relay production as profile 'default')\n"
+        if key in moves
+        else ""
+    )
     assert (result.code, result.err) == (0, f"Set {key} on profile default\n" + note)
     assert show(run)[key] == {"value": in_profile, "source": "profile default"}
 
@@ -249,7 +271,11 @@ def test_precedence_env_var_over_profile_over_default(
 
     monkeypatch.delenv(var)
     result = run("profile", "unset", key)
-    note = f"note: commands now go to Relay production ({PRO_API}) as profile 'default' (before: {moves[key].split(' (')[0]} as profile 'default')\n" if key in moves else ""
+    note = (
+        f"note: commands now go to Relay production ({PRO_API}) as profile 'default' (before: {moves[key].split(' (')[0]} as profile 'default')\n"
+        if key in moves
+        else ""
+    )
     assert (result.code, result.err) == (0, f"Unset {key} on profile default\n" + note)
     assert show(run)[key] == {"value": default, "source": "default"}
 
@@ -299,7 +325,9 @@ def test_profile_flag_beats_relay_profile_beats_current(
         assert [r["name"] for r in run(flag, "c", "profile", "list", "--json").json() if r["current"]] == ["c"]
 
 
-def test_profile_set_targets_the_selected_profile(run: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_profile_set_targets_the_selected_profile(
+    run: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert run("profile", "add", "a").code == 0
     assert run("profile", "add", "b").code == 0
     result = run("-P", "a", "profile", "set", "subscriber_id", "X")
@@ -383,7 +411,10 @@ def test_set_invalid_values_leave_the_file_unchanged(run: Any, isolated_env: Pat
             "error: KEY: expected one of env, host, subscriber_id, auth_method, auth_client_id, "
             "auth_sdk_client_id, auth_issuer, auth_redirect_uri, got 'nokey'\n",
         ),
-        (("auth_method", "two words"), "error: auth_method: expected one word such as Bearer, got a value with a space (not shown)\n"),
+        (
+            ("auth_method", "two words"),
+            "error: auth_method: expected one word such as Bearer, got a value with a space (not shown)\n",
+        ),
         (("subscriber_id", " "), "error: subscriber_id: expected a value, got an empty string\n"),
     ]
     for args, err in cases:
@@ -394,10 +425,13 @@ def test_set_invalid_values_leave_the_file_unchanged(run: Any, isolated_env: Pat
 
 def test_set_and_unset_loopback_host(run: Any, isolated_env: Path) -> None:
     result = run("profile", "set", "host", "http://127.0.0.1:8080")
-    assert (result.code, result.err) == (0, (
-        "Set host on profile default\n"
-        "note: commands now go to http://127.0.0.1:8080 as profile 'default' (before: Relay production as profile 'default')\n"
-    ))
+    assert (result.code, result.err) == (
+        0,
+        (
+            "Set host on profile default\n"
+            "note: commands now go to http://127.0.0.1:8080 as profile 'default' (before: Relay production as profile 'default')\n"
+        ),
+    )
     text = config_file(isolated_env).read_text()
     assert text.endswith('\n[profiles.default]\nhost = "http://127.0.0.1:8080"\n')
     data = show(run)
@@ -406,10 +440,14 @@ def test_set_and_unset_loopback_host(run: Any, isolated_env: Path) -> None:
     assert dry_run_line(run, "-s", "X") == would_send("http://127.0.0.1:8080", "X")
 
     result = run("profile", "unset", "host")
-    assert (result.code, result.out, result.err) == (0, "", (
-        "Unset host on profile default\n"
-        f"note: commands now go to Relay production ({PRO_API}) as profile 'default' (before: http://127.0.0.1:8080 as profile 'default')\n"
-    ))
+    assert (result.code, result.out, result.err) == (
+        0,
+        "",
+        (
+            "Unset host on profile default\n"
+            f"note: commands now go to Relay production ({PRO_API}) as profile 'default' (before: http://127.0.0.1:8080 as profile 'default')\n"
+        ),
+    )
     assert config_file(isolated_env).read_text().endswith("\n[profiles.default]\n")
     assert show(run)["api_url"] == {"value": PRO_API, "source": "default"}
 
@@ -637,7 +675,9 @@ def test_the_readme_example_says_where_commands_go(run: Any, isolated_env: Path,
     )
     qa = run("-P", "qa", "workflow", "list")
     assert qa.code == 4
-    assert qa.err.startswith(f"error: not logged in to Relay QA ({QA_API}) as profile 'qa'\nhint: set RELAY_API_KEY to an API token, or run `relay -P qa login`;")
+    assert qa.err.startswith(
+        f"error: not logged in to Relay QA ({QA_API}) as profile 'qa'\nhint: set RELAY_API_KEY to an API token, or run `relay -P qa login`;"
+    )
 
     back = run("profile", "use", "local")
     assert back.err == (
@@ -647,7 +687,9 @@ def test_the_readme_example_says_where_commands_go(run: Any, isolated_env: Path,
     assert run("workflow", "list").code == 0
 
 
-def test_profile_set_on_a_fresh_machine_configures_the_default_profile_and_says_so(run: Any, isolated_env: Path, fresh: None) -> None:
+def test_profile_set_on_a_fresh_machine_configures_the_default_profile_and_says_so(
+    run: Any, isolated_env: Path, fresh: None
+) -> None:
     result = run("profile", "set", "subscriber_id", "X")
     assert (result.code, result.err) == (0, "Set subscriber_id on profile default\n" + TO_PRODUCTION)
     assert config_file(isolated_env).read_text().endswith('[profiles.default]\nsubscriber_id = "X"\n')
@@ -660,15 +702,23 @@ def test_profile_add_use_on_a_fresh_machine_names_the_new_target(run: Any, isola
         f"note: commands now go to http://127.0.0.1:8080 as profile 'sb' (before: the local sandbox); {SANDBOX_BACK}\n"
     )
     removed = run("profile", "remove", "sb")  # the file holds no profile again: back to the sandbox
-    assert removed.err == "Removed profile sb\nnote: commands now go to the local sandbox (before: http://127.0.0.1:8080 as profile 'sb')\n"
+    assert (
+        removed.err
+        == "Removed profile sb\nnote: commands now go to the local sandbox (before: http://127.0.0.1:8080 as profile 'sb')\n"
+    )
 
     assert run("profile", "add", "a", "--env", "qa", "--use").code == 0
     assert run("profile", "add", "b", "--use").code == 0
     gone = run("profile", "remove", "b")  # to the default profile; no way "back" to a profile that is gone
-    assert gone.err == f"Removed profile b\nnote: commands now go to Relay production ({PRO_API}) as profile 'default' (before: Relay production as profile 'b')\n"
+    assert (
+        gone.err
+        == f"Removed profile b\nnote: commands now go to Relay production ({PRO_API}) as profile 'default' (before: Relay production as profile 'b')\n"
+    )
 
 
-def test_no_note_when_the_environment_decides_the_target(run: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, fresh: None) -> None:
+def test_no_note_when_the_environment_decides_the_target(
+    run: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, fresh: None
+) -> None:
     monkeypatch.setenv("RELAY_PROFILE", "local")  # later commands keep going to the sandbox whatever the file says
     result = run("-P", "default", "profile", "set", "subscriber_id", "X")
     assert (result.code, result.err) == (0, "Set subscriber_id on profile default\n")

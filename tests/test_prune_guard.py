@@ -40,7 +40,12 @@ def blank_source(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     if kind == "stdin":
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
         return "-", "<stdin>"
-    text = {"zero-bytes": "", "whitespace": "\n  \n\t\n", "comments": "# relay.toml\n\n# [workflow.a]\n", "bom": "\ufeff"}[kind]
+    text = {
+        "zero-bytes": "",
+        "whitespace": "\n  \n\t\n",
+        "comments": "# relay.toml\n\n# [workflow.a]\n",
+        "bom": "\ufeff",
+    }[kind]
     path = tmp_path / "relay.toml"
     path.write_text(text, encoding="utf-8")
     return str(path), str(path)
@@ -49,7 +54,14 @@ def blank_source(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize("kind", ["zero-bytes", "whitespace", "comments", "bom", "dev-null", "stdin"])
 @pytest.mark.parametrize(
     "flags",
-    [("diff",), ("diff", "--prune"), ("apply",), ("apply", "--prune", "--yes"), ("apply", "--prune", "--yes", "--allow-empty"), ("check",)],
+    [
+        ("diff",),
+        ("diff", "--prune"),
+        ("apply",),
+        ("apply", "--prune", "--yes"),
+        ("apply", "--prune", "--yes", "--allow-empty"),
+        ("check",),
+    ],
     ids=lambda f: " ".join(f),
 )
 def test_an_empty_manifest_is_refused_before_any_request(
@@ -79,11 +91,18 @@ def test_no_workflows_without_prune_is_refused_before_any_request(run: Any, tmp_
         result = run("workflow", command, "-f", str(path))
         assert api.calls.call_count == 0
     assert result.code == 2
-    assert result.err.splitlines()[0] == f"error: {path} declares no workflows (no [workflow.NAME] tables), so nothing was sent"
+    assert (
+        result.err.splitlines()[0]
+        == f"error: {path} declares no workflows (no [workflow.NAME] tables), so nothing was sent"
+    )
 
 
-@pytest.mark.parametrize("command", [("diff", "--prune"), ("apply", "--prune", "--yes"), ("apply", "--prune", "--yes", "--dry-run")])
-def test_no_workflows_with_prune_counts_what_would_go_and_changes_nothing(run: Any, tmp_path: Path, command: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "command", [("diff", "--prune"), ("apply", "--prune", "--yes"), ("apply", "--prune", "--yes", "--dry-run")]
+)
+def test_no_workflows_with_prune_counts_what_would_go_and_changes_nothing(
+    run: Any, tmp_path: Path, command: tuple[str, ...]
+) -> None:
     path = tmp_path / "relay.toml"
     path.write_text(ACCOUNT_ONLY, encoding="utf-8")
     with respx.mock(base_url=API, assert_all_called=False) as api:
@@ -107,7 +126,9 @@ def test_no_workflows_with_prune_when_the_count_fails_still_refuses(run: Any, tm
         assert [m for m, _, _ in sent(api)] == ["GET"]
     assert result.code == 2
     first = result.err.splitlines()[0]
-    assert first.startswith(f"error: {path} declares no workflows, so --prune would delete every workflow of account {SUB}; ")
+    assert first.startswith(
+        f"error: {path} declares no workflows, so --prune would delete every workflow of account {SUB}; "
+    )
     assert "nothing was changed (counting them failed: " in first
 
 
@@ -121,7 +142,11 @@ def test_allow_empty_with_prune_deletes_everything_on_purpose(run: Any, tmp_path
         requests = sent(api)
     assert result.code == 0, result.err
     assert requests[0] == ("GET", "/ibot/workflow", {"subscriber_id": SUB})
-    assert sorted(p for m, p, _ in requests[1:] if m == "DELETE") == ["/ibot/workflow/wf_0", "/ibot/workflow/wf_1", "/ibot/workflow/wf_2"]
+    assert sorted(p for m, p, _ in requests[1:] if m == "DELETE") == [
+        "/ibot/workflow/wf_0",
+        "/ibot/workflow/wf_1",
+        "/ibot/workflow/wf_2",
+    ]
     assert "0 created, 0 updated, 3 deleted" in result.err
 
 
@@ -141,12 +166,25 @@ def test_allow_empty_without_prune_is_a_no_op(run: Any, tmp_path: Path) -> None:
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_") and k != "CI"}
-    env.update(RELAY_CONFIG_DIR=str(tmp_path / "config"), RELAY_DATA_DIR=str(tmp_path / "data"), NO_COLOR="1", RELAY_NO_CHECK="1")
+    env.update(
+        RELAY_CONFIG_DIR=str(tmp_path / "config"),
+        RELAY_DATA_DIR=str(tmp_path / "data"),
+        NO_COLOR="1",
+        RELAY_NO_CHECK="1",
+    )
     return env
 
 
 def _shell(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-c", script], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        ["bash", "-c", script],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.skipif(not RELAY.exists() or os.name != "posix", reason="needs the installed relay script and bash")

@@ -135,8 +135,12 @@ def test_every_readme_command_runs_in_order(tmp_path: Path) -> None:
             continue
         for command in block.commands:
             first = shlex.split(command, comments=True)[0]
-            assert first not in ("cd", "export"), f"README.md:{block.line}: {command!r} would not carry over to the next command; mark the block or use a subshell"
-            proc = subprocess.run(["bash", "-c", command], cwd=work, env=env, capture_output=True, text=True, timeout=180, check=False)
+            assert first not in ("cd", "export"), (
+                f"README.md:{block.line}: {command!r} would not carry over to the next command; mark the block or use a subshell"
+            )
+            proc = subprocess.run(
+                ["bash", "-c", command], cwd=work, env=env, capture_output=True, text=True, timeout=180, check=False
+            )
             assert proc.returncode == 0, (
                 f"README.md:{block.line}: `{command}` exited {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n"
                 f"--- stderr\n{proc.stderr[-3000:]}"
@@ -145,7 +149,15 @@ def test_every_readme_command_runs_in_order(tmp_path: Path) -> None:
             ran += 1
             print(f"README.md:{block.line}: {command.splitlines()[0]}")
     assert ran >= 15
-    listed = subprocess.run([str(RELAY), "workflow", "list", "--json"], cwd=work, env=env, capture_output=True, text=True, timeout=60, check=False)
+    listed = subprocess.run(
+        [str(RELAY), "workflow", "list", "--json"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     import json
 
     names = sorted(w["name"] for w in json.loads(listed.stdout))

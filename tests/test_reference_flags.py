@@ -34,7 +34,17 @@ TRIGGER = ("trigger",)
 
 #: command path -> its flags, "long:short" (or "long" when the reference has no working short flag for it)
 REFERENCE: dict[str, tuple[str, ...]] = {
-    "analytics": (*SUB, "workflow-id:w", "workflow-instance-id:i", "user-id:u", "type:t", "parse:p", "limit:l", *TABLE, *JSON),
+    "analytics": (
+        *SUB,
+        "workflow-id:w",
+        "workflow-instance-id:i",
+        "user-id:u",
+        "type:t",
+        "parse:p",
+        "limit:l",
+        *TABLE,
+        *JSON,
+    ),
     "audio create": (*SUB, "name:n", "file:f"),
     "audio delete": (*SUB, "id:i"),
     "audio list": (*SUB, *TABLE),
@@ -78,12 +88,30 @@ REFERENCE: dict[str, tuple[str, ...]] = {
     "workflow create position": (*SUB, *CREATE, *TRIGGER, "venue_id:v", "position_id:p"),
     # -s: --subscriber-id, declared before the timer --start
     "workflow create timer": (
-        *SUB, *CREATE, *TRIGGER, "timezone:z", "start", "until:l", "count:c", "frequency:f", "interval:I", "day:d",
+        *SUB,
+        *CREATE,
+        *TRIGGER,
+        "timezone:z",
+        "start",
+        "until:l",
+        "count:c",
+        "frequency:f",
+        "interval:I",
+        "day:d",
     ),
     "workflow delete": ("workflow-id:w", *SUB),
     "workflow install": ("workflow-id:w", *SUB, *INSTALL),
     "workflow instance list": (*SUB, "include-history:H", *TABLE, *JSON),
-    "workflow instance stop": (*SUB, "instance-id:i", "workflow-id:w", "wait:W", "no-wait", "dry-run:N", "confirm:C", "no-confirm"),
+    "workflow instance stop": (
+        *SUB,
+        "instance-id:i",
+        "workflow-id:w",
+        "wait:W",
+        "no-wait",
+        "dry-run:N",
+        "confirm:C",
+        "no-confirm",
+    ),
     "workflow list": (*SUB, *TABLE, *JSON),
     "workflow logs": (*SUB, "workflow-id:w", "user-id:u"),
     "workflow trigger": ("workflow-id:w", "user-id:u", *SUB, "arg:a", "boolean:b", "number:r"),
@@ -110,8 +138,14 @@ GAPS: dict[str, dict[str, str]] = {
     "env": {"-P": "not mirrored: -P is --profile everywhere else in relay"},
     "help": {"--nested-commands": "not mirrored", "-n": "not mirrored"},
     "version": {"--verbose": "not mirrored"},
-    "positions": {"--placeholders": "not mirrored (hidden)", "-p": "not mirrored (hidden)", "--no-placeholders": "not mirrored (hidden)"},
-    "subscriber list": dict.fromkeys(("--name", "-n", "--email", "-e", "--all", "-a", "--no-all", "--size", "-s"), "not mirrored (hidden command)"),
+    "positions": {
+        "--placeholders": "not mirrored (hidden)",
+        "-p": "not mirrored (hidden)",
+        "--no-placeholders": "not mirrored (hidden)",
+    },
+    "subscriber list": dict.fromkeys(
+        ("--name", "-n", "--email", "-e", "--all", "-a", "--no-all", "--size", "-s"), "not mirrored (hidden command)"
+    ),
     "subscriber set": dict.fromkeys(("--name", "-n", "--email", "-e"), "not mirrored (hidden)"),
     "token generate": {"--jwt": "not mirrored (hidden)", "-l": "not mirrored (hidden)"},
     "user assignments": {"--timestamp-format": "not mirrored (hidden command)", "-f": "not mirrored (hidden command)"},
@@ -139,7 +173,11 @@ def _our_commands() -> dict[str, dict[str, Any]]:
         found[path] = flags
         for name in getattr(cmd, "list_commands", lambda _ctx: [])(ctx):
             sub = cmd.get_command(ctx, name)
-            walk(sub, typer.Context(sub, info_name=name, parent=ctx, **(sub.context_settings or {})), f"{path} {name}".strip())
+            walk(
+                sub,
+                typer.Context(sub, info_name=name, parent=ctx, **(sub.context_settings or {})),
+                f"{path} {name}".strip(),
+            )
 
     walk(root, typer.Context(root, info_name="relay", **(root.context_settings or {})), "")
     return found
@@ -192,4 +230,6 @@ def test_the_check_sees_a_flag_missing_from_one_command_only() -> None:
     assert missing("workflow args get", REFERENCE["workflow args get"], ours) == {"-w": "missing"}
     ours = dict(OURS["workflow create timer"])
     ours["-c"] = ours["--until"]  # a short flag that means another long one
-    assert missing("workflow create timer", REFERENCE["workflow create timer"], ours) == {"-c": "means --until, not --count"}
+    assert missing("workflow create timer", REFERENCE["workflow create timer"], ours) == {
+        "-c": "means --until, not --count"
+    }

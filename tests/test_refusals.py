@@ -66,21 +66,55 @@ CASES = [
     pytest.param(["call", *VALID, "-a", "x=1", "-r", "x=2"], "--number", id="same-name-two-types"),
     pytest.param(["call", *VALID, "-b", "x=true", "-a", "x=2"], "x", id="same-name-string-boolean"),
     # timers
-    pytest.param(["timer", "--trigger", "schedule", "--start", "notadate", "-z", "UTC", *VALID], "--start", id="start-not-a-date"),
-    pytest.param(["timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00Z", "-z", "UTC", *VALID], "--start", id="start-zone-suffix-z"),
-    pytest.param(["timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00+02:00", "-z", "UTC", *VALID], "--start", id="start-zone-offset"),
-    pytest.param(["timer", "--trigger", "schedule", "--start", "2030-02-30T09:00:00", "-z", "UTC", *VALID], "--start", id="start-feb-30"),
-    pytest.param(["timer", "--trigger", "schedule", "--start", "2030-01-01T25:00:00", "-z", "UTC", *VALID], "--start", id="start-hour-25"),
+    pytest.param(
+        ["timer", "--trigger", "schedule", "--start", "notadate", "-z", "UTC", *VALID], "--start", id="start-not-a-date"
+    ),
+    pytest.param(
+        ["timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00Z", "-z", "UTC", *VALID],
+        "--start",
+        id="start-zone-suffix-z",
+    ),
+    pytest.param(
+        ["timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00+02:00", "-z", "UTC", *VALID],
+        "--start",
+        id="start-zone-offset",
+    ),
+    pytest.param(
+        ["timer", "--trigger", "schedule", "--start", "2030-02-30T09:00:00", "-z", "UTC", *VALID],
+        "--start",
+        id="start-feb-30",
+    ),
+    pytest.param(
+        ["timer", "--trigger", "schedule", "--start", "2030-01-01T25:00:00", "-z", "UTC", *VALID],
+        "--start",
+        id="start-hour-25",
+    ),
     pytest.param(["timer", "--trigger", "schedule", "--start", "", "-z", "UTC", *VALID], "--start", id="start-empty"),
-    pytest.param(["timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00", "-z", "Mars/Olympus", *VALID], "--timezone", id="zone-unknown"),
-    pytest.param(["timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00", "-z", "", *VALID], "--timezone", id="zone-empty"),
-    pytest.param(["timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00", "-z", "../etc/passwd", *VALID], "--timezone", id="zone-path"),
-    pytest.param(["timer", "--trigger", "immediately", "-z", "Mars/Olympus", *VALID], "--timezone", id="immediately-zone-unknown"),
+    pytest.param(
+        ["timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00", "-z", "Mars/Olympus", *VALID],
+        "--timezone",
+        id="zone-unknown",
+    ),
+    pytest.param(
+        ["timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00", "-z", "", *VALID],
+        "--timezone",
+        id="zone-empty",
+    ),
+    pytest.param(
+        ["timer", "--trigger", "schedule", "--start", "2030-01-01T09:00:00", "-z", "../etc/passwd", *VALID],
+        "--timezone",
+        id="zone-path",
+    ),
+    pytest.param(
+        ["timer", "--trigger", "immediately", "-z", "Mars/Olympus", *VALID], "--timezone", id="immediately-zone-unknown"
+    ),
     pytest.param([*SCHEDULE, "-c", "3", *VALID], "--count", id="schedule-count"),
     pytest.param([*SCHEDULE, "--until", "2030-02-01T09:00:00", *VALID], "--until", id="schedule-until"),
     pytest.param([*SCHEDULE, "-d", "MO", *VALID], "--day", id="schedule-day"),
     pytest.param([*REPEAT, *VALID], "--count", id="repeat-neither-count-nor-until"),
-    pytest.param([*REPEAT, "-c", "3", "--until", "2030-02-01T09:00:00", *VALID], "--count", id="repeat-count-and-until"),
+    pytest.param(
+        [*REPEAT, "-c", "3", "--until", "2030-02-01T09:00:00", *VALID], "--count", id="repeat-count-and-until"
+    ),
     pytest.param([*REPEAT, "--until", "2029-12-31T09:00:00", *VALID], "--until", id="repeat-until-before-start"),
     pytest.param([*REPEAT, "--until", "2030-01-01T09:00:00", *VALID], "--until", id="repeat-until-equals-start"),
     pytest.param([*REPEAT, "--until", "2030-02-01T09:00:00Z", *VALID], "--until", id="repeat-until-zone-suffix"),
@@ -91,7 +125,11 @@ CASES = [
     pytest.param([*REPEAT, "-c", "3", "-d", "MO,XX", *VALID], "--day", id="day-unknown-in-list"),
     pytest.param([*REPEAT, "-c", "3", "-d", "", *VALID], "--day", id="day-empty"),
     pytest.param(["timer", "--trigger", "immediately", "--count", "2", *VALID], "--count", id="immediately-count"),
-    pytest.param(["timer", "--trigger", "immediately", "--start", "2030-01-01T09:00:00", *VALID], "--start", id="immediately-start"),
+    pytest.param(
+        ["timer", "--trigger", "immediately", "--start", "2030-01-01T09:00:00", *VALID],
+        "--start",
+        id="immediately-start",
+    ),
     pytest.param(["timer", "--trigger", "sometimes", *VALID], "--trigger", id="timer-unknown-kind"),
     # battery
     pytest.param(["battery", "--threshold", "0", *VALID], "--threshold", id="threshold-0"),
@@ -107,10 +145,22 @@ CASES = [
     pytest.param(["call", "--name", "x", "--uri", "http://example.com", "-s", SUB], "--uri", id="uri-http"),
     pytest.param(["call", "--name", "x", "--uri", "https://example.com/x", "-s", SUB], "--uri", id="uri-https"),
     pytest.param(["call", "--name", "x", "--uri", "ws://example.com/x", "-s", SUB], "--uri", id="uri-ws-remote"),
-    pytest.param(["call", "--name", "x", "--uri", "ws://127.example.com/x", "-s", SUB], "--uri", id="uri-ws-name-starting-127"),
-    pytest.param(["call", "--name", "x", "--uri", "ws://127.0.0.1.nip.io/x", "-s", SUB], "--uri", id="uri-ws-dns-looking-like-127"),
-    pytest.param(["call", "--name", "x", "--uri", "ws://localhost.example.com/x", "-s", SUB], "--uri", id="uri-ws-localhost-prefix"),
-    pytest.param(["call", "--name", "x", "--uri", "ws://127.0.0.1@example.com/x", "-s", SUB], "--uri", id="uri-ws-userinfo-trick"),
+    pytest.param(
+        ["call", "--name", "x", "--uri", "ws://127.example.com/x", "-s", SUB], "--uri", id="uri-ws-name-starting-127"
+    ),
+    pytest.param(
+        ["call", "--name", "x", "--uri", "ws://127.0.0.1.nip.io/x", "-s", SUB],
+        "--uri",
+        id="uri-ws-dns-looking-like-127",
+    ),
+    pytest.param(
+        ["call", "--name", "x", "--uri", "ws://localhost.example.com/x", "-s", SUB],
+        "--uri",
+        id="uri-ws-localhost-prefix",
+    ),
+    pytest.param(
+        ["call", "--name", "x", "--uri", "ws://127.0.0.1@example.com/x", "-s", SUB], "--uri", id="uri-ws-userinfo-trick"
+    ),
     pytest.param(["call", "--name", "x", "--uri", "", "-s", SUB], "--uri", id="uri-empty"),
     pytest.param(["call", "--name", "x", "--uri", "   ", "-s", SUB], "--uri", id="uri-blank"),
     pytest.param(["call", "--name", "x", "--uri", "wss://", "-s", SUB], "--uri", id="uri-no-host"),
@@ -136,7 +186,9 @@ CASES = [
     pytest.param(["event", "--trigger", "fall", *VALID], "--trigger", id="event-unknown"),
     pytest.param(["http", "--trigger", "GET", *VALID], "--trigger", id="http-get"),
     pytest.param(["geofence", "--trigger", "inside", "--id", "G", *VALID], "--trigger", id="geofence-bad-transition"),
-    pytest.param(["position", "--trigger", "inside", "-v", "V", "-p", "P", *VALID], "--trigger", id="position-bad-transition"),
+    pytest.param(
+        ["position", "--trigger", "inside", "-v", "V", "-p", "P", *VALID], "--trigger", id="position-bad-transition"
+    ),
     # missing required options
     pytest.param(["call", "--name", "x", "-s", SUB], "--uri", id="missing-uri"),
     pytest.param(["call", "--uri", "wss://h/p", "-s", SUB], "--name", id="missing-name"),
@@ -186,11 +238,19 @@ def test_harness_catches_a_valid_request(run: Any) -> None:
 
 @pytest.mark.parametrize(
     "uri",
-    ["ws://127.0.0.1:8080/x", "ws://localhost/x", "relay-local://capsule", "ws://[::1]:9000/x", "ws://127.1.2.3/x",
-     "wss://myhost.mydomain.com/autoanswerpath"],
+    [
+        "ws://127.0.0.1:8080/x",
+        "ws://localhost/x",
+        "relay-local://capsule",
+        "ws://[::1]:9000/x",
+        "ws://127.1.2.3/x",
+        "wss://myhost.mydomain.com/autoanswerpath",
+    ],
 )
 def test_accepted_uris(run: Any, uri: str) -> None:
-    result, sent = guarded(run, "call", "--trigger", "inbound", "--name", "x", "--uri", uri, "-s", SUB, "--dry-run", "--json")
+    result, sent = guarded(
+        run, "call", "--trigger", "inbound", "--name", "x", "--uri", uri, "-s", SUB, "--dry-run", "--json"
+    )
     assert result.code == 0, result.err
     assert sent is False
     assert json.loads(result.out) == {

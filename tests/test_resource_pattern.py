@@ -80,35 +80,56 @@ SAVE = ("POST", "/ibot/workflow", {})
 WRITES = [
     pytest.param(
         ["geofence", "create", "-n", "dock", "-t", "1", "-g", "2", "-r", "5"],
-        ("POST", "/ibot/geofence", {}), {"label": "dock", "lat": 1.0, "long": 2.0, "radius": 5}, False,
+        ("POST", "/ibot/geofence", {}),
+        {"label": "dock", "lat": 1.0, "long": 2.0, "radius": 5},
+        False,
         id="geofence create",
     ),
-    pytest.param(["geofence", "delete", "gf-1"], ("DELETE", "/ibot/geofence/gf-1", {}), GEOFENCE, True, id="geofence delete"),
     pytest.param(
-        ["tag", "create", "-c", "rooms", "-l", "r102", "-a", "floor=1"], ("POST", "/ibot/relay_nfc_tag", {}),
-        {"content": {"type": "custom", "category": "rooms", "label": "r102", "floor": "1"}}, False, id="tag create",
+        ["geofence", "delete", "gf-1"], ("DELETE", "/ibot/geofence/gf-1", {}), GEOFENCE, True, id="geofence delete"
     ),
     pytest.param(
-        ["tag", "update", "-t", "t-1", "-c", "rooms", "-l", "r201"], ("PUT", "/ibot/relay_nfc_tag/t-1", {}),
-        {"content": {"type": "custom", "category": "rooms", "label": "r201"}}, False, id="tag update",
+        ["tag", "create", "-c", "rooms", "-l", "r102", "-a", "floor=1"],
+        ("POST", "/ibot/relay_nfc_tag", {}),
+        {"content": {"type": "custom", "category": "rooms", "label": "r102", "floor": "1"}},
+        False,
+        id="tag create",
+    ),
+    pytest.param(
+        ["tag", "update", "-t", "t-1", "-c", "rooms", "-l", "r201"],
+        ("PUT", "/ibot/relay_nfc_tag/t-1", {}),
+        {"content": {"type": "custom", "category": "rooms", "label": "r201"}},
+        False,
+        id="tag update",
     ),
     pytest.param(["tag", "delete", "t-1"], ("DELETE", "/ibot/relay_nfc_tag/t-1", {}), TAG, True, id="tag delete"),
-    pytest.param(["audio", "delete", "au-1"], ("DELETE", "/ibot/custom_audio/au-1", {}), AUDIO, True, id="audio delete"),
+    pytest.param(
+        ["audio", "delete", "au-1"], ("DELETE", "/ibot/custom_audio/au-1", {}), AUDIO, True, id="audio delete"
+    ),
     pytest.param(
         ["workflow", "delete", "-w", "hook"], ("DELETE", "/ibot/workflow/wf-03", {}), HOOK, True, id="workflow delete"
     ),
     pytest.param(
-        ["workflow", "install", "-w", "hook", "-i", "d9"], SAVE, {**HOOK, "install": ["d1", "d9"]}, False,
+        ["workflow", "install", "-w", "hook", "-i", "d9"],
+        SAVE,
+        {**HOOK, "install": ["d1", "d9"]},
+        False,
         id="workflow install",
     ),
-    pytest.param(["workflow", "uninstall", "-w", "hook", "-i", "d1"], SAVE, {**HOOK, "install": []}, False,
-                 id="workflow uninstall"),  # fmt: skip
+    pytest.param(
+        ["workflow", "uninstall", "-w", "hook", "-i", "d1"],
+        SAVE,
+        {**HOOK, "install": []},
+        False,
+        id="workflow uninstall",
+    ),  # fmt: skip
     pytest.param(["workflow", "args", "set", "-w", "hook", "-a", "mood=calm"], SAVE, None, False, id="args set"),
     pytest.param(["workflow", "args", "unset", "-w", "hook", "volume"], SAVE, None, False, id="args unset"),
     pytest.param(
         ["workflow", "trigger", "-w", "hook", "-u", USER, "-a", "order=12", "-r", "n=2"],
         ("POST", "/ibot/workflow/wf-03", {"user_id": USER}),
-        {"action": "invoke", "target_device_ids": [USER], "action_args": {"order": "12", "n": 2}}, False,
+        {"action": "invoke", "target_device_ids": [USER], "action_args": {"order": "12", "n": 2}},
+        False,
         id="workflow trigger",
     ),
     pytest.param(

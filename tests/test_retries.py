@@ -17,7 +17,11 @@ from relay_cli.errors import ApiError, NetworkError
 
 from conftest import API, SUB
 
-CREATE = {"name": "n", "options": {}, "config": {"trigger": {"start": {"workflow": {"uri": "wss://h/p"}}, "on_http": "POST"}}}
+CREATE = {
+    "name": "n",
+    "options": {},
+    "config": {"trigger": {"start": {"workflow": {"uri": "wss://h/p"}}, "on_http": "POST"}},
+}
 UPDATE = {**CREATE, "workflow_id": "wf-1"}
 SAVED = [{**UPDATE}]
 
@@ -62,7 +66,9 @@ def test_get_gives_up_after_max_attempts(api: Any, client: Any, sleeps: Sleeps) 
         client.list_workflows(SUB)
     assert route.call_count == client_module.MAX_ATTEMPTS == 4
     assert sleeps == [0.5, 1.0, 2.0]
-    assert caught.value.message == "the Relay API refused GET /ibot/workflow: Gateway Timeout (HTTP 504) (tried 4 times)"
+    assert (
+        caught.value.message == "the Relay API refused GET /ibot/workflow: Gateway Timeout (HTTP 504) (tried 4 times)"
+    )
 
 
 def test_attempts_are_configurable(api: Any, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,21 +97,30 @@ def test_a_create_is_not_retried_after_an_answer(api: Any, client: Any, sleeps: 
         client.save_workflow(SUB, CREATE)
     assert route.call_count == 1
     assert sleeps == []
-    assert "not sent again, since only a request that provably never reached the server is repeated" in caught.value.message
+    assert (
+        "not sent again, since only a request that provably never reached the server is repeated"
+        in caught.value.message
+    )
 
 
 @pytest.mark.parametrize("exc", [httpx.ReadError("reset"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("eof")])
-def test_a_create_is_not_retried_when_it_may_have_arrived(api: Any, client: Any, sleeps: Sleeps, exc: Exception) -> None:
+def test_a_create_is_not_retried_when_it_may_have_arrived(
+    api: Any, client: Any, sleeps: Sleeps, exc: Exception
+) -> None:
     route = api.post("/ibot/workflow").mock(side_effect=exc)
     with pytest.raises(NetworkError) as caught:
         client.save_workflow(SUB, CREATE)
     assert route.call_count == 1
     assert sleeps == []
-    assert "(tried once; it may have been carried out: check before doing it again; not sent again" in caught.value.message
+    assert (
+        "(tried once; it may have been carried out: check before doing it again; not sent again" in caught.value.message
+    )
     assert caught.value.maybe_done is True
 
 
-@pytest.mark.parametrize("exc", [httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"), httpx.PoolTimeout("busy")])
+@pytest.mark.parametrize(
+    "exc", [httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"), httpx.PoolTimeout("busy")]
+)
 def test_a_create_is_retried_when_it_never_left(api: Any, client: Any, sleeps: Sleeps, exc: Exception) -> None:
     route = api.post("/ibot/workflow").mock(side_effect=[exc, httpx.Response(200, json=SAVED)])
     assert client.save_workflow(SUB, CREATE)[0]["workflow_id"] == "wf-1"
@@ -123,7 +138,9 @@ def test_a_create_that_never_gets_through_says_nothing_changed(api: Any, client:
     )
 
 
-@pytest.mark.parametrize("failure", [httpx.Response(502), httpx.Response(503), httpx.ReadError("reset")], ids=["502", "503", "read"])
+@pytest.mark.parametrize(
+    "failure", [httpx.Response(502), httpx.Response(503), httpx.ReadError("reset")], ids=["502", "503", "read"]
+)
 def test_an_update_is_retried(api: Any, client: Any, sleeps: Sleeps, failure: Any) -> None:
     route = api.post("/ibot/workflow").mock(side_effect=[failure, httpx.Response(200, json=SAVED)])
     assert client.save_workflow(SUB, UPDATE) == SAVED
@@ -152,7 +169,9 @@ def test_retry_after_seconds_is_honoured(api: Any, client: Any, sleeps: Sleeps) 
 
 def test_retry_after_http_date_is_honoured(api: Any, client: Any, sleeps: Sleeps) -> None:
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    api.delete("/ibot/workflow/wf-1").mock(side_effect=[httpx.Response(429, headers={"Retry-After": when}), httpx.Response(204)])
+    api.delete("/ibot/workflow/wf-1").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": when}), httpx.Response(204)]
+    )
     client.delete_workflow(SUB, "wf-1")
     assert len(sleeps) == 1 and 27 <= sleeps[0] <= 30
 
@@ -192,7 +211,9 @@ def test_other_statuses_are_not_retried(api: Any, client: Any, sleeps: Sleeps, s
 
 
 def test_the_cli_rides_out_a_transient_failure(run: Any, api: Any) -> None:
-    route = api.get("/ibot/workflow").mock(side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json={"results": []})])
+    route = api.get("/ibot/workflow").mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json={"results": []})]
+    )
     result = run("workflow", "list", "-s", SUB, "--json")
     assert result.code == 0, result.err
     assert result.json() == []

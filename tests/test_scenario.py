@@ -19,7 +19,9 @@ BOB = "urn:relay-resource:name:device:Bob"
 
 
 def builtin(name: str) -> sc.Scenario:
-    return sc.parse(files("relay_cli.simulator.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8"), f"{name}.toml")
+    return sc.parse(
+        files("relay_cli.simulator.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8"), f"{name}.toml"
+    )
 
 
 def ids() -> Any:
@@ -83,7 +85,10 @@ def test_a_final_terminate_is_implied() -> None:
         ("[[steps]]\nwait = 1\nif = 'nothing'\n", "step 1: if: expected the name of a parameter"),
         ("[[steps]]\nexpect = 'say'\ntimeout = 0\n", "step 1: timeout: expected a number of seconds > 0"),
         ("[[steps]]\nexpect = 'say'\ncheck = 'x'\n", "step 1: check: expected a table"),
-        ("[[steps]]\nsend = 'start'\nexpect = 'say'\ntrigger = 'x'\n", "expected exactly one of send, expect, wait (got send and expect)"),
+        (
+            "[[steps]]\nsend = 'start'\nexpect = 'say'\ntrigger = 'x'\n",
+            "expected exactly one of send, expect, wait (got send and expect)",
+        ),
         ("[[steps]]\nwait = -1\n", "step 1: wait: expected a number of seconds >= 0"),
         ("[[steps]]\nsend = 'start'\ntrigger = 3\n", "step 1: trigger: expected a string"),
         ("steps = [1]\n", "step 1: expected a table"),
@@ -123,14 +128,16 @@ def test_parameter_precedence() -> None:
     assert params["device_urn"] == "urn:relay-resource:id:device:990007560045678"
     assert params["device_id"] == params["device_name"] == "990007560045678"
     assert "phrase" not in params  # a workflow default the scenario does not use is dropped
-    assert sc.resolve_params(scenario, {"device": ("--device", "Kitchen 2")}, defaults={"device": "1"})["device_urn"] == (
-        "urn:relay-resource:name:device:Kitchen%202"
-    )
+    assert sc.resolve_params(scenario, {"device": ("--device", "Kitchen 2")}, defaults={"device": "1"})[
+        "device_urn"
+    ] == ("urn:relay-resource:name:device:Kitchen%202")
 
 
 def test_set_coerces_to_the_type_of_the_default() -> None:
     params = sc.resolve_params(builtin("outbound-call"), sets=["reject=true", "hold=-1", "event_delay=0", "to=Eve"])
-    assert params["reject"] is True and params["hold"] == -1.0 and params["event_delay"] == 0.0 and params["to"] == "Eve"
+    assert (
+        params["reject"] is True and params["hold"] == -1.0 and params["event_delay"] == 0.0 and params["to"] == "Eve"
+    )
     for bad, wanted in [
         ("hold=soon", "hold: expected a number"),
         ("hold=nan", "finite"),
@@ -244,8 +251,12 @@ def test_say_answers_with_the_request_id_then_prompt_started_and_stopped() -> No
     assert srv.handle(request("say", "s1", _target=target(interaction), text="hi", lang="en-US"), 10.0).error is None
     assert drain(srv, 10.0) == [{"_id": "s1", "_type": "wf_api_say_response", "id": "s1"}]
     assert drain(srv, 10.4) == []
-    assert drain(srv, 10.5) == [{"_type": "wf_api_prompt_event", "type": "started", "id": "s1", "source_uri": interaction}]
-    assert drain(srv, 11.0) == [{"_type": "wf_api_prompt_event", "type": "stopped", "id": "s1", "source_uri": interaction}]
+    assert drain(srv, 10.5) == [
+        {"_type": "wf_api_prompt_event", "type": "started", "id": "s1", "source_uri": interaction}
+    ]
+    assert drain(srv, 11.0) == [
+        {"_type": "wf_api_prompt_event", "type": "stopped", "id": "s1", "source_uri": interaction}
+    ]
 
 
 def test_interactions_start_resume_and_end() -> None:
@@ -305,7 +316,9 @@ def test_a_placed_call_rings_then_connects_or_fails(reject: bool) -> None:
     srv.handle(request("call", "c1", _target=target(), uri=BOB), 50.0)
     assert drain(srv, 50.0) == [{"_id": "c1", "_type": "wf_api_call_response", "call_id": "call-1"}]
     [ringing] = drain(srv, 50.1)
-    assert ringing["_type"] == "wf_api_call_ringing_event" and ringing["direction"] == "outbound" and ringing["uri"] == BOB
+    assert (
+        ringing["_type"] == "wf_api_call_ringing_event" and ringing["direction"] == "outbound" and ringing["uri"] == BOB
+    )
     [outcome] = drain(srv, 50.2)
     if reject:
         assert outcome["_type"] == "wf_api_call_failed_event"
@@ -361,7 +374,9 @@ def test_vars_device_info_other_requests_and_terminate() -> None:
         {"_id": "9", "_type": "wf_api_create_incident_response", "incident_id": "00000000000000000000000000000001"},
         {"_id": "10", "_type": "wf_api_inbox_count_response", "count": "0"},
     ]
-    assert "unknown device info query" in str(srv.handle(request("get_device_info", "13", _target=target(), query="mood"), 1.0).error)
+    assert "unknown device info query" in str(
+        srv.handle(request("get_device_info", "13", _target=target(), query="mood"), 1.0).error
+    )
     assert "_target" in str(srv.handle(request("say", "12", text="hi"), 1.0).error)
     drain(srv, 1.0)
     reply = srv.handle(request("terminate", "t"), 2.0)
@@ -376,10 +391,16 @@ def test_the_transcript_summary() -> None:
         "answer",
         "call 01234567… on Alice",
     )
-    assert proto.summarize(proto.event("call_start_request", uri=BOB)) == ("CALL_START_REQUEST", "the user asked to call Bob")
+    assert proto.summarize(proto.event("call_start_request", uri=BOB)) == (
+        "CALL_START_REQUEST",
+        "the user asked to call Bob",
+    )
     assert proto.summarize(proto.error_response("x", "no")) == ("error", "no")
     assert proto.summarize(request("say", text="\x1b[31mred", _target=target())) == ("say", "'\\x1b[31mred' on Alice")
-    assert proto.summarize({"_id": "1", "_type": "wf_api_get_var_response", "value": "hi"}) == ("get_var response", "value=hi")
+    assert proto.summarize({"_id": "1", "_type": "wf_api_get_var_response", "value": "hi"}) == (
+        "get_var response",
+        "value=hi",
+    )
     assert proto.summarize(request("terminate")) == ("terminate", "")
 
 
@@ -459,7 +480,10 @@ def test_a_close_before_terminate_fails_and_hints_at_the_path() -> None:
     run.tick()
     run.sim.closed(run.now, 1000)
     assert run.sim.failure is not None
-    assert run.sim.failure.text() == "step 2 (expect terminate): the app closed the connection (code 1000) before terminating"
+    assert (
+        run.sim.failure.text()
+        == "step 2 (expect terminate): the app closed the connection (code 1000) before terminating"
+    )
     assert run.sim.failure.hint and "path" in run.sim.failure.hint
 
 
@@ -485,10 +509,18 @@ wait = 0.5
 """
     scenario = sc.parse(text, "c.toml")
     ringing = Run(scenario)
-    assert [m["_type"].removeprefix("wf_api_") for m in ringing.tick()] == ["start_event", "call_received_event", "call_ringing_event"]
+    assert [m["_type"].removeprefix("wf_api_") for m in ringing.tick()] == [
+        "start_event",
+        "call_received_event",
+        "call_ringing_event",
+    ]
     busy = Run(scenario, ring="false")
     sent = busy.tick()
-    assert [m["_type"].removeprefix("wf_api_") for m in sent] == ["start_event", "call_received_event", "call_disconnected_event"]
+    assert [m["_type"].removeprefix("wf_api_") for m in sent] == [
+        "start_event",
+        "call_received_event",
+        "call_disconnected_event",
+    ]
     assert sent[-1]["reason"] == "busy"
     busy.tick(0.5)
     assert busy.sim.step_number == 6  # the implied terminate, numbered after the file's five steps
@@ -599,10 +631,24 @@ def test_an_event_delay_the_sdks_do_not_tolerate_is_warned_about() -> None:
 
 def test_device_info_answers_every_query_the_sdks_send() -> None:
     srv = server()
-    queries = ["name", "id", "type", "address", "latlong", "battery", "indoor_location", "location", "username", "location_enabled"]
+    queries = [
+        "name",
+        "id",
+        "type",
+        "address",
+        "latlong",
+        "battery",
+        "indoor_location",
+        "location",
+        "username",
+        "location_enabled",
+    ]
     answers = {}
     for i, query in enumerate(queries):  # relay-js DeviceInfoQuery, relay-py _get_device_info callers
-        assert srv.handle(request("get_device_info", str(i), _target=target(), query=query, refresh=False), 0.0).error is None
+        assert (
+            srv.handle(request("get_device_info", str(i), _target=target(), query=query, refresh=False), 0.0).error
+            is None
+        )
         [reply] = drain(srv, 0.0)
         answers.update({k: v for k, v in reply.items() if k not in ("_id", "_type")})
     assert answers["name"] == "Alice" and answers["id"] == "990007560045678" and answers["location_enabled"] is True
@@ -611,13 +657,17 @@ def test_device_info_answers_every_query_the_sdks_send() -> None:
     assert all(isinstance(x, float) and not x.is_integer() for x in answers["latlong"])
     assert all(not isinstance(v, list) or not all(isinstance(x, int) for x in v) for v in answers.values())
     for field, value in [("label", "Alicia"), ("location_enabled", "false"), ("channel", "ops")]:
-        assert srv.handle(request("set_device_info", "x", _target=target(), field=field, value=value), 1.0).error is None
+        assert (
+            srv.handle(request("set_device_info", "x", _target=target(), field=field, value=value), 1.0).error is None
+        )
     srv.handle(request("set_user_profile", "y", _target=target(), username="night-shift", force=False), 1.0)
     drain(srv, 1.0)
     for query, expected in [("name", "Alicia"), ("location_enabled", False), ("username", "night-shift")]:
         srv.handle(request("get_device_info", "z", _target=target(), query=query), 2.0)
         assert drain(srv, 2.0)[0][query] == expected
-    assert "'true' or 'false'" in str(srv.handle(request("set_device_info", "w", _target=target(), field="location_enabled", value="on"), 3.0).error)
+    assert "'true' or 'false'" in str(
+        srv.handle(request("set_device_info", "w", _target=target(), field="location_enabled", value="on"), 3.0).error
+    )
 
 
 def test_is_member_agrees_with_list_members() -> None:
@@ -636,8 +686,15 @@ def test_is_member_agrees_with_list_members() -> None:
         assert ask("is_member", uri)["is_member"] is member
     # a group the account does not know has one member: the device the app runs for
     assert ask("list_members", "urn:relay-resource:name:group:security")["member_uris"] == [ALICE]
-    assert ask("is_member", "urn:relay-resource:name:group:security?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice")["is_member"] is True
-    assert "list_members or is_member" in str(srv.handle(request("group_query", "h", group_uri=front_desk, query="count"), 0.0).error)
+    assert (
+        ask("is_member", "urn:relay-resource:name:group:security?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice")[
+            "is_member"
+        ]
+        is True
+    )
+    assert "list_members or is_member" in str(
+        srv.handle(request("group_query", "h", group_uri=front_desk, query="count"), 0.0).error
+    )
 
 
 def test_notifications_and_incidents() -> None:
@@ -654,7 +711,9 @@ def test_notifications_and_incidents() -> None:
     }
     srv.handle(request("resolve_incident", "r", incident_id="inc-1", reason="all clear"), 1.0)
     assert drain(srv, 1.0) == [{"_id": "r", "_type": "wf_api_resolve_incident_response"}]
-    assert drain(srv, 2.0) == [{"_type": "wf_api_incident_event", "type": "resolved", "incident_id": "inc-1", "reason": "all clear"}]
+    assert drain(srv, 2.0) == [
+        {"_type": "wf_api_incident_event", "type": "resolved", "incident_id": "inc-1", "reason": "all clear"}
+    ]
 
 
 def test_a_button_tap_lands_in_the_open_interaction() -> None:
@@ -668,7 +727,9 @@ def test_a_button_tap_lands_in_the_open_interaction() -> None:
     ("code", "reason", "hinted"),
     [(1000, "", True), (None, "", True), (1011, "", False), (1000, "bye", False), (4000, "not mine", False)],
 )
-def test_the_path_hint_only_when_the_app_closed_as_for_an_unknown_path(code: int | None, reason: str, hinted: bool) -> None:
+def test_the_path_hint_only_when_the_app_closed_as_for_an_unknown_path(
+    code: int | None, reason: str, hinted: bool
+) -> None:
     run = Run(builtin("phrase"))
     run.tick()
     run.sim.closed(run.now, code, reason)

@@ -19,28 +19,59 @@ WF = stored_workflow("wf-1", "my_wf", {"on_http": "POST"})
 WF["config"]["trigger"]["start"]["workflow"]["args"] = {"greeting": "hi", "x": "1"}
 MANIFEST = 'account = "SUB"\n[workflow.my_wf]\ntype = "http"\ntrigger = "POST"\nuri = "wss://h/p"\ninstall_all = true\n'
 COMMANDS = [
-    ["devices", "-s", SUB], ["group", "list", "-s", SUB], ["whoami"], ["env", "--process"], ["env", "--json"],
-    ["subscriber", "get"], ["subscriber", "list"], ["subscriber", "set", SUB], ["profile", "show"], ["profile", "list"],
-    ["workflow", "list", "-s", SUB], ["workflow", "list", "-s", SUB, "--json"], ["workflow", "export", "-s", SUB],
-    ["workflow", "args", "list", "-w", "wf-1", "-s", SUB], ["workflow", "instance", "list", "-s", SUB],
+    ["devices", "-s", SUB],
+    ["group", "list", "-s", SUB],
+    ["whoami"],
+    ["env", "--process"],
+    ["env", "--json"],
+    ["subscriber", "get"],
+    ["subscriber", "list"],
+    ["subscriber", "set", SUB],
+    ["profile", "show"],
+    ["profile", "list"],
+    ["workflow", "list", "-s", SUB],
+    ["workflow", "list", "-s", SUB, "--json"],
+    ["workflow", "export", "-s", SUB],
+    ["workflow", "args", "list", "-w", "wf-1", "-s", SUB],
+    ["workflow", "instance", "list", "-s", SUB],
     ["workflow", "create", "http", "--trigger", "POST", "-n", "n", "-u", "wss://h/p", "-s", SUB, "-A"],
-    ["workflow", "install", "-w", "wf-1", "-i", "d9", "-s", SUB, "--yes"], ["workflow", "delete", "-w", "wf-1", "-s", SUB, "--yes"],
-    ["workflow", "trigger", "-w", "wf-1", "-u", "d1", "-s", SUB], ["workflow", "uninstall", "-w", "wf-1", "-i", "d1", "-s", SUB],
-    ["workflow", "args", "get", "-w", "wf-1", "-s", SUB, "greeting"], ["workflow", "args", "set", "-w", "wf-1", "-s", SUB, "-a", "x=1"],
-    ["workflow", "args", "unset", "-w", "wf-1", "-s", SUB, "x"], ["workflow", "instance", "stop", "-s", SUB, "-i", "i-1", "--yes", "--no-wait"],
-    ["workflow", "logs", "-s", SUB], ["workflow", "diff", "-f", "relay.toml"], ["workflow", "apply", "-f", "relay.toml"],
+    ["workflow", "install", "-w", "wf-1", "-i", "d9", "-s", SUB, "--yes"],
+    ["workflow", "delete", "-w", "wf-1", "-s", SUB, "--yes"],
+    ["workflow", "trigger", "-w", "wf-1", "-u", "d1", "-s", SUB],
+    ["workflow", "uninstall", "-w", "wf-1", "-i", "d1", "-s", SUB],
+    ["workflow", "args", "get", "-w", "wf-1", "-s", SUB, "greeting"],
+    ["workflow", "args", "set", "-w", "wf-1", "-s", SUB, "-a", "x=1"],
+    ["workflow", "args", "unset", "-w", "wf-1", "-s", SUB, "x"],
+    ["workflow", "instance", "stop", "-s", SUB, "-i", "i-1", "--yes", "--no-wait"],
+    ["workflow", "logs", "-s", SUB],
+    ["workflow", "diff", "-f", "relay.toml"],
+    ["workflow", "apply", "-f", "relay.toml"],
     ["workflow", "create", "call", "--trigger", "inbound", "-n", "c", "-u", "wss://h/p", "-s", SUB, "-i", "d1"],
-    ["profile", "add", "p2"], ["profile", "set", "subscriber_id", SUB], ["profile", "unset", "subscriber_id"],
-    ["profile", "use", "default"], ["profile", "remove", "p2"],
-    ["geofence", "list", "-s", SUB], ["geofence", "create", "-n", "g", "-a", "addr", "-r", "5", "-s", SUB],
-    ["geofence", "delete", "gf-1", "--yes", "-s", SUB], ["venues", "-s", SUB], ["positions", "-v", "v-1", "-s", SUB],
-    ["tag", "list", "-s", SUB], ["tag", "create", "-c", "c", "-l", "l", "-s", SUB],
-    ["tag", "update", "t-1", "-c", "c", "-l", "l", "-s", SUB], ["tag", "delete", "t-1", "--yes", "-s", SUB],
-    ["analytics", "-s", SUB], ["analytics", "workflow", "-w", "wf-1", "--all", "--json", "-s", SUB],
-    ["audio", "list", "-s", SUB], ["audio", "delete", "au-1", "--yes", "-s", SUB],
+    ["profile", "add", "p2"],
+    ["profile", "set", "subscriber_id", SUB],
+    ["profile", "unset", "subscriber_id"],
+    ["profile", "use", "default"],
+    ["profile", "remove", "p2"],
+    ["geofence", "list", "-s", SUB],
+    ["geofence", "create", "-n", "g", "-a", "addr", "-r", "5", "-s", SUB],
+    ["geofence", "delete", "gf-1", "--yes", "-s", SUB],
+    ["venues", "-s", SUB],
+    ["positions", "-v", "v-1", "-s", SUB],
+    ["tag", "list", "-s", SUB],
+    ["tag", "create", "-c", "c", "-l", "l", "-s", SUB],
+    ["tag", "update", "t-1", "-c", "c", "-l", "l", "-s", SUB],
+    ["tag", "delete", "t-1", "--yes", "-s", SUB],
+    ["analytics", "-s", SUB],
+    ["analytics", "workflow", "-w", "wf-1", "--all", "--json", "-s", SUB],
+    ["audio", "list", "-s", SUB],
+    ["audio", "delete", "au-1", "--yes", "-s", SUB],
     ["audio", "create", "-n", "welcome", "-f", "welcome.wav", "-s", SUB],
-    ["user", "list", "-s", SUB], ["user", "assignments", "-s", SUB, "--all"],
-    ["login"], ["token", "generate", "--no-browser"], ["whoami", "--json"], ["logout"],
+    ["user", "list", "-s", SUB],
+    ["user", "assignments", "-s", SUB, "--all"],
+    ["login"],
+    ["token", "generate", "--no-browser"],
+    ["whoami", "--json"],
+    ["logout"],
 ]
 #: not run here, and why
 SKIPPED = {
@@ -49,9 +80,11 @@ SKIPPED = {
     "workflow check": "talks WebSocket to a workflow app",
     "workflow init": "writes a project from templates, sends nothing",
     "workflow dev": "runs a local app against the simulator; the app's environment has no RELAY_API_KEY (test_dev.py)",
-    "help": "prints help text, sends nothing", "version": "prints the version, sends nothing",
+    "help": "prints help text, sends nothing",
+    "version": "prints the version, sends nothing",
     "update": "names the upgrade command, sends nothing",
-    "completion show": "prints a static script", "completion install": "writes a shell's rc file",
+    "completion show": "prints a static script",
+    "completion install": "writes a shell's rc file",
     # every trigger of core/triggers/table.py but the two run above: the same path as `create http`
     **{f"workflow create {t.name}": "same path as create http" for t in TRIGGERS if t.name not in ("http", "call")},
 }
@@ -88,7 +121,9 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("mode", ["api_key", "stored"])
 @pytest.mark.parametrize("status", [200, 401, 500])
-def test_token_never_leaks(run: Any, monkeypatch: pytest.MonkeyPatch, isolated_env: Any, mode: str, status: int) -> None:
+def test_token_never_leaks(
+    run: Any, monkeypatch: pytest.MonkeyPatch, isolated_env: Any, mode: str, status: int
+) -> None:
     if mode == "api_key":
         monkeypatch.setenv("RELAY_API_KEY", SECRET)
     else:
@@ -121,17 +156,33 @@ def test_token_never_leaks(run: Any, monkeypatch: pytest.MonkeyPatch, isolated_e
         if path.endswith("device_ids"):
             return httpx.Response(200, json={"devices": ["d1"]})
         if path == "/ibot/workflow_instances":
-            return httpx.Response(200, json=[{"instance_id": "i-1", "workflow_id": "wf-1", "subscriber_id": SUB,
-                                              "triggering_user_id": "d1", "workflow_uri": "wss://h/p"}])
+            return httpx.Response(
+                200,
+                json=[
+                    {
+                        "instance_id": "i-1",
+                        "workflow_id": "wf-1",
+                        "subscriber_id": SUB,
+                        "triggering_user_id": "d1",
+                        "workflow_uri": "wss://h/p",
+                    }
+                ],
+            )
         if path == "/ibot/authz_context":
             return httpx.Response(200, json=[{"subscriber_id": SUB}])
         if path.startswith("/ibot/subscriber_info"):
             return httpx.Response(200, json={"capabilities": {"calling": True}})
         if path == "/ibot/custom_audio" and method == "POST":
-            return httpx.Response(200, json={"result": {"id": "au-1"}, "s3_upload_url": f"{API}/upload?X-Amz-Signature=s"})
+            return httpx.Response(
+                200, json={"result": {"id": "au-1"}, "s3_upload_url": f"{API}/upload?X-Amz-Signature=s"}
+            )
         if path in ("/ibot/custom_audio", "/ibot/groups"):
-            return httpx.Response(200, json=[{"id": "au-1", "short_name": "welcome", "audio_format": "wave"}]
-                                  if path == "/ibot/custom_audio" else [])
+            return httpx.Response(
+                200,
+                json=[{"id": "au-1", "short_name": "welcome", "audio_format": "wave"}]
+                if path == "/ibot/custom_audio"
+                else [],
+            )
         if path in ("/ibot/workflow_analytics_events", "/ibot/audit"):
             return httpx.Response(200, json={"data": [], "cursor": None})
         tag = {"tag_id": "t-1", "content": {"type": "custom", "category": "c", "label": "l"}}
@@ -139,7 +190,9 @@ def test_token_never_leaks(run: Any, monkeypatch: pytest.MonkeyPatch, isolated_e
             return httpx.Response(200, json=tag)
         if method == "POST":
             return httpx.Response(200, json={"geofence_id": "gf-1", **tag})
-        return httpx.Response(200, json={"results": [{"geofence_id": "gf-1", "label": "g", **tag}]})  # a delete looks it up
+        return httpx.Response(
+            200, json={"results": [{"geofence_id": "gf-1", "label": "g", **tag}]}
+        )  # a delete looks it up
 
     codes: list[tuple[str, int]] = []
     for args in COMMANDS:
@@ -150,7 +203,9 @@ def test_token_never_leaks(run: Any, monkeypatch: pytest.MonkeyPatch, isolated_e
         assert SECRET not in result.out + result.err, args
         assert "Traceback" not in result.err, args
         codes.append((" ".join(args[:3]), result.code))
-    if status == 200:  # the success paths really succeed (diff may say 5: changes pending; login/token generate time out: no browser here)
+    if (
+        status == 200
+    ):  # the success paths really succeed (diff may say 5: changes pending; login/token generate time out: no browser here)
         assert [c for c in codes if c[1] not in (0, 5) and c[0].split()[0] not in ("login", "token")] == [], codes
     for path in isolated_env.rglob("*"):
         if path.is_file() and path.name != "credentials.json":
@@ -175,12 +230,18 @@ SETUPS = {
 #: what the server does with the request; several quote the secret back
 SERVER = {
     "ok": lambda request: httpx.Response(200, json={"results": [WF]} if request.method == "GET" else [WF]),
-    "401 quoting it": lambda request: httpx.Response(401, json={"error": "invalid_token", "message": f"bad token {LEAK}"}),
+    "401 quoting it": lambda request: httpx.Response(
+        401, json={"error": "invalid_token", "message": f"bad token {LEAK}"}
+    ),
     "500 quoting it": lambda request: httpx.Response(500, json={"error": f"{LEAK} leaked"}),
     "302 to it": lambda request: httpx.Response(302, headers={"Location": f"https://sso.example.net/?t={LEAK}"}),
-    "html quoting it": lambda request: httpx.Response(200, text=f"<html>{LEAK}</html>", headers={"Content-Type": "text/html"}),
+    "html quoting it": lambda request: httpx.Response(
+        200, text=f"<html>{LEAK}</html>", headers={"Content-Type": "text/html"}
+    ),
     "connect error quoting it": lambda request: (_ for _ in ()).throw(httpx.ConnectError(f"proxy said {LEAK}")),
-    "header error quoting it": lambda request: (_ for _ in ()).throw(httpx.LocalProtocolError(f"Illegal header value b'{LEAK}'")),
+    "header error quoting it": lambda request: (_ for _ in ()).throw(
+        httpx.LocalProtocolError(f"Illegal header value b'{LEAK}'")
+    ),
 }
 
 
@@ -191,7 +252,10 @@ def test_no_failure_shows_a_secret(run: Any, monkeypatch: pytest.MonkeyPatch, se
     seen = []
     for behaviour, respond in SERVER.items():
         for verbose in ([], ["--verbose"]):
-            for argv in (["workflow", "list", "-s", SUB], ["workflow", "install", "-w", "wf-1", "-i", "d9", "-s", SUB, "--yes"]):
+            for argv in (
+                ["workflow", "list", "-s", SUB],
+                ["workflow", "install", "-w", "wf-1", "-i", "d9", "-s", SUB, "--yes"],
+            ):
                 with respx.mock(assert_all_called=False) as mock:
                     mock.route().mock(side_effect=respond)
                     result = run(*verbose, *argv)

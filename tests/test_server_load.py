@@ -239,9 +239,16 @@ def status_and_body(received: bytes) -> tuple[str, Any]:
     ("sent", "trickle", "message"),
     [
         (HEAD, None, f"the request did not arrive in full within {LIMIT:g} s"),  # headers never end
-        (HEAD + b"\r\n", 0.05, f"the request did not arrive in full within {LIMIT:g} s"),  # a byte every 50 ms: ~6 s in all
-        (HEAD.replace(b"GET", b"POST") + b"Content-Length: 100\r\n\r\n{\"name", None,
-         "the request body did not arrive in full in time"),  # the body stops short
+        (
+            HEAD + b"\r\n",
+            0.05,
+            f"the request did not arrive in full within {LIMIT:g} s",
+        ),  # a byte every 50 ms: ~6 s in all
+        (
+            HEAD.replace(b"GET", b"POST") + b'Content-Length: 100\r\n\r\n{"name',
+            None,
+            "the request body did not arrive in full in time",
+        ),  # the body stops short
     ],
     ids=["headers-stall", "trickle", "body-stall"],
 )
@@ -279,14 +286,17 @@ def test_a_client_that_sends_nothing_is_closed_at_the_time_limit(limited: Sandbo
 # --- two processes writing one in-process sandbox ----------------------------------------------------------
 
 
-WRITER = textwrap.dedent(
-    """
+WRITER = (
+    textwrap.dedent(
+        """
     import json, sys, threading
     import httpx
     from relay_cli.local.server import in_process_transport
     """
-) + READY_SET_GO + textwrap.dedent(
-    """
+    )
+    + READY_SET_GO
+    + textwrap.dedent(
+        """
     tag, db = sys.argv[2], sys.argv[3]
     survivors, problems = {}, []
 
@@ -321,6 +331,7 @@ WRITER = textwrap.dedent(
     for t in threads: t.join()
     print(json.dumps({"survivors": survivors, "problems": problems}))
     """
+    )
 )
 
 

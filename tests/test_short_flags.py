@@ -141,12 +141,18 @@ def test_every_listed_exception_is_still_in_the_tree() -> None:
 def test_the_walk_reaches_every_command_and_a_second_meaning_fails() -> None:
     tree = short_flags()
     assert len({path for path, _, _ in tree}) > 40
-    assert ("relay tag delete", "-t", "--tag-id") in tree and ("relay workflow create call", "-t", "--transient") in tree
+    assert ("relay tag delete", "-t", "--tag-id") in tree and (
+        "relay workflow create call",
+        "-t",
+        "--transient",
+    ) in tree
     assert ("relay tag create", "-t", "--type") not in tree  # the old second meaning of -t in `relay tag`
     assert second_meanings([*tree, ("relay tag create", "-t", "--type")]) == [
         "relay tag create: -t is --type, elsewhere --transient"
     ]
-    assert second_meanings([("relay x", "-q", "--quiet")]) == ["relay x: -q is --quiet, elsewhere (a short flag not in CANONICAL)"]
+    assert second_meanings([("relay x", "-q", "--quiet")]) == [
+        "relay x: -q is --quiet, elsewhere (a short flag not in CANONICAL)"
+    ]
 
 
 #: the commands that write to the Relay API: each takes -N/--dry-run. (`relay subscriber set` and `relay profile

@@ -25,7 +25,18 @@ from conftest import API, stored_workflow
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
-FAST = ("--timeout", "2", "--hold", "0.2", "--set", "event_delay=0.02", "--set", "speaking_rate=3000", "--set", "play_time=0.05")
+FAST = (
+    "--timeout",
+    "2",
+    "--hold",
+    "0.2",
+    "--set",
+    "event_delay=0.02",
+    "--set",
+    "speaking_rate=3000",
+    "--set",
+    "play_time=0.05",
+)
 
 #: the fields relay-py reads from each event (its receive loop indexes them directly)
 READS = {
@@ -201,7 +212,9 @@ def serve() -> Iterator[Callable[..., tuple[str, list[Any]]]]:
     """``uri, log = serve(build)``: ``build(app)`` registers handlers on each connection's App."""
     servers: list[Served] = []
 
-    def _serve(build: Callable[[App], None], raw: Callable[[Any], Awaitable[None]] | None = None) -> tuple[str, list[Any]]:
+    def _serve(
+        build: Callable[[App], None], raw: Callable[[Any], Awaitable[None]] | None = None
+    ) -> tuple[str, list[Any]]:
         log: list[Any] = []
 
         async def handler(ws: Any) -> None:
@@ -389,14 +402,20 @@ def test_inbound_call_against_the_auto_answer_app(run: Any, serve: Any) -> None:
     assert len(call_id) == 32
     answer = messages["wf_api_answer_request"]
     assert answer["call_id"] == call_id
-    assert messages["wf_api_answer_response"] == {"_id": answer["_id"], "_type": "wf_api_answer_response", "call_id": call_id}
+    assert messages["wf_api_answer_response"] == {
+        "_id": answer["_id"],
+        "_type": "wf_api_answer_response",
+        "call_id": call_id,
+    }
     say = messages["wf_api_say_request"]
     assert say["text"] == "Now in call"
     assert messages["wf_api_say_response"]["id"] == say["_id"]  # say_and_wait matches prompt events on it
     prompts = [r["message"] for r in records if r["message"]["_type"] == "wf_api_prompt_event"]
     assert all(p["id"] == say["_id"] and p["source_uri"] == say["_target"]["uris"][0] for p in prompts)
     disconnected = messages["wf_api_call_disconnected_event"]
-    assert disconnected["end_time_epoch"] >= disconnected["connect_time_epoch"] >= disconnected["start_time_epoch"] > 1e9
+    assert (
+        disconnected["end_time_epoch"] >= disconnected["connect_time_epoch"] >= disconnected["start_time_epoch"] > 1e9
+    )
     assert messages["wf_api_stop_event"] == {"_type": "wf_api_stop_event", "reason": "normal"}
     for r in records:  # events never carry an _id; responses always echo one
         assert ("_id" in r["message"]) == (not r["message"]["_type"].endswith("_event"))
@@ -449,7 +468,9 @@ def test_outbound_call_rejected(run: Any, serve: Any) -> None:
     result = run("workflow", "simulate", uri, "--scenario", "outbound-call", "--reject", *FAST, "--json")
     assert result.code == 0, result.err
     seq = types(lines(result.out))
-    assert in_order(seq, "app:call", "server:call_ringing", "server:call_failed", "app:end_interaction", "app:terminate")
+    assert in_order(
+        seq, "app:call", "server:call_ringing", "server:call_failed", "app:end_interaction", "app:terminate"
+    )
     assert "server:call_connected" not in seq
     failed = next(r["message"] for r in lines(result.out) if r["message"]["_type"] == "wf_api_call_failed_event")
     assert failed["reason"] == "rejected" and failed["connect_time_epoch"] == 0
@@ -507,7 +528,10 @@ def test_options_for_the_unknowns(run: Any, serve: Any) -> None:
     assert result.code == 0, result.err
     messages = {r["message"]["_type"]: r["message"] for r in lines(result.out)}
     assert messages["wf_api_start_event"]["trigger"]["type"] == "call"
-    assert messages["wf_api_start_event"]["trigger"]["args"]["source_uri"] == "urn:relay-resource:id:device:990007560045678"
+    assert (
+        messages["wf_api_start_event"]["trigger"]["args"]["source_uri"]
+        == "urn:relay-resource:id:device:990007560045678"
+    )
     received = messages["wf_api_call_received_event"]
     assert received["call_id"] == "call-1"
     assert (received["device_id"], received["device_name"]) == ("990007560023456", "Bob")  # the caller
@@ -654,7 +678,18 @@ def test_a_user_scenario_file(run: Any, serve: Any, tmp_path: Any) -> None:
     uri, log = serve(auto_answer)
     path = tmp_path / "carol.toml"
     path.write_text(USER_SCENARIO, encoding="utf-8")
-    result = run("workflow", "simulate", uri, "--scenario-file", str(path), "--timeout", "2", "--set", "event_delay=0.02", "--json")
+    result = run(
+        "workflow",
+        "simulate",
+        uri,
+        "--scenario-file",
+        str(path),
+        "--timeout",
+        "2",
+        "--set",
+        "event_delay=0.02",
+        "--json",
+    )
     assert result.code == 0, result.err
     records = lines(result.out)
     disconnected = next(r for r in records if r["message"]["_type"] == "wf_api_call_disconnected_event")
@@ -666,7 +701,9 @@ def test_a_user_scenario_file(run: Any, serve: Any, tmp_path: Any) -> None:
 
     wrong = tmp_path / "wrong.toml"
     wrong.write_text(USER_SCENARIO.replace('greeting = "Now in call"', 'greeting = "Hello Carol"'), encoding="utf-8")
-    failed = run("workflow", "simulate", uri, "--scenario-file", str(wrong), "--timeout", "2", "--set", "event_delay=0.02")
+    failed = run(
+        "workflow", "simulate", uri, "--scenario-file", str(wrong), "--timeout", "2", "--set", "event_delay=0.02"
+    )
     assert failed.code == 6, failed.err
     assert "step 4 (expect say text='Hello Carol' lang='en-US' _target.uris='interaction')" in failed.err
     assert "its text is 'Now in call', expected 'Hello Carol'" in failed.err
@@ -742,14 +779,17 @@ def test_an_unreachable_app(run: Any) -> None:
     result = run("workflow", "simulate", uri, "--scenario", "inbound-call", "--timeout", "2")
     assert result.code == 1
     assert "cannot reach the workflow app" in result.err and "connection refused" in result.err
-    assert "calls to devices running this workflow announce \"not available\"" in result.err
+    assert 'calls to devices running this workflow announce "not available"' in result.err
     assert result.out == ""
 
 
 @pytest.mark.parametrize(
     ("args", "wanted"),
     [
-        (("--scenario", "voicemail"), "unknown scenario 'voicemail' (built-in: button, inbound-call, outbound-call, phrase"),
+        (
+            ("--scenario", "voicemail"),
+            "unknown scenario 'voicemail' (built-in: button, inbound-call, outbound-call, phrase",
+        ),
         ((), "expected --scenario NAME"),
         (("--scenario", "inbound-call", "--scenario-file", "x.toml"), "cannot be used together"),
         (("--scenario", "inbound-call", "--taps", "double"), "--taps: does not apply to scenario 'inbound-call'"),
@@ -780,13 +820,22 @@ def test_non_websocket_uris_are_refused(run: Any, uri: str) -> None:
 @pytest.mark.parametrize(
     ("text", "wanted"),
     [
-        ("name = 'x'\n[[steps]]\nsend = 'start'\ntrigger = 'phrase'\n[[steps]]\nexpct = 'answer'\n", "step 2: expected exactly one of send, expect, wait (got none)"),
-        ("[[steps]]\nsend = 'start'\ntrigger = 'x'\n[[steps]]\nexpect = 'answer'\ntimout = 3\n", "step 2 (expect answer): unknown key 'timout'"),
+        (
+            "name = 'x'\n[[steps]]\nsend = 'start'\ntrigger = 'phrase'\n[[steps]]\nexpct = 'answer'\n",
+            "step 2: expected exactly one of send, expect, wait (got none)",
+        ),
+        (
+            "[[steps]]\nsend = 'start'\ntrigger = 'x'\n[[steps]]\nexpect = 'answer'\ntimout = 3\n",
+            "step 2 (expect answer): unknown key 'timout'",
+        ),
         ("[[steps]]\nsend = 'ring'\n", "step 1: send: unknown event 'ring'"),
         ("[[steps]]\nsend = 'call_received'\n", "step 1: send call_received needs the key 'from'"),
         ("[[steps]]\nwait = 'soon'\n", "step 1: wait: expected a number of seconds"),
         ("[[steps]]\nexpect = 'say'\ncheck = { text = '{greeting}' }\n", "step 1: unknown parameter {greeting}"),
-        ("[[steps]]\nexpect = 'terminate'\n[[steps]]\nexpect = 'say'\n", "step 1: expect terminate must be the last step"),
+        (
+            "[[steps]]\nexpect = 'terminate'\n[[steps]]\nexpect = 'say'\n",
+            "step 1: expect terminate must be the last step",
+        ),
         ("[[steps]]\nexpect = 'wf_api_say_request'\n", "give the short name ('say')"),
         ("[[steps]]\nexpect = 'say'\ncheck_regex = { text = '(' }\n", "check_regex.text: not a regular expression"),
         ("steps = 3\n", "no steps"),
@@ -855,7 +904,9 @@ def test_the_timer_fired_step_of_a_scenario_file(run: Any, serve: Any, tmp_path:
 
     uri, log = serve(waits_for_its_timer)
     path = tmp_path / "timer.toml"
-    path.write_text('[[steps]]\nsend = "start"\ntrigger = "button"\n[[steps]]\nsend = "timer_fired"\nname = "nightly"\n')
+    path.write_text(
+        '[[steps]]\nsend = "start"\ntrigger = "button"\n[[steps]]\nsend = "timer_fired"\nname = "nightly"\n'
+    )
     result = run("workflow", "simulate", uri, "--scenario-file", str(path), *FAST, "--json")
     assert result.code == 0, result.err
     assert {"_type": "wf_api_timer_fired_event", "name": "nightly"} in [r["message"] for r in lines(result.out)]
@@ -866,7 +917,9 @@ def test_the_timer_fired_step_of_a_scenario_file(run: Any, serve: Any, tmp_path:
 def test_a_handshake_refused_with_400_names_the_path(run: Any) -> None:
     from websockets.sync.server import serve as sync_serve
 
-    server = sync_serve(lambda conn: None, "127.0.0.1", 0, process_request=lambda conn, request: conn.respond(400, "no\n"))
+    server = sync_serve(
+        lambda conn: None, "127.0.0.1", 0, process_request=lambda conn, request: conn.respond(400, "no\n")
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

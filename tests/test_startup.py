@@ -51,7 +51,9 @@ def top_level(modules: set[str]) -> set[str]:
     return {name.split(".", 1)[0] for name in modules}
 
 
-def run_importtime(config_dir: Path, *args: str, code: str | None = None) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def run_importtime(
+    config_dir: Path, *args: str, code: str | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     env = dict(os.environ)
     env["RELAY_CONFIG_DIR"] = str(config_dir)
     env.pop("PYTHONPROFILEIMPORTTIME", None)
@@ -70,7 +72,10 @@ def run_importtime(config_dir: Path, *args: str, code: str | None = None) -> tup
 
 def workflow_command_modules(modules: set[str]) -> list[str]:
     """The modules of ``relay workflow`` subcommands among ``modules`` (not their helpers, such as render)."""
-    return sorted({m.rsplit(".", 1)[1] for m in modules if m.startswith("relay_cli.commands.workflow.")} & set(workflow.COMMANDS.values()))
+    return sorted(
+        {m.rsplit(".", 1)[1] for m in modules if m.startswith("relay_cli.commands.workflow.")}
+        & set(workflow.COMMANDS.values())
+    )
 
 
 def _check(proc: subprocess.CompletedProcess[str], modules: set[str], forbidden: tuple[str, ...]) -> None:
@@ -121,7 +126,11 @@ def test_dry_run_imports_no_http_client_rich_keyring_or_toml(tmp_path: Any) -> N
     assert body["config"]["trigger"]["start"]["workflow"]["uri"] == "wss://h/p"
     assert body["config"]["trigger"]["on_incoming_call"] == ".*"
     # only the workflow commands were built: no other command module was imported
-    others = sorted(m for m in modules if m.startswith("relay_cli.commands.") and m.split(".")[2] not in ("workflow", "_common", "_resource"))
+    others = sorted(
+        m
+        for m in modules
+        if m.startswith("relay_cli.commands.") and m.split(".")[2] not in ("workflow", "_common", "_resource")
+    )
     assert others == []
     assert "relay_cli.commands.workflow.create" in modules
     # and of the workflow commands, only create's module

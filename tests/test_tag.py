@@ -12,12 +12,27 @@ import respx
 from conftest import API, SUB, clean, sent
 
 TAGS = [
-    {"tag_id": "t-1", "uid": "04AB", "counter": 1, "subscriber_id": SUB,
-     "content": {"type": "custom", "category": "rooms", "label": "r101"}},
-    {"tag_id": "t-2", "uid": "", "counter": 0, "subscriber_id": SUB,
-     "content": {"type": "custom", "category": "carts", "label": "c1"}},
-    {"tag_id": "t-3", "uid": "", "counter": 0, "subscriber_id": SUB,
-     "content": {"type": "user_profile", "category": "people", "label": "p", "type_id": "u1"}},
+    {
+        "tag_id": "t-1",
+        "uid": "04AB",
+        "counter": 1,
+        "subscriber_id": SUB,
+        "content": {"type": "custom", "category": "rooms", "label": "r101"},
+    },
+    {
+        "tag_id": "t-2",
+        "uid": "",
+        "counter": 0,
+        "subscriber_id": SUB,
+        "content": {"type": "custom", "category": "carts", "label": "c1"},
+    },
+    {
+        "tag_id": "t-3",
+        "uid": "",
+        "counter": 0,
+        "subscriber_id": SUB,
+        "content": {"type": "user_profile", "category": "people", "label": "p", "type_id": "u1"},
+    },
 ]
 Q = {"subscriber_id": SUB}
 
@@ -41,7 +56,9 @@ def test_create(run: Any, api: Any) -> None:
     result = run("tag", "create", "-c", "rooms", "-l", "r102", "-a", "floor=1", "-a", "wing=east=2", "-s", SUB)
     assert result.code == 0, result.err
     assert sent(api) == [("POST", "/ibot/relay_nfc_tag", Q)]
-    assert body(api) == {"content": {"type": "custom", "category": "rooms", "label": "r102", "floor": "1", "wing": "east=2"}}
+    assert body(api) == {
+        "content": {"type": "custom", "category": "rooms", "label": "r102", "floor": "1", "wing": "east=2"}
+    }
     assert result.err == "Created tag r102 (t-9)\n"
     clean(result)
 
@@ -72,9 +89,7 @@ def test_list_filters_custom_by_default(run: Any, api: Any) -> None:
     assert result.code == 0, result.err
     assert sent(api) == [("GET", "/ibot/relay_nfc_tag", Q)]
     assert result.out == (
-        "TAG ID  CATEGORY  LABEL  PAIRED  UID\n"
-        "t-1     rooms     r101   yes     04AB\n"
-        "t-2     carts     c1     no\n"
+        "TAG ID  CATEGORY  LABEL  PAIRED  UID\nt-1     rooms     r101   yes     04AB\nt-2     carts     c1     no\n"
     )
     assert run("tag", "list", "-c", "rooms", "-s", SUB, "--json").json() == [TAGS[0]]
     assert run("tag", "list", "--type", "user_profile", "-s", SUB, "--json").json() == [TAGS[2]]

@@ -40,7 +40,10 @@ def test_safe_escapes_what_a_terminal_would_act_on_and_nothing_else() -> None:
     assert output.safe(EVIL) == SHOWN
     assert output.safe("line\nnext\ttab") == "line\\x0anext\\x09tab"
     assert output.safe("line\nnext\ttab", newlines=True) == "line\nnext\\x09tab"
-    assert output.safe("caf\u00e9 \U0001f600 \u05e9\u05dc\u05d5\u05dd [x] \\") == "caf\u00e9 \U0001f600 \u05e9\u05dc\u05d5\u05dd [x] \\"
+    assert (
+        output.safe("caf\u00e9 \U0001f600 \u05e9\u05dc\u05d5\u05dd [x] \\")
+        == "caf\u00e9 \U0001f600 \u05e9\u05dc\u05d5\u05dd [x] \\"
+    )
     ascii_stream = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
     assert output.safe("caf\u00e9 \U0001f600\x1b", stream=ascii_stream) == "caf\\xe9 \\U0001f600\\x1b"
 
@@ -59,7 +62,9 @@ def test_a_table_shows_escapes_and_json_stays_exact(run: Any, api: Any) -> None:
     assert json.loads(exact.out)[0]["install"] == [f"d{EVIL}"]
 
 
-def test_a_table_on_a_terminal_neither_runs_escapes_nor_reads_markup(run: Any, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_table_on_a_terminal_neither_runs_escapes_nor_reads_markup(
+    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(output, "_isatty", lambda stream: True)  # the rich table, as on a terminal
     monkeypatch.setenv("NO_COLOR", "1")
     api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": listing(RICH_MARKUP + EVIL)}))
@@ -70,7 +75,9 @@ def test_a_table_on_a_terminal_neither_runs_escapes_nor_reads_markup(run: Any, a
     assert (RICH_MARKUP + SHOWN).replace(" ", "") in flat.replace(" ", "")
 
 
-def test_csv_is_exact_into_a_pipe_and_escaped_on_a_terminal(run: Any, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_csv_is_exact_into_a_pipe_and_escaped_on_a_terminal(
+    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": listing(EVIL)}))
     piped = run("workflow", "list", "-s", SUB, "--csv")
     assert list(csv.reader(io.StringIO(piped.out, newline="")))[1][1] == EVIL
@@ -96,7 +103,9 @@ def test_a_message_naming_a_server_string_is_escaped(run: Any, api: Any) -> None
     assert result.err == f"Deleted workflow {SHOWN} (wf_1)\n"
 
 
-def test_an_arg_value_is_exact_into_a_pipe_and_escaped_on_a_terminal(run: Any, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_arg_value_is_exact_into_a_pipe_and_escaped_on_a_terminal(
+    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     workflow = stored_workflow("wf_1", "w")
     workflow["config"]["trigger"]["start"]["workflow"]["args"] = {"greeting": EVIL}
     api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": [workflow]}))

@@ -143,15 +143,21 @@ def test_export_writes_what_was_said_and_a_hidden_default_only_when_it_differs(r
     assert skipped == []
     tail = f'uri = "{URI}"\ninstall = ["d1"]\n'
     assert text == (
-        '[workflow.tag]\ntype = "nfc"\nnfc_type = "user_profile"\ncategory = "tasks"\n' + tail
+        '[workflow.tag]\ntype = "nfc"\nnfc_type = "user_profile"\ncategory = "tasks"\n'
+        + tail
         + '\n[workflow.tag.matchers]\nserial = "123"\nk = "a=b"\n'
         + '\n[workflow.t]\ntype = "timer"\ntrigger = "repeat"\nstart = "2030-01-01T09:00:00"\ntimezone = "UTC"\n'
-        + 'frequency = "weekly"\ninterval = 2\ncount = 3\n' + tail
-        + '\n[workflow.out]\ntype = "call"\ntrigger = "outbound"\n' + tail
-        + '\n[workflow.low]\ntype = "battery"\ntrigger = "discharge"\nthreshold = 25\n' + tail
-        + '\n[workflow.any]\ntype = "nfc"\n' + tail
+        + 'frequency = "weekly"\ninterval = 2\ncount = 3\n'
+        + tail
+        + '\n[workflow.out]\ntype = "call"\ntrigger = "outbound"\n'
+        + tail
+        + '\n[workflow.low]\ntype = "battery"\ntrigger = "discharge"\nthreshold = 25\n'
+        + tail
+        + '\n[workflow.any]\ntype = "nfc"\n'
+        + tail
         + '\n[workflow.d]\ntype = "timer"\ntrigger = "repeat"\nstart = "2030-01-01T09:00:00"\ntimezone = "UTC"\n'
-        + 'until = "2030-02-01T00:00:00"\n' + tail
+        + 'until = "2030-02-01T00:00:00"\n'
+        + tail
     )
     again = mf.parse(tomllib.loads(text))
     assert [e.body for e in again.entries] == [{k: v for k, v in b.items() if k != "workflow_id"} for b in bodies]
@@ -297,7 +303,9 @@ def _generator() -> Any:
 
 def test_the_readme_table_of_manifest_keys_is_the_table_of_triggers() -> None:
     gen = _generator()
-    assert (ROOT / "README.md").read_text(encoding="utf-8") == gen.readme(), "README.md is stale: run `python scripts/generate.py`"
+    assert (ROOT / "README.md").read_text(encoding="utf-8") == gen.readme(), (
+        "README.md is stale: run `python scripts/generate.py`"
+    )
     rows = {line.split(" | ")[0].strip("| `"): line for line in gen.manifest_keys_md().splitlines()[2:]}
     assert list(rows) == [t.name for t in TRIGGERS]
     for trigger in TRIGGERS:

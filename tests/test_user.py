@@ -92,20 +92,45 @@ def test_assignments_query_table_and_json(run: Any, api: Any) -> None:
     ]
     clean(result)
     assert run("user", "assignments", "-s", SUB, "--json").json() == [
-        {"audit_id": "a-2", "action": "assigned", "timestamp_action": "2026-11-02T09:00:00.000Z", "id": "up-1",
-         "device_id": "990007560045678"},
-        {"audit_id": "a-1", "action": "assigned", "timestamp_action": "2026-11-01T09:00:00.000Z", "id": "up-2",
-         "device_id": "99"},
+        {
+            "audit_id": "a-2",
+            "action": "assigned",
+            "timestamp_action": "2026-11-02T09:00:00.000Z",
+            "id": "up-1",
+            "device_id": "990007560045678",
+        },
+        {
+            "audit_id": "a-1",
+            "action": "assigned",
+            "timestamp_action": "2026-11-01T09:00:00.000Z",
+            "id": "up-2",
+            "device_id": "99",
+        },
     ]
 
 
 def test_assignments_filters_and_paging(run: Any, api: Any) -> None:
-    route = api.get(AUDIT).mock(side_effect=[
-        httpx.Response(200, json={"data": [audit_event(3)], "cursor": "c1"}),
-        httpx.Response(200, json={"data": [audit_event(2), audit_event(1)], "cursor": "c2"}),
-    ])
-    result = run("user", "assignments", "-s", SUB, "-i", "up-1", "--oldest", "2026-11-01", "--latest",
-                 "2026-11-30T00:00:00Z", "-l", "3", "--json")
+    route = api.get(AUDIT).mock(
+        side_effect=[
+            httpx.Response(200, json={"data": [audit_event(3)], "cursor": "c1"}),
+            httpx.Response(200, json={"data": [audit_event(2), audit_event(1)], "cursor": "c2"}),
+        ]
+    )
+    result = run(
+        "user",
+        "assignments",
+        "-s",
+        SUB,
+        "-i",
+        "up-1",
+        "--oldest",
+        "2026-11-01",
+        "--latest",
+        "2026-11-30T00:00:00Z",
+        "-l",
+        "3",
+        "--json",
+    )
     assert result.code == 0, result.err
     window = {"user_id": "up-1", "latest": "2026-11-30T00:00:00Z", "oldest": "2026-11-01T00:00:00Z"}
     assert [dict(c.request.url.params) for c in route.calls] == [
@@ -117,8 +142,10 @@ def test_assignments_filters_and_paging(run: Any, api: Any) -> None:
 
 
 def test_assignment_data_that_is_not_the_expected_json(run: Any, api: Any) -> None:
-    odd = [{"audit_id": "a-1", "action": "assigned", "data": "not json", "timestamp_action": "t"},
-           {"audit_id": "a-2", "action": "assigned", "timestamp_action": "t"}]
+    odd = [
+        {"audit_id": "a-1", "action": "assigned", "data": "not json", "timestamp_action": "t"},
+        {"audit_id": "a-2", "action": "assigned", "timestamp_action": "t"},
+    ]
     api.get(AUDIT).mock(return_value=httpx.Response(200, json={"data": odd, "cursor": None}))
     result = run("user", "assignments", "-s", SUB, "--json")
     assert result.code == 0, result.err
@@ -127,7 +154,12 @@ def test_assignment_data_that_is_not_the_expected_json(run: Any, api: Any) -> No
 
 @pytest.mark.parametrize(
     ("args", "flag"),
-    [(["-i", ""], "--id"), (["--oldest", "then"], "--oldest"), (["-l", "0"], "--limit"), (["--cursor", " "], "--cursor")],
+    [
+        (["-i", ""], "--id"),
+        (["--oldest", "then"], "--oldest"),
+        (["-l", "0"], "--limit"),
+        (["--cursor", " "], "--cursor"),
+    ],
 )
 def test_assignments_bad_input_is_exit_2_nothing_sent(run: Any, api: Any, args: list[str], flag: str) -> None:
     result = run("user", "assignments", "-s", SUB, *args)

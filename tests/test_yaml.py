@@ -29,9 +29,11 @@ for _tag, _pattern, _first in (
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN"),
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
-    ("tag:yaml.org,2002:float",
-     r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-     "-+.0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
 ):
     Core12Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
@@ -62,15 +64,136 @@ def test_the_yaml_12_reader_of_this_test_differs_from_yaml_11() -> None:
 
 #: words and characters a YAML reader would take for something other than a string, or for syntax
 HOSTILE = [
-    "on", "off", "On", "OFF", "yes", "no", "Yes", "NO", "y", "n", "Y", "N", "true", "False", "TRUE", "null", "Null",
-    "NULL", "~", "", "123", "-7", "+7", "0", "007", "010", "1e3", "1E3", "1.5", ".5", "1_000", "0x10", "0o17", "0b11",
-    "12:30", "12:30:45", "2030-01-01", "2030-01-01T09:00:00Z", ".inf", "-.inf", ".nan", "NaN", "Infinity", "=", "<<",
-    "-", "- ", "- x", "--- ", "---", "...", ":", ": ", "a: b", "a:b", "a :b", "#", " #", "a #b", "a#b", "?", "? x", ",",
-    "[", "]", "{", "}", "[a, b]", "{a: b}", ">", "|", ">-", "|+", "*", "*a", "&", "&a", "!", "!!str", "!x", "%",
-    "%YAML 1.2", "@", "`", "'", "''", '"', '""', "\\", "\\n", "a\\", " ", "  ", " lead", "trail ", " both ", "\t",
-    "a\tb", "\n", "line1\nline2", "line\n", "\r\n", "\r", "é", "naïve", "日本語", "😀", "a😀b", "\u00a0", "\u0085",
-    "\u2028", "\u2029", "\ufeff", "\ufffd", "\x00", "\x07", "\x1b[31mred", "\x7f", "\x80", "\x9f", "\u202e", "x" * 300,
-    "é" * 200, "auto_answer", "with-dash", "_private", "CamelCase", "wss://host:8080/path?q=1#frag", "a, b", "%20",
+    "on",
+    "off",
+    "On",
+    "OFF",
+    "yes",
+    "no",
+    "Yes",
+    "NO",
+    "y",
+    "n",
+    "Y",
+    "N",
+    "true",
+    "False",
+    "TRUE",
+    "null",
+    "Null",
+    "NULL",
+    "~",
+    "",
+    "123",
+    "-7",
+    "+7",
+    "0",
+    "007",
+    "010",
+    "1e3",
+    "1E3",
+    "1.5",
+    ".5",
+    "1_000",
+    "0x10",
+    "0o17",
+    "0b11",
+    "12:30",
+    "12:30:45",
+    "2030-01-01",
+    "2030-01-01T09:00:00Z",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "NaN",
+    "Infinity",
+    "=",
+    "<<",
+    "-",
+    "- ",
+    "- x",
+    "--- ",
+    "---",
+    "...",
+    ":",
+    ": ",
+    "a: b",
+    "a:b",
+    "a :b",
+    "#",
+    " #",
+    "a #b",
+    "a#b",
+    "?",
+    "? x",
+    ",",
+    "[",
+    "]",
+    "{",
+    "}",
+    "[a, b]",
+    "{a: b}",
+    ">",
+    "|",
+    ">-",
+    "|+",
+    "*",
+    "*a",
+    "&",
+    "&a",
+    "!",
+    "!!str",
+    "!x",
+    "%",
+    "%YAML 1.2",
+    "@",
+    "`",
+    "'",
+    "''",
+    '"',
+    '""',
+    "\\",
+    "\\n",
+    "a\\",
+    " ",
+    "  ",
+    " lead",
+    "trail ",
+    " both ",
+    "\t",
+    "a\tb",
+    "\n",
+    "line1\nline2",
+    "line\n",
+    "\r\n",
+    "\r",
+    "é",
+    "naïve",
+    "日本語",
+    "😀",
+    "a😀b",
+    "\u00a0",
+    "\u0085",
+    "\u2028",
+    "\u2029",
+    "\ufeff",
+    "\ufffd",
+    "\x00",
+    "\x07",
+    "\x1b[31mred",
+    "\x7f",
+    "\x80",
+    "\x9f",
+    "\u202e",
+    "x" * 300,
+    "é" * 200,
+    "auto_answer",
+    "with-dash",
+    "_private",
+    "CamelCase",
+    "wss://host:8080/path?q=1#frag",
+    "a, b",
+    "%20",
 ]
 
 
@@ -84,10 +207,17 @@ def workflows_with(values: list[Any]) -> list[dict[str, Any]]:
         wfs.append(wf)
     shapes = stored_workflow("wf-shapes", "shapes")
     shapes["extra"] = {
-        "empty_object": {}, "empty_list": [], "nested": [[[]], [{}], [[1, [2, {"a": []}]]], {"b": {"c": {}}}],
+        "empty_object": {},
+        "empty_list": [],
+        "nested": [[[]], [{}], [[1, [2, {"a": []}]]], {"b": {"c": {}}}],
         "numbers": [0, -1, 2**63, -(2**70), 1.5, -0.0, 1e20, 1e-7, 5e-324, 1.7976931348623157e308, 123456789.125],
-        "scalars": [True, False, None, "true", "null", ""], "list_of_objects": [{"a": 1, "b": [None]}, {"": ""}],
-        "on": True, "123": 123, "null": None, "": [], "a: b": {"- x": "#"},
+        "scalars": [True, False, None, "true", "null", ""],
+        "list_of_objects": [{"a": 1, "b": [None]}, {"": ""}],
+        "on": True,
+        "123": 123,
+        "null": None,
+        "": [],
+        "a: b": {"- x": "#"},
     }
     wfs.append(shapes)
     return wfs
@@ -101,7 +231,9 @@ def answer() -> dict[str, Any]:
 @pytest.fixture
 def api(answer: dict[str, Any]) -> Any:
     with respx.mock(base_url=API, assert_all_called=True, assert_all_mocked=True) as mock:
-        mock.get("/ibot/workflow", params={"subscriber_id": SUB}).mock(side_effect=lambda _: httpx.Response(200, json=answer))
+        mock.get("/ibot/workflow", params={"subscriber_id": SUB}).mock(
+            side_effect=lambda _: httpx.Response(200, json=answer)
+        )
         yield mock
 
 
@@ -116,7 +248,14 @@ def test_output_yaml_reads_back_as_the_json_output(run: Any, api: Any, answer: d
 def test_hostile_keys_and_values_are_quoted(run: Any, api: Any, answer: dict[str, Any]) -> None:
     wf = stored_workflow("wf-1", "on")
     wf["config"]["trigger"]["start"]["workflow"]["args"] = {
-        "on": "off", "123": "1e3", "yes": True, "~": None, "- x": "#", "a: b": "", "ok_key-2": 0x10, "y": 1.0e20,
+        "on": "off",
+        "123": "1e3",
+        "yes": True,
+        "~": None,
+        "- x": "#",
+        "a: b": "",
+        "ok_key-2": 0x10,
+        "y": 1.0e20,
     }
     answer["results"] = [wf]
     result = run("workflow", "list", "-s", SUB, "-o", "yaml")
@@ -134,7 +273,14 @@ def test_hostile_keys_and_values_are_quoted(run: Any, api: Any, answer: dict[str
     )
     assert '  name: "on"\n' in result.out
     assert read_back(result.out)[0]["config"]["trigger"]["start"]["workflow"]["args"] == {
-        "on": "off", "123": "1e3", "yes": True, "~": None, "- x": "#", "a: b": "", "ok_key-2": 16, "y": 1e20,
+        "on": "off",
+        "123": "1e3",
+        "yes": True,
+        "~": None,
+        "- x": "#",
+        "a: b": "",
+        "ok_key-2": 16,
+        "y": 1e20,
     }
 
 
@@ -148,7 +294,7 @@ def test_every_hostile_text_as_key_and_value(text: str) -> None:
 def test_escapes_are_plain_yaml() -> None:
     """Control characters, line separators and the byte order mark are written as escapes, never raw (a YAML
     reader refuses some raw and takes others for line breaks); text a terminal shows is written as it is."""
-    text = "a\x00b\x07\x1b\x7f\x85\x9f\u2028\u2029\ufeff\t\n\r\"\\é😀"
+    text = 'a\x00b\x07\x1b\x7f\x85\x9f\u2028\u2029\ufeff\t\n\r"\\é😀'
     assert to_yaml(text) == '"a\\0b\\x07\\x1b\\x7f\\x85\\x9f\\u2028\\u2029\\ufeff\\t\\n\\r\\"\\\\é😀"'
     assert read_back(to_yaml(text)) == text
 
@@ -169,10 +315,16 @@ def test_long_keys_are_explicit() -> None:
 #: every character, surrogates included (json.loads gives them from "\ud800" escapes), biased to the hostile
 TEXT = st.one_of(st.sampled_from(HOSTILE), st.text(st.characters(codec=None, exclude_categories=()), max_size=12))
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), TEXT,
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    TEXT,
 )
 JSON_LIKE = st.recursive(
-    SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(TEXT, inner, max_size=5)), max_leaves=25
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(TEXT, inner, max_size=5)),
+    max_leaves=25,
 )
 
 
@@ -180,4 +332,3 @@ JSON_LIKE = st.recursive(
 @given(JSON_LIKE)
 def test_any_json_like_data_reads_back_exactly(data: Any) -> None:
     assert read_back(to_yaml(data)) == data
-

@@ -119,7 +119,9 @@ def apply_plan(
         return str(saved[0].get("workflow_id")) if saved and saved[0].get("workflow_id") else op.workflow_id or ""
 
     def record(op: _Op, wid: str) -> None:
-        {"create": outcome.created, "update": outcome.updated, "delete": outcome.deleted}[op.action].append((op.name, wid))
+        {"create": outcome.created, "update": outcome.updated, "delete": outcome.deleted}[op.action].append(
+            (op.name, wid)
+        )
 
     def run_batch(ops: list[_Op]) -> list[tuple[_Op, RelayError]]:
         """Run ``ops`` concurrently; return the transient failures (definite ones go to ``outcome.failed``)."""

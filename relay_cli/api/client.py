@@ -261,7 +261,9 @@ class RelayClient:
         """May this request be sent twice? GET, DELETE and PUT, and a save that replaces a given ``workflow_id``."""
         if method in ("GET", "DELETE", "PUT"):
             return True
-        return method == "POST" and path == "/ibot/workflow" and isinstance(body, dict) and bool(body.get("workflow_id"))
+        return (
+            method == "POST" and path == "/ibot/workflow" and isinstance(body, dict) and bool(body.get("workflow_id"))
+        )
 
     def _json(
         self,
@@ -514,7 +516,9 @@ class RelayClient:
                 else:
                     notes.append("nothing was changed")
                 if not retryable:
-                    notes.append("not sent again, since only a request that provably never reached the server is repeated")
+                    notes.append(
+                        "not sent again, since only a request that provably never reached the server is repeated"
+                    )
             err.message = f"{err.message} ({'; '.join(notes)})"
         err.attempts = attempts  # type: ignore[attr-defined]
         err.maybe_done = maybe_done  # type: ignore[attr-defined]
@@ -553,7 +557,9 @@ class RelayClient:
     # --- instances, logs, analytics ------------------------------------------------------------
 
     def workflow_instances(self, subscriber_id: str) -> list[dict[str, Any]]:
-        return list(self._json("GET", "/ibot/workflow_instances", shapes.INSTANCES, params={"subscriber_id": subscriber_id}))
+        return list(
+            self._json("GET", "/ibot/workflow_instances", shapes.INSTANCES, params={"subscriber_id": subscriber_id})
+        )
 
     def stop_instance(self, subscriber_id: str, instance_id: str) -> None:
         path = f"/ibot/workflow_instances/{_seg(instance_id)}"

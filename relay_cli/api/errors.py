@@ -74,6 +74,8 @@ def network_error(exc: httpx.TransportError, host: str, timeout: float | None = 
             reason = "the server closed it without answering"
         else:
             reason = _reason(exc)
-        return NetworkError(f"the connection to {host} broke before the answer was complete ({reason})", hint=CONNECT_HINT)
+        return NetworkError(
+            f"the connection to {host} broke before the answer was complete ({reason})", hint=CONNECT_HINT
+        )
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return NetworkError(f"could not reach {host}: {what}", hint=CONNECT_HINT)

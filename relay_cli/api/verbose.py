@@ -53,8 +53,10 @@ class HttpLog:
     def response(self, response: Any) -> None:
         started = self._started.pop(id(response.request), None)
         took = f" ({(time.monotonic() - started) * 1000:.0f} ms)" if started is not None else ""
-        self._write(f"< {response.status_code} {response.reason_phrase} {response.request.method} "
-                    f"{redact.url(str(response.request.url))}{took}")
+        self._write(
+            f"< {response.status_code} {response.reason_phrase} {response.request.method} "
+            f"{redact.url(str(response.request.url))}{took}"
+        )
 
     @staticmethod
     def _body(request: Any) -> str:

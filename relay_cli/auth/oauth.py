@@ -144,7 +144,9 @@ def _token_request(http: httpx.Client, url: str, form: dict[str, str], what: str
         detail = ""
         if isinstance(data, dict) and (data.get("error_description") or data.get("error")):
             detail = f": {data.get('error_description') or data.get('error')}"
-        raise AuthError(f"the issuer refused the {what}{detail} (HTTP {response.status_code})", hint="run `relay login`")
+        raise AuthError(
+            f"the issuer refused the {what}{detail} (HTTP {response.status_code})", hint="run `relay login`"
+        )
     return data
 
 
@@ -200,7 +202,9 @@ def end_session(
 
     try:
         with http_client(log, timeout) as http:
-            response = _post(http, oidc.endpoints(issuer).logout, {"client_id": client_id, "refresh_token": refresh_token})
+            response = _post(
+                http, oidc.endpoints(issuer).logout, {"client_id": client_id, "refresh_token": refresh_token}
+            )
     except (httpx.HTTPError, NetworkError, UsageError):
         return False
     return response.status_code < 400

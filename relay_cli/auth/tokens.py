@@ -109,7 +109,7 @@ class TokenStore:
         return found if isinstance(found, dict) and found.get("access_token") else None
 
     def source(self, profile: str, api_url: str) -> str | None:
-        """"keyring", "credentials file PATH", or None when nothing is stored."""
+        """ "keyring", "credentials file PATH", or None when nothing is stored."""
         entry = entry_name(profile, api_url)
         kr = _keyring()
         if kr is not None:
@@ -170,7 +170,9 @@ class TokenStore:
                     )
                 else:
                     if _still_there(kr, entry):
-                        failures.append(f"the keyring still holds entry '{entry}' of service '{SERVICE}' after deleting it")
+                        failures.append(
+                            f"the keyring still holds entry '{entry}' of service '{SERVICE}' after deleting it"
+                        )
                     else:
                         deleted = True
                 if failures:
@@ -183,7 +185,7 @@ class TokenStore:
                 deleted = self._edit_file(entry, None) or deleted
             except OSError as exc:
                 failures.append(f"{self.path} could not be rewritten ({exc.strerror or type(exc).__name__})")
-                fixes.append(f"remove the entry \"{entry}\" from {self.path} (or the whole file)")
+                fixes.append(f'remove the entry "{entry}" from {self.path} (or the whole file)')
         if failures:
             raise RelayError(
                 "; ".join(failures),

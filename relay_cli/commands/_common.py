@@ -1,6 +1,5 @@
 """What every command shares: the Typer app factory and the option aliases, defined once."""
 
-
 import functools
 import gc
 import inspect
@@ -186,7 +185,9 @@ def confirmed(question: str, *, yes: bool, refusal: str) -> bool:
 
 OutputOpt = Annotated[
     str | None,
-    typer.Option("--output", "-o", metavar="FORMAT", help="Output format: table, json, csv or yaml.", show_default=False),
+    typer.Option(
+        "--output", "-o", metavar="FORMAT", help="Output format: table, json, csv or yaml.", show_default=False
+    ),
 ]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Output CSV (the same as --output csv).")]
 FilterOpt = Annotated[
@@ -199,7 +200,8 @@ FilterOpt = Annotated[
     ),
 ]
 SortOpt = Annotated[
-    str | None, typer.Option("--sort", metavar="[-]COLUMN", help="Sort by a column; '-' for descending.", show_default=False)
+    str | None,
+    typer.Option("--sort", metavar="[-]COLUMN", help="Sort by a column; '-' for descending.", show_default=False),
 ]
 NoHeaderOpt = Annotated[bool, typer.Option("--no-header", help="Leave out the header row.")]
 NoTruncateOpt = Annotated[bool, typer.Option("--no-truncate", help="Do not shorten long cells on a terminal.")]

@@ -79,7 +79,9 @@ class Resource:
             listed = self.items(client, subscriber) if self.items is not None else []
             found = next((i for i in listed if isinstance(i, dict) and str(i.get(self.id_key)) == ident), None)
         if not isinstance(found, dict) or not found:
-            raise NotFoundError(f"no {self.noun} {ident!r} in account {subscriber}", hint=f"`{self.listing}` shows them")
+            raise NotFoundError(
+                f"no {self.noun} {ident!r} in account {subscriber}", hint=f"`{self.listing}` shows them"
+            )
         return found
 
     def key(self, item: dict[str, Any], ident: str) -> str:
@@ -97,7 +99,9 @@ class Resource:
         return self.path.format(id=quote(ident, safe=""))
 
 
-def find_workflow(st: State, subscriber_flag: str | None, ref: str, *, to_edit: bool = False) -> tuple[str, dict[str, Any]]:
+def find_workflow(
+    st: State, subscriber_flag: str | None, ref: str, *, to_edit: bool = False
+) -> tuple[str, dict[str, Any]]:
     """The account and the workflow named by ``ref`` (-w: its exact id, else its exact name). ``to_edit``: the
     caller changes it and sends it back whole, so the listing must hold it whole (``RelayClient.list_workflows``)."""
     from ..core import workflow as wf

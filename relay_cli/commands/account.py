@@ -1,6 +1,5 @@
 """``relay devices`` and ``relay group list``: what the account has to install workflows on."""
 
-
 import typer
 
 from ._common import (

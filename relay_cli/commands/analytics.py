@@ -1,6 +1,5 @@
 """``relay analytics [CATEGORY]``: the account's analytics events, filtered, paged through the cursor."""
 
-
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,9 +20,7 @@ EPILOG = examples(
     "relay analytics --limit 50 --cursor CURSOR",
 )
 
-TIME_HELP = (
-    "an ISO 8601 date or time (UTC unless it has a zone), a duration ago (30m, 2h, 7d, 1w) or Unix seconds."
-)
+TIME_HELP = "an ISO 8601 date or time (UTC unless it has a zone), a duration ago (30m, 2h, 7d, 1w) or Unix seconds."
 
 
 OldestOpt = Annotated[
@@ -36,15 +33,21 @@ LatestOpt = Annotated[
 ]
 LimitOpt = Annotated[
     int,
-    typer.Option("--limit", "-l", metavar="N", help="Show at most N events; pages through the cursor until there are N."),
+    typer.Option(
+        "--limit", "-l", metavar="N", help="Show at most N events; pages through the cursor until there are N."
+    ),
 ]
 AllOpt = Annotated[
     bool, typer.Option("--all", help="Every matching event: page until the cursor is empty (ignores --limit).")
 ]
 CursorOpt = Annotated[
     str | None,
-    typer.Option("--cursor", metavar="CURSOR", help="Start at this cursor (the one a previous, limited run printed).",
-                 show_default=False),
+    typer.Option(
+        "--cursor",
+        metavar="CURSOR",
+        help="Start at this cursor (the one a previous, limited run printed).",
+        show_default=False,
+    ),
 ]
 
 
@@ -75,16 +78,23 @@ def analytics(
     ] = None,
     instance_id: Annotated[
         str | None,
-        typer.Option("--workflow-instance-id", "-i", metavar="ID", help="Only this workflow instance's events.",
-                     show_default=False),
+        typer.Option(
+            "--workflow-instance-id",
+            "-i",
+            metavar="ID",
+            help="Only this workflow instance's events.",
+            show_default=False,
+        ),
     ] = None,
     user_id: Annotated[
-        str | None, typer.Option("--user-id", "-u", metavar="ID", help="Only this user's (device's) events.",
-                                 show_default=False)
+        str | None,
+        typer.Option("--user-id", "-u", metavar="ID", help="Only this user's (device's) events.", show_default=False),
     ] = None,
     source_type: Annotated[
         str | None,
-        typer.Option("--type", "-t", metavar="system|user", help="Only events of this source type.", show_default=False),
+        typer.Option(
+            "--type", "-t", metavar="system|user", help="Only events of this source type.", show_default=False
+        ),
     ] = None,
     oldest: OldestOpt = None,
     latest: LatestOpt = None,
@@ -93,8 +103,11 @@ def analytics(
     cursor: CursorOpt = None,
     parse: Annotated[
         bool,
-        typer.Option("--parse/--no-parse", "-p", help="Show JSON content as parsed one-line JSON (--no-parse: the "
-                     "content as sent)."),
+        typer.Option(
+            "--parse/--no-parse",
+            "-p",
+            help="Show JSON content as parsed one-line JSON (--no-parse: the content as sent).",
+        ),
     ] = True,
     subscriber_id: SubscriberOpt = None,
     *,

@@ -1,6 +1,5 @@
 """``relay audio create | list | delete``: custom audio files, played by workflows as ``relay-static://NAME``."""
 
-
 import os
 import stat
 from typing import TYPE_CHECKING, Annotated, Any
@@ -95,8 +94,13 @@ def create(
     ctx: typer.Context,
     name: Annotated[
         str,
-        typer.Option("--name", "-n", metavar="NAME", help="Friendly name: workflows play the file as "
-                     "relay-static://NAME.", show_default=False),
+        typer.Option(
+            "--name",
+            "-n",
+            metavar="NAME",
+            help="Friendly name: workflows play the file as relay-static://NAME.",
+            show_default=False,
+        ),
     ],
     file: Annotated[
         str, typer.Option("--file", "-f", metavar="FILE", help="The WAV file to upload.", show_default=False)
@@ -165,7 +169,9 @@ def _cleanup_note(audio_id: Any, removed: bool | None) -> str:
     return f"; the audio record {audio_id} was created but has no file: remove it with `relay audio delete {audio_id}`"
 
 
-@app.command("list", epilog=examples("relay audio list", "relay audio list --json", "relay audio list --sort name --csv"))
+@app.command(
+    "list", epilog=examples("relay audio list", "relay audio list --json", "relay audio list --sort name --csv")
+)
 @listing_command()
 def list_audio(
     ctx: typer.Context,
@@ -191,13 +197,19 @@ def list_audio(
 
 
 @app.command(
-    "delete", epilog=examples("relay audio delete AUDIO_ID", "relay audio delete -i AUDIO_ID --yes", "relay audio delete AUDIO_ID -N")
+    "delete",
+    epilog=examples(
+        "relay audio delete AUDIO_ID", "relay audio delete -i AUDIO_ID --yes", "relay audio delete AUDIO_ID -N"
+    ),
 )
 def delete(
     ctx: typer.Context,
-    audio_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The audio file to delete.", show_default=False)] = None,
+    audio_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="The audio file to delete.", show_default=False)
+    ] = None,
     id_option: Annotated[
-        str | None, typer.Option("--id", "-i", metavar="ID", help="The audio file (same as the argument).", show_default=False)
+        str | None,
+        typer.Option("--id", "-i", metavar="ID", help="The audio file (same as the argument).", show_default=False),
     ] = None,
     subscriber_id: SubscriberOpt = None,
     yes: YesOpt = False,

@@ -1,6 +1,5 @@
 """Logging in and the account: ``relay login | logout | whoami | token generate | subscriber ... | env``."""
 
-
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,7 +22,14 @@ NoBrowserOpt = Annotated[
     bool, typer.Option("--no-browser", help="Do not open a browser: print the URL to open yourself.")
 ]
 #: capabilities whoami shows (as the reference does)
-CAPABILITIES = ("workflow_sdk", "indoor_positioning", "ui_nfc", "calling", "calling_between_devices_support", "enable_audit_logs")
+CAPABILITIES = (
+    "workflow_sdk",
+    "indoor_positioning",
+    "ui_nfc",
+    "calling",
+    "calling_between_devices_support",
+    "enable_audit_logs",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -207,12 +213,17 @@ def subscriber_get(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         output.message(f"(from {source})")
 
 
-@subscriber_app.command("set", epilog=examples("relay subscriber set 1a2b3c4d", "relay -P qa subscriber set -s 1a2b3c4d"))
+@subscriber_app.command(
+    "set", epilog=examples("relay subscriber set 1a2b3c4d", "relay -P qa subscriber set -s 1a2b3c4d")
+)
 def subscriber_set(
     ctx: typer.Context,
     account: Annotated[str | None, typer.Argument(metavar="[ID]", help="The account id.", show_default=False)] = None,
     subscriber_id: Annotated[
-        str | None, typer.Option("--subscriber-id", "-s", metavar="ID", help="The account id (as the reference).", show_default=False)
+        str | None,
+        typer.Option(
+            "--subscriber-id", "-s", metavar="ID", help="The account id (as the reference).", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Save the default account in the selected profile."""
@@ -226,7 +237,9 @@ def subscriber_set(
         raise UsageError(f"expected one account id, got {value!r}", option="ID")
     profile = st.selected_profile()
     if profile == LOCAL_PROFILE:
-        raise UsageError("the `local` sandbox profile cannot be changed", option="profile", hint="select another profile with -P")
+        raise UsageError(
+            "the `local` sandbox profile cannot be changed", option="profile", hint="select another profile with -P"
+        )
     st.store.set(profile, "subscriber_id", value.strip())
     output.success(f"Default account of profile {profile} is now {value.strip()}.")
     if st.environ.get("RELAY_SUBSCRIBER_ID"):
@@ -256,7 +269,9 @@ def subscriber_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 
 def env(
     ctx: typer.Context,
-    process: Annotated[bool, typer.Option("--process", help="Also list the RELAY_* environment variables (secrets masked).")] = False,
+    process: Annotated[
+        bool, typer.Option("--process", help="Also list the RELAY_* environment variables (secrets masked).")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Show the resolved environment: API host, issuer, client ids, and where each came from."""
@@ -272,7 +287,12 @@ def env(
         rows["api"] = {"value": f"local sandbox ({sandbox_db(st.environ)})", "source": api.source}
     else:
         rows["api"] = {"value": api.value, "source": api.source}
-    for key, name in (("auth_issuer", "auth"), ("auth_client_id", "auth_cli_id"), ("auth_sdk_client_id", "auth_sdk_id"), ("auth_redirect_uri", "auth_redirect_uri")):
+    for key, name in (
+        ("auth_issuer", "auth"),
+        ("auth_client_id", "auth_cli_id"),
+        ("auth_sdk_client_id", "auth_sdk_id"),
+        ("auth_redirect_uri", "auth_redirect_uri"),
+    ):
         rows[name] = {"value": settings.values[key].value, "source": settings.values[key].source}
     if st.is_local:
         token_source = "built in (local sandbox)"
@@ -293,7 +313,23 @@ def env(
         return
     from ..listing import Column, table
 
-    shown = [(k, "(hidden)" if k == "token" and r["source"] != "not set" else ("" if r["value"] is None else str(r["value"])), r["source"]) for k, r in rows.items()]
+    shown = [
+        (
+            k,
+            "(hidden)"
+            if k == "token" and r["source"] != "not set"
+            else ("" if r["value"] is None else str(r["value"])),
+            r["source"],
+        )
+        for k, r in rows.items()
+    ]
     if process:
         shown += [(name, value, "process") for name, value in result["process"].items()]
-    table([Column("key", "Key", lambda r: r[0]), Column("value", "Value", lambda r: r[1]), Column("source", "Source", lambda r: str(r[2]))], shown)
+    table(
+        [
+            Column("key", "Key", lambda r: r[0]),
+            Column("value", "Value", lambda r: r[1]),
+            Column("source", "Source", lambda r: str(r[2])),
+        ],
+        shown,
+    )

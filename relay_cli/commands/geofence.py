@@ -1,6 +1,5 @@
 """``relay geofence create | list | delete``: circles on the map that geofence workflows fire on."""
 
-
 from typing import Annotated
 
 import typer
@@ -49,21 +48,37 @@ def register(root: typer.Typer) -> None:
 def create(
     ctx: typer.Context,
     name: Annotated[
-        str, typer.Option("--name", "--label", "-n", metavar="NAME", help="Friendly name of the geofence.", show_default=False)
+        str,
+        typer.Option(
+            "--name", "--label", "-n", metavar="NAME", help="Friendly name of the geofence.", show_default=False
+        ),
     ],
     radius: Annotated[
-        int, typer.Option("--radius", "-r", metavar="METERS", help="Radius of the geofence circle, in meters.", show_default=False)
+        int,
+        typer.Option(
+            "--radius", "-r", metavar="METERS", help="Radius of the geofence circle, in meters.", show_default=False
+        ),
     ],
     address: Annotated[
-        str | None, typer.Option("--address", "-a", metavar="ADDRESS", help="Street address of the center.", show_default=False)
+        str | None,
+        typer.Option("--address", "-a", metavar="ADDRESS", help="Street address of the center.", show_default=False),
     ] = None,
     latitude: Annotated[
         str | None,
-        typer.Option("--latitude", "--lat", "-t", metavar="LAT", help="Latitude of the center, -90..90.", show_default=False),
+        typer.Option(
+            "--latitude", "--lat", "-t", metavar="LAT", help="Latitude of the center, -90..90.", show_default=False
+        ),
     ] = None,
     longitude: Annotated[
         str | None,
-        typer.Option("--longitude", "--long", "-g", metavar="LONG", help="Longitude of the center, -180..180.", show_default=False),
+        typer.Option(
+            "--longitude",
+            "--long",
+            "-g",
+            metavar="LONG",
+            help="Longitude of the center, -180..180.",
+            show_default=False,
+        ),
     ] = None,
     subscriber_id: SubscriberOpt = None,
     dry_run: DryRunOpt = False,
@@ -88,7 +103,8 @@ def create(
 
 
 @app.command(
-    "list", epilog=examples("relay geofence list", "relay geofence list --json", "relay geofence list --sort -radius --csv")
+    "list",
+    epilog=examples("relay geofence list", "relay geofence list --json", "relay geofence list --sort -radius --csv"),
 )
 @listing_command()
 def list_geofences(
@@ -112,18 +128,30 @@ def list_geofences(
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     geofences = select(st.client().geofences(subscriber), opts)
-    show(geofences, opts, empty=f"No geofences in account {subscriber}.", filtered_empty="No geofences match the filters.")
+    show(
+        geofences,
+        opts,
+        empty=f"No geofences in account {subscriber}.",
+        filtered_empty="No geofences match the filters.",
+    )
 
 
 @app.command(
     "delete",
-    epilog=examples("relay geofence delete gf_123", "relay geofence delete -i gf_123 --yes", "relay geofence delete gf_123 -N"),
+    epilog=examples(
+        "relay geofence delete gf_123", "relay geofence delete -i gf_123 --yes", "relay geofence delete gf_123 -N"
+    ),
 )
 def delete(
     ctx: typer.Context,
-    geofence_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The geofence to delete.", show_default=False)] = None,
+    geofence_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="The geofence to delete.", show_default=False)
+    ] = None,
     id_option: Annotated[
-        str | None, typer.Option("--id", "-i", metavar="ID", help="The geofence to delete (same as the argument).", show_default=False)
+        str | None,
+        typer.Option(
+            "--id", "-i", metavar="ID", help="The geofence to delete (same as the argument).", show_default=False
+        ),
     ] = None,
     subscriber_id: SubscriberOpt = None,
     yes: YesOpt = False,

@@ -1,6 +1,5 @@
 """The machine's clock and time zone, for timer defaults (kept out of core, which does no I/O)."""
 
-
 import os
 from datetime import datetime, timedelta
 from pathlib import Path

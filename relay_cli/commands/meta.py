@@ -1,7 +1,6 @@
 """``relay help [COMMAND...]``, ``relay version`` and ``relay update``: the reference CLI's commands about the CLI
 itself, so its users' habits keep working."""
 
-
 import platform
 import sys
 from typing import Annotated
@@ -23,8 +22,9 @@ def help_command(
     ctx: typer.Context,
     command: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[COMMAND]...", help="The command to explain, e.g. workflow create call.",
-                       show_default=False),
+        typer.Argument(
+            metavar="[COMMAND]...", help="The command to explain, e.g. workflow create call.", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Show the help of relay or of one of its commands (the same as COMMAND --help)."""

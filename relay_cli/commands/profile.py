@@ -1,6 +1,5 @@
 """``relay profile ...``: named sets of settings in the config file."""
 
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -66,14 +65,18 @@ def _token_source(st: "State", settings: Any) -> str:
 )
 def show(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Profile (default: the selected one).", show_default=False)] = None,
+    name: Annotated[
+        str | None, typer.Argument(metavar="[NAME]", help="Profile (default: the selected one).", show_default=False)
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Show every setting in effect and where it comes from (flag, env, profile or default). Tokens are never shown."""
     st = state(ctx)
     settings = st.resolve_for(name)
     if not settings.profile_exists:
-        raise NotFoundError(f"no profile named {settings.profile.value!r}", hint="`relay profile list` shows the profiles")
+        raise NotFoundError(
+            f"no profile named {settings.profile.value!r}", hint="`relay profile list` shows the profiles"
+        )
     rows: dict[str, dict[str, Any]] = {"profile": {"value": settings.profile.value, "source": settings.profile.source}}
     for key in PROFILE_KEYS:
         setting = settings.values[key]
@@ -130,7 +133,9 @@ def _target_profile(ctx: typer.Context) -> str:
 
 
 @app.command("set", epilog=examples("relay profile set subscriber_id 1a2b3c", "relay -P qa profile set env qa"))
-def set_value(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(metavar="VALUE", show_default=False)]) -> None:
+def set_value(
+    ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(metavar="VALUE", show_default=False)]
+) -> None:
     """Set a key on the selected profile (or the one named by --profile)."""
     from ..config.resolve import validate_profile_value
 
@@ -158,13 +163,22 @@ def unset_value(ctx: typer.Context, key: KeyArg) -> None:
         output.message(f"{key} was not set on profile {name}")
 
 
-@app.command("add", epilog=examples("relay profile add qa --env qa", "relay profile add sandbox --host http://127.0.0.1:8080 --use"))
+@app.command(
+    "add",
+    epilog=examples("relay profile add qa --env qa", "relay profile add sandbox --host http://127.0.0.1:8080 --use"),
+)
 def add(
     ctx: typer.Context,
     name: NameArg,
-    env: Annotated[str | None, typer.Option("--env", metavar="ENV", help="Relay environment: pro or qa.", show_default=False)] = None,
-    host: Annotated[str | None, typer.Option("--host", metavar="HOST", help="API host name or base URL.", show_default=False)] = None,
-    subscriber_id: Annotated[str | None, typer.Option("--subscriber-id", "-s", metavar="ID", help="Default account.", show_default=False)] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", metavar="ENV", help="Relay environment: pro or qa.", show_default=False)
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", metavar="HOST", help="API host name or base URL.", show_default=False)
+    ] = None,
+    subscriber_id: Annotated[
+        str | None, typer.Option("--subscriber-id", "-s", metavar="ID", help="Default account.", show_default=False)
+    ] = None,
     use: Annotated[bool, typer.Option("--use", help="Also select the new profile.")] = False,
 ) -> None:
     """Create a profile."""

@@ -25,11 +25,18 @@ def register(app: typer.Typer) -> None:
 
 def server(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", metavar="HOST", help="Address to listen on (loopback unless you say otherwise).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", metavar="HOST", help="Address to listen on (loopback unless you say otherwise).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port to listen on; 0 picks a free one.")] = 8080,
     db: Annotated[
         str | None,
-        typer.Option("--db", metavar="PATH", help="SQLite database (default: the sandbox the `local` profile uses).", show_default=False),
+        typer.Option(
+            "--db",
+            metavar="PATH",
+            help="SQLite database (default: the sandbox the `local` profile uses).",
+            show_default=False,
+        ),
     ] = None,
     token: Annotated[
         str | None,

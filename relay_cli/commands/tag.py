@@ -1,6 +1,5 @@
 """``relay tag create | list | update | delete``: NFC tag configurations (what an nfc workflow matches)."""
 
-
 from typing import Annotated
 
 import typer
@@ -27,7 +26,11 @@ app = new_app(HELP)
 CategoryOpt = Annotated[
     str,
     typer.Option(
-        "--category", "-c", metavar="CATEGORY", help="The custom category: groups like tags together.", show_default=False
+        "--category",
+        "-c",
+        metavar="CATEGORY",
+        help="The custom category: groups like tags together.",
+        show_default=False,
     ),
 ]
 LabelOpt = Annotated[
@@ -71,14 +74,18 @@ def _tag_id(argument: str | None, option: str | None) -> str:
 TagIdArg = Annotated[str | None, typer.Argument(metavar="[ID]", help="The tag configuration.", show_default=False)]
 TagIdOpt = Annotated[
     str | None,
-    typer.Option("--tag-id", "-t", metavar="ID", help="The tag configuration (same as the argument).", show_default=False),
+    typer.Option(
+        "--tag-id", "-t", metavar="ID", help="The tag configuration (same as the argument).", show_default=False
+    ),
 ]
 
 
 @app.command(
     "create",
     epilog=examples(
-        "relay tag create -c rooms -l room-101", "relay tag create -c rooms -l room-102 -a floor=1", "relay tag create -c rooms -l x -N"
+        "relay tag create -c rooms -l room-101",
+        "relay tag create -c rooms -l room-102 -a floor=1",
+        "relay tag create -c rooms -l x -N",
     ),
 )
 def create(
@@ -114,9 +121,12 @@ def create(
 def list_tags(
     ctx: typer.Context,
     category: Annotated[
-        str | None, typer.Option("--category", "-c", metavar="CATEGORY", help="Only tags of this category.", show_default=False)
+        str | None,
+        typer.Option("--category", "-c", metavar="CATEGORY", help="Only tags of this category.", show_default=False),
     ] = None,
-    tag_type: Annotated[str, typer.Option("--type", metavar="TYPE", help="Only tags of this type: custom or user_profile.")] = "custom",
+    tag_type: Annotated[
+        str, typer.Option("--type", metavar="TYPE", help="Only tags of this type: custom or user_profile.")
+    ] = "custom",
     subscriber_id: SubscriberOpt = None,
     *,
     flags: TableFlags,
@@ -143,7 +153,9 @@ def list_tags(
 
 @app.command(
     "update",
-    epilog=examples("relay tag update tag_123 -c rooms -l room-201", "relay tag update -t tag_123 -c rooms -l room-201 -N"),
+    epilog=examples(
+        "relay tag update tag_123 -c rooms -l room-201", "relay tag update -t tag_123 -c rooms -l room-201 -N"
+    ),
 )
 def update(
     ctx: typer.Context,
@@ -177,7 +189,8 @@ def update(
 
 
 @app.command(
-    "delete", epilog=examples("relay tag delete tag_123 --yes", "relay tag delete -t tag_123", "relay tag delete tag_123 -N")
+    "delete",
+    epilog=examples("relay tag delete tag_123 --yes", "relay tag delete -t tag_123", "relay tag delete tag_123 -N"),
 )
 def delete(
     ctx: typer.Context,

@@ -1,7 +1,6 @@
 """``relay user list`` and ``relay user assignments``: the account's user profiles, and which device each was
 assigned to (``GET /ibot/audit``)."""
 
-
 from typing import Annotated
 
 import typer
@@ -63,8 +62,9 @@ def assignments(
     ctx: typer.Context,
     user_id: Annotated[
         str | None,
-        typer.Option("--id", "-i", "--user-id", metavar="ID", help="Only this user profile's assignments.",
-                     show_default=False),
+        typer.Option(
+            "--id", "-i", "--user-id", metavar="ID", help="Only this user profile's assignments.", show_default=False
+        ),
     ] = None,
     oldest: OldestOpt = None,
     latest: LatestOpt = None,

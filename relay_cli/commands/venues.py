@@ -1,6 +1,5 @@
 """``relay venues`` and ``relay positions -v VENUE``: indoor positioning venues and their positions."""
 
-
 from typing import Annotated
 
 import typer
@@ -44,7 +43,8 @@ def venues(
 def positions(
     ctx: typer.Context,
     venue_id: Annotated[
-        str, typer.Option("--venue-id", "-v", metavar="VENUE", help="The venue (see `relay venues`).", show_default=False)
+        str,
+        typer.Option("--venue-id", "-v", metavar="VENUE", help="The venue (see `relay venues`).", show_default=False),
     ],
     subscriber_id: SubscriberOpt = None,
     *,

@@ -45,7 +45,9 @@ def check_auth_method(value: str, option: str) -> str:
     see the token echoed."""
     if not value:
         raise UsageError("expected one word such as Bearer, got ''", option=option)
-    problem = value_problem(value, spaces=False) or (None if _TOKEN.fullmatch(value) else "a character not allowed in a word")
+    problem = value_problem(value, spaces=False) or (
+        None if _TOKEN.fullmatch(value) else "a character not allowed in a word"
+    )
     if problem:
         raise UsageError(f"expected one word such as Bearer, got a value with {problem} (not shown)", option=option)
     return value
@@ -232,11 +234,15 @@ def resolve(
     settings.values["auth_redirect_uri"] = pick(
         "auth_redirect_uri", f"http://{envinfo.redirect_host}:8079/authorization-code/callback"
     )
-    check_auth_method(str(settings.values["auth_method"].value or ""), _label("auth_method", settings.values["auth_method"]))
+    check_auth_method(
+        str(settings.values["auth_method"].value or ""), _label("auth_method", settings.values["auth_method"])
+    )
     if profile.value == LOCAL_PROFILE and not host.value:
         settings.backend = "local"
         settings.api_url = Setting("local sandbox", f"profile {LOCAL_PROFILE}")
-    settings.ci_unconfigured = nothing_chosen(environ, configured) and bool(environ.get("CI")) and profile.source == "default"
+    settings.ci_unconfigured = (
+        nothing_chosen(environ, configured) and bool(environ.get("CI")) and profile.source == "default"
+    )
     if environ.get("RELAY_API_KEY"):
         settings.api_key_source = "env RELAY_API_KEY"
     settings.headers = _headers(environ)

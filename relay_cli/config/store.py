@@ -62,7 +62,9 @@ def validate_profile_name(name: str) -> str:
             f"expected a profile name of letters, digits, '-', '_' or '.', got {name!r}", option="profile name"
         )
     if name == LOCAL_PROFILE:
-        raise UsageError("'local' is the built-in sandbox profile and cannot be created, changed or removed", option="profile name")
+        raise UsageError(
+            "'local' is the built-in sandbox profile and cannot be created, changed or removed", option="profile name"
+        )
     return name
 
 
@@ -174,8 +176,11 @@ def check_shape(doc: dict[str, Any], path: Path) -> None:
 
     Values themselves (an ``env`` of ``prod``) are checked where they are used, so that `relay profile set`
     can still repair them."""
+
     def fail(key: str, problem: str) -> ConfigFileError:
-        return ConfigFileError(f"{path}: {key}: {problem}", hint="fix or remove the file (it is yours to edit: comments are kept)")
+        return ConfigFileError(
+            f"{path}: {key}: {problem}", hint="fix or remove the file (it is yours to edit: comments are kept)"
+        )
 
     for key, value in doc.items():
         if key == "current_profile":
@@ -185,14 +190,19 @@ def check_shape(doc: dict[str, Any], path: Path) -> None:
             if not isinstance(value, dict):
                 raise fail(key, f"expected [profiles.NAME] tables, got {_kind(value)}")
         else:
-            raise fail(_toml_key(key), _unknown(key, TOP_KEYS, "the file holds current_profile and [profiles.NAME] tables"))
+            raise fail(
+                _toml_key(key), _unknown(key, TOP_KEYS, "the file holds current_profile and [profiles.NAME] tables")
+            )
     for name, profile in doc.get("profiles", {}).items():
         where = f"profiles.{_toml_key(name)}"
         if not isinstance(profile, dict):
             raise fail(where, f"expected a table of settings ([{where}]), got {_kind(profile)}")
         for key, value in profile.items():
             if key not in PROFILE_KEYS:
-                raise fail(f"{where}.{_toml_key(key)}", _unknown(key, PROFILE_KEYS, f"a profile takes {', '.join(PROFILE_KEYS)}"))
+                raise fail(
+                    f"{where}.{_toml_key(key)}",
+                    _unknown(key, PROFILE_KEYS, f"a profile takes {', '.join(PROFILE_KEYS)}"),
+                )
             if not isinstance(value, str):
                 raise fail(f"{where}.{key}", f"expected a string, got {_kind(value)}")
 
@@ -236,7 +246,9 @@ class ProfileStore:
         try:
             text = data.decode("utf-8-sig")  # a byte order mark (Windows editors write one) is accepted
         except UnicodeDecodeError:
-            raise ConfigFileError(f"{self.path} is not valid TOML: not UTF-8 text", hint="fix or remove the file") from None
+            raise ConfigFileError(
+                f"{self.path} is not valid TOML: not UTF-8 text", hint="fix or remove the file"
+            ) from None
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -285,7 +297,9 @@ class ProfileStore:
             except FileNotFoundError:
                 text = HEADER
             except UnicodeDecodeError:
-                raise ConfigFileError(f"{self.path} is not valid TOML: not UTF-8 text", hint="fix or remove the file") from None
+                raise ConfigFileError(
+                    f"{self.path} is not valid TOML: not UTF-8 text", hint="fix or remove the file"
+                ) from None
             except OSError as exc:
                 raise ConfigFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
             try:
@@ -293,15 +307,20 @@ class ProfileStore:
             except Exception as exc:  # noqa: BLE001 - tomlkit raises its own ParseError hierarchy, and others on odd input
                 raise ConfigFileError(f"{self.path} is not valid TOML: {exc}", hint="fix or remove the file") from None
             profiles = doc.get("profiles")
-            if profiles is not None and (not isinstance(profiles, dict) or isinstance(profiles, tomlkit.items.InlineTable)):
+            if profiles is not None and (
+                not isinstance(profiles, dict) or isinstance(profiles, tomlkit.items.InlineTable)
+            ):
                 raise ConfigFileError(
-                    f"{self.path}: 'profiles' must be a table of [profiles.NAME] sections", hint="fix or remove the file"
+                    f"{self.path}: 'profiles' must be a table of [profiles.NAME] sections",
+                    hint="fix or remove the file",
                 )
             yield doc
             try:
                 atomic_write(self.path, tomlkit.dumps(doc))
             except OSError as exc:
-                raise ConfigWriteError(f"cannot save {self.path}: {exc.strerror or exc}; the file is unchanged") from None
+                raise ConfigWriteError(
+                    f"cannot save {self.path}: {exc.strerror or exc}; the file is unchanged"
+                ) from None
 
     @staticmethod
     def _table(doc: Any, name: str, create: bool) -> Any:

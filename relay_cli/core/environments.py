@@ -78,7 +78,9 @@ def api_base_url(host: str, option: str = "host") -> str:
     except ValueError:  # a bad port, or a malformed IPv6 address such as "http://[::1"
         parts, hostname = None, None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not hostname or parts.query or parts.fragment:
-        raise UsageError(f"expected a host name or a base URL such as https://api.example.com, got {host!r}", option=option)
+        raise UsageError(
+            f"expected a host name or a base URL such as https://api.example.com, got {host!r}", option=option
+        )
     if parts.scheme.lower() == "http" and not is_loopback(hostname):
         raise UsageError(f"plain http is only allowed to a loopback host; use https://, got {host!r}", option=option)
     return text.rstrip("/")

@@ -28,14 +28,16 @@ def terminated(events: list[Any]) -> list[dict[str, Any]]:
         content = _content(event)
         if not isinstance(content, dict) or content.get("command") != "terminate":
             continue
-        out.append({
-            "instance_id": event.get("workflow_instance_id"),
-            "subscriber_id": event.get("sub_id", event.get("subscriber_id")),
-            "triggering_user_id": event.get("user_id"),
-            "workflow_id": event.get("workflow_id"),
-            "workflow_uri": content.get("workflow_uri"),
-            "end_time": content.get("end_time"),
-            "terminate_reason": content.get("terminate_reason"),
-            "status": "terminated",
-        })
+        out.append(
+            {
+                "instance_id": event.get("workflow_instance_id"),
+                "subscriber_id": event.get("sub_id", event.get("subscriber_id")),
+                "triggering_user_id": event.get("user_id"),
+                "workflow_id": event.get("workflow_id"),
+                "workflow_uri": content.get("workflow_uri"),
+                "end_time": content.get("end_time"),
+                "terminate_reason": content.get("terminate_reason"),
+                "status": "terminated",
+            }
+        )
     return out

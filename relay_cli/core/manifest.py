@@ -103,7 +103,9 @@ class _Where:
         path = _key_path(*parts, *(key.split(".") if key else []))
         return UsageError(f"{self.source}: {path}: {message}" if path else f"{self.source}: {message}")
 
-    def rethrow(self, err: UsageError, default_key: str | None = None, trigger: triggers.Trigger | None = None) -> UsageError:
+    def rethrow(
+        self, err: UsageError, default_key: str | None = None, trigger: triggers.Trigger | None = None
+    ) -> UsageError:
         """A ``UsageError`` from triggers/workflow (which names a flag) → the same message naming the key."""
         message = err.message
         key = default_key
@@ -325,7 +327,10 @@ def parse(data: Any, source: str = DEFAULT_FILE) -> Manifest:
         if key in data:
             value = data[key]
             if not isinstance(value, str) or not value.strip():
-                raise top.error(key, f"expected a non-empty string, got {_kind(value) if not isinstance(value, str) else 'an empty one'}")
+                raise top.error(
+                    key,
+                    f"expected a non-empty string, got {_kind(value) if not isinstance(value, str) else 'an empty one'}",
+                )
             setattr(manifest, key, value.strip())
     workflows = data.get("workflow", {})
     if not isinstance(workflows, dict):
@@ -345,6 +350,7 @@ def is_call(workflow: dict[str, Any]) -> bool:
 
 
 # --- back: stored workflows → a manifest -------------------------------------------------------------
+
 
 def _trigger_entry(trigger: dict[str, Any]) -> dict[str, Any]:
     keys = [k for k in trigger if k.startswith("on_")]
@@ -391,7 +397,9 @@ def to_entry(workflow: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def export(workflows: list[dict[str, Any]], *, account: str | None = None, header: str | None = None) -> tuple[str, list[str]]:
+def export(
+    workflows: list[dict[str, Any]], *, account: str | None = None, header: str | None = None
+) -> tuple[str, list[str]]:
     """Stored workflows → (manifest text, one warning per workflow left out).
 
     Left out: workflows a manifest cannot describe, and every workflow but the first of a name shared by
@@ -405,7 +413,9 @@ def export(workflows: list[dict[str, Any]], *, account: str | None = None, heade
             skipped.append(f"workflow {wid} has no name; left out")
             continue
         if name in tables:
-            skipped.append(f"workflow {name} ({wid}): another workflow has the same name; left out (a manifest names each workflow once)")
+            skipped.append(
+                f"workflow {name} ({wid}): another workflow has the same name; left out (a manifest names each workflow once)"
+            )
             continue
         try:
             tables[name] = to_entry(workflow)

@@ -50,7 +50,9 @@ def new_state() -> str:
     return secrets.token_urlsafe(24)
 
 
-def authorize_url(issuer: str, *, client_id: str, redirect_uri: str, state: str, code_challenge: str, scope: str = SCOPE) -> str:
+def authorize_url(
+    issuer: str, *, client_id: str, redirect_uri: str, state: str, code_challenge: str, scope: str = SCOPE
+) -> str:
     params = {
         "client_id": client_id,
         "response_type": "code",
@@ -106,7 +108,9 @@ def parse_callback(target: str, *, path: str, state: str) -> str | None:
         detail = query.get("error_description") or query["error"]
         raise CallbackError(f"the login was refused by the issuer: {detail}")
     if not secrets.compare_digest(query.get("state", ""), state):
-        raise CallbackError("the login redirect carried the wrong state (a stale or forged redirect); nothing was stored")
+        raise CallbackError(
+            "the login redirect carried the wrong state (a stale or forged redirect); nothing was stored"
+        )
     code = query.get("code")
     if not code:
         raise CallbackError("the login redirect carried no authorization code")

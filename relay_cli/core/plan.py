@@ -79,7 +79,8 @@ class Plan:
             "in_sync": self.in_sync,
             "create": [{"name": c.name, "body": c.body} for c in self.create],
             "update": [
-                {"name": u.name, "workflow_id": u.workflow_id, "changes": [c.to_json() for c in u.changes]} for u in self.update
+                {"name": u.name, "workflow_id": u.workflow_id, "changes": [c.to_json() for c in u.changes]}
+                for u in self.update
             ],
             "unchanged": [{"name": k.name, "workflow_id": k.workflow_id} for k in self.unchanged],
             "delete": [{"name": k.name, "workflow_id": k.workflow_id} for k in self.delete],
@@ -155,7 +156,11 @@ def changes(existing: dict[str, Any], desired: dict[str, Any]) -> list[Change]:
 def merged(existing: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
     """The update body: the stored object (server fields kept) with every managed field from ``desired``."""
     existing = wf.normalize(existing)
-    body = {k: copy.deepcopy(v) for k, v in existing.items() if k not in ("name", "config", "install", "install_rule", "options")}
+    body = {
+        k: copy.deepcopy(v)
+        for k, v in existing.items()
+        if k not in ("name", "config", "install", "install_rule", "options")
+    }
     options = dict(o) if isinstance(o := existing.get("options"), dict) else {}
     options.pop("absorb_triggers", None)
     options.update(copy.deepcopy(desired.get("options") or {}))

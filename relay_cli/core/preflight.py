@@ -74,7 +74,7 @@ def unreachable(uri: str, reason: str, workflows: list[dict[str, Any]]) -> Findi
             where = "any device" if wf.installed_on_all(w) else _where(w)
             parts.append(f"every {d} call {'to' if d == 'inbound' else 'from'} {where} ({_label(w)})")
         text += (
-            f" While it does not answer, {' and '.join(parts)} ends with Relay announcing \"<name> is not available\","
+            f' While it does not answer, {" and ".join(parts)} ends with Relay announcing "<name> is not available",'
             " although the device is fine. Start the workflow server or fix the URI."
         )
     else:

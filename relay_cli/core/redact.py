@@ -10,7 +10,10 @@ MASK = "***"
 #: header names whose values are credentials
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 #: a field, query parameter or variable is secret when its name matches this
-_SECRET_NAME = re.compile(r"token|secret|password|passwd|api[_-]?key|code_verifier|^code$|assertion|credential|authorization|cookie|signature|^sig$", re.I)
+_SECRET_NAME = re.compile(
+    r"token|secret|password|passwd|api[_-]?key|code_verifier|^code$|assertion|credential|authorization|cookie|signature|^sig$",
+    re.I,
+)
 #: a known secret shorter than this is not searched for in text (it would mask ordinary words)
 MIN_SECRET = 4
 

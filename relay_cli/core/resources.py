@@ -36,7 +36,12 @@ def coordinate(value: str | float | None, option: str, bounds: tuple[float, floa
 
 
 def geofence_body(
-    label: str, radius: int, *, address: str | None = None, lat: str | float | None = None, long: str | float | None = None
+    label: str,
+    radius: int,
+    *,
+    address: str | None = None,
+    lat: str | float | None = None,
+    long: str | float | None = None,
 ) -> dict[str, Any]:
     """The body of ``POST /ibot/geofence``: ``{label, address, radius}`` or ``{label, lat, long, radius}``."""
     if not label or not label.strip():
@@ -69,7 +74,9 @@ def geofence_coordinates(geofence: dict[str, Any]) -> str:
 # --- NFC tags ----------------------------------------------------------------------------------------
 
 
-def tag_content(category: str, label: str, *, tag_type: str = "custom", args: list[str] | None = None) -> dict[str, str]:
+def tag_content(
+    category: str, label: str, *, tag_type: str = "custom", args: list[str] | None = None
+) -> dict[str, str]:
     """The ``content`` of a tag configuration: type, category, label and the ``--arg NAME=VALUE`` pairs."""
     if tag_type not in TAG_TYPES:
         raise UsageError(f"expected one of {', '.join(TAG_TYPES)}, got {tag_type!r}", option="--type")
@@ -94,7 +101,9 @@ def tag_body(content: dict[str, str]) -> dict[str, Any]:
     return {"content": content}
 
 
-def filter_tags(tags: list[dict[str, Any]], *, tag_type: str | None = None, category: str | None = None) -> list[dict[str, Any]]:
+def filter_tags(
+    tags: list[dict[str, Any]], *, tag_type: str | None = None, category: str | None = None
+) -> list[dict[str, Any]]:
     """The tags whose content has this type and category (either may be None: any)."""
     out = []
     for tag in tags:

@@ -59,7 +59,9 @@ def validate_name(name: str | None) -> str:
 def validate_uri(uri: str | None) -> str:
     """``wss://host/...``; ``ws://`` only to a loopback host; or ``relay-local://...``."""
     if uri is None or not uri.strip():
-        raise UsageError("expected a workflow URI such as wss://myhost.example.com/path, got an empty string", option="--uri")
+        raise UsageError(
+            "expected a workflow URI such as wss://myhost.example.com/path, got an empty string", option="--uri"
+        )
     if any(ch.isspace() for ch in uri) or _invisible(uri):
         raise UsageError(
             f"expected a URI without spaces, control characters or invisible ones (bidi marks, zero-width spaces), got {uri!r}",
@@ -70,7 +72,9 @@ def validate_uri(uri: str | None) -> str:
         hostname = parts.hostname
         parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
     except ValueError as exc:  # "Invalid IPv6 URL" (wss://[::1), "Port out of range", ...
-        raise UsageError(f"expected a WebSocket URI such as wss://myhost.example.com/path, got {uri!r} ({exc})", option="--uri") from None
+        raise UsageError(
+            f"expected a WebSocket URI such as wss://myhost.example.com/path, got {uri!r} ({exc})", option="--uri"
+        ) from None
     scheme = parts.scheme.lower()
     if scheme == "relay-local":
         return uri
@@ -137,7 +141,9 @@ def parse_args(
 
     def put(name: str, value: Any, option: str) -> None:
         if name in origin and origin[name] != option:
-            raise UsageError(f"arg {name!r} is given both as {origin[name]} and as {option}; give it once", option=option)
+            raise UsageError(
+                f"arg {name!r} is given both as {origin[name]} and as {option}; give it once", option=option
+            )
         origin[name] = option
         args[name] = value
 
@@ -188,7 +194,15 @@ def group_urn(group: str) -> str:
 
 def install_target(devices: list[str] | None, all_devices: bool, group: str | None) -> InstallTarget:
     """Validate the -i / -A / -G trio (mutually exclusive; ids non-empty, duplicates dropped)."""
-    given = [name for name, on in (("-i/--install", bool(devices)), ("-A/--install-all", all_devices), ("-G/--install-group", group is not None)) if on]
+    given = [
+        name
+        for name, on in (
+            ("-i/--install", bool(devices)),
+            ("-A/--install-all", all_devices),
+            ("-G/--install-group", group is not None),
+        )
+        if on
+    ]
     if len(given) > 1:
         raise UsageError(f"{' and '.join(given)} cannot be used together; pick one", option=given[1].split("/")[1])
     ids: dict[str, None] = {}  # a dict keeps the order and drops duplicates in linear time
@@ -381,6 +395,8 @@ def resolve(workflows: list[dict[str, Any]], ref: str, *, account: str | None = 
         return named[0]
     if named:
         ids = ", ".join(str(wf.get("workflow_id")) for wf in named)
-        raise UsageError(f"{len(named)} workflows are named {ref!r} ({ids}); give the id instead", option="--workflow-id")
+        raise UsageError(
+            f"{len(named)} workflows are named {ref!r} ({ids}); give the id instead", option="--workflow-id"
+        )
     where = f" in account {account}" if account else ""
     raise NotFoundError(f"no workflow with id or name {ref!r}{where}", hint="`relay workflow list` shows the workflows")

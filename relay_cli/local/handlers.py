@@ -85,7 +85,7 @@ def validate_trigger(body: Any) -> tuple[list[str], dict[str, Any]]:
         raise bad_request(f"expected a JSON object, got {kind(body)}")
     action = body.get("action")
     if action != "invoke":
-        raise bad_request(f"action must be \"invoke\", got {json.dumps(action)}")
+        raise bad_request(f'action must be "invoke", got {json.dumps(action)}')
     targets = body.get("target_device_ids", [])
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
         raise bad_request("target_device_ids must be a list of strings")
@@ -139,7 +139,7 @@ def validate_audio(body: Any, sub: str) -> str:
     if not isinstance(body, dict):
         raise bad_request("expected a JSON object")
     if body.get("audio_format") != "wave":
-        raise bad_request(f"audio_format must be \"wave\", got {body.get('audio_format')!r}")
+        raise bad_request(f'audio_format must be "wave", got {body.get("audio_format")!r}')
     if body.get("subscriber_id") != sub:
         raise bad_request("subscriber_id in the body must match the subscriber_id query parameter")
     name = body.get("short_name")
@@ -182,7 +182,7 @@ def _page(req: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
     limit = _page_limit(req.param("limit"))
     start = _cursor_offset(req.param("cursor"))
     more = start + limit < len(items)
-    return {"data": items[start:start + limit], "cursor": _cursor(start + limit) if more else None}
+    return {"data": items[start : start + limit], "cursor": _cursor(start + limit) if more else None}
 
 
 def _time_bound(value: str | None, name: str) -> str | None:
@@ -190,8 +190,11 @@ def _time_bound(value: str | None, name: str) -> str | None:
     if value is None:
         return None
     try:
-        when = (datetime.fromtimestamp(int(value), UTC) if value.isdigit()
-                else datetime.fromisoformat(value.replace("Z", "+00:00")))
+        when = (
+            datetime.fromtimestamp(int(value), UTC)
+            if value.isdigit()
+            else datetime.fromisoformat(value.replace("Z", "+00:00"))
+        )
     except (ValueError, OverflowError, OSError):
         raise bad_request(f"{name} must be an ISO 8601 time or Unix seconds, got {value!r}") from None
     if when.tzinfo is None:
@@ -328,7 +331,11 @@ def _follow(
     while not options.stop.wait(options.poll_interval):
         # The cursor is the account's newest event id, so rows filtered out are never scanned twice.
         newest = store.last_event_id(sub)
-        rows = store.events(sub, after=last, workflow_id=workflow_id, user_id=user_id, upto=newest) if newest > last else []
+        rows = (
+            store.events(sub, after=last, workflow_id=workflow_id, user_id=user_id, upto=newest)
+            if newest > last
+            else []
+        )
         last = max(last, newest)
         if rows:
             idle = 0.0
@@ -351,16 +358,18 @@ def analytics(req: Request, store: SandboxStore) -> Response:
             ("start", inst["started_at"], {"command": "start", "workflow_uri": inst["workflow_uri"]})
         ]
         if inst["ended_at"]:
-            commands.append((
-                "terminate",
-                inst["ended_at"],
-                {
-                    "command": "terminate",
-                    "workflow_uri": inst["workflow_uri"],
-                    "end_time": inst["ended_at"],
-                    "terminate_reason": "stopped",
-                },
-            ))
+            commands.append(
+                (
+                    "terminate",
+                    inst["ended_at"],
+                    {
+                        "command": "terminate",
+                        "workflow_uri": inst["workflow_uri"],
+                        "end_time": inst["ended_at"],
+                        "terminate_reason": "stopped",
+                    },
+                )
+            )
         for command, timestamp, content in commands:
             event = {
                 "id": f"{inst['instance_id']}:{command}",
@@ -378,7 +387,9 @@ def analytics(req: Request, store: SandboxStore) -> Response:
             if all(v is None or event.get(k) == v for k, v in filters.items()):
                 data.append(event)
     oldest, latest = _time_bound(req.param("oldest"), "oldest"), _time_bound(req.param("latest"), "latest")
-    data = [e for e in data if (oldest is None or e["timestamp"] >= oldest) and (latest is None or e["timestamp"] <= latest)]
+    data = [
+        e for e in data if (oldest is None or e["timestamp"] >= oldest) and (latest is None or e["timestamp"] <= latest)
+    ]
     data.sort(key=lambda e: (e["timestamp"], e["id"]), reverse=True)  # newest first
     return Response(200, _page(req, data))
 
@@ -537,9 +548,9 @@ def create_audio(req: Request, store: SandboxStore) -> Response:
     audio = {"id": "au_" + secrets.token_hex(8), "subscriber_id": sub, "audio_format": "wave", "short_name": name}
     store.put_resource("custom_audio", sub, audio["id"], audio)
     expires = str(int(time.time()) + UPLOAD_TTL)
-    query = urlencode({
-        "subscriber_id": sub, "expires": expires, "signature": upload_signature(req, sub, audio["id"], expires)
-    })
+    query = urlencode(
+        {"subscriber_id": sub, "expires": expires, "signature": upload_signature(req, sub, audio["id"], expires)}
+    )
     scheme = req.environ.get("wsgi.url_scheme", "http")
     host = req.header("Host") or f"{req.environ.get('SERVER_NAME')}:{req.environ.get('SERVER_PORT')}"
     return Response(200, {"result": audio, "s3_upload_url": f"{scheme}://{host}{UPLOAD_PREFIX}{audio['id']}?{query}"})
@@ -551,7 +562,9 @@ def upload_audio(req: Request, store: SandboxStore) -> Response:
     audio_id = req.path_params["audio_id"]
     sub, expires, signature = req.param("subscriber_id"), req.param("expires"), req.param("signature") or ""
     if (
-        sub is None or expires is None or not expires.isdigit()
+        sub is None
+        or expires is None
+        or not expires.isdigit()
         or not hmac.compare_digest(signature, upload_signature(req, sub, audio_id, expires))
     ):
         raise HttpError(403, "forbidden", "the upload URL's signature is not valid")

@@ -135,8 +135,9 @@ class _Handler(WSGIRequestHandler):
             return
         app = self.server.get_app()
         assert app is not None  # set by make_server_for
-        handler = _ServerHandler(self.rfile, cast("IO[bytes]", self.wfile), self.get_stderr(), self.get_environ(),
-                                 multithread=True)
+        handler = _ServerHandler(
+            self.rfile, cast("IO[bytes]", self.wfile), self.get_stderr(), self.get_environ(), multithread=True
+        )
         handler.request_handler = self
         handler.run(app)
 

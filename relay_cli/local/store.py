@@ -46,6 +46,7 @@ def _write_lock(path: Path) -> threading.Lock:
     with _write_locks_guard:
         return _write_locks.setdefault(key, threading.Lock())
 
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
     subscriber_id TEXT PRIMARY KEY,
@@ -148,7 +149,9 @@ class SandboxStore:
             self._initialize()
         except (OSError, sqlite3.DatabaseError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            in_the_way = _file_in_the_way(self.path.parent) if isinstance(exc, (FileExistsError, NotADirectoryError)) else None
+            in_the_way = (
+                _file_in_the_way(self.path.parent) if isinstance(exc, (FileExistsError, NotADirectoryError)) else None
+            )
             if in_the_way is not None:  # "File exists" says nothing of which file
                 reason = f"{in_the_way} is not a directory"
             raise SandboxUnavailable(
@@ -258,7 +261,11 @@ class SandboxStore:
             ).fetchone()
         if row is None:
             return None
-        return {"subscriber_id": row["subscriber_id"], "name": row["name"], "capabilities": json.loads(row["capabilities"])}
+        return {
+            "subscriber_id": row["subscriber_id"],
+            "name": row["name"],
+            "capabilities": json.loads(row["capabilities"]),
+        }
 
     def accounts(self) -> list[dict[str, Any]]:
         with self._read() as conn:
@@ -286,7 +293,12 @@ class SandboxStore:
                 (subscriber_id,),
             ).fetchall()
         return [
-            {"group_id": r["group_id"], "name": r["name"], "owner": r["subscriber_id"], "subscribers": json.loads(r["members"])}
+            {
+                "group_id": r["group_id"],
+                "name": r["name"],
+                "owner": r["subscriber_id"],
+                "subscribers": json.loads(r["members"]),
+            }
             for r in rows
         ]
 
@@ -351,7 +363,9 @@ class SandboxStore:
             if row is None:
                 return False
             name = json.loads(row["body"]).get("name")
-            conn.execute("DELETE FROM workflows WHERE subscriber_id = ? AND workflow_id = ?", (subscriber_id, workflow_id))
+            conn.execute(
+                "DELETE FROM workflows WHERE subscriber_id = ? AND workflow_id = ?", (subscriber_id, workflow_id)
+            )
             conn.execute(
                 "UPDATE instances SET ended_at = ? WHERE subscriber_id = ? AND workflow_id = ? AND ended_at IS NULL",
                 (now(), subscriber_id, workflow_id),
@@ -419,7 +433,12 @@ class SandboxStore:
                 return False
             conn.execute("UPDATE instances SET ended_at = ? WHERE instance_id = ?", (now(), instance_id))
             self._log(
-                conn, subscriber_id, row["workflow_id"], row["triggering_user_id"], "info", f"instance {instance_id} stopped"
+                conn,
+                subscriber_id,
+                row["workflow_id"],
+                row["triggering_user_id"],
+                "info",
+                f"instance {instance_id} stopped",
             )
         return True
 
@@ -439,8 +458,15 @@ class SandboxStore:
             (subscriber_id, workflow_id, user_id, level, now(), message),
         )
 
-    def log(self, subscriber_id: str, message: str, *, workflow_id: str | None = None, user_id: str | None = None,
-            level: str = "info") -> None:
+    def log(
+        self,
+        subscriber_id: str,
+        message: str,
+        *,
+        workflow_id: str | None = None,
+        user_id: str | None = None,
+        level: str = "info",
+    ) -> None:
         """Append one line to the event log."""
         with self._write() as conn:
             self._log(conn, subscriber_id, workflow_id, user_id, level, message)
@@ -484,7 +510,6 @@ class SandboxStore:
         with self._read() as conn:
             rows = conn.execute(query, params).fetchall()
         return [dict(r) for r in rows]
-
 
     # --- other resources: geofences, venues, positions, NFC tags, user profiles -------------------
 

@@ -136,8 +136,15 @@ def _path_of(environ: dict[str, Any]) -> str:
 class Response:
     """An answer: ``body`` as JSON, or nothing (``empty``), or a ``stream`` of byte chunks."""
 
-    def __init__(self, status: int = 200, body: Any = None, *, empty: bool = False,
-                 stream: Iterator[bytes] | None = None, headers: list[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int = 200,
+        body: Any = None,
+        *,
+        empty: bool = False,
+        stream: Iterator[bytes] | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.status = status
         self.body = body
         self.empty = empty
@@ -176,8 +183,9 @@ def find_route(routes: Sequence[Route], method: str, path: str) -> tuple[Route, 
         allowed.append(route.method)
     if allowed:
         allow = ", ".join(allowed)
-        raise HttpError(405, "method_not_allowed", f"{method} is not allowed on {path}; use {allow}",
-                        headers=[("Allow", allow)])
+        raise HttpError(
+            405, "method_not_allowed", f"{method} is not allowed on {path}; use {allow}", headers=[("Allow", allow)]
+        )
     raise not_found(f"no such endpoint: {path}")
 
 

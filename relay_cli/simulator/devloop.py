@@ -128,21 +128,29 @@ def prepare(
         raise UsageError("--scenario and --scenario-file cannot be used together; pick one", option="--scenario-file")
     root = Path(directory)
     if not root.is_dir():
-        raise UsageError(f"{directory} is not a directory (a project made by `relay workflow init`)", option="DIRECTORY")
+        raise UsageError(
+            f"{directory} is not a directory (a project made by `relay workflow init`)", option="DIRECTORY"
+        )
     project = read_project(root)
     if command is not None and not command.strip():
         raise UsageError("expected a command that starts the app, got an empty string", option="--command")
     command = command or project.command
     if command is None:
         where = f"{project.source} has no [dev] command" if project.exists else f"{project.source}: no such file"
-        raise UsageError(f"{where}: give --command (the shell command that starts the app), or run `relay workflow init`", option="--command")
+        raise UsageError(
+            f"{where}: give --command (the shell command that starts the app), or run `relay workflow init`",
+            option="--command",
+        )
     workflow = project.workflow
     if path is None:
         path = project.path
         if path is None and workflow is not None:
             path = urlsplit(wf.uri_of(workflow)).path or None
         if path is None:
-            raise UsageError(f"no [dev] path in {project.source}: give --path, the path the app serves the workflow at", option="--path")
+            raise UsageError(
+                f"no [dev] path in {project.source}: give --path, the path the app serves the workflow at",
+                option="--path",
+            )
         option = "--path" if project.path is None else f"{project.source}: dev.path"
     else:
         option = "--path"
@@ -167,7 +175,9 @@ def prepare(
             try:
                 chosen = runner.load_builtin(named)
             except UsageError as err:
-                raise UsageError(f"{project.source}: dev.scenario: {err.message.removeprefix('--scenario: ')}") from None
+                raise UsageError(
+                    f"{project.source}: dev.scenario: {err.message.removeprefix('--scenario: ')}"
+                ) from None
     elif suggested is not None:
         chosen = runner.load_builtin(suggested)
     else:
@@ -201,7 +211,10 @@ def check_port(port: int) -> int:
         try:
             s.bind(("", port))
         except OSError as exc:
-            raise UsageError(f"port {port} is not free on this machine ({exc.strerror or exc}); choose another, or leave --port out for a free one", option="--port") from None
+            raise UsageError(
+                f"port {port} is not free on this machine ({exc.strerror or exc}); choose another, or leave --port out for a free one",
+                option="--port",
+            ) from None
     return port
 
 
@@ -287,10 +300,17 @@ class App:
             code = self.exit_code()
             if code is not None:
                 self._drain()
-                raise AppFailed(self._failure(f"the app exited with code {code} before it listened on port {self.port}"), hint=self._hint(code))
+                raise AppFailed(
+                    self._failure(f"the app exited with code {code} before it listened on port {self.port}"),
+                    hint=self._hint(code),
+                )
             if time.monotonic() > deadline:
                 self.stop()
-                raise AppFailed(self._failure(f"the app did not listen on port {self.port} within {timeout:g} s (it must listen on $PORT)"))
+                raise AppFailed(
+                    self._failure(
+                        f"the app did not listen on port {self.port} within {timeout:g} s (it must listen on $PORT)"
+                    )
+                )
             time.sleep(0.05)
 
     def _drain(self) -> None:
@@ -310,7 +330,9 @@ class App:
             except (ValueError, IndexError):
                 program = ""
             if "/" in program and not (self.cwd / program).exists():
-                return f"{program} does not exist in {self.cwd}: install the project's dependencies as its README.md says"
+                return (
+                    f"{program} does not exist in {self.cwd}: install the project's dependencies as its README.md says"
+                )
             return f"the shell could not find the command; check `{self.command}` ([dev] command in relay.toml, or --command)"
         if (self.cwd / "package.json").is_file() and not (self.cwd / "node_modules").exists():
             return f"run npm install in {self.cwd} first"

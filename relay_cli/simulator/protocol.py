@@ -161,7 +161,7 @@ def short(urn: Any) -> str:
     parts = head.split(":", 2)
     value = unquote(parts[2]) if len(parts) == 3 else unquote(head)
     if parts[1:2] == ["interaction"] and query.startswith("device="):
-        return f"{value}@{short(unquote(query[len('device='):]))}"
+        return f"{value}@{short(unquote(query[len('device=') :]))}"
     return value
 
 
@@ -325,7 +325,9 @@ def summarize(message: dict[str, Any]) -> tuple[str, str]:
             trig = given if isinstance(given := m.get("trigger"), dict) else {}
             args = given if isinstance(given := trig.get("args"), dict) else {}
             extra = " ".join(f"{key}={v!r}" for key, v in args.items() if key != "source_uri")
-            return label, clean(f"{trig.get('type')} trigger on {short(args.get('source_uri'))}" + (f" {extra}" if extra else ""))
+            return label, clean(
+                f"{trig.get('type')} trigger on {short(args.get('source_uri'))}" + (f" {extra}" if extra else "")
+            )
         if name.startswith("call_") and "call_id" in m:
             detail = f"call {_abbrev(m.get('call_id'))} {m.get('direction')} {'from' if m.get('direction') == 'inbound' else 'to'} {short(m.get('uri'))}"
             if "reason" in m:
@@ -717,7 +719,9 @@ class Server:
         call = Call(self.call_id(), "outbound", self.world.device(callee), now, state="ringing")
         self.calls[call.call_id] = call
         self.send(now, response(request, call_id=call.call_id))
-        self.later(self._delay(now), lambda _t: self.call_event("call_ringing", call) if call.state == "ringing" else None)
+        self.later(
+            self._delay(now), lambda _t: self.call_event("call_ringing", call) if call.state == "ringing" else None
+        )
 
         def outcome(t: float) -> dict[str, Any] | None:
             if call.state != "ringing":
@@ -741,7 +745,10 @@ class Server:
         call.state, call.end, call.hangup_at = "ended", now, None
         self.send(now, response(request))
         if self.opt("disconnect_after_hangup"):
-            self.later(self._delay(now), lambda _t: self.call_event("call_disconnected", call, reason=self.opt("disconnect_reason")))
+            self.later(
+                self._delay(now),
+                lambda _t: self.call_event("call_disconnected", call, reason=self.opt("disconnect_reason")),
+            )
         return None
 
     # vars
@@ -834,7 +841,9 @@ class Server:
     def _on_set_device_info(self, request: dict[str, Any], uris: list[str], now: float) -> str | None:
         what, value = request.get("field"), request.get("value")
         if what not in ("label", "channel", "location_enabled") or not isinstance(value, str):
-            return f"set_device_info needs a field (label, channel or location_enabled) and a string value, got {what!r}"
+            return (
+                f"set_device_info needs a field (label, channel or location_enabled) and a string value, got {what!r}"
+            )
         if what == "label":
             self.device["name"] = value
         elif what == "location_enabled":
@@ -858,7 +867,9 @@ class Server:
     def _group(self, request: dict[str, Any]) -> tuple[str, dict[str, str]] | str:
         parts = urn_parts(request.get("group_uri"))
         if parts is None or parts[1] != "group":
-            return f"group_query needs a group_uri (urn:relay-resource:name:group:...), got {request.get('group_uri')!r}"
+            return (
+                f"group_query needs a group_uri (urn:relay-resource:name:group:...), got {request.get('group_uri')!r}"
+            )
         # relay-js's isGroupMember encodes the group's and the device's names twice (Uri.parseGroupName and
         # parseDeviceName return them still encoded, Uri.groupMember encodes again): decode until plain
         return _decoded(parts[2]), {k: _decoded(v) for k, v in parts[3].items()}

@@ -18,9 +18,7 @@ from ..errors import NetworkError, UsageError
 from .protocol import World
 from .scenario import Failure, Record, Scenario, ScenarioError, Simulation, parse
 
-UNREACHABLE_HINT = (
-    'while this URI is unreachable, calls to devices running this workflow announce "not available"'
-)
+UNREACHABLE_HINT = 'while this URI is unreachable, calls to devices running this workflow announce "not available"'
 PATH_HINT = (
     "check the URI's path: relay-js (@relaypro/sdk) refuses the handshake with HTTP 400 for a path it serves no "
     "workflow on (app.workflow('name', ...) serves /name)"
@@ -43,7 +41,11 @@ def demo_world() -> World:
 def builtin_names() -> list[str]:
     from importlib.resources import files
 
-    return sorted(p.name.removesuffix(".toml") for p in files("relay_cli.simulator.scenarios").iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml")
+        for p in files("relay_cli.simulator.scenarios").iterdir()
+        if p.name.endswith(".toml")
+    )
 
 
 def load_builtin(name: str) -> Scenario:
@@ -51,7 +53,9 @@ def load_builtin(name: str) -> Scenario:
 
     names = builtin_names()
     if name not in names:
-        raise UsageError(f"unknown scenario {name!r} (built-in: {', '.join(names)}; or --scenario-file FILE)", option="--scenario")
+        raise UsageError(
+            f"unknown scenario {name!r} (built-in: {', '.join(names)}; or --scenario-file FILE)", option="--scenario"
+        )
     text = files("relay_cli.simulator.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8")
     return parse(text, f"{name}.toml")
 
@@ -140,7 +144,9 @@ async def _run(
     except Exception as exc:  # noqa: BLE001 - every failure to connect is "unreachable", with its reason
         refused = isinstance(exc, InvalidStatus) and exc.response.status_code in (400, 404)
         hint = f"{PATH_HINT}; {UNREACHABLE_HINT}" if refused else UNREACHABLE_HINT
-        raise NetworkError(f"cannot reach the workflow app at {uri}: {_unreachable_reason(exc, timeout)}", hint=hint) from None
+        raise NetworkError(
+            f"cannot reach the workflow app at {uri}: {_unreachable_reason(exc, timeout)}", hint=hint
+        ) from None
 
     started = clock()
     sim = Simulation(scenario, params, timeout=timeout, start=started, world=world)

@@ -180,7 +180,7 @@ def from_dict(doc: Mapping[str, Any], source: str) -> Scenario:
             raise fail(f"[params] {key}: computed from 'device'; set device instead")
     raw_steps = doc.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
-        raise fail("no steps: add [[steps]] tables, e.g. [[steps]] send = \"start\"")
+        raise fail('no steps: add [[steps]] tables, e.g. [[steps]] send = "start"')
     known = set(WORLD_PARAMS) | set(proto.DEFAULT_OPTIONS) | set(DERIVED_PARAMS) | set(params)
     steps = []
     for number, raw in enumerate(raw_steps, 1):
@@ -209,9 +209,11 @@ def _step(raw: Any, number: int, total: int, known: set[str], fail: Callable[[st
                 raise fail(f"{where}: send {value} needs the key {key!r}")
     elif kind == "expect":
         if not isinstance(value, str) or not _REQUEST_NAME.match(value):
-            raise fail(f"{where}: expect: expected a request name such as \"answer\" or \"say\", got {value!r}")
+            raise fail(f'{where}: expect: expected a request name such as "answer" or "say", got {value!r}')
         if value.startswith("wf_api_") or value.endswith("_request"):
-            raise fail(f"{where}: expect: give the short name ({proto.request_name({'_type': value})!r}), not the _type")
+            raise fail(
+                f"{where}: expect: give the short name ({proto.request_name({'_type': value})!r}), not the _type"
+            )
         if value == "terminate" and number != total:
             raise fail(f"{where}: expect terminate must be the last step (the run ends there)")
         allowed = ("timeout", "check", "check_regex")
@@ -219,7 +221,7 @@ def _step(raw: Any, number: int, total: int, known: set[str], fail: Callable[[st
         if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0) and not (
             isinstance(value, str) and _PLACEHOLDER.fullmatch(value)
         ):
-            raise fail(f"{where}: wait: expected a number of seconds >= 0 or a \"{{param}}\", got {value!r}")
+            raise fail(f'{where}: wait: expected a number of seconds >= 0 or a "{{param}}", got {value!r}')
         allowed = ()
     for key in raw:
         if key != kind and key not in allowed and key not in _COMMON_KEYS:
@@ -234,7 +236,7 @@ def _step(raw: Any, number: int, total: int, known: set[str], fail: Callable[[st
             raise fail(f"{where}: timeout: expected a number of seconds > 0, got {t!r}")
     for key in ("check", "check_regex", "fields", "args"):
         if key in raw and not isinstance(raw[key], Mapping):
-            raise fail(f"{where}: {key}: expected a table, e.g. {key} = {{ text = \"Now in call\" }}")
+            raise fail(f'{where}: {key}: expected a table, e.g. {key} = {{ text = "Now in call" }}')
     for key, pattern in _flatten(raw.get("check_regex") or {}).items():
         if not isinstance(pattern, str):
             raise fail(f"{where}: check_regex.{key}: expected a regular expression string, got {pattern!r}")
@@ -315,7 +317,9 @@ def resolve_params(
         if step.kind == "wait":
             seconds = substitute(step.data["seconds"], params)
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-                raise ScenarioError(f"{scenario.source}: step {step.number}: wait {step.what} is {seconds!r}, not a number of seconds")
+                raise ScenarioError(
+                    f"{scenario.source}: step {step.number}: wait {step.what} is {seconds!r}, not a number of seconds"
+                )
     return params
 
 
@@ -690,7 +694,9 @@ class Simulation:
         elif name == "timer_fired":
             message = server.timer_fired_event(str(data["name"]))
         elif name == "notification":
-            message = server.notification_event(str(data["name"]), str(data.get("event", "ack_event")), str(data.get("from", "Bob")))
+            message = server.notification_event(
+                str(data["name"]), str(data.get("event", "ack_event")), str(data.get("from", "Bob"))
+            )
         else:
             return server.scripted_call_event(now, name, extra)  # the fields are part of it
         message.update(extra)

@@ -161,7 +161,9 @@ def manifest(t: Template, lang: str, name: str) -> str:
         install = _commented("install_all = true", "every device of the account")
     else:
         ids = ", ".join(_string(i) for i in t.install)
-        install = _commented(f"install = [{ids}]", "device ids (`relay devices`); this one is Alice of the local sandbox")
+        install = _commented(
+            f"install = [{ids}]", "device ids (`relay devices`); this one is Alice of the local sandbox"
+        )
     lines = [
         "# The workflow this project registers. `relay workflow apply`, run in this directory, creates it in your",
         "# Relay account or updates it in place. Its keys are the long flags of `relay workflow create`.",

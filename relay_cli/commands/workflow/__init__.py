@@ -5,7 +5,6 @@ command line that names a subcommand (``relay workflow list ...``) only the modu
 all that command line needs (startup time: the others cost some 30 ms to import and build).
 """
 
-
 from .._common import new_app
 
 HELP = "Create, list, install and manage workflows."

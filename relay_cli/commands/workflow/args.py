@@ -1,6 +1,5 @@
 """``relay workflow args list | get | set | unset``: the args a workflow is started with."""
 
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -54,7 +53,9 @@ def _show(args: dict[str, Any], as_json: bool) -> None:
     table(columns, list(args.items()), empty="The workflow has no args.")
 
 
-def _update(st: "State", subscriber: str, workflow: dict[str, Any], args: dict[str, Any], dry_run: bool, as_json: bool) -> None:
+def _update(
+    st: "State", subscriber: str, workflow: dict[str, Any], args: dict[str, Any], dry_run: bool, as_json: bool
+) -> None:
     from ...core import workflow as wf
 
     body = wf.with_args(workflow, args)
@@ -93,14 +94,18 @@ def get_arg(
     _, workflow = find(state(ctx), subscriber_id, workflow_id)
     args = wf.args_of(workflow)
     if name not in args:
-        raise NotFoundError(f"{workflow.get('name')} has no arg named {name!r}", hint="`relay workflow args list -w ...` shows them")
+        raise NotFoundError(
+            f"{workflow.get('name')} has no arg named {name!r}", hint="`relay workflow args list -w ...` shows them"
+        )
     if json_output:
         output.print_json(args[name])
     else:
         output.print_value(wf.format_value(args[name]))
 
 
-@app.command("set", epilog=examples("relay workflow args set -w my_auto_answer -a greeting=hello -b record=true -r volume=7"))
+@app.command(
+    "set", epilog=examples("relay workflow args set -w my_auto_answer -a greeting=hello -b record=true -r volume=7")
+)
 def set_args(
     ctx: typer.Context,
     workflow_id: WorkflowRefOpt,

@@ -1,7 +1,6 @@
 """Running the preflight checks (``core.preflight``) and reporting them: shared by ``check``, ``create call``,
 ``install`` and ``apply``. The WebSocket handshakes happen in ``api.probe``."""
 
-
 from typing import TYPE_CHECKING, Any
 
 from ... import output
@@ -49,7 +48,9 @@ def report(found: list[Any], *, strict: bool, action: str) -> None:
         )
 
 
-def before_save(st: "State", subscriber: str, body: dict[str, Any], existing: list[dict[str, Any]] | None, *, strict: bool) -> None:
+def before_save(
+    st: "State", subscriber: str, body: dict[str, Any], existing: list[dict[str, Any]] | None, *, strict: bool
+) -> None:
     """The automatic check before a call workflow is created or changed (``create call``, ``install``).
 
     ``existing``: the account's workflows if already fetched (else they are listed here)."""

@@ -4,7 +4,6 @@ Each command is its trigger's options (each ``Option`` of the declaration become
 the common ones (name, uri, install, args, ...), declared once below and joined through the signature.
 """
 
-
 import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -41,7 +40,11 @@ def _opt(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 
 
 COMMON = [
-    _opt("name", Annotated[str, typer.Option("--name", "-n", metavar="NAME", help="Name of the workflow.", show_default=False)], ...),
+    _opt(
+        "name",
+        Annotated[str, typer.Option("--name", "-n", metavar="NAME", help="Name of the workflow.", show_default=False)],
+        ...,
+    ),
     _opt(
         "uri",
         Annotated[
@@ -71,7 +74,11 @@ COMMON = [
         ],
         True,
     ),
-    _opt("hidden", Annotated[bool, typer.Option("--hidden", "-e", help="Hide the channel from the originating device.")], False),
+    _opt(
+        "hidden",
+        Annotated[bool, typer.Option("--hidden", "-e", help="Hide the channel from the originating device.")],
+        False,
+    ),
     _opt("arg", ArgOpt, None),
     _opt("boolean", BooleanOpt, None),
     _opt("number", NumberOpt, None),
@@ -98,7 +105,9 @@ CHECKS = [_opt("no_check", NoCheckOpt, False), _opt("strict", StrictOpt, False)]
 _CHECK_NAMES = {p.name for p in CHECKS}
 
 
-def _save(ctx: typer.Context, trigger: dict[str, Any], common: dict[str, Any], checks: dict[str, Any] | None = None) -> None:
+def _save(
+    ctx: typer.Context, trigger: dict[str, Any], common: dict[str, Any], checks: dict[str, Any] | None = None
+) -> None:
     from ...core import workflow as wf
     from . import render
 
@@ -117,7 +126,9 @@ def _save(ctx: typer.Context, trigger: dict[str, Any], common: dict[str, Any], c
     )
     subscriber_flag = common["subscriber_id"]
     if common["dry_run"]:
-        render.dry_run(st, "POST", "/ibot/workflow", st.configured_subscriber(subscriber_flag), body, common["json_output"])
+        render.dry_run(
+            st, "POST", "/ibot/workflow", st.configured_subscriber(subscriber_flag), body, common["json_output"]
+        )
         return
     subscriber = st.subscriber_id(subscriber_flag)
     if checks is not None and not checks["no_check"]:
@@ -192,10 +203,17 @@ def register(trigger: Trigger) -> None:
 
     own = [_parameter(option) for option in trigger.options]
     command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by inspect; typeshed omits it
-        [P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context), *own, *(CHECKS if trigger.preflight else []), *COMMON]
+        [
+            P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+            *own,
+            *(CHECKS if trigger.preflight else []),
+            *COMMON,
+        ]
     )
     command.__name__ = trigger.name
-    app.command(trigger.name, help=trigger.help, epilog=example_epilog(*trigger.examples), no_args_is_help=True)(command)
+    app.command(trigger.name, help=trigger.help, epilog=example_epilog(*trigger.examples), no_args_is_help=True)(
+        command
+    )
 
 
 for _trigger in TRIGGERS:

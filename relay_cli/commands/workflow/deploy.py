@@ -5,7 +5,6 @@ The manifest format and the plan live in ``core.manifest`` and ``core.plan``; ca
 and prints.
 """
 
-
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -42,7 +41,9 @@ AllowEmptyOpt = Annotated[
 ]
 RefsOpt = Annotated[
     list[str] | None,
-    typer.Option("--workflow-id", "-w", metavar="REF", help="A workflow's exact id or name (repeatable).", show_default=False),
+    typer.Option(
+        "--workflow-id", "-w", metavar="REF", help="A workflow's exact id or name (repeatable).", show_default=False
+    ),
 ]
 
 
@@ -74,7 +75,9 @@ def load(path: str) -> Any:
     return manifest
 
 
-def refuse_no_workflows(st: "State", manifest: Any, subscriber_flag: str | None, prune: bool, allow_empty: bool) -> None:
+def refuse_no_workflows(
+    st: "State", manifest: Any, subscriber_flag: str | None, prune: bool, allow_empty: bool
+) -> None:
     """A manifest that declares no workflows is refused (exit 2) unless --allow-empty says it is meant: with
     --prune it would delete the whole account. Without --prune nothing is sent; with it the account's workflows
     are listed (a read) to say how many would go."""
@@ -82,7 +85,9 @@ def refuse_no_workflows(st: "State", manifest: Any, subscriber_flag: str | None,
         return
     hint = "pass --allow-empty if that is what you want; if the manifest came from a pipe, the command writing it may have failed"
     if not prune:
-        raise UsageError(f"{manifest.source} declares no workflows (no [workflow.NAME] tables), so nothing was sent", hint=hint)
+        raise UsageError(
+            f"{manifest.source} declares no workflows (no [workflow.NAME] tables), so nothing was sent", hint=hint
+        )
     account = manifest.account or "the account"
     try:
         account = target(st, manifest, subscriber_flag)
@@ -94,7 +99,10 @@ def refuse_no_workflows(st: "State", manifest: Any, subscriber_flag: str | None,
             hint=hint,
         ) from None
     if count == 0:
-        raise UsageError(f"{manifest.source} declares no workflows (account {account} has none either); nothing was changed", hint=hint)
+        raise UsageError(
+            f"{manifest.source} declares no workflows (account {account} has none either); nothing was changed",
+            hint=hint,
+        )
     raise UsageError(
         f"{manifest.source} declares no workflows, so --prune would delete all {count} workflow{'s' if count != 1 else ''} "
         f"of account {account}; nothing was changed",
@@ -113,7 +121,9 @@ def target(st: "State", manifest: Any, subscriber_flag: str | None) -> str:
         from ...config.store import LOCAL_PROFILE
 
         if manifest.profile != LOCAL_PROFILE and manifest.profile not in st.store.profiles():
-            raise UsageError(f"{manifest.source}: profile: no profile named {manifest.profile!r} (`relay profile list` shows them)")
+            raise UsageError(
+                f"{manifest.source}: profile: no profile named {manifest.profile!r} (`relay profile list` shows them)"
+            )
         st.use_profile(manifest.profile)
     flag = subscriber_flag
     if flag is None and manifest.account and not st.environ.get("RELAY_SUBSCRIBER_ID"):
@@ -144,7 +154,9 @@ def show_plan(plan: Any, subscriber: str, source: str, as_json: bool) -> None:
         for k in plan.delete:
             lines.append(f"- delete  {k.name} ({k.workflow_id})")
         if plan.in_sync:
-            lines.append(f"In sync: {len(plan.unchanged)} workflow{'s' if len(plan.unchanged) != 1 else ''} of {source} unchanged in account {subscriber}.")
+            lines.append(
+                f"In sync: {len(plan.unchanged)} workflow{'s' if len(plan.unchanged) != 1 else ''} of {source} unchanged in account {subscriber}."
+            )
         else:
             lines.append(f"Plan for account {subscriber}: {plan.summary()}.")
         output.print_text("\n".join(lines))
@@ -340,7 +352,9 @@ def export(ctx: typer.Context, workflow_id: RefsOpt = None, subscriber_id: Subsc
                 chosen.append(found)
         workflows = chosen
     text, skipped = mf.export(
-        workflows, account=subscriber, header=f"Relay workflows of account {subscriber}, exported by relay {__version__}."
+        workflows,
+        account=subscriber,
+        header=f"Relay workflows of account {subscriber}, exported by relay {__version__}.",
     )
     for warning in skipped:
         output.warning(warning)
@@ -363,7 +377,10 @@ def check(
     ctx: typer.Context,
     workflow_id: RefsOpt = None,
     file: Annotated[
-        str | None, typer.Option("--file", "-f", metavar="FILE", help="Check a manifest's workflows (- for stdin).", show_default=False)
+        str | None,
+        typer.Option(
+            "--file", "-f", metavar="FILE", help="Check a manifest's workflows (- for stdin).", show_default=False
+        ),
     ] = None,
     strict: StrictOpt = False,
     timeout: Annotated[

@@ -1,7 +1,6 @@
 """``relay workflow dev``: run a workflow project's app on this machine, play a scenario against it through the
 simulator, and again on every change. The work is in ``relay_cli.simulator.devloop``."""
 
-
 import json
 import sys
 from typing import Annotated
@@ -29,7 +28,11 @@ APP_OUTPUT = ("all", "stderr", "none")
 def dev(
     directory: Annotated[
         str,
-        typer.Argument(metavar="[DIRECTORY]", help="The project: a directory with relay.toml (from `relay workflow init`).", show_default=False),
+        typer.Argument(
+            metavar="[DIRECTORY]",
+            help="The project: a directory with relay.toml (from `relay workflow init`).",
+            show_default=False,
+        ),
     ] = ".",
     scenario: Annotated[
         str | None,
@@ -43,25 +46,46 @@ def dev(
     ] = None,
     scenario_file: Annotated[
         str | None,
-        typer.Option("--scenario-file", metavar="FILE", help="Play your own scenario (TOML; see `relay workflow simulate`).", show_default=False),
+        typer.Option(
+            "--scenario-file",
+            metavar="FILE",
+            help="Play your own scenario (TOML; see `relay workflow simulate`).",
+            show_default=False,
+        ),
     ] = None,
     once: Annotated[
         bool,
-        typer.Option("--once", help="Run once and exit with the simulator's code (0 passed, 6 the app misbehaved, 1 it did not start or could not be reached); do not watch."),
+        typer.Option(
+            "--once",
+            help="Run once and exit with the simulator's code (0 passed, 6 the app misbehaved, 1 it did not start or could not be reached); do not watch.",
+        ),
     ] = False,
     command: Annotated[
         str | None,
         typer.Option(
-            "--command", metavar="CMD", help="Shell command that starts the app, run in DIRECTORY. Default: [dev] command of relay.toml.", show_default=False
+            "--command",
+            metavar="CMD",
+            help="Shell command that starts the app, run in DIRECTORY. Default: [dev] command of relay.toml.",
+            show_default=False,
         ),
     ] = None,
     path: Annotated[
         str | None,
-        typer.Option("--path", metavar="PATH", help="URL path the app serves the workflow at. Default: [dev] path, else the path of the workflow's uri.", show_default=False),
+        typer.Option(
+            "--path",
+            metavar="PATH",
+            help="URL path the app serves the workflow at. Default: [dev] path, else the path of the workflow's uri.",
+            show_default=False,
+        ),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option("--port", metavar="N", help="Port the app listens on (given to it as PORT). Default: a free one.", show_default=False),
+        typer.Option(
+            "--port",
+            metavar="N",
+            help="Port the app listens on (given to it as PORT). Default: a free one.",
+            show_default=False,
+        ),
     ] = None,
     settings: Annotated[
         list[str] | None,
@@ -74,14 +98,24 @@ def dev(
     ] = None,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", metavar="SECONDS", min=0.01, help="How long the app has to connect and to send each expected request."),
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            min=0.01,
+            help="How long the app has to connect and to send each expected request.",
+        ),
     ] = 10.0,
     app_output: Annotated[
         str,
-        typer.Option("--app-output", metavar="all|stderr|none", help="What the app prints that is shown (on stderr, prefixed `app |`)."),
+        typer.Option(
+            "--app-output",
+            metavar="all|stderr|none",
+            help="What the app prints that is shown (on stderr, prefixed `app |`).",
+        ),
     ] = "all",
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print the transcript as JSON lines, as `relay workflow simulate --json` does.")
+        bool,
+        typer.Option("--json", help="Print the transcript as JSON lines, as `relay workflow simulate --json` does."),
     ] = False,
 ) -> None:
     """Run your workflow app on this machine and play a scenario against it through the simulator; again on

@@ -1,6 +1,5 @@
 """``relay workflow init``: write a new workflow project (the app, its dependencies, relay.toml, a README)."""
 
-
 import os
 import sys
 from pathlib import Path
@@ -13,10 +12,17 @@ from ...errors import UsageError
 from .._common import JsonOpt, examples
 from . import app
 
-TEMPLATE_NAMES = ("auto-answer", "outbound", "place-call", "blank")  # relay_cli.templates.TEMPLATES, kept here for --help
+TEMPLATE_NAMES = (
+    "auto-answer",
+    "outbound",
+    "place-call",
+    "blank",
+)  # relay_cli.templates.TEMPLATES, kept here for --help
 
 
-def _plan(template: str, directory: str | None, lang: str, name: str | None, force: bool) -> tuple[Any, dict[str, str], str]:
+def _plan(
+    template: str, directory: str | None, lang: str, name: str | None, force: bool
+) -> tuple[Any, dict[str, str], str]:
     """Check everything before writing anything: (the directory, the files to write, the workflow name)."""
     from ...core import workflow as wf
     from ...templates import LANGS, TEMPLATES
@@ -118,7 +124,9 @@ def init(
     ],
     directory: Annotated[
         str | None,
-        typer.Argument(metavar="[DIRECTORY]", help="Where to write the project. Default: the template's name.", show_default=False),
+        typer.Argument(
+            metavar="[DIRECTORY]", help="Where to write the project. Default: the template's name.", show_default=False
+        ),
     ] = None,
     lang: Annotated[
         str,
@@ -131,11 +139,16 @@ def init(
     name: Annotated[
         str | None,
         typer.Option(
-            "--name", "-n", metavar="NAME", help="The workflow's name in relay.toml. Default: the directory's name.", show_default=False
+            "--name",
+            "-n",
+            metavar="NAME",
+            help="The workflow's name in relay.toml. Default: the directory's name.",
+            show_default=False,
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Write into a directory that is not empty, replacing files of the same names.")
+        bool,
+        typer.Option("--force", help="Write into a directory that is not empty, replacing files of the same names."),
     ] = False,
     json_output: JsonOpt = False,
 ) -> None:

@@ -1,6 +1,5 @@
 """``relay workflow instance list | stop``: the running (and past) runs of workflows."""
 
-
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -93,13 +92,16 @@ def _plural(n: int) -> str:
 
 @app.command(
     "list",
-    epilog=examples("relay workflow instance list", "relay workflow instance list -H", "relay workflow instance list --json"),
+    epilog=examples(
+        "relay workflow instance list", "relay workflow instance list -H", "relay workflow instance list --json"
+    ),
 )
 @listing_command()
 def list_instances(
     ctx: typer.Context,
     include_history: Annotated[
-        bool, typer.Option("--include-history", "-H", help="Add the instances that have ended (from the analytics events).")
+        bool,
+        typer.Option("--include-history", "-H", help="Add the instances that have ended (from the analytics events)."),
     ] = False,
     subscriber_id: SubscriberOpt = None,
     *,
@@ -127,7 +129,9 @@ def _wait(client: "RelayClient", subscriber: str, ids: list[str]) -> list[str]:
     """Poll until none of ``ids`` is running, or WAIT_TIMEOUT passes; returns those still running."""
     deadline = time.monotonic() + WAIT_TIMEOUT
     while True:
-        running = {str(inst.get("instance_id")) for inst in client.workflow_instances(subscriber) if isinstance(inst, dict)}
+        running = {
+            str(inst.get("instance_id")) for inst in client.workflow_instances(subscriber) if isinstance(inst, dict)
+        }
         remaining = [i for i in ids if i in running]
         if not remaining or time.monotonic() >= deadline:
             return remaining
@@ -160,7 +164,9 @@ def stop(
     ] = True,
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", "-N", help="List the instances that would be stopped and the requests, and stop nothing."),
+        typer.Option(
+            "--dry-run", "-N", help="List the instances that would be stopped and the requests, and stop nothing."
+        ),
     ] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -212,7 +218,9 @@ def stop(
             output.message(f"  {request_line(st, 'DELETE', INSTANCE.path_of(iid), {'subscriber_id': subscriber})}")
         table(_columns(), targets)
         return
-    if not confirmed(f"Stop {_plural(len(ids))} in account {subscriber}: {', '.join(ids)}?", yes=yes, refusal=STOP_REFUSAL):
+    if not confirmed(
+        f"Stop {_plural(len(ids))} in account {subscriber}: {', '.join(ids)}?", yes=yes, refusal=STOP_REFUSAL
+    ):
         output.message("Not stopped.")
         return
 

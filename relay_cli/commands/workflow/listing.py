@@ -1,6 +1,5 @@
 """``relay workflow list``"""
 
-
 import typer
 
 from .._common import SubscriberOpt, TableFlags, examples, listing_command, state

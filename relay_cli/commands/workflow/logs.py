@@ -1,6 +1,5 @@
 """``relay workflow logs``: the realtime workflow log, streamed."""
 
-
 import json
 import sys
 from typing import Annotated, Any

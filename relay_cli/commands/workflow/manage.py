@@ -1,6 +1,5 @@
 """``relay workflow delete | install | uninstall | trigger``"""
 
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -52,7 +51,9 @@ def save(st: "State", subscriber: str, body: dict[str, Any], verb: str, dry_run:
 @app.command(
     "delete",
     epilog=examples(
-        "relay workflow delete -w my_auto_answer", "relay workflow delete -w WORKFLOW_ID --yes", "relay workflow delete -w my_auto_answer -N"
+        "relay workflow delete -w my_auto_answer",
+        "relay workflow delete -w WORKFLOW_ID --yes",
+        "relay workflow delete -w my_auto_answer -N",
     ),
 )
 def delete(
@@ -75,13 +76,18 @@ def _target(install: list[str] | None, install_all: bool, install_group: str | N
 
     target = wf.install_target(expand_ids(install), install_all, install_group)
     if not target.given:
-        raise UsageError("expected one of -i/--install ID, -A/--install-all or -G/--install-group GROUP", option="--install")
+        raise UsageError(
+            "expected one of -i/--install ID, -A/--install-all or -G/--install-group GROUP", option="--install"
+        )
     return target
 
 
 @app.command(
     "install",
-    epilog=examples("relay workflow install -w my_auto_answer -i 990007560023456", "relay workflow install -w place-call --install-all"),
+    epilog=examples(
+        "relay workflow install -w my_auto_answer -i 990007560023456",
+        "relay workflow install -w place-call --install-all",
+    ),
 )
 def install(
     ctx: typer.Context,
@@ -121,7 +127,9 @@ def install(
 
 @app.command(
     "uninstall",
-    epilog=examples("relay workflow uninstall -w my_auto_answer -i 990007560023456", "relay workflow uninstall -w place-call -A"),
+    epilog=examples(
+        "relay workflow uninstall -w my_auto_answer -i 990007560023456", "relay workflow uninstall -w place-call -A"
+    ),
 )
 def uninstall(
     ctx: typer.Context,
@@ -162,7 +170,8 @@ def trigger(
     ctx: typer.Context,
     workflow_id: WorkflowRefOpt,
     user_id: Annotated[
-        str, typer.Option("--user-id", "-u", metavar="ID", help="Device or user the workflow runs for.", show_default=False)
+        str,
+        typer.Option("--user-id", "-u", metavar="ID", help="Device or user the workflow runs for.", show_default=False),
     ],
     arg: ArgOpt = None,
     boolean: BooleanOpt = None,

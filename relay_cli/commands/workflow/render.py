@@ -1,6 +1,5 @@
 """How workflows are shown: the list columns, saved results and dry runs."""
 
-
 from typing import TYPE_CHECKING, Any
 
 from ... import output

@@ -1,6 +1,5 @@
 """``relay workflow simulate``: play the Relay server's side of a call or a button tap against a workflow app."""
 
-
 import json
 import sys
 from typing import Annotated, Any
@@ -68,7 +67,9 @@ def simulate(
     ] = None,
     scenario_file: Annotated[
         str | None,
-        typer.Option("--scenario-file", metavar="FILE", help="Run your own scenario (TOML; see the README).", show_default=False),
+        typer.Option(
+            "--scenario-file", metavar="FILE", help="Run your own scenario (TOML; see the README).", show_default=False
+        ),
     ] = None,
     device: Annotated[
         str | None,
@@ -81,11 +82,16 @@ def simulate(
         ),
     ] = None,
     caller: Annotated[
-        str | None, typer.Option("--from", metavar="NAME", help="Who calls the device (inbound-call). Default: Bob.", show_default=False)
+        str | None,
+        typer.Option(
+            "--from", metavar="NAME", help="Who calls the device (inbound-call). Default: Bob.", show_default=False
+        ),
     ] = None,
     callee: Annotated[
         str | None,
-        typer.Option("--to", metavar="NAME", help="Whom the user asks to call (outbound-call). Default: Bob.", show_default=False),
+        typer.Option(
+            "--to", metavar="NAME", help="Whom the user asks to call (outbound-call). Default: Bob.", show_default=False
+        ),
     ] = None,
     hold: Annotated[
         float | None,
@@ -102,7 +108,12 @@ def simulate(
     ] = False,
     taps: Annotated[
         str | None,
-        typer.Option("--taps", metavar="single|double", help="How the user taps the button (button). Default: double.", show_default=False),
+        typer.Option(
+            "--taps",
+            metavar="single|double",
+            help="How the user taps the button (button). Default: double.",
+            show_default=False,
+        ),
     ] = None,
     phrase: Annotated[
         str | None, typer.Option("--phrase", metavar="TEXT", help="What the user says (phrase).", show_default=False)
@@ -154,7 +165,13 @@ def simulate(
     finite_seconds(hold, "--hold")
     if scenario is not None and scenario_file is not None:
         raise UsageError("--scenario and --scenario-file cannot be used together; pick one", option="--scenario-file")
-    chosen = runner.load_file(scenario_file) if scenario_file is not None else runner.load_builtin(scenario) if scenario else None
+    chosen = (
+        runner.load_file(scenario_file)
+        if scenario_file is not None
+        else runner.load_builtin(scenario)
+        if scenario
+        else None
+    )
 
     defaults: dict[str, Any] = {}
     variables: dict[str, Any] = {}
@@ -180,7 +197,8 @@ def simulate(
             output.message(f"note: {note}")
     if chosen is None:
         raise UsageError(
-            f"expected --scenario NAME ({', '.join(runner.builtin_names())}) or --scenario-file FILE", option="--scenario"
+            f"expected --scenario NAME ({', '.join(runner.builtin_names())}) or --scenario-file FILE",
+            option="--scenario",
         )
     variables.update(wf.parse_args(arg))
     flags = {

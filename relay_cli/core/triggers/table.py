@@ -53,7 +53,9 @@ _TAPS_OF = {value: taps for taps, value in BUTTON_TAPS.items()}
 BUTTON = Trigger(
     "button",
     help="Start the workflow when the action button is tapped.",
-    examples=("relay workflow create button --trigger double --uri wss://myhost.mydomain.com/placecallpath --name place-call --install-all",),
+    examples=(
+        "relay workflow create button --trigger double --uri wss://myhost.mydomain.com/placecallpath --name place-call --install-all",
+    ),
     options=(Option("trigger", ("--trigger",), "Number of taps.", default="single", choices=tuple(BUTTON_TAPS)),),
     keys=("on_button",),
     payload=lambda trigger: {"on_button": BUTTON_TAPS[trigger]},
@@ -73,7 +75,7 @@ def normalize_phrase(phrase: str) -> str:
 
 def _phrase(trigger: list[str]) -> dict[str, Any]:
     if not trigger:
-        raise UsageError("expected at least one phrase, e.g. --trigger \"hello world\"", option="--trigger")
+        raise UsageError('expected at least one phrase, e.g. --trigger "hello world"', option="--trigger")
     phrases = []
     for raw in trigger:
         text = normalize_phrase(raw)
@@ -92,7 +94,9 @@ def _read_phrase(key: str, value: Any) -> dict[str, Any] | None:
 PHRASE = Trigger(
     "phrase",
     help="Start the workflow when a phrase is spoken to the Relay assistant.",
-    examples=('relay workflow create phrase --trigger "hello world" --trigger "hi there" --name hello --uri wss://myhost.example.com/hello -A',),
+    examples=(
+        'relay workflow create phrase --trigger "hello world" --trigger "hi there" --name hello --uri wss://myhost.example.com/hello -A',
+    ),
     options=(
         Option(
             "trigger",
@@ -107,7 +111,9 @@ PHRASE = Trigger(
     keys=("on_phrases", "on_phrase"),  # on_phrase: an older spelling, shown by `workflow list`
     payload=_phrase,
     read=_read_phrase,
-    describe=lambda key, value: "phrases:" + (",".join(str(p) for p in value) if isinstance(value, list) else str(value)),
+    describe=lambda key, value: (
+        "phrases:" + (",".join(str(p) for p in value) if isinstance(value, list) else str(value))
+    ),
 )
 
 # --- event --------------------------------------------------------------------------------------------
@@ -146,10 +152,21 @@ def _read_battery(key: str, value: Any) -> dict[str, Any] | None:
 BATTERY = Trigger(
     "battery",
     help="Start the workflow when a device's battery crosses a threshold while charging or discharging.",
-    examples=("relay workflow create battery --trigger discharge --threshold 20 --name low-battery --uri wss://myhost.example.com/battery -A",),
+    examples=(
+        "relay workflow create battery --trigger discharge --threshold 20 --name low-battery --uri wss://myhost.example.com/battery -A",
+    ),
     options=(
-        Option("trigger", ("--trigger",), "Charging or discharging.", default="discharge", choices=tuple(BATTERY_KINDS)),
-        Option("threshold", ("--threshold",), "Battery percentage, 1 to 100.", kind="integer", default=25, metavar="PERCENT"),
+        Option(
+            "trigger", ("--trigger",), "Charging or discharging.", default="discharge", choices=tuple(BATTERY_KINDS)
+        ),
+        Option(
+            "threshold",
+            ("--threshold",),
+            "Battery percentage, 1 to 100.",
+            kind="integer",
+            default=25,
+            metavar="PERCENT",
+        ),
     ),
     keys=tuple(BATTERY_KINDS.values()),
     payload=_battery,
@@ -164,7 +181,9 @@ HTTP_METHODS = ("POST",)
 HTTP = Trigger(
     "http",
     help="Start the workflow on an HTTP request (see `relay workflow trigger`).",
-    examples=("relay workflow create http --trigger POST --name webhook --uri wss://myhost.example.com/hook -i 990007560045678",),
+    examples=(
+        "relay workflow create http --trigger POST --name webhook --uri wss://myhost.example.com/hook -i 990007560045678",
+    ),
     options=(Option("trigger", ("--trigger",), "HTTP method.", default="POST", choices=HTTP_METHODS),),
     keys=("on_http",),
     payload=lambda trigger: {"on_http": trigger},
@@ -199,12 +218,23 @@ def _read_nfc(key: str, value: Any) -> dict[str, Any] | None:
 NFC = Trigger(
     "nfc",
     help="Start the workflow when an NFC tag is tapped (optionally only tags of a category or label).",
-    examples=("relay workflow create nfc -c tasks -l 'Room 12' --name room-check --uri wss://myhost.example.com/nfc -A",),
+    examples=(
+        "relay workflow create nfc -c tasks -l 'Room 12' --name room-check --uri wss://myhost.example.com/nfc -A",
+    ),
     options=(
         Option("category", ("--category", "-c"), "Tag category to match.", metavar="CATEGORY"),
         Option("label", ("--label", "-l"), "Tag label to match.", metavar="LABEL"),
-        Option("nfc_type", ("--type",), "Tag type.", default="custom", choices=NFC_TYPES, hidden=True, export_default=False),
-        Option("matchers", ("--matcher", "-m"), "Extra tag content to match.", kind="pairs", metavar="NAME=VALUE", hidden=True),
+        Option(
+            "nfc_type", ("--type",), "Tag type.", default="custom", choices=NFC_TYPES, hidden=True, export_default=False
+        ),
+        Option(
+            "matchers",
+            ("--matcher", "-m"),
+            "Extra tag content to match.",
+            kind="pairs",
+            metavar="NAME=VALUE",
+            hidden=True,
+        ),
     ),
     keys=("on_nfc",),
     payload=_nfc,
@@ -231,7 +261,9 @@ def _read_geofence(key: str, value: Any) -> dict[str, Any] | None:
 GEOFENCE = Trigger(
     "geofence",
     help="Start the workflow when a device enters or leaves a geofence.",
-    examples=("relay workflow create geofence --trigger exit --id GEOFENCE_ID --name left-site --uri wss://myhost.example.com/geo -A",),
+    examples=(
+        "relay workflow create geofence --trigger exit --id GEOFENCE_ID --name left-site --uri wss://myhost.example.com/geo -A",
+    ),
     options=(
         Option("trigger", ("--trigger",), "Transition.", default="entry", choices=TRANSITIONS),
         Option("geofence_id", ("--id",), "Geofence id.", default=REQUIRED, metavar="GEOFENCE_ID"),
@@ -266,11 +298,19 @@ def _describe_position(key: str, value: Any) -> str:
 POSITION = Trigger(
     "position",
     help="Start the workflow when a device enters or leaves an indoor position.",
-    examples=("relay workflow create position --trigger entry -v VENUE -p POSITION --name at-desk --uri wss://myhost.example.com/pos -A",),
+    examples=(
+        "relay workflow create position --trigger entry -v VENUE -p POSITION --name at-desk --uri wss://myhost.example.com/pos -A",
+    ),
     options=(
         Option("trigger", ("--trigger",), "Transition.", default="entry", choices=TRANSITIONS),
         Option("venue_id", ("--venue_id", "--venue-id", "-v"), "Venue id.", default=REQUIRED, metavar="VENUE_ID"),
-        Option("position_id", ("--position_id", "--position-id", "-p"), "Position id.", default=REQUIRED, metavar="POSITION_ID"),
+        Option(
+            "position_id",
+            ("--position_id", "--position-id", "-p"),
+            "Position id.",
+            default=REQUIRED,
+            metavar="POSITION_ID",
+        ),
     ),
     keys=("on_position",),
     payload=_position,
@@ -292,7 +332,8 @@ def _timer_machine_defaults(values: dict[str, Any], machine: Machine | None) -> 
     if machine is None:
         if zone == "local":
             raise UsageError(
-                "expected an IANA zone such as America/Chicago; a manifest does not depend on the machine's zone", option="--timezone"
+                "expected an IANA zone such as America/Chicago; a manifest does not depend on the machine's zone",
+                option="--timezone",
             )
         if kind in ("schedule", "repeat") and start is None:
             raise UsageError(f"trigger {kind!r} needs a start time, e.g. start = 2030-01-01T09:00:00", option="--start")
@@ -391,7 +432,9 @@ def _read_timer(key: str, value: Any) -> dict[str, Any] | None:
     days = rest.pop("byweekday", None)
     if rest:
         raise NotRepresentable(f"timer options {sorted(rest)} cannot be written to a manifest")
-    if not isinstance(days, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d in _DAY_LABELS for d in days):
+    if not isinstance(days, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d in _DAY_LABELS for d in days
+    ):
         raise NotRepresentable(f"timer byweekday {days!r} cannot be written to a manifest")
     values["days"] = None if days == list(WEEKDAYS.values()) else [_DAY_LABELS[d] for d in days]
     return values
@@ -430,8 +473,24 @@ TIMER = Trigger(
             repeatable=True,
             completion=tuple(WEEKDAYS),
         ),
-        Option("frequency", ("--frequency", "-f"), "repeat: frequency.", default="daily", choices=TIMER_FREQUENCIES, hidden=True, export_default=False),
-        Option("interval", ("--interval", "-I"), "repeat: interval.", kind="integer", default=1, hidden=True, export_default=False),
+        Option(
+            "frequency",
+            ("--frequency", "-f"),
+            "repeat: frequency.",
+            default="daily",
+            choices=TIMER_FREQUENCIES,
+            hidden=True,
+            export_default=False,
+        ),
+        Option(
+            "interval",
+            ("--interval", "-I"),
+            "repeat: interval.",
+            kind="integer",
+            default=1,
+            hidden=True,
+            export_default=False,
+        ),
     ),
     keys=("on_timer",),
     payload=_timer,

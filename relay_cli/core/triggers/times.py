@@ -28,7 +28,9 @@ def parse_local_datetime(value: str, option: str) -> datetime:
     try:
         return datetime.fromisoformat(text.replace(" ", "T"))
     except ValueError:
-        raise UsageError(f"expected a real date and time like 2030-01-01T09:00:00, got {value!r}", option=option) from None
+        raise UsageError(
+            f"expected a real date and time like 2030-01-01T09:00:00, got {value!r}", option=option
+        ) from None
 
 
 def validate_timezone(zone: str) -> str:
@@ -40,7 +42,9 @@ def validate_timezone(zone: str) -> str:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"expected an IANA time zone such as America/Chicago, got {zone!r}", option="--timezone") from None
+        raise UsageError(
+            f"expected an IANA time zone such as America/Chicago, got {zone!r}", option="--timezone"
+        ) from None
     return zone
 
 

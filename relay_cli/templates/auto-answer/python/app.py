@@ -53,8 +53,17 @@ async def on_call_connected(
 
 @wf.on_call_disconnected
 async def on_call_disconnected(
-    workflow, call_id, direction, device_id, device_name, uri, onnet, reason,
-    start_time_epoch, connect_time_epoch, end_time_epoch,
+    workflow,
+    call_id,
+    direction,
+    device_id,
+    device_name,
+    uri,
+    onnet,
+    reason,
+    start_time_epoch,
+    connect_time_epoch,
+    end_time_epoch,
 ):
     # either side hung up
     await workflow.end_interaction(runs[workflow]["interaction"])

@@ -39,8 +39,17 @@ async def on_interaction(workflow, itype, interaction_uri, reason):
 
 @wf.on_call_failed
 async def on_call_failed(
-    workflow, call_id, direction, device_id, device_name, uri, onnet, reason,
-    start_time_epoch, connect_time_epoch, end_time_epoch,
+    workflow,
+    call_id,
+    direction,
+    device_id,
+    device_name,
+    uri,
+    onnet,
+    reason,
+    start_time_epoch,
+    connect_time_epoch,
+    end_time_epoch,
 ):
     # the callee declined, or could not be reached
     interaction = runs[workflow]["interaction"]
@@ -50,8 +59,17 @@ async def on_call_failed(
 
 @wf.on_call_disconnected
 async def on_call_disconnected(
-    workflow, call_id, direction, device_id, device_name, uri, onnet, reason,
-    start_time_epoch, connect_time_epoch, end_time_epoch,
+    workflow,
+    call_id,
+    direction,
+    device_id,
+    device_name,
+    uri,
+    onnet,
+    reason,
+    start_time_epoch,
+    connect_time_epoch,
+    end_time_epoch,
 ):
     # the call was connected, and one side hung up
     await workflow.end_interaction(runs[workflow]["interaction"])
