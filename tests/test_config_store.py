@@ -151,7 +151,7 @@ def test_current_of_an_empty_string_is_none(isolated_env: Path) -> None:
             'profiles."a b"."x y": unknown key; a profile takes env, host, subscriber_id, '
             "auth_method, auth_client_id, auth_sdk_client_id, auth_issuer, auth_redirect_uri",
         ),
-    ],  # fmt: skip
+    ],
 )
 def test_a_file_of_the_wrong_shape_is_an_error_naming_the_key(
     run: Any, isolated_env: Path, text: str, message: str

@@ -349,7 +349,7 @@ def test_apply_killed_half_way_converges_on_the_next_run(
             "[workflow.a]\n[workflow.a]\n",
             "{path}: invalid TOML: Cannot declare ('workflow', 'a') twice (at line 2, column 12)",
         ),
-    ],  # fmt: skip
+    ],
 )
 @pytest.mark.parametrize("command", ["diff", "apply", "check"])
 def test_a_bad_manifest_is_exit_2_and_one_line(

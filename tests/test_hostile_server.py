@@ -265,7 +265,7 @@ def commands(tmp_path: Path, closed_port: int) -> dict[str, list[str]]:
             "990007560045678",
             "-s",
             SUB,
-        ],  # fmt: skip
+        ],
         "install": ["workflow", "install", "-w", "wf-1", "-i", "d9", "-s", SUB, "--yes"],
         "apply": ["workflow", "apply", "-f", str(manifest), "--yes"],
         "export": ["workflow", "export", "-s", SUB],

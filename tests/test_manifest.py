@@ -90,7 +90,7 @@ KINDS = [
             "we",
         ],
         id="timer-repeat-count",
-    ),  # fmt: skip
+    ),
     pytest.param(
         {
             "type": "timer",

@@ -122,7 +122,7 @@ WRITES = [
         {**HOOK, "install": []},
         False,
         id="workflow uninstall",
-    ),  # fmt: skip
+    ),
     pytest.param(["workflow", "args", "set", "-w", "hook", "-a", "mood=calm"], SAVE, None, False, id="args set"),
     pytest.param(["workflow", "args", "unset", "-w", "hook", "volume"], SAVE, None, False, id="args unset"),
     pytest.param(
