@@ -2,7 +2,7 @@
 
 Exit codes (documented in the README):
 0 ok · 1 API or network failure · 2 usage or bad input · 3 not found · 4 authentication ·
-5 changes pending (``workflow diff``) · 6 a check failed: a preflight check (``--strict``), or a workflow app
+5 changes pending (``workflow diff``) · 6 a check failed: a preflight check (``workflow check``, ``--strict``), or a workflow app
 that misbehaved under ``workflow simulate`` · 70 internal error (a bug) · 130 interrupted.
 """
 
@@ -80,7 +80,8 @@ class NetworkError(RelayError):
 
 
 class CheckFailed(RelayError):
-    """A preflight check found a problem and ``--strict`` was given. Nothing was sent."""
+    """A preflight check found a problem: ``workflow check`` (not with ``--warn-only``), or ``--strict`` was given
+    to a command that saves (nothing was sent)."""
 
     exit_code = EXIT_CHECK_FAILED
 

@@ -82,10 +82,15 @@ def down() -> str:
 
 
 def not_available(uri: str, reason: str, names: str, calls: str) -> str:
+    """The warning for an unreachable URI; ``calls``: what happens to the calls, naming what Relay announces."""
     return (
-        f"warning: {uri} did not accept a WebSocket ({reason}); used by {names}. While it does not answer, {calls} ends "
-        'with Relay announcing "<name> is not available", although the device is fine. Start the workflow server or fix the URI.\n'
+        f"warning: {uri} did not accept a WebSocket ({reason}); used by {names}. While it does not answer, {calls}, "
+        "although the device is fine. Start the workflow server or fix the URI.\n"
     )
+
+
+def announced(calls: str, name: str) -> str:
+    return f'{calls} ends with Relay announcing "{name} is not available"'
 
 
 def create_call(run: Any, name: str, uri: str, *flags: str, direction: str = "inbound") -> Any:
@@ -105,37 +110,52 @@ def test_check_passes_when_the_server_accepts(run: Any, ws: WsServer) -> None:
 
 def test_check_warns_when_the_server_is_down(run: Any, down: str) -> None:
     assert create_call(run, "down", down, "-i", ALICE, "--no-check").code == 0
-    result = run(*LOCAL, "workflow", "check", "-w", "down")
-    assert result.code == 0
-    assert result.err == not_available(down, "connection refused", "down", f"every inbound call to {ALICE} (down)")
-
-    strict = run(*LOCAL, "workflow", "check", "-w", "down", "--strict")
-    assert strict.code == 6
-    assert strict.err.endswith(
-        "error: 1 preflight check failed (--strict), so the check failed\n"
-        "hint: fix what the warnings say, or run without --strict (or with --no-check) to go ahead\n"
+    warning = not_available(down, "connection refused", "down", announced(f"every inbound call to {ALICE}", "down"))
+    failed = (
+        "error: 1 problem found in 1 workflow\n"
+        "hint: fix what the warnings say; --warn-only reports problems without failing\n"
     )
+    result = run(*LOCAL, "workflow", "check", "-w", "down")
+    assert (result.code, result.out, result.err) == (6, "", warning + failed)
+    assert run(*LOCAL, "workflow", "check", "-w", "down", "--strict").code == 6  # the former flag: the default now
+
+    warned = run(*LOCAL, "workflow", "check", "-w", "down", "--warn-only")
+    assert (warned.code, warned.err) == (0, warning)
 
     as_json = run(*LOCAL, "workflow", "check", "--json")
-    assert as_json.code == 0
+    assert (as_json.code, as_json.err) == (6, failed)  # the finding is in the JSON, not repeated as a warning
     finding = as_json.json()["findings"][0]
     assert (finding["kind"], finding["workflows"], finding["uri"], finding["reason"]) == (
         "unreachable", ["down"], down, "connection refused",
     )  # fmt: skip
 
 
+def test_each_call_workflow_of_a_down_uri_is_announced_by_its_own_name(run: Any, down: str) -> None:
+    assert create_call(run, "front-desk", down, "-i", ALICE, "--no-check").code == 0
+    assert create_call(run, "dialer", down, "-i", BOB, "--no-check", direction="outbound").code == 0
+    result = run(*LOCAL, "workflow", "check", "--warn-only")
+    assert result.code == 0
+    calls = (
+        announced(f"every inbound call to {ALICE}", "front-desk")
+        + " and "
+        + announced(f"every outbound call from {BOB}", "dialer")
+    )
+    assert result.err == not_available(down, "connection refused", "front-desk, dialer", calls)
+    assert "<name>" not in result.err
+
+
 def test_check_names_a_server_that_refuses_the_upgrade(run: Any) -> None:
     server = WsServer(refuse=True)
     try:
         assert create_call(run, "out", server.uri("/x"), "-i", BOB, "--no-check", direction="outbound").code == 0
-        result = run(*LOCAL, "workflow", "check")
+        result = run(*LOCAL, "workflow", "check", "--warn-only")
     finally:
         server.close()
     assert result.err == not_available(
         server.uri("/x"),
         "the server answered HTTP 404 instead of switching to WebSocket",
         "out",
-        f"every outbound call from {BOB} (out)",
+        announced(f"every outbound call from {BOB}", "out"),
     )
 
 
@@ -161,7 +181,7 @@ def test_create_call_checks_first(run: Any, ws: WsServer, down: str, sandbox: Sa
     refused = create_call(run, "broken", down, "-i", BOB, "--strict")
     assert refused.code == 6
     assert refused.err.startswith(
-        not_available(down, "connection refused", "broken", f"every inbound call to {BOB} (broken)")
+        not_available(down, "connection refused", "broken", announced(f"every inbound call to {BOB}", "broken"))
     )
     assert "error: 1 preflight check failed (--strict), so nothing was sent\n" in refused.err
     assert [w["name"] for w in sandbox.list_workflows(DEMO_SUBSCRIBER)] == ["fine"]
@@ -169,7 +189,7 @@ def test_create_call_checks_first(run: Any, ws: WsServer, down: str, sandbox: Sa
     warned = create_call(run, "broken", down, "-i", BOB)  # without --strict: a warning, then created
     assert warned.code == 0
     assert warned.err.startswith(
-        not_available(down, "connection refused", "broken", f"every inbound call to {BOB} (broken)")
+        not_available(down, "connection refused", "broken", announced(f"every inbound call to {BOB}", "broken"))
     )
     assert "Created workflow broken" in warned.err
 
@@ -221,7 +241,7 @@ def test_apply_checks_what_it_creates_or_changes(
     strict = run(*LOCAL, "workflow", "apply", "-f", str(manifest), "--strict")
     assert strict.code == 6
     assert strict.err.startswith(
-        not_available(down, "connection refused", "bad", f"every outbound call from {BOB} (bad)")
+        not_available(down, "connection refused", "bad", announced(f"every outbound call from {BOB}", "bad"))
     )
     assert "so nothing was applied" in strict.err
     assert sandbox.list_workflows(DEMO_SUBSCRIBER) == []

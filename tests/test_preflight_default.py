@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from test_preflight import WsServer, not_available
+from test_preflight import WsServer, announced, not_available
 
 from conftest import API, SUB, clean, sent, stored_workflow
 
@@ -107,7 +107,7 @@ def test_create_call_server_down_warns_and_saves(run: Any, api: Any, down: str) 
     assert result.code == 0, result.err
     assert (
         result.err
-        == not_available(down, "connection refused", "x", "every inbound call to d2 (x)")
+        == not_available(down, "connection refused", "x", announced("every inbound call to d2", "x"))
         + "Created workflow x (wf-9)\n"
     )
     assert sent(api) == [LIST, SAVE]
@@ -118,7 +118,7 @@ def test_create_call_strict_server_down_is_exit_6_and_sends_nothing(run: Any, ap
     result = create_call(run, down, "--strict")
     assert (result.code, result.out) == (6, "")
     assert result.err == (
-        not_available(down, "connection refused", "x", "every inbound call to d2 (x)")
+        not_available(down, "connection refused", "x", announced("every inbound call to d2", "x"))
         + "error: 1 preflight check failed (--strict), so nothing was sent\n"
         + STRICT_TAIL
     )
@@ -162,7 +162,7 @@ def test_install_server_down_warns_and_saves(run: Any, api: Any, account: list[d
     result = install(run)
     assert result.code == 0, result.err
     assert result.err == (
-        not_available(down, "connection refused", "answer", "every inbound call to d1, d2 (answer)")
+        not_available(down, "connection refused", "answer", announced("every inbound call to d1, d2", "answer"))
         + "Installed workflow answer (wf-1)\n"
     )
     assert sent(api) == [LIST, LIST, SAVE]
@@ -176,7 +176,7 @@ def test_install_strict_server_down_is_exit_6_and_sends_nothing(
     result = install(run, "--strict")
     assert (result.code, result.out) == (6, "")
     assert result.err == (
-        not_available(down, "connection refused", "answer", "every inbound call to d1, d2 (answer)")
+        not_available(down, "connection refused", "answer", announced("every inbound call to d1, d2", "answer"))
         + "error: 1 preflight check failed (--strict), so nothing was sent\n"
         + STRICT_TAIL
     )
@@ -207,7 +207,7 @@ def test_apply_server_down_warns_and_saves(run: Any, api: Any, tmp_path: Path, d
     result = apply(run, tmp_path, down)
     assert result.code == 0, result.err
     assert result.err == (
-        not_available(down, "connection refused", "dialer", "every outbound call from d3 (dialer)")
+        not_available(down, "connection refused", "dialer", announced("every outbound call from d3", "dialer"))
         + "Applied to account SUB: 1 created, 0 updated, 0 deleted, 0 unchanged.\n"
     )
     assert sent(api) == [LIST, SAVE]
@@ -218,7 +218,7 @@ def test_apply_strict_server_down_is_exit_6_and_sends_nothing(run: Any, api: Any
     result = apply(run, tmp_path, down, "--strict")
     assert (result.code, result.out) == (6, "")
     assert result.err == (
-        not_available(down, "connection refused", "dialer", "every outbound call from d3 (dialer)")
+        not_available(down, "connection refused", "dialer", announced("every outbound call from d3", "dialer"))
         + "error: 1 preflight check failed (--strict), so nothing was applied\n"
         + STRICT_TAIL
     )

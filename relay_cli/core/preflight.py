@@ -5,7 +5,7 @@ handshake itself is I/O and lives in ``relay_cli.api.probe``; its outcome is tur
 
 Relay routes every call of a device to the call workflow installed on it for that direction. So:
 - a call workflow whose server is down or refuses the WebSocket makes every call to (inbound) or from
-  (outbound) its devices announce "<name> is not available", although the device is fine;
+  (outbound) its devices announce "<the workflow's name> is not available", although the device is fine;
 - a call workflow installed on all devices takes every call of every device;
 - two call workflows of the same direction on one device compete for its calls: only one can run.
 """
@@ -72,10 +72,14 @@ def unreachable(uri: str, reason: str, workflows: list[dict[str, Any]]) -> Findi
         for w in calls:
             d = direction(w)
             where = "any device" if wf.installed_on_all(w) else _where(w)
-            parts.append(f"every {d} call {'to' if d == 'inbound' else 'from'} {where} ({_label(w)})")
+            # what the device says is the workflow's name: the one Relay announces
+            parts.append(
+                f"every {d} call {'to' if d == 'inbound' else 'from'} {where} ends with Relay announcing "
+                f'"{_label(w)} is not available"'
+            )
         text += (
-            f' While it does not answer, {" and ".join(parts)} ends with Relay announcing "<name> is not available",'
-            " although the device is fine. Start the workflow server or fix the URI."
+            f" While it does not answer, {' and '.join(parts)}, although the device is fine. Start the workflow "
+            "server or fix the URI."
         )
     else:
         text += " Its trigger will fail to start the workflow until the server answers."

@@ -48,6 +48,20 @@ def report(found: list[Any], *, strict: bool, action: str) -> None:
         )
 
 
+def concluded(found: list[Any], checked: int, *, warn_only: bool, as_json: bool) -> None:
+    """``relay workflow check``'s verdict: each finding as a warning (not with --json: the findings are in the
+    output), then, unless ``warn_only``, exit 6 when there is any."""
+    if not as_json:
+        for finding in found:
+            output.warning(finding.message)
+    if found and not warn_only:
+        problems = f"{len(found)} problem{'s' if len(found) != 1 else ''}"
+        raise CheckFailed(
+            f"{problems} found in {checked} workflow{'s' if checked != 1 else ''}",
+            hint="fix what the warnings say; --warn-only reports problems without failing",
+        )
+
+
 def before_save(
     st: "State", subscriber: str, body: dict[str, Any], existing: list[dict[str, Any]] | None, *, strict: bool
 ) -> None:

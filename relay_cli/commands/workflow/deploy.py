@@ -369,7 +369,7 @@ def export(ctx: typer.Context, workflow_id: RefsOpt = None, subscriber_id: Subsc
     "check",
     epilog=examples(
         "relay workflow check                     # every workflow of the account",
-        "relay workflow check -w my_auto_answer --strict",
+        "relay workflow check -w my_auto_answer --warn-only",
         "relay workflow check -f relay.toml       # the manifest, before apply",
     ),
 )
@@ -382,7 +382,10 @@ def check(
             "--file", "-f", metavar="FILE", help="Check a manifest's workflows (- for stdin).", show_default=False
         ),
     ] = None,
-    strict: StrictOpt = False,
+    warn_only: Annotated[
+        bool, typer.Option("--warn-only", help="Report problems as warnings and exit 0 (default: exit 6).")
+    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", hidden=True, help="Exit 6 on a problem (the default).")] = False,
     timeout: Annotated[
         float, typer.Option("--timeout", metavar="SECONDS", help="Time allowed for each WebSocket handshake.")
     ] = 3.0,
@@ -392,13 +395,19 @@ def check(
     """Preflight checks: open a WebSocket to each workflow's URI, and look for call workflows installed on all
     devices or two of the same direction on one device.
 
-    An unreachable call workflow makes every call to its devices announce "<name> is not available" although
-    the device is fine. Problems are warnings; with --strict they exit 6."""
+    An unreachable call workflow makes every call to its devices announce "<its name> is not available"
+    although the device is fine. Each problem is a warning on stderr (with --json, a finding in the output),
+    and any problem makes the command exit 6, so that a script or a CI step stops; --warn-only reports them
+    and exits 0."""
     from ...core import plan as planning, workflow as wf
     from . import checks
 
     if workflow_id and file is not None:
         raise UsageError("give either -w/--workflow-id or -f/--file, not both", option="--file")
+    if warn_only and strict:
+        raise UsageError(
+            "--strict (the default) and --warn-only cannot be used together; pick one", option="--warn-only"
+        )
     if not 0 < timeout <= 60:
         raise UsageError(f"expected a number of seconds from 0 to 60, got {timeout}", option="--timeout")
     st = state(ctx)
@@ -419,4 +428,4 @@ def check(
         output.print_json({"account": subscriber, "checked": len(subjects), "findings": [f.to_json() for f in found]})
     elif not found:
         output.success(f"All checks passed for {len(subjects)} workflow{'s' if len(subjects) != 1 else ''}.")
-    checks.report([] if json_output and not strict else found, strict=strict, action="the check failed")
+    checks.concluded(found, len(subjects), warn_only=warn_only, as_json=json_output)
