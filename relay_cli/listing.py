@@ -70,7 +70,9 @@ def options(
 ) -> Options:
     """The options, checked (a UsageError naming the flag, before any request)."""
     if fmt is not None and fmt not in output.FORMATS:
-        raise UsageError(f"expected one of {', '.join(output.FORMATS)}, got {fmt!r}", option="--output")
+        from .core import suggest
+
+        raise UsageError(suggest.expected(fmt, output.FORMATS), option="--output")
     chosen = {name for name, on in (("json", json_output), ("csv", csv)) if on}
     if fmt is not None:
         chosen.add(fmt)

@@ -216,7 +216,7 @@ def test_validate_profile_value_accepts(key: str, value: str) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("env", "prod", "env: expected one of pro, qa, got 'prod'"),
+        ("env", "prod", "env: expected one of pro, qa, got 'prod'; did you mean 'pro'?"),
         ("host", "http://example.com",
          "host: plain http is only allowed to a loopback host; use https://, got 'http://example.com'"),
         ("host", "", "host: expected a host name or a base URL, got an empty string"),

@@ -158,7 +158,7 @@ BAD = [
     ({"wat": 1}, "relay.toml: wat: unknown key; expected one of account, profile, workflow, dev"),
     ({"account": 5}, "relay.toml: account: expected a non-empty string, got an integer"),
     ({"workflow": {"w": {"uri": URI}}}, "relay.toml: workflow.w.type: missing: one of call, button, phrase, event, battery, http, nfc, geofence, position, timer"),
-    ({"workflow": {"w": {"type": "cal", "uri": URI}}}, "relay.toml: workflow.w.type: expected one of call, button, phrase, event, battery, http, nfc, geofence, position, timer, got 'cal'"),
+    ({"workflow": {"w": {"type": "cal", "uri": URI}}}, "relay.toml: workflow.w.type: expected one of call, button, phrase, event, battery, http, nfc, geofence, position, timer, got 'cal'; did you mean 'call'?"),
     ({"workflow": {"w": {"type": "call"}}}, "relay.toml: workflow.w.uri: missing: the workflow's WebSocket URI (wss://...)"),
     ({"workflow": {"w": {"type": "call", "uri": "http://h/p"}}}, "relay.toml: workflow.w.uri: expected a WebSocket URI starting with wss://, got 'http://h/p'"),
     ({"workflow": {"w": {"type": "call", "uri": URI, "trigger": "sideways"}}}, "relay.toml: workflow.w.trigger: expected one of inbound, outbound, got 'sideways'"),

@@ -379,7 +379,10 @@ def test_env_var_selects_environment(run: Any, isolated_env: Path, monkeypatch: 
 def test_bad_env_var_values_are_usage_errors(run: Any, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RELAY_ENV", "prod")
     result = run("profile", "show")
-    assert (result.code, result.err) == (2, "error: RELAY_ENV: expected one of pro, qa, got 'prod'\n")
+    assert (result.code, result.err) == (
+        2,
+        "error: RELAY_ENV: expected one of pro, qa, got 'prod'; did you mean 'pro'?\n",
+    )
     monkeypatch.delenv("RELAY_ENV")
     monkeypatch.setenv("RELAY_HOST", "http://example.com")
     result = run("profile", "show")
@@ -397,7 +400,7 @@ def test_set_invalid_values_leave_the_file_unchanged(run: Any, isolated_env: Pat
     before = config_file(isolated_env).read_bytes()
 
     cases = [
-        (("env", "prod"), "error: env: expected one of pro, qa, got 'prod'\n"),
+        (("env", "prod"), "error: env: expected one of pro, qa, got 'prod'; did you mean 'pro'?\n"),
         (
             ("host", "http://example.com"),
             "error: host: plain http is only allowed to a loopback host; use https://, got 'http://example.com'\n",
@@ -550,7 +553,7 @@ def test_good_profile_names(run: Any, isolated_env: Path, name: str) -> None:
 
 def test_add_with_invalid_option_values_creates_nothing(run: Any, isolated_env: Path) -> None:
     result = run("profile", "add", "qa", "--env", "prod")
-    assert (result.code, result.err) == (2, "error: env: expected one of pro, qa, got 'prod'\n")
+    assert (result.code, result.err) == (2, "error: env: expected one of pro, qa, got 'prod'; did you mean 'pro'?\n")
     result = run("profile", "add", "qa", "--host", "http://example.com")
     assert result.code == 2
     assert not config_file(isolated_env).exists()

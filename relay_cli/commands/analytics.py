@@ -130,7 +130,9 @@ def analytics(
     opts = flags.options(table)
 
     if source_type is not None and source_type not in an.SOURCE_TYPES:
-        raise UsageError(f"expected one of {', '.join(an.SOURCE_TYPES)}, got {source_type!r}", option="--type")
+        from ..core import suggest
+
+        raise UsageError(suggest.expected(source_type, an.SOURCE_TYPES), option="--type")
     oldest_q, latest_q = window(oldest, latest, limit, cursor)
     if workflow_ref is not None:
         from ..core.workflow import validate_ref

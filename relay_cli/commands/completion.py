@@ -60,7 +60,9 @@ def _shell(value: str) -> str:
     if name == "pwsh":
         name = "powershell"
     if name not in SHELLS:
-        raise UsageError(f"expected one of {', '.join(SHELLS)}, got {value!r}", option="SHELL")
+        from ..core import suggest
+
+        raise UsageError(suggest.expected(value, SHELLS), option="SHELL")
     return name
 
 

@@ -152,7 +152,9 @@ def set_value(
 def unset_value(ctx: typer.Context, key: KeyArg) -> None:
     """Remove a key from the selected profile (it falls back to the environment or the default)."""
     if key not in PROFILE_KEYS:
-        raise UsageError(f"expected one of {', '.join(PROFILE_KEYS)}, got {key!r}", option="KEY")
+        from ..core import suggest
+
+        raise UsageError(suggest.expected(key, PROFILE_KEYS), option="KEY")
     st = state(ctx)
     name = _target_profile(ctx)
     before = st.later_target()

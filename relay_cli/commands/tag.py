@@ -136,7 +136,9 @@ def list_tags(
     from ..listing import Column, field, select, show
 
     if tag_type not in TAG_TYPES:
-        raise UsageError(f"expected one of {', '.join(TAG_TYPES)}, got {tag_type!r}", option="--type")
+        from ..core import suggest
+
+        raise UsageError(suggest.expected(tag_type, TAG_TYPES), option="--type")
     table = [
         Column("id", "Tag ID", field("tag_id")),
         Column("category", "Category", tag_field("category")),

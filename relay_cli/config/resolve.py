@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core import environments
+from ..core import environments, suggest
 from ..core.redact import value_problem
 from ..errors import UsageError
 from .keys import PROFILE_KEYS
@@ -77,7 +77,7 @@ def timeout_setting(environ: Mapping[str, str], flag: float | None = None) -> Se
 def validate_profile_value(key: str, value: str) -> str:
     """Check a value before it is written to a profile."""
     if key not in PROFILE_KEYS:
-        raise UsageError(f"expected one of {', '.join(PROFILE_KEYS)}, got {key!r}", option="KEY")
+        raise UsageError(suggest.expected(key, PROFILE_KEYS), option="KEY")
     if key == "env":
         environments.environment(value, option="env")
     elif key == "host":

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
+from . import suggest
 from .workflow import is_loopback
 
 
@@ -43,7 +44,7 @@ DEFAULT_ENV = "pro"
 
 def environment(name: str, option: str = "env") -> Environment:
     if name not in ENVIRONMENTS:
-        raise UsageError(f"expected one of {', '.join(ENVIRONMENTS)}, got {name!r}", option=option)
+        raise UsageError(suggest.expected(name, ENVIRONMENTS), option=option)
     return ENVIRONMENTS[name]
 
 

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
-from . import triggers, workflow as wf
+from . import suggest, triggers, workflow as wf
 from .triggers import NotRepresentable
 
 TYPES = tuple(triggers.BY_NAME)
@@ -261,7 +261,7 @@ def parse_entry(name: str, entry: Any, source: str = DEFAULT_FILE) -> Entry:
     if kind is None:
         raise where.error("type", f"missing: one of {', '.join(TYPES)}")
     if not isinstance(kind, str) or kind not in TYPES:
-        raise where.error("type", f"expected one of {', '.join(TYPES)}, got {kind!r}")
+        raise where.error("type", suggest.expected(kind, TYPES))
     allowed = COMMON_KEYS + TYPE_KEYS[kind]
     for key in entry:
         if key not in allowed:

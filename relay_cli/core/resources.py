@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from ..errors import UsageError
+from . import suggest
 
 LATITUDE_RANGE = (-90.0, 90.0)
 LONGITUDE_RANGE = (-180.0, 180.0)
@@ -79,7 +80,7 @@ def tag_content(
 ) -> dict[str, str]:
     """The ``content`` of a tag configuration: type, category, label and the ``--arg NAME=VALUE`` pairs."""
     if tag_type not in TAG_TYPES:
-        raise UsageError(f"expected one of {', '.join(TAG_TYPES)}, got {tag_type!r}", option="--type")
+        raise UsageError(suggest.expected(tag_type, TAG_TYPES), option="--type")
     if not category or not category.strip():
         raise UsageError("must not be empty", option="--category")
     if not label or not label.strip():

@@ -53,8 +53,11 @@ def load_builtin(name: str) -> Scenario:
 
     names = builtin_names()
     if name not in names:
+        from ..core.suggest import did_you_mean
+
         raise UsageError(
-            f"unknown scenario {name!r} (built-in: {', '.join(names)}; or --scenario-file FILE)", option="--scenario"
+            f"unknown scenario {name!r}{did_you_mean(name, names)} (built-in: {', '.join(names)}; or --scenario-file FILE)",
+            option="--scenario",
         )
     text = files("relay_cli.simulator.scenarios").joinpath(f"{name}.toml").read_text(encoding="utf-8")
     return parse(text, f"{name}.toml")

@@ -28,9 +28,13 @@ def _plan(
     from ...templates import LANGS, TEMPLATES
 
     if template not in TEMPLATES:
-        raise UsageError(f"expected one of {', '.join(TEMPLATES)}, got {template!r}", option="TEMPLATE")
+        from ...core import suggest
+
+        raise UsageError(suggest.expected(template, TEMPLATES), option="TEMPLATE")
     if lang not in LANGS:
-        raise UsageError(f"expected one of {', '.join(LANGS)}, got {lang!r}", option="--lang")
+        from ...core import suggest
+
+        raise UsageError(suggest.expected(lang, LANGS), option="--lang")
     if directory is not None and (not directory.strip() or "\0" in directory):
         raise UsageError(f"expected a directory path, got {directory!r}", option="DIRECTORY")
     target = Path(directory if directory is not None else template)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, NamedTuple, Protocol
 
 from ...errors import UsageError
+from .. import suggest
 
 
 class _Required:
@@ -45,8 +46,7 @@ class Machine(Protocol):
 def choice(value: str, choices: Any, option: str) -> str:
     """``value`` if it is one of ``choices`` (a tuple, or the keys of a mapping), else a usage error naming ``option``."""
     if value not in choices:
-        expected = ", ".join(choices)
-        raise UsageError(f"expected one of {expected}, got {value!r}", option=option)
+        raise UsageError(suggest.expected(value, choices), option=option)
     return value
 
 

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 
 from ...errors import UsageError
+from .. import suggest
 
 WEEKDAYS = {"MO": 1, "TU": 2, "WE": 3, "TH": 4, "FR": 5, "SA": 6, "SU": 7}
 #: how the wire writes a local time: ``2030-01-01T09:00:00``
@@ -55,7 +56,7 @@ def parse_weekdays(days: list[str]) -> list[int]:
         for part in item.split(","):
             label = part.strip().upper()
             if label not in WEEKDAYS:
-                raise UsageError(f"expected one of {', '.join(WEEKDAYS)}, got {part.strip()!r}", option="--day")
+                raise UsageError(suggest.expected(part.strip(), WEEKDAYS), option="--day")
             if WEEKDAYS[label] not in values:
                 values.append(WEEKDAYS[label])
     return values or list(WEEKDAYS.values())
