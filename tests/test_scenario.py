@@ -182,8 +182,9 @@ def test_defaults_from_a_registered_workflow() -> None:
     suggested, defaults, note = sc.defaults_from_workflow(
         workflow({"on_timer": {}}, install_rule="urn:relay-resource:all:device")
     )
-    assert suggested is None and defaults == {}
+    assert suggested == "trigger" and defaults == {"trigger": "timer"}  # the START of its trigger, from the table
     assert note is not None and "installed on all devices" in note and "--device" in note
+    assert sc.defaults_from_workflow(workflow({"on_future_thing": 1}))[:2] == (None, {})
 
 
 # --- substitution and checks ----------------------------------------------------------------------------
@@ -752,3 +753,32 @@ def test_the_pure_modules_import_no_io_library() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("name", "sets", "start"),
+    [
+        ("button", {"taps": "triple"}, {"type": "button", "args": {"source_uri": ALICE, "action": "action_button_triple_tap"}}),
+        ("phrase", {"phrase": "hey relay"}, {"type": "phrase", "args": {"source_uri": ALICE, "phrase": "hey relay", "spillover": ""}}),
+        ("inbound-call", {"call_trigger_type": "call"}, {"type": "call", "args": {"source_uri": ALICE}}),
+        ("trigger", {"trigger": "nfc"}, {"type": "nfc", "args": {"source_uri": ALICE, "uid": "", "nfc_payload": {}}}),
+        ("trigger", {"trigger": "timer"}, {"type": "calendar", "args": {"source_uri": ALICE}}),
+    ],
+)  # fmt: skip
+def test_the_built_in_scenarios_send_the_start_of_the_trigger_table(
+    name: str, sets: dict[str, Any], start: dict[str, Any]
+) -> None:
+    """The built-in scenarios name a trigger of `relay workflow create`; its START comes from core.triggers, the
+    one place it is written (the sandbox sends the same)."""
+    run = Run(builtin(name), **sets)
+    assert run.tick()[0] == {"_type": "wf_api_start_event", "trigger": start}
+
+
+def test_a_start_step_with_args_or_an_unknown_trigger_is_sent_as_written() -> None:
+    text = '[[steps]]\nsend = "start"\ntrigger = "button"\nargs = { action = "custom" }\n'
+    assert Run(sc.parse(text, "a.toml")).tick()[0]["trigger"] == {
+        "type": "button",
+        "args": {"source_uri": ALICE, "action": "custom"},
+    }
+    text = '[[steps]]\nsend = "start"\ntrigger = "telephony"\n'
+    assert Run(sc.parse(text, "b.toml")).tick()[0]["trigger"] == {"type": "telephony", "args": {"source_uri": ALICE}}

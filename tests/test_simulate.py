@@ -858,7 +858,7 @@ def test_the_help_lists_the_built_in_scenarios(run: Any) -> None:
 
     result = run("workflow", "simulate", "--help")
     assert result.code == 0
-    assert builtin_names() == ["button", "inbound-call", "outbound-call", "phrase"]
+    assert builtin_names() == ["button", "inbound-call", "outbound-call", "phrase", "trigger"]
     for name in builtin_names():
         assert name in result.out
 

@@ -311,3 +311,38 @@ def test_the_readme_table_of_manifest_keys_is_the_table_of_triggers() -> None:
     for trigger in TRIGGERS:
         named = re.findall(r"`(\w+)` ", rows[trigger.name].split(" | ", 1)[1])
         assert named == [o.name for o in trigger.options if not o.hidden]
+
+
+# --- the START event of each trigger (what the simulator and the sandbox send) ---------------------------------
+
+#: trigger → (details, the START's trigger without source_uri): the SDKs' types (@relaypro/sdk StartEvent) where
+#: they say, docs/sandbox.md's choices where they do not
+STARTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "call": ({}, {"type": "telephony", "args": {}}),
+    "button": ({"taps": "double"}, {"type": "button", "args": {"action": "action_button_double_tap"}}),
+    "phrase": (
+        {"phrase": "call bob", "spillover": "now"},
+        {"type": "phrase", "args": {"phrase": "call bob", "spillover": "now"}},
+    ),
+    "event": ({}, {"type": "emergency", "args": {}}),
+    "battery": ({}, {"type": "other", "args": {}}),
+    "http": ({"http_args": {"k": "v"}}, {"type": "http", "args": {"args": {"k": "v"}}}),
+    "nfc": (
+        {"nfc_uid": "04a1", "nfc_payload": {"type": "custom", "label": "Room 12"}},
+        {"type": "nfc", "args": {"uid": "04a1", "nfc_payload": {"type": "custom", "label": "Room 12"}}},
+    ),
+    "geofence": ({}, {"type": "geofence", "args": {}}),
+    "position": ({}, {"type": "other", "args": {}}),
+    "timer": ({}, {"type": "calendar", "args": {}}),
+}
+
+
+def test_every_trigger_declares_its_start_event() -> None:
+    assert set(STARTS) == set(triggers.BY_NAME)
+    for name, (details, start) in STARTS.items():
+        assert triggers.start_trigger(name, details) == start, name
+    # defaults: a single tap, a phrase with no spillover, the call type the simulator's option overrides
+    assert triggers.start_trigger("button")["args"] == {"action": "action_button_single_tap"}
+    assert triggers.start_trigger("button", {"taps": "long"})["args"] == {"action": "action_button_long_press"}
+    assert triggers.start_trigger("call", {"call_trigger_type": "call"}) == {"type": "call", "args": {}}
+    assert triggers.start_trigger("phrase", {"phrase": "hi"})["args"] == {"phrase": "hi", "spillover": ""}

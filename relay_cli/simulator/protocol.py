@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
+from ..core.triggers import CALL_START_TYPE
+
 URN_PREFIX = "urn:relay-resource:"
 SERVER_URN = "urn:relay-resource:name:server:ibot"
 ERROR_RESPONSE = "wf_api_error_response"
@@ -57,8 +59,8 @@ TARGETED = frozenset(
 
 #: the unknowns of the protocol, with the values the simulator assumes (each can be changed per run)
 DEFAULT_OPTIONS: dict[str, Any] = {
-    # START trigger type of call workflows (relay-js lists "telephony" among its trigger types)
-    "call_trigger_type": "telephony",
+    # START trigger type of call workflows (relay-js lists "telephony" among its trigger types): the table's
+    "call_trigger_type": CALL_START_TYPE,
     # "uuid": 32 hex characters; "counter": call-1, call-2, ...
     "call_id_style": "uuid",
     # reason of call_disconnected (either party hung up) and of call_failed (the callee declined)

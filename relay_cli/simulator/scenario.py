@@ -7,6 +7,9 @@ A scenario is a sequence of steps:
 
 - ``send = "<event>"``: the server sends an event (``start``, ``call_received``, ``call_start_request``,
   ``button``, ``call_connected``, ``call_disconnected``, ``timer``, ``timer_fired``, ``notification``, ...);
+  ``send = "start"`` with ``trigger = "<a trigger of relay workflow create>"`` (call, button, phrase, ...) and no
+  ``args`` sends the START Relay sends for that trigger (``core.triggers``, filled from the parameters: taps,
+  phrase, call_trigger_type, ...); any other ``trigger`` is sent as written, with the step's ``args``;
 - ``expect = "<request>"``: the app must send that request (``answer``, ``call``, ``say``, ...) within the
   timeout, optionally with fields equal to ``check`` or matching the regular expressions of ``check_regex``;
 - ``wait = SECONDS``: time passes.
@@ -37,7 +40,7 @@ WORLD_PARAMS: dict[str, Any] = {
 }
 #: computed from ``device``; usable in placeholders, not settable
 DERIVED_PARAMS = ("device_urn", "device_id", "device_name")
-PARAM_CHOICES = {"taps": ("single", "double", "triple")}
+PARAM_CHOICES = {"taps": triggers.PRESSES, "trigger": tuple(triggers.BY_NAME)}
 
 SEND_EVENTS = (
     "start",
@@ -352,6 +355,9 @@ def defaults_from_workflow(workflow: Mapping[str, Any]) -> tuple[str | None, dic
         key or ""
     )
     defaults: dict[str, Any] = {}
+    if suggested is None and key in triggers.BY_KEY and key not in ("on_phrases", "on_phrase"):
+        suggested = "trigger"  # the START of its trigger, then whatever the app does
+        defaults["trigger"] = triggers.BY_KEY[key].name
     if key in ("on_phrases", "on_phrase"):
         suggested = "phrase"
         phrases = trig[key] if isinstance(trig[key], list) else [trig[key]]
@@ -433,6 +439,18 @@ def check_request(step: Step, request: Mapping[str, Any], params: Mapping[str, A
         if not found:
             return f"its {path} is {actual!r}, which does not match {pattern!r}"
     return None
+
+
+def start_trigger(
+    trigger: str, args: Mapping[str, Any] | None, params: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The START's trigger type and args (without source_uri) for a start step: for a trigger of the table
+    (``call``, ``button``, ...) without ``args``, what Relay sends (``core.triggers.start_trigger``, its details
+    from the run's parameters); else the step's ``trigger`` and ``args`` as written."""
+    if args is None and trigger in triggers.BY_NAME:
+        built = triggers.start_trigger(trigger, params)
+        return str(built["type"]), dict(built["args"])
+    return trigger, dict(args or {})
 
 
 # --- running --------------------------------------------------------------------------------------
@@ -682,7 +700,8 @@ class Simulation:
         name = step.what
         server = self.server
         if name == "start":
-            message = server.start_event(str(data["trigger"]), dict(data.get("args") or {}))
+            kind, args = start_trigger(str(data["trigger"]), data.get("args"), self.params)
+            message = server.start_event(kind, args)
         elif name == "call_received":
             message = server.incoming_call(now, str(data["from"]))
         elif name == "call_start_request":

@@ -60,8 +60,8 @@ def simulate(
         typer.Option(
             "--scenario",
             metavar="NAME",
-            help="Built-in scenario: inbound-call, outbound-call, button, phrase. Default for a registered "
-            "workflow: the one its trigger implies.",
+            help="Built-in scenario: inbound-call, outbound-call, button, phrase, trigger (any other trigger's "
+            "START: --set trigger=nfc, ...). Default for a registered workflow: the one its trigger implies.",
             show_default=False,
         ),
     ] = None,

@@ -1,21 +1,25 @@
 """Triggers: what each ``relay workflow create <kind>`` (and each manifest ``type``) puts under ``config.trigger``.
 
 ``table.py`` declares every trigger once; ``model.py`` says what a declaration is; ``times.py`` holds the
-timer's time parsing. Pure: invalid input raises ``UsageError`` naming the flag. How to add a trigger:
+timer's time parsing; ``events.py`` the device events that fire triggers and the rules they fire by. Pure: invalid input raises ``UsageError`` naming the flag. How to add a trigger:
 docs/adding-a-trigger.md.
 """
 
+from .events import EVENT_KINDS, PRESSES, DeviceEvent
 from .model import REQUIRED, Kind, Machine, NotRepresentable, Option, Trigger, choice, non_empty
 from .table import (
     ABSORBABLE,
     BATTERY_KINDS,
+    BUTTON_ACTIONS,
     BUTTON_TAPS,
     BY_KEY,
     BY_NAME,
     CALL_DIRECTIONS,
+    CALL_START_TYPE,
     DEVICE_EVENTS,
     HTTP_METHODS,
     NFC_TYPES,
+    START_DETAILS,
     TIMER_FREQUENCIES,
     TIMER_KINDS,
     TRANSITIONS,
@@ -23,6 +27,7 @@ from .table import (
     TRIGGERS,
     describe,
     normalize_phrase,
+    start_trigger,
     trigger_key,
 )
 from .times import WEEKDAYS, WIRE_DATETIME, parse_local_datetime, parse_weekdays, validate_timezone
@@ -30,14 +35,19 @@ from .times import WEEKDAYS, WIRE_DATETIME, parse_local_datetime, parse_weekdays
 __all__ = [  # the names the rest of relay uses
     "ABSORBABLE",
     "BATTERY_KINDS",
+    "BUTTON_ACTIONS",
     "BUTTON_TAPS",
     "BY_KEY",
     "BY_NAME",
     "CALL_DIRECTIONS",
+    "CALL_START_TYPE",
     "DEVICE_EVENTS",
+    "EVENT_KINDS",
     "HTTP_METHODS",
     "NFC_TYPES",
+    "PRESSES",
     "REQUIRED",
+    "START_DETAILS",
     "TIMER_FREQUENCIES",
     "TIMER_KINDS",
     "TRANSITIONS",
@@ -45,6 +55,7 @@ __all__ = [  # the names the rest of relay uses
     "TRIGGER_KEYS",
     "WEEKDAYS",
     "WIRE_DATETIME",
+    "DeviceEvent",
     "Kind",
     "Machine",
     "NotRepresentable",
@@ -56,6 +67,7 @@ __all__ = [  # the names the rest of relay uses
     "normalize_phrase",
     "parse_local_datetime",
     "parse_weekdays",
+    "start_trigger",
     "trigger_key",
     "validate_timezone",
 ]

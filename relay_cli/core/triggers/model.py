@@ -118,6 +118,12 @@ class Trigger(NamedTuple):
       the option values that build it, or None when this tool would not have created it (``NotRepresentable``
       for a specific reason).
     - ``describe(key, value)`` is the short type ``workflow list`` shows (``battery:charge:80``).
+    - ``start(details)`` is the ``trigger`` of the ``wf_api_start_event`` Relay sends when this trigger fires:
+      ``{"type": ..., "args": {...}}``, ``args`` without ``source_uri`` (the device, added by whoever knows it).
+      ``details`` are what happened, by name (``START_DETAILS`` in ``table.py``); a missing one takes its default.
+      The simulator and the sandbox both send exactly this.
+    - ``fires(key, value, event)`` says whether a stored ``on_*`` key and its value fire on a device event
+      (``events.DeviceEvent``): None when not, else the ``details`` its START is built from.
     """
 
     name: str
@@ -134,6 +140,10 @@ class Trigger(NamedTuple):
     machine_defaults: Callable[[dict[str, Any], Machine | None], dict[str, Any]] | None = None
     #: ``create`` runs the preflight checks first (and has --no-check and --strict)
     preflight: bool = False
+    #: details → the START event's ``trigger`` (see above)
+    start: Callable[[Mapping[str, Any]], dict[str, Any]] = lambda details: {"type": "other", "args": {}}
+    #: (key, value, event) → the START's details when the stored trigger fires on the event, else None
+    fires: Callable[[str, Any, Any], dict[str, Any] | None] = lambda key, value, event: None
 
     def option(self, name: str) -> Option:
         for option in self.options:

@@ -3,18 +3,49 @@
 Everything about a trigger is here: the options of ``relay workflow create <name>`` (flags, defaults, choices,
 help) and its examples, the keys of its manifest table (the option names), the ``on_*`` payload it sends
 (relay-api.md, "Triggers"), the way back from a stored payload (``workflow export``) and its short type
-(``workflow list``). The command, the manifest reader and writer, shell completion and docs/commands.md are
-derived from it. To add a trigger, follow docs/adding-a-trigger.md: one block here, plus its tests.
+(``workflow list``), the START event Relay sends when it fires (``start``: the simulator and the sandbox send
+exactly that) and the device events it fires on (``fires``, with the rules of ``events.py``). The command, the
+manifest reader and writer, shell completion and docs/commands.md are derived from it. To add a trigger, follow
+docs/adding-a-trigger.md: one block here, plus its tests.
+
+START events follow the SDKs' types (@relaypro/sdk ``StartEvent``: ``phrase``, ``button``, ``http``, ``nfc``, and
+``emergency | other | calendar | geofence | telephony`` with no other args). Which of those Relay sends for a
+call, a battery, an indoor position or a timer is not public: the choices are ``CALL_START_TYPE`` (settable per
+run as ``call_trigger_type``), ``other``, ``other`` and ``calendar`` (docs/sandbox.md).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ...errors import UsageError
+from .events import DeviceEvent, battery_crossed, call_pattern_matches, phrase_match
 from .model import REQUIRED, Machine, NotRepresentable, Option, Trigger, non_empty
 from .times import WEEKDAYS, WIRE_DATETIME, parse_local_datetime, parse_weekdays, validate_timezone
+
+#: the details a START is built from (``Trigger.start``), by name, with their defaults
+START_DETAILS: dict[str, Any] = {
+    "call_trigger_type": "telephony",  # call: the START's type (not public; relay-js lists telephony)
+    "taps": "single",  # button: single, double, triple or long
+    "phrase": "",  # phrase: the phrase heard ...
+    "spillover": "",  # ... and what was said after it
+    "http_args": {},  # http: the trigger's action_args
+    "nfc_uid": "",  # nfc: the tag's uid ...
+    "nfc_payload": {},  # ... and its content
+}
+CALL_START_TYPE = START_DETAILS["call_trigger_type"]
+
+
+def _detail(details: Mapping[str, Any], name: str) -> Any:
+    value = details.get(name)
+    return START_DETAILS[name] if value is None else value
+
+
+def _start(kind: str, **args: Any) -> dict[str, Any]:
+    return {"type": kind, "args": args}
+
 
 # --- call ---------------------------------------------------------------------------------------------
 
@@ -30,6 +61,17 @@ def _read_call(key: str, value: Any) -> dict[str, Any]:
     return {"trigger": _DIRECTION_OF[key]}
 
 
+def _call_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+    """An inbound call starts the ``on_incoming_call`` workflows, a call the user places the ``on_call_request``
+    ones, when the value (a pattern) matches the other party's name or id."""
+    d = event.details
+    if key == "on_incoming_call" and event.kind == "call":
+        return {} if call_pattern_matches(value, d.get("caller_name"), d.get("caller")) else None
+    if key == "on_call_request" and event.kind == "dial":
+        return {} if call_pattern_matches(value, d.get("callee_name"), d.get("callee")) else None
+    return None
+
+
 CALL = Trigger(
     "call",
     help="Start the workflow when a call comes in to (inbound) or is placed from (outbound) a device.",
@@ -43,12 +85,28 @@ CALL = Trigger(
     read=_read_call,
     describe=lambda key, value: f"call:{_DIRECTION_OF[key]}",
     preflight=True,
+    start=lambda details: _start(str(_detail(details, "call_trigger_type"))),
+    fires=_call_fires,
 )
 
 # --- button -------------------------------------------------------------------------------------------
 
 BUTTON_TAPS = {"single": "action_button_single_tap", "double": "action_button_double_tap"}
 _TAPS_OF = {value: taps for taps, value in BUTTON_TAPS.items()}
+#: every way the action button is pressed → the ``action`` of its START (and of a stored ``on_button``)
+BUTTON_ACTIONS = {
+    **BUTTON_TAPS,
+    "triple": "action_button_triple_tap",
+    "long": "action_button_long_press",  # not public: a choice (docs/sandbox.md)
+}
+
+
+def _button_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+    taps = event.details.get("taps")
+    if event.kind == "press" and taps in BUTTON_ACTIONS and value == BUTTON_ACTIONS[taps]:
+        return {"taps": taps}
+    return None
+
 
 BUTTON = Trigger(
     "button",
@@ -61,6 +119,10 @@ BUTTON = Trigger(
     payload=lambda trigger: {"on_button": BUTTON_TAPS[trigger]},
     read=lambda key, value: {"trigger": _TAPS_OF[value]} if isinstance(value, str) and value in _TAPS_OF else None,
     describe=lambda key, value: "button:" + str(value).removeprefix("action_button_").removesuffix("_tap"),
+    start=lambda details: _start(
+        "button", action=BUTTON_ACTIONS.get(str(_detail(details, "taps")), BUTTON_ACTIONS["single"])
+    ),
+    fires=_button_fires,
 )
 
 # --- phrase -------------------------------------------------------------------------------------------
@@ -83,6 +145,13 @@ def _phrase(trigger: list[str]) -> dict[str, Any]:
             raise UsageError("expected a phrase, got an empty string", option="--trigger")
         phrases.append(text)
     return {"on_phrases": phrases}
+
+
+def _phrase_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+    if event.kind != "say":
+        return None
+    found = phrase_match(value if isinstance(value, list) else [value], str(event.details.get("text", "")))
+    return None if found is None else {"phrase": found[0], "spillover": found[1]}
 
 
 def _read_phrase(key: str, value: Any) -> dict[str, Any] | None:
@@ -114,6 +183,10 @@ PHRASE = Trigger(
     describe=lambda key, value: (
         "phrases:" + (",".join(str(p) for p in value) if isinstance(value, list) else str(value))
     ),
+    start=lambda details: _start(
+        "phrase", phrase=str(_detail(details, "phrase")), spillover=str(_detail(details, "spillover"))
+    ),
+    fires=_phrase_fires,
 )
 
 # --- event --------------------------------------------------------------------------------------------
@@ -129,6 +202,8 @@ EVENT = Trigger(
     payload=lambda trigger: {"on_device_event": trigger},
     read=lambda key, value: {"trigger": value} if value in DEVICE_EVENTS else None,
     describe=lambda key, value: f"device:{value}",
+    start=lambda details: _start("emergency"),
+    fires=lambda key, value, event: {} if event.kind == value == "emergency" else None,
 )
 
 # --- battery ------------------------------------------------------------------------------------------
@@ -141,6 +216,14 @@ def _battery(trigger: str, threshold: int) -> dict[str, Any]:
     if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= 100:
         raise UsageError(f"expected a whole percentage from 1 to 100, got {threshold!r}", option="--threshold")
     return {BATTERY_KINDS[trigger]: threshold}
+
+
+def _battery_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+    d = event.details
+    if event.kind != "battery":
+        return None
+    crossed = battery_crossed(_BATTERY_KIND_OF[key], value, d.get("before"), d.get("level"), bool(d.get("charging")))
+    return {} if crossed else None
 
 
 def _read_battery(key: str, value: Any) -> dict[str, Any] | None:
@@ -172,6 +255,8 @@ BATTERY = Trigger(
     payload=_battery,
     read=_read_battery,
     describe=lambda key, value: f"battery:{_BATTERY_KIND_OF[key]}:{value}",
+    start=lambda details: _start("other"),
+    fires=_battery_fires,
 )
 
 # --- http ---------------------------------------------------------------------------------------------
@@ -189,6 +274,10 @@ HTTP = Trigger(
     payload=lambda trigger: {"on_http": trigger},
     read=lambda key, value: {"trigger": value} if value in HTTP_METHODS else None,
     describe=lambda key, value: f"http:{value}",
+    start=lambda details: _start("http", args=dict(_detail(details, "http_args"))),
+    fires=lambda key, value, event: (
+        {"http_args": dict(event.details.get("args") or {})} if event.kind == "http" else None
+    ),
 )
 
 # --- nfc ----------------------------------------------------------------------------------------------
@@ -204,6 +293,18 @@ def _nfc(category: str | None, label: str | None, nfc_type: str, matchers: dict[
     if label is not None:
         on_nfc["label"] = non_empty(label, "--label", "a tag label")
     return {"on_nfc": on_nfc}
+
+
+def _nfc_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+    """A tag fires an ``on_nfc`` workflow when its content has every key of the trigger, with the same value
+    (a trigger without a category or label matches every tag of its type)."""
+    content = event.details.get("content")
+    if event.kind != "nfc" or not isinstance(value, Mapping) or not isinstance(content, Mapping):
+        return None
+    wanted = {"type": "custom", **value}
+    if any(content.get(k) != v for k, v in wanted.items()):
+        return None
+    return {"nfc_uid": str(event.details.get("uid") or ""), "nfc_payload": dict(content)}
 
 
 def _read_nfc(key: str, value: Any) -> dict[str, Any] | None:
@@ -240,6 +341,10 @@ NFC = Trigger(
     payload=_nfc,
     read=_read_nfc,
     describe=lambda key, value: "nfc:" + str(value.get("type", "custom") if isinstance(value, dict) else value),
+    start=lambda details: _start(
+        "nfc", uid=str(_detail(details, "nfc_uid")), nfc_payload=dict(_detail(details, "nfc_payload"))
+    ),
+    fires=_nfc_fires,
 )
 
 # --- geofence -----------------------------------------------------------------------------------------
@@ -250,6 +355,13 @@ TRANSITIONS = ("entry", "exit")
 def _geofence(trigger: str, geofence_id: str) -> dict[str, Any]:
     non_empty(geofence_id, "--id", "a geofence id")
     return {"on_geofence": {"transition": trigger, "geofence_id": geofence_id}}
+
+
+def _geofence_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+    if event.kind != "move" or not isinstance(value, Mapping):
+        return None
+    moved = {(str(g), str(t)) for g, t in event.details.get("transitions") or ()}
+    return {} if (str(value.get("geofence_id")), str(value.get("transition"))) in moved else None
 
 
 def _read_geofence(key: str, value: Any) -> dict[str, Any] | None:
@@ -272,6 +384,8 @@ GEOFENCE = Trigger(
     payload=_geofence,
     read=_read_geofence,
     describe=lambda key, value: "geofence:" + str(value.get("transition", "?") if isinstance(value, dict) else value),
+    start=lambda details: _start("geofence"),
+    fires=_geofence_fires,
 )
 
 # --- position -----------------------------------------------------------------------------------------
@@ -281,6 +395,14 @@ def _position(trigger: str, venue_id: str, position_id: str) -> dict[str, Any]:
     non_empty(venue_id, "--venue_id", "a venue id")
     non_empty(position_id, "--position_id", "a position id")
     return {"on_position": {"venue_id": venue_id, "position_id": position_id, "transition": trigger}}
+
+
+def _position_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+    if event.kind != "position" or not isinstance(value, Mapping):
+        return None
+    moved = {(str(v), str(p), str(t)) for v, p, t in event.details.get("transitions") or ()}
+    wanted = (str(value.get("venue_id")), str(value.get("position_id")), str(value.get("transition")))
+    return {} if wanted in moved else None
 
 
 def _read_position(key: str, value: Any) -> dict[str, Any] | None:
@@ -316,6 +438,8 @@ POSITION = Trigger(
     payload=_position,
     read=_read_position,
     describe=_describe_position,
+    start=lambda details: _start("other"),
+    fires=_position_fires,
 )
 
 # --- timer --------------------------------------------------------------------------------------------
@@ -497,6 +621,8 @@ TIMER = Trigger(
     read=_read_timer,
     describe=lambda key, value: "timer",
     machine_defaults=_timer_machine_defaults,
+    start=lambda details: _start("calendar"),
+    fires=lambda key, value, event: {} if event.kind == "timer" else None,
 )
 
 # --- the table ----------------------------------------------------------------------------------------
@@ -520,6 +646,12 @@ def trigger_key(trigger: dict[str, Any]) -> str | None:
         if key.startswith("on_"):
             return key
     return None
+
+
+def start_trigger(name: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``trigger`` of the START event of the trigger ``name`` (``call``, ``button``, ...; see ``TRIGGERS``):
+    ``{"type": ..., "args": {...}}`` built from ``details`` (``START_DETAILS``), ``args`` without ``source_uri``."""
+    return BY_NAME[name].start(details or {})
 
 
 def describe(trigger: dict[str, Any]) -> str:
