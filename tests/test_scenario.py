@@ -782,3 +782,13 @@ def test_a_start_step_with_args_or_an_unknown_trigger_is_sent_as_written() -> No
     }
     text = '[[steps]]\nsend = "start"\ntrigger = "telephony"\n'
     assert Run(sc.parse(text, "b.toml")).tick()[0]["trigger"] == {"type": "telephony", "args": {"source_uri": ALICE}}
+
+
+def test_the_server_can_end_a_run_with_stop() -> None:
+    """The sandbox's `relay workflow instance stop`: STOP with the reason, the run is over, and it is no failure."""
+    run = Run(builtin("button"))
+    run.tick()
+    assert run.sim.stop(run.now, "stopped") == [{"_type": "wf_api_stop_event", "reason": "stopped"}]
+    assert run.sim.done and run.sim.failure is None and run.sim.stopped == "stopped"
+    assert run.sim.records[-1].message == {"_type": "wf_api_stop_event", "reason": "stopped"}
+    assert run.sim.stop(run.now, "again") == []  # once

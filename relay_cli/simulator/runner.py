@@ -76,11 +76,17 @@ def load_file(path: str) -> Scenario:
 # --- running --------------------------------------------------------------------------------------
 
 
+#: how often a run's ``stop`` is asked whether to end the conversation (seconds)
+STOP_POLL = 0.2
+
+
 @dataclass
 class Outcome:
     failure: Failure | None
     messages: int
     seconds: float
+    #: the reason the server ended the run (``stop``), when it did
+    stopped: str | None = None
 
 
 def _loopback(uri: str) -> bool:
@@ -104,14 +110,18 @@ def run(
     emit: Callable[[Record], None],
     clock: Callable[[], float] = time.time,
     world: World | None = None,
+    stop: Callable[[], str | None] | None = None,
 ) -> Outcome:
     """Play ``scenario`` against the app at ``uri``; ``emit`` gets each transcript record as it happens.
+
+    ``stop`` (the sandbox: ``relay workflow instance stop``) is asked every STOP_POLL seconds; when it returns a
+    reason, the server sends STOP with it and closes, and the Outcome says so (it is not a failure).
 
     Raises NetworkError (exit 1) when the app cannot be reached. A misbehaving app is not an exception here:
     the Outcome carries the failure."""
     import asyncio
 
-    return asyncio.run(_run(uri, scenario, params, timeout, emit, clock, world or World()))
+    return asyncio.run(_run(uri, scenario, params, timeout, emit, clock, world or World(), stop))
 
 
 async def _run(
@@ -122,6 +132,7 @@ async def _run(
     emit: Callable[[Record], None],
     clock: Callable[[], float],
     world: World,
+    stop: Callable[[], str | None] | None = None,
 ) -> Outcome:
     import asyncio
     import inspect
@@ -166,6 +177,15 @@ async def _run(
 
     try:
         while True:
+            reason = stop() if stop is not None and not sim.done else None
+            if reason:
+                for message in sim.stop(clock(), reason):
+                    flush_records()
+                    try:
+                        await ws.send(json.dumps(message))
+                    except ConnectionClosed:
+                        pass
+                break
             outgoing = sim.advance(clock())
             flush_records()
             try:
@@ -177,6 +197,8 @@ async def _run(
                 break
             deadline = sim.next_deadline()
             wait = timeout if deadline is None else max(0.0, deadline - clock())
+            if stop is not None:
+                wait = min(wait, STOP_POLL)
             try:
                 frame = await asyncio.wait_for(ws.recv(), wait)
             except TimeoutError:
@@ -188,4 +210,4 @@ async def _run(
     finally:
         flush_records()
         await ws.close()
-    return Outcome(sim.failure, len(sim.records), clock() - started)
+    return Outcome(sim.failure, len(sim.records), clock() - started, sim.stopped)

@@ -529,12 +529,13 @@ class Simulation:
         self.records: list[Record] = []
         self.failure: Failure | None = None
         self.passed = False
+        self.stopped: str | None = None  # the reason the server ended the run (``stop``)
 
     # --- state ------------------------------------------------------------------------------------
 
     @property
     def done(self) -> bool:
-        return self.passed or self.failure is not None
+        return self.passed or self.failure is not None or self.stopped is not None
 
     @property
     def step_number(self) -> int | None:
@@ -596,6 +597,16 @@ class Simulation:
             )
         detail = "without a close frame" if code is None else f"code {code}" + (f", {reason!r}" if reason else "")
         self.fail(f"the app closed the connection ({clean_text(detail)}) before terminating", hint)
+
+    def stop(self, now: float, reason: str) -> list[dict[str, Any]]:
+        """The server ends the run before the scenario is over (the sandbox's instance was stopped): STOP with
+        ``reason``, then the connection closes. Not a failure of the app. Returns the message to send."""
+        if self.done:
+            return []
+        self.stopped = reason
+        message = proto.event("stop", reason=reason)
+        self.records.append(Record(now - self.start, "server", self.step_number, message=message))
+        return [message]
 
     # --- time -------------------------------------------------------------------------------------
 
