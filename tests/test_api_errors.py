@@ -347,14 +347,16 @@ def test_relay_env_pro_explicit(run: Any, monkeypatch: pytest.MonkeyPatch) -> No
     assert [str(r.url) for r in requests] == [f"{API}/ibot/workflow?subscriber_id={SUB}"]
 
 
-@pytest.mark.parametrize("env", ["prod", "QA", "dev"])
-def test_unknown_relay_env_is_refused(run: Any, monkeypatch: pytest.MonkeyPatch, env: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "suggestion"), [("prod", "; did you mean 'pro'?"), ("QA", "; did you mean 'qa'?"), ("dev", "")]
+)
+def test_unknown_relay_env_is_refused(run: Any, monkeypatch: pytest.MonkeyPatch, env: str, suggestion: str) -> None:
     monkeypatch.setenv("RELAY_ENV", env)
     result, requests = catch_all(run, "workflow", "list", "-s", SUB)
     assert result.code == 2
     assert requests == []
     assert result.out == ""
-    assert result.err == f"error: RELAY_ENV: expected one of pro, qa, got {env!r}\n"
+    assert result.err == f"error: RELAY_ENV: expected one of pro, qa, got {env!r}{suggestion}\n"
 
 
 def test_connection_refused_names_the_configured_host(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
