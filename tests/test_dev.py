@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -158,6 +159,65 @@ def test_the_workflow_args_come_from_relay_toml(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert [m["text"] for m in of_type(transcript(result.stdout), "wf_api_say_request")] == ["Hello, caller"]
     assert "app |" not in result.stderr  # --app-output none
+
+
+def test_dev_takes_simulates_scenario_flags_and_workflow_args(tmp_path: Path) -> None:
+    ensure_sdk("the template tests")
+    target = project(tmp_path, "place-call")
+    result = dev(
+        tmp_path, str(target), "--once", "--json", *QUICK, "-a", "callee=Carol", "--device", "Bob", "--taps", "double"
+    )
+    assert result.returncode == 0, result.stderr
+    messages = transcript(result.stdout)
+    assert messages[0]["trigger"]["args"]["source_uri"] == BOB  # --device
+    [call] = of_type(messages, "wf_api_call_request")
+    assert call["uri"] == "urn:relay-resource:name:device:Carol"  # -a over relay.toml's callee = "Bob"
+
+
+def test_dev_and_simulate_give_a_project_the_same_device(tmp_path: Path) -> None:
+    """relay.toml installs the workflow on 990007560045678 (Alice): dev sends the urn `simulate URI` sends."""
+    from relay_cli.simulator.devloop import free_port
+
+    node = ensure_sdk("the template tests")
+    target = project(tmp_path, "auto-answer")
+    ran = dev(tmp_path, str(target), "--once", "--json", *QUICK)
+    assert ran.returncode == 0, ran.stderr
+    port = free_port()
+    app = subprocess.Popen(
+        [node, "app.js"],
+        cwd=target,
+        env={**env(tmp_path), "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # until the app accepts connections
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and app.poll() is None
+                time.sleep(0.05)
+        simulated = subprocess.run(
+            [str(RELAY), "workflow", "simulate", f"ws://127.0.0.1:{port}/auto-answer", "--json", *QUICK]
+            + ["--scenario", "inbound-call"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env(tmp_path),
+            check=False,
+        )
+    finally:
+        app.terminate()
+        app.wait(10)
+    assert simulated.returncode == 0, simulated.stderr
+    by_dev, by_simulate = transcript(ran.stdout), transcript(simulated.stdout)
+    alice = {"type": "telephony", "args": {"source_uri": "urn:relay-resource:name:device:Alice"}}
+    assert by_dev[0]["trigger"] == by_simulate[0]["trigger"] == alice
+    [answered_in_dev] = of_type(by_dev, "wf_api_answer_request")
+    [answered_in_simulate] = of_type(by_simulate, "wf_api_answer_request")
+    assert answered_in_dev["_target"] == answered_in_simulate["_target"]
 
 
 def test_a_scenario_the_app_does_not_handle_is_exit_6(tmp_path: Path) -> None:
@@ -325,6 +385,16 @@ BAD = [
         ["--set", "nope=1"],
         "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\n",
         "error: --set: unknown parameter 'nope' (this scenario has: ",
+    ),
+    (
+        ["-b", "loud=maybe"],
+        "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\n",
+        "error: --boolean: expected NAME=true or NAME=false, got 'loud=maybe'",
+    ),
+    (
+        ["--from", "Carol"],
+        "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\n",
+        "error: --from: does not apply to scenario 'button'",
     ),
     (
         ["--app-output", "some"],

@@ -528,10 +528,8 @@ def test_options_for_the_unknowns(run: Any, serve: Any) -> None:
     assert result.code == 0, result.err
     messages = {r["message"]["_type"]: r["message"] for r in lines(result.out)}
     assert messages["wf_api_start_event"]["trigger"]["type"] == "call"
-    assert (
-        messages["wf_api_start_event"]["trigger"]["args"]["source_uri"]
-        == "urn:relay-resource:id:device:990007560045678"
-    )
+    # a device of the account given by its id is named by its one urn, as when it is given by name
+    assert messages["wf_api_start_event"]["trigger"]["args"]["source_uri"] == "urn:relay-resource:name:device:Alice"
     received = messages["wf_api_call_received_event"]
     assert received["call_id"] == "call-1"
     assert (received["device_id"], received["device_name"]) == ("990007560023456", "Bob")  # the caller
@@ -735,7 +733,8 @@ def test_a_registered_workflow_gives_uri_scenario_device_and_args(run: Any, serv
         result = run("workflow", "simulate", "my_auto_answer", "-s", "SUB", *FAST, "--json")
     assert result.code == 0, result.err
     records = lines(result.out)
-    assert records[0]["message"]["trigger"]["args"]["source_uri"] == "urn:relay-resource:id:device:990007560045678"
+    # installed on 990007560045678: Alice, with the urn `simulate URI` and `dev` give her
+    assert records[0]["message"]["trigger"]["args"]["source_uri"] == "urn:relay-resource:name:device:Alice"
     var = next(r["message"] for r in records if r["message"]["_type"] == "wf_api_get_var_response")
     assert var["value"] == "Hello from the args"
     say = next(r["message"] for r in records if r["message"]["_type"] == "wf_api_say_request")

@@ -23,7 +23,8 @@ from typing import Any
 from .. import output
 from ..core import manifest as mf, workflow as wf
 from ..errors import AppMisbehaved, NetworkError, RelayError, UsageError
-from . import protocol, runner, scenario as sc
+from . import runner, scenario as sc
+from .flags import ScenarioFlags
 
 MANIFEST = "relay.toml"
 DEV_KEYS = ("command", "path", "scenario", "workflow")
@@ -111,21 +112,19 @@ class Setup:
 
 def prepare(
     directory: str,
-    scenario: str | None,
-    scenario_file: str | None,
+    flags: ScenarioFlags,
     command: str | None,
     path: str | None,
     port: int | None,
-    settings: list[str] | None,
     check: bool = True,
 ) -> Setup:
     """Everything checked before the app starts (bad input is a UsageError, with nothing started): the command,
-    the path, the scenario and its parameters, from the flags and relay.toml. Run again before each restart in
-    watch mode, so that changes to relay.toml and to a scenario file count; ``check`` checks that --port is free."""
+    the path, the scenario and its parameters, from the flags and relay.toml, as ``relay workflow simulate``
+    takes them. Run again before each restart in watch mode, so that changes to relay.toml and to a scenario
+    file count; ``check`` checks that --port is free."""
     from urllib.parse import urlsplit
 
-    if scenario is not None and scenario_file is not None:
-        raise UsageError("--scenario and --scenario-file cannot be used together; pick one", option="--scenario-file")
+    flags.check()
     root = Path(directory)
     if not root.is_dir():
         raise UsageError(
@@ -163,10 +162,9 @@ def prepare(
     if workflow is not None:
         suggested, defaults, _note = sc.defaults_from_workflow(workflow)
         variables = dict(wf.args_of(workflow))
-    if scenario_file is not None:
-        chosen = runner.load_file(scenario_file)
-    elif scenario is not None:
-        chosen = runner.load_builtin(scenario)
+    chosen = flags.load()
+    if chosen is not None:
+        pass
     elif project.scenario is not None:
         named = project.scenario
         if named.endswith(".toml") or "/" in named:
@@ -186,10 +184,7 @@ def prepare(
             option="--scenario",
         )
     world = runner.demo_world()
-    params = sc.resolve_params(chosen, None, settings, defaults, world)
-    params["vars"] = variables
-    for warning in protocol.option_warnings(params):
-        output.warning(warning)
+    params = flags.resolve(chosen, defaults, variables, world)
     return Setup(root, command, path, check_port(port) if port is not None and check else port, chosen, params, world)
 
 

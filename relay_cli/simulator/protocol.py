@@ -202,15 +202,21 @@ class World:
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def device(self, ref: str) -> Device:
-        """A device from a urn, an id (digits) or a name."""
+        """A device from a urn (kept as given), an id (digits) or a name. A device of the account named by its
+        id or its name has one urn, its name urn (the form of the group member lists), so that a project
+        gets the same urns whether it says Alice or 990007560045678 (``dev`` reads the id from relay.toml)."""
         urn = device_urn(ref)
         parts = urn_parts(urn)
         value = parts[2] if parts else ref
+        given_as_urn = ref.startswith(URN_PREFIX)
         if parts and parts[0] == "id":
-            return Device(urn, value, self.devices.get(value, value))
+            name = self.devices.get(value)
+            if name is not None and not given_as_urn:
+                return Device(device_urn(name), value, name)
+            return Device(urn, value, name or value)
         for device_id, name in self.devices.items():
             if name.casefold() == value.casefold():
-                return Device(urn, device_id, name)
+                return Device(urn if given_as_urn else device_urn(name), device_id, name)
         return Device(urn, made_up_id(value), value)
 
     def members(self, group: str, own_device: str) -> tuple[str, ...]:

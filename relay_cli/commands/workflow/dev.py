@@ -1,16 +1,16 @@
 """``relay workflow dev``: run a workflow project's app on this machine, play a scenario against it through the
 simulator, and again on every change. The work is in ``relay_cli.simulator.devloop``."""
 
-import json
-import sys
 from typing import Annotated
 
 import typer
 
 from ... import output
 from ...errors import UsageError
+from ...simulator.flags import ScenarioFlags
 from .._common import examples
 from . import app
+from ._scenario import scenario_options
 
 APP_OUTPUT = ("all", "stderr", "none")
 
@@ -25,6 +25,7 @@ APP_OUTPUT = ("all", "stderr", "none")
         "relay workflow dev --app-output stderr       # hide what the app prints on stdout (the SDK's own log)",
     ),
 )
+@scenario_options
 def dev(
     directory: Annotated[
         str,
@@ -34,25 +35,6 @@ def dev(
             show_default=False,
         ),
     ] = ".",
-    scenario: Annotated[
-        str | None,
-        typer.Option(
-            "--scenario",
-            metavar="NAME",
-            help="Built-in scenario to play: inbound-call, outbound-call, button, phrase. Default: [dev] scenario of "
-            "relay.toml, else the one the workflow's trigger implies.",
-            show_default=False,
-        ),
-    ] = None,
-    scenario_file: Annotated[
-        str | None,
-        typer.Option(
-            "--scenario-file",
-            metavar="FILE",
-            help="Play your own scenario (TOML; see `relay workflow simulate`).",
-            show_default=False,
-        ),
-    ] = None,
     once: Annotated[
         bool,
         typer.Option(
@@ -87,24 +69,6 @@ def dev(
             show_default=False,
         ),
     ] = None,
-    settings: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="NAME=VALUE",
-            help="Set a scenario parameter or a simulator option, e.g. hold=1, speaking_rate=600 (repeatable; as `relay workflow simulate --set`).",
-            show_default=False,
-        ),
-    ] = None,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            metavar="SECONDS",
-            min=0.01,
-            help="How long the app has to connect and to send each expected request.",
-        ),
-    ] = 10.0,
     app_output: Annotated[
         str,
         typer.Option(
@@ -113,35 +77,26 @@ def dev(
             help="What the app prints that is shown (on stderr, prefixed `app |`).",
         ),
     ] = "all",
-    json_output: Annotated[
-        bool,
-        typer.Option("--json", help="Print the transcript as JSON lines, as `relay workflow simulate --json` does."),
-    ] = False,
+    *,
+    flags: ScenarioFlags,
 ) -> None:
     """Run your workflow app on this machine and play a scenario against it through the simulator; again on
     every change, until Ctrl-C.
 
     Starts the app (the [dev] command of DIRECTORY/relay.toml, in DIRECTORY) with PORT set to a free port, waits
     until it listens, plays the scenario (default: [dev] scenario) as the Relay server would, with the
-    workflow's args from relay.toml, and prints the conversation on stdout; the app's own output goes to stderr,
+    workflow's args from relay.toml (the scenario options are `relay workflow simulate`'s), and prints the conversation on stdout; the app's own output goes to stderr,
     prefixed `app |`. Then it watches DIRECTORY (not node_modules, .git, __pycache__ or .venv): each change
     restarts the app and plays the scenario again. Ctrl-C stops the app and every process it started, and exits
     130. With --once it runs once and exits 0 when the scenario passed, 6 when the app misbehaved, 1 when the app
     did not start or could not be reached."""
     from ...simulator import devloop
-    from ...simulator.scenario import Record
-    from .simulate import finite_seconds
 
-    finite_seconds(timeout, "--timeout")
     if app_output not in APP_OUTPUT:
         raise UsageError(f"expected one of {', '.join(APP_OUTPUT)}, got {app_output!r}", option="--app-output")
-    args = (directory, scenario, scenario_file, command, path, port, settings)
-
-    def emit(record: Record) -> None:
-        text = json.dumps(record.to_json(), ensure_ascii=False) if json_output else record.line()
-        devloop.write(sys.stdout, text + "\n")
-
-    session = devloop.Session(devloop.prepare(*args), timeout, emit, app_output)
+    args = (directory, flags, command, path, port)
+    emit = flags.printer(devloop.write)
+    session = devloop.Session(devloop.prepare(*args), flags.timeout, emit, app_output)
     with devloop.stop_signals():
         try:
             if once:
