@@ -1,6 +1,5 @@
 """The root app: sub-app registration, global options → State, and the one place exceptions become exit codes."""
 
-import json
 import os
 import sys
 import traceback
@@ -8,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import __version__, output
+from . import __version__, inputs, output
 from .commands._common import new_app
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputError, RelayError
 from .output import StreamClosed, message
@@ -181,10 +180,10 @@ def _without_secrets(text: str) -> str:
     """An unexpected exception's text with the values of credential variables masked (it may quote them)."""
     secrets = [os.environ.get("RELAY_API_KEY", ""), os.environ.get("RELAY_SERVER_TOKEN", "")]
     try:
-        headers = json.loads(os.environ.get("RELAY_HEADERS") or "{}")
+        headers = inputs.loads_json(os.environ.get("RELAY_HEADERS") or "{}", "RELAY_HEADERS")
         if isinstance(headers, dict):
             secrets.extend(str(v) for v in headers.values())
-    except ValueError:
+    except (ValueError, inputs.InputError):
         pass
     for secret in sorted(
         {s for value in secrets for s in (value, value.strip()) if len(s) >= 4}, key=len, reverse=True

@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import inputs
 from ..config import store as config_store
-from ..errors import AuthError, RelayError
+from ..errors import AuthError, RelayError, UsageError
 
 SERVICE = "relay-cli"
 FALLBACK_FILE = "credentials.json"
@@ -71,8 +72,11 @@ class TokenStore:
         if self.path is None:
             return {}
         try:
-            data = json.loads(config_store.read_regular(self.path).decode("utf-8"))  # a FIFO there is no login
-        except (OSError, ValueError, UnicodeDecodeError):
+            raw = config_store.read_regular(self.path, inputs.CREDENTIALS_LIMIT, "a credentials file")
+            data = inputs.loads_json(raw.decode("utf-8"), str(self.path))
+        except inputs.InputError as err:
+            raise UsageError(err.message, hint=f"remove {self.path} (or fix it) and log in again") from None
+        except (OSError, ValueError, UnicodeDecodeError):  # a FIFO there is no login, nor is a file that is not JSON
             return {}
         return data if isinstance(data, dict) else {}
 

@@ -3,7 +3,6 @@
 import functools
 import gc
 import inspect
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -130,24 +129,32 @@ def expand_ids(values: list[str] | None, option: str = "--install") -> list[str]
     skipped) or ``-`` (the same, from stdin, read once). The one place bulk targets are read."""
     if not values:
         return values
+    from .. import inputs
+
     ids: list[str] = []
     stdin_lines: list[str] | None = None
     for value in values:
         if value == "-":
+            source = "stdin (-)"
             if stdin_lines is None:
-                stdin_lines = sys.stdin.read().splitlines()
-            lines, source = stdin_lines, "stdin (-)"
+                try:
+                    raw = inputs.read_stdin(inputs.IDS_LIMIT, "an id file", source)
+                    stdin_lines = inputs.decode(raw, source).splitlines()
+                except inputs.InputError as err:
+                    raise UsageError(err.message, option=option) from None
+            lines = stdin_lines
         elif value.startswith("@"):
             path = value[1:]
             if not path:
                 raise UsageError("expected a file name after @, e.g. -i @devices.txt", option=option)
-            try:
-                with open(path, encoding="utf-8-sig") as handle:
-                    lines = handle.read().splitlines()
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                raise UsageError(f"cannot read {value}: {reason}", option=option) from None
             source = value
+            try:
+                raw = inputs.read_bytes(path, inputs.IDS_LIMIT, "an id file", source=source)
+                lines = inputs.decode(raw, source).splitlines()
+            except OSError as exc:
+                raise UsageError(f"cannot read {value}: {exc.strerror or exc}", option=option) from None
+            except inputs.InputError as err:
+                raise UsageError(err.message, option=option) from None
         else:
             ids.append(value)
             continue

@@ -5,13 +5,13 @@ Each value remembers where it came from, for ``relay profile show``.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import inputs
 from ..core import environments, suggest
 from ..core.redact import value_problem
 from ..errors import UsageError
@@ -121,8 +121,8 @@ def _headers(environ: Mapping[str, str]) -> dict[str, str]:
         return {}
     expected = "expected a JSON object of header names to values"
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = inputs.loads_json(raw, "RELAY_HEADERS")
+    except (ValueError, inputs.InputError):
         raise UsageError(expected, option="RELAY_HEADERS") from None
     if not isinstance(data, dict) or not all(isinstance(v, (str, int, float)) for v in data.values()):
         raise UsageError(expected, option="RELAY_HEADERS")

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import inputs
 from ..errors import NotFoundError, RelayError, UsageError
 from .keys import PROFILE_KEYS
 
@@ -211,20 +212,11 @@ def _toml_key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def read_regular(path: Path) -> bytes:
-    """The bytes of the regular file at ``path`` (a link is followed). Anything else is an OSError "not a regular
-    file" before any read: a FIFO would hold the read until something writes into it, a device would feed it
-    anything. FileNotFoundError when there is nothing there."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # opening a FIFO must not wait for a writer
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+def read_regular(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of the regular file at ``path`` (a link is followed), at most ``limit`` (``inputs.InputError``
+    beyond). Anything else is an OSError "not a regular file" before any read: a FIFO would hold the read until
+    something writes into it, a device would feed it anything. FileNotFoundError when there is nothing there."""
+    return inputs.read_bytes(path, limit, what, regular_only=True)
 
 
 class ProfileStore:
@@ -236,11 +228,13 @@ class ProfileStore:
     # reading: fast path, stdlib only
     def read(self) -> dict[str, Any]:
         try:
-            data = read_regular(self.path)
+            data = read_regular(self.path, inputs.CONFIG_LIMIT, "a profiles file")
         except FileNotFoundError:
             return {}
         except OSError as exc:
             raise ConfigFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        except inputs.InputError as err:
+            raise ConfigFileError(err.message, hint="fix or remove the file") from None
         import tomllib  # only for a file that exists: 1.4 ms of imports
 
         try:
@@ -250,7 +244,9 @@ class ProfileStore:
                 f"{self.path} is not valid TOML: not UTF-8 text", hint="fix or remove the file"
             ) from None
         try:
-            doc = tomllib.loads(text)
+            doc = inputs.loads_toml(text, str(self.path))
+        except inputs.InputError as err:
+            raise ConfigFileError(err.message, hint="fix or remove the file") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigFileError(f"{self.path} is not valid TOML: {exc}", hint="fix or remove the file") from None
         check_shape(doc, self.path)
@@ -293,7 +289,8 @@ class ProfileStore:
             raise ConfigWriteError(f"cannot lock {self.lock_path}: {exc.strerror or exc}") from None
         with stack:
             try:
-                text = read_regular(self.path).decode("utf-8-sig")
+                text = read_regular(self.path, inputs.CONFIG_LIMIT, "a profiles file").decode("utf-8-sig")
+                inputs.check_toml_depth(text, str(self.path))  # before tomlkit, which recurses as tomllib does
             except FileNotFoundError:
                 text = HEADER
             except UnicodeDecodeError:
@@ -302,6 +299,8 @@ class ProfileStore:
                 ) from None
             except OSError as exc:
                 raise ConfigFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+            except inputs.InputError as err:
+                raise ConfigFileError(err.message, hint="fix or remove the file") from None
             try:
                 doc = tomlkit.parse(text)
             except Exception as exc:  # noqa: BLE001 - tomlkit raises its own ParseError hierarchy, and others on odd input

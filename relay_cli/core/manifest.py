@@ -35,6 +35,7 @@ from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import inputs  # pure checks of text (its readers are not used here)
 from ..errors import UsageError
 from . import suggest, triggers, workflow as wf
 from .triggers import NotRepresentable
@@ -303,13 +304,11 @@ def parse_entry(name: str, entry: Any, source: str = DEFAULT_FILE) -> Entry:
 
 def decode(raw: bytes, source: str) -> dict[str, Any]:
     """The TOML document in ``raw`` (UTF-8, a byte order mark allowed), read from ``source``; a UsageError naming
-    ``source`` when it is not UTF-8 text or not TOML."""
+    ``source`` when it is not UTF-8 text, nested too deeply (``inputs.MAX_DEPTH``) or not TOML."""
     import tomllib  # only where a manifest is read
 
     try:
-        return tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise UsageError(f"{source}: not UTF-8 text") from None
+        return inputs.loads_toml(inputs.decode(raw, source), source)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: invalid TOML: {exc}") from None
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import output
+from .. import inputs, output
 from ..core import manifest as mf, workflow as wf
 from ..errors import AppMisbehaved, NetworkError, RelayError, UsageError
 from . import runner, scenario as sc
@@ -63,7 +63,7 @@ def read_project(directory: Path) -> Project:
     file = directory / MANIFEST
     project = Project(directory, str(file))
     try:
-        raw = file.read_bytes()
+        raw = inputs.read_bytes(file, inputs.MANIFEST_LIMIT, "a manifest")
     except FileNotFoundError:
         return project
     except OSError as exc:

@@ -64,12 +64,12 @@ def load_builtin(name: str) -> Scenario:
 
 
 def load_file(path: str) -> Scenario:
+    from .. import inputs
+
     try:
-        with open(path, encoding="utf-8-sig") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ScenarioError(f"cannot read {path}: {reason}", option="--scenario-file") from None
+        text = inputs.read_text(path, inputs.SCENARIO_LIMIT, "a scenario")
+    except OSError as exc:
+        raise ScenarioError(f"cannot read {path}: {exc.strerror or exc}", option="--scenario-file") from None
     return parse(text, path)
 
 

@@ -155,8 +155,10 @@ def parse(text: str, source: str) -> Scenario:
     """Scenario TOML → Scenario. Every problem is a ScenarioError naming ``source``, the step and the key."""
     import tomllib
 
+    from .. import inputs
+
     try:
-        doc = tomllib.loads(text)
+        doc = inputs.loads_toml(text, source)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
     return from_dict(doc, source)

@@ -52,16 +52,15 @@ RefsOpt = Annotated[
 
 def load(path: str) -> Any:
     """Read and parse the manifest; every problem is one line naming the file (exit 2), before anything is sent."""
+    from ... import inputs
     from ...core import manifest as mf
 
     source = "<stdin>" if path == "-" else path
     try:
         if path == "-":
-            stream = getattr(sys.stdin, "buffer", None)
-            raw = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
+            raw = inputs.read_stdin(inputs.MANIFEST_LIMIT, "a manifest")
         else:
-            with open(path, "rb") as handle:
-                raw = handle.read()
+            raw = inputs.read_bytes(path, inputs.MANIFEST_LIMIT, "a manifest")
     except FileNotFoundError:
         raise UsageError(f"{source}: no such file (name the manifest with -f FILE)") from None
     except OSError as exc:
