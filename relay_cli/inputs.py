@@ -23,9 +23,9 @@ from .errors import UsageError
 
 MiB = 1 << 20
 
-#: a manifest (``-f``, ``relay.toml`` of a project, stdin): 10,000 workflows export to about 4 MiB
+#: a manifest (``-f``, ``relay.toml`` of a project, stdin): 10,000 workflows of two devices and two args are 2 MiB
 MANIFEST_LIMIT = 16 * MiB
-#: an id file (``-i @FILE``, ``-i -``): 100,000 ids are about 1.6 MiB
+#: an id file (``-i @FILE``, ``-i -``): 100,000 ids of 15 digits are 1.5 MiB
 IDS_LIMIT = 16 * MiB
 #: a scenario file (``--scenario-file``, ``[dev] scenario``)
 SCENARIO_LIMIT = 1 * MiB
