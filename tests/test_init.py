@@ -139,6 +139,7 @@ def test_the_defaults_the_next_steps_and_json(run: Any, tmp_path: Path, monkeypa
         "name": 'front desk "A"',
         "directory": ".",
         "files": FILES["python"],
+        "replaced": [],
         "next": ["python3 -m venv .venv", ".venv/bin/python -m pip install -r requirements.txt", "relay workflow dev"],
     }
     doc = tomllib.loads(Path("relay.toml").read_text(encoding="utf-8"))
@@ -216,11 +217,110 @@ def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary_file(
     monkeypatch.setattr(os, "replace", replace)
     result = run("workflow", "init", "blank", str(target), "--force")
     assert result.code == 2
-    assert (
-        one_error_line(result.err) == f"error: DIRECTORY: cannot write {target / 'relay.toml'}: No space left on device"
-    )
+    assert result.err.splitlines() == [
+        f"Replacing in {target}: relay.toml",
+        f"error: DIRECTORY: cannot write {target / 'relay.toml'}: No space left on device",
+    ]
+    assert os.listdir(target) == ["relay.toml"]  # the files it had added are gone again, and no temporary file
     assert (target / "relay.toml").read_text(encoding="utf-8") == "# mine\n"
-    assert not [p.name for p in target.iterdir() if p.name.endswith(".tmp")]
+
+
+# --- never outside DIRECTORY -------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links without privileges are POSIX")
+def test_init_replaces_a_symlink_instead_of_writing_through_it(run: Any, tmp_path: Path) -> None:
+    """A README.md in the project linked to a private dotfile: --force replaces the link with the project's file;
+    the dotfile keeps its content and its mode, and --force said what it would replace."""
+    dotfile = tmp_path / "home" / ".secret"
+    dotfile.parent.mkdir()
+    dotfile.write_text("token=abc\n", encoding="utf-8")
+    dotfile.chmod(0o600)
+    target = tmp_path / "proj"
+    target.mkdir()
+    (target / "README.md").symlink_to(dotfile)
+    (target / "relay.toml").write_text("# mine\n", encoding="utf-8")
+
+    result = run("workflow", "init", "blank", str(target), "--force", "--json")
+    assert result.code == 0, result.err
+    assert result.err == (
+        f"Replacing in {target}: relay.toml, README.md (a symbolic link to {dotfile}: the link is replaced, not what "
+        "it points to)\n"
+    )
+    assert result.json()["replaced"] == [str(target / "relay.toml"), str(target / "README.md")]
+    assert dotfile.read_text(encoding="utf-8") == "token=abc\n" and dotfile.stat().st_mode & 0o777 == 0o600
+    assert not (target / "README.md").is_symlink()
+    assert (target / "README.md").read_text(encoding="utf-8").startswith("# proj\n\nA Relay workflow")
+    assert sorted(os.listdir(dotfile.parent)) == [".secret"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links without privileges are POSIX")
+def test_init_creates_nothing_through_a_dangling_link(run: Any, tmp_path: Path) -> None:
+    """A dangling link in the project (to a directory that does not exist) is replaced, not followed: no
+    directory appears outside the project. A DIRECTORY that is itself a dangling link is refused."""
+    outside = tmp_path / "outside"
+    target = tmp_path / "proj"
+    target.mkdir()
+    (target / "relay.toml").symlink_to(outside / "made" / "relay.toml")
+    result = run("workflow", "init", "blank", str(target), "--force")
+    assert result.code == 0, result.err
+    assert not os.path.lexists(outside)
+    assert (target / "relay.toml").is_file() and not (target / "relay.toml").is_symlink()
+
+    link = tmp_path / "link"
+    link.symlink_to(outside / "proj")
+    result = run("workflow", "init", "blank", str(link))
+    assert result.code == 2
+    assert one_error_line(result.err) == (
+        f"error: DIRECTORY: {link} is a symbolic link to {outside / 'proj'}, which does not exist; nothing was created "
+        "through it"
+    )
+    assert not os.path.lexists(outside)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{dir}\udcff"], "error: DIRECTORY: expected a directory path in UTF-8, got '{dir}\\xff'"),
+        (["{dir}", "--name", "lobby\udce9"], "error: --name: expected a workflow name in UTF-8, got 'lobby\\xe9'"),
+    ],
+)
+def test_init_refuses_a_name_that_is_not_utf8_before_writing_anything(
+    run: Any, tmp_path: Path, args: list[str], message: str
+) -> None:
+    """A byte that is not UTF-8 on the command line (Python hands it over as a lone surrogate) could not be written
+    into relay.toml: it is refused before anything is written, so the run after it, with a good name, works."""
+    target = tmp_path / "proj"
+    result = run("workflow", "init", "blank", *[a.format(dir=target) for a in args])
+    assert (result.code, result.out) == (2, "")
+    assert one_error_line(result.err) == message.format(dir=target)
+    assert os.listdir(tmp_path) == []
+    result = run("workflow", "init", "blank", str(target), "--name", "lobby")
+    assert result.code == 0, result.err
+    assert sorted(os.listdir(target)) == sorted(FILES["js"])
+
+
+def test_a_failed_write_in_a_new_directory_leaves_nothing(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing half-written: the directories init made, and the files it added, go again when a write fails."""
+    import tempfile
+
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("prefix") == ".README.md.":
+            raise OSError(28, "No space left on device")
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    target = tmp_path / "a" / "b"
+    result = run("workflow", "init", "blank", str(target))
+    assert result.code == 2
+    assert (
+        one_error_line(result.err) == f"error: DIRECTORY: cannot write {target / 'README.md'}: No space left on device"
+    )
+    assert os.listdir(tmp_path) == []
 
 
 # --- relay.toml and apply -----------------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """``relay workflow init``: write a new workflow project (the app, its dependencies, relay.toml, a README)."""
 
+import contextlib
 import os
+import stat
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,10 +23,32 @@ TEMPLATE_NAMES = (
 )  # relay_cli.templates.TEMPLATES, kept here for --help
 
 
-def _plan(
-    template: str, directory: str | None, lang: str, name: str | None, force: bool
-) -> tuple[Any, dict[str, str], str]:
-    """Check everything before writing anything: (the directory, the files to write, the workflow name)."""
+@dataclass
+class _Plan:
+    """What init will do, decided before anything is written."""
+
+    target: Path
+    files: dict[str, bytes]  # relative name -> content, encoded: nothing can fail to encode once writing began
+    name: str
+    #: the files already there, each with a note on what it is when that is not a plain file
+    replaced: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _utf8(text: str, option: str, what: str) -> None:
+    """Refuse text that is not UTF-8 (a byte that is not, from the command line, arrives as a lone surrogate):
+    it cannot be written into the project's files, so it is refused before any of them is written."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise UsageError(f"expected {what} in UTF-8, got '{shown}'", option=option) from None
+
+
+def _plan(template: str, directory: str | None, lang: str, name: str | None, force: bool) -> _Plan:
+    """Check everything before writing anything: the template, the names, the directory and what is in it."""
     from ...core import workflow as wf
     from ...templates import LANGS, TEMPLATES
 
@@ -37,6 +62,10 @@ def _plan(
         raise UsageError(suggest.expected(lang, LANGS), option="--lang")
     if directory is not None and (not directory.strip() or "\0" in directory):
         raise UsageError(f"expected a directory path, got {directory!r}", option="DIRECTORY")
+    if directory is not None:
+        _utf8(directory, "DIRECTORY", "a directory path")
+    if name is not None:
+        _utf8(name, "--name", "a workflow name")
     target = Path(directory if directory is not None else template)
     try:
         if name is None:
@@ -47,51 +76,134 @@ def _plan(
                     "give the workflow a name with --name",
                     option="--name",
                 )
+            _utf8(name, "--name", "the directory's name (the workflow's name unless --name says otherwise)")
         else:
             name = wf.validate_name(name)
             if wf.has_control(name):
                 raise UsageError(f"expected a workflow name without control characters, got {name!r}", option="--name")
         from ...templates import files
 
-        written = files(template, lang, name)
+        written = {rel: text.encode("utf-8") for rel, text in files(template, lang, name).items()}
+        if os.path.islink(target) and not target.exists():
+            raise UsageError(
+                f"{target} is a symbolic link to {os.readlink(target)}, which does not exist; nothing was created "
+                "through it",
+                option="DIRECTORY",
+            )
         if target.exists() and not target.is_dir():
             raise UsageError(f"{target} exists and is not a directory", option="DIRECTORY")
-        _check_contents(target, written, force)
-        return target, written, name
+        replaced = _check_contents(target, written, force)
+        return _Plan(target, written, name, replaced)
     except OSError as exc:  # a name too long for the file system, a loop of symbolic links, ...
         raise UsageError(f"cannot use {target}: {exc.strerror or exc}", option="DIRECTORY") from None
 
 
-def _check_contents(target: Path, written: dict[str, str], force: bool) -> None:
-    if target.is_dir():
+def _check_contents(target: Path, written: dict[str, bytes], force: bool) -> list[tuple[str, str]]:
+    """What of the project's files is there already (the list --force announces). An entry of a project's name is
+    replaced itself: a symbolic link by a file (what it points to is left alone, wherever that is), never written
+    through; a directory, FIFO or device there is refused."""
+    if not target.is_dir():
+        return []
+    try:
+        present = sorted(p.name for p in target.iterdir())
+    except OSError as exc:
+        raise UsageError(f"cannot read {target}: {exc.strerror or exc}", option="DIRECTORY") from None
+    if present and not force:
+        shown = ", ".join(present[:5]) + (", ..." if len(present) > 5 else "")
+        raise UsageError(
+            f"{target} is not empty ({shown}); choose a new directory, or pass --force to write into it "
+            "(replacing files of the same names)",
+            option="DIRECTORY",
+        )
+    replaced: list[tuple[str, str]] = []
+    for rel in written:
         try:
-            present = sorted(p.name for p in target.iterdir())
-        except OSError as exc:
-            raise UsageError(f"cannot read {target}: {exc.strerror or exc}", option="DIRECTORY") from None
-        if present and not force:
-            shown = ", ".join(present[:5]) + (", ..." if len(present) > 5 else "")
+            mode = os.lstat(target / rel).st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(mode):
+            link = os.readlink(target / rel)
+            replaced.append((rel, f"a symbolic link to {link}: the link is replaced, not what it points to"))
+        elif stat.S_ISDIR(mode):
+            raise UsageError(f"{target / rel} is a directory; the project writes a file there", option="DIRECTORY")
+        elif not stat.S_ISREG(mode):
             raise UsageError(
-                f"{target} is not empty ({shown}); choose a new directory, or pass --force to write into it "
-                "(replacing files of the same names)",
+                f"{target / rel} is not a regular file (a FIFO, a socket or a device); the project writes a file there",
                 option="DIRECTORY",
             )
-        for rel in written:
-            if (target / rel).is_dir():
-                raise UsageError(f"{target / rel} is a directory; the project writes a file there", option="DIRECTORY")
+        else:
+            replaced.append((rel, ""))
+    return replaced
 
 
-def _write(target: Any, written: dict[str, str]) -> None:
-    from ...config.store import atomic_write
+def _write(plan: _Plan) -> None:
+    """Write every file, or none: each goes to a temporary file in the directory first; only when all are written
+    are they renamed into place (a rename replaces a symbolic link itself, never what it points to). When
+    anything fails, the files this run added and the directories it made are removed again, so a second run
+    starts from the same place."""
+    import tempfile
 
+    target = plan.target
     mask = os.umask(0)
     os.umask(mask)
+    made = _missing_ancestors(target)
+    temps: dict[str, str] = {}
+    added: list[str] = []
+    replaced: list[str] = []
+    current = target  # what is being written, for the message
     try:
         target.mkdir(parents=True, exist_ok=True)
-        for rel, text in written.items():
-            atomic_write(target / rel, text, mode=0o666 & ~mask)
+        for rel, data in plan.files.items():
+            current = target / rel
+            fd, temps[rel] = tempfile.mkstemp(prefix=f".{rel}.", suffix=".tmp", dir=target)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temps[rel], 0o666 & ~mask)
+        for rel in sorted(plan.files, key=lambda rel: os.path.lexists(target / rel)):  # the new files first
+            current = target / rel
+            existed = os.path.lexists(current)
+            os.replace(temps[rel], current)
+            del temps[rel]
+            (replaced if existed else added).append(rel)
+        _sync_directory(target)
     except OSError as exc:
-        where = exc.filename or target
-        raise UsageError(f"cannot write {where}: {exc.strerror or exc}", option="DIRECTORY") from None
+        for tmp in temps.values():
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        for rel in added:
+            with contextlib.suppress(OSError):
+                os.unlink(target / rel)
+        for directory in reversed(made):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        note = f" (already replaced: {', '.join(replaced)})" if replaced else ""
+        raise UsageError(f"cannot write {current}: {exc.strerror or exc}{note}", option="DIRECTORY") from None
+
+
+def _missing_ancestors(target: Path) -> list[Path]:
+    """The directories ``target.mkdir(parents=True)`` would make, outermost first."""
+    missing = []
+    for path in [target, *target.parents]:
+        if os.path.lexists(path):
+            break
+        missing.append(path)
+    return list(reversed(missing))
+
+
+def _sync_directory(target: Path) -> None:
+    """The new names survive a power cut (where directories can be opened and synced)."""
+    try:
+        fd = os.open(target, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _next_steps(target: Any, lang: str) -> list[str]:
@@ -152,7 +264,11 @@ def init(
     ] = None,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Write into a directory that is not empty, replacing files of the same names."),
+        typer.Option(
+            "--force",
+            help="Write into a directory that is not empty, replacing files of the same names (listed on stderr "
+            "first; a symbolic link is replaced itself, never written through).",
+        ),
     ] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -166,10 +282,14 @@ def init(
     anything is wrong, and a directory that is not empty is refused without --force."""
     from ...templates import LANG_NAMES
 
-    target, written, workflow_name = _plan(template, directory, lang, name, force)
-    _write(target, written)
+    plan = _plan(template, directory, lang, name, force)
+    target, workflow_name = plan.target, plan.name
+    if plan.replaced:
+        shown = [f"{rel} ({note})" if note else rel for rel, note in plan.replaced]
+        output.message(f"Replacing in {target}: {', '.join(shown)}")
+    _write(plan)
     steps = _next_steps(target, lang)
-    paths = [str(target / rel) for rel in written]
+    paths = [str(target / rel) for rel in plan.files]
     if json_output:
         output.print_json(
             {
@@ -178,6 +298,7 @@ def init(
                 "name": workflow_name,
                 "directory": str(target),
                 "files": paths,
+                "replaced": [str(target / rel) for rel, _ in plan.replaced],
                 "next": steps,
             }
         )
