@@ -163,10 +163,10 @@ def _kind(value: Any) -> str:
 
 
 def _unknown(key: str, known: Any, what: str) -> str:
-    import difflib
+    from ..core.suggest import closest
 
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-    guess = f" (did you mean {close[0]}?)" if close else ""
+    close = closest(key, known)
+    guess = f" (did you mean {close}?)" if close else ""
     return f"unknown key{guess}; {what}"
 
 
