@@ -168,6 +168,10 @@ PAGES: dict[str, dict[str, object]] = {
                 "outbound and place-call\n"
                 "workflows, or a blank one."
             )),
+            ("update", None, (
+                "Change a workflow in place: its URI, name, trigger options, args, --transient "
+                "or --hidden."
+            )),
             ("create", None, (
                 "Create a workflow: start your app at --uri when a trigger fires on the devices "
                 "it is installed on."

@@ -119,6 +119,22 @@ NumberOpt = Annotated[
 ]
 
 
+class ThisMachine:
+    """This machine's zone and clock, as a trigger's defaults ask for them (``core.triggers.Machine``), for
+    ``workflow create`` and ``workflow update``. commands/localtime.py is loaded only when a trigger asks (a
+    timer's defaults): running `create call` loads no command module but the workflow ones (tests/test_startup.py)."""
+
+    def local_zone_name(self) -> str:
+        from .localtime import local_zone_name
+
+        return local_zone_name()
+
+    def next_full_hour(self) -> str:
+        from .localtime import next_full_hour
+
+        return next_full_hour()
+
+
 def examples(*commands: str) -> str:
     """An epilog listing example commands, kept unwrapped in --help."""
     return "Examples:\n\n\b\n" + "\n".join(f"  {c}" for c in commands)

@@ -15,7 +15,8 @@ app = new_app(HELP)
 COMMANDS = {
     "list": "listing", "delete": "manage", "install": "manage", "uninstall": "manage", "trigger": "manage",
     "logs": "logs", "diff": "deploy", "apply": "deploy", "export": "deploy", "check": "deploy",
-    "simulate": "simulate", "dev": "dev", "init": "init", "create": "create", "args": "args", "instance": "instance",
+    "simulate": "simulate", "dev": "dev", "init": "init", "update": "update", "create": "create", "args": "args",
+    "instance": "instance",
 }  # fmt: skip
 #: the subcommands that are groups: their module has an ``app`` of its own, and its ``HELP``
 GROUPS = ("create", "args", "instance")

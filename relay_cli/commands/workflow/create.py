@@ -23,6 +23,7 @@ from .._common import (
     NumberOpt,
     StrictOpt,
     SubscriberOpt,
+    ThisMachine,
     examples as example_epilog,
     expand_ids,
     new_app,
@@ -166,21 +167,6 @@ def _parameter(option: Option) -> inspect.Parameter:
     return _opt(option.name, Annotated[annotation, typer.Option(*option.flags, **settings)], default)
 
 
-class _ThisMachine:
-    """This machine's zone and clock for a trigger's defaults (commands/localtime.py), loaded only when a
-    trigger asks: `create` loads no command module but the workflow ones (tests/test_startup.py)."""
-
-    def local_zone_name(self) -> str:
-        from ..localtime import local_zone_name
-
-        return local_zone_name()
-
-    def next_full_hour(self) -> str:
-        from ..localtime import next_full_hour
-
-        return next_full_hour()
-
-
 def _values(trigger: Trigger, options: dict[str, Any]) -> dict[str, Any]:
     """The command's own options → the trigger's option values (NAME=VALUE pairs parsed into a dict)."""
     from ...core import workflow as wf  # not at import: `relay --help` builds every command (test_startup)
@@ -199,7 +185,7 @@ def register(trigger: Trigger) -> None:
     def command(ctx: typer.Context, **options: Any) -> None:
         common = {k: options.pop(k) for k in list(options) if k in _COMMON_NAMES}
         checks = {k: options.pop(k) for k in list(options) if k in _CHECK_NAMES} or None
-        _save(ctx, trigger.build(_values(trigger, options), _ThisMachine()), common, checks)
+        _save(ctx, trigger.build(_values(trigger, options), ThisMachine()), common, checks)
 
     own = [_parameter(option) for option in trigger.options]
     command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by inspect; typeshed omits it
