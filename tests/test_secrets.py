@@ -42,6 +42,7 @@ COMMANDS = [
     ["workflow", "args", "get", "-w", "wf-1", "-s", SUB, "greeting"],
     ["workflow", "args", "set", "-w", "wf-1", "-s", SUB, "-a", "x=1"],
     ["workflow", "args", "unset", "-w", "wf-1", "-s", SUB, "x"],
+    ["workflow", "update", "-w", "wf-1", "-s", SUB, "--uri", "wss://h/q", "-a", "x=1"],
     ["workflow", "instance", "stop", "-s", SUB, "-i", "i-1", "--yes", "--no-wait"],
     ["workflow", "logs", "-s", SUB],
     ["workflow", "diff", "-f", "relay.toml"],

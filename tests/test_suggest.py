@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from relay_cli.core.suggest import closest, expected
+from relay_cli.simulator.runner import builtin_names
 
 U = ("-n", "x", "-u", "wss://h/x")
 
@@ -47,8 +48,8 @@ U = ("-n", "x", "-u", "wss://h/x")
         ),
         (
             ("workflow", "simulate", "ws://localhost:9/x", "--scenario", "inbound"),
-            "--scenario: unknown scenario 'inbound'; did you mean 'inbound-call'? (built-in: button, inbound-call, "
-            "outbound-call, phrase; or --scenario-file FILE)",
+            "--scenario: unknown scenario 'inbound'; did you mean 'inbound-call'? "
+            f"(built-in: {', '.join(builtin_names())}; or --scenario-file FILE)",
         ),
         (
             ("completion", "show", "bsh"),

@@ -20,16 +20,6 @@ from . import triggers, workflow as wf
 from .triggers import Machine, NotRepresentable, Option, Trigger
 
 
-def trigger_options() -> dict[str, list[tuple[Trigger, Option]]]:
-    """Every option of the table by its name (``trigger`` is every kind's; the others belong to one kind each),
-    in the table's order: what ``update`` offers as flags."""
-    found: dict[str, list[tuple[Trigger, Option]]] = {}
-    for trigger in triggers.TRIGGERS:
-        for option in trigger.options:
-            found.setdefault(option.name, []).append((trigger, option))
-    return found
-
-
 @dataclass(frozen=True)
 class Changes:
     """What ``update`` was asked to change; None (or empty) is "leave it as it is"."""
@@ -111,7 +101,7 @@ def _new_trigger(
     label = workflow.get("name") or workflow.get("workflow_id")
     key, declared = kind_of(workflow)
     first = next(iter(given))
-    flag = trigger_options()[first][0][1].flag
+    flag = triggers.BY_OPTION[first][0][1].flag
     if key is None or declared is None:
         raise UsageError(
             f"{label}'s trigger ({key or 'none'}) is not one relay creates, so its options cannot be changed here",
@@ -120,7 +110,7 @@ def _new_trigger(
     names = {option.name for option in declared.options}
     for name in given:
         if name not in names:
-            other = trigger_options()[name][0][1].flag
+            other = triggers.BY_OPTION[name][0][1].flag
             raise UsageError(
                 f"does not apply to {label}, a {declared.name} workflow (its trigger options: {_flags(declared)}); "
                 "the kind of trigger cannot be changed: create a new workflow for another one",

@@ -1,6 +1,6 @@
 """``relay workflow update -w REF``: change a workflow in place (its URI, name, trigger options, args, options).
 
-The flags of the trigger options come from the table of triggers (``core.update.trigger_options``), so every
+The flags of the trigger options come from the table of triggers (``core.triggers.BY_OPTION``), so every
 kind's options are here once; which of them apply is known once the workflow is fetched (``core.update``).
 """
 
@@ -44,10 +44,10 @@ def _trigger_parameters() -> list[inspect.Parameter]:
     across the tool (tests/test_short_flags.py), and the trigger kinds give some letters several (``-c`` is nfc's
     --category and the timer's --count). Every value may repeat (phrases do); ``core.update`` takes one value
     for the kinds that have one."""
-    from ...core.update import trigger_options
+    from ...core.triggers import BY_OPTION
 
     parameters = []
-    for name, owners in trigger_options().items():
+    for name, owners in BY_OPTION.items():
         options = [option for _, option in owners]
         flags = list(dict.fromkeys(f for o in options for f in o.flags if f.startswith("--")))
         many = len(owners) > 1 or any(o.repeatable or o.kind == "pairs" for o in options)

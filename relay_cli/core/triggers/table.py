@@ -633,6 +633,12 @@ TRIGGERS: tuple[Trigger, ...] = (CALL, BUTTON, PHRASE, EVENT, BATTERY, HTTP, NFC
 
 BY_NAME: dict[str, Trigger] = {trigger.name: trigger for trigger in TRIGGERS}
 BY_KEY: dict[str, Trigger] = {key: trigger for trigger in TRIGGERS for key in trigger.keys}
+#: every option by its name, with the triggers that have it (``trigger`` is every kind's; the others belong to one
+#: kind each), in the table's order: the flags of ``relay workflow update``
+BY_OPTION: dict[str, list[tuple[Trigger, Option]]] = {}
+for _trigger in TRIGGERS:
+    for _option in _trigger.options:
+        BY_OPTION.setdefault(_option.name, []).append((_trigger, _option))
 #: every ``on_*`` key a trigger can have, in the order ``trigger_key`` looks for them
 TRIGGER_KEYS = tuple(BY_KEY)
 
