@@ -1,10 +1,10 @@
 """Entry point: ``relay`` and ``python -m relay_cli``.
 
-``relay --version`` is answered here, before Typer or anything else is imported: it is the command
-scripts call most often to check the tool is there. A lone ``-v`` is the reference CLI's version flag, so
-``relay -v`` prints the version too (with a command after it, ``-v`` means ``--verbose``).
-``relay --help`` and ``relay workflow --help`` are answered here too, by ``quickhelp`` (the same text as
-Typer's, without importing Typer or building the command tree).
+``relay --version`` and the help pages of the groups (``relay --help``, ``relay workflow --help``, ...) are
+answered here, before Typer or any command is imported: the version is what scripts call most often to check
+the tool is there, and the pages come from the command registry alone (relay_cli/registry.py lays them out; a
+group's page is the same text when Typer shows it, e.g. for ``relay help workflow``). A lone ``-v`` is the
+reference CLI's version flag, so ``relay -v`` prints the version too (with a command, ``-v`` means ``--verbose``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _main(argv)
+        return _main(sys.argv[1:] if argv is None else list(argv))
     except KeyboardInterrupt:  # Ctrl-C before a command runs (while the command tree is imported): app.run's rule
         from .output import say_interrupted
 
@@ -23,73 +23,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _main(argv: list[str] | None) -> int:
-    args = sys.argv[1:] if argv is None else list(argv)
+def _main(args: list[str]) -> int:
     if args in (["--version"], ["-V"], ["-v"]):  # a lone -v: the reference CLI's version flag (else -v is --verbose)
         from . import __version__
 
         return _write(f"relay {__version__}\n")
-    if 0 < len(args) <= 2 and args[-1] in ("--help", "-h"):
-        from .quickhelp import page_for
+    if args and args[-1] in ("--help", "-h") and not os.environ.get("_RELAY_COMPLETE"):
+        from . import registry
 
-        page = page_for(args)
-        if page is not None:
-            return _write(page)
-    if argv is not None or "relay_cli.app" in sys.modules:
-        # called as a function (the tests, a program that embeds relay): the command, and the process as it was
-        from .app import run
-
-        return run(args)
-    _settle()  # the `relay` command (`python -m relay_cli`): this process runs one command and ends
+        group = registry.group(tuple(args[:-1]))
+        if group is not None:
+            return _write(registry.page(group, registry.width()))
     from .app import run
 
-    return _end(run(args))
-
-
-def _settle() -> None:
-    """Import the command tree (Typer's and our modules: some 25,000 objects the cyclic garbage collector tracks,
-    which live until the process ends) with the collector off, then move what is alive into its permanent
-    generation, and do the same once more at exit: its passes over these objects, while they are made (28 of a
-    `workflow list`'s 36 collections) and at exit, free nothing and cost 20-30 ms. Reference counting frees
-    everything as before; the collector goes on as before for what is made from now on."""
-    import atexit
-    import gc
-
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        from . import app  # noqa: F401
-    finally:
-        if enabled:
-            gc.enable()
-    gc.freeze()
-    atexit.register(gc.freeze)
-    from . import output
-
-    output.one_command = True
-
-
-def _end(code: int) -> int:
-    """The end of a process that ran one command: what the interpreter does at exit, less freeing the memory
-    the process leaves (some 25,000 objects of the command tree, a listing's answer; 5-20 ms), which the
-    operating system takes back at once. So: wait for nothing (when a thread that is not a daemon is still
-    running, such as an interrupted apply's, the interpreter's own exit does it all), run the ``atexit``
-    functions, flush stdout and stderr (``app.run`` has already flushed stdout and reported any failure),
-    and end with ``code``."""
-    import threading
-
-    main_thread = threading.main_thread()
-    if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
-        return code
-    import atexit
-
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError, AttributeError):
-            pass
-    os._exit(code)
+    return run(args)
 
 
 def _write(text: str) -> int:

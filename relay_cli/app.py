@@ -1,179 +1,167 @@
-"""The root app: sub-app registration, global options → State, and the one place exceptions become exit codes."""
+"""The command line: the groups of ``relay_cli.registry`` as click groups that build only the command that runs,
+the global options → State, and the one place exceptions become exit codes."""
 
 import os
 import sys
 import traceback
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from . import __version__, inputs, output
-from .commands._common import new_app
+from . import __version__, inputs, output, registry
+from .commands._common import CONTEXT_SETTINGS, Invocation
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputError, RelayError
 from .output import StreamClosed, message
 
-HELP = """\
-Register and manage Relay workflows.
 
-A workflow is a WebSocket app you host; registering it tells the Relay server to start it when a
-trigger fires on your devices (a call, a button tap, a phrase, a timer, ...).
-
-Examples:
-
-\b
-  relay workflow create call --trigger inbound --name my_auto_answer \\
-      --uri wss://myhost.mydomain.com/autoanswerpath --install 990007560045678
-  relay workflow create button --trigger double --name place-call \\
-      --uri wss://myhost.mydomain.com/placecallpath --install-all
-  relay workflow list
-
-Exit codes: 0 ok, 1 API or network failure, 2 bad input, 3 not found, 4 authentication, 5 diff: changes
-pending, 6 a check of your workflow app failed, 70 internal error (please report it), 130 interrupted.
-"""
-
-
-def _version(value: bool) -> None:
-    if value:
+def _version(ctx: typer.Context, param: Any, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
         sys.stdout.write(f"relay {__version__}\n")
         raise typer.Exit(0)
 
 
-#: the modules under relay_cli.commands that register top-level commands, in the order --help lists them
-MODULES = (
-    "workflow", "profile", "server", "account", "auth", "completion", "geofence", "venues", "tag", "analytics",
-    "audio", "user", "meta",
-)  # fmt: skip
-#: each top-level command → the module that registers it (tests/test_meta.py checks this against the tree)
-COMMANDS = {
-    "workflow": "workflow", "profile": "profile", "server": "server", "devices": "account", "group": "account",
-    "login": "auth", "logout": "auth", "whoami": "auth", "env": "auth", "token": "auth", "subscriber": "auth",
-    "completion": "completion", "geofence": "geofence", "venues": "venues", "positions": "venues", "tag": "tag",
-    "analytics": "analytics", "audio": "audio", "user": "user", "help": "meta", "version": "meta", "update": "meta",
-}  # fmt: skip
+class GlobalOption(TyperOption):
+    """``-P/--profile``, ``-v/--verbose`` or ``--timeout``, as an option of every group and command: its value,
+    wherever it was given, goes to the command line's Invocation (the later one wins), which makes the State."""
+
+    def __init__(self, option: registry.GlobalOption, flags: list[str]) -> None:
+        super().__init__(
+            param_decls=[*flags, f"global_{option.name}"],  # a name no command's own parameter has
+            type=float if option.name == "timeout" else None,
+            is_flag=option.metavar is None,
+            default=False if option.metavar is None else None,
+            metavar=option.metavar,
+            help=option.help,
+            expose_value=False,
+            callback=self.keep,
+        )
+        self.option = option
+
+    def keep(self, ctx: typer.Context, param: Any, value: Any) -> None:
+        invocation = ctx.find_object(Invocation)
+        if invocation is not None and value is not None and value is not False:
+            setattr(invocation, self.option.name, value)
 
 
-def _register(app: typer.Typer, name: str, sub: str | None = None) -> None:
-    import importlib
-
-    module = importlib.import_module(f".commands.{name}", __package__)
-    if name == "workflow":
-        module.load(sub)
-    if name in ("workflow", "profile"):
-        app.add_typer(module.app, name=name, help=module.HELP)
-    else:
-        module.register(app)
-
-
-def build_app(only: str | None = None, sub: str | None = None) -> typer.Typer:
-    """The command tree; with ``only`` (a top-level command name), just that command's module is registered,
-    which is all a command line naming it needs and saves building the rest (startup time); with ``sub`` too
-    (``relay workflow list``: "list"), just the module of that subcommand of ``relay workflow``."""
-    app = new_app(HELP)
-
-    @app.callback()
-    def root(
-        ctx: typer.Context,
-        profile_name: Annotated[
-            str | None,
-            typer.Option(
-                "--profile",
-                "-P",
-                metavar="NAME",
-                help="Profile to use for this command. [env: RELAY_PROFILE]",
-                show_default=False,
-            ),
-        ] = None,
-        version: Annotated[
-            bool, typer.Option("--version", "-V", help="Print the version and exit.", is_eager=True, callback=_version)
-        ] = False,
-        verbose: Annotated[
-            bool,
-            typer.Option(
-                "--verbose", "-v", help="Log each HTTP request and response on stderr (credentials are redacted)."
-            ),
-        ] = False,
-        timeout: Annotated[
-            float | None,
-            typer.Option(
-                "--timeout",
-                metavar="SECONDS",
-                help="Deadline of each request to the API, from connecting to the last byte of the answer "
-                "(default 30). [env: RELAY_TIMEOUT]",
-                show_default=False,
-            ),
-        ] = None,
-    ) -> None:
-        from .state import State
-
-        state = State(profile_flag=profile_name, verbose=verbose, timeout_flag=timeout)
-        ctx.obj = state
-        ctx.call_on_close(state.close)
-
-    for name in (COMMANDS[only],) if only in COMMANDS else MODULES:
-        _register(app, name, sub if only == name else None)
-    return app
+def _with_global_options(command: Any) -> Any:
+    """``command`` with the global options added, less any flag of them the command has an option of its own
+    for (``--timeout`` of ``workflow check``, ``-v`` of ``workflow create position``): there, its own wins."""
+    taken = {flag for param in command.params for flag in (*param.opts, *param.secondary_opts)}
+    for option in registry.GLOBAL_OPTIONS:
+        flags = [flag for flag in option.flags if flag not in taken]
+        if any(flag.startswith("--") for flag in flags):
+            command.params.append(GlobalOption(option, flags))
+    return command
 
 
-def _command_at(args: list[str]) -> int | None:
-    """Where in ``args`` the top-level command is, when the whole tree is not needed to run it: None for
-    ``--help``, no command, ``relay help ...`` (it walks the tree), shell completion, or anything unusual."""
-    if os.environ.get("_RELAY_COMPLETE"):
-        return None
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg in ("-P", "--profile", "--timeout"):
-            i += 2
-        elif (
-            arg in ("-v", "--verbose")
-            or arg.startswith(("--profile=", "--timeout="))
-            or (arg.startswith("-P") and len(arg) > 2)
-        ):
-            i += 1
-        elif arg.startswith("-"):
+class RegistryCommand(TyperCommand):
+    """A command of the registry: its page lists the global options it takes under a heading of their own."""
+
+    def format_options(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]  # click's Context
+        sections: dict[str, list[tuple[str, str]]] = {"Arguments": [], "Options": [], "Global options": []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                if isinstance(param, GlobalOption):
+                    sections["Global options"].append(record)
+                else:
+                    sections["Arguments" if param.param_type_name == "argument" else "Options"].append(record)
+        for title, rows in sections.items():
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+class RegistryGroup(TyperGroup):
+    """A group of ``relay_cli.registry``: its commands are listed from the registry, and one is built (its module
+    imported) only when asked for; its help page is the registry's."""
+
+    def __init__(self, entry: registry.Group, params: list[Any] | None = None) -> None:
+        super().__init__(
+            name=entry.name,
+            help=entry.help,
+            short_help=entry.summary,
+            hidden=entry.hidden,
+            no_args_is_help=True,
+            rich_markup_mode=None,
+            context_settings=CONTEXT_SETTINGS,
+            params=params or [],
+        )
+        _with_global_options(self)
+        self.entry = entry
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]  # typer's Context is click's
+        return [entry.name for entry in registry.children(self.entry)]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # type: ignore[override]  # as above
+        entry = registry.child(self.entry, cmd_name)
+        if entry is None:
             return None
-        else:
-            return i if arg in COMMANDS and arg != "help" else None
-    return None
+        if isinstance(entry, registry.Group):
+            return RegistryGroup(entry)
+        return _leaf(entry)
+
+    def get_help(self, ctx: typer.Context) -> str:  # type: ignore[override]  # as above
+        return registry.page(self.entry, registry.width()).rstrip("\n")
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:  # type: ignore[override]  # as above
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and not ctx.resilient_parsing and self.get_command(ctx, name) is None:
+            import difflib
+
+            visible = [e.name for e in registry.children(self.entry) if not e.hidden]
+            close = difflib.get_close_matches(name, visible)
+            suggestion = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{suggestion}")
+        return super().resolve_command(ctx, args)
 
 
-def command_named(args: list[str]) -> str | None:
-    """The top-level command a command line runs, when the whole tree is not needed to run it (``_command_at``)."""
-    at = _command_at(args)
-    return None if at is None else args[at]
+def _leaf(entry: registry.Command) -> Any:
+    """The click command of ``entry``: its function, imported, as Typer makes it (its parameters from its
+    signature, its page from its docstring and the settings ``_common.command`` recorded), and the global
+    options."""
+    module_name, _, function_name = entry.target.partition(":")
+    # the import statement's machinery (not importlib's), which -X importtime reports (tests/test_startup.py)
+    module = __import__(f"{__package__}.commands.{module_name}", fromlist=[function_name])
+    function = getattr(module, function_name)
+    if entry.variant is not None:
+        function = function(entry.variant)
+    settings = dict(getattr(function, "command_settings", {}))
+    app = typer.Typer(
+        add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False, context_settings=CONTEXT_SETTINGS
+    )
+    app.command(entry.name, cls=RegistryCommand, short_help=entry.summary, hidden=entry.hidden, **settings)(function)
+    return _with_global_options(typer.main.get_command(app))
 
 
-def subcommand_named(args: list[str]) -> str | None:
-    """The word after the top-level command (``relay workflow list ...``: "list"), when that command is named;
-    None when an option comes first (``relay workflow --help``) or nothing does."""
-    at = _command_at(args)
-    if at is None or at + 1 >= len(args) or args[at + 1].startswith("-"):
-        return None
-    return args[at + 1]
+def tree() -> Iterator[tuple[registry.Words, Any]]:
+    """Every group and command with its path, depth first in --help order, ``relay`` itself first. It builds them
+    all (imports every command module): for scripts/generate.py and the tests, never for a command line."""
+    yield (), root_command()
+    for entry in registry.walk():
+        yield entry.path, RegistryGroup(entry) if isinstance(entry, registry.Group) else _leaf(entry)
+
+
+def root_command() -> RegistryGroup:
+    """``relay``: the root of the command line."""
+    version = TyperOption(
+        param_decls=["--version", "-V"],
+        is_flag=True,
+        default=False,
+        expose_value=False,
+        is_eager=True,
+        callback=_version,
+        help=registry.VERSION_OPTION[1],
+    )
+    return RegistryGroup(registry.ROOT, params=[version])
 
 
 def _print_error(err: RelayError) -> None:
     message(f"error: {err.message}", style="red")
     if err.hint:
         message(f"hint: {err.hint}")
-
-
-def _debug(args: list[str]) -> bool:
-    """An internal error's traceback is shown with RELAY_DEBUG=1, or with the root --verbose/-v (given before
-    the command)."""
-    if os.environ.get("RELAY_DEBUG") == "1":
-        return True
-    takes_value = False
-    for arg in args:
-        if takes_value:
-            takes_value = False
-        elif arg in ("-v", "--verbose"):
-            return True
-        elif arg in ("-P", "--profile", "--timeout"):
-            takes_value = True
-        elif not arg.startswith("-") or arg == "--":
-            return False
-    return False
 
 
 def _without_secrets(text: str) -> str:
@@ -192,15 +180,18 @@ def _without_secrets(text: str) -> str:
     return text
 
 
-def _invoke(args: list[str]) -> int:
-    app = build_app(only=command_named(args), sub=subcommand_named(args))
-    result = app(args=args, prog_name="relay", standalone_mode=False)
+def _invoke(args: list[str], invocation: Invocation) -> int:
+    if os.environ.get("_RELAY_COMPLETE"):  # a shell asks for completions (relay_cli/commands/completion.py)
+        from .commands.completion import setup_protocol
+
+        setup_protocol()
+    result = root_command().main(args=args, prog_name="relay", standalone_mode=False, obj=invocation)
     if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130)
         output.say_interrupted()
     return result if isinstance(result, int) else 0
 
 
-def _exit_code(exc: BaseException, args: list[str]) -> int:
+def _exit_code(exc: BaseException, verbose: bool) -> int:
     """The one place an exception becomes a message on stderr and an exit code (README: exit codes)."""
     if isinstance(exc, output.StreamClosed):
         # the reader went away (`relay workflow list | head -1`): stop quietly with 0, as when the reader
@@ -233,7 +224,7 @@ def _exit_code(exc: BaseException, args: list[str]) -> int:
         output.say_interrupted()
         return EXIT_INTERRUPTED
     # anything else is a bug: one line, a documented exit code, the traceback only when asked for
-    if _debug(args):
+    if verbose or os.environ.get("RELAY_DEBUG") == "1":
         traceback.print_exception(exc)
     detail = _without_secrets(str(exc)).strip()
     output.message(
@@ -261,14 +252,18 @@ def run(args: list[str]) -> int:
     or not, becomes a message and a code here, including failures to write the output (a closed pipe, a full
     disk), which the final flush brings to light before the interpreter's own flush at exit could."""
     with output.guarded_streams():
+        invocation = Invocation()
         try:
-            code = _invoke(args)
+            try:
+                code = _invoke(args, invocation)
+            finally:
+                invocation.close()
             sys.stdout.flush()
         except (SystemExit, GeneratorExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - this is the top-level handler
             try:
-                code = _exit_code(exc, args)
+                code = _exit_code(exc, invocation.verbose)
             except (output.StreamClosed, RelayError):  # stderr cannot be written either: the code is all that is left
                 output.discard(sys.stdout)
                 code = _silent_code(exc)

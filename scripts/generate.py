@@ -1,5 +1,5 @@
-"""Regenerate the files derived from the command tree: ``completions/``, ``docs/commands.md``, the README's
-table of manifest keys (from the table of triggers) and ``relay_cli/helpindex.py`` (the quick --help pages).
+"""Regenerate the files derived from the command tree: ``completions/``, ``docs/commands.md`` and the README's
+table of manifest keys (from the table of triggers).
 
     python scripts/generate.py           # write them
     python scripts/generate.py --check   # exit 1 (and name them) when any is stale; write nothing
@@ -140,9 +140,9 @@ def _anchor(title: str) -> str:
 def commands_md() -> str:
     import typer
 
-    from relay_cli.app import build_app
+    from relay_cli.app import root_command
 
-    root = typer.main.get_command(build_app())
+    root = root_command()
     ctx = typer.Context(root, info_name="relay", **(root.context_settings or {}))
     body: list[str] = []
     env_index: dict[str, set[str]] = {}
@@ -221,9 +221,6 @@ def outputs() -> dict[str, str]:
     files = completions()
     files["docs/commands.md"] = commands_md()
     files["README.md"] = readme()
-    from relay_cli.quickhelp import index_source
-
-    files["relay_cli/helpindex.py"] = index_source()
     return files
 
 

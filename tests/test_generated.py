@@ -68,10 +68,10 @@ def test_command_reference_covers_every_command_and_flag() -> None:
     THAT command, long and short (a flag documented on another command does not count)."""
     import typer
 
-    from relay_cli.app import build_app
+    from relay_cli.app import root_command
 
     sections = _sections(GEN.commands_md())
-    root = typer.main.get_command(build_app())
+    root = root_command()
     seen: list[str] = []
 
     def walk(cmd: Any, ctx: typer.Context, path: str) -> None:

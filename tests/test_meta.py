@@ -56,50 +56,7 @@ def test_update_names_the_command_that_updates_and_is_exit_2(run: Any, monkeypat
     assert run("update").err.endswith("run: pipx upgrade relay-cli\n")
 
 
-# --- building only the command a command line names (startup time) -------------------------------------
-
-
-def test_the_command_table_matches_the_tree() -> None:
-    import typer
-
-    from relay_cli import app as relay_app
-
-    full = typer.main.get_command(relay_app.build_app())
-    assert sorted(full.commands) == sorted(relay_app.COMMANDS)
-    assert set(relay_app.COMMANDS.values()) == set(relay_app.MODULES)
-    for name, module in relay_app.COMMANDS.items():  # each name is registered by the module the table says
-        assert name in typer.main.get_command(relay_app.build_app(only=name)).commands, (name, module)
-
-
-@pytest.mark.parametrize(
-    ("args", "named"),
-    [
-        (["workflow", "list"], "workflow"),
-        (["-P", "qa", "-v", "tag", "list"], "tag"),
-        (["--profile", "qa", "devices"], "devices"),
-        (["--profile=qa", "-Pqa", "--verbose", "positions", "-v", "x"], "positions"),
-        (["--help"], None),
-        (["-v", "--help", "workflow"], None),
-        ([], None),
-        (["help", "workflow"], None),
-        (["nosuch"], None),
-        (["-P"], None),
-    ],
-)
-def test_command_named(args: list[str], named: str | None) -> None:
-    from relay_cli.app import command_named
-
-    assert command_named(args) == named
-
-
-def test_completion_requests_get_the_whole_tree(monkeypatch: pytest.MonkeyPatch) -> None:
-    from relay_cli.app import command_named
-
-    monkeypatch.setenv("_RELAY_COMPLETE", "complete_bash")
-    assert command_named(["workflow", "list"]) is None
-
-
-def test_a_partial_tree_errs_like_the_whole_one(run: Any) -> None:
+def test_an_unknown_command_is_a_usage_error(run: Any) -> None:
     result = run("workflow", "nope")
     assert result.code == 2
     assert result.err == "error: No such command 'nope'. (see `relay workflow --help`)\n"

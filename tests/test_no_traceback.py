@@ -98,13 +98,13 @@ def test_ctrl_c_is_one_line_and_exit_130(run: Any, monkeypatch: pytest.MonkeyPat
 
 
 def test_ctrl_c_while_the_command_tree_is_imported_is_one_line_and_exit_130(tmp_path: Path) -> None:
-    # the first ~50 ms of `relay ...`, before app.run's handler exists
+    # the first moments of `relay ...`, before app.run's handler exists
     script = (
         "import sys\n"
-        "import relay_cli.__main__ as entry\n"
-        "def interrupted():\n"
+        "import relay_cli.__main__ as entry, relay_cli.app as app\n"
+        "def interrupted(args):\n"
         "    raise KeyboardInterrupt\n"
-        "entry._settle = interrupted\n"
+        "app.run = interrupted\n"
         "sys.argv[1:] = ['workflow', 'list']\n"
         "sys.exit(entry.main())\n"
     )

@@ -4,11 +4,9 @@ nothing but JSON on stdout, and no escape code reaches stdout or stderr when std
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import typer
 
 from relay_cli import app as relay_app
 
@@ -31,17 +29,9 @@ WITHOUT_JSON = {
 }
 
 
-def _leaves(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    subcommands = getattr(command, "commands", None)
-    if subcommands is None:
-        yield path, command
-        return
-    for name, sub in subcommands.items():
-        yield from _leaves(sub, (*path, name))
-
-
 def _tree() -> list[tuple[tuple[str, ...], Any]]:
-    return list(_leaves(typer.main.get_command(relay_app.build_app())))
+    """Every command (not the groups) with its path."""
+    return [(path, command) for path, command in relay_app.tree() if not isinstance(command, relay_app.RegistryGroup)]
 
 
 def test_every_command_that_shows_data_has_json() -> None:

@@ -159,9 +159,9 @@ def _our_commands() -> dict[str, dict[str, Any]]:
     """Every command of ours: its path -> {"--flag" or "-f": the click parameter it belongs to}."""
     import typer
 
-    from relay_cli.app import build_app
+    from relay_cli.app import root_command
 
-    root = typer.main.get_command(build_app())
+    root = root_command()
     found: dict[str, dict[str, Any]] = {}
 
     def walk(cmd: Any, ctx: Any, path: str) -> None:

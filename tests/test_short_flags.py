@@ -84,9 +84,9 @@ def command_tree() -> list[tuple[str, Any]]:
     """Every command of ``relay`` (groups included), with its path, as click sees it."""
     import typer
 
-    from relay_cli.app import build_app
+    from relay_cli.app import root_command
 
-    root = typer.main.get_command(build_app())
+    root = root_command()
     found: list[tuple[str, Any]] = []
 
     def walk(cmd: Any, path: str) -> None:

@@ -67,9 +67,9 @@ def minimal_entry(trigger: Trigger, *skip: str) -> dict[str, Any]:
 
 def create_command(name: str) -> tuple[Any, typer.Context]:
     """The click command of `relay workflow create <name>` and a context for it."""
-    from relay_cli.app import build_app
+    from relay_cli.app import root_command
 
-    root = typer.main.get_command(build_app())
+    root = root_command()
     ctx = typer.Context(root, info_name="relay")
     for part in ("workflow", "create", name):
         cmd = ctx.command.get_command(ctx, part)  # type: ignore[attr-defined]

@@ -1,9 +1,10 @@
-"""What every command shares: the Typer app factory and the option aliases, defined once."""
+"""What every command shares: the ``command`` marker and the option aliases, defined once."""
 
 import functools
 import gc
 import inspect
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -14,25 +15,49 @@ if TYPE_CHECKING:
     from ..state import State
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def new_app(help: str, **kwargs: Any) -> typer.Typer:
-    """Every (sub-)app is built here, with the same settings."""
-    return typer.Typer(
-        help=help,
-        no_args_is_help=True,
-        add_completion=False,
-        rich_markup_mode=None,
-        pretty_exceptions_enable=False,
-        context_settings=CONTEXT_SETTINGS,
-        **kwargs,
-    )
+def command(**settings: Any) -> Callable[[F], F]:
+    """Marks a function as a command, with Typer's settings for it besides its parameters (``epilog``: its
+    examples; ``no_args_is_help``; ``help`` when not the docstring). Its name, summary and place in --help are
+    declared in relay_cli/registry.py, which names the function (docs/adding-a-command.md)."""
+
+    def decorate(function: F) -> F:
+        setattr(function, "command_settings", settings)  # noqa: B010 - read back by relay_cli.app
+        return function
+
+    return decorate
+
+
+class Invocation:
+    """One command line's global options (``-P``, ``-v``, ``--timeout``, wherever they were given) and the State
+    made from them the first time a command asks for it (``state``): parsing a command line loads no settings."""
+
+    def __init__(self) -> None:
+        self.profile: str | None = None
+        self.verbose = False
+        self.timeout: float | None = None
+        self._state: State | None = None
+
+    def state(self) -> "State":
+        if self._state is None:
+            from ..state import State
+
+            self._state = State(profile_flag=self.profile, verbose=self.verbose, timeout_flag=self.timeout)
+        return self._state
+
+    def close(self) -> None:
+        if self._state is not None:
+            self._state.close()
 
 
 def state(ctx: typer.Context) -> "State":
-    """The State built by the root callback."""
-    state: State = ctx.find_root().obj
-    return state
+    """The State of the command line being run."""
+    invocation = ctx.find_object(Invocation)
+    if invocation is None:  # a command called outside ``relay_cli.app.run``
+        raise RuntimeError("no command line is being run")
+    return invocation.state()
 
 
 SubscriberOpt = Annotated[

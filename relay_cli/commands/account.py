@@ -5,22 +5,14 @@ import typer
 from ._common import (
     SubscriberOpt,
     TableFlags,
+    command,
     examples,
     listing_command,
-    new_app,
     state,
 )
 
-GROUP_HELP = "List the account's groups (install a workflow on one with -G)."
-group_app = new_app(GROUP_HELP)
 
-
-def register(app: typer.Typer) -> None:
-    """``relay devices`` (a top-level command) and ``relay group ...``."""
-    app.command("devices", epilog=examples("relay devices", "relay devices --json"))(devices)
-    app.add_typer(group_app, name="group", help=GROUP_HELP)
-
-
+@command(epilog=examples("relay devices", "relay devices --json"))
 @listing_command()
 def devices(
     ctx: typer.Context,
@@ -39,7 +31,7 @@ def devices(
     show(ids, opts, empty=f"No devices in account {subscriber}.", filtered_empty="No devices match the filters.")
 
 
-@group_app.command("list", epilog=examples("relay group list", "relay group list --json"))
+@command(epilog=examples("relay group list", "relay group list --json"))
 @listing_command()
 def list_groups(
     ctx: typer.Context,

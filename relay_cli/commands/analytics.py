@@ -8,7 +8,7 @@ from .. import output
 from ..core import analytics as an
 from ..core.analytics import DEFAULT_LIMIT
 from ..errors import UsageError
-from ._common import SubscriberOpt, TableFlags, examples, listing_command, state
+from ._common import SubscriberOpt, TableFlags, command, examples, listing_command, state
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient
@@ -51,11 +51,7 @@ CursorOpt = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    """A top-level command, as in the reference CLI."""
-    app.command("analytics", epilog=EPILOG)(analytics)
-
-
+@command(epilog=EPILOG)
 @listing_command(extended_help="Add the Analytic ID and Content Type columns.")
 def analytics(
     ctx: typer.Context,

@@ -15,9 +15,9 @@ from ._common import (
     SubscriberOpt,
     TableFlags,
     YesOpt,
+    command,
     examples,
     listing_command,
-    new_app,
     state,
 )
 from ._resource import Resource, delete as delete_item, dry_run_report, item_id
@@ -25,8 +25,6 @@ from ._resource import Resource, delete as delete_item, dry_run_report, item_id
 if TYPE_CHECKING:
     from ..api.client import RelayClient
 
-HELP = "Upload, list and delete custom audio files (played by workflows as relay-static://NAME)."
-app = new_app(HELP)
 
 #: the account's custom audio files: no GET by id in the API, so an id is looked up in the listing
 AUDIO = Resource(
@@ -41,10 +39,6 @@ AUDIO = Resource(
 
 #: a progress bar is shown for files larger than this, when stderr is a terminal
 PROGRESS_MIN_BYTES = 1 << 20
-
-
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="audio", help=HELP)
 
 
 def _check_file(path: str) -> Any:
@@ -83,8 +77,7 @@ def _progress_bar(size: int) -> Any:
     return bar, lambda sent: bar.update(task, completed=sent)
 
 
-@app.command(
-    "create",
+@command(
     epilog=examples(
         "relay audio create -n welcome -f welcome.wav",
         "relay audio create --name chime --file sounds/chime.wav --json",
@@ -169,9 +162,7 @@ def _cleanup_note(audio_id: Any, removed: bool | None) -> str:
     return f"; the audio record {audio_id} was created but has no file: remove it with `relay audio delete {audio_id}`"
 
 
-@app.command(
-    "list", epilog=examples("relay audio list", "relay audio list --json", "relay audio list --sort name --csv")
-)
+@command(epilog=examples("relay audio list", "relay audio list --json", "relay audio list --sort name --csv"))
 @listing_command()
 def list_audio(
     ctx: typer.Context,
@@ -196,8 +187,7 @@ def list_audio(
     )
 
 
-@app.command(
-    "delete",
+@command(
     epilog=examples(
         "relay audio delete AUDIO_ID", "relay audio delete -i AUDIO_ID --yes", "relay audio delete AUDIO_ID -N"
     ),

@@ -8,15 +8,10 @@ import typer
 from .. import output
 from ..core import redact
 from ..errors import AuthError, RelayError, UsageError
-from ._common import JsonOpt, SubscriberOpt, examples, new_app, state
+from ._common import JsonOpt, SubscriberOpt, command, examples, state
 
 if TYPE_CHECKING:
     from ..state import State
-
-TOKEN_HELP = "Tokens for the Relay SDK (relay-py apps)."
-SUBSCRIBER_HELP = "The Relay account (subscriber) commands act on."
-token_app = new_app(TOKEN_HELP)
-subscriber_app = new_app(SUBSCRIBER_HELP)
 
 NoBrowserOpt = Annotated[
     bool, typer.Option("--no-browser", help="Do not open a browser: print the URL to open yourself.")
@@ -30,15 +25,6 @@ CAPABILITIES = (
     "calling_between_devices_support",
     "enable_audit_logs",
 )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("login", epilog=examples("relay login", "relay login --no-browser", "relay -P qa login"))(login)
-    app.command("logout", epilog=examples("relay logout"))(logout)
-    app.command("whoami", epilog=examples("relay whoami", "relay whoami --json"))(whoami)
-    app.command("env", epilog=examples("relay env", "relay env --process --json"))(env)
-    app.add_typer(token_app, name="token", help=TOKEN_HELP)
-    app.add_typer(subscriber_app, name="subscriber", help=SUBSCRIBER_HELP)
 
 
 def _login_target(st: "State", what: str) -> bool:
@@ -74,6 +60,7 @@ def _sdk_or_cli_login(st: "State", client_id: str, no_browser: bool) -> dict[str
     )
 
 
+@command(epilog=examples("relay login", "relay login --no-browser", "relay -P qa login"))
 def login(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
     """Log in to Relay in your browser (OAuth 2.0 with PKCE); the tokens go to the system keyring."""
     from ..state import TOKEN_FIELDS
@@ -112,6 +99,7 @@ def login(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
             output.message(f"Default account {ids[0]} saved as the profile's subscriber_id.")
 
 
+@command(epilog=examples("relay logout"))
 def logout(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
     """End the session at the issuer (best effort, never needs a browser) and delete the stored tokens."""
     from ..auth import oauth
@@ -145,6 +133,7 @@ def logout(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
         output.message("note: RELAY_API_KEY is still set and is still used")
 
 
+@command(epilog=examples("relay whoami", "relay whoami --json"))
 def whoami(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False) -> None:
     """Show who you are logged in as: name, email, user id, default account and its capabilities."""
     from ..core.oidc import identity, jwt_claims
@@ -177,7 +166,7 @@ def whoami(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output:
     table([Column("key", "Key", lambda kv: kv[0]), Column("value", "Value", lambda kv: str(kv[1]))], rows)
 
 
-@token_app.command("generate", epilog=examples("relay token generate", "relay token generate --no-browser > sdk-token"))
+@command(epilog=examples("relay token generate", "relay token generate --no-browser > sdk-token"))
 def generate(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
     """Log in as the SDK client and print only its refresh token on stdout, for relay-py apps."""
     st = state(ctx)
@@ -197,7 +186,7 @@ def generate(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
 # --- subscriber -------------------------------------------------------------------------------------
 
 
-@subscriber_app.command("get", epilog=examples("relay subscriber get", "relay subscriber get --json"))
+@command(epilog=examples("relay subscriber get", "relay subscriber get --json"))
 def subscriber_get(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Show the account commands act on by default, and where it comes from."""
     st = state(ctx)
@@ -213,9 +202,7 @@ def subscriber_get(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         output.message(f"(from {source})")
 
 
-@subscriber_app.command(
-    "set", epilog=examples("relay subscriber set 1a2b3c4d", "relay -P qa subscriber set -s 1a2b3c4d")
-)
+@command(epilog=examples("relay subscriber set 1a2b3c4d", "relay -P qa subscriber set -s 1a2b3c4d"))
 def subscriber_set(
     ctx: typer.Context,
     account: Annotated[str | None, typer.Argument(metavar="[ID]", help="The account id.", show_default=False)] = None,
@@ -246,7 +233,7 @@ def subscriber_set(
         output.warning("RELAY_SUBSCRIBER_ID is set and overrides the profile's subscriber_id")
 
 
-@subscriber_app.command("list", epilog=examples("relay subscriber list", "relay subscriber list --json"))
+@command(epilog=examples("relay subscriber list", "relay subscriber list --json"))
 def subscriber_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """List the accounts your login can act on (the first is the default)."""
     st = state(ctx)
@@ -267,6 +254,7 @@ def subscriber_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 # --- env ---------------------------------------------------------------------------------------------
 
 
+@command(epilog=examples("relay env", "relay env --process --json"))
 def env(
     ctx: typer.Context,
     process: Annotated[

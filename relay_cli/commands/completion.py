@@ -14,16 +14,14 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import UsageError
-from ._common import examples, new_app
+from ._common import command, examples
 
-HELP = "Shell completion: print or install the completion script for bash, zsh, fish or PowerShell."
 PROG = "relay"
 COMPLETE_VAR = "_RELAY_COMPLETE"
 SHELLS = ("bash", "zsh", "fish", "powershell")
 #: the file name of each shell's script in completions/ and where `install` puts it
 FILE_NAMES = {"bash": "relay.bash", "zsh": "_relay", "fish": "relay.fish", "powershell": "relay.ps1"}
 
-app = new_app(HELP)
 
 # zsh: Typer's function, plus the usual switch so that one file works autoloaded from fpath and sourced
 _ZSH = """\
@@ -115,8 +113,7 @@ def _next_step(shell: str, path: Path) -> str:
     return f"add `. {path}` to your PowerShell profile ($PROFILE) (not done for you)"
 
 
-@app.command(
-    "show",
+@command(
     help="Print the completion script for SHELL on stdout.",
     epilog=examples(
         "relay completion show bash > ~/.local/share/bash-completion/completions/relay",
@@ -128,8 +125,7 @@ def show(shell: ShellArg) -> None:
     sys.stdout.write(script(_shell(shell)))
 
 
-@app.command(
-    "install",
+@command(
     help="Install the completion script for SHELL in its conventional per-user place (or --path) and say "
     "where. Never edits rc files: when one needs a line, the line is printed.",
     epilog=examples("relay completion install bash", "relay completion install zsh --path ~/.zsh/completions"),
@@ -204,9 +200,3 @@ def setup_protocol() -> None:
     add_completion_class(Fish, "fish")
     add_completion_class(PowerShell, "powershell")
     add_completion_class(PowerShell, "pwsh")
-
-
-def register(root: typer.Typer) -> None:
-    if os.environ.get(COMPLETE_VAR):
-        setup_protocol()
-    root.add_typer(app, name="completion", help=HELP)

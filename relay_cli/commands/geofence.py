@@ -12,9 +12,9 @@ from ._common import (
     SubscriberOpt,
     TableFlags,
     YesOpt,
+    command,
     examples,
     listing_command,
-    new_app,
     state,
 )
 from ._resource import DEFAULT_ACCOUNT, Resource, delete as delete_item, dry_run_report, item_id
@@ -30,16 +30,8 @@ GEOFENCE = Resource(
     label=lambda item: item.get("label"),
 )
 
-HELP = "Create, list and delete geofences."
-app = new_app(HELP)
 
-
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="geofence", help=HELP)
-
-
-@app.command(
-    "create",
+@command(
     epilog=examples(
         'relay geofence create -n office -a "1 Main St, Raleigh NC" -r 100',
         "relay geofence create -n dock -t 35.78 -g -78.64 -r 50",
@@ -102,8 +94,7 @@ def create(
         output.success(f"Created geofence {name}" + (f" ({gid})" if gid else ""))
 
 
-@app.command(
-    "list",
+@command(
     epilog=examples("relay geofence list", "relay geofence list --json", "relay geofence list --sort -radius --csv"),
 )
 @listing_command()
@@ -136,8 +127,7 @@ def list_geofences(
     )
 
 
-@app.command(
-    "delete",
+@command(
     epilog=examples(
         "relay geofence delete gf_123", "relay geofence delete -i gf_123 --yes", "relay geofence delete gf_123 -N"
     ),

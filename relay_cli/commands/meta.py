@@ -9,15 +9,10 @@ import typer
 
 from .. import __version__, output
 from ..errors import UsageError
-from ._common import JsonOpt, examples
+from ._common import JsonOpt, command, examples
 
 
-def register(app: typer.Typer) -> None:
-    app.command("help", epilog=examples("relay help", "relay help workflow create call"))(help_command)
-    app.command("version", epilog=examples("relay version", "relay version --json"))(version)
-    app.command("update", epilog=examples("relay update"))(update)
-
-
+@command(epilog=examples("relay help", "relay help workflow create call"))
 def help_command(
     ctx: typer.Context,
     command: Annotated[
@@ -39,6 +34,7 @@ def help_command(
     sys.stdout.write(current.get_help() + "\n")
 
 
+@command(epilog=examples("relay version", "relay version --json"))
 def version(json_output: JsonOpt = False) -> None:
     """Print the version of relay (the same as --version); --json adds Python and the platform."""
     if json_output:
@@ -47,6 +43,7 @@ def version(json_output: JsonOpt = False) -> None:
         sys.stdout.write(f"relay {__version__}\n")
 
 
+@command(epilog=examples("relay update"))
 def update() -> None:
     """relay does not update itself: this names the command that does, for the way it was installed."""
     if "pipx" in sys.prefix.replace("\\", "/").split("/"):

@@ -8,19 +8,17 @@ from .. import output
 from ..config.keys import PROFILE_KEYS
 from ..core.redact import userinfo
 from ..errors import NotFoundError, UsageError
-from ._common import JsonOpt, examples, new_app, state
+from ._common import JsonOpt, command, examples, state
 
 if TYPE_CHECKING:
     from ..state import State
 
-HELP = "Manage profiles: named settings (environment, host, account) in the config file."
-app = new_app(HELP)
 
 KeyArg = Annotated[str, typer.Argument(metavar="KEY", help=f"One of: {', '.join(PROFILE_KEYS)}.", show_default=False)]
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Profile name.", show_default=False)]
 
 
-@app.command("list", epilog=examples("relay profile list"))
+@command(epilog=examples("relay profile list"))
 def list_profiles(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """List the profiles; the selected one is marked."""
     st = state(ctx)
@@ -59,8 +57,7 @@ def _token_source(st: "State", settings: Any) -> str:
     return st.token_store().source(str(settings.profile.value), str(settings.api_url.value)) or "not set"
 
 
-@app.command(
-    "show",
+@command(
     epilog=examples("relay profile show", "relay profile show ci --json", "RELAY_ENV=qa relay profile show"),
 )
 def show(
@@ -104,7 +101,7 @@ def show(
     table(columns, list(rows.items()))
 
 
-@app.command("use", epilog=examples("relay profile use qa"))
+@command(epilog=examples("relay profile use qa"))
 def use(ctx: typer.Context, name: NameArg) -> None:
     """Select the profile later commands use (RELAY_PROFILE and --profile still override it)."""
     st = state(ctx)
@@ -132,7 +129,7 @@ def _target_profile(ctx: typer.Context) -> str:
     )
 
 
-@app.command("set", epilog=examples("relay profile set subscriber_id 1a2b3c", "relay -P qa profile set env qa"))
+@command(epilog=examples("relay profile set subscriber_id 1a2b3c", "relay -P qa profile set env qa"))
 def set_value(
     ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(metavar="VALUE", show_default=False)]
 ) -> None:
@@ -148,7 +145,7 @@ def set_value(
     st.announce_target(before)
 
 
-@app.command("unset", epilog=examples("relay profile unset host"))
+@command(epilog=examples("relay profile unset host"))
 def unset_value(ctx: typer.Context, key: KeyArg) -> None:
     """Remove a key from the selected profile (it falls back to the environment or the default)."""
     if key not in PROFILE_KEYS:
@@ -165,8 +162,7 @@ def unset_value(ctx: typer.Context, key: KeyArg) -> None:
         output.message(f"{key} was not set on profile {name}")
 
 
-@app.command(
-    "add",
+@command(
     epilog=examples("relay profile add qa --env qa", "relay profile add sandbox --host http://127.0.0.1:8080 --use"),
 )
 def add(
@@ -200,7 +196,7 @@ def add(
     st.announce_target(before)
 
 
-@app.command("remove", epilog=examples("relay profile remove qa"))
+@command(epilog=examples("relay profile remove qa"))
 def remove(ctx: typer.Context, name: NameArg) -> None:
     """Delete a profile (stored tokens are not touched)."""
     st = state(ctx)

@@ -10,7 +10,7 @@ import typer
 
 from .. import output
 from ..errors import UsageError
-from ._common import JsonOpt, examples, state
+from ._common import JsonOpt, command, examples, state
 
 EPILOG = examples(
     "relay server                                  # http://127.0.0.1:8080, a fresh token printed",
@@ -19,10 +19,7 @@ EPILOG = examples(
 )
 
 
-def register(app: typer.Typer) -> None:
-    app.command("server", epilog=EPILOG)(server)
-
-
+@command(epilog=EPILOG)
 def server(
     ctx: typer.Context,
     host: Annotated[

@@ -13,15 +13,12 @@ from ._common import (
     SubscriberOpt,
     TableFlags,
     YesOpt,
+    command,
     examples,
     listing_command,
-    new_app,
     state,
 )
 from ._resource import DEFAULT_ACCOUNT, Resource, delete as delete_item, dry_run_report, item_id
-
-HELP = "Manage the configurations that can be associated with an NFC tag."
-app = new_app(HELP)
 
 CategoryOpt = Annotated[
     str,
@@ -63,10 +60,6 @@ TAG = Resource(
 )
 
 
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="tag", help=HELP)
-
-
 def _tag_id(argument: str | None, option: str | None) -> str:
     return item_id(argument, option, noun="tag", flag="--tag-id")
 
@@ -80,8 +73,7 @@ TagIdOpt = Annotated[
 ]
 
 
-@app.command(
-    "create",
+@command(
     epilog=examples(
         "relay tag create -c rooms -l room-101",
         "relay tag create -c rooms -l room-102 -a floor=1",
@@ -116,7 +108,7 @@ def create(
         output.success(f"Created tag {label}" + (f" ({tid})" if tid else ""))
 
 
-@app.command("list", epilog=examples("relay tag list", "relay tag list -c rooms --json"))
+@command(epilog=examples("relay tag list", "relay tag list -c rooms --json"))
 @listing_command()
 def list_tags(
     ctx: typer.Context,
@@ -153,8 +145,7 @@ def list_tags(
     show(tags, opts, empty="No tags configured.", filtered_empty="No tags match the filters.")
 
 
-@app.command(
-    "update",
+@command(
     epilog=examples(
         "relay tag update tag_123 -c rooms -l room-201", "relay tag update -t tag_123 -c rooms -l room-201 -N"
     ),
@@ -190,8 +181,7 @@ def update(
         output.success(f"Updated tag {tid}")
 
 
-@app.command(
-    "delete",
+@command(
     epilog=examples("relay tag delete tag_123 --yes", "relay tag delete -t tag_123", "relay tag delete tag_123 -N"),
 )
 def delete(

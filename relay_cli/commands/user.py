@@ -10,22 +10,15 @@ from ..errors import UsageError
 from ._common import (
     SubscriberOpt,
     TableFlags,
+    command,
     examples,
     listing_command,
-    new_app,
     state,
 )
 from .analytics import AllOpt, CursorOpt, LatestOpt, LimitOpt, OldestOpt, more, window
 
-HELP = "List the account's user profiles and their assignments to devices."
-app = new_app(HELP)
 
-
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="user", help=HELP)
-
-
-@app.command("list", epilog=examples("relay user list", "relay user list --json", "relay user list --filter name=al"))
+@command(epilog=examples("relay user list", "relay user list --json", "relay user list --filter name=al"))
 @listing_command()
 def list_users(
     ctx: typer.Context,
@@ -49,8 +42,7 @@ def list_users(
          filtered_empty="No user profiles match the filters.")  # fmt: skip
 
 
-@app.command(
-    "assignments",
+@command(
     epilog=examples(
         "relay user assignments",
         "relay user assignments -i up-alice --oldest 7d",

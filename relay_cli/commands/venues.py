@@ -7,20 +7,14 @@ import typer
 from ._common import (
     SubscriberOpt,
     TableFlags,
+    command,
     examples,
     listing_command,
     state,
 )
 
 
-def register(app: typer.Typer) -> None:
-    """Two top-level commands, as in the reference CLI."""
-    app.command("venues", epilog=examples("relay venues", "relay venues --json"))(venues)
-    app.command("positions", epilog=examples("relay positions -v venue-hq", "relay positions -v venue-hq --json"))(
-        positions
-    )
-
-
+@command(epilog=examples("relay venues", "relay venues --json"))
 @listing_command()
 def venues(
     ctx: typer.Context,
@@ -39,6 +33,7 @@ def venues(
     show(found, opts, empty=f"No venues in account {subscriber}.", filtered_empty="No venues match the filters.")
 
 
+@command(epilog=examples("relay positions -v venue-hq", "relay positions -v venue-hq --json"))
 @listing_command()
 def positions(
     ctx: typer.Context,

@@ -14,17 +14,14 @@ from .._common import (
     NumberOpt,
     SubscriberOpt,
     WorkflowRefOpt,
+    command,
     examples,
-    new_app,
     state,
 )
 from .._resource import find_workflow as find
 
 if TYPE_CHECKING:
     from ...state import State
-
-HELP = "Show and change the args a workflow is started with."
-app = new_app(HELP)
 
 
 def _type_name(value: Any) -> str:
@@ -69,7 +66,7 @@ def _update(
     _show(wf.args_of(saved[0]) if saved else args, as_json)
 
 
-@app.command("list", epilog=examples("relay workflow args list -w my_auto_answer"))
+@command(epilog=examples("relay workflow args list -w my_auto_answer"))
 def list_args(
     ctx: typer.Context, workflow_id: WorkflowRefOpt, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False
 ) -> None:
@@ -80,7 +77,7 @@ def list_args(
     _show(wf.args_of(workflow), json_output)
 
 
-@app.command("get", epilog=examples("relay workflow args get -w my_auto_answer greeting"))
+@command(epilog=examples("relay workflow args get -w my_auto_answer greeting"))
 def get_arg(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Name of the arg.", show_default=False)],
@@ -103,9 +100,7 @@ def get_arg(
         output.print_value(wf.format_value(args[name]))
 
 
-@app.command(
-    "set", epilog=examples("relay workflow args set -w my_auto_answer -a greeting=hello -b record=true -r volume=7")
-)
+@command(epilog=examples("relay workflow args set -w my_auto_answer -a greeting=hello -b record=true -r volume=7"))
 def set_args(
     ctx: typer.Context,
     workflow_id: WorkflowRefOpt,
@@ -127,7 +122,7 @@ def set_args(
     _update(st, subscriber, workflow, {**wf.args_of(workflow), **new}, dry_run, json_output)
 
 
-@app.command("unset", epilog=examples("relay workflow args unset -w my_auto_answer greeting volume"))
+@command(epilog=examples("relay workflow args unset -w my_auto_answer greeting volume"))
 def unset_args(
     ctx: typer.Context,
     names: Annotated[list[str], typer.Argument(help="Names of the args to remove.", show_default=False)],

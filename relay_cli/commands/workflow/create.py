@@ -1,4 +1,4 @@
-"""``relay workflow create <trigger>``: one command per trigger of ``core.triggers.TRIGGERS``.
+"""``relay workflow create <trigger>``: one command per trigger of ``core.triggers.TRIGGERS`` (``for_trigger``).
 
 Each command is its trigger's options (each ``Option`` of the declaration becomes a Typer option here) plus
 the common ones (name, uri, install, args, ...), declared once below and joined through the signature.
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ...core.triggers import TRIGGERS, Option, Trigger
+from ...core.triggers import BY_NAME, Option, Trigger
 from .._common import (
     ArgOpt,
     BooleanOpt,
@@ -24,14 +24,11 @@ from .._common import (
     StrictOpt,
     SubscriberOpt,
     ThisMachine,
+    command,
     examples as example_epilog,
     expand_ids,
-    new_app,
     state,
 )
-
-HELP = "Create a workflow: start your app at --uri when a trigger fires on the devices it is installed on."
-app = new_app(HELP)
 
 P = inspect.Parameter
 
@@ -178,17 +175,18 @@ def _values(trigger: Trigger, options: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def register(trigger: Trigger) -> None:
-    """Register ``relay workflow create <trigger.name>``: its own options, then --no-check/--strict if the
-    trigger has preflight checks, then the common ones."""
+def for_trigger(name: str) -> Callable[..., None]:
+    """The command ``relay workflow create NAME`` runs: the trigger's own options, then --no-check/--strict if
+    the trigger has preflight checks, then the common ones."""
+    trigger = BY_NAME[name]
 
-    def command(ctx: typer.Context, **options: Any) -> None:
+    def run(ctx: typer.Context, **options: Any) -> None:
         common = {k: options.pop(k) for k in list(options) if k in _COMMON_NAMES}
         checks = {k: options.pop(k) for k in list(options) if k in _CHECK_NAMES} or None
         _save(ctx, trigger.build(_values(trigger, options), ThisMachine()), common, checks)
 
     own = [_parameter(option) for option in trigger.options]
-    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by inspect; typeshed omits it
+    run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by inspect; typeshed omits it
         [
             P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
             *own,
@@ -196,11 +194,5 @@ def register(trigger: Trigger) -> None:
             *COMMON,
         ]
     )
-    command.__name__ = trigger.name
-    app.command(trigger.name, help=trigger.help, epilog=example_epilog(*trigger.examples), no_args_is_help=True)(
-        command
-    )
-
-
-for _trigger in TRIGGERS:
-    register(_trigger)
+    run.__name__ = trigger.name
+    return command(help=trigger.help, epilog=example_epilog(*trigger.examples), no_args_is_help=True)(run)

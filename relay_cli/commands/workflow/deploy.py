@@ -12,8 +12,7 @@ import typer
 
 from ... import __version__, output
 from ...errors import EXIT_CHANGES_PENDING, EXIT_INTERRUPTED, RelayError, UsageError
-from .._common import JsonOpt, NoCheckOpt, StrictOpt, SubscriberOpt, YesOpt, confirmed, examples, state
-from . import app
+from .._common import JsonOpt, NoCheckOpt, StrictOpt, SubscriberOpt, YesOpt, command, confirmed, examples, state
 
 if TYPE_CHECKING:
     from ...state import State
@@ -172,8 +171,7 @@ def show_plan(plan: Any, subscriber: str, source: str, as_json: bool) -> None:
 # --- diff --------------------------------------------------------------------------------------------
 
 
-@app.command(
-    "diff",
+@command(
     epilog=examples(
         "relay workflow diff                      # relay.toml against the account",
         "relay workflow diff -f deploy/relay.toml --prune --json",
@@ -215,8 +213,7 @@ def _progress(total: int) -> Any:
     ))  # fmt: skip
 
 
-@app.command(
-    "apply",
+@command(
     epilog=examples(
         "relay workflow apply                     # create and update what relay.toml says",
         "relay workflow apply -f relay.toml --prune --yes",
@@ -327,8 +324,7 @@ def _report(outcome: Any, plan: Any, subscriber: str, as_json: bool) -> None:
 # --- export ------------------------------------------------------------------------------------------
 
 
-@app.command(
-    "export",
+@command(
     epilog=examples(
         "relay workflow export > relay.toml",
         "relay workflow export -w my_auto_answer -w place-call",
@@ -364,8 +360,7 @@ def export(ctx: typer.Context, workflow_id: RefsOpt = None, subscriber_id: Subsc
 # --- check -------------------------------------------------------------------------------------------
 
 
-@app.command(
-    "check",
+@command(
     epilog=examples(
         "relay workflow check                     # every workflow of the account",
         "relay workflow check -w my_auto_answer --warn-only",

@@ -8,15 +8,13 @@ import typer
 from ... import output
 from ...errors import UsageError
 from ...simulator.flags import ScenarioFlags
-from .._common import examples
-from . import app
+from .._common import command, examples
 from ._scenario import scenario_options
 
 APP_OUTPUT = ("all", "stderr", "none")
 
 
-@app.command(
-    "dev",
+@command(
     epilog=examples(
         "relay workflow dev                           # the project here: run, simulate, and again on every change",
         "relay workflow dev auto-answer --once        # once, for CI: exit 0 passed, 6 the app misbehaved, 1 it did not start",

@@ -12,8 +12,7 @@ import typer
 
 from ... import output
 from ...errors import UsageError
-from .._common import JsonOpt, examples
-from . import app
+from .._common import JsonOpt, command, examples
 
 TEMPLATE_NAMES = (
     "auto-answer",
@@ -220,8 +219,7 @@ def _next_steps(target: Any, lang: str) -> list[str]:
     return steps
 
 
-@app.command(
-    "init",
+@command(
     epilog=examples(
         "relay workflow init auto-answer                  # ./auto-answer: app.js, package.json, relay.toml, README.md",
         "relay workflow init outbound calls/outbound --name lobby-outbound",

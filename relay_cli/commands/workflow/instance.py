@@ -13,11 +13,11 @@ from .._common import (
     SubscriberOpt,
     TableFlags,
     YesOpt,
+    command,
     confirmation_possible,
     confirmed,
     examples,
     listing_command,
-    new_app,
     state,
 )
 from .._resource import Resource, find_workflow as find, request_line
@@ -25,8 +25,6 @@ from .._resource import Resource, find_workflow as find, request_line
 if TYPE_CHECKING:
     from ...api.client import RelayClient
 
-HELP = "List and stop workflow instances (the runs of workflows)."
-app = new_app(HELP)
 
 #: `stop` polls the running instances every WAIT_INTERVAL seconds, for up to WAIT_TIMEOUT seconds
 WAIT_INTERVAL = 0.5
@@ -90,8 +88,7 @@ def _plural(n: int) -> str:
     return f"{n} workflow instance" + ("" if n == 1 else "s")
 
 
-@app.command(
-    "list",
+@command(
     epilog=examples(
         "relay workflow instance list", "relay workflow instance list -H", "relay workflow instance list --json"
     ),
@@ -138,8 +135,7 @@ def _wait(client: "RelayClient", subscriber: str, ids: list[str]) -> list[str]:
         time.sleep(WAIT_INTERVAL)
 
 
-@app.command(
-    "stop",
+@command(
     epilog=examples(
         "relay workflow instance stop -i INSTANCE_ID",
         "relay workflow instance stop -w my_auto_answer --yes",

@@ -2,12 +2,10 @@
 
 import typer
 
-from .._common import SubscriberOpt, TableFlags, examples, listing_command, state
-from . import app
+from .._common import SubscriberOpt, TableFlags, command, examples, listing_command, state
 
 
-@app.command(
-    "list",
+@command(
     epilog=examples(
         "relay workflow list",
         "relay workflow list --filter type=call --sort name",

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from ... import output
-from .._common import SubscriberOpt, examples, state
-from . import app
+from .._common import SubscriberOpt, command, examples, state
 from .manage import find
 
 
@@ -36,8 +35,7 @@ def format_entry(entry: Any) -> str:
     return _clean(f"{head} {message}" if message else head)
 
 
-@app.command(
-    "logs",
+@command(
     epilog=examples(
         "relay workflow logs",
         "relay workflow logs -w my_auto_answer -u 990007560045678",

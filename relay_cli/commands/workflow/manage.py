@@ -21,6 +21,7 @@ from .._common import (
     SubscriberOpt,
     WorkflowRefOpt,
     YesOpt,
+    command,
     confirmed,
     examples,
     expand_ids,
@@ -32,7 +33,6 @@ from .._resource import (
     dry_run_report,
     find_workflow as find,  # -w, the one way: also imported by logs and simulate
 )
-from . import app
 
 if TYPE_CHECKING:
     from ...state import State
@@ -48,8 +48,7 @@ def save(st: "State", subscriber: str, body: dict[str, Any], verb: str, dry_run:
     render.saved(st, saved or [body], verb, as_json)
 
 
-@app.command(
-    "delete",
+@command(
     epilog=examples(
         "relay workflow delete -w my_auto_answer",
         "relay workflow delete -w WORKFLOW_ID --yes",
@@ -82,8 +81,7 @@ def _target(install: list[str] | None, install_all: bool, install_group: str | N
     return target
 
 
-@app.command(
-    "install",
+@command(
     epilog=examples(
         "relay workflow install -w my_auto_answer -i 990007560023456",
         "relay workflow install -w place-call --install-all",
@@ -125,8 +123,7 @@ def install(
     save(st, subscriber, body, "Installed", dry_run, json_output)
 
 
-@app.command(
-    "uninstall",
+@command(
     epilog=examples(
         "relay workflow uninstall -w my_auto_answer -i 990007560023456", "relay workflow uninstall -w place-call -A"
     ),
@@ -159,8 +156,7 @@ def uninstall(
     save(st, subscriber, wf.without_install(workflow, target), "Uninstalled", dry_run, json_output)
 
 
-@app.command(
-    "trigger",
+@command(
     epilog=examples(
         "relay workflow trigger -w webhook -u 990007560045678 -a order=1234 -b urgent=true",
         "relay workflow trigger -w webhook -u 990007560045678 -a order=1234 --dry-run",

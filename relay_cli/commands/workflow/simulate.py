@@ -8,8 +8,7 @@ import typer
 from ... import output
 from ...errors import AppMisbehaved, UsageError
 from ...simulator.flags import ScenarioFlags
-from .._common import SubscriberOpt, examples, state
-from . import app
+from .._common import SubscriberOpt, command, examples, state
 from ._scenario import scenario_options
 
 
@@ -27,8 +26,7 @@ def _ws_uri(uri: str, what: str) -> str:
     return uri
 
 
-@app.command(
-    "simulate",
+@command(
     epilog=examples(
         "relay workflow simulate ws://localhost:8080/autoanswer --scenario inbound-call --from Bob --hold 3",
         "relay workflow simulate ws://localhost:8080/outbound --scenario outbound-call --reject",

@@ -20,10 +20,10 @@ from .._common import (
     SubscriberOpt,
     ThisMachine,
     WorkflowRefOpt,
+    command,
     examples,
     state,
 )
-from . import app
 
 P = inspect.Parameter
 
@@ -203,8 +203,7 @@ update.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read 
     [P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context), *OWN, *TRIGGER_PARAMETERS, *REST]
 )
 
-app.command(
-    "update",
+command(
     epilog=examples(
         "relay workflow update -w my_auto_answer --uri wss://newhost.example.com/autoanswerpath",
         "relay workflow update -w my_auto_answer --name front-desk --no-transient",
