@@ -127,7 +127,6 @@ def select(items: Sequence[Any], opts: Options) -> list[Any]:
 def show(items: Sequence[Any], opts: Options, *, empty: str, filtered_empty: str | None = None) -> None:
     """Print ``items`` (already ``select``-ed) as --output says: JSON and YAML are the items as the API sent
     them; a table or CSV has the chosen columns. Nothing to show in a table: ``empty`` on stderr."""
-    output.leave(items)
     if opts.fmt == "json":
         output.print_json(list(items))
         return
@@ -136,7 +135,6 @@ def show(items: Sequence[Any], opts: Options, *, empty: str, filtered_empty: str
         return
     headers = [c.header for c in opts.columns]
     rows = [[c.cell(item) for c in opts.columns] for item in items]
-    output.leave(rows)
     if opts.fmt == "csv":
         output.print_csv(rows, headers, no_header=opts.no_header)
         return

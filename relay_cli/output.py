@@ -15,9 +15,6 @@ from typing import Any
 
 from .errors import OutputError
 
-#: True in a process that runs one command and ends (``relay ...``), False where commands run in-process (tests)
-one_command = False
-
 FORMATS = ("table", "json", "csv", "yaml")
 
 
@@ -244,19 +241,6 @@ def say_interrupted() -> None:
         print("\ninterrupted" if tty else "interrupted", file=sys.stderr, flush=True)
     except (OSError, ValueError):
         pass
-
-
-def leave(value: Any) -> None:
-    """Leave ``value`` (a listing's answer: 10,000 workflows are some 260,000 objects) to the operating system
-    instead of freeing it object by object (12 ms) when the command returns, where the process ends right
-    after (``one_command``): it is kept in a reference cycle moved to the garbage collector's permanent
-    generation, which the collector never looks at again. Elsewhere (in-process runs) nothing is done."""
-    if one_command:
-        import gc
-
-        holder: list[Any] = [value]
-        holder.append(holder)
-        gc.freeze()
 
 
 def print_json(data: Any) -> None:

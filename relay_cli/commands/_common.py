@@ -1,7 +1,6 @@
 """What every command shares: the ``command`` marker and the option aliases, defined once."""
 
 import functools
-import gc
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -269,21 +268,6 @@ class TableFlags:
         return options(table, **self.given, **more)
 
 
-class gc_paused:  # noqa: N801 - used as a context manager, like contextlib's
-    """No cyclic garbage collection inside: for a listing, whose answer (10,000 workflows are some 200,000
-    objects) stays alive until it is printed, so that the collector's passes over it find nothing to free and
-    only cost time (35 ms of a 10,000-workflow `workflow list`, measured with gc.callbacks). Reference counting
-    still frees everything else. The collector is turned back on after, when it was on before."""
-
-    def __enter__(self) -> None:
-        self._was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._was_enabled:
-            gc.enable()
-
-
 def listing_command(
     columns_help: str = "Only these columns, comma-separated (keys or headers).",
     extended_help: str = "Show every column (this list has no extra ones; accepted as in the reference CLI).",
@@ -316,8 +300,7 @@ def listing_command(
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             given = TableFlags(**{name: kwargs.pop(name) for name in flags})
-            with gc_paused():
-                return func(*args, flags=given, **kwargs)
+            return func(*args, flags=given, **kwargs)
 
         wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]  # read by inspect
         return wrapper
