@@ -159,7 +159,7 @@ def _our_commands() -> dict[str, dict[str, Any]]:
     """Every command of ours: its path -> {"--flag" or "-f": the click parameter it belongs to}."""
     import typer
 
-    from relay_cli.app import root_command
+    from relay_cli.app import GlobalOption, root_command
 
     root = root_command()
     found: dict[str, dict[str, Any]] = {}
@@ -167,7 +167,9 @@ def _our_commands() -> dict[str, dict[str, Any]]:
     def walk(cmd: Any, ctx: Any, path: str) -> None:
         flags: dict[str, Any] = {}
         for param in cmd.get_params(ctx):
-            if param.param_type_name == "option":
+            # -P, -v and --timeout of every command are relay's global options, as the reference's global flags
+            # are: what is compared is each command's own flags
+            if param.param_type_name == "option" and not isinstance(param, GlobalOption):
                 for opt in (*param.opts, *param.secondary_opts):
                     flags[opt] = param
         found[path] = flags

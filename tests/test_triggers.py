@@ -85,6 +85,8 @@ def options_in_help(text: str) -> dict[frozenset[str], str]:
     entries: dict[frozenset[str], str] = {}
     flags: frozenset[str] | None = None
     for line in text.split("\nOptions:\n", 1)[1].splitlines():
+        if line and not line.startswith(" "):  # the next section (the global options)
+            break
         if line.startswith("  -"):
             head = line[2:].split("  ")[0]
             flags = frozenset(_FLAG.findall(head))
