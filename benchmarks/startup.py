@@ -5,7 +5,7 @@
 Startup: the median wall time (``perf_counter`` around ``subprocess.run``) of ``python -c pass`` with this
 interpreter, then ``relay --version``, ``relay --help``, ``relay workflow --help`` and a ``workflow create
 --dry-run``, each as a ratio to bare python. Targets: --version ≤ 4×, the help pages and the dry run ≤ 10×.
-(``--help`` and ``workflow --help`` are laid out by relay_cli/quickhelp.py without importing Typer: under 2×.)
+(``--help`` and ``workflow --help`` are laid out from relay_cli/registry.py without importing Typer: under 2×.)
 
 Listing: ``relay workflow list`` against a loopback HTTP server holding 10,000 workflows of mixed triggers,
 as a table (stdout piped) and as ``--json``. Target: ≤ 1 s each.
