@@ -16,7 +16,7 @@ from .config.store import ProfileStore
 from .core.environments import ENVIRONMENTS
 from .core.redact import value_problem
 from .errors import AuthError, NotFoundError, RelayError, UsageError
-from .output import message
+from .output import message, warning
 
 if TYPE_CHECKING:
     import httpx
@@ -284,6 +284,7 @@ class State:
                 on_unauthorized=None if self.is_local or self.environ.get("RELAY_API_KEY") else self.refresh_login,
                 api_key_source="RELAY_API_KEY" if not self.is_local and self.environ.get("RELAY_API_KEY") else None,
                 log=self.http_log(),
+                notice=warning,
             )
         return self._client
 

@@ -376,8 +376,9 @@ def test_the_manifest_names_the_account_and_profile(run: Any, tmp_path: Path, mo
     result = run("workflow", "apply")  # no --profile, no -s: the manifest says where
     assert result.code == 0, result.err
     assert "Applied to account demo-account: 1 created" in result.err
-    other = run("workflow", "diff", "-s", "nobody")  # -s wins over the manifest's account
-    assert other.code == 3
+    other = run("workflow", "diff", "-s", "nobody")  # the manifest's account and -s disagree: nothing is sent
+    assert other.code == 2
+    assert run("workflow", "diff", "-s", "nobody", "--account-from", "selected").code == 3  # no such account
     write(tmp_path, 'profile = "nope"\n[workflow.a]\ntype = "button"\nuri = "wss://h/p"\n')
     missing = run("workflow", "diff")
     assert missing.code == 2

@@ -131,9 +131,9 @@ def test_an_entry_builds_what_create_sends(
 def test_export_then_parse_changes_nothing(table: dict[str, Any], argv: list[str]) -> None:
     body = parse_one({**table, **OPTIONS[0]})
     stored = {"workflow_id": "wf_1", **body, "owner": "someone"}
-    text, skipped = mf.export([stored], account=SUB, header="a header")
-    assert skipped == []
-    data = tomllib.loads(text)
+    result = mf.export([stored], account=SUB, header="a header")
+    assert (result.left_out, result.raw) == ([], [])  # every kind in the typed form
+    data = tomllib.loads(result.text)
     assert data["account"] == SUB
     again = mf.parse(data)
     assert planning.changes(stored, again.entries[0].body) == []
@@ -244,13 +244,21 @@ def test_plan_keeps_server_fields_on_update() -> None:
 
 
 def test_plan_with_duplicate_names_keeps_the_matching_one() -> None:
-    existing = [stored("a", "1", args={"x": "old"}), stored("a", "2")]
+    existing = [stored("a", "1", args={"x": "old"}), stored("a", "3"), stored("a", "2")]
     plan = planning.compare([desired("a")], existing)
-    assert [k.workflow_id for k in plan.unchanged] == ["2"]
-    assert [k.workflow_id for k in plan.duplicates] == ["1"]
-    assert plan.in_sync
-    pruned = planning.compare([desired("a")], existing, prune=True)
-    assert [k.workflow_id for k in pruned.delete] == ["1"]
+    assert [k.workflow_id for k in plan.unchanged] == ["2"]  # of the two that match, the lowest id
+    assert [(d.workflow_id, d.kept) for d in plan.duplicates] == [("1", "2"), ("3", "2")]
+    assert not plan.in_sync  # duplicates are drift
+    assert planning.compare([desired("a")], existing, prune=True).delete == []  # --prune is not consent to them
+    deduped = planning.compare([desired("a")], existing, dedupe=True)
+    assert [k.workflow_id for k in deduped.delete] == ["1", "3"]
+
+
+def test_plan_with_duplicate_names_none_matching_keeps_the_lowest_id_and_updates_it() -> None:
+    existing = [stored("a", "wf_b", args={"x": "old"}), stored("a", "wf_a", args={"x": "older"})]
+    plan = planning.compare([desired("a")], existing, dedupe=True)
+    assert [(u.workflow_id, [c.field for c in u.changes]) for u in plan.update] == [("wf_a", ["args.x"])]
+    assert [k.workflow_id for k in plan.delete] == ["wf_b"]
 
 
 def test_stored_defaults_count_as_the_manifest_defaults() -> None:
@@ -269,16 +277,25 @@ def test_after_is_the_account_once_applied() -> None:
     assert after[0]["config"]["trigger"]["start"]["workflow"]["args"] == {"x": "new"}
 
 
-def test_export_leaves_out_what_a_manifest_cannot_hold() -> None:
+def test_export_writes_what_the_typed_form_cannot_say_raw_and_leaves_out_only_what_a_manifest_cannot_name() -> None:
     weird = stored("weird", "1")
     weird["config"]["trigger"] = {"start": weird["config"]["trigger"]["start"], "on_something_new": 1}
     twin = stored("a", "2")
-    text, skipped = mf.export([stored("a", "1"), twin, weird])
-    assert list(tomllib.loads(text)["workflow"]) == ["a"]
-    assert skipped == [
-        "workflow a (2): another workflow has the same name; left out (a manifest names each workflow once)",
-        "workflow weird (1): trigger on_something_new = 1 cannot be written to a manifest; left out",
+    nameless = {**stored("x", "3"), "name": None}
+    result = mf.export([stored("a", "1"), twin, weird, nameless])
+    data = tomllib.loads(result.text)
+    assert list(data["workflow"]) == ["a", "weird"]
+    assert json.loads(data["workflow"]["weird"]["raw"]) == {k: v for k, v in weird.items() if k != "workflow_id"}
+    assert result.raw == ["weird"]
+    assert result.left_out == [
+        "workflow a (2): another workflow has the same name; left out (a manifest names each workflow once; "
+        "`relay workflow apply --dedupe` keeps one)",
+        "workflow 3: its name is missing, not a string; left out",
     ]
+    again = mf.parse(data)
+    assert again.raw_names() == {"weird"}
+    plan = planning.compare([(e.name, e.body) for e in again.entries], [weird], raw=again.raw_names())
+    assert [k.name for k in plan.unchanged] == ["weird"]
 
 
 @settings(max_examples=60, deadline=None)
@@ -289,8 +306,8 @@ def test_export_leaves_out_what_a_manifest_cannot_hold() -> None:
 )  # fmt: skip
 def test_any_name_and_arg_value_survive_export(name: str, value: Any) -> None:
     wf = stored(name, "1", args={name: value})
-    text, skipped = mf.export([wf])
-    assert skipped == []
-    again = mf.parse(tomllib.loads(text))
+    result = mf.export([wf])
+    assert result.left_out == []
+    again = mf.parse(tomllib.loads(result.text))
     assert again.names() == [name]
-    assert planning.changes(wf, again.entries[0].body) == []
+    assert planning.changes_of(wf, again.entries[0].body, again.entries[0].raw) == []

@@ -199,8 +199,8 @@ def test_apply_server_up_checks_then_saves(run: Any, api: Any, tmp_path: Path, w
     assert result.code == 0, result.err
     assert ws.paths == ["/dial"]
     assert result.err == "Applied to account SUB: 1 created, 0 updated, 0 deleted, 0 unchanged.\n"
-    assert sent(api) == [LIST, SAVE]
-    assert body(api) == call_body("dialer", ws.uri("/dial"), ["d3"], trigger="on_call_request")
+    assert sent(api) == [LIST, SAVE, LIST]  # the last: did another apply create the same name meanwhile?
+    assert body(api, 1) == call_body("dialer", ws.uri("/dial"), ["d3"], trigger="on_call_request")
 
 
 def test_apply_server_down_warns_and_saves(run: Any, api: Any, tmp_path: Path, down: str) -> None:
@@ -210,8 +210,8 @@ def test_apply_server_down_warns_and_saves(run: Any, api: Any, tmp_path: Path, d
         not_available(down, "connection refused", "dialer", announced("every outbound call from d3", "dialer"))
         + "Applied to account SUB: 1 created, 0 updated, 0 deleted, 0 unchanged.\n"
     )
-    assert sent(api) == [LIST, SAVE]
-    assert body(api) == call_body("dialer", down, ["d3"], trigger="on_call_request")
+    assert sent(api) == [LIST, SAVE, LIST]
+    assert body(api, 1) == call_body("dialer", down, ["d3"], trigger="on_call_request")
 
 
 def test_apply_strict_server_down_is_exit_6_and_sends_nothing(run: Any, api: Any, tmp_path: Path, down: str) -> None:

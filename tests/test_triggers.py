@@ -114,9 +114,9 @@ def test_every_example_runs_and_survives_export_and_apply(run: Any, trigger: Tri
     assert triggers.describe(payload) == trigger.describe(key, payload[key])
 
     stored = {"workflow_id": "wf_1", **body}
-    text, skipped = mf.export([stored])
-    assert skipped == []
-    table = tomllib.loads(text)["workflow"][body["name"]]
+    exported = mf.export([stored])
+    assert (exported.left_out, exported.raw) == ([], [])
+    table = tomllib.loads(exported.text)["workflow"][body["name"]]
     assert table["type"] == trigger.name
     assert set(table) - set(mf.COMMON_KEYS) <= {option.name for option in trigger.options}
     for option in trigger.options:
@@ -141,8 +141,9 @@ def test_export_writes_what_was_said_and_a_hidden_default_only_when_it_differs(r
         result = run("workflow", "create", *argv, "--uri", URI, "-i", "d1", "-s", SUB, "--dry-run", "--json")
         assert result.code == 0, result.err
         bodies.append({"workflow_id": f"wf_{len(bodies)}", **json.loads(result.out)})
-    text, skipped = mf.export(bodies)
-    assert skipped == []
+    exported = mf.export(bodies)
+    assert (exported.left_out, exported.raw) == ([], [])
+    text = exported.text
     tail = f'uri = "{URI}"\ninstall = ["d1"]\n'
     assert text == (
         '[workflow.tag]\ntype = "nfc"\nnfc_type = "user_profile"\ncategory = "tasks"\n'
@@ -202,11 +203,12 @@ def test_create_help_lists_exactly_each_triggers_options(run: Any) -> None:
                 assert "[default" not in entry and "[required]" not in entry
         rest = set(shown) - {frozenset(o.flags) for o in trigger.options}
         if trigger.preflight:
-            assert {frozenset({"--no-check"}), frozenset({"--strict"})} <= rest
-            rest -= {frozenset({"--no-check"}), frozenset({"--strict"})}
+            assert frozenset({"--strict"}) in rest
+            rest -= {frozenset({"--strict"})}
         assert common is None or rest == common, f"create {trigger.name}: {sorted(map(sorted, rest ^ common))}"
         common = rest
     assert common and frozenset({"-n", "--name"}) in common and frozenset({"-u", "--uri"}) in common
+    assert {frozenset({"--no-check"}), frozenset({"--unique"})} <= common  # every create looks its name up
 
 
 @pytest.mark.parametrize("trigger", EACH)

@@ -8,6 +8,12 @@
   never sent twice. Up to ``rounds`` rounds.
 - An authentication failure stops everything not yet sent. Ctrl-C stops sending, waits for the requests in
   flight and returns what was done (``Outcome.interrupted``).
+- Concurrent applies: the Relay API has no locks and no conditional writes (a POST without ``workflow_id``
+  creates, with one it replaces; no ETag, no If-Match), so two applies that both found a name missing both
+  create it. After creating, the account is listed again; a name created here that now has several workflows
+  is settled the same way by every apply that sees it: the lowest ``workflow_id`` is kept (and made to match the
+  manifest), the others are deleted, and ``Outcome.raced`` says so. Of two racers the later one to list always
+  sees both, so the account ends with one workflow of each name.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import plan as planning
-from ..errors import ApiAuthError, ApiError, NetworkError, RelayError
+from ..errors import ApiAuthError, ApiError, ApiNotFoundError, NetworkError, RelayError
 from . import client as client_module
 
 DEFAULT_JOBS = 8
@@ -34,6 +40,20 @@ class Failure:
 
 
 @dataclass
+class Race:
+    """A name this apply created that another writer created at the same time: ``kept`` stays, ``deleted`` went
+    (here or by the other writer), and ``updated`` says whether ``kept`` had to be made to match the manifest."""
+
+    name: str
+    kept: str
+    deleted: list[str]
+    updated: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kept": self.kept, "deleted": self.deleted, "updated": self.updated}
+
+
+@dataclass
 class Outcome:
     created: list[tuple[str, str]] = field(default_factory=list)  # (name, workflow_id)
     updated: list[tuple[str, str]] = field(default_factory=list)
@@ -41,6 +61,7 @@ class Outcome:
     failed: list[Failure] = field(default_factory=list)
     not_attempted: list[tuple[str, str]] = field(default_factory=list)  # (name, action)
     interrupted: bool = False
+    raced: list[Race] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -61,6 +82,7 @@ class Outcome:
             "failed": [{"name": f.name, "action": f.action, "error": f.error.message} for f in self.failed],
             "not_attempted": [{"name": n, "action": a} for n, a in self.not_attempted],
             "interrupted": self.interrupted,
+            "raced": [r.to_json() for r in self.raced],
         }
 
 
@@ -201,13 +223,57 @@ def apply_plan(
             client_module.wait(client_module.backoff(round_number))
             try:
                 existing = client.list_workflows(subscriber)
+                existing.require_whole(subscriber, "the requests that failed were not sent again")
             except RelayError as err:
                 outcome.failed.extend(Failure(op.name, op.action, err) for op, _ in retry)
                 break
-            writes, deletes = _reconcile(retry, desired, existing, outcome)
+            writes, deletes = _reconcile(retry, desired, existing, outcome, plan.raw)
+        if outcome.created and not stop.is_set():
+            _settle_races(client, subscriber, desired, plan.raw, outcome)
     except KeyboardInterrupt:
         outcome.interrupted = True
     return outcome
+
+
+def _settle_races(
+    client: Any,
+    subscriber: str,
+    desired: list[tuple[str, dict[str, Any]]],
+    raw: frozenset[str],
+    outcome: Outcome,
+) -> None:
+    """List the account again and settle each name created here that now has several workflows (see the module's
+    docstring). A failure is recorded as one (``action`` "check for duplicates"): the apply is then incomplete."""
+    created = {name for name, _ in outcome.created}
+    try:
+        existing = client.list_workflows(subscriber)
+        existing.require_whole(subscriber, "so whether another writer created the same names meanwhile is unknown")
+    except RelayError as err:
+        outcome.failed.append(Failure(", ".join(sorted(created)), "check for duplicates", err))
+        return
+    bodies = dict(desired)
+    for name in sorted(created):
+        candidates = [w for w in existing if w.get("name") == name]
+        if len(candidates) < 2:
+            continue
+        keep = min(candidates, key=lambda w: str(w.get("workflow_id")))
+        race = Race(name, str(keep.get("workflow_id")), [])
+        try:
+            for other in candidates:
+                if other is keep:
+                    continue
+                wid = str(other.get("workflow_id"))
+                try:
+                    client.delete_workflow(subscriber, wid)
+                except ApiNotFoundError:
+                    pass  # the other writer deleted it first
+                race.deleted.append(wid)
+            if planning.changes_of(keep, bodies[name], name in raw):
+                client.save_workflow(subscriber, planning.update_body(keep, bodies[name], name in raw))
+                race.updated = True
+        except RelayError as err:
+            outcome.failed.append(Failure(name, "settle a duplicate", err))
+        outcome.raced.append(race)
 
 
 def _reconcile(
@@ -215,11 +281,12 @@ def _reconcile(
     desired: list[tuple[str, dict[str, Any]]],
     existing: list[dict[str, Any]],
     outcome: Outcome,
+    raw: frozenset[str] = frozenset(),
 ) -> tuple[list[_Op], list[_Op]]:
     """The next round's requests for the transient failures, from the account as it is now."""
     failed_writes = {op.name: op for op, _ in retry if op.action != "delete"}
     failed_deletes = [op for op, _ in retry if op.action == "delete"]
-    again = planning.compare([(n, b) for n, b in desired if n in failed_writes], existing)
+    again = planning.compare([(n, b) for n, b in desired if n in failed_writes], existing, raw=raw)
     for keep in again.unchanged:  # the lost answer hid a success
         op = failed_writes[keep.name]
         (outcome.created if op.action == "create" else outcome.updated).append((keep.name, keep.workflow_id))

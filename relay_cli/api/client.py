@@ -176,6 +176,31 @@ class _Call:
     stream: bool = False
 
 
+class Listing(list[dict[str, Any]]):
+    """The workflows of ``GET /ibot/workflow``, and the paging markers its answer carried (``paging``: empty when
+    nothing says there is more)."""
+
+    paging: list[str]
+    #: "https://host answered GET /ibot/workflow", for messages
+    where: str
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__(items)
+        self.paging = []
+        self.where = "GET /ibot/workflow"
+
+    def require_whole(self, subscriber_id: str, action: str) -> None:
+        """An ``ApiError`` (exit 1) when the answer carried paging markers: ``action`` (what would be done on the
+        strength of the whole listing) is refused while nothing proves that the listing holds the whole account."""
+        if self.paging:
+            raise ApiError(
+                f"{self.where} with paging markers ({', '.join(self.paging)}), so it may hold only part of account "
+                f"{subscriber_id}; {action}",
+                hint="relay does not follow paging it does not know (Relay's paging of this listing is not "
+                "public); nothing was changed",
+            )
+
+
 class RelayClient:
     def __init__(
         self,
@@ -196,6 +221,7 @@ class RelayClient:
         log: Any = None,
         label: str | None = None,
         host_question: str | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         """``timeout``: the deadline of one attempt, in seconds. ``on_write(method, path)`` is called after every
         successful request that changes data. ``max_attempts`` / ``sleep`` / ``clock``: override the module's
@@ -204,7 +230,10 @@ class RelayClient:
         request is sent again (a stored login's refresh). ``api_key_source``: the token is an API key from
         there (never refreshed): a 401 says the key is invalid. ``log``: an ``HttpLog`` (``--verbose``).
         ``label``: how messages name the server (default: its ``scheme://host``). ``host_question``: what an
-        error asks when an answer is not the API's ("is RELAY_HOST right?")."""
+        error asks when an answer is not the API's ("is RELAY_HOST right?"). ``notice(text)``: told what the user
+        should know about an answer that is used all the same (a listing with paging markers)."""
+        self._notice = notice
+        self._noticed_paging = False
         self._on_unauthorized = on_unauthorized
         self._api_key_source = api_key_source
         self._auth_method = auth_method
@@ -526,19 +555,37 @@ class RelayClient:
 
     # --- workflows -----------------------------------------------------------------------------
 
-    def list_workflows(self, subscriber_id: str, *, editing: str | None = None) -> list[dict[str, Any]]:
+    def list_workflows(self, subscriber_id: str, *, editing: str | None = None) -> Listing:
         """The account's workflows, each ``config`` an object (one sent as a JSON string is parsed).
 
         ``editing``: the exact id or name of a workflow the caller changes and sends back whole (``install``,
         ``uninstall``, ``args set``/``unset``): the workflow it names must have the shape ``shapes.EDITABLE``,
-        else the answer is refused like any malformed one."""
+        else the answer is refused like any malformed one.
+
+        An answer with paging markers (``shapes.paging_markers``) is returned as it is, its markers in
+        ``Listing.paging``, and ``notice`` is told (once per client); a caller that writes on the strength of
+        the whole listing (``apply``'s creates and deletes, ``create --unique``) refuses such a listing:
+        ``Listing.require_whole``."""
         params = {"subscriber_id": subscriber_id}
 
-        def convert(data: Any) -> list[dict[str, Any]]:
+        def convert(data: Any) -> Listing:
             workflows = shapes.parse_configs(data["results"], "results")
-            return workflows if editing is None else shapes.editable(workflows, editing, "results")
+            if editing is not None:
+                shapes.editable(workflows, editing, "results")
+            listing = Listing(workflows)
+            listing.paging = shapes.paging_markers(data, len(workflows))
+            listing.where = f"{self.origin} answered GET /ibot/workflow"
+            return listing
 
-        return list(self._json("GET", "/ibot/workflow", shapes.WORKFLOWS, params=params, convert=convert))
+        listing: Listing = self._json("GET", "/ibot/workflow", shapes.WORKFLOWS, params=params, convert=convert)
+        if listing.paging and self._notice is not None and not self._noticed_paging:
+            self._noticed_paging = True
+            self._notice(
+                f"{listing.where} with paging markers ({', '.join(listing.paging)}): the {len(listing)} "
+                f"workflow{'s' if len(listing) != 1 else ''} it holds may be only part of account {subscriber_id} "
+                "(relay reads one page: Relay's paging of this listing is not public)"
+            )
+        return listing
 
     def save_workflow(self, subscriber_id: str, workflow: dict[str, Any]) -> list[dict[str, Any]]:
         """Create (no ``workflow_id``) or replace (with one). Returns the saved workflow(s)."""

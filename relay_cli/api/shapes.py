@@ -216,6 +216,48 @@ def _loads(text: str) -> Any:
     return value if end == len(text) else json.loads(text)
 
 
+#: keys of a listing answer that say there is more to fetch when their value is "something" (true, a non-empty
+#: string, a number other than 0, a non-empty object or list; null, false, "", 0, {} and [] say there is not).
+#: Whether Relay pages ``GET /ibot/workflow`` is not public, so no key is followed: each only marks an answer
+#: that cannot be proven to hold the whole account.
+PAGING_KEYS = (
+    "next_page_token", "nextPageToken", "page_token", "pageToken", "has_more", "hasMore", "more", "cursor",
+    "next_cursor", "nextCursor", "next", "next_page", "nextPage", "next_url", "nextUrl", "continuation_token",
+    "continuationToken",
+)  # fmt: skip
+#: objects of a listing answer whose own keys are read by the same rules (``{"links": {"next": ...}}``)
+PAGING_OBJECTS = ("links", "_links", "paging", "pagination", "meta")
+#: counts of a listing answer: a number greater than the items the answer holds marks it as a part
+COUNT_KEYS = ("total", "total_count", "totalCount", "count")
+
+
+def _more(value: Any) -> bool:
+    if value is None or value is False:
+        return False
+    if isinstance(value, (str, list, dict)):
+        return bool(value)
+    if isinstance(value, (int, float)):
+        return value != 0
+    return True
+
+
+def paging_markers(answer: Any, items: int) -> list[str]:
+    """The paging markers of a listing answer holding ``items`` items, in words that quote none of its values:
+    ``has_more``, ``links.next``, ``total (5000 > 1000 items)``. Empty when nothing says there is more."""
+    if not isinstance(answer, dict):
+        return []
+    found = [key for key in PAGING_KEYS if key in answer and _more(answer[key])]
+    for key in PAGING_OBJECTS:
+        inner = answer.get(key)
+        if isinstance(inner, dict):
+            found.extend(f"{key}.{marker}" for marker in paging_markers(inner, items))
+    for key in COUNT_KEYS:
+        count = answer.get(key)
+        if isinstance(count, (int, float)) and not isinstance(count, bool) and count > items:
+            found.append(f"{key} ({count:g} > {items} items)")
+    return found
+
+
 def problem(shape: Shape, value: Any) -> str | None:
     return None if shape.ok(value) else shape.problem(value, "")
 

@@ -6,7 +6,8 @@ trigger and every body is built by ``core.triggers`` and ``core.workflow.build``
 
 The format::
 
-    account = "1a2b3c4d"          # optional: the subscriber id (-s and RELAY_SUBSCRIBER_ID override it)
+    account = "1a2b3c4d"          # optional: the subscriber id (another one from -s, RELAY_SUBSCRIBER_ID or the
+                                  # profile stops diff and apply unless --account-from says which wins)
     profile = "qa"                # optional: the profile (-P and RELAY_PROFILE override it)
 
     [workflow.my_auto_answer]     # the table key is the workflow's name
@@ -22,12 +23,20 @@ The format::
     enabled = true                # a boolean arg (-b)
     volume = 2.5                  # a number arg (-r)
 
+    [workflow.sms-alert]          # the raw form: the Workflow object itself, as JSON, sent as it is
+    raw = '''{"name": "sms-alert", "config": {"trigger": {"on_sms_received": ".*", "start": ...}}, ...}'''
+
+The raw form is what ``export`` writes for a workflow the typed keys cannot describe exactly (a trigger this tool
+does not know, an arg that is a list or null, a value the typed form would change): ``apply`` sends that object
+(with the stored workflow's id when it replaces one) and ``diff`` compares it with the stored workflow exactly.
+
 Every error is a ``UsageError`` whose message names the file, the key path and the problem, e.g.
 ``relay.toml: workflow.my_auto_answer.threshold: expected a whole percentage from 1 to 100, got 120``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -59,12 +68,18 @@ OPTION_KEYS = {
 DEFAULT_FILE = "relay.toml"
 
 
+#: the key of the raw form: ``[workflow.NAME] raw = '''{...}'''``, the Workflow object as JSON
+RAW_KEY = "raw"
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One workflow of the manifest: its name and the body ``POST /ibot/workflow`` would create it with."""
+    """One workflow of the manifest: its name and the body ``POST /ibot/workflow`` would create it with.
+    ``raw``: the body is the entry's JSON, sent as it is and compared exactly (``core.plan``)."""
 
     name: str
     body: dict[str, Any]
+    raw: bool = False
 
     @property
     def is_call(self) -> bool:
@@ -83,6 +98,9 @@ class Manifest:
 
     def names(self) -> list[str]:
         return [e.name for e in self.entries]
+
+    def raw_names(self) -> frozenset[str]:
+        return frozenset(e.name for e in self.entries if e.raw)
 
 
 # --- errors ------------------------------------------------------------------------------------------
@@ -252,10 +270,64 @@ def _trigger(trigger: triggers.Trigger, entry: dict[str, Any], where: _Where) ->
     return trigger.build({option.name: _option_value(option, entry, where) for option in trigger.options})
 
 
+#: how deep the raw form's JSON may nest (a stored workflow is a few levels deep)
+RAW_MAX_DEPTH = 64
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests at most ``limit`` levels (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return False
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return True
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_raw(name: str, entry: dict[str, Any], where: _Where) -> Entry:
+    """``[workflow.NAME] raw = '''{...}'''``: the Workflow object, as JSON, exactly as it is to be stored.
+
+    Its ``name`` is the table's key (filled in when the JSON leaves it out); ``workflow_id`` is refused: a manifest
+    matches workflows by name, and an id belongs to one account."""
+    others = [key for key in entry if key != RAW_KEY]
+    if others:
+        raise where.error(others[0], "a workflow in the raw form has the one key raw (the whole Workflow as JSON)")
+    text = entry[RAW_KEY]
+    if not isinstance(text, str):
+        raise where.error(RAW_KEY, f"expected a string holding the Workflow as a JSON object, got {_kind(text)}")
+    try:
+        body = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise where.error(RAW_KEY, f"nested more than {RAW_MAX_DEPTH} levels deep") from None
+    except ValueError as exc:
+        raise where.error(RAW_KEY, f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise where.error(RAW_KEY, f"expected a JSON object (a Workflow), got {_kind(body)}")
+    if not _depth_ok(body, RAW_MAX_DEPTH):
+        raise where.error(RAW_KEY, f"nested more than {RAW_MAX_DEPTH} levels deep")
+    if "workflow_id" in body:
+        raise where.error(
+            f"{RAW_KEY}.workflow_id", "not allowed: a manifest matches workflows by name (the table's key)"
+        )
+    if "name" not in body:
+        body = {"name": name, **body}
+    elif body["name"] != name:
+        raise where.error(f"{RAW_KEY}.name", "must be the table's key (the workflow's name), or left out")
+    return Entry(name, body, raw=True)
+
+
 def parse_entry(name: str, entry: Any, source: str = DEFAULT_FILE) -> Entry:
     where = _Where(source, name)
     if not isinstance(entry, dict):
         raise where.error(None, f"expected a table, got {_kind(entry)}")
+    if RAW_KEY in entry:
+        return parse_raw(name, entry, where)
     if not name.strip():
         raise _Where(source).error("workflow", "expected a non-empty workflow name")
     kind = entry.get("type")
@@ -336,6 +408,8 @@ def parse(data: Any, source: str = DEFAULT_FILE) -> Manifest:
         raise top.error("workflow", "expected tables [workflow.NAME], got " + _kind(workflows))
     manifest.entries = [parse_entry(name, entry, source) for name, entry in workflows.items()]
     for e in manifest.entries:
+        if e.raw:
+            continue  # sent as it is: what export found stored
         if (urlsplit(uri := wf.uri_of(e.body)).hostname or "") == PLACEHOLDER_HOST.lower():
             raise _Where(source, e.name).error(
                 "uri", f"{uri} is a placeholder: replace {PLACEHOLDER_HOST} with the host that serves your app"
@@ -396,39 +470,85 @@ def to_entry(workflow: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def export(
-    workflows: list[dict[str, Any]], *, account: str | None = None, header: str | None = None
-) -> tuple[str, list[str]]:
-    """Stored workflows → (manifest text, one warning per workflow left out).
+@dataclass
+class Export:
+    """What ``export`` made of the account's workflows."""
 
-    Left out: workflows a manifest cannot describe, and every workflow but the first of a name shared by
-    several (a manifest names each workflow once)."""
-    tables: dict[str, dict[str, Any]] = {}
-    skipped: list[str] = []
+    #: the manifest
+    text: str
+    #: one line per workflow left out (no name a manifest can use, or a name already taken by another)
+    left_out: list[str] = field(default_factory=list)
+    #: the names written in the raw form
+    raw: list[str] = field(default_factory=list)
+
+
+def _typed_lines(name: str, workflow: dict[str, Any]) -> list[str]:
+    """The typed table of ``workflow``, only when it says exactly what is stored: parsed back, it builds a body in
+    which ``core.plan`` finds no change (else ``NotRepresentable``: a phrase the typed form would lower-case, a URI
+    ``create`` would refuse, an arg that is a list, ...)."""
+    from . import plan as planning
+
+    entry = to_entry(workflow)
+    try:
+        again = parse_entry(name, entry)
+    except UsageError as err:
+        raise NotRepresentable(err.message) from None
+    if (urlsplit(wf.uri_of(again.body)).hostname or "") == PLACEHOLDER_HOST.lower():
+        raise NotRepresentable("its URI names the placeholder host")
+    if planning.changes(workflow, again.body):
+        raise NotRepresentable("the typed form would change it")
+    return _table_lines(("workflow", name), entry)
+
+
+def raw_json(workflow: dict[str, Any]) -> dict[str, Any]:
+    """What the raw form holds of a stored workflow: all of it but its ``workflow_id`` (which belongs to the
+    account), its config an object."""
+    return {k: v for k, v in wf.normalize(workflow).items() if k != "workflow_id"}
+
+
+def _raw_lines(name: str, workflow: dict[str, Any]) -> list[str]:
+    return [f"[workflow.{_toml_key(name)}]", f"{RAW_KEY} = {_toml_json(raw_json(workflow))}"]
+
+
+def export(workflows: list[dict[str, Any]], *, account: str | None = None, header: str | None = None) -> Export:
+    """Stored workflows → a manifest that describes each of them exactly: in the typed form when it can
+    (``_typed_lines``), else in the raw form (the Workflow object as JSON).
+
+    Left out, each with a line in ``Export.left_out``: a workflow whose name is not a string a TOML key can hold,
+    and every workflow but the first of a name shared by several (a manifest names each workflow once). ``apply
+    --prune`` never deletes such workflows (``core.plan``)."""
+    from . import plan as planning
+
+    tables: dict[str, list[str]] = {}
+    result = Export("")
     for workflow in workflows:
         name = workflow.get("name")
         wid = workflow.get("workflow_id")
-        if not isinstance(name, str) or not name.strip():
-            skipped.append(f"workflow {wid} has no name; left out")
+        why = planning.indescribable(workflow)
+        if why is not None or not isinstance(name, str):
+            result.left_out.append(f"workflow {wid}: {why}; left out")
             continue
         if name in tables:
-            skipped.append(
-                f"workflow {name} ({wid}): another workflow has the same name; left out (a manifest names each workflow once)"
+            result.left_out.append(
+                f"workflow {name} ({wid}): another workflow has the same name; left out (a manifest names each "
+                "workflow once; `relay workflow apply --dedupe` keeps one)"
             )
             continue
         try:
-            tables[name] = to_entry(workflow)
-        except NotRepresentable as exc:
-            skipped.append(f"workflow {name} ({wid}): {exc}; left out")
+            tables[name] = _typed_lines(name, workflow)
+        except NotRepresentable:
+            tables[name] = _raw_lines(name, workflow)
+            result.raw.append(name)
     lines: list[str] = []
     if header:
         lines.extend(f"# {line}".rstrip() for line in header.splitlines())
     if account:
         lines.append(f"account = {_toml_value(account)}")
-    for name, entry in tables.items():
+    for table in tables.values():
         lines.append("")
-        lines.extend(_table_lines(("workflow", name), entry))
-    return "\n".join(lines).lstrip("\n") + "\n", skipped
+        lines.extend(table)
+    result.text = "\n".join(lines).lstrip("\n") + "\n"
+    return result
 
 
 # --- a small TOML writer (only what a manifest holds: strings, booleans, numbers, arrays, tables) -----
@@ -438,15 +558,34 @@ _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f
 
 
 def _toml_string(text: str) -> str:
+    """A TOML basic string; control characters (C0, DEL, C1) escaped. A lone surrogate (which JSON can carry and
+    TOML cannot) is ``NotRepresentable``."""
     out = []
     for ch in text:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
             out.append(f"\\u{ord(ch):04x}")
+        elif 0xD800 <= ord(ch) < 0xE000:
+            raise NotRepresentable("a lone surrogate cannot be written to TOML")
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
+
+
+#: in the raw form's JSON, written as JSON escapes: what a TOML literal string cannot hold (DEL), what a TOML
+#: document cannot hold at all (a lone surrogate), and what a terminal would act on (C1 controls; JSON already
+#: escapes C0) or hide (bidi overrides, zero-width characters). JSON reads each escape back as the same character.
+_RAW_ESCAPE = re.compile(r"[\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def _toml_json(value: dict[str, Any]) -> str:
+    """``value`` as indented JSON in a TOML multi-line literal string ('''...'''), read back by ``parse_raw``."""
+    text = json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False)
+    text = _RAW_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    if "'''" in text:  # an apostrophe only occurs inside a JSON string, where \u0027 means the same
+        text = text.replace("'", "\\u0027")
+    return "'''" + text + "'''"
 
 
 def _toml_key(key: str) -> str:

@@ -2,14 +2,23 @@
 
 Pure: takes the desired bodies (``core.manifest``) and the stored workflows (``GET /ibot/workflow``) and says
 what to create, what to update (and which fields changed), what is unchanged, and — with ``prune`` — what to
-delete. Only the fields a manifest manages are compared: name, URI, the trigger, args, install targets and the
-options transient / hidden / absorb_triggers. Fields the server adds are kept as they are on update.
+delete. For a typed entry only the fields a manifest manages are compared: name, URI, the trigger, args, install
+targets and the options transient / hidden / absorb_triggers; fields the server adds are kept as they are on
+update. A raw entry (``raw``) is compared with the whole stored workflow, and sent as it is.
+
+Duplicates: when the account holds several workflows of a name the manifest declares, the plan keeps one (one
+that already matches, else any; of those, the lowest ``workflow_id``: the same one whoever computes it) and lists
+the others in ``duplicates``; they are drift (``in_sync`` is false) and are deleted only with ``dedupe``.
+
+What a manifest cannot describe (``indescribable``: no name a manifest can hold, a number JSON cannot write) is
+left alone, also by ``prune``.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +59,15 @@ class Keep:
 
 
 @dataclass
+class Duplicate:
+    """A stored workflow of a name the manifest declares, besides the one the plan keeps (``kept``)."""
+
+    name: str
+    workflow_id: str
+    kept: str
+
+
+@dataclass
 class Plan:
     create: list[Create] = field(default_factory=list)
     update: list[Update] = field(default_factory=list)
@@ -57,22 +75,30 @@ class Plan:
     delete: list[Keep] = field(default_factory=list)
     #: stored workflows the manifest does not list, kept because there was no --prune
     unmanaged: list[Keep] = field(default_factory=list)
-    #: stored workflows sharing a manifest name with the one the plan keeps (deleted with --prune)
-    duplicates: list[Keep] = field(default_factory=list)
+    #: stored workflows sharing a manifest name with the one the plan keeps (drift; deleted with --dedupe)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    #: stored workflows a manifest cannot describe, left alone whatever the flags (name: "" when it has none)
+    indescribable: list[tuple[Keep, str]] = field(default_factory=list)
+    #: the names of the manifest's raw entries
+    raw: frozenset[str] = frozenset()
 
     @property
     def in_sync(self) -> bool:
-        return not (self.create or self.update or self.delete)
+        return not (self.create or self.update or self.delete or self.duplicates)
 
     @property
     def writes(self) -> int:
         return len(self.create) + len(self.update) + len(self.delete)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{len(self.create)} to create, {len(self.update)} to update, {len(self.delete)} to delete, "
             f"{len(self.unchanged)} unchanged"
         )
+        extra = [d for d in self.duplicates if not any(k.workflow_id == d.workflow_id for k in self.delete)]
+        if extra:
+            text += f", {len(extra)} duplicate{'s' if len(extra) != 1 else ''} left (--dedupe deletes {'them' if len(extra) != 1 else 'it'})"
+        return text
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,7 +111,10 @@ class Plan:
             "unchanged": [{"name": k.name, "workflow_id": k.workflow_id} for k in self.unchanged],
             "delete": [{"name": k.name, "workflow_id": k.workflow_id} for k in self.delete],
             "unmanaged": [{"name": k.name, "workflow_id": k.workflow_id} for k in self.unmanaged],
-            "duplicates": [{"name": k.name, "workflow_id": k.workflow_id} for k in self.duplicates],
+            "duplicates": [{"name": d.name, "workflow_id": d.workflow_id, "kept": d.kept} for d in self.duplicates],
+            "left_alone": [
+                {"name": k.name, "workflow_id": k.workflow_id, "reason": why} for k, why in self.indescribable
+            ],
         }
 
 
@@ -122,7 +151,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
+        return a == b or (a != a and b != b)  # NaN is the same as NaN
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
@@ -153,6 +182,66 @@ def changes(existing: dict[str, Any], desired: dict[str, Any]) -> list[Change]:
     return out
 
 
+def raw_changes(existing: dict[str, Any], desired: dict[str, Any]) -> list[Change]:
+    """What differs between a stored workflow and a raw entry's body: every top-level key but ``workflow_id``,
+    compared exactly (``same``), in the body's order, then the keys only the stored workflow has."""
+    existing = wf.normalize(existing)
+    out: list[Change] = []
+    keys = [k for k in desired if k != "workflow_id"] + [k for k in existing if k not in desired and k != "workflow_id"]
+    for key in keys:
+        a, b = existing.get(key, _MISSING), desired.get(key, _MISSING)
+        if a is _MISSING or b is _MISSING or not same(a, b):
+            out.append(Change(key, None if a is _MISSING else a, None if b is _MISSING else b))
+    return out
+
+
+def changes_of(existing: dict[str, Any], desired: dict[str, Any], raw: bool) -> list[Change]:
+    return raw_changes(existing, desired) if raw else changes(existing, desired)
+
+
+def update_body(existing: dict[str, Any], desired: dict[str, Any], raw: bool) -> dict[str, Any]:
+    """The body that replaces ``existing`` with ``desired``: a raw entry's body as it is, with the stored id;
+    else ``merged``."""
+    if raw:
+        return {"workflow_id": existing["workflow_id"], **copy.deepcopy(desired)}
+    return merged(existing, desired)
+
+
+def indescribable(workflow: dict[str, Any]) -> str | None:
+    """Why a manifest cannot describe a stored workflow (None when it can): it has no name a TOML key can hold (a
+    missing or non-string name, a lone surrogate in it), or it holds a number JSON cannot write (NaN, infinity).
+    ``export`` leaves such a workflow out, and ``apply --prune`` leaves it alone."""
+    name = workflow.get("name")
+    if not isinstance(name, str):
+        return f"its name is {'missing' if name is None else _kind(name)}, not a string"
+    if any(0xD800 <= ord(ch) < 0xE000 for ch in name):
+        return "its name holds a lone surrogate, which a TOML key cannot"
+    stack: list[Any] = [workflow]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return "it holds a number JSON cannot write (NaN or infinity)"
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "an object"
+    return type(value).__name__
+
+
+def _wid(workflow: dict[str, Any]) -> str:
+    return str(workflow.get("workflow_id"))
+
+
 def merged(existing: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
     """The update body: the stored object (server fields kept) with every managed field from ``desired``."""
     existing = wf.normalize(existing)
@@ -177,35 +266,57 @@ def merged(existing: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
 # --- the plan ------------------------------------------------------------------------------------------
 
 
-def compare(desired: list[tuple[str, dict[str, Any]]], existing: list[dict[str, Any]], *, prune: bool = False) -> Plan:
-    """``desired``: (name, body) pairs, names unique. ``existing``: the account's workflows, as listed."""
-    plan = Plan()
+def compare(
+    desired: list[tuple[str, dict[str, Any]]],
+    existing: list[dict[str, Any]],
+    *,
+    prune: bool = False,
+    dedupe: bool = False,
+    raw: frozenset[str] = frozenset(),
+) -> Plan:
+    """``desired``: (name, body) pairs, names unique; ``raw``: the names whose body is a raw entry's. ``existing``:
+    the account's workflows, as listed. ``prune``: delete the workflows of names the manifest does not declare
+    (not the indescribable ones); ``dedupe``: delete the duplicates of the names it declares."""
+    plan = Plan(raw=raw)
     by_name: dict[str, list[dict[str, Any]]] = {}
     for workflow in existing:
-        by_name.setdefault(str(workflow.get("name")), []).append(workflow)
+        name = workflow.get("name")
+        if isinstance(name, str):
+            by_name.setdefault(name, []).append(workflow)
     wanted = {name for name, _ in desired}
     for name, body in desired:
         candidates = by_name.get(name, [])
         if not candidates:
             plan.create.append(Create(name, body))
             continue
-        # several stored workflows with this name: keep one that already matches, else the oldest
-        found = [(w, changes(w, body)) for w in candidates]
-        keep, diff = next(((w, d) for w, d in found if not d), found[0])
-        for other, _ in found:
+        keep, diff = survivor(candidates, body, name in raw)
+        for other in sorted(candidates, key=_wid):
             if other is not keep:
-                plan.duplicates.append(Keep(name, str(other.get("workflow_id"))))
+                plan.duplicates.append(Duplicate(name, _wid(other), _wid(keep)))
         if diff:
-            plan.update.append(Update(name, str(keep.get("workflow_id")), merged(keep, body), diff))
+            plan.update.append(Update(name, _wid(keep), update_body(keep, body, name in raw), diff))
         else:
-            plan.unchanged.append(Keep(name, str(keep.get("workflow_id"))))
+            plan.unchanged.append(Keep(name, _wid(keep)))
     for workflow in existing:
-        name = str(workflow.get("name"))
-        if name not in wanted:
-            (plan.delete if prune else plan.unmanaged).append(Keep(name, str(workflow.get("workflow_id"))))
-    if prune:
-        plan.delete.extend(plan.duplicates)
+        name = workflow.get("name")
+        if isinstance(name, str) and name in wanted:
+            continue
+        why = indescribable(workflow)
+        if why is not None:
+            plan.indescribable.append((Keep(name if isinstance(name, str) else "", _wid(workflow)), why))
+        else:
+            (plan.delete if prune else plan.unmanaged).append(Keep(str(name), _wid(workflow)))
+    if dedupe:
+        plan.delete.extend(Keep(d.name, d.workflow_id) for d in plan.duplicates)
     return plan
+
+
+def survivor(candidates: list[dict[str, Any]], body: dict[str, Any], raw: bool) -> tuple[dict[str, Any], list[Change]]:
+    """Of the stored workflows of one name, the one to keep (and what differs in it from ``body``): one that
+    already matches, else any; of those, the lowest ``workflow_id``, so that everyone who looks at the same
+    workflows keeps the same one (two applies that raced, ``bulk``)."""
+    found = sorted(((w, changes_of(w, body, raw)) for w in candidates), key=lambda pair: _wid(pair[0]))
+    return next(((w, d) for w, d in found if not d), found[0])
 
 
 def after(plan: Plan, existing: list[dict[str, Any]]) -> list[dict[str, Any]]:

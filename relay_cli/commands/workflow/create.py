@@ -6,11 +6,12 @@ the common ones (name, uri, install, args, ...), declared once below and joined 
 
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ...core.triggers import BY_NAME, Option, Trigger
+from ...errors import UsageError
 from .._common import (
     ArgOpt,
     BooleanOpt,
@@ -29,6 +30,9 @@ from .._common import (
     expand_ids,
     state,
 )
+
+if TYPE_CHECKING:
+    from ...api.client import Listing
 
 P = inspect.Parameter
 
@@ -98,9 +102,62 @@ COMMON = [
     _opt("json_output", JsonOpt, False),
 ]
 _COMMON_NAMES = {p.name for p in COMMON}
-#: the preflight options of the triggers declared with preflight=True (call), handled here, not by the trigger
-CHECKS = [_opt("no_check", NoCheckOpt, False), _opt("strict", StrictOpt, False)]
+UniqueOpt = Annotated[
+    bool,
+    typer.Option(
+        "--unique",
+        help="Refuse (exit 2, nothing created) when the account already has a workflow of this name; without it "
+        "a duplicate name is a warning.",
+    ),
+]
+#: every create looks its name up among the account's workflows before saving (a duplicate is warned about, or
+#: refused with --unique); --no-check skips the look-up
+LOOKUP = [
+    _opt(
+        "no_check",
+        Annotated[
+            bool,
+            typer.Option(
+                "--no-check",
+                envvar="RELAY_NO_CHECK",
+                help="Skip the look-up of the name among the account's workflows (no warning about a duplicate "
+                "name; --unique still looks). [env: RELAY_NO_CHECK]",
+                show_envvar=False,
+            ),
+        ],
+        False,
+    ),
+    _opt("unique", UniqueOpt, False),
+]
+#: the preflight options of the triggers declared with preflight=True (call), handled here, not by the trigger:
+#: the same look-up, and the checks of call workflows
+CHECKS = [_opt("no_check", NoCheckOpt, False), _opt("strict", StrictOpt, False), _opt("unique", UniqueOpt, False)]
 _CHECK_NAMES = {p.name for p in CHECKS}
+
+
+def _same_name(subscriber: str, name: str, checks: dict[str, Any], existing: "Listing") -> None:
+    """The workflows of the account named ``name``: with --unique a refusal (exit 2; exit 1 when the listing may be
+    only part of the account), else a warning (unless --no-check) that this create makes another one."""
+    from ... import output
+
+    same = [w for w in existing if w.get("name") == name]
+    ids = ", ".join(str(w.get("workflow_id")) for w in same[:5]) + (" ..." if len(same) > 5 else "")
+    where = f"account {subscriber} already has {'a workflow' if len(same) == 1 else f'{len(same)} workflows'} named {name!r} ({ids})"
+    update = f"`relay workflow update -w {same[0].get('workflow_id')}`" if same else ""
+    if checks["unique"]:
+        if same:
+            raise UsageError(
+                f"{where}; nothing was created",
+                option="--unique",
+                hint=f"change it with {update}, or declare it in relay.toml and run `relay workflow apply`",
+            )
+        existing.require_whole(subscriber, "--unique cannot prove the name is unused there, so nothing was created")
+        return
+    if same and not checks["no_check"]:
+        output.warning(
+            f"{where}; this creates another one. To change it instead: {update}, or declare it in relay.toml and "
+            "run `relay workflow apply` (which never duplicates); --unique refuses a duplicate name"
+        )
 
 
 def _save(
@@ -123,16 +180,25 @@ def _save(
         absorb=common["absorb"],
     )
     subscriber_flag = common["subscriber_id"]
+    checks = checks or {}
     if common["dry_run"]:
+        if checks["unique"]:  # a dry run reads what it acts on: whether the name is free
+            subscriber = st.subscriber_id(subscriber_flag)
+            _same_name(subscriber, body["name"], checks, st.client().list_workflows(subscriber))
         render.dry_run(
             st, "POST", "/ibot/workflow", st.configured_subscriber(subscriber_flag), body, common["json_output"]
         )
         return
     subscriber = st.subscriber_id(subscriber_flag)
-    if checks is not None and not checks["no_check"]:
+    # one listing, shared by the name look-up and the preflight checks of a call workflow
+    existing = None
+    if checks["unique"] or not checks["no_check"]:
+        existing = st.client().list_workflows(subscriber)
+        _same_name(subscriber, body["name"], checks, existing)
+    if "strict" in checks and not checks["no_check"]:
         from .checks import before_save
 
-        before_save(st, subscriber, body, None, strict=checks["strict"])
+        before_save(st, subscriber, body, existing, strict=checks["strict"])
     saved = st.client().save_workflow(subscriber, body)
     render.saved(st, saved or [body], "Created", common["json_output"])
 
@@ -182,7 +248,7 @@ def for_trigger(name: str) -> Callable[..., None]:
 
     def run(ctx: typer.Context, **options: Any) -> None:
         common = {k: options.pop(k) for k in list(options) if k in _COMMON_NAMES}
-        checks = {k: options.pop(k) for k in list(options) if k in _CHECK_NAMES} or None
+        checks = {k: options.pop(k) for k in list(options) if k in _CHECK_NAMES}
         _save(ctx, trigger.build(_values(trigger, options), ThisMachine()), common, checks)
 
     own = [_parameter(option) for option in trigger.options]
@@ -190,7 +256,7 @@ def for_trigger(name: str) -> Callable[..., None]:
         [
             P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
             *own,
-            *(CHECKS if trigger.preflight else []),
+            *(CHECKS if trigger.preflight else LOOKUP),
             *COMMON,
         ]
     )

@@ -38,6 +38,27 @@ AllowEmptyOpt = Annotated[
         "workflow of the account.",
     ),
 ]
+DedupeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dedupe",
+        help="Where the account has several workflows of a name the manifest declares, keep one (one that "
+        "matches the manifest, else any; of those the lowest workflow_id) and delete the others.",
+    ),
+]
+#: the values of --account-from
+ACCOUNT_FROM = ("manifest", "selected")
+AccountFromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--account-from",
+        metavar="manifest|selected",
+        help="When the manifest's account differs from the one -s, RELAY_SUBSCRIBER_ID or the profile selects "
+        "(which stops the command, exit 2): use the manifest's, or the selected one.",
+        show_default=False,
+        autocompletion=lambda incomplete: [v for v in ACCOUNT_FROM if v.startswith(incomplete)],
+    ),
+]
 RefsOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -74,7 +95,7 @@ def load(path: str) -> Any:
 
 
 def refuse_no_workflows(
-    st: "State", manifest: Any, subscriber_flag: str | None, prune: bool, allow_empty: bool
+    st: "State", manifest: Any, subscriber_flag: str | None, prune: bool, allow_empty: bool, account_from: str | None
 ) -> None:
     """A manifest that declares no workflows is refused (exit 2) unless --allow-empty says it is meant: with
     --prune it would delete the whole account. Without --prune nothing is sent; with it the account's workflows
@@ -86,9 +107,8 @@ def refuse_no_workflows(
         raise UsageError(
             f"{manifest.source} declares no workflows (no [workflow.NAME] tables), so nothing was sent", hint=hint
         )
-    account = manifest.account or "the account"
+    account = target(st, manifest, subscriber_flag, account_from)
     try:
-        account = target(st, manifest, subscriber_flag)
         count = len(st.client().list_workflows(account))
     except RelayError as err:
         raise UsageError(
@@ -112,9 +132,14 @@ def _account(name: str) -> str:
     return name if name.startswith("the ") else f"account {name}"
 
 
-def target(st: "State", manifest: Any, subscriber_flag: str | None) -> str:
-    """The account: -s > RELAY_SUBSCRIBER_ID > the manifest's ``account`` > the profile's > the server's default.
-    The profile: -P > RELAY_PROFILE > the manifest's ``profile`` > the current one."""
+def target(st: "State", manifest: Any, subscriber_flag: str | None, account_from: str | None = None) -> str:
+    """The account. The profile first: -P > RELAY_PROFILE > the manifest's ``profile`` > the current one. Then
+    the account: the manifest's ``account`` when it names one, else -s > RELAY_SUBSCRIBER_ID > the profile's >
+    the server's default. A manifest's account that differs from the one -s, RELAY_SUBSCRIBER_ID or the profile
+    selects stops the command (exit 2, naming both and where each came from, before any request), unless
+    ``account_from`` (``--account-from manifest|selected``) says which one wins."""
+    if account_from is not None and account_from not in ACCOUNT_FROM:
+        raise UsageError(f"expected one of {', '.join(ACCOUNT_FROM)}, got {account_from!r}", option="--account-from")
     if manifest.profile and st.profile_flag is None and not st.environ.get("RELAY_PROFILE"):
         from ...config.store import LOCAL_PROFILE
 
@@ -123,17 +148,43 @@ def target(st: "State", manifest: Any, subscriber_flag: str | None) -> str:
                 f"{manifest.source}: profile: no profile named {manifest.profile!r} (`relay profile list` shows them)"
             )
         st.use_profile(manifest.profile)
-    flag = subscriber_flag
-    if flag is None and manifest.account and not st.environ.get("RELAY_SUBSCRIBER_ID"):
-        flag = manifest.account
-    return st.subscriber_id(flag)
+    selected = st.configured_subscriber(subscriber_flag)
+    if not manifest.account:
+        return st.subscriber_id(subscriber_flag)
+    if selected is None or selected == manifest.account or account_from == "manifest":
+        return str(manifest.account)
+    if account_from == "selected":
+        return selected
+    raise UsageError(
+        f"{manifest.source} is for account {manifest.account} (its account key), but {_selected_by(st, subscriber_flag)} "
+        f"selects account {selected}; nothing was sent",
+        hint=f"make them agree, or say which wins: --account-from manifest (account {manifest.account}) or "
+        f"--account-from selected (account {selected})",
+    )
 
 
-def make_plan(st: "State", manifest: Any, subscriber: str, prune: bool) -> tuple[Any, list[dict[str, Any]]]:
+def _selected_by(st: "State", subscriber_flag: str | None) -> str:
+    """Where the account -s / RELAY_SUBSCRIBER_ID / the profile selects came from, in words."""
+    if subscriber_flag is not None:
+        return "-s/--subscriber-id"
+    source = st.settings.values["subscriber_id"].source
+    kind, _, where = source.partition(" ")
+    if kind == "env":
+        return where
+    if kind == "profile":
+        return f"profile {where!r} (its subscriber_id)"
+    return source
+
+
+def make_plan(
+    st: "State", manifest: Any, subscriber: str, prune: bool, dedupe: bool = False
+) -> tuple[Any, list[dict[str, Any]]]:
     from ...core import plan as planning
 
     existing = st.client().list_workflows(subscriber)
-    return planning.compare([(e.name, e.body) for e in manifest.entries], existing, prune=prune), existing
+    desired = [(e.name, e.body) for e in manifest.entries]
+    plan = planning.compare(desired, existing, prune=prune, dedupe=dedupe, raw=manifest.raw_names())
+    return plan, existing
 
 
 def show_plan(plan: Any, subscriber: str, source: str, as_json: bool) -> None:
@@ -143,14 +194,21 @@ def show_plan(plan: Any, subscriber: str, source: str, as_json: bool) -> None:
     if as_json:
         output.print_json({"account": subscriber, "manifest": source, **plan.to_json()})
     else:
+        kept = {d.workflow_id: d.kept for d in plan.duplicates}
         lines = []
         for c in plan.create:
             lines.append(f"+ create  {c.name}")
         for u in plan.update:
             lines.append(f"~ update  {u.name} ({u.workflow_id})")
             lines.extend(f"    {describe_change(change)}" for change in u.changes)
+        deleted = set()
         for k in plan.delete:
-            lines.append(f"- delete  {k.name} ({k.workflow_id})")
+            deleted.add(k.workflow_id)
+            why = f": a duplicate of {kept[k.workflow_id]}" if k.workflow_id in kept else ""
+            lines.append(f"- delete  {k.name} ({k.workflow_id}){why}")
+        for d in plan.duplicates:
+            if d.workflow_id not in deleted:
+                lines.append(f"! duplicate  {d.name} ({d.workflow_id}): {d.kept} is kept; --dedupe deletes this one")
         if plan.in_sync:
             lines.append(
                 f"In sync: {len(plan.unchanged)} workflow{'s' if len(plan.unchanged) != 1 else ''} of {source} unchanged in account {subscriber}."
@@ -158,14 +216,50 @@ def show_plan(plan: Any, subscriber: str, source: str, as_json: bool) -> None:
         else:
             lines.append(f"Plan for account {subscriber}: {plan.summary()}.")
         output.print_text("\n".join(lines))
-    if plan.duplicates and not any(k in plan.delete for k in plan.duplicates):
-        names = ", ".join(sorted({k.name for k in plan.duplicates}))
-        output.warning(f"the account has more than one workflow named {names}; --prune deletes the extra ones")
     if plan.unmanaged:
         output.message(
             f"note: {len(plan.unmanaged)} workflow{'s' if len(plan.unmanaged) != 1 else ''} of the account "
             f"{'are' if len(plan.unmanaged) != 1 else 'is'} not in {source} and left alone (--prune deletes them)"
         )
+    if plan.indescribable:
+        ids = ", ".join(k.workflow_id for k, _ in plan.indescribable[:10])
+        more = f" and {len(plan.indescribable) - 10} more" if len(plan.indescribable) > 10 else ""
+        output.message(
+            f"note: {len(plan.indescribable)} workflow{'s' if len(plan.indescribable) != 1 else ''} of the account "
+            f"cannot be described by a manifest ({ids}{more}: {plan.indescribable[0][1]}) and "
+            f"{'are' if len(plan.indescribable) != 1 else 'is'} left alone, also by --prune; "
+            "`relay workflow delete -w ID` deletes one"
+        )
+
+
+def refuse_duplicates(plan: Any, subscriber: str) -> None:
+    """Without --dedupe, an apply that finds several workflows of a name the manifest declares changes nothing
+    (exit 2): which one to keep is the user's call."""
+    if not plan.duplicates or any(k.workflow_id == plan.duplicates[0].workflow_id for k in plan.delete):
+        return
+    groups: dict[str, list[str]] = {}
+    for d in plan.duplicates:
+        groups.setdefault(d.name, [d.kept]).append(d.workflow_id)
+    shown = "; ".join(f"{name}: {', '.join(ids)}" for name, ids in list(groups.items())[:5])
+    more = f"; and {len(groups) - 5} more names" if len(groups) > 5 else ""
+    raise UsageError(
+        f"account {subscriber} has several workflows of {len(groups)} name{'s' if len(groups) != 1 else ''} the "
+        f"manifest declares once ({shown}{more}); nothing was applied",
+        hint="--dedupe keeps the first id of each name (one that matches the manifest, else the lowest id) and "
+        "deletes the others; or delete the ones you do not want with `relay workflow delete -w ID`",
+    )
+
+
+def refuse_partial(plan: Any, existing: Any, subscriber: str) -> None:
+    """A listing with paging markers proves what it holds, not what it lacks: creating a name it does not show
+    could duplicate one on a later page, and --prune or --dedupe would delete on the strength of the whole
+    account. Updates of the workflows it holds are fine."""
+    if not plan.create and not plan.delete:
+        return
+    parts = [f"create {len(plan.create)}"] if plan.create else []
+    if plan.delete:
+        parts.append(f"delete {len(plan.delete)}")
+    existing.require_whole(subscriber, f"apply would {' and '.join(parts)} on the strength of it, and refused to")
 
 
 # --- diff --------------------------------------------------------------------------------------------
@@ -182,19 +276,24 @@ def diff(
     ctx: typer.Context,
     file: FileOpt = "relay.toml",
     prune: PruneOpt = False,
+    dedupe: DedupeOpt = False,
     allow_empty: AllowEmptyOpt = False,
     subscriber_id: SubscriberOpt = None,
+    account_from: AccountFromOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Compare a manifest with the account's workflows (matched by name) and print the plan.
 
-    Exit 0 when they are in sync, 5 when changes are pending (to create, update or, with --prune, delete).
-    A manifest that declares no workflows is refused (exit 2) unless --allow-empty is given."""
+    Exit 0 when they are in sync, 5 when changes are pending (to create, update or, with --prune, delete), and
+    5 while the account has several workflows of a name the manifest declares (each listed with its id).
+    A manifest that declares no workflows is refused (exit 2) unless --allow-empty is given. A manifest whose
+    account differs from the one -s, RELAY_SUBSCRIBER_ID or the profile selects is refused (exit 2) unless
+    --account-from says which wins."""
     manifest = load(file)
     st = state(ctx)
-    refuse_no_workflows(st, manifest, subscriber_id, prune, allow_empty)
-    subscriber = target(st, manifest, subscriber_id)
-    plan, _ = make_plan(st, manifest, subscriber, prune)
+    refuse_no_workflows(st, manifest, subscriber_id, prune, allow_empty, account_from)
+    subscriber = target(st, manifest, subscriber_id, account_from)
+    plan, _ = make_plan(st, manifest, subscriber, prune, dedupe)
     show_plan(plan, subscriber, manifest.source, json_output)
     if not plan.in_sync:
         raise typer.Exit(EXIT_CHANGES_PENDING)
@@ -224,6 +323,7 @@ def apply(
     ctx: typer.Context,
     file: FileOpt = "relay.toml",
     prune: PruneOpt = False,
+    dedupe: DedupeOpt = False,
     allow_empty: AllowEmptyOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-N", help="Print the plan and send nothing.")] = False,
     yes: YesOpt = False,
@@ -231,6 +331,7 @@ def apply(
         int, typer.Option("--jobs", "-j", metavar="N", help="Requests in flight at once (1-32).", show_default=True)
     ] = 8,
     subscriber_id: SubscriberOpt = None,
+    account_from: AccountFromOpt = None,
     no_check: NoCheckOpt = False,
     strict: StrictOpt = False,
     json_output: JsonOpt = False,
@@ -240,20 +341,28 @@ def apply(
 
     Re-running is a no-op; an interrupted apply converges when run again. Call workflows being created or
     changed are checked first (see `relay workflow check`). An empty manifest is refused (exit 2), and so is one
-    that declares no workflows unless --allow-empty is given: with --prune it would delete the whole account."""
+    that declares no workflows unless --allow-empty is given: with --prune it would delete the whole account.
+
+    Nothing is applied (exit 2) while the account has several workflows of a name the manifest declares, unless
+    --dedupe says to keep one; nor when the manifest's account differs from the one -s, RELAY_SUBSCRIBER_ID or
+    the profile selects, unless --account-from says which wins. --prune never deletes a workflow a manifest
+    cannot describe (one without a usable name). Two applies running at once end with one workflow per name: a
+    name this apply created that another writer created meanwhile keeps its lowest workflow_id."""
     from ...core import plan as planning
 
     if not 1 <= jobs <= 32:
         raise UsageError(f"expected 1 to 32, got {jobs}", option="--jobs")
     manifest = load(file)
     st = state(ctx)
-    refuse_no_workflows(st, manifest, subscriber_id, prune, allow_empty)
-    subscriber = target(st, manifest, subscriber_id)
-    plan, existing = make_plan(st, manifest, subscriber, prune)
+    refuse_no_workflows(st, manifest, subscriber_id, prune, allow_empty, account_from)
+    subscriber = target(st, manifest, subscriber_id, account_from)
+    plan, existing = make_plan(st, manifest, subscriber, prune, dedupe)
     if dry_run:
         output.message("Dry run, nothing sent.")
         show_plan(plan, subscriber, manifest.source, json_output)
         return
+    refuse_partial(plan, existing, subscriber)
+    refuse_duplicates(plan, subscriber)
     if plan.in_sync:
         if json_output:
             output.print_json({"account": subscriber, "ok": True, "created": [], "updated": [], "deleted": [],
@@ -270,10 +379,11 @@ def apply(
         )
     if plan.delete and not yes:
         names = ", ".join(k.name for k in plan.delete[:10]) + (" ..." if len(plan.delete) > 10 else "")
+        flags = " and ".join(f for f, on in (("--prune", prune), ("--dedupe", dedupe)) if on)
         if not confirmed(
-            f"Delete {len(plan.delete)} workflow{'s' if len(plan.delete) != 1 else ''} not in {manifest.source} ({names})?",
+            f"Delete {len(plan.delete)} workflow{'s' if len(plan.delete) != 1 else ''} ({names})?",
             yes=yes,
-            refusal=f"--prune would delete {len(plan.delete)} workflow(s) and there is no terminal to confirm on; pass --yes",
+            refusal=f"{flags} would delete {len(plan.delete)} workflow(s) and there is no terminal to confirm on; pass --yes",
         ):
             output.message("Nothing applied.")
             return
@@ -303,6 +413,12 @@ def _report(outcome: Any, plan: Any, subscriber: str, as_json: bool) -> None:
     )
     if as_json:
         output.print_json({"account": subscriber, **outcome.to_json(), "unchanged": len(plan.unchanged)})
+    for race in outcome.raced:
+        gone = ", ".join(race.deleted)
+        output.message(
+            f"note: another writer created {race.name} at the same time as this apply: kept {race.kept} (the lowest "
+            f"workflow_id{', now updated to match the manifest' if race.updated else ''}), deleted {gone}"
+        )
     if outcome.ok:
         if not as_json:
             output.success(f"Applied to account {subscriber}: {done}.")
@@ -332,13 +448,21 @@ def _report(outcome: Any, plan: Any, subscriber: str, as_json: bool) -> None:
     ),
 )
 def export(ctx: typer.Context, workflow_id: RefsOpt = None, subscriber_id: SubscriberOpt = None) -> None:
-    """Print the account's workflows (or the named ones) as a manifest; `export | apply -f -` changes nothing."""
+    """Print the account's workflows (or the named ones) as a manifest; `export | apply -f - --prune --yes`
+    changes nothing.
+
+    A workflow the typed keys cannot describe exactly (a trigger relay does not know, an arg that is a list,
+    an object or null, ...) is written in the raw form: `raw = '''{...}'''`, its Workflow object as JSON, which
+    apply sends as it is. Exit 5, after printing the manifest, when a workflow had to be left out (a second
+    workflow of one name, one without a usable name: each is named on stderr) or when the listing may be
+    incomplete (its answer carried paging markers); apply --prune never deletes what export leaves out."""
     from ...core import manifest as mf, workflow as wf
 
     refs = [wf.validate_ref(r) for r in workflow_id or []]
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    workflows = st.client().list_workflows(subscriber)
+    listing = st.client().list_workflows(subscriber)
+    workflows: list[dict[str, Any]] = listing
     if refs:
         chosen: list[dict[str, Any]] = []
         for ref in refs:
@@ -346,15 +470,35 @@ def export(ctx: typer.Context, workflow_id: RefsOpt = None, subscriber_id: Subsc
             if found not in chosen:
                 chosen.append(found)
         workflows = chosen
-    text, skipped = mf.export(
+    result = mf.export(
         workflows,
         account=subscriber,
         header=f"Relay workflows of account {subscriber}, exported by relay {__version__}.",
     )
-    for warning in skipped:
-        output.warning(warning)
-    sys.stdout.write(text)
+    for line in result.left_out:
+        output.warning(line)
+    if result.raw:
+        names = ", ".join(result.raw[:10]) + (f" and {len(result.raw) - 10} more" if len(result.raw) > 10 else "")
+        output.message(
+            f"note: {len(result.raw)} workflow{'s' if len(result.raw) != 1 else ''} written in the raw form (the "
+            f"Workflow as JSON: the typed keys cannot describe {'them' if len(result.raw) != 1 else 'it'} exactly): {names}"
+        )
+    sys.stdout.write(result.text)
     sys.stdout.flush()
+    if result.left_out or listing.paging:
+        what = (
+            [f"{len(result.left_out)} workflow{'s' if len(result.left_out) != 1 else ''} left out (named above)"]
+            if result.left_out
+            else []
+        )
+        if listing.paging:
+            what.append("the listing may be incomplete (its answer carried paging markers)")
+        err = RelayError(
+            f"the manifest does not describe the whole account {subscriber}: {'; '.join(what)}",
+            hint="apply --prune never deletes a workflow export left out",
+        )
+        err.exit_code = EXIT_CHANGES_PENDING
+        raise err
 
 
 # --- check -------------------------------------------------------------------------------------------
@@ -384,6 +528,7 @@ def check(
         float, typer.Option("--timeout", metavar="SECONDS", help="Time allowed for each WebSocket handshake.")
     ] = 3.0,
     subscriber_id: SubscriberOpt = None,
+    account_from: AccountFromOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Preflight checks: open a WebSocket to each workflow's URI, and look for call workflows installed on all
@@ -407,8 +552,8 @@ def check(
     st = state(ctx)
     if file is not None:
         manifest = load(file)
-        refuse_no_workflows(st, manifest, subscriber_id, False, False)
-        subscriber = target(st, manifest, subscriber_id)
+        refuse_no_workflows(st, manifest, subscriber_id, False, False, account_from)
+        subscriber = target(st, manifest, subscriber_id, account_from)
         plan, existing = make_plan(st, manifest, subscriber, False)
         subjects = [e.body for e in manifest.entries]
         account = planning.after(plan, existing)
