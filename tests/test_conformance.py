@@ -152,7 +152,7 @@ class Ran:
 def methods_named_by(wf: str) -> set[str]:
     """The SDK methods the app ``wf`` names in apps.js (``wf.method(``), from its define() to the next."""
     block = APPS.split(f"define('{wf}',", 1)[1].split("\ndefine(", 1)[0]
-    return set(re.findall(r"\bwf\.(\w+)\(", block)) - {"on"}
+    return {m for m in re.findall(r"\bwf\.(\w+)\(", block) if not m.startswith("_")} - {"on"}
 
 
 def simulate(run: Any, apps: Apps, wf: str, *args: str, until_end: bool = True) -> Ran:
@@ -206,7 +206,8 @@ def test_an_inbound_call_answered_and_ended_by_the_caller_in_real_time(run: Any,
 
 def test_an_outbound_call_the_app_hangs_up(run: Any, apps: Apps) -> None:
     ran = simulate(run, apps, "outbound", "--scenario", "outbound-call", "--to", "Dave", "--set", "hold=-1", *QUICK[:2])
-    assert ran.one("call_start_request") == {"uri": "urn:relay-resource:name:device:Dave"}
+    start_request = ran.one("call_start_request")  # the SDK's StartedCallEvent: uri and call_id
+    assert start_request["uri"] == "urn:relay-resource:name:device:Dave" and len(start_request["call_id"]) == 32
     [call] = ran.sent("wf_api_call_request")
     assert call["uri"] == "urn:relay-resource:name:device:Dave" and call["_target"] == {"uris": [ALICE]}
     for what in ("call_ringing", "call_connected", "call_disconnected"):
@@ -254,20 +255,27 @@ def test_the_lifecycle_of_an_interaction(run: Any, apps: Apps) -> None:
 
 
 def test_say_play_listen_and_their_prompt_events(run: Any, apps: Apps) -> None:
-    ran = simulate(run, apps, "prompts", "--scenario", "button", *QUICK, "--set", "speech=yes please")
+    ran = simulate(run, apps, "prompts", "--scenario", "button", *QUICK, "--set", "speech=Yes!")
     ids = {m["text" if "text" in m else "filename"] + str(i): m["_id"] for i, m in enumerate(
         ran.sent("wf_api_say_request") + ran.sent("wf_api_play_request"))}  # fmt: skip
     assert ran.one("say") == ids["one0"] and ran.one("sayAndWait") == ids["two words1"]
     plays = [m["_id"] for m in ran.sent("wf_api_play_request")]
     assert [ran.one("play"), ran.one("playAndWait")] == plays
-    assert ran.one("listen") == {"text": "yes please", "lang": "en-US"}
+    # "Yes!" said to a listen for ["yes", "no"]: the device recognises the phrase, spelled as the app wrote it
+    assert ran.one("listen") == {"text": "yes", "lang": "en-US"}
     [listen] = ran.sent("wf_api_listen_request")
     assert listen["phrases"] == ["yes", "no"] and ran.sent("wf_api_speech_event")[0]["request_id"] == listen["_id"]
     speech = ran.one("speech")  # the SPEECH handler sees the event that listen() consumed
-    assert (speech["request_id"], speech["text"], speech["lang"]) == (listen["_id"], "yes please", "en-US")
+    assert (speech["request_id"], speech["text"], speech["lang"]) == (listen["_id"], "yes", "en-US")
     prompts = [(p["id"], p["type"]) for p in ran.saw("prompt")]
     for prompt_id in [*ids.values()]:  # the PROMPT handler saw each prompt start and stop
         assert [t for i, t in prompts if i == prompt_id] == ["started", "stopped"]
+    # say() does not wait; the sayAndWait after it is queued on the device: it starts when "one" stops
+    events = [(r["t"], r["message"].get("id"), r["message"].get("type")) for r in ran.transcript
+              if r["message"]["_type"] == "wf_api_prompt_event"]  # fmt: skip
+    one_stopped = next(t for t, i, kind in events if i == ids["one0"] and kind == "stopped")
+    two_started = next(t for t, i, kind in events if i == ids["two words1"] and kind == "started")
+    assert two_started >= one_stopped, events
 
 
 def test_button_taps(run: Any, apps: Apps, tmp_path: Path) -> None:
@@ -402,6 +410,12 @@ def test_logging(run: Any, apps: Apps) -> None:
         ("usage", "application/vnd.relay.event.parameters+json"), ("usage", "application/vnd.relay.event.parameters+json"),
     ]  # fmt: skip
     assert logged[1]["device_uri"] == ALICE and logged[2]["content"] == {"app": "conformance", "opened": {"count": 1}}
+    # trackUserEvent sends its parameters as analytics_content: accepted, and the transcript warns once
+    assert (
+        logged[3]["analytics_content"] == {"app": "conformance", "tapped": {"count": 2}} and "content" not in logged[3]
+    )
+    [warning] = [r["warning"] for r in ran.transcript if r["from"] == "simulator"]
+    assert warning.startswith("log_analytics_event has analytics_content but no content")
 
 
 def test_terminate(run: Any, apps: Apps) -> None:
@@ -409,6 +423,150 @@ def test_terminate(run: Any, apps: Apps) -> None:
     assert ran.one("terminated") is None  # terminate() resolved: the SDK saw STOP
     assert ran.one("stop") == {"reason": "normal"}
     assert [m["_type"] for m in ran.messages][-2:] == ["wf_api_terminate_request", "wf_api_stop_event"]
+
+
+def test_a_call_to_a_telephone_number_is_off_the_network(run: Any, apps: Apps) -> None:
+    ran = simulate(run, apps, "outbound", "--scenario", "outbound-call", "--to", "tel:+15555550100", "--set", "hold=-1",
+                   *QUICK[:2])  # fmt: skip
+    assert ran.one("call_start_request")["uri"] == "tel:+15555550100"
+    for what in ("call_ringing", "call_connected", "call_disconnected"):
+        seen = ran.one(what)
+        assert (seen["uri"], seen["onnet"], seen["device_id"], seen["device_name"]) == (
+            "tel:+15555550100", False, "", "+15555550100",
+        )  # fmt: skip
+
+
+# --- a world of devices, refusals, scripted conversations ---------------------------------------------
+
+
+def test_an_app_asks_about_and_changes_another_device(run: Any, apps: Apps) -> None:
+    ran = simulate(run, apps, "other-device", "--scenario", "button", *QUICK)
+    assert ran.one("bob") == {
+        "name": "Bob", "id": IDS["Bob"], "indoor": "Kitchen", "battery": 64, "location_enabled": True,
+    }  # fmt: skip
+    # Bob renamed, his location off and his profile changed; the urn the app held for him still names him
+    assert ran.one("bob_after") == {
+        "name": "Robert",
+        "by_old_urn": "Robert",
+        "location_enabled": False,
+        "user": "robert",
+    }
+    assert ran.one("alice") == {"name": "Alice", "location_enabled": True}  # the device the app runs for: unchanged
+    assert ran.one("zed").startswith("refused: no device named 'Zed' in the account (its devices: Alice, Robert, ")
+    assert ran.one("two") == "refused: get_device_info takes one target, got 2 in _target.uris"
+    assert [m["_target"] for m in ran.sent("wf_api_set_device_info_request")] == [
+        {"uris": [BOB]}, {"uris": [f"urn:relay-resource:id:device:{IDS['Bob']}"]},
+    ]  # fmt: skip
+
+
+def test_the_caller_hangs_up_before_the_app_answers_and_it_recovers(run: Any, apps: Apps) -> None:
+    """The missed-call scenario: the answer is refused, the app ends its interaction and terminates: exit 0."""
+    ran = simulate(run, apps, "missed", "--scenario", "missed-call", *QUICK)
+    assert ran.one("refused").startswith("call ") and ran.one("refused").endswith(
+        " is not ringing (it has ended: the caller hung up)"
+    )
+    assert ran.saw("answered") == []
+    [error] = ran.sent("wf_api_error_response")
+    assert error["_id"] == ran.sent("wf_api_answer_request")[0]["_id"]
+    assert [m["_type"] for m in ran.messages][-4:] == [
+        "wf_api_end_interaction_request", "wf_api_end_interaction_response", "wf_api_interaction_lifecycle_event",
+        "wf_api_terminate_request",
+    ] or ran.messages[-1]["_type"] == "wf_api_stop_event"  # fmt: skip
+
+
+def test_an_unknown_request_is_refused_with_a_warning(run: Any, apps: Apps) -> None:
+    ran = simulate(run, apps, "unknown-request", "--scenario", "button", *QUICK)
+    wanted = "unknown request wf_api_get_device_label_request (did you mean get_device_info?): the Relay server serves no such request"
+    assert ran.one("refused") == wanted  # relay-js rejected the promise with the error response's text
+    assert [r["warning"] for r in ran.transcript if r["from"] == "simulator"] == [
+        f"{wanted}; it was refused with wf_api_error_response"
+    ]
+
+
+def test_expect_with_check_waits_for_the_matching_say(run: Any, apps: Apps, tmp_path: Path) -> None:
+    steps = (
+        '[[steps]]\nsend = "start"\ntrigger = "button"\n'
+        '[[steps]]\nexpect = "say"\ncheck = { text = "Now in call" }\ntimeout = 2\n'
+    )
+    ran = simulate(run, apps, "two-says", "--scenario-file", scenario(tmp_path, steps), *QUICK)
+    said = [
+        (r["step"], r["message"]["text"]) for r in ran.transcript if r["message"].get("_type") == "wf_api_say_request"
+    ]
+    assert said == [(2, "Connecting you"), (2, "Now in call")]  # the first is skipped; the second satisfies step 2
+    # none that matches: the near miss is named
+    missing = steps.replace("Now in call", "Goodbye")
+    failed = simulate(run, apps, "two-says", "--scenario-file", scenario(tmp_path, missing), "--timeout", "0.5",
+                      *QUICK[2:], until_end=False)  # fmt: skip
+    assert failed.code == 6  # the app terminates after its two says: the step fails then, naming both
+    assert (
+        "step 2 (expect say text='Goodbye'): the app terminated without sending a say request that matches; "
+        "near misses: say at "
+    ) in failed.err
+    assert "s: its text is 'Connecting you', expected 'Goodbye'; say at " in failed.err
+    assert failed.err.rstrip().endswith("s: its text is 'Now in call', expected 'Goodbye'")
+
+
+DIALOGUE = """\
+[[steps]]
+send = "start"
+trigger = "button"
+[[steps]]
+expect = "say"
+check = { text = "What would you like?" }
+[[steps]]
+send = "speech"
+text = "Pasta!"
+[[steps]]
+expect = "say"
+check = { text = "What size?" }
+[[steps]]
+send = "speech"
+text = "Large."
+[[steps]]
+expect = "say"
+check = { text = "One large {dish}" }
+[params]
+dish = "pasta"
+"""
+
+
+def test_a_two_turn_dialogue(run: Any, apps: Apps, tmp_path: Path) -> None:
+    ran = simulate(run, apps, "dialogue", "--scenario-file", scenario(tmp_path, DIALOGUE), *QUICK)
+    # each speech step answers the app's next listen; "Pasta!" and "Large." are heard as the phrases the app wrote
+    assert (ran.one("dish"), ran.one("size")) == ("pasta", "large")
+    speech = ran.sent("wf_api_speech_event")
+    listens = ran.sent("wf_api_listen_request")
+    assert [m["request_id"] for m in speech] == [m["_id"] for m in listens]
+    # queued when the listen came, in the step that waited for the app's next say
+    assert [r["step"] for r in ran.transcript if r["message"].get("_type") == "wf_api_speech_event"][:2] == [4, 6]
+    # the listen with transcribe false (no speech step left) hears audio: a base64 WAV, and no text
+    import base64
+
+    wav = base64.b64decode(speech[-1]["audio"])
+    assert "text" not in speech[-1] and wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
+    assert ran.one("audio") == speech[-1]["audio"][:8]  # listen({transcribe: false}) resolved to {audio}
+    assert [r for r in ran.transcript if r["from"] == "simulator"] == []
+    # what is none of the listen's phrases is not recognised: the device hears "", and the transcript says so
+    unheard = DIALOGUE.replace("Pasta!", "Pasta, please")
+    again = simulate(run, apps, "dialogue", "--scenario-file", scenario(tmp_path, unheard), "--set", "dish=", *QUICK)
+    assert (again.one("dish"), again.one("size")) == ("", "large")
+    assert [r["warning"] for r in again.transcript if r["from"] == "simulator"] == [
+        "the user said 'Pasta, please', none of the phrases the app listens for ('pizza', 'pasta'): "
+        "the device recognises nothing (text '')"
+    ]
+
+
+def test_interaction_suspended_resumed_and_failed(run: Any, apps: Apps, tmp_path: Path) -> None:
+    steps = (
+        '[[steps]]\nsend = "start"\ntrigger = "button"\n[[steps]]\nexpect = "start_interaction"\n[[steps]]\nwait = 0.2\n'
+        '[[steps]]\nsend = "interaction_suspended"\n[[steps]]\nsend = "interaction_resumed"\n'
+        '[[steps]]\nsend = "interaction_failed"\nreason = "device offline"\n'
+    )
+    ran = simulate(run, apps, "suspended", "--scenario-file", scenario(tmp_path, steps), *QUICK)
+    urn = "urn:relay-resource:name:interaction:long%20task?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice"
+    assert ran.saw("suspended") == [{"type": "suspended", "source_uri": urn}]
+    assert ran.saw("resumed") == [{"type": "resumed", "source_uri": urn}] * 2  # after started, and after suspended
+    assert ran.saw("failed") == [{"type": "failed", "source_uri": urn, "reason": "device offline"}]
 
 
 # --- the calling guide's code as printed: misbehaviour, named at the right step ---------------------------
@@ -425,7 +583,8 @@ def test_the_guides_inbound_code_never_answers(run: Any, apps: Apps) -> None:
 def test_the_guides_outbound_code_places_a_call_to_nobody(run: Any, apps: Apps) -> None:
     ran = simulate(run, apps, "guide-outbound", "--scenario", "outbound-call", "--timeout", "1", until_end=False)
     assert ran.code == 6
-    assert "step 3 (expect call): the server refused the app's call request: call needs the uri" in ran.err
+    assert "step 3 (expect call): the app sent no call request within 1s; near misses: call at " in ran.err
+    assert "the server refused it: call needs the uri" in ran.err
     assert ran.saw("error") == ["call_start_request: call needs the uri (or device_name / device_id) of whom to call"]
     [call] = ran.sent("wf_api_call_request")
     assert "uri" not in call  # placeCall(target, undefined): a request with no callee

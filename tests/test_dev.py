@@ -353,12 +353,12 @@ BAD = [
     (
         ["--scenario", "nope"],
         "[dev]\ncommand = 'touch started'\npath = '/x'\n",
-        "error: --scenario: unknown scenario 'nope' (built-in: button, inbound-call, outbound-call, phrase, trigger; or --scenario-file FILE)",
+        "error: --scenario: unknown scenario 'nope' (built-in: button, inbound-call, missed-call, outbound-call, phrase, trigger; or --scenario-file FILE)",
     ),
     (
         [],
         "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'nope'\n",
-        "error: {dir}/relay.toml: dev.scenario: unknown scenario 'nope' (built-in: button, inbound-call, outbound-call, phrase, trigger; or --scenario-file FILE)",
+        "error: {dir}/relay.toml: dev.scenario: unknown scenario 'nope' (built-in: button, inbound-call, missed-call, outbound-call, phrase, trigger; or --scenario-file FILE)",
     ),
     (
         [],

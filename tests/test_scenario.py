@@ -56,7 +56,7 @@ def target(urn: str = ALICE) -> dict[str, Any]:
 # --- scenario files -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["inbound-call", "outbound-call", "button", "phrase"])
+@pytest.mark.parametrize("name", ["inbound-call", "missed-call", "outbound-call", "button", "phrase"])
 def test_the_built_in_scenarios_parse_and_end_with_terminate(name: str) -> None:
     scenario = builtin(name)
     assert scenario.name == name
@@ -83,13 +83,43 @@ def test_a_final_terminate_is_implied() -> None:
         ("[params]\ndevice_urn = 'x'\n[[steps]]\nwait = 1\n", "[params] device_urn: computed from 'device'"),
         ("[params]\nlist = [1]\n[[steps]]\nwait = 1\n", "[params] list: expected a string, number or boolean"),
         ("[[steps]]\nwait = 1\nif = 'nothing'\n", "step 1: if: expected the name of a parameter"),
-        ("[[steps]]\nexpect = 'say'\ntimeout = 0\n", "step 1: timeout: expected a number of seconds > 0"),
+        (
+            "[[steps]]\nexpect = 'say'\ntimeout = 0\n",
+            "step 1: timeout: expected a number of seconds above 0, at most 3600",
+        ),
+        ("[[steps]]\nexpect = 'say'\ntimeout = 1e308\n", "step 1: timeout: expected a number of seconds above 0"),
+        ("[[steps]]\nexpect = 'say'\nrefused = 3\n", "step 1: refused: expected true, false or a regular expression"),
+        ("[[steps]]\nexpect = 'say'\nrefused = '('\n", "step 1: refused: not a regular expression"),
+        ("[[steps]]\nsend = 'speech'\n", "step 1: send speech needs the key 'text'"),
+        ("[[steps]]\nsend = 'sms'\nevent = 'x'\n", "step 1: event: expected a table"),
+        ("[[steps]]\nsend = 'interaction_suspended'\nreason = 1\n", "step 1: reason: expected a string"),
+        (
+            "[params]\na = '{b}'\nb = 'x{a}'\n[[steps]]\nwait = 1\n",
+            "[params] a: its value refers to itself: {a} → {b} → {a}",
+        ),
+        ("[params]\na = '{zzz}'\n[[steps]]\nwait = 1\n", "[params] a: unknown parameter {zzz}"),
+        (
+            "[devices.Erin]\nbattery = 300\n[[steps]]\nwait = 1\n",
+            "[devices.Erin] battery: expected a whole number from 0 to 100",
+        ),
+        (
+            "[devices.Erin]\nlatlong = [35, -78]\n[[steps]]\nwait = 1\n",
+            "[devices.Erin] latlong: expected [latitude, longitude]",
+        ),
+        ("[devices.Erin]\nmood = 'ok'\n[[steps]]\nwait = 1\n", "[devices.Erin] mood: unknown key"),
+        (
+            "[devices.Erin]\nid = '1'\n[devices.Finn]\nid = '1'\n[[steps]]\nwait = 1\n",
+            "[devices.Finn] id: '1' is also Erin's id",
+        ),
+        ("[devices]\n1234 = {}\n[[steps]]\nwait = 1\n", "[devices.1234]: a device's name must be a name"),
+        ("[groups]\nNight = 'Bob'\n[[steps]]\nwait = 1\n", "[groups] Night: expected a list of device names"),
         ("[[steps]]\nexpect = 'say'\ncheck = 'x'\n", "step 1: check: expected a table"),
         (
             "[[steps]]\nsend = 'start'\nexpect = 'say'\ntrigger = 'x'\n",
             "expected exactly one of send, expect, wait (got send and expect)",
         ),
-        ("[[steps]]\nwait = -1\n", "step 1: wait: expected a number of seconds >= 0"),
+        ("[[steps]]\nwait = -1\n", "step 1: wait: expected a number of seconds from 0 to 3600"),
+        ("[[steps]]\nwait = 1e308\n", "step 1: wait: expected a number of seconds from 0 to 3600"),
         ("[[steps]]\nsend = 'start'\ntrigger = 3\n", "step 1: trigger: expected a string"),
         ("steps = [1]\n", "step 1: expected a table"),
         ("name = 3\n[[steps]]\nwait = 1\n", "name and description must be strings"),
@@ -145,7 +175,11 @@ def test_set_coerces_to_the_type_of_the_default() -> None:
         ("device_id=5", "computed from device"),
         ("=3", "expected NAME=VALUE"),
         ("call_id_style=guid", "expected one of uuid, counter"),
-        ("event_delay=-1", "event_delay: expected a number of seconds >= 0"),
+        ("event_delay=-1", "event_delay: expected a number of seconds from 0 to 3600"),
+        ("event_delay=1e308", "event_delay: expected a number of seconds from 0 to 3600, got 1e[+]308"),
+        ("hold=1e308", "hold: expected a number of seconds up to 3600"),
+        ("play_time=3601", "play_time: expected a number of seconds from 0 to 3600"),
+        ("speaking_rate=1e-300", "speaking_rate: expected a number of words per minute from 1 to 100000"),
     ]:
         with pytest.raises(UsageError, match=wanted):
             sc.resolve_params(builtin("outbound-call"), sets=[bad])
@@ -238,7 +272,10 @@ def test_events_must_carry_every_field_the_sdks_read() -> None:
         ('{"_id": "x"}', "no _type"),
         ('{"_id": "x", "_type": "wf_api_call_connected_event"}', "is not a request"),
         ('{"_type": "wf_api_say_request", "text": "hi"}', "has no _id"),
-        ('{"_type": "wf_api_say_request", "_id": ""}', "has no _id"),
+        ('{"_type": "wf_api_say_request", "_id": ""}', "has an empty _id"),
+        ('{"_type": "wf_api_say_request", "_id": 42}', r"has an _id that is a number \('42'\), not a string"),
+        ('{"_type": "wf_api_say_request", "_id": null}', r"has an _id that is null \('null'\), not a string"),
+        ('{"_type": "wf_api_say_request", "_id": ["a"]}', "has an _id that is an array"),
     ],
 )
 def test_malformed_frames(frame: Any, wanted: str) -> None:
@@ -246,9 +283,18 @@ def test_malformed_frames(frame: Any, wanted: str) -> None:
         proto.parse(frame)
 
 
+def interaction(srv: proto.Server, name: str = "i", now: float = 0.0, device: str = ALICE) -> str:
+    """Open an interaction on ``device`` (and drain what the server sent about it); its urn."""
+    assert (
+        srv.handle(request("start_interaction", "open-" + name, _target=target(device), name=name), now).error is None
+    )
+    drain(srv, now + 1.0)
+    return proto.interaction_urn(name, device)
+
+
 def test_say_answers_with_the_request_id_then_prompt_started_and_stopped() -> None:
     srv = server(event_delay=0.5)
-    interaction = proto.interaction_urn("i", ALICE)
+    interaction = globals()["interaction"](srv, "i", 8.0)
     assert srv.handle(request("say", "s1", _target=target(interaction), text="hi", lang="en-US"), 10.0).error is None
     assert drain(srv, 10.0) == [{"_id": "s1", "_type": "wf_api_say_response", "id": "s1"}]
     assert drain(srv, 10.4) == []
@@ -271,7 +317,7 @@ def test_interactions_start_resume_and_end() -> None:
     ]
     assert proto.short(urn) == "hello world@Alice"
     refused = srv.handle(request("end_interaction", "b", _target=target("urn:relay-resource:name:interaction:x")), 2.0)
-    assert refused.error and "no open interaction" in refused.error
+    assert refused.error and "has no ?device=" in refused.error
     assert drain(srv, 2.0) == [{"_id": "b", "_type": "wf_api_error_response", "error": refused.error}]
     assert srv.handle(request("end_interaction", "c", _target=target(urn)), 3.0).error is None
     assert drain(srv, 3.0)[1] == {"_type": "wf_api_interaction_lifecycle_event", "type": "ended", "source_uri": urn}
@@ -392,7 +438,7 @@ def test_the_transcript_summary() -> None:
         "answer",
         "call 01234567… on Alice",
     )
-    assert proto.summarize(proto.event("call_start_request", uri=BOB)) == (
+    assert proto.summarize(proto.event("call_start_request", uri=BOB, call_id="c")) == (
         "CALL_START_REQUEST",
         "the user asked to call Bob",
     )
@@ -472,7 +518,7 @@ def test_a_terminate_before_the_expected_request_fails_at_once() -> None:
     run.tick()
     run.app("terminate", "t")
     assert run.sim.failure is not None and run.sim.failure.step == 3
-    assert "terminated without sending answer" in run.sim.failure.reason
+    assert "terminated without sending an answer request" in run.sim.failure.reason
     assert run.sent[-1] == {"_type": "wf_api_stop_event", "reason": "normal"}  # the server still stops the app
 
 
@@ -610,16 +656,17 @@ def test_an_interval_timer_does_not_keep_a_silent_app_alive() -> None:
 
 def test_prompt_events_follow_the_response_after_a_speaking_time() -> None:
     srv = server(event_delay=0.05, speaking_rate=120, play_time=3)  # 120 words a minute: half a second a word
-    srv.handle(request("say", "s", _target=target(), text="Now in call"), 0.0)
+    talk = interaction(srv, "talk", -5.0)
+    srv.handle(request("say", "s", _target=target(talk), text="Now in call"), 0.0)
     assert drain(srv, 0.0) == [{"_id": "s", "_type": "wf_api_say_response", "id": "s"}]
     assert [m["type"] for m in drain(srv, 0.05)] == ["started"]
     assert drain(srv, 1.54) == []
     assert [m["type"] for m in drain(srv, 1.55)] == ["stopped"]  # 3 words: 1.5 s after started
-    srv.handle(request("play", "p", _target=target(), filename="chime.wav"), 10.0)
+    srv.handle(request("play", "p", _target=target(talk), filename="chime.wav"), 10.0)
     drain(srv, 10.05)
     assert drain(srv, 13.0) == []
-    assert drain(srv, 13.05) == [{"_type": "wf_api_prompt_event", "type": "stopped", "id": "p", "source_uri": ALICE}]
-    srv.handle(request("listen", "l", _target=target(), phrases=[], transcribe=True, timeout=60), 20.0)
+    assert drain(srv, 13.05) == [{"_type": "wf_api_prompt_event", "type": "stopped", "id": "p", "source_uri": talk}]
+    srv.handle(request("listen", "l", _target=target(talk), phrases=[], transcribe=True, timeout=60), 20.0)
     assert drain(srv, 20.5) == [{"_id": "l", "_type": "wf_api_listen_response"}]  # "yes": one word
     assert drain(srv, 20.55)[0]["request_id"] == "l"
 
@@ -685,14 +732,14 @@ def test_is_member_agrees_with_list_members() -> None:
         # relay-js isGroupMember: group name urn + ?device=<the device's name urn, url-encoded>
         uri = f"{front_desk}?device=urn%3Arelay-resource%3Aname%3Adevice%3A{name}"
         assert ask("is_member", uri)["is_member"] is member
-    # a group the account does not know has one member: the device the app runs for
-    assert ask("list_members", "urn:relay-resource:name:group:security")["member_uris"] == [ALICE]
-    assert (
-        ask("is_member", "urn:relay-resource:name:group:security?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice")[
-            "is_member"
-        ]
-        is True
-    )
+    # a group or a device the account does not have is refused, as the server refuses what it cannot find
+    unknown = srv.handle(request("group_query", "u", group_uri="urn:relay-resource:name:group:security",
+                                 query="list_members"), 0.0)  # fmt: skip
+    assert unknown.error == "no group named 'security' in the account (its groups: Front desk)"
+    nobody = srv.handle(request("group_query", "v", query="is_member",
+                                group_uri=f"{front_desk}?device=urn%3Arelay-resource%3Aname%3Adevice%3AZed"), 0.0)  # fmt: skip
+    assert nobody.error == "no device named 'Zed' in the account (its devices: Alice, Bob, Carol)"
+    drain(srv, 0.0)
     assert "list_members or is_member" in str(
         srv.handle(request("group_query", "h", group_uri=front_desk, query="count"), 0.0).error
     )

@@ -23,7 +23,7 @@ from typing import Any
 from .. import inputs, output
 from ..core import manifest as mf, workflow as wf
 from ..errors import AppMisbehaved, NetworkError, RelayError, UsageError
-from . import runner, scenario as sc
+from . import protocol, runner, scenario as sc
 from .flags import ScenarioFlags
 
 MANIFEST = "relay.toml"
@@ -516,9 +516,17 @@ class Session:
     """The app of one project, started and stopped, and the scenario played against it. ``emit`` prints one
     transcript record; ``app_output`` says which of the app's lines are shown (all, stderr, none)."""
 
-    def __init__(self, setup: Setup, timeout: float, emit: Callable[[Any], None], app_output: str) -> None:
+    def __init__(
+        self,
+        setup: Setup,
+        timeout: float,
+        emit: Callable[[Any], None],
+        app_output: str,
+        max_time: float | None = protocol.DEFAULT_MAX_TIME,
+    ) -> None:
         self.s = setup
         self.timeout = timeout
+        self.max_time = max_time
         self.emit = emit
         self.show = app_line_printer(app_output)
         self.app_output = app_output
@@ -548,7 +556,9 @@ class Session:
         """One run of the scenario against the app; raises AppMisbehaved (6) or NetworkError (1)."""
         chosen, params = self.s.scenario, self.s.params
         output.message(f"simulating {chosen.name} against {self.uri} (device {params['device_name']})")
-        outcome = runner.run(self.uri, chosen, params, timeout=self.timeout, emit=self.emit, world=self.s.world)
+        outcome = runner.run(
+            self.uri, chosen, params, timeout=self.timeout, emit=self.emit, world=self.s.world, max_time=self.max_time
+        )
         if outcome.failure is not None:
             raise AppMisbehaved(
                 f"scenario {chosen.name}: {outcome.failure.text()}{self._tail_if_hidden()}", hint=outcome.failure.hint

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from .protocol import DEFAULT_MAX_TIME, MAX_MAX_TIME, MAX_SECONDS
 
 if TYPE_CHECKING:
     from .scenario import Record, Scenario
@@ -33,12 +34,14 @@ class ScenarioFlags:
     number: list[str] | None = None
     settings: list[str] | None = None  # --set NAME=VALUE
     timeout: float = 10.0
+    max_time: float = DEFAULT_MAX_TIME
     json_output: bool = False
 
     def check(self) -> None:
         """What can be refused before anything is read or started (exit 2)."""
-        _finite_seconds(self.timeout, "--timeout")
-        _finite_seconds(self.hold, "--hold")
+        _finite_seconds(self.timeout, "--timeout", MAX_SECONDS)
+        _finite_seconds(self.hold, "--hold", MAX_SECONDS)
+        _finite_seconds(self.max_time, "--max-time", MAX_MAX_TIME)
         if self.scenario is not None and self.scenario_file is not None:
             raise UsageError(
                 "--scenario and --scenario-file cannot be used together; pick one", option="--scenario-file"
@@ -92,12 +95,18 @@ class ScenarioFlags:
         return params
 
     def printer(self, write: Callable[[Any, str], None] | None = None) -> Callable[[Record], None]:
-        """Prints one transcript record on stdout: a line for people, or with --json one JSON object.
+        """Prints one transcript record on stdout: a line for people, escaped by the one escaping function (an
+        app's _type or text cannot drive the terminal), or with --json one JSON object, exact.
         ``write(stream, text)`` writes (default: write and flush)."""
         import json
 
+        from .. import output
+
         def emit(record: Record) -> None:
-            text = json.dumps(record.to_json(), ensure_ascii=False) if self.json_output else record.line()
+            if self.json_output:
+                text = json.dumps(record.to_json(), ensure_ascii=False)
+            else:
+                text = output.safe(record.line(), stream=sys.stdout)
             if write is not None:
                 write(sys.stdout, text + "\n")
             else:
@@ -107,9 +116,12 @@ class ScenarioFlags:
         return emit
 
 
-def _finite_seconds(value: float | None, option: str) -> None:
-    """Typer's range check lets NaN through (every comparison with it is false), and infinity above a minimum."""
+def _finite_seconds(value: float | None, option: str, most: float) -> None:
+    """Typer's range check lets NaN through (every comparison with it is false), and infinity above a minimum;
+    a huge finite value would wait for ever: ``most`` is the largest accepted."""
     import math
 
     if value is not None and not math.isfinite(value):
         raise UsageError(f"expected a number of seconds, got {value}", option=option)
+    if value is not None and value > most:
+        raise UsageError(f"expected at most {most:g} seconds, got {value:g}", option=option)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
 from ..core.workflow import is_loopback
 from ..errors import NetworkError, UsageError
-from .protocol import World
+from .protocol import DEFAULT_MAX_TIME, World
 from .scenario import Failure, Record, Scenario, ScenarioError, Simulation, parse
 
 UNREACHABLE_HINT = 'while this URI is unreachable, calls to devices running this workflow announce "not available"'
@@ -25,6 +25,17 @@ PATH_HINT = (
 )
 
 
+#: the demo devices' own info, so that an app asking about Bob cannot pass by answering with Alice's: where each
+#: one is, its battery (the rest is protocol.DEVICE_DEFAULTS). Never whole-number coordinates (docs/simulator.md).
+DEMO_INFO: dict[str, dict[str, Any]] = {
+    "Alice": {"battery": 87, "indoor_location": "Lobby", "latlong": [35.8543, -78.8453]},
+    "Bob": {"battery": 64, "indoor_location": "Kitchen", "latlong": [35.8547, -78.8461]},
+    "Carol": {"battery": 42, "indoor_location": "Front desk", "latlong": [35.8541, -78.8449]},
+    "Dave": {"battery": 23, "indoor_location": "Loading dock", "latlong": [35.8538, -78.8466]},
+    "Eve": {"battery": 95, "indoor_location": "Conference room", "latlong": [35.8549, -78.8457]},
+}
+
+
 def demo_world() -> World:
     """The devices and group of the sandbox's demo account (``relay_cli.local.seed``): the same names and ids
     everywhere, so a device named in a scenario has the id ``relay devices`` shows for it."""
@@ -32,7 +43,8 @@ def demo_world() -> World:
 
     names = dict(DEMO_DEVICES)
     members = tuple(names.get(str(m), str(m)) for m in DEMO_GROUP["members"])
-    return World(devices=names, groups={str(DEMO_GROUP["name"]): members})
+    info = {device_id: DEMO_INFO[name] for device_id, name in names.items() if name in DEMO_INFO}
+    return World(devices=names, groups={str(DEMO_GROUP["name"]): members}, info=info)
 
 
 # --- scenarios ------------------------------------------------------------------------------------
@@ -76,16 +88,24 @@ def load_file(path: str) -> Scenario:
 # --- running --------------------------------------------------------------------------------------
 
 
+#: the largest frame the app may send (websockets' max_size): a JSON request is a few hundred bytes; a say of a
+#: long text a few kilobytes. A larger frame closes the connection (1009) and fails the run (exit 6).
+MAX_FRAME = 1024 * 1024
+#: records an Outcome keeps (the last ones); ``emit`` sees every one as it happens
+KEPT_RECORDS = 10_000
 #: how often a run's ``stop`` is asked whether to end the conversation (seconds)
 STOP_POLL = 0.2
 
 
 @dataclass
 class Outcome:
+    """How a run ended: the failure (None: the scenario passed), how many transcript records it made, how long
+    it took, its records (the last KEPT_RECORDS), and the reason the server ended it (``stop``), when it did."""
+
     failure: Failure | None
     messages: int
     seconds: float
-    #: the reason the server ended the run (``stop``), when it did
+    records: list[Record] = field(default_factory=list)
     stopped: str | None = None
 
 
@@ -107,21 +127,24 @@ def run(
     params: Mapping[str, Any],
     *,
     timeout: float,
-    emit: Callable[[Record], None],
+    emit: Callable[[Record], None] | None = None,
     clock: Callable[[], float] = time.time,
     world: World | None = None,
+    max_time: float | None = DEFAULT_MAX_TIME,
     stop: Callable[[], str | None] | None = None,
 ) -> Outcome:
-    """Play ``scenario`` against the app at ``uri``; ``emit`` gets each transcript record as it happens.
-
-    ``stop`` (the sandbox: ``relay workflow instance stop``) is asked every STOP_POLL seconds; when it returns a
-    reason, the server sends STOP with it and closes, and the Outcome says so (it is not a failure).
+    """Play ``scenario`` against the app at ``uri`` as the Relay server would, with the account ``world``;
+    ``emit`` gets each transcript record as it happens. ``timeout`` bounds connecting and each expected request;
+    ``max_time`` the whole run (None: no bound). For a workflow started by one trigger, pass
+    ``scenario.trigger_scenario(type, args)``. ``stop`` (the sandbox: ``relay workflow instance stop``) is
+    asked every STOP_POLL seconds; when it returns a reason, the server sends STOP with it and closes, and the
+    Outcome says so (it is not a failure).
 
     Raises NetworkError (exit 1) when the app cannot be reached. A misbehaving app is not an exception here:
     the Outcome carries the failure."""
     import asyncio
 
-    return asyncio.run(_run(uri, scenario, params, timeout, emit, clock, world or World(), stop))
+    return asyncio.run(_run(uri, scenario, params, timeout, emit, clock, world or World(), max_time, stop))
 
 
 async def _run(
@@ -129,18 +152,21 @@ async def _run(
     scenario: Scenario,
     params: Mapping[str, Any],
     timeout: float,
-    emit: Callable[[Record], None],
+    emit: Callable[[Record], None] | None,
     clock: Callable[[], float],
     world: World,
+    max_time: float | None,
     stop: Callable[[], str | None] | None = None,
 ) -> Outcome:
     import asyncio
     import inspect
     import json
+    from collections import deque
 
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+    sim = Simulation(scenario, params, timeout=timeout, start=clock(), world=world, max_time=max_time)
     options: dict[str, Any] = {}
     if _loopback(uri) and "proxy" in inspect.signature(connect.__init__).parameters:
         options["proxy"] = None  # websockets >= 15 honours HTTP(S)_PROXY; an app on this machine is never behind one
@@ -151,7 +177,7 @@ async def _run(
             close_timeout=1,
             ping_interval=None,
             compression=None,
-            max_size=None,
+            max_size=MAX_FRAME,
             user_agent_header=f"relay-cli/{__version__} (workflow simulate)",
             **options,
         )
@@ -162,17 +188,23 @@ async def _run(
             f"cannot reach the workflow app at {uri}: {_unreachable_reason(exc, timeout)}", hint=hint
         ) from None
 
-    started = clock()
-    sim = Simulation(scenario, params, timeout=timeout, start=started, world=world)
-    shown = 0
+    started = sim.start = sim.step_started = sim.last_event = clock()
+    kept: deque[Record] = deque(maxlen=KEPT_RECORDS)
+    count = 0
 
     def flush_records() -> None:
-        nonlocal shown
-        while shown < len(sim.records):
-            emit(sim.records[shown])
-            shown += 1
+        nonlocal count
+        for record in sim.records:
+            count += 1
+            kept.append(record)
+            if emit is not None:
+                emit(record)
+        sim.records.clear()  # handed on: a long run does not keep them all
 
     def closed(exc: ConnectionClosed) -> None:
+        if exc.sent is not None and exc.sent.code == 1009:  # websockets closed it: a frame over max_size
+            sim.oversized(MAX_FRAME)
+            return
         sim.closed(clock(), None if exc.rcvd is None else exc.rcvd.code, "" if exc.rcvd is None else exc.rcvd.reason)
 
     try:
@@ -210,4 +242,4 @@ async def _run(
     finally:
         flush_records()
         await ws.close()
-    return Outcome(sim.failure, len(sim.records), clock() - started, sim.stopped)
+    return Outcome(sim.failure, count, clock() - started, list(kept), sim.stopped)

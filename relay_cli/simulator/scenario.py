@@ -6,18 +6,21 @@ strings; what to send goes out as dicts. ``relay_cli.simulator.runner`` moves th
 A scenario is a sequence of steps:
 
 - ``send = "<event>"``: the server sends an event (``start``, ``call_received``, ``call_start_request``,
-  ``button``, ``call_connected``, ``call_disconnected``, ``timer``, ``timer_fired``, ``notification``, ...);
+  ``button``, ``call_connected``, ``call_disconnected``, ``timer``, ``timer_fired``, ``notification``,
+  ``speech``, ``interaction_suspended``, ...);
   ``send = "start"`` with ``trigger = "<a trigger of relay workflow create>"`` (call, button, phrase, ...) and no
   ``args`` sends the START Relay sends for that trigger (``core.triggers``, filled from the parameters: taps,
   phrase, call_trigger_type, ...); any other ``trigger`` is sent as written, with the step's ``args``;
 - ``expect = "<request>"``: the app must send that request (``answer``, ``call``, ``say``, ...) within the
-  timeout, optionally with fields equal to ``check`` or matching the regular expressions of ``check_regex``;
+  timeout: the first one of that name whose fields equal ``check`` and match ``check_regex``, and that the
+  server accepts (or refuses, with ``refused``); the others are near misses, named when none matches;
 - ``wait = SECONDS``: time passes.
 
-Every request, expected or not, is answered the way the Relay server answers it (``protocol.Server``),
-so the steps only name what the scenario is about. The run ends when the app sends ``terminate``: a final
-``expect = "terminate"`` is implied when the last step is not one. ``{name}`` in a string is replaced by a
-parameter (``--from``, ``--hold``, ``--set NAME=VALUE``, the scenario's ``[params]``, ...).
+Every request, expected or not, is answered the way the Relay server answers it (``protocol.Server``); a
+request the server refuses gets an error response and the run goes on: what the app does next is what counts.
+The run ends when the app sends ``terminate``: a final ``expect = "terminate"`` is implied when the last step
+is not one. ``{name}`` in a string is replaced by a parameter (``--from``, ``--hold``, ``--set NAME=VALUE``,
+the scenario's ``[params]``, ...). ``[devices.NAME]`` and ``[groups]`` add to the simulated account.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from typing import Any
 from ..core import triggers, workflow as wf
 from ..errors import UsageError
 from . import protocol as proto
-from .protocol import clean as clean_text
 
 #: the parameters every scenario has (the device and the other party's behaviour), besides the protocol options
 WORLD_PARAMS: dict[str, Any] = {
@@ -42,6 +44,7 @@ WORLD_PARAMS: dict[str, Any] = {
 DERIVED_PARAMS = ("device_urn", "device_id", "device_name")
 PARAM_CHOICES = {"taps": triggers.PRESSES, "trigger": tuple(triggers.BY_NAME)}
 
+_INTERACTION_EVENTS = ("interaction_suspended", "interaction_resumed", "interaction_failed")
 SEND_EVENTS = (
     "start",
     "call_received",
@@ -55,6 +58,12 @@ SEND_EVENTS = (
     "timer",
     "timer_fired",
     "notification",
+    "speech",
+    *_INTERACTION_EVENTS,
+    "progress",
+    "sms",
+    "resume",
+    "play_inbox_message",
 )
 _CALL_EVENTS = ("call_ringing", "call_progressing", "call_connected", "call_disconnected", "call_failed")
 #: the keys each kind of step may have, besides the common ones
@@ -66,20 +75,41 @@ _SEND_KEYS: dict[str, tuple[str, ...]] = {
     "timer": (),
     "timer_fired": ("name",),
     "notification": ("name", "event", "from"),
+    "speech": ("text", "audio", "lang"),
+    **dict.fromkeys(_INTERACTION_EVENTS, ("interaction", "reason")),
+    "progress": (),
+    "sms": ("id", "event"),
+    "resume": ("trigger", "args"),
+    "play_inbox_message": ("action",),
     **dict.fromkeys(_CALL_EVENTS, ()),
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "start": ("trigger",),
+    "resume": ("trigger",),
     "call_received": ("from",),
     "call_start_request": ("to",),
     "timer_fired": ("name",),
     "notification": ("name",),
+    "speech": ("text",),
+    "play_inbox_message": ("action",),
 }
+_STRING_KEYS = (
+    "trigger", "from", "to", "button", "taps", "name", "event", "note", "text", "audio", "lang", "interaction",
+    "reason", "id", "action",
+)  # fmt: skip
 _COMMON_KEYS = ("note", "if", "unless")
-_TOP_KEYS = ("name", "description", "params", "steps")
+_TOP_KEYS = ("name", "description", "params", "devices", "groups", "steps")
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _REQUEST_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: how many of the app's requests a run keeps for later expect steps (the oldest are let go): an app that sends
+#: requests in a loop cannot grow the simulator without bound
+PENDING_LIMIT = 1000
+#: near misses named when an expect step times out
+NEAR_MISSES_SHOWN = 3
+#: a transcript line is cut here (--json carries the whole message)
+LINE_LIMIT = 300
 
 
 class ScenarioError(UsageError):
@@ -104,6 +134,9 @@ class Step:
         checks = {**_flatten(data.get("check") or {}), **_flatten(data.get("check_regex") or {})}
         if checks:
             text += " " + " ".join(f"{k}={v!r}" for k, v in checks.items())
+        refused = data.get("refused")
+        if refused:
+            text += ", refused" + (f" with {refused!r}" if isinstance(refused, str) else "")
         if self.implicit:
             text += ", implied at the end of every scenario"
         return text
@@ -116,12 +149,21 @@ class Scenario:
     params: dict[str, Any]
     steps: tuple[Step, ...]
     source: str
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # [devices.NAME]: name → info
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [groups]: name → member names
 
     def uses(self, param: str) -> bool:
         """The scenario declares ``param`` in [params] or names it in a placeholder."""
         if param in self.params:
             return True
         return any(param in _placeholders(step.data) for step in self.steps)
+
+
+def trigger_scenario(trigger_type: str, args: Mapping[str, Any] | None = None, name: str = "start") -> Scenario:
+    """A scenario that starts a workflow with one trigger and lets it run until it terminates: what the Relay
+    server does when a trigger fires (for callers that run registered workflows, such as the sandbox)."""
+    step = Step("send", "start", {"trigger": trigger_type, "args": dict(args or {})}, number=1)
+    return Scenario(name, f"a {trigger_type} trigger", {}, (step, Step("expect", "terminate", {}, True, 2)), name)
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -148,6 +190,13 @@ def _scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
+def _seconds(value: Any, low: float = 0.0, *, above: bool = False) -> bool:
+    """A number of seconds from ``low`` (or above it) to the maximum a simulated duration may have."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return (value > low if above else value >= low) and value <= proto.MAX_SECONDS
+
+
 # --- parsing ---------------------------------------------------------------------------------------
 
 
@@ -161,6 +210,8 @@ def parse(text: str, source: str) -> Scenario:
         doc = inputs.loads_toml(text, source)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: nested too deeply to read") from None
     return from_dict(doc, source)
 
 
@@ -183,16 +234,80 @@ def from_dict(doc: Mapping[str, Any], source: str) -> Scenario:
             raise fail(f"[params] {key}: expected a string, number or boolean, got {type(value).__name__}")
         if key in DERIVED_PARAMS:
             raise fail(f"[params] {key}: computed from 'device'; set device instead")
+    devices = _devices(doc.get("devices", {}), fail)
+    groups = _groups(doc.get("groups", {}), fail)
     raw_steps = doc.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise fail('no steps: add [[steps]] tables, e.g. [[steps]] send = "start"')
     known = set(WORLD_PARAMS) | set(proto.DEFAULT_OPTIONS) | set(DERIVED_PARAMS) | set(params)
+    for key, value in params.items():
+        missing = sorted(_placeholders(value) - known)
+        if missing:
+            raise fail(f"[params] {key}: unknown parameter {{{missing[0]}}} (declare it under [params])")
+    try:
+        resolve_placeholders(dict(params))  # a circle is found now; the values are filled in per run
+    except ValueError as exc:
+        raise fail(f"[params] {exc}") from None
     steps = []
     for number, raw in enumerate(raw_steps, 1):
         steps.append(_step(raw, number, len(raw_steps), known, fail))
     if steps[-1].kind != "expect" or steps[-1].what != "terminate":
         steps.append(Step("expect", "terminate", {}, implicit=True, number=len(steps) + 1))
-    return Scenario(name or source, description, dict(params), tuple(steps), source)
+    return Scenario(name or source, description, dict(params), tuple(steps), source, devices, groups)
+
+
+def _devices(table: Any, fail: Callable[[str], ScenarioError]) -> dict[str, dict[str, Any]]:
+    """``[devices.NAME]``: devices the account has besides the demo account's, or the demo devices' info."""
+    if not isinstance(table, Mapping):
+        raise fail('[devices] must hold tables, e.g. [devices.Erin] battery = 12, indoor_location = "Dock"')
+    out: dict[str, dict[str, Any]] = {}
+    ids: dict[str, str] = {}
+    for name, info in table.items():
+        where = f"[devices.{name}]"
+        if not isinstance(info, Mapping):
+            raise fail(f"{where}: expected a table of {', '.join(proto.DEVICE_KEYS)}")
+        if not name.strip() or name.isdigit() or name.startswith(proto.URN_PREFIX) or proto.off_net(name):
+            raise fail(f"{where}: a device's name must be a name (not empty, not digits, not a urn)")
+        for key, value in info.items():
+            problem = _device_value(key, value)
+            if problem:
+                raise fail(f"{where} {key}: {problem}")
+        if "id" in info:
+            if info["id"] in ids:
+                raise fail(f"{where} id: {info['id']!r} is also {ids[info['id']]}'s id")
+            ids[info["id"]] = name
+        out[name] = dict(info)
+    return out
+
+
+def _device_value(key: str, value: Any) -> str | None:
+    if key not in proto.DEVICE_KEYS:
+        return f"unknown key (a device has {', '.join(proto.DEVICE_KEYS)})"
+    if key == "id":
+        return None if isinstance(value, str) and value.isdigit() else f"expected a string of digits, got {value!r}"
+    if key == "battery":
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100
+        return None if ok else f"expected a whole number from 0 to 100, got {value!r}"
+    if key == "location_enabled":
+        return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+    if key == "latlong":
+        numbers = isinstance(value, list) and len(value) == 2
+        numbers = numbers and all(isinstance(x, float) and not x.is_integer() for x in value)
+        # relay-js turns an array of small whole numbers into a string, relay-py any array of whole numbers
+        return None if numbers else f"expected [latitude, longitude], two numbers with decimals, got {value!r}"
+    return None if isinstance(value, str) else f"expected a string, got {value!r}"
+
+
+def _groups(table: Any, fail: Callable[[str], ScenarioError]) -> dict[str, tuple[str, ...]]:
+    """``[groups]``: NAME = [device names]."""
+    if not isinstance(table, Mapping):
+        raise fail('[groups] must be a table of NAME = ["device", ...]')
+    out = {}
+    for name, members in table.items():
+        if not isinstance(members, list) or not all(isinstance(m, str) and m.strip() for m in members):
+            raise fail(f"[groups] {name}: expected a list of device names, got {members!r}")
+        out[name] = tuple(members)
+    return out
 
 
 def _step(raw: Any, number: int, total: int, known: set[str], fail: Callable[[str], ScenarioError]) -> Step:
@@ -221,12 +336,13 @@ def _step(raw: Any, number: int, total: int, known: set[str], fail: Callable[[st
             )
         if value == "terminate" and number != total:
             raise fail(f"{where}: expect terminate must be the last step (the run ends there)")
-        allowed = ("timeout", "check", "check_regex")
+        allowed = ("timeout", "check", "check_regex", "refused")
     else:
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0) and not (
-            isinstance(value, str) and _PLACEHOLDER.fullmatch(value)
-        ):
-            raise fail(f'{where}: wait: expected a number of seconds >= 0 or a "{{param}}", got {value!r}')
+        if not _seconds(value) and not (isinstance(value, str) and _PLACEHOLDER.fullmatch(value)):
+            raise fail(
+                f"{where}: wait: expected a number of seconds from 0 to {proto.MAX_SECONDS:g} "
+                f'or a "{{param}}", got {value!r}'
+            )
         allowed = ()
     for key in raw:
         if key != kind and key not in allowed and key not in _COMMON_KEYS:
@@ -235,13 +351,23 @@ def _step(raw: Any, number: int, total: int, known: set[str], fail: Callable[[st
     for key in ("if", "unless"):
         if key in raw and (not isinstance(raw[key], str) or raw[key] not in known):
             raise fail(f"{where}: {key}: expected the name of a parameter, got {raw[key]!r}")
-    if "timeout" in raw:
-        t = raw["timeout"]
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
-            raise fail(f"{where}: timeout: expected a number of seconds > 0, got {t!r}")
+    if "timeout" in raw and not _seconds(raw["timeout"], above=True):
+        raise fail(f"{where}: timeout: expected a number of seconds above 0, at most {proto.MAX_SECONDS:g}, "
+                   f"got {raw['timeout']!r}")  # fmt: skip
+    if "refused" in raw:
+        refused = raw["refused"]
+        if not isinstance(refused, (bool, str)):
+            raise fail(f"{where}: refused: expected true, false or a regular expression the error matches")
+        if isinstance(refused, str) and not _PLACEHOLDER.search(refused):
+            try:
+                re.compile(refused)
+            except re.error as exc:
+                raise fail(f"{where}: refused: not a regular expression: {exc}") from None
     for key in ("check", "check_regex", "fields", "args"):
         if key in raw and not isinstance(raw[key], Mapping):
             raise fail(f'{where}: {key}: expected a table, e.g. {key} = {{ text = "Now in call" }}')
+    if kind == "send" and value == "sms" and "event" in raw and not isinstance(raw["event"], Mapping):
+        raise fail(f'{where}: event: expected a table, e.g. event = {{ status = "delivered" }}')
     for key, pattern in _flatten(raw.get("check_regex") or {}).items():
         if not isinstance(pattern, str):
             raise fail(f"{where}: check_regex.{key}: expected a regular expression string, got {pattern!r}")
@@ -250,8 +376,8 @@ def _step(raw: Any, number: int, total: int, known: set[str], fail: Callable[[st
                 re.compile(pattern)
             except re.error as exc:
                 raise fail(f"{where}: check_regex.{key}: not a regular expression: {exc}") from None
-    for key in ("trigger", "from", "to", "button", "taps", "name", "event", "note"):
-        if key in raw and not isinstance(raw[key], str):
+    for key in _STRING_KEYS:
+        if key in raw and not isinstance(raw[key], str) and not (key == "event" and value == "sms"):
             raise fail(f"{where}: {key}: expected a string, got {raw[key]!r}")
     unknown = sorted(_placeholders({k: v for k, v in raw.items() if k not in ("note", "check_regex")}) - known)
     unknown += sorted(_placeholders(raw.get("check_regex") or {}) - known)
@@ -264,6 +390,36 @@ def _step(raw: Any, number: int, total: int, known: set[str], fail: Callable[[st
 
 
 # --- parameters --------------------------------------------------------------------------------
+
+
+def resolve_placeholders(params: dict[str, Any]) -> None:
+    """Fill in parameters whose values name other parameters (``a = "{b}"``), in place. A circle
+    (``a = "{b}"``, ``b = "{a}"``) is a ValueError naming it."""
+    done: set[str] = set()
+
+    def resolve(key: str, chain: list[str]) -> Any:
+        if key in done or not isinstance(params.get(key), str) or not _placeholders(params[key]):
+            done.add(key)
+            return params.get(key)
+        if key in chain:
+            circle = " → ".join(f"{{{k}}}" for k in (*chain[chain.index(key) :], key))
+            raise ValueError(f"{chain[0]}: its value refers to itself: {circle}")
+        for name in _placeholders(params[key]):
+            if name in params:
+                resolve(name, [*chain, key])
+        value = params[key]
+        whole = _PLACEHOLDER.fullmatch(value)
+        if whole and whole.group(1) in params:
+            params[key] = params[whole.group(1)]
+        else:
+            params[key] = _PLACEHOLDER.sub(
+                lambda m: _text(params[m.group(1)]) if m.group(1) in params else m.group(0), value
+            )
+        done.add(key)
+        return params[key]
+
+    for key in list(params):
+        resolve(key, [])
 
 
 def _coerce(name: str, text: str, like: Any, option: str) -> Any:
@@ -280,6 +436,27 @@ def _coerce(name: str, text: str, like: Any, option: str) -> Any:
             raise UsageError(f"{name}: expected a finite number, got {text!r}", option=option)
         return number
     return text
+
+
+def account(
+    scenario: Scenario, world: proto.World | None = None, params: Mapping[str, Any] | None = None
+) -> proto.World:
+    """The simulated account of a run: ``world`` (the demo account), the devices and groups the scenario declares,
+    and the devices its parameters name (the device the app runs for, the caller ``from``, the callee ``to``)."""
+    found = (world or proto.World()).with_devices((), scenario.devices)
+    if params is not None:
+        named = [str(params[k]) for k in ("device", "from", "to") if isinstance(params.get(k), str)]
+        found = found.with_devices(named)
+    members = {name: list(group) for name, group in scenario.groups.items()}
+    for group, names in members.items():
+        for member in names:
+            if found.find(member) is None:
+                raise ScenarioError(
+                    f"{scenario.source}: [groups] {group}: no device {member!r} in the account "
+                    f"(declare it with [devices.{member}])"
+                )
+        members[group] = [str(found.find(m).name) for m in names]  # type: ignore[union-attr]
+    return found.with_groups(members)
 
 
 def resolve_params(
@@ -317,13 +494,19 @@ def resolve_params(
             names = ", ".join(sorted(params))
             raise UsageError(f"unknown parameter {key!r} (this scenario has: {names})", option="--set")
         params[key] = _coerce(key, value, params[key], "--set")
-    check_params(params, world)
+    try:
+        resolve_placeholders(params)
+    except ValueError as exc:
+        raise ScenarioError(f"{scenario.source}: parameter {exc}", option="--set") from None
+    check_params(params, account(scenario, world))
+    resolve_placeholders(params)  # what names a computed parameter ({device_name}), now that it has a value
     for step in scenario.steps:
         if step.kind == "wait":
             seconds = substitute(step.data["seconds"], params)
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            if not _seconds(seconds):
                 raise ScenarioError(
-                    f"{scenario.source}: step {step.number}: wait {step.what} is {seconds!r}, not a number of seconds"
+                    f"{scenario.source}: step {step.number}: wait {step.what} is {seconds!r}, not a number of "
+                    f"seconds from 0 to {proto.MAX_SECONDS:g}"
                 )
     return params
 
@@ -334,13 +517,19 @@ def check_params(params: dict[str, Any], world: proto.World | None = None) -> di
         if problem is None and key in PARAM_CHOICES and value not in PARAM_CHOICES[key]:
             problem = f"expected one of {', '.join(PARAM_CHOICES[key])}, got {value!r}"
         if problem:
-            raise UsageError(f"{key}: {problem}", option="--set")
+            option = f"--{key}" if key in PARAM_CHOICES else "--set"
+            raise UsageError(f"{key}: {problem}", option=option)
     hold = params["hold"]
-    if isinstance(hold, bool) or not isinstance(hold, (int, float)):
-        raise UsageError(f"hold: expected a number of seconds, got {hold!r}", option="--hold")
+    if isinstance(hold, bool) or not isinstance(hold, (int, float)) or hold > proto.MAX_SECONDS:
+        raise UsageError(
+            f"hold: expected a number of seconds up to {proto.MAX_SECONDS:g} (below 0: never), got {hold!r}",
+            option="--hold",
+        )
     device = str(params["device"]).strip()
     if not device:
         raise UsageError("expected a device name or id, got an empty string", option="--device")
+    if proto.off_net(device):
+        raise UsageError(f"expected a device of the account, not a telephone number: {device!r}", option="--device")
     found = (world or proto.World()).device(device)
     params["device_urn"] = found.urn
     params["device_id"] = found.id
@@ -366,8 +555,8 @@ def defaults_from_workflow(workflow: Mapping[str, Any]) -> tuple[str | None, dic
         if phrases:
             defaults["phrase"] = str(phrases[0])
     if key == "on_button":
-        taps = str(trig[key]).removeprefix("action_button_").removesuffix("_tap")
-        if taps in PARAM_CHOICES["taps"]:
+        taps = {action: taps for taps, action in triggers.BUTTON_ACTIONS.items()}.get(str(trig[key]))
+        if taps is not None:
             defaults["taps"] = taps
     note = None
     installed = [str(d) for d in workflow.get("install") or [] if str(d).strip()]
@@ -455,35 +644,60 @@ def start_trigger(
     return trigger, dict(args or {})
 
 
+def check_refusal(step: Step, error: str | None, params: Mapping[str, Any]) -> str | None:
+    """Why the server's answer to a request does not satisfy ``step``'s ``refused`` (absent: it must be
+    accepted), or None."""
+    wanted = substitute(step.data.get("refused", False), params)
+    if not wanted:
+        return None if error is None else f"the server refused it: {error}"
+    if error is None:
+        return "the server accepted it (the step expects it refused)"
+    if isinstance(wanted, str):
+        try:
+            if re.search(wanted, error) is None:
+                return f"it was refused with {error!r}, which does not match {wanted!r}"
+        except re.error as exc:
+            return f"refused is not a regular expression once its parameters are filled in: {exc}"
+    return None
+
+
 # --- running --------------------------------------------------------------------------------------
 
 
 @dataclass
 class Record:
-    """One line of the transcript: a message (or a malformed frame) and who sent it."""
+    """One line of the transcript: a message (or a malformed frame) and who sent it, or a warning of the
+    simulator's."""
 
     t: float  # seconds since the run started
-    sender: str  # "app" | "server"
+    sender: str  # "app" | "server" | "simulator"
     step: int | None  # the step in progress (1-based)
     message: dict[str, Any] | None = None
     raw: str | None = None  # a frame from the app that is not a message
+    warning: str | None = None  # the simulator's (sender "simulator")
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"t": round(self.t, 3), "from": self.sender, "step": self.step}
-        if self.message is not None:
+        if self.warning is not None:
+            out["warning"] = self.warning
+        elif self.message is not None:
             out["message"] = self.message
         else:
             out["raw"] = self.raw
         return out
 
     def line(self) -> str:
-        """One line of the live transcript: time, direction, message type, the interesting fields."""
-        arrow = "app →" if self.sender == "app" else "← server"
-        if self.message is None:
+        """One line of the live transcript: time, direction, message type, the interesting fields. Raw text, cut
+        to ``LINE_LIMIT`` characters: the command escapes it for the terminal (``output.safe``)."""
+        arrow = {"app": "app →", "server": "← server"}.get(self.sender, "!")
+        if self.warning is not None:
+            label, detail = "warning", self.warning
+        elif self.message is None:
             label, detail = "malformed", proto.clip(self.raw or "")
         else:
             label, detail = proto.summarize(self.message)
-        return f"{self.t:7.3f}  {arrow:<8}  {label:<24} {detail}".rstrip()
+        text = f"{self.t:7.3f}  {arrow:<8}  {label:<24} {detail}".rstrip()
+        return text if len(text) <= LINE_LIMIT else text[: LINE_LIMIT - 1] + "…"
 
 
 @dataclass
@@ -499,10 +713,19 @@ class Failure:
         return f"step {self.step} ({self.step_text}): {self.reason}"
 
 
+@dataclass
+class Sent:
+    """A request of the app's, with the server's answer: refused (``error``) or not."""
+
+    request: dict[str, Any]
+    t: float  # seconds since the run started
+    error: str | None
+
+
 class Simulation:
     """One run of a scenario against one app connection. The runner calls ``advance`` whenever time passes
     or a frame arrived, sends what it returns, and stops when ``done``; ``next_deadline`` tells it when to
-    call again if nothing arrives."""
+    call again if nothing arrives. ``max_time`` bounds the whole run (None: no bound)."""
 
     def __init__(
         self,
@@ -513,25 +736,29 @@ class Simulation:
         start: float,
         new_id: Callable[[], str] | None = None,
         world: proto.World | None = None,
+        max_time: float | None = None,
     ) -> None:
         self.scenario = scenario
         self.params = dict(params)
         self.timeout = timeout
         self.start = start
-        self.server = proto.Server(self.params, world=world or proto.World())
+        self.max_time = max_time
+        self.server = proto.Server(self.params, world=account(scenario, world, self.params))
         if new_id is not None:
             self.server.new_id = new_id
         self.steps = [s for s in scenario.steps if self._included(s)]
         self.index = 0  # the current step
         self.step_started = start
         self.wait_until: float | None = None
-        self.pending: list[dict[str, Any]] = []  # requests no expect step has consumed
-        self.last_server_send = start
+        self.pending: list[Sent] = []  # requests no expect step has consumed
+        self.requests = 0  # requests the app sent
+        self.last_event = start  # when the server last sent an event the app may have been waiting for
         self.app_spoke = False
         self.records: list[Record] = []
         self.failure: Failure | None = None
         self.passed = False
         self.stopped: str | None = None  # the reason the server ended the run (``stop``)
+        self.server.more_speech = self._speech_ahead()
 
     # --- state ------------------------------------------------------------------------------------
 
@@ -553,10 +780,17 @@ class Simulation:
             return False
         return True
 
+    def _speech_ahead(self) -> bool:
+        return any(s.kind == "send" and s.what == "speech" for s in self.steps[self.index :])
+
     def fail(self, reason: str, hint: str | None = None) -> None:
         if self.failure is None:
             step = self.current()
             self.failure = Failure(self.step_number, step.describe(self.params) if step else "", reason, hint)
+
+    def _warnings(self, now: float) -> None:
+        for text in self.server.take_warnings():
+            self.records.append(Record(now - self.start, "simulator", self.step_number, warning=text))
 
     # --- input ------------------------------------------------------------------------------------
 
@@ -574,12 +808,13 @@ class Simulation:
         self.records.append(Record(now - self.start, "app", self.step_number, message=request))
         if self.done:
             return
+        self.requests += 1
         self.server.step = self.step_number
         reply = self.server.handle(request, now)
-        if reply.error:
-            self.fail(f"the server refused the app's {proto.request_name(request)} request: {reply.error}")
-            return
-        self.pending.append(request)
+        self._warnings(now)
+        self.pending.append(Sent(request, now - self.start, reply.error))
+        if len(self.pending) > PENDING_LIMIT:
+            del self.pending[: len(self.pending) - PENDING_LIMIT]
 
     def closed(self, now: float, code: int | None = None, reason: str = "") -> None:
         """The app closed the connection with ``code`` and ``reason``; ``code`` None: without a close frame."""
@@ -598,7 +833,14 @@ class Simulation:
                 "(relay-py closes connections to paths it serves no workflow on)"
             )
         detail = "without a close frame" if code is None else f"code {code}" + (f", {reason!r}" if reason else "")
-        self.fail(f"the app closed the connection ({clean_text(detail)}) before terminating", hint)
+        self.fail(f"the app closed the connection ({detail}) before terminating", hint)
+
+    def oversized(self, limit: int) -> None:
+        """The app sent a frame larger than ``limit`` bytes; the connection was closed (1009)."""
+        self.fail(
+            f"the app sent a message larger than {limit:,} bytes, the simulator's limit for one frame; "
+            "the connection was closed (1009, message too big)"
+        )
 
     def stop(self, now: float, reason: str) -> list[dict[str, Any]]:
         """The server ends the run before the scenario is over (the sandbox's instance was stopped): STOP with
@@ -625,19 +867,32 @@ class Simulation:
             if message is None:
                 continue
             out.append(message)
-            if not item.tick:  # an interval timer's firings alone do not keep a silent app's run going
-                self.last_server_send = now
+            if not item.tick and proto.kind(message) == "event":
+                # an event the app may have waited for (a prompt stopped, a call connected) gives it the step's
+                # timeout again; a response to its own request does not, so a chatty app cannot run for ever
+                self.last_event = now
             self.records.append(Record(now - self.start, "server", item.step, message=message))
+        self._warnings(now)
         if not self.done and self.server.terminated and self.index >= len(self.steps):
             self.passed = True
+        if not self.done and self.max_time is not None and now >= self.start + self.max_time:
+            self.fail(
+                f"the run did not end within --max-time {self.max_time:g}s "
+                f"(the app sent {self.requests} request{'' if self.requests == 1 else 's'} meanwhile)",
+                "an app that keeps the conversation going without reaching the scenario's end fails here; "
+                "raise --max-time for a longer scenario",
+            )
         return out
 
     def next_deadline(self) -> float | None:
         """When ``advance`` has something to do next if no frame arrives: a scheduled send, the end of a
-        wait, or the timeout of an expect step."""
+        wait, the timeout of an expect step, or the end of the whole run."""
         if self.done:
             return None
-        times = [t for t in (self.server.next_due(), self.wait_until, self._expect_deadline()) if t is not None]
+        overall = self.start + self.max_time if self.max_time is not None else None
+        times = [
+            t for t in (self.server.next_due(), self.wait_until, self._expect_deadline(), overall) if t is not None
+        ]
         return min(times) if times else None
 
     def _expect_deadline(self) -> float | None:
@@ -645,12 +900,14 @@ class Simulation:
         if step is None or step.kind != "expect" or self.server.next_due(awaited=True) is not None:
             return None  # while the server has something to send, the app may be waiting for it
         timeout = float(step.data.get("timeout", self.timeout))
-        return max(self.step_started, self.last_server_send) + timeout
+        return max(self.step_started, self.last_event) + timeout
 
     def _next(self, now: float) -> None:
         self.index += 1
         self.step_started = now
         self.wait_until = None
+        if self.server.more_speech and not self._speech_ahead():
+            self.server.script_over(now)
 
     def _run_steps(self, now: float) -> None:
         while not self.done and self.index < len(self.steps):
@@ -664,7 +921,8 @@ class Simulation:
                 if isinstance(message, str):
                     self.fail(message)
                     return
-                self.server.send(now, message)
+                if message is not None:
+                    self.server.send(now, message)
                 self._next(now)
             elif step.kind == "wait":
                 if self.server.terminated:
@@ -684,41 +942,76 @@ class Simulation:
                     return
 
     def _expect(self, step: Step, now: float) -> bool:
-        """True when the step is satisfied (and the run moved on)."""
-        for i, request in enumerate(self.pending):
-            if proto.request_name(request) != step.what:
+        """True when the step is satisfied (and the run moved on): the first pending request of the step's name
+        that passes its checks and whose answer is what the step says (accepted, or ``refused``)."""
+        near: list[tuple[Sent, str]] = []
+        for i, sent in enumerate(self.pending):
+            if proto.request_name(sent.request) != step.what:
                 continue
-            problem = check_request(step, request, self.params)
-            if problem:
-                self.fail(f"the app's {step.what} request does not match: {problem}")
-                return False
-            del self.pending[i]
-            self._next(now)
-            return True
+            problem = check_request(step, sent.request, self.params) or check_refusal(step, sent.error, self.params)
+            if problem is None:
+                del self.pending[i]
+                self._next(now)
+                return True
+            near.append((sent, problem))
         if self.server.terminated:
-            self.fail(f"the app terminated without sending {step.what}")
+            wanted = self._wanted(step)
+            article = "an" if wanted[0] in "aeiou" else "a"
+            self.fail(f"the app terminated without sending {article} {wanted}{self._near(near)}")
             return False
         deadline = self._expect_deadline()
         if deadline is not None and now >= deadline:
-            seen = [proto.request_name(r) for r in self.pending]
-            since = f"; meanwhile the app sent {', '.join(seen)}" if seen else "; the app sent nothing meanwhile"
-            what = "did not terminate" if step.what == "terminate" else f"sent no {step.what} request"
             timeout = float(step.data.get("timeout", self.timeout))
-            self.fail(f"the app {what} within {timeout:g}s{since}")
+            what = "did not terminate" if step.what == "terminate" else f"sent no {self._wanted(step)}"
+            self.fail(f"the app {what} within {timeout:g}s{self._near(near) or self._meanwhile()}", self._hint())
         return False
 
-    def _build_event(self, step: Step, now: float) -> dict[str, Any] | str:
+    def _wanted(self, step: Step) -> str:
+        checked = bool(step.data.get("check") or step.data.get("check_regex") or step.data.get("refused"))
+        return f"{step.what} request" + (" that matches" if checked else "")
+
+    def _near(self, near: list[tuple[Sent, str]]) -> str:
+        if not near:
+            return ""
+        shown = [f"{proto.request_name(s.request)} at {s.t:.3f}s: {problem}" for s, problem in near[:NEAR_MISSES_SHOWN]]
+        more = len(near) - NEAR_MISSES_SHOWN
+        return "; near misses: " + "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
+
+    def _meanwhile(self) -> str:
+        if not self.pending:
+            return "; the app sent nothing meanwhile"
+        names = [proto.request_name(s.request) for s in self.pending[-10:]]
+        refused = [f"{proto.request_name(s.request)} ({s.error})" for s in self.pending if s.error][-3:]
+        text = f"; meanwhile the app sent {', '.join(names)}"
+        return text + (f"; refused: {'; '.join(refused)}" if refused else "")
+
+    def _hint(self) -> str | None:
+        if self.server.listens:
+            ahead = next((s for s in self.steps[self.index :] if s.kind == "send" and s.what == "speech"), None)
+            return (
+                None
+                if ahead is None
+                else (
+                    f"the app is listening: the scenario's next speech is step {ahead.number}, after this one; "
+                    "put the speech step before the step that waits for the app's answer"
+                )
+            )
+        return None
+
+    def _build_event(self, step: Step, now: float) -> dict[str, Any] | str | None:
+        """The event a send step sends now; a string: why it cannot be sent; None: nothing to send now (the
+        server handles it: a speech waits for the app's listen)."""
         data = substitute(step.data, self.params)
         extra = dict(data.get("fields") or {})
         name = step.what
         server = self.server
-        if name == "start":
+        if name in ("start", "resume"):
             kind, args = start_trigger(str(data["trigger"]), data.get("args"), self.params)
-            message = server.start_event(kind, args)
+            message = server.start_event(kind, args, name)
         elif name == "call_received":
             message = server.incoming_call(now, str(data["from"]))
         elif name == "call_start_request":
-            message = proto.event("call_start_request", uri=proto.device_urn(str(data["to"])))
+            message = server.call_start_request(str(data["to"]))
         elif name == "button":
             message = server.button_event(str(data.get("button", "action")), str(data.get("taps", "single")))
         elif name == "timer":
@@ -729,6 +1022,23 @@ class Simulation:
             message = server.notification_event(
                 str(data["name"]), str(data.get("event", "ack_event")), str(data.get("from", "Bob"))
             )
+        elif name == "speech":
+            audio, lang = data.get("audio"), data.get("lang")
+            server.speak(now, proto.Utterance(str(data["text"]), audio, lang))
+            return None
+        elif name in _INTERACTION_EVENTS:
+            built = server.lifecycle_event(
+                name.removeprefix("interaction_"), data.get("interaction"), data.get("reason")
+            )
+            if isinstance(built, str):
+                return built
+            message = built
+        elif name == "progress":
+            message = proto.event("progress")
+        elif name == "sms":
+            message = server.sms_event(data.get("id"), data.get("event") or {})
+        elif name == "play_inbox_message":
+            message = proto.event("play_inbox_message", action=str(data["action"]))
         else:
             return server.scripted_call_event(now, name, extra)  # the fields are part of it
         message.update(extra)

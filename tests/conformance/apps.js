@@ -369,6 +369,141 @@ define('terminate', (wf, say) => {
   })
 })
 
+// --- other devices of the account --------------------------------------------------------------------
+
+// asks about Bob (by name and by id) and changes him; Alice stays as she was; an unknown device and a target of
+// two devices where one is expected are refused, and the app carries on
+define('other-device', (wf, say) => {
+  wf.on(Event.START, async ({ trigger }) => {
+    const alice = trigger.args.source_uri
+    const bob = Uri.deviceName('Bob')
+    say('bob', {
+      name: await wf.getDeviceName(bob),
+      id: await wf.getDeviceId(bob),
+      indoor: await wf.getDeviceIndoorLocation(bob, false),
+      battery: await wf.getDeviceBattery(bob, false),
+      location_enabled: await wf.getDeviceLocationEnabled(bob),
+    })
+    const bobById = Uri.deviceId(await wf.getDeviceId(bob))
+    await wf.setDeviceName(bob, 'Robert')
+    await wf.disableLocation(bobById)
+    await wf.setUserProfile(bob, 'robert', false)
+    say('bob_after', {
+      name: await wf.getDeviceName(bobById),
+      by_old_urn: await wf.getDeviceName(bob),
+      location_enabled: await wf.getDeviceLocationEnabled(Uri.deviceName('Robert')),
+      user: await wf.getUserProfile(bobById),
+    })
+    say('alice', { name: await wf.getDeviceName(alice), location_enabled: await wf.getDeviceLocationEnabled(alice) })
+    for (const [label, target] of [['zed', Uri.deviceName('Zed')], ['two', [alice, bob]]]) {
+      try {
+        say(label, await wf.getDeviceName(target))
+      } catch (err) {
+        say(label, `refused: ${err.message}`)
+      }
+    }
+    await wf.terminate()
+    say('end', true)
+  })
+})
+
+// --- refusals an app survives -------------------------------------------------------------------------
+
+// the classic race: the caller hangs up before the app answers; the answer is refused, the app ends its
+// interaction and terminates
+define('missed', (wf, say) => {
+  let device, callId, interaction
+  wf.on(Event.START, async ({ trigger }) => { device = trigger.args.source_uri })
+  wf.on(Event.CALL_RECEIVED, async (call) => {
+    callId = call.call_id
+    await wf.startInteraction(device, 'inbound call', {})
+  })
+  wf.on(Event.CALL_DISCONNECTED, async (call) => { say('call_disconnected', call) })
+  wf.on(Event.INTERACTION_STARTED, async ({ source_uri }) => {
+    interaction = source_uri
+    try {
+      await wf.answerCall(device, callId)
+      say('answered', true)
+    } catch (err) {
+      say('refused', err.message)
+      await wf.endInteraction(interaction)
+    }
+  })
+  wf.on(Event.INTERACTION_ENDED, async () => {
+    await wf.terminate()
+    say('end', true)
+  })
+})
+
+// a request the server does not serve: 2.4.0 has no method for it, so the app uses the SDK's own request
+// helper, as an app written for another SDK version would send it
+define('unknown-request', (wf, say) => {
+  wf.on(Event.START, async () => {
+    try {
+      say('answer', await wf._call('get_device_label', {}))
+    } catch (err) {
+      say('refused', err.message)
+    }
+    await wf.terminate()
+    say('end', true)
+  })
+})
+
+// --- scripted conversations -----------------------------------------------------------------------------
+
+// says "Connecting you" before "Now in call": a scenario that expects the second say skips the first
+define('two-says', (wf, say) => {
+  wf.on(Event.START, async ({ trigger }) => {
+    await wf.startInteraction(trigger.args.source_uri, 'greeting', {})
+  })
+  wf.on(Event.INTERACTION_STARTED, async ({ source_uri }) => {
+    await wf.sayAndWait(source_uri, 'Connecting you')
+    await wf.sayAndWait(source_uri, 'Now in call')
+    await wf.endInteraction(source_uri)
+  })
+  wf.on(Event.INTERACTION_ENDED, async () => {
+    await wf.terminate()
+    say('end', true)
+  })
+})
+
+// a two-question dialogue: what, then what size; a listen with transcribe false hears audio
+define('dialogue', (wf, say) => {
+  wf.on(Event.START, async ({ trigger }) => {
+    await wf.startInteraction(trigger.args.source_uri, 'order', {})
+  })
+  wf.on(Event.INTERACTION_STARTED, async ({ source_uri }) => {
+    await wf.sayAndWait(source_uri, 'What would you like?')
+    const { text: dish } = await wf.listen(source_uri, ['pizza', 'pasta'])
+    say('dish', dish)
+    await wf.sayAndWait(source_uri, 'What size?')
+    const { text: size } = await wf.listen(source_uri, ['small', 'large'])
+    say('size', size)
+    await wf.sayAndWait(source_uri, `One ${size} ${dish}`)
+    const { audio } = await wf.listen(source_uri, [], { transcribe: false })
+    say('audio', audio.slice(0, 8))
+    await wf.endInteraction(source_uri)
+  })
+  wf.on(Event.INTERACTION_ENDED, async () => {
+    await wf.terminate()
+    say('end', true)
+  })
+})
+
+// the interaction is suspended (another takes the device), resumed, then fails
+define('suspended', (wf, say) => {
+  wf.on(Event.START, async ({ trigger }) => {
+    await wf.startInteraction(trigger.args.source_uri, 'long task', {})
+  })
+  wf.on(Event.INTERACTION_SUSPENDED, async (event) => { say('suspended', event) })
+  wf.on(Event.INTERACTION_RESUMED, async (event) => { say('resumed', event) })
+  wf.on(Event.INTERACTION_FAILED, async (event) => {
+    say('failed', event)
+    await wf.terminate()
+    say('end', true)
+  })
+})
+
 // --- the calling guide's code as printed (it does not run on relay-js; the simulator must say where) --
 
 // CALL_RECEIVED destructures `workflow` out of the event: handlers receive only the event's fields

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ...simulator.protocol import DEFAULT_MAX_TIME
 from .._common import ArgOpt, BooleanOpt, NumberOpt
 
 _OPTIONS: dict[str, tuple[Any, Any]] = {
@@ -17,7 +18,7 @@ _OPTIONS: dict[str, tuple[Any, Any]] = {
             typer.Option(
                 "--scenario",
                 metavar="NAME",
-                help="Built-in scenario: inbound-call, outbound-call, button, phrase, trigger (any other trigger's "
+                help="Built-in scenario: inbound-call, missed-call, outbound-call, button, phrase, trigger (any other trigger's "
                 "START: --set trigger=nfc, ...). Default: the one the workflow's trigger implies (dev: the [dev] "
                 "scenario of relay.toml first).",
                 show_default=False,
@@ -93,7 +94,7 @@ _OPTIONS: dict[str, tuple[Any, Any]] = {
             str | None,
             typer.Option(
                 "--taps",
-                metavar="single|double",
+                metavar="single|double|triple|long",
                 help="How the user taps the button (button). Default: double.",
                 show_default=False,
             ),
@@ -130,10 +131,23 @@ _OPTIONS: dict[str, tuple[Any, Any]] = {
                 "--timeout",
                 metavar="SECONDS",
                 min=0.01,
-                help="How long the app has to connect and to send each expected request.",
+                help="How long the app has to connect and to send each expected request (at most 3600).",
             ),
         ],
         10.0,
+    ),
+    "max_time": (
+        Annotated[
+            float,
+            typer.Option(
+                "--max-time",
+                metavar="SECONDS",
+                min=0.01,
+                help="How long a whole run of the scenario may take, however much the app keeps sending (at most "
+                "86400).",
+            ),
+        ],
+        DEFAULT_MAX_TIME,
     ),
     "json_output": (
         Annotated[bool, typer.Option("--json", help="Print the transcript as JSON lines: one object per message.")],

@@ -94,7 +94,7 @@ def dev(
         raise UsageError(f"expected one of {', '.join(APP_OUTPUT)}, got {app_output!r}", option="--app-output")
     args = (directory, flags, command, path, port)
     emit = flags.printer(devloop.write)
-    session = devloop.Session(devloop.prepare(*args), flags.timeout, emit, app_output)
+    session = devloop.Session(devloop.prepare(*args), flags.timeout, emit, app_output, flags.max_time)
     with devloop.stop_signals():
         try:
             if once:

@@ -29,6 +29,7 @@ def _ws_uri(uri: str, what: str) -> str:
 @command(
     epilog=examples(
         "relay workflow simulate ws://localhost:8080/autoanswer --scenario inbound-call --from Bob --hold 3",
+        "relay workflow simulate ws://localhost:8080/autoanswer --scenario missed-call   # the caller hangs up first",
         "relay workflow simulate ws://localhost:8080/outbound --scenario outbound-call --reject",
         "relay workflow simulate ws://localhost:8080/placecall --scenario button --taps double",
         "relay workflow simulate my_auto_answer        # a registered workflow: its URI, trigger, device, args",
@@ -92,7 +93,9 @@ def simulate(
     world = runner.demo_world()
     params = flags.resolve(chosen, defaults, variables, world)
     output.message(f"simulating {chosen.name} against {uri} (device {params['device_name']})")
-    outcome = runner.run(uri, chosen, params, timeout=flags.timeout, emit=flags.printer(), world=world)
+    outcome = runner.run(
+        uri, chosen, params, timeout=flags.timeout, emit=flags.printer(), world=world, max_time=flags.max_time
+    )
     if outcome.failure is not None:
         raise AppMisbehaved(f"scenario {chosen.name}: {outcome.failure.text()}", hint=outcome.failure.hint)
     output.success(
