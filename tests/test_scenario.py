@@ -839,3 +839,422 @@ def test_the_server_can_end_a_run_with_stop() -> None:
     assert run.sim.done and run.sim.failure is None and run.sim.stopped == "stopped"
     assert run.sim.records[-1].message == {"_type": "wf_api_stop_event", "reason": "stopped"}
     assert run.sim.stop(run.now, "again") == []  # once
+
+
+# --- issue 22: a world of devices --------------------------------------------------------------------------
+
+
+def ask(srv: proto.Server, _kind: str, now: float = 0.0, **fields: Any) -> dict[str, Any]:
+    """Send one request; the response (or the error response) the server sends for it at once."""
+    srv.handle(request(_kind, "q", **fields), now)
+    return next(m for m in drain(srv, now) if m.get("_id") == "q")
+
+
+def test_each_device_answers_for_itself_and_setters_change_the_target() -> None:
+    world = proto.World(
+        devices={"990007560045678": "Alice", "990007560023456": "Bob"},
+        info={"990007560023456": {"battery": 12, "indoor_location": "Dock"}},
+    )
+    srv = proto.Server(sc.resolve_params(builtin("button"), world=world), new_id=ids(), world=world)
+    bob_by_id = "urn:relay-resource:id:device:990007560023456"
+
+    def info(urn: str, query: str) -> Any:
+        return ask(srv, "get_device_info", _target=target(urn), query=query)[query]
+
+    assert (info(BOB, "name"), info(BOB, "id"), info(bob_by_id, "name")) == ("Bob", "990007560023456", "Bob")
+    assert (info(BOB, "battery"), info(BOB, "indoor_location"), info(ALICE, "battery")) == (12, "Dock", 87)
+    ask(srv, "set_device_info", _target=target(BOB), field="label", value="Robert")
+    ask(srv, "set_device_info", _target=target(bob_by_id), field="location_enabled", value="false")
+    ask(srv, "set_user_profile", _target=target(BOB), username="robert")
+    assert (info(BOB, "name"), info("urn:relay-resource:name:device:Robert", "name")) == ("Robert", "Robert")
+    assert (info(BOB, "location_enabled"), info(BOB, "username")) == (False, "robert")
+    assert (info(ALICE, "name"), info(ALICE, "location_enabled"), info(ALICE, "username")) == ("Alice", True, "alice")
+    # an interaction urn names its device
+    talk = interaction(srv, "talk", 1.0, BOB)
+    assert info(talk, "name") == "Robert"
+    # a name another device has is refused; an unknown device is an error response naming the account's devices
+    taken = ask(srv, "set_device_info", _target=target(ALICE), field="label", value="robert")
+    assert taken["error"] == "cannot name Alice 'robert': another device of the account has that name"
+    zed = ask(srv, "get_device_info", _target=target("urn:relay-resource:name:device:Zed"), query="name")
+    assert zed == {"_id": "q", "_type": "wf_api_error_response",
+                   "error": "no device named 'Zed' in the account (its devices: Alice, Robert)"}  # fmt: skip
+    nobody = ask(srv, "vibrate", _target=target("urn:relay-resource:id:device:1"), pattern=[1])
+    assert nobody["error"] == "no device with id '1' in the account (its devices: Alice, Robert)"
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "wanted"),
+    [
+        ("say", {"text": "hi"}, 'say needs a _target: {"uris": ["urn:relay-resource:..."]}'),
+        ("vibrate", {"_target": ALICE}, "vibrate's _target must be an object {\"uris\": [\"urn:relay-resource:...\"]}, got '\"urn:"),
+        ("vibrate", {"_target": {"uris": ALICE}}, "vibrate's _target.uris must be a list of urns, got '\"urn:"),
+        ("vibrate", {"_target": {"uris": []}}, "vibrate's _target.uris is empty"),
+        # relay-py wraps what it is given in a list: a list of urns becomes {"uris": [[...]]}
+        ("set_led", {"_target": {"uris": [[ALICE, BOB]]}, "effect": "off"},
+         "set_led's _target.uris[0] is a list ('[\"urn:relay-resource:name:device:Alice\", \"urn:relay-resource:name:device:Bob\"]'), not a urn: relay-py sends {\"uris\": [[...]]} when a method is given a list; pass one urn"),
+        ("vibrate", {"_target": {"uris": [None]}}, "vibrate's _target.uris[0] is null ('null'), not a urn string"),
+        ("vibrate", {"_target": {"uris": ["Bob"]}}, "vibrate's _target.uris[0] is 'Bob', not a urn:relay-resource:<id|name>:<type>:<value> urn"),
+        ("get_device_info", {"_target": {"uris": [ALICE, BOB]}, "query": "name"}, "get_device_info takes one target, got 2"),
+        ("get_device_info", {"_target": target("urn:relay-resource:name:group:Front%20desk"), "query": "name"},
+         "get_device_info targets a device or interaction, not a group"),
+        ("say", {"_target": target(ALICE), "text": "hi"},
+         "say needs an interaction urn, got the device urn 'urn:relay-resource:name:device:Alice': start_interaction first"),
+        ("listen", {"_target": target(proto.interaction_urn("gone", ALICE))}, "no interaction 'gone' on Alice (start_interaction opens one)"),
+        ("notification", {"_target": target("urn:relay-resource:name:group:Night"), "name": "n", "type": "alert"},
+         "no group named 'Night' in the account (its groups: Front desk)"),
+        ("start_interaction", {"_target": target(SERVER := proto.SERVER_URN), "name": "x"},
+         f"start_interaction's _target.uris[0] is a server urn ('{SERVER}'); a target is a device, an interaction or a group"),
+        ("answer", {"_target": target(BOB), "call_id": "c"}, "unknown call_id 'c'"),
+    ],
+)  # fmt: skip
+def test_targets_are_checked_in_the_shapes_the_sdks_send(name: str, fields: dict[str, Any], wanted: str) -> None:
+    srv = server()
+    reply = ask(srv, name, **fields)
+    assert reply["_type"] == "wf_api_error_response" and reply["error"].startswith(wanted), reply["error"]
+
+
+def test_an_ended_interaction_and_all_devices_as_targets() -> None:
+    srv = server(event_delay=0)
+    urn = interaction(srv, "menu")
+    assert ask(srv, "end_interaction", 2.0, _target=target(urn))["_type"] == "wf_api_end_interaction_response"
+    assert ask(srv, "say", 3.0, _target=target(urn), text="late")["error"] == "interaction 'menu' on Alice has ended"
+    everyone = ask(srv, "notification", _target=target(proto.ALL_DEVICES_URN), name="all", type="broadcast", text="hi")
+    assert everyone["_type"] == "wf_api_notification_response"
+    assert srv.notification_event("all", "ack_event", "Bob")["notification_state"]["created"] == [
+        ALICE, BOB, "urn:relay-resource:name:device:Carol",
+    ]  # fmt: skip
+
+
+def test_unknown_requests_are_refused_with_a_warning() -> None:
+    srv = server()
+    for _type, hint in [("sya", " (did you mean say?)"), ("get_device_label", " (did you mean get_device_info?)"),
+                        ("mkinard_breakage", "")]:  # fmt: skip
+        reply = ask(srv, _type)
+        error = f"unknown request wf_api_{_type}_request{hint}: the Relay server serves no such request"
+        assert reply == {"_id": "q", "_type": "wf_api_error_response", "error": error}
+        assert srv.take_warnings() == [f"{error}; it was refused with wf_api_error_response"]
+    assert set(proto.REQUESTS) >= {"stop_playback", "sms", "register", "play_inbox_messages", "set_channel"}
+
+
+# --- refusals an app survives ------------------------------------------------------------------------------
+
+
+def test_the_caller_hangs_up_before_the_app_answers() -> None:
+    """missed-call: the refused answer is what step 4 expects; the app recovers and terminates: the run passes."""
+    run = Run(builtin("missed-call"), event_delay=0)
+    sent = run.tick()
+    assert [m["_type"] for m in sent] == [
+        "wf_api_start_event",
+        "wf_api_call_received_event",
+        "wf_api_call_disconnected_event",
+    ]
+    answer = run.app("answer", "a", _target=target(), call_id=sent[1]["call_id"])
+    assert answer == [{"_id": "a", "_type": "wf_api_error_response",
+                       "error": f"call {sent[1]['call_id']} is not ringing (it has ended: the caller hung up)"}]  # fmt: skip
+    assert not run.sim.done and run.sim.step_number == 5
+    run.app("terminate", "t")
+    assert run.sim.passed and run.sim.failure is None
+
+
+def test_a_refused_request_does_not_end_the_run_and_a_step_says_whether_it_expects_one() -> None:
+    text = '[[steps]]\nsend = "start"\ntrigger = "button"\n[[steps]]\nexpect = "get_var"\nrefused = "{why}"\n[params]\nwhy = "needs a name"\n'
+    run = Run(sc.parse(text, "r.toml"))
+    run.tick()
+    run.app("get_var", "ok", name="x")  # accepted: not what the step expects
+    assert not run.sim.done and run.sim.step_number == 2
+    run.app("get_var", "bad")  # refused, as the step says
+    assert run.sim.step_number == 3 and run.sim.failure is None
+    late = Run(sc.parse(text, "r.toml"))
+    late.tick()
+    late.app("get_var", "ok", name="x")
+    late.tick(2.0)
+    assert late.sim.failure is not None
+    assert late.sim.failure.text() == (
+        "step 2 (expect get_var, refused with 'needs a name'): the app sent no get_var request that matches within 2s; "
+        "near misses: get_var at 0.000s: the server accepted it (the step expects it refused)"
+    )
+    # a step without refused is met only by an accepted request: a refused one is a near miss, named
+    plain = Run(sc.parse(text.replace('refused = "{why}"\n', ""), "p.toml"))
+    plain.tick()
+    plain.app("get_var", "bad")
+    plain.tick(2.0)
+    assert plain.sim.failure is not None and plain.sim.failure.reason.endswith(
+        "near misses: get_var at 0.000s: the server refused it: get_var needs a name"
+    )
+
+
+# --- scenarios that read like the conversation ---------------------------------------------------------------
+
+
+def test_expect_skips_requests_that_do_not_match_and_names_them_when_none_does() -> None:
+    text = (
+        '[[steps]]\nsend = "start"\ntrigger = "button"\n[[steps]]\nexpect = "say"\ncheck = { text = "Now in call" }\n'
+    )
+    run = Run(sc.parse(text, "s.toml"), event_delay=0)
+    run.tick()
+    talk = proto.interaction_urn("t", ALICE)
+    run.app("start_interaction", "i", _target=target(), name="t")
+    run.app("say", "s1", _target=target(talk), text="Connecting you")
+    assert run.sim.step_number == 2  # not that one
+    run.app("say", "s2", _target=target(talk), text="Now in call")
+    assert run.sim.step_number == 3
+    missing = Run(sc.parse(text, "s.toml"), event_delay=0, speaking_rate=6000)
+    missing.tick()
+    missing.app("start_interaction", "i", _target=target(), name="t")
+    for n in range(5):
+        missing.app("say", f"s{n}", _target=target(talk), text=f"Connecting {n}")
+    missing.tick(2.0)  # the says' prompts gave the app the step's timeout again; then it ran out
+    missing.tick(2.0)
+    assert missing.sim.failure is not None
+    reason = missing.sim.failure.reason
+    assert reason.startswith("the app sent no say request that matches within 2s; near misses: say at 0.000s: "
+                             "its text is 'Connecting 0', expected 'Now in call'; ")  # fmt: skip
+    assert reason.endswith("(and 2 more)")
+
+
+def test_the_step_timeout_is_not_renewed_by_the_responses_to_a_chatty_app() -> None:
+    """Each response used to give the app the step's timeout again: an app that kept asking never failed."""
+    text = '[[steps]]\nsend = "start"\ntrigger = "button"\n[[steps]]\nexpect = "terminate"\ntimeout = 1\n'
+    run = Run(sc.parse(text, "c.toml"))
+    run.tick()
+    for _ in range(12):
+        run.tick(0.1)
+        run.app("get_var", "g", name="x")
+    assert (
+        run.sim.failure is not None
+        and "did not terminate within 1s; meanwhile the app sent get_var" in run.sim.failure.reason
+    )
+
+
+def test_the_whole_run_has_a_limit() -> None:
+    """An app that keeps the conversation going (events keep coming) still ends at max_time."""
+    text = '[[steps]]\nsend = "start"\ntrigger = "button"\n[[steps]]\nexpect = "terminate"\ntimeout = 1\n'
+    scenario = sc.parse(text, "m.toml")
+    params = sc.resolve_params(scenario, sets=["event_delay=0", "speaking_rate=6000"])
+    sim = sc.Simulation(scenario, params, timeout=1.0, start=0.0, new_id=ids(), max_time=5.0)
+    sim.advance(0.0)
+    now = 0.0
+    sim.receive(json.dumps(request("start_interaction", "i", _target=target(), name="loop")), now)
+    while not sim.done and now < 10:
+        now += 0.25
+        sim.receive(
+            json.dumps(request("say", f"s{now}", _target=target(proto.interaction_urn("loop", ALICE)), text="again")),
+            now,
+        )
+        sim.advance(now)
+    assert sim.failure is not None and now == 5.0
+    assert sim.failure.reason == "the run did not end within --max-time 5s (the app sent 21 requests meanwhile)"
+    assert sim.next_deadline() is None
+    fresh = sc.Simulation(scenario, params, timeout=1.0, start=0.0, new_id=ids(), max_time=5.0)
+    assert fresh.next_deadline() == 5.0 and sc.Simulation(scenario, params, timeout=1.0, start=0.0).max_time is None
+
+
+def test_speech_steps_answer_the_next_listen_turn_by_turn() -> None:
+    text = """
+[[steps]]
+send = "start"
+trigger = "button"
+[[steps]]
+send = "speech"
+text = "Pizza!"
+[[steps]]
+expect = "say"
+[[steps]]
+send = "speech"
+text = "maybe"
+lang = "fr-FR"
+"""
+    run = Run(sc.parse(text, "d.toml"), event_delay=0, speaking_rate=6000)
+    run.tick()  # the first speech is said before any listen: it waits for one
+    talk = interaction(run.sim.server, "order", run.now)
+    run.app("listen", "l1", _target=target(talk), phrases=["pizza", "pasta"])
+    heard = run.tick(1.0)
+    assert heard == [
+        {"_type": "wf_api_speech_event", "request_id": "l1", "text": "pizza", "lang": "en-US", "source_uri": talk}
+    ]
+    run.app("listen", "l2", _target=target(talk), phrases=["yes", "no"])  # opened before the next speech step
+    assert run.tick(1.0) == []  # the scenario's next speech answers it, not "yes"
+    run.app("say", "s", _target=target(talk), text="Sure?")  # step 3 met; step 4 speaks
+    [second] = [m for m in run.tick(1.0) if m["_type"] == "wf_api_speech_event"]
+    assert (second["request_id"], second["text"], second["lang"]) == ("l2", "", "fr-FR")
+    assert [r.warning for r in run.sim.records if r.warning] == [
+        "the user said 'maybe', none of the phrases the app listens for ('yes', 'no'): the device recognises nothing (text '')"
+    ]
+    # no speech step left: a listen hears its first phrase (or "yes"), or audio when it does not transcribe
+    run.app("listen", "l3", _target=target(talk), phrases=["blue", "red"])
+    run.app("listen", "l4", _target=target(talk), transcribe=False)
+    rest = [m for m in run.tick(1.0) if m["_type"] == "wf_api_speech_event"]
+    assert rest[0]["text"] == "blue" and "text" not in rest[1] and rest[1]["audio"].startswith("UklGR")
+
+
+def test_interaction_lifecycle_progress_sms_resume_and_inbox_steps() -> None:
+    text = """
+[[steps]]
+send = "start"
+trigger = "button"
+[[steps]]
+expect = "start_interaction"
+[[steps]]
+send = "interaction_suspended"
+[[steps]]
+send = "interaction_resumed"
+interaction = "job"
+reason = "back"
+[[steps]]
+send = "progress"
+[[steps]]
+expect = "sms"
+[[steps]]
+send = "sms"
+event = { status = "delivered" }
+[[steps]]
+send = "resume"
+trigger = "button"
+[[steps]]
+send = "play_inbox_message"
+action = "started"
+[[steps]]
+send = "interaction_failed"
+"""
+    run = Run(sc.parse(text, "l.toml"), event_delay=0)
+    run.tick()
+    sent = run.app("start_interaction", "i", _target=target(), name="job")[3:]  # after the response, started, resumed
+    urn = proto.interaction_urn("job", ALICE)
+    assert sent[:2] == [
+        {"_type": "wf_api_interaction_lifecycle_event", "type": "suspended", "source_uri": urn},
+        {"_type": "wf_api_interaction_lifecycle_event", "type": "resumed", "source_uri": urn, "reason": "back"},
+    ]
+    assert sent[2] == {"_type": "wf_api_progress_event"}
+    answered = run.app("sms", "m", type="sms", text="hi", uri="tel:+15555550100")
+    message_id = answered[0]["message_id"]
+    assert answered[1:] == [
+        {"_type": "wf_api_sms_event", "id": message_id, "event": {"status": "delivered"}},
+        {
+            "_type": "wf_api_resume_event",
+            "trigger": {"type": "button", "args": {"source_uri": ALICE, "action": "action_button_single_tap"}},
+        },
+        {"_type": "wf_api_play_inbox_message_event", "action": "started"},
+        {"_type": "wf_api_interaction_lifecycle_event", "type": "failed", "source_uri": urn},
+    ]
+    failed = run.app("say", "x", _target=target(urn), text="still there?")  # a failed interaction has ended
+    assert failed[0]["error"] == "interaction 'job' on Alice has ended"
+    none = Run(sc.parse('[[steps]]\nsend = "interaction_suspended"\n', "n.toml"))
+    none.tick()
+    assert none.sim.failure is not None and none.sim.failure.reason == (
+        "there is no open interaction to send interaction_suspended about"
+    )
+
+
+def test_prompts_on_one_device_are_queued_and_stop_playback_stops_them() -> None:
+    srv = server(event_delay=0.1, speaking_rate=60)  # a second a word
+    talk = interaction(srv, "talk", -2.0)
+    srv.handle(request("say", "a", _target=target(talk), text="one two"), 0.0)  # relay-js say(): no wait
+    srv.handle(request("say", "b", _target=target(talk), text="three"), 0.0)  # then sayAndWait: after "a" stops
+    timeline = []
+    for now in [x / 10 for x in range(0, 40)]:
+        timeline += [(now, m["id"], m["type"]) for m in drain(srv, now) if m["_type"] == "wf_api_prompt_event"]
+    assert timeline == [(0.1, "a", "started"), (2.1, "a", "stopped"), (2.1, "b", "started"), (3.1, "b", "stopped")]
+    # relay-py stop_playback(target, ids): the named prompt stops now (its stopped event at once), the other plays
+    srv.handle(request("say", "c", _target=target(talk), text="a long prompt"), 10.0)
+    srv.handle(request("play", "d", _target=target(talk), filename="x.wav"), 10.0)
+    drain(srv, 10.5)
+    srv.handle(request("stop_playback", "s", _target=target(talk), ids=["c"]), 11.0)
+    assert drain(srv, 11.0) == [
+        {"_id": "s", "_type": "wf_api_stop_playback_response"},
+        {"_type": "wf_api_prompt_event", "type": "stopped", "id": "c", "source_uri": talk},
+    ]
+    srv.handle(request("stop_playback", "t", _target=target(ALICE)), 11.5)  # no ids: everything on the device
+    assert [m.get("id") for m in drain(srv, 11.5)] == [None, "d"]
+    assert [m for m in drain(srv, 30.0) if m["_type"] == "wf_api_prompt_event"] == []  # nothing stops twice
+    assert "ids must be a list" in ask(srv, "stop_playback", 31.0, _target=target(talk), ids="c")["error"]
+
+
+def test_calls_to_a_telephone_number_and_the_call_start_request() -> None:
+    srv = server(event_delay=0.5, hold=-1)
+    start = srv.call_start_request("tel:+15555550100")
+    assert start == {"_type": "wf_api_call_start_request_event", "uri": "tel:+15555550100",
+                     "call_id": "00000000000000000000000000000001"}  # fmt: skip
+    placed = ask(srv, "call", _target=target(), uri="tel:+15555550100")["call_id"]
+    assert placed != start["call_id"]  # the call the app places has its own id
+    ringing = drain(srv, 1.0)[0]
+    assert (ringing["uri"], ringing["onnet"], ringing["device_id"], ringing["device_name"]) == (
+        "tel:+15555550100", False, "", "+15555550100",
+    )  # fmt: skip
+    assert ask(srv, "call", _target=target(), uri="urn:relay-resource:name:device:Zed")["error"].startswith(
+        "call: no device named 'Zed' in the account"
+    )
+    received = srv.incoming_call(2.0, "Carol")
+    assert ask(srv, "answer", 2.0, _target=target(BOB), call_id=received["call_id"])["error"] == (
+        f"call {received['call_id']} is on Alice, not on Bob"
+    )
+
+
+def test_a_scenario_declares_devices_and_groups() -> None:
+    text = """
+[devices.Erin]
+id = "990001234567890"
+battery = 12
+indoor_location = "Dock 4"
+location_enabled = false
+[devices.Bob]
+battery = 5
+[groups]
+"Night shift" = ["Erin", "bob"]
+[[steps]]
+send = "start"
+trigger = "button"
+"""
+    scenario = sc.parse(text, "w.toml")
+    params = sc.resolve_params(scenario, {"device": ("--device", "Erin")}, world=WORLD)
+    assert (params["device_id"], params["device_urn"]) == ("990001234567890", "urn:relay-resource:name:device:Erin")
+    sim = sc.Simulation(scenario, params, timeout=1.0, start=0.0, new_id=ids(), world=WORLD)
+    srv = sim.server
+    assert (srv.device["battery"], srv.device["indoor_location"], srv.device["location_enabled"]) == (
+        12,
+        "Dock 4",
+        False,
+    )
+    assert srv.devices["990007560023456"]["battery"] == 5 and srv.devices["990007560023456"]["name"] == "Bob"
+    members = ask(srv, "group_query", group_uri="urn:relay-resource:name:group:Night%20shift", query="list_members")
+    assert members["member_uris"] == ["urn:relay-resource:name:device:Erin", BOB]
+    with pytest.raises(
+        sc.ScenarioError, match=r"\[groups\] Night: no device 'Zed' in the account \(declare it with \[devices.Zed\]\)"
+    ):
+        sc.resolve_params(sc.parse('[groups]\nNight = ["Zed"]\n[[steps]]\nwait = 1\n', "g.toml"))
+    # the devices the parameters name are of the account too: a caller from outside the demo account
+    called = sc.Simulation(builtin("inbound-call"), sc.resolve_params(builtin("inbound-call"), {"from": ("--from", "Zoe")}),
+                           timeout=1.0, start=0.0, new_id=ids(), world=WORLD)  # fmt: skip
+    assert "Zoe" in [d["name"] for d in called.server.devices.values()]
+
+
+def test_parameters_that_name_parameters_are_filled_in_and_circles_refused() -> None:
+    text = '[params]\ngreeting = "Hi {who}"\nwho = "{device_name}"\n[[steps]]\nexpect = "say"\ncheck = { text = "{greeting}" }\n'
+    params = sc.resolve_params(sc.parse(text, "p.toml"), {"device": ("--device", "Bob")}, world=WORLD)
+    assert params["greeting"] == "Hi Bob"
+    with pytest.raises(sc.ScenarioError, match=r"parameter a: its value refers to itself: \{a\} → \{b\} → \{a\}"):
+        sc.resolve_params(
+            sc.parse('[params]\na = "x"\nb = "y"\n[[steps]]\nwait = 1\n', "c.toml"), sets=["a={b}", "b={a}"]
+        )
+
+
+@pytest.mark.parametrize(("taps", "action"), [("single", "action_button_single_tap"), ("triple", "action_button_triple_tap"),
+                                              ("long", "action_button_long_press")])  # fmt: skip
+def test_every_tap_the_sdk_has(taps: str, action: str) -> None:
+    params = sc.resolve_params(builtin("button"), {"taps": ("--taps", taps)})
+    run = sc.Simulation(builtin("button"), params, timeout=1.0, start=0.0, new_id=ids())
+    assert run.advance(0.0)[0]["trigger"]["args"] == {"source_uri": ALICE, "action": action}
+    assert sc.defaults_from_workflow(
+        {"name": "w", "config": {"trigger": {"start": {"workflow": {"on_button": action}}}}}
+    )[1].get("taps") in (taps, None)
+    with pytest.raises(UsageError, match="--taps: taps: expected one of single, double, triple, long, got 'quadruple'"):
+        sc.resolve_params(builtin("button"), {"taps": ("--taps", "quadruple")})
+
+
+def test_a_transcript_line_is_raw_and_clipped() -> None:
+    record = sc.Record(1.0, "app", 2, message=request("say", text="\x1b[31m" + "x" * 1000, _target=target()))
+    line = record.line()
+    assert len(line) == sc.LINE_LIMIT and line.endswith("…") and "\\x1b[31m" in line  # repr of the text: escaped
+    label = sc.Record(0.0, "app", 1, message={"_id": "1", "_type": "wf_api_\u202esay_request"}).line()
+    assert "\u202e" in label  # raw here: the command escapes the whole line (output.safe)
+    warning = sc.Record(0.5, "simulator", 1, warning="careful").to_json()
+    assert warning == {"t": 0.5, "from": "simulator", "step": 1, "warning": "careful"}

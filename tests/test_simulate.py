@@ -12,6 +12,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -803,6 +804,15 @@ def test_an_unreachable_app(run: Any) -> None:
         (("--scenario", "inbound-call", "--set", "reject=yes"), "reject: expected true or false"),
         (("--scenario", "inbound-call", "--hold", "-1"), "--hold"),
         (("--scenario-file", "/nonexistent/scenario.toml"), "cannot read /nonexistent/scenario.toml"),
+        # huge finite values would wait for ever: each has a documented maximum
+        (("--scenario", "inbound-call", "--hold", "1e308"), "error: --hold: expected at most 3600 seconds, got 1e+308"),
+        (("--scenario", "inbound-call", "--timeout", "3601"), "error: --timeout: expected at most 3600 seconds"),
+        (("--scenario", "inbound-call", "--max-time", "1e9"), "error: --max-time: expected at most 86400 seconds"),
+        (("--scenario", "inbound-call", "--set", "hold=1e308"), "hold: expected a number of seconds up to 3600"),
+        (
+            ("--scenario", "inbound-call", "--set", "event_delay=1e308"),
+            "event_delay: expected a number of seconds from 0 to 3600",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_connecting(run: Any, args: tuple[str, ...], wanted: str) -> None:
@@ -965,3 +975,103 @@ def test_a_malformed_uri_is_refused_naming_the_argument(run: Any) -> None:
     assert result.err == (
         "error: URI_OR_REF: expected a ws:// or wss:// URI such as ws://localhost:8080/path, got 'ws://[::1'\n"
     )
+
+
+# --- issue 19: bounds; issue 20: the transcript is escaped -----------------------------------------------
+
+
+def chatter(app: App) -> None:
+    """Never terminates: asks for a var, says something and waits for it, again and again."""
+
+    @app.on("start")
+    async def start(app: App, event: dict[str, Any]) -> None:
+        device = event["trigger"]["args"]["source_uri"]
+        await app.request("start_interaction", _target={"uris": [device]}, name="loop", options={})
+
+    @app.on("interaction_lifecycle")
+    async def lifecycle(app: App, event: dict[str, Any]) -> None:
+        if event["type"] == "started":
+            while True:
+                await app.request("get_var", name="x")
+                await app.say_and_wait(event["source_uri"], "still here")
+
+
+def test_a_run_ends_at_max_time_however_much_the_app_keeps_sending(run: Any, serve: Any) -> None:
+    """Each prompt of the app's loop gives it the step's --timeout again; --max-time bounds the whole run."""
+    uri, _log = serve(chatter)
+    started = time.monotonic()
+    result = run("workflow", "simulate", uri, "--scenario", "button", *FAST, "--max-time", "1", "--json")
+    assert result.code == 6, result.err
+    assert time.monotonic() - started < 5
+    assert "step 2 (expect terminate): the run did not end within --max-time 1s (the app sent " in result.err
+    assert "hint: an app that keeps the conversation going without reaching the scenario's end fails here" in result.err
+    assert len([r for r in lines(result.out) if r.get("from") == "app"]) > 10
+
+
+def test_a_frame_over_the_size_limit_fails_the_run(run: Any, serve: Any) -> None:
+    from relay_cli.simulator.runner import MAX_FRAME
+
+    async def huge(ws: Any) -> None:
+        await ws.recv()
+        await ws.send(json.dumps({"_id": "1", "_type": "wf_api_say_request", "text": "x" * MAX_FRAME}))
+        await asyncio.sleep(1)
+
+    uri, _log = serve(lambda app: None, raw=huge)
+    result = run("workflow", "simulate", uri, "--scenario", "button", *FAST)
+    assert result.code == 6, result.err
+    assert (
+        "step 2 (expect terminate): the app sent a message larger than 1,048,576 bytes, the simulator's limit for one "
+        "frame; the connection was closed (1009, message too big)"
+    ) in result.err
+
+
+def test_a_non_string_id_is_named_as_such(run: Any, serve: Any) -> None:
+    async def numbered(ws: Any) -> None:
+        await ws.recv()
+        await ws.send(json.dumps({"_id": 7, "_type": "wf_api_terminate_request"}))
+        await asyncio.sleep(1)
+
+    uri, _log = serve(lambda app: None, raw=numbered)
+    result = run("workflow", "simulate", uri, "--scenario", "button", *FAST)
+    assert result.code == 6
+    assert "wf_api_terminate_request has an _id that is a number ('7'), not a string" in result.err
+
+
+HOSTILE = "\x1b[31m\u202e"
+
+
+def hostile(app: App) -> None:
+    """Puts an ANSI escape and a bidi override in a say, and in the _type of a request."""
+
+    @app.on("start")
+    async def start(app: App, event: dict[str, Any]) -> None:
+        device = event["trigger"]["args"]["source_uri"]
+        await app.request("start_interaction", _target={"uris": [device]}, name="x", options={})
+
+    @app.on("interaction_lifecycle")
+    async def lifecycle(app: App, event: dict[str, Any]) -> None:
+        if event["type"] == "started":
+            await app.say_and_wait(event["source_uri"], f"red{HOSTILE}text")
+            try:
+                await app.request(f"{HOSTILE}sneaky")
+            except WorkflowError:
+                pass
+            await app.terminate()
+
+
+def test_the_transcript_escapes_what_the_app_sends_and_json_stays_exact(run: Any, serve: Any) -> None:
+    uri, _log = serve(hostile)
+    shown = run("workflow", "simulate", uri, "--scenario", "button", *FAST)
+    assert shown.code == 0, shown.err
+    for stream in (shown.out, shown.err):
+        assert "\x1b" not in stream and "\u202e" not in stream
+    assert "'red\\x1b[31m\\u202etext' on x@Alice" in shown.out  # the say, escaped visibly
+    assert "\\x1b[31m\\u202esneaky" in shown.out  # the label of the unknown request, and its warning line
+    warning = next(line for line in shown.out.splitlines() if " warning " in line)
+    assert "unknown request wf_api_\\x1b[31m\\u202esneaky_request" in warning
+    exact = run("workflow", "simulate", uri, "--scenario", "button", *FAST, "--json")
+    assert exact.code == 0, exact.err
+    records = lines(exact.out)
+    say = next(r["message"] for r in records if r.get("message", {}).get("_type") == "wf_api_say_request")
+    assert say["text"] == f"red{HOSTILE}text"
+    assert any(r.get("message", {}).get("_type") == f"wf_api_{HOSTILE}sneaky_request" for r in records)
