@@ -1151,7 +1151,7 @@ def test_prompts_on_one_device_are_queued_and_stop_playback_stops_them() -> None
     srv.handle(request("say", "a", _target=target(talk), text="one two"), 0.0)  # relay-js say(): no wait
     srv.handle(request("say", "b", _target=target(talk), text="three"), 0.0)  # then sayAndWait: after "a" stops
     timeline = []
-    for now in [x / 10 for x in range(0, 40)]:
+    for now in [x / 10 for x in range(40)]:
         timeline += [(now, m["id"], m["type"]) for m in drain(srv, now) if m["_type"] == "wf_api_prompt_event"]
     assert timeline == [(0.1, "a", "started"), (2.1, "a", "stopped"), (2.1, "b", "started"), (3.1, "b", "stopped")]
     # relay-py stop_playback(target, ids): the named prompt stops now (its stopped event at once), the other plays
