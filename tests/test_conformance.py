@@ -556,6 +556,13 @@ def test_a_two_turn_dialogue(run: Any, apps: Apps, tmp_path: Path) -> None:
     ]
 
 
+def test_the_readme_dialogue_runs(run: Any, apps: Apps, tmp_path: Path) -> None:
+    readme = (DOC.parent.parent / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in readme.split("```toml\n")[1:] if b.startswith("# order.toml"))
+    ran = simulate(run, apps, "dialogue", "--scenario-file", scenario(tmp_path, block.split("```")[0]), *QUICK)
+    assert (ran.one("dish"), ran.one("size")) == ("pasta", "large")
+
+
 def test_interaction_suspended_resumed_and_failed(run: Any, apps: Apps, tmp_path: Path) -> None:
     steps = (
         '[[steps]]\nsend = "start"\ntrigger = "button"\n[[steps]]\nexpect = "start_interaction"\n[[steps]]\nwait = 0.2\n'

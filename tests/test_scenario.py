@@ -1258,3 +1258,16 @@ def test_a_transcript_line_is_raw_and_clipped() -> None:
     assert "\u202e" in label  # raw here: the command escapes the whole line (output.safe)
     warning = sc.Record(0.5, "simulator", 1, warning="careful").to_json()
     assert warning == {"t": 0.5, "from": "simulator", "step": 1, "warning": "careful"}
+
+
+def test_the_requests_table_lists_exactly_what_the_simulator_serves() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "simulator.md").read_text(encoding="utf-8")
+    table = doc.split("<!-- requests:start -->", 1)[1].split("<!-- requests:end -->", 1)[0].strip().splitlines()[2:]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in table]
+    assert [row[0].strip("`") for row in rows] == list(proto.REQUESTS)
+    for row in rows:  # the target column says whether the request has one, and how many
+        spec = proto.REQUESTS[row[0].strip("`")]
+        assert (row[1] == "—") is (spec.targets is None), row
+        assert row[1].startswith("one ") is (spec.targets == "one"), row
