@@ -276,6 +276,7 @@ def test_events_must_carry_every_field_the_sdks_read() -> None:
         ('{"_type": "wf_api_say_request", "_id": 42}', r"has an _id that is a number \('42'\), not a string"),
         ('{"_type": "wf_api_say_request", "_id": null}', r"has an _id that is null \('null'\), not a string"),
         ('{"_type": "wf_api_say_request", "_id": ["a"]}', "has an _id that is an array"),
+        ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply to read"),  # not a RecursionError, exit 70
     ],
 )
 def test_malformed_frames(frame: Any, wanted: str) -> None:

@@ -210,8 +210,6 @@ def parse(text: str, source: str) -> Scenario:
         doc = inputs.loads_toml(text, source)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
-    except RecursionError:
-        raise ScenarioError(f"{source}: nested too deeply to read") from None
     return from_dict(doc, source)
 
 
