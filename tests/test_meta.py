@@ -46,14 +46,61 @@ def test_version(run: Any) -> None:
     assert json.loads(result.out) == {"version": version, "python": platform.python_version(), "platform": sys.platform}
 
 
-def test_update_names_the_command_that_updates_and_is_exit_2(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+#: how relay was installed → (the marker files in its environment, pip there or not, the checkout of an editable
+#: install) → what `relay update` says on stderr and prints on stdout
+INSTALLS = {
+    "uv tool": (
+        {"uv-receipt.toml": "[tool]\nrequirements = [{ name = \"relay-cli\" }]\n", "pyvenv.cfg": "uv = 0.9.0\n"},
+        False, None, "with uv tool install", "uv tool upgrade relay-cli",
+    ),
+    "pipx": ({"pipx_metadata.json": "{}"}, True, None, "with pipx", "pipx upgrade relay-cli"),
+    "pip in a venv": (
+        {"pyvenv.cfg": "home = /usr/bin\n"}, True, None, "with pip", "{py} -m pip install --upgrade relay-cli",
+    ),
+    "uv pip in a venv without pip": (
+        {"pyvenv.cfg": "home = /usr/bin\nuv = 0.9.0\n"}, False, None, "with uv pip",
+        "uv pip install --python {py} --upgrade relay-cli",
+    ),
+    "a venv without pip": (
+        {"pyvenv.cfg": "home = /usr/bin\n"}, False, None, "in an environment without pip",
+        "{py} -m ensurepip --upgrade && {py} -m pip install --upgrade relay-cli",
+    ),
+    "a source checkout": (
+        {"pyvenv.cfg": "home = /usr/bin\n"}, True, "/src/relay cli", "from a source checkout (/src/relay cli)",
+        "git -C '/src/relay cli' pull",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("install", list(INSTALLS))
+def test_update_names_the_command_for_the_installer_and_is_exit_0(
+    run: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, install: str
+) -> None:
+    from relay_cli.commands import meta
+
+    files, has_pip, checkout, how, command = INSTALLS[install]
+    prefix = tmp_path / "env dir"
+    prefix.mkdir()
+    for name, text in files.items():
+        (prefix / name).write_text(text)
+    python = str(prefix / "bin" / "python3")
+    monkeypatch.setattr(sys, "prefix", str(prefix))
+    monkeypatch.setattr(sys, "executable", python)
+    monkeypatch.setattr(meta, "_has_pip", lambda: has_pip)
+    monkeypatch.setattr(meta, "_source_checkout", lambda: checkout)
     result = run("update")
-    assert (result.code, result.out) == (2, "")
-    assert result.err == (
-        f"error: relay is updated by the tool that installed it; run: {sys.executable} -m pip install --upgrade relay-cli\n"
-    )
-    monkeypatch.setattr(sys, "prefix", "/home/u/.local/share/pipx/venvs/relay-cli")
-    assert run("update").err.endswith("run: pipx upgrade relay-cli\n")
+    assert (result.code, result.err) == (0, f"relay was installed {how}; to update it, run:\n")
+    assert result.out == command.format(py=f"'{python}'") + "\n"
+
+
+def test_update_reads_the_installation_record(run: Any) -> None:
+    """Run from an editable install of this checkout (as the tests are set up): `relay update` names it."""
+    record = importlib.metadata.distribution("relay-cli").read_text("direct_url.json") or "{}"
+    if not json.loads(record).get("dir_info", {}).get("editable"):
+        pytest.skip("relay is not installed in editable mode here")
+    result = run("update")
+    assert result.code == 0 and "error" not in result.err
+    assert result.out.startswith("git -C ") and result.out.endswith(" pull\n")
 
 
 def test_an_unknown_command_is_a_usage_error(run: Any) -> None:

@@ -15,7 +15,7 @@ WITHOUT_JSON = {
     "login": "messages only",
     "logout": "messages only",
     "help": "the help text, as --help",
-    "update": "a message naming the upgrade command",
+    "update": "the upgrade command alone on stdout, for eval",
     "workflow export": "its output is a manifest (TOML); `workflow list --json` has the same workflows",
     "profile use": "messages only",
     "profile set": "messages only",
