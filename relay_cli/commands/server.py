@@ -72,7 +72,7 @@ def server(
     try:
         SandboxStore(path)  # created and seeded now, so a bad --db is reported as such
     except SandboxUnavailable as exc:
-        raise UsageError(exc.message, option="--db") from None
+        raise UsageError(exc.message, option="--db", hint=exc.hint) from None
 
     stop = threading.Event()
 

@@ -9,16 +9,27 @@
   threads at once. Keeping one open also keeps the WAL from being checkpointed and deleted after every
   operation, which made each write cost milliseconds. ``close()`` closes the idle ones.
 - The schema is created on first open and the demo account (``seed.py``) inserted in that same transaction;
-  ``PRAGMA user_version`` records that it was done, so it happens exactly once per file.
+  ``PRAGMA user_version`` records that it was done, so it happens exactly once per file, and ``PRAGMA
+  application_id`` (``APPLICATION_ID``) marks the file as a sandbox database.
+- A file that is not one (another program's SQLite database, ``relay server --db other.db``) is refused before
+  anything is written to it: it is first opened read-only, and only a new file, a file of ours, or a sandbox
+  database made before the mark existed (exactly our tables, a schema version we know) is written. One of a newer
+  schema than this relay knows is refused as such.
+- The file is the user's alone: created 0600 (SQLite gives its -wal and -shm files the same mode), in a directory
+  created 0700.
 - Every change to a workflow or an instance also appends to the ``events`` table (the realtime log),
   inside the same transaction.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
 import secrets
 import sqlite3
+import stat
 import threading
 import time
 import uuid
@@ -32,6 +43,8 @@ from ..errors import RelayError
 from . import seed as _seed
 
 SCHEMA_VERSION = 3
+#: ``PRAGMA application_id`` of a sandbox database (the bytes "RLAY"), as file(1) and SQLite's docs suggest
+APPLICATION_ID = 0x524C4159
 BUSY_TIMEOUT_MS = 10_000
 #: idle connections a store keeps for reuse (more may be open while many threads work at once)
 MAX_IDLE = 8
@@ -103,6 +116,10 @@ CREATE TABLE IF NOT EXISTS resources (
 """
 
 
+#: the tables SCHEMA makes (a database with any other is not a sandbox's)
+TABLES = frozenset(re.findall(r'CREATE TABLE IF NOT EXISTS "?(\w+)"?', SCHEMA)) | {"sqlite_sequence"}
+
+
 def now() -> str:
     """UTC, ISO-8601 with milliseconds and a ``Z``: ``2030-01-01T09:00:00.000Z``."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -122,9 +139,52 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 
 class SandboxUnavailable(RelayError):
-    """The sandbox database cannot be opened or is not a SQLite database."""
+    """The sandbox database cannot be opened, is not a SQLite database, or is not a sandbox's."""
 
     exit_code = 1
+
+
+def refusal(application_id: int, user_version: int, tables: set[str]) -> str | None:
+    """Why a SQLite database with this ``PRAGMA application_id``, ``user_version`` and these tables is not one the
+    sandbox may write to (None: it may: a new, empty one, or a sandbox database of a schema this relay knows)."""
+    foreign = sorted(tables - TABLES)
+    if application_id not in (0, APPLICATION_ID):
+        return f"it is not a sandbox database (its application_id is {application_id:#010x}, another program's)"
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        return f"it is not a sandbox database (it has tables of another program: {shown})"
+    if application_id == 0 and (not tables) != (user_version == 0):
+        return (
+            f"it is not a sandbox database (user_version {user_version}, tables {', '.join(sorted(tables)) or 'none'})"
+        )
+    if user_version > SCHEMA_VERSION:
+        return (
+            f"it was made by a newer relay (sandbox schema version {user_version}; this relay knows versions up to "
+            f"{SCHEMA_VERSION}): upgrade relay, or use another database"
+        )
+    return None
+
+
+def _inspect(conn: sqlite3.Connection) -> tuple[int, int, set[str]]:
+    application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    user_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return application_id, user_version, tables
+
+
+def _make_private_directory(directory: Path) -> None:
+    """``directory`` and any missing parent, each created 0700 (an existing one is left as it is)."""
+    missing = []
+    for path in (directory, *directory.parents):
+        if path.is_dir():
+            break
+        missing.append(path)
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            if not path.is_dir():
+                raise
 
 
 def _file_in_the_way(directory: Path) -> Path | None:
@@ -144,7 +204,7 @@ class SandboxStore:
         self._idle: list[sqlite3.Connection] = []
         self._idle_guard = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _make_private_directory(self.path.parent)
             self._writing = _write_lock(self.path)
             self._initialize()
         except (OSError, sqlite3.DatabaseError) as exc:
@@ -222,28 +282,38 @@ class SandboxStore:
             conn.execute("COMMIT")
 
     def _initialize(self) -> None:
-        """WAL mode, schema, seed: idempotent, and safe when many processes open a new file at once."""
+        """Check the file is (or may become) a sandbox database, reading it only; then WAL mode, schema, seed and
+        the mark: idempotent, and safe when many processes open a new file at once."""
+        legacy = self._check_read_only()
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
         while True:
             try:
                 conn = self.connect()
                 try:
-                    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                        conn.execute("PRAGMA journal_mode = WAL")
-                    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                    application_id, user_version, tables = _inspect(conn)
+                    self._refuse(application_id, user_version, tables)  # before any write, on this connection too
+                    if application_id == APPLICATION_ID and user_version == SCHEMA_VERSION:
+                        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                            conn.execute("PRAGMA journal_mode = WAL")
                         return
+                    conn.execute("PRAGMA journal_mode = WAL")
                     conn.execute("BEGIN IMMEDIATE")
                     try:
-                        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                        application_id, user_version, tables = _inspect(conn)  # again: another process may be first
+                        self._refuse(application_id, user_version, tables)
+                        if user_version < SCHEMA_VERSION:
                             for statement in SCHEMA.split(";"):
                                 if statement.strip():
                                     conn.execute(statement)
                             _seed.seed(conn)
                             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                     except BaseException:
                         conn.execute("ROLLBACK")
                         raise
                     conn.execute("COMMIT")
+                    if legacy:
+                        self._make_private()
                     return
                 finally:
                     conn.close()
@@ -251,6 +321,47 @@ class SandboxStore:
                 if not _is_busy(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
+
+    def _check_read_only(self) -> bool:
+        """Before anything is written: a new file is created 0600 and empty (SQLite makes it a database); an
+        existing one is opened read-only and refused (SandboxUnavailable) unless it may be a sandbox database.
+        True when it is one made before the mark existed (it gets the mark, and is made private)."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            os.close(fd)
+            return False
+        mode = os.stat(self.path).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "it is a directory")
+        if not stat.S_ISREG(mode):  # a FIFO would hold the open until something writes into it
+            raise OSError(errno.EINVAL, "not a regular file")
+        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=self.busy_timeout_ms / 1000)
+        try:
+            application_id, user_version, tables = _inspect(conn)
+        finally:
+            conn.close()
+        self._refuse(application_id, user_version, tables)
+        return application_id == 0 and bool(tables)
+
+    def _refuse(self, application_id: int, user_version: int, tables: set[str]) -> None:
+        problem = refusal(application_id, user_version, tables)
+        if problem is not None:
+            raise SandboxUnavailable(
+                f"cannot open the sandbox database {self.path}: {problem}",
+                hint="give --db / RELAY_DATA_DIR a sandbox database, or the name of a new file",
+            )
+
+    def _make_private(self) -> None:
+        """A sandbox database made before it was private (0644): readable by its owner alone from now on."""
+        for path in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+            try:
+                if os.stat(path).st_mode & 0o077:
+                    os.chmod(path, 0o600)
+            except OSError:
+                pass
 
     # --- account ---------------------------------------------------------------------------------
 
