@@ -295,6 +295,7 @@ COMMANDS = (
     Command("completion show", "completion:show", "Print the completion script for SHELL on stdout."),
     Command("completion install", "completion:install", "Install the completion script for SHELL and say where."),
     # --- relay itself
+    Command("api", "api:api", "Make a request to any endpoint of the Relay API.", section=OTHER),
     Command("help", "meta:help_command", "Show the help of relay or of one of its commands.", section=OTHER),
     Command("version", "meta:version", "Print the version of relay.", section=OTHER),
     Command("update", "meta:update", "Name the command that updates relay, for this install.", section=OTHER),

@@ -248,6 +248,18 @@ class State:
             hint += "; `relay profile use local` returns to the local sandbox"
         raise AuthError(f"not logged in to {describe_target(self.settings, with_profile=True)}", hint=hint)
 
+    def identity(self) -> dict[str, str | None]:
+        """Who the login is: name, email and user id, from the stored login's id token, else from the token itself
+        (an API key may be a JWT); all None on the sandbox. Fails as ``token`` does when there is no login."""
+        from .core.oidc import identity, jwt_claims
+
+        if self.is_local:
+            return {"name": "local sandbox", "email": None, "user_id": None}
+        token = self.token()
+        stored = None if self.environ.get("RELAY_API_KEY") else self.stored_tokens()
+        claims = jwt_claims(stored.get("id_token")) if stored else {}
+        return identity(claims or jwt_claims(token))
+
     def timeout(self) -> float:
         """The deadline of one request, in seconds (``--timeout`` > ``RELAY_TIMEOUT`` > 30)."""
         return float(timeout_setting(self.environ, self.timeout_flag).value)

@@ -24,6 +24,7 @@ WITHOUT_JSON = {
     "profile remove": "messages only",
     "subscriber set": "messages only",
     "token generate": "the token alone, for $(...)",
+    "api": "prints the API's answer as it came: its JSON, indented",
     "completion show": "a shell script",
     "completion install": "messages only",
 }

@@ -34,6 +34,7 @@ TRIGGER = ("trigger",)
 
 #: command path -> its flags, "long:short" (or "long" when the reference has no working short flag for it)
 REFERENCE: dict[str, tuple[str, ...]] = {
+    "api": (*SUB, "cache", "header:H", "include:i", "no-include", "input", "method:X"),
     "analytics": (
         *SUB,
         "workflow-id:w",
@@ -120,7 +121,7 @@ REFERENCE: dict[str, tuple[str, ...]] = {
 
 #: reference commands we do not have at all (integrations and internal tools of the reference)
 NOT_MIRRORED = (
-    "alice ticketer start", "alice webhook start", "alice webhook stop", "api", "broadcast", "debug", "hotsos start",
+    "alice ticketer start", "alice webhook start", "alice webhook stop", "broadcast", "debug", "hotsos start",
     "hotsos stop", "reset", "task delete", "task groups create", "task groups delete", "task groups list", "task list",
     "task start", "task types create", "task types delete", "task types dump", "task types fetch",
     "task types list majors", "task types list minors", "task types list types", "task types update major",
@@ -134,6 +135,8 @@ GAPS: dict[str, dict[str, str]] = {
     # `relay update` names the pip/pipx command that upgrades relay instead of replacing the program itself
     # (README, "Where relay differs"): it has nothing to select or force
     "update": dict.fromkeys(("--available", "-a", "--interactive", "-i", "--version", "-v", "--force"), "on purpose"),
+    # the reference parses --cache and caches nothing; relay api has no cache either, so it does not take the flag
+    "api": {"--cache": "on purpose"},
     # not mirrored yet
     "env": {"-P": "not mirrored: -P is --profile everywhere else in relay"},
     "help": {"--nested-commands": "not mirrored", "-n": "not mirrored"},

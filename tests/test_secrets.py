@@ -68,6 +68,8 @@ COMMANDS = [
     ["audio", "delete", "au-1", "--yes", "-s", SUB],
     ["audio", "create", "-n", "welcome", "-f", "welcome.wav", "-s", SUB],
     ["user", "list", "-s", SUB],
+    ["api", "workflow?subscriber_id={subscriber_id}", "-s", SUB],
+    ["api", "relay_nfc_tag?subscriber_id=SUB", "-f", "content[category]=c", "-i"],
     ["user", "assignments", "-s", SUB, "--all"],
     ["login"],
     ["token", "generate", "--no-browser"],

@@ -1,7 +1,7 @@
 """A short flag means one thing across the whole command tree, except where the reference CLI (relaypro/relay-cli
 1.10.2) gives it another meaning on a command we mirror: those exceptions are listed here with their source, and
-in the README's "differs on purpose" list where we chose between two reference meanings. And every command that
-writes to the Relay API takes --dry-run."""
+in the README's "differs on purpose" list where we chose between two reference meanings (and `relay api`'s -f,
+which follows `gh api`, its model). And every command that writes to the Relay API takes --dry-run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 #: what each short flag means (its long option), everywhere not listed in REFERENCE_EXCEPTIONS
 CANONICAL = {
     "-A": "--install-all",
-    "-C": "--confirm",  # the reference's `workflow instance stop -C/--confirm` (our --yes)
+    "-C": "--confirm",
+    "-F": "--field",  # relay api's typed field (gh api's -F)  # the reference's `workflow instance stop -C/--confirm` (our --yes)
     "-G": "--install-group",
     "-H": "--include-history",
     "-I": "--interval",
@@ -18,6 +19,7 @@ CANONICAL = {
     "-P": "--profile",
     "-V": "--version",
     "-W": "--wait",  # the reference's `workflow instance stop -W/--wait`
+    "-X": "--method",  # the reference's `api -X/--method`
     "-a": "--arg",
     "-b": "--boolean",
     "-c": "--category",
@@ -72,6 +74,10 @@ REFERENCE_EXCEPTIONS = {
     # the root's -v is --verbose (README: "differs on purpose"; the reference's root -v prints the version)
     ("relay workflow create position", "-v", "--venue-id"): "src/commands/workflow/create/position.ts",
     ("relay positions", "-v", "--venue-id"): "src/commands/positions.ts",
+    ("relay api", "-H", "--header"): "src/lib/flags/index.ts (apiFlags)",
+    ("relay api", "-i", "--include"): "src/lib/flags/index.ts (apiFlags)",
+    # not the reference's: `relay api` follows `gh api`, its model (issue 21), whose string fields are -f
+    ("relay api", "-f", "--raw-field"): "cli/cli pkg/cmd/api/api.go (gh api -f/--raw-field)",
 }
 
 
@@ -164,6 +170,7 @@ API_WRITES = [
     "relay audio create", "relay audio delete",
     "relay workflow delete", "relay workflow install", "relay workflow uninstall", "relay workflow trigger",
     "relay workflow args set", "relay workflow args unset", "relay workflow instance stop", "relay workflow apply",
+    "relay workflow update", "relay api",
     *(f"relay workflow create {t}" for t in
       ("call", "button", "phrase", "event", "battery", "http", "nfc", "geofence", "position", "timer")),
 ]  # fmt: skip

@@ -163,7 +163,7 @@ class _Call:
     expect: shapes.Shape | None = None
     #: what the checked JSON becomes for the caller; it may raise ``shapes.Mismatch``
     convert: Callable[[Any], Any] | None = None
-    params: dict[str, Any] | None = None
+    params: dict[str, Any] | list[tuple[str, str]] | None = None
     body: Any = None
     #: a streamed request body, made anew for each attempt
     content: Callable[[], Iterator[bytes]] | None = None
@@ -174,6 +174,28 @@ class _Call:
     upload: bool = False
     #: the open response is returned once its status is checked (the realtime log stream)
     stream: bool = False
+    #: a request body given as bytes (``relay api --input``)
+    data: bytes | None = None
+    #: the answer is returned as it came, whatever its status (``RawAnswer``), once retries are done
+    raw: bool = False
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """An answer as it came (``RelayClient.request``): status, reason, headers in order, and the body's bytes
+    (at most ``MAX_BODY``; of an error answer, at most ``MAX_ERROR_BODY``)."""
+
+    status: int
+    reason: str
+    http_version: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    method: str
+    path: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
 
 class Listing(list[dict[str, Any]]):
@@ -371,6 +393,8 @@ class RelayClient:
                     if call.idempotent and (delay is None or delay <= RETRY_AFTER_MAX) and fits(wanted):
                         pause(wanted)
                         continue
+                if call.raw:
+                    return self._raw(call, response, body)
                 if not (call.method == "DELETE" and maybe_done and status == 404):  # else an earlier attempt did it
                     err = self._status_error(call, response, body, where)
                     if delay is not None and call.idempotent and attempt < attempts:
@@ -392,6 +416,10 @@ class RelayClient:
                         status=status,
                     )
                     raise self._fail(err, call, attempt, True, True) from None
+            elif call.raw:
+                value = self._raw(call, response, body)
+                if call.method != "GET" and self._on_write is not None:
+                    self._on_write(call.method, call.url)
             else:
                 try:
                     value = self._decode(call, response, body, where)
@@ -407,14 +435,16 @@ class RelayClient:
         # a stream's reads have no timeout of their own: until its headers are in, the deadline bounds them
         read = None if call.stream else allowed
         timeout = httpx.Timeout(allowed, connect=min(CONNECT_TIMEOUT, allowed), read=read)
-        params = {k: v for k, v in (call.params or {}).items() if v is not None}
+        given = call.params or {}
+        # a list of pairs (`relay api`: repeated keys, in order) is sent as it is
+        params: Any = given if isinstance(given, list) else {k: v for k, v in given.items() if v is not None}
         with deadlines.deadline(at):
             request = self._http.build_request(
                 call.method,
                 call.url,
                 params=params or None,
                 json=call.body,
-                content=call.content() if call.content is not None else None,
+                content=call.data if call.data is not None else call.content() if call.content is not None else None,
                 headers=call.headers,
                 timeout=timeout,
             )
@@ -432,6 +462,18 @@ class RelayClient:
                 if not keep_open:
                     response.close()
         return response, body
+
+    @staticmethod
+    def _raw(call: _Call, response: httpx.Response, body: bytes) -> RawAnswer:
+        return RawAnswer(
+            response.status_code,
+            response.reason_phrase,
+            response.http_version,
+            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.headers.raw],
+            body,
+            call.method,
+            response.request.url.raw_path.decode("ascii", "replace"),
+        )
 
     @staticmethod
     def _path(call: _Call) -> str:
@@ -464,11 +506,24 @@ class RelayClient:
         if call.upload:
             reason = _storage_error(response, body) or response.reason_phrase
             return ApiError(f"uploading the file to {where} failed: HTTP {status} {_cut(reason)}", status=status)
-        err = http_error(call.method, response.request.url.path, status, response.reason_phrase, body)
+        return self._refused(call.method, response.request.url.path, status, response.reason_phrase, body)
+
+    def _refused(self, method: str, path: str, status: int, reason: str, body: bytes) -> ApiError:
+        """The error for an API answer with a 4xx or 5xx status (``api.errors.http_error``, and what a 401 says of
+        an API key)."""
+        err = http_error(method, path, status, reason, body)
         err.message = _cut(err.message, 1000)
         if status == 401 and self._api_key_source is not None:
             err.message = f"{err.message}: the key in {self._api_key_source} is invalid or expired"
             err.hint = f"set {self._api_key_source} to a valid API token, or unset it and run `relay login`"
+        return err
+
+    def refused(self, answer: RawAnswer) -> ApiError:
+        """What every command says of ``answer`` (from ``request``) when its status is 4xx or 5xx, its exit code
+        the same: 4 on 401/403, 3 on 404, else 1."""
+        path = answer.path.split("?", 1)[0]
+        err = self._refused(answer.method, path, answer.status, answer.reason, answer.body)
+        self._masked(err)  # in place
         return err
 
     def _decode(self, call: _Call, response: httpx.Response, body: bytes, where: str) -> Any:
@@ -552,6 +607,40 @@ class RelayClient:
         err.attempts = attempts  # type: ignore[attr-defined]
         err.maybe_done = maybe_done  # type: ignore[attr-defined]
         return self._masked(err)
+
+    # --- any endpoint (`relay api`) -------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        json_body: Any = None,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> RawAnswer:
+        """One request to any endpoint of the API, through the same path as every other (deadline, retries,
+        the 401 refresh, no redirect followed, bounded reads, redaction), its answer returned as it came,
+        whatever its status: the caller decides what a 404 means. ``path`` is an absolute path on the API's host
+        (``/ibot/...``); anything that would name another host is refused before anything is sent, so the
+        credentials never leave it. Network failures, redirects and answers over ``MAX_BODY`` raise as usual."""
+        if not path.startswith("/") or path.startswith("//") or "\\" in path:
+            raise UsageError(f"expected an absolute path on the API's host, got {path!r}", option="PATH")
+        if httpx.URL(self.base_url + path).host != self.host:  # a path httpx would read as naming a host
+            raise UsageError(f"expected a path on {self.origin}, got {path!r}", option="PATH")
+        call = _Call(
+            method.upper(),
+            path,
+            params=params,
+            body=json_body,
+            data=data,
+            headers=headers,
+            idempotent=self._idempotent(method.upper(), path.split("?", 1)[0], json_body),
+            raw=True,
+        )
+        answer: RawAnswer = self._send(call)
+        return answer
 
     # --- workflows -----------------------------------------------------------------------------
 

@@ -136,16 +136,8 @@ def logout(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
 @command(epilog=examples("relay whoami", "relay whoami --json"))
 def whoami(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output: JsonOpt = False) -> None:
     """Show who you are logged in as: name, email, user id, default account and its capabilities."""
-    from ..core.oidc import identity, jwt_claims
-
     st = state(ctx)
-    if st.is_local:
-        who: dict[str, Any] = {"name": "local sandbox", "email": None, "user_id": None}
-    else:
-        token = st.token()  # exit 4 when there is no login and no RELAY_API_KEY
-        stored = None if st.environ.get("RELAY_API_KEY") else st.stored_tokens()
-        claims = jwt_claims(stored.get("id_token")) if stored else {}
-        who = identity(claims or jwt_claims(token))
+    who: dict[str, Any] = st.identity()  # exit 4 when there is no login and no RELAY_API_KEY
     account = st.subscriber_id(subscriber_id)
     info = st.client().subscriber_info(account)
     caps = info.get("capabilities") if isinstance(info, dict) else None
