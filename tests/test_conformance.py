@@ -49,13 +49,14 @@ def free_port() -> int:
 
 
 class Apps:
-    """The node process serving apps.js on a free port, and the JSON lines the apps report."""
+    """The process serving the apps on a free port (node with apps.js, or a Python with relay-py and
+    relay_py_apps.py), and the JSON lines the apps report."""
 
-    def __init__(self, node: str) -> None:
+    def __init__(self, program: str, script: str = "apps.js") -> None:
         self.port = free_port()
         env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), "PORT": str(self.port)}
         self.proc = subprocess.Popen(
-            [node, "apps.js"], cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [program, script], cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         self.lines: list[dict[str, Any]] = []
         self.errors: list[str] = []

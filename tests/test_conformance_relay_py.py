@@ -1,4 +1,6 @@
-"""What relay-py reads, checked against the simulator's server at the protocol level.
+"""What relay-py reads, checked against the simulator's server at the protocol level; and, where a Python with
+relay-py is available (RELAY_PY_PYTHON, or the one running the tests), apps written with it run through
+``relay workflow simulate`` (tests/conformance/relay_py_apps.py; skipped otherwise, with the reason).
 
 relay-py (relaypro/relay-py, ``relay/workflow.py``) is not on PyPI and is not vendored here, so these tests
 state its reading rules in our own words, each with the function it comes from, and hold the simulator's
@@ -9,6 +11,9 @@ methods send, on a fake clock.
 from __future__ import annotations
 
 import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -233,3 +238,88 @@ def test_each_response_has_the_field_relay_py_reads(request_type: str, fields: d
     assert reads in response
     if reads == "is_member":
         assert response["is_member"] is True  # Bob is in the demo account's Front desk group
+
+
+# --- relay-py apps through `relay workflow simulate`, where relay-py is installed ------------------------------
+
+QUICK = ("--timeout", "5", "--hold", "0.3", "--set", "speaking_rate=1500", "--set", "play_time=0.1")
+
+
+@pytest.fixture(scope="module")
+def py_apps() -> Iterator[Any]:
+    from test_conformance import Apps
+
+    from sdks import relay_py_python
+
+    served = Apps(relay_py_python(), "relay_py_apps.py")
+    yield served
+    served.stop()
+
+
+def simulate_py(run: Any, apps: Any, wf: str, *args: str) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+    """(the CLI's result, its --json transcript, what the app reported: label → value)."""
+    mark = len(apps.lines)
+    result = run("workflow", "simulate", apps.uri(wf), *args, "--json")
+    reported = {line["what"]: line["value"] for line in apps.since(mark, wf)}
+    transcript = [json.loads(line) for line in result.out.splitlines() if line.strip()]
+    assert "Traceback" not in result.err
+    return result, transcript, reported
+
+
+def test_relay_py_asks_about_and_changes_another_device(run: Any, py_apps: Any) -> None:
+    result, _transcript, seen = simulate_py(run, py_apps, "other-device", "--scenario", "button", *QUICK)
+    assert result.code == 0, result.err
+    assert seen["bob"] == {"name": "Bob", "id": "990007560023456", "indoor": "Kitchen", "battery": 64}
+    assert seen["bob_after"] == {"name": "Robert", "location_enabled": False} and seen["alice"] == "Alice"
+    assert seen["zed"].startswith("refused: no device named 'Zed' in the account")
+    assert seen["list"].startswith("refused: vibrate's _target.uris[0] is a list (")
+    assert seen["list"].endswith(
+        'not a urn: relay-py sends {"uris": [[...]]} when a method is given a list; pass one urn'
+    )
+
+
+def test_relay_py_recovers_when_the_caller_hangs_up_first(run: Any, py_apps: Any) -> None:
+    result, transcript, seen = simulate_py(run, py_apps, "missed", "--scenario", "missed-call", *QUICK)
+    assert result.code == 0, result.err
+    assert seen["refused"].endswith("is not ringing (it has ended: the caller hung up)") and "answered" not in seen
+    assert transcript[-1]["message"] == {"_type": "wf_api_stop_event", "reason": "normal"}
+
+
+def test_relay_py_gets_an_unknown_request_refused(run: Any, py_apps: Any) -> None:
+    result, transcript, seen = simulate_py(run, py_apps, "unknown-request", "--scenario", "button", *QUICK)
+    assert result.code == 0, result.err
+    error = "_type 'wf_api_mkinard_breakage' is not a request (wf_api_<name>_request): the Relay server serves no such message"
+    assert seen["refused"] == error  # relay-py's WorkflowException carries the error response's text
+    assert [r["warning"] for r in transcript if r["from"] == "simulator"] == [
+        f"{error}; it was refused with wf_api_error_response"
+    ]
+
+
+def test_relay_py_in_a_scripted_dialogue_that_skips_a_say(run: Any, py_apps: Any, tmp_path: Path) -> None:
+    steps = """
+[[steps]]
+send = "start"
+trigger = "button"
+[[steps]]
+expect = "say"
+check = { text = "What would you like?" }
+[[steps]]
+send = "speech"
+text = "Pizza"
+[[steps]]
+expect = "say"
+check = { text = "What size?" }
+[[steps]]
+send = "speech"
+text = "small"
+[[steps]]
+expect = "say"
+check = { text = "One small pizza" }
+"""
+    path = tmp_path / "order.toml"
+    path.write_text(steps, encoding="utf-8")
+    result, transcript, seen = simulate_py(run, py_apps, "dialogue", "--scenario-file", str(path), *QUICK)
+    assert result.code == 0, result.err
+    assert seen["order"] == ["pizza", "small"]
+    said = [(r["step"], r["message"]["text"]) for r in transcript if r["message"].get("_type") == "wf_api_say_request"]
+    assert said[:2] == [(2, "Connecting you"), (2, "What would you like?")]  # the first say is skipped by step 2

@@ -351,6 +351,11 @@ BAD = [
         "error: --scenario-file: --scenario and --scenario-file cannot be used together; pick one",
     ),
     (
+        ["--scenario", "button", "--max-time", "1e9"],
+        "[dev]\ncommand = 'touch started'\npath = '/x'\n",
+        "error: --max-time: expected at most 86400 seconds, got 1e+09",
+    ),
+    (
         ["--scenario", "nope"],
         "[dev]\ncommand = 'touch started'\npath = '/x'\n",
         "error: --scenario: unknown scenario 'nope' (built-in: button, inbound-call, missed-call, outbound-call, phrase, trigger; or --scenario-file FILE)",

@@ -400,7 +400,9 @@ def kind(message: dict[str, Any]) -> str:
 
 
 def parse(frame: str | bytes) -> dict[str, Any]:
-    """One frame from the app → the request it carries. Raises ProtocolError for anything else."""
+    """One frame from the app → the message it carries: a JSON object with a fresh string ``_id``, which the
+    server can answer (a ``_type`` that is not a request's is refused by ``Server.handle``, with an error response,
+    as relay-py's own ``Relay._invalid_type`` helper expects). Raises ProtocolError for a frame it cannot answer."""
     if isinstance(frame, bytes):
         raise ProtocolError(f"a binary frame ({len(frame)} bytes); every message must be a JSON text frame")
     try:
@@ -412,18 +414,17 @@ def parse(frame: str | bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ProtocolError(f"a JSON {type(message).__name__}, not an object: {clip(frame)}")
     t = message.get("_type")
-    if not isinstance(t, str) or not t:
-        raise ProtocolError(f"no _type: {clip(frame)}")
-    if kind(message) != "request":
-        raise ProtocolError(f"_type {t!r} is not a request (wf_api_<name>_request)")
+    what = t if isinstance(t, str) and t else f"a message without a _type ({clip(frame)})"
     if "_id" not in message:
-        raise ProtocolError(f"{t} has no _id; every request needs a fresh one")
+        raise ProtocolError(f"{what} has no _id; every request needs a fresh one")
     request_id = message["_id"]
     if not isinstance(request_id, str):
-        raise ProtocolError(f"{t} has an _id that is {_json_type(request_id)} ({clip(json.dumps(request_id))}), "
-                            "not a string; every request needs a fresh string _id")  # fmt: skip
+        raise ProtocolError(
+            f"{what} has an _id that is {_json_type(request_id)} ({clip(json.dumps(request_id))}), not a string; "
+            "every request needs a fresh string _id"
+        )
     if not request_id:
-        raise ProtocolError(f"{t} has an empty _id; every request needs a fresh one")
+        raise ProtocolError(f"{what} has an empty _id; every request needs a fresh one")
     return message
 
 
@@ -1040,6 +1041,12 @@ class Server:
         name = request_name(request)
         if self.terminated:
             return Reply()
+        t = request.get("_type")
+        if not isinstance(t, str) or not t or kind(request) != "request":
+            error = "no _type" if not isinstance(t, str) or not t else f"_type {t!r} is not a request"
+            error += " (wf_api_<name>_request): the Relay server serves no such message"
+            self.warn(f"{error}; it was refused with wf_api_error_response")
+            return self._refuse(request, now, error)
         if name == "terminate":  # no response: STOP, then the connection closes; timers die with the run
             self.terminated = True
             self.timers.clear()

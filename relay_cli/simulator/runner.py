@@ -15,7 +15,7 @@ from typing import Any
 from .. import __version__
 from ..core.workflow import is_loopback
 from ..errors import NetworkError, UsageError
-from .protocol import DEFAULT_MAX_TIME, World
+from .protocol import World
 from .scenario import Failure, Record, Scenario, ScenarioError, Simulation, parse
 
 UNREACHABLE_HINT = 'while this URI is unreachable, calls to devices running this workflow announce "not available"'
@@ -130,13 +130,14 @@ def run(
     emit: Callable[[Record], None] | None = None,
     clock: Callable[[], float] = time.time,
     world: World | None = None,
-    max_time: float | None = DEFAULT_MAX_TIME,
+    max_time: float | None = None,
     stop: Callable[[], str | None] | None = None,
 ) -> Outcome:
     """Play ``scenario`` against the app at ``uri`` as the Relay server would, with the account ``world``;
     ``emit`` gets each transcript record as it happens. ``timeout`` bounds connecting and each expected request;
-    ``max_time`` the whole run (None: no bound). For a workflow started by one trigger, pass
-    ``scenario.trigger_scenario(type, args)``. ``stop`` (the sandbox: ``relay workflow instance stop``) is
+    ``max_time`` the whole run: the commands pass --max-time (``protocol.DEFAULT_MAX_TIME`` by default); None, for
+    a caller that ends runs itself with ``stop``, bounds it by nothing else. ``stop`` (the sandbox: ``relay
+    workflow instance stop``) is
     asked every STOP_POLL seconds; when it returns a reason, the server sends STOP with it and closes, and the
     Outcome says so (it is not a failure).
 

@@ -159,13 +159,6 @@ class Scenario:
         return any(param in _placeholders(step.data) for step in self.steps)
 
 
-def trigger_scenario(trigger_type: str, args: Mapping[str, Any] | None = None, name: str = "start") -> Scenario:
-    """A scenario that starts a workflow with one trigger and lets it run until it terminates: what the Relay
-    server does when a trigger fires (for callers that run registered workflows, such as the sandbox)."""
-    step = Step("send", "start", {"trigger": trigger_type, "args": dict(args or {})}, number=1)
-    return Scenario(name, f"a {trigger_type} trigger", {}, (step, Step("expect", "terminate", {}, True, 2)), name)
-
-
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in table.items():
