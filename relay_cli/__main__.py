@@ -17,9 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(sys.argv[1:] if argv is None else list(argv))
     except KeyboardInterrupt:  # Ctrl-C before a command runs (while the command tree is imported): app.run's rule
-        from .output import say_interrupted
+        from .output import Output
 
-        say_interrupted()
+        Output().interrupted()
         return 130
 
 

@@ -13,12 +13,12 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 from . import __version__, inputs, output, registry
 from .commands._common import CONTEXT_SETTINGS, Invocation
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputError, RelayError
-from .output import StreamClosed, message
+from .output import Output, StreamClosed
 
 
 def _version(ctx: typer.Context, param: Any, value: bool) -> None:
     if value and not ctx.resilient_parsing:
-        sys.stdout.write(f"relay {__version__}\n")
+        ctx.find_object(Invocation).out.write(f"relay {__version__}\n")  # type: ignore[union-attr]  # app.run's
         raise typer.Exit(0)
 
 
@@ -158,10 +158,10 @@ def root_command() -> RegistryGroup:
     return RegistryGroup(registry.ROOT, params=[version])
 
 
-def _print_error(err: RelayError) -> None:
-    message(f"error: {err.message}", style="red")
+def _print_error(out: Output, err: RelayError) -> None:
+    out.message(f"error: {err.message}", style="red")
     if err.hint:
-        message(f"hint: {err.hint}")
+        out.message(f"hint: {err.hint}")
 
 
 def _without_secrets(text: str) -> str:
@@ -187,23 +187,23 @@ def _invoke(args: list[str], invocation: Invocation) -> int:
         setup_protocol()
     result = root_command().main(args=args, prog_name="relay", standalone_mode=False, obj=invocation)
     if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130)
-        output.say_interrupted()
+        invocation.out.interrupted()
     return result if isinstance(result, int) else 0
 
 
-def _exit_code(exc: BaseException, verbose: bool) -> int:
+def _exit_code(exc: BaseException, verbose: bool, out: Output) -> int:
     """The one place an exception becomes a message on stderr and an exit code (README: exit codes)."""
     if isinstance(exc, output.StreamClosed):
         # the reader went away (`relay workflow list | head -1`): stop quietly with 0, as when the reader
         # leaves after the last byte, so `set -o pipefail` scripts do not depend on the output's size
-        output.discard(sys.stdout)
+        output.discard(out.stdout)
         return EXIT_OK
     if isinstance(exc, RelayError):
         if isinstance(exc, OutputError):
-            output.discard(sys.stdout)
+            output.discard(out.stdout)
         if os.environ.get("RELAY_DEBUG") == "1":  # an expected error: --verbose is for HTTP, not for this
             traceback.print_exception(exc)
-        _print_error(exc)
+        _print_error(out, exc)
         return exc.exit_code
     if isinstance(exc, typer.Exit):
         return exc.exit_code
@@ -214,20 +214,20 @@ def _exit_code(exc: BaseException, verbose: bool) -> int:
         code = getattr(exc, "exit_code", EXIT_USAGE)
         text = exc.format_message()
         if text.startswith("Usage:"):  # a group or command given no arguments: its help, on stderr
-            output.message(text)
+            out.message(text)
             return code if code else EXIT_USAGE
         ctx = getattr(exc, "ctx", None)
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        output.message(f"error: {text}{where}")
+        out.message(f"error: {text}{where}")
         return code if code else EXIT_USAGE
     if isinstance(exc, KeyboardInterrupt):
-        output.say_interrupted()
+        out.interrupted()
         return EXIT_INTERRUPTED
     # anything else is a bug: one line, a documented exit code, the traceback only when asked for
     if verbose or os.environ.get("RELAY_DEBUG") == "1":
         traceback.print_exception(exc)
     detail = _without_secrets(str(exc)).strip()
-    output.message(
+    out.message(
         f"internal error: {type(exc).__name__}{': ' + detail if detail else ''}, "
         "please report it with the output of `relay version --json` (RELAY_DEBUG=1 shows the traceback)"
     )
@@ -247,28 +247,40 @@ def _silent_code(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
-def run(args: list[str]) -> int:
-    """Run one command line and return its exit code. Nothing escapes as a traceback: every exception, expected
-    or not, becomes a message and a code here, including failures to write the output (a closed pipe, a full
-    disk), which the final flush brings to light before the interpreter's own flush at exit could."""
-    with output.guarded_streams():
-        invocation = Invocation()
+def run(args: list[str], out: Output | None = None) -> int:
+    """Run one command line and return its exit code; ``out``: where its output goes (default: this process's
+    streams). Nothing escapes as a traceback: every exception, expected or not, becomes a message and a code
+    here, including failures to write the output (a closed pipe, a full disk), which the final flush brings to
+    light before the interpreter's own flush at exit could.
+
+    For the time of the command, ``out`` is the current Output (``output.current``) and ``sys.stdout`` and
+    ``sys.stderr`` are its guarded streams, so that what click writes itself (help pages, shell completion)
+    follows the same rules as the rest."""
+    out = out if out is not None else Output()
+    before = output.using(out)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out.stdout, out.stderr
+    invocation = Invocation(out)
+    try:
         try:
             try:
                 code = _invoke(args, invocation)
             finally:
                 invocation.close()
-            sys.stdout.flush()
+            out.stdout.flush()
         except (SystemExit, GeneratorExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - this is the top-level handler
             try:
-                code = _exit_code(exc, invocation.verbose)
+                code = _exit_code(exc, invocation.verbose, out)
             except (output.StreamClosed, RelayError):  # stderr cannot be written either: the code is all that is left
-                output.discard(sys.stdout)
+                output.discard(out.stdout)
                 code = _silent_code(exc)
             try:
-                sys.stdout.flush()
+                out.stdout.flush()
             except (output.StreamClosed, RelayError):
-                output.discard(sys.stdout)
+                output.discard(out.stdout)
         return code if isinstance(code, int) else EXIT_INTERNAL
+    finally:
+        sys.stdout, sys.stderr = saved
+        output.using(before)

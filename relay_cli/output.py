@@ -1,16 +1,16 @@
-"""Rendering for people and for programs. Data goes to stdout, messages to stderr.
+"""Rendering for people and for programs: ``Output``, the one place a command's output goes through.
 
-On a terminal, tables are drawn with rich; when stdout is not a terminal they are plain aligned text (fast,
-and free of ANSI codes); ``NO_COLOR`` turns colour off everywhere. rich is imported only when used.
+Data goes to stdout, messages to stderr. On a terminal, tables are drawn with rich; when stdout is not a terminal
+they are plain aligned text, free of ANSI codes; ``NO_COLOR`` turns colour off everywhere. rich is imported only
+when used. ``safe`` is the one escaping function: everything for people goes through it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import OutputError
@@ -33,7 +33,7 @@ class StreamClosed(Exception):
 
 
 class GuardedStream:
-    """``sys.stdout`` or ``sys.stderr`` as every command writes to it (``app.run`` installs it):
+    """stdout or stderr as ``Output`` writes to it:
 
     - text the stream's encoding cannot represent (an emoji on an ASCII or Latin-1 stdout) is written with
       backslash escapes (``\\U0001f600``) instead of failing;
@@ -79,18 +79,9 @@ class GuardedStream:
         return getattr(self._stream, name)
 
 
-class guarded_streams:  # noqa: N801 - used as a context manager, like contextlib's
-    """Install ``GuardedStream`` on sys.stdout and sys.stderr for the time of a command; restore them after."""
-
-    def __enter__(self) -> None:
-        self._saved = (sys.stdout, sys.stderr)
-        if not isinstance(sys.stdout, GuardedStream):
-            sys.stdout = GuardedStream(sys.stdout, "stdout")
-        if not isinstance(sys.stderr, GuardedStream):
-            sys.stderr = GuardedStream(sys.stderr, "stderr")
-
-    def __exit__(self, *exc: Any) -> None:
-        sys.stdout, sys.stderr = self._saved
+def guarded(stream: Any, name: str) -> Any:
+    """``stream`` behind a ``GuardedStream`` (once)."""
+    return stream if isinstance(stream, GuardedStream) else GuardedStream(stream, name)
 
 
 def discard(stream: Any) -> None:
@@ -128,35 +119,34 @@ def safe(text: str, *, newlines: bool = False, stream: Any = None) -> str:
     ``\\u202e``); with ``newlines``, ``\\n`` is kept. With ``stream``, characters its encoding cannot represent
     are escaped too (``\\U0001f600`` on an ASCII stdout), so table columns are measured on what is printed.
 
-    The one escaping function: every table, message, error and line of text for people goes through it;
+    The one escaping function: every table, message, prompt, error and line of text for people goes through it;
     ``--json`` and YAML output do not (they are exact, and JSON escapes control characters itself)."""
-    return _escaper(stream, newlines)(text)
+    return _escaper(_encoding_of(stream), newlines)(text)
 
 
-def _escaper(stream: Any, newlines: bool = False) -> Any:
-    """``safe`` for one stream, its encoding looked up once (for the many cells of a table)."""
+def _escaper(encoding: str | None, newlines: bool = False) -> Callable[[str], str]:
+    """``safe`` for one encoding (None: one that represents every character), for the many cells of a table."""
     pattern = _UNSAFE_BUT_NEWLINE if newlines else _UNSAFE
-    encoding = None if stream is None or _utf8(stream) else (getattr(stream, "encoding", None) or "ascii")
     if encoding is None:
         return lambda text: pattern.sub(_escape_char, text)
     return lambda text: pattern.sub(_escape_char, text).encode(encoding, "backslashreplace").decode(encoding)
 
 
-def _utf8(stream: Any) -> bool:
-    """Whether ``stream`` encodes as UTF-8 (or its encoding is unknown or not one Python knows: left as it is)."""
+def _encoding_of(stream: Any) -> str | None:
+    """The encoding of ``stream`` when it cannot represent every character, else None (UTF-8, or an encoding
+    that is unknown or not one Python knows: left as it is)."""
     import codecs
 
+    if stream is None:
+        return None
     encoding = getattr(stream, "encoding", None)
     if not isinstance(encoding, str) or not encoding:
-        return True
+        return None
     try:
-        return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+        name = codecs.lookup(encoding).name
     except LookupError:
-        return True
-
-
-def _color_allowed(stream: Any) -> bool:
-    return "NO_COLOR" not in os.environ and _isatty(stream)
+        return None
+    return None if name in ("utf-8", "utf-8-sig") else encoding
 
 
 def _isatty(stream: Any) -> bool:
@@ -166,291 +156,43 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def stdin_is_interactive() -> bool:
-    return _isatty(sys.stdin)
+# --- JSON: the one writer -------------------------------------------------------------------------------
+
+#: what is escaped when the stream wants ASCII: DEL and every character beyond ASCII (as json.dumps does)
+_NOT_ASCII = re.compile("[\x7f-\U0010ffff]")
 
 
-def _console(stream: Any) -> Any:
-    from rich.console import Console
-
-    color = _color_allowed(stream)
-    return Console(
-        file=stream,
-        no_color=not color,
-        color_system="auto" if color else None,
-        highlight=False,
-        soft_wrap=False,
-        force_terminal=None if color else False,
-    )
+def _ascii_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
 
 
-# --- messages (stderr) --------------------------------------------------------------------------
+def to_json(data: Any, *, indent: bool = True, ascii: bool = False) -> str:  # noqa: A002 - json.dumps's meaning
+    """``data`` as JSON text, written by orjson: indented by two spaces (``indent``) or on one line without
+    spaces; with ``ascii``, DEL and every character beyond ASCII as ``\\uXXXX`` escapes (a surrogate pair beyond
+    U+FFFF), for a stream that cannot take UTF-8. That is ``json.dumps(data, indent=2)``'s text (or with
+    ``separators=(",", ":")``) for what commands print: objects, arrays, strings, integers, booleans and null.
 
+    Two things orjson does its own way, each the same JSON value: a float below 1e-4 in size (``1e-7``,
+    ``0.000025`` where json.dumps writes ``1e-07``, ``2.5e-05``); NaN and the infinities, which JSON cannot hold,
+    are ``null``. What orjson refuses (an integer beyond 64 bits, a lone surrogate, a key that is not a string,
+    nesting deeper than 254) is written by the standard library's json in the same layout; what neither can
+    write raises TypeError or ValueError, a bug of the caller."""
+    import orjson
 
-def message(text: str, *, style: str | None = None) -> None:
-    """A line for the person at the terminal, on stderr."""
-    stream = sys.stderr
-    text = safe(text, newlines=True, stream=stream)
-    if style and _color_allowed(stream):
-        from rich.markup import escape
-
-        _console(stream).print(f"[{style}]{escape(text)}[/{style}]")
-    else:
-        print(text, file=stream, flush=True)
-
-
-def success(text: str) -> None:
-    message(text, style="green")
-
-
-def warning(text: str) -> None:
-    message(f"warning: {text}", style="yellow")
-
-
-def progress(columns: Any) -> Any:
-    """A transient rich ``Progress`` on stderr when stderr is a terminal, else None (rich is not imported).
-    ``columns(rich.progress)`` gives its columns. Under NO_COLOR it draws nothing, like every other output."""
-    if not _isatty(sys.stderr):
-        return None
-    import rich.progress
-
-    return rich.progress.Progress(*columns(rich.progress), console=_console(sys.stderr), transient=True)
-
-
-def confirm(question: str) -> bool:
-    """Ask on stderr, read the answer from stdin. Only call when ``stdin_is_interactive()``."""
-    print(f"{question} [y/N]: ", end="", file=sys.stderr, flush=True)
     try:
-        answer = sys.stdin.readline()
-    except (EOFError, OSError):
-        return False
-    return answer.strip().lower() in ("y", "yes")
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else None).decode()
+    except orjson.JSONEncodeError:
+        import json
+
+        text = json.dumps(data, ensure_ascii=False, **({"indent": 2} if indent else {"separators": (",", ":")}))
+    return _NOT_ASCII.sub(_ascii_escape, text) if ascii else text
 
 
-# --- data (stdout) ------------------------------------------------------------------------------
-
-
-def say_interrupted() -> None:
-    """ "interrupted" on stderr (after Ctrl-C; exit 130): on a terminal on a line of its own, after the "^C" the
-    terminal echoed; in a log, the line itself."""
-    try:
-        tty = sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        tty = False
-    try:
-        print("\ninterrupted" if tty else "interrupted", file=sys.stderr, flush=True)
-    except (OSError, ValueError):
-        pass
-
-
-def print_json(data: Any) -> None:
-    """JSON on stdout, exact: non-ASCII text as it is on a UTF-8 stream, else as ``\\uXXXX`` escapes (still the
-    same JSON value, never a lossy or invalid one). Indented by two spaces: the text of ``to_json``."""
-    stream = sys.stdout
-    ensure_ascii = not _utf8(stream)
-    raw = _orjson_bytes(data, ensure_ascii, newline=True)
-    if raw is None:
-        stream.write(_json_text(data, ensure_ascii) + "\n")
-    elif not _write_bytes(stream, raw):
-        stream.write(raw.decode())
-    stream.flush()
-
-
-def _write_bytes(stream: Any, raw: bytes) -> bool:
-    """``raw`` (UTF-8 text, "\\n" line ends) written to the binary buffer under ``stream``, its pending text
-    flushed first: the bytes that writing ``raw.decode()`` would give, without decoding and encoding megabytes
-    again. Only for the process's own stdout (possibly guarded) encoding UTF-8 where a line end is "\\n" (not
-    on Windows); False, and nothing written, for any other stream."""
-    import codecs
-    import errno
-
-    inner: Any = stream._stream if isinstance(stream, GuardedStream) else stream
-    if inner is not sys.__stdout__ or inner is None or os.linesep != "\n":
-        return False
-    buffer = getattr(inner, "buffer", None)
-    if buffer is None or codecs.lookup(getattr(inner, "encoding", None) or "ascii").name != "utf-8":
-        return False
-    try:
-        inner.flush()
-        rest = memoryview(raw)
-        while rest:  # an unbuffered stdout (PYTHONUNBUFFERED) is a raw file, which may take part of it
-            written = buffer.write(rest)
-            if written is None:
-                raise BlockingIOError(errno.EAGAIN, "the stream would block")
-            rest = rest[written:]
-    except OSError as exc:
-        if isinstance(stream, GuardedStream):
-            raise stream._failed(exc) from None
-        raise
-    return True
-
-
-class _Unusual(Exception):
-    """A value ``to_json`` leaves to ``json.dumps``."""
-
-
-def to_json(data: Any, *, ensure_ascii: bool = True) -> str:
-    """``json.dumps(data, indent=2, ensure_ascii=ensure_ascii)``, character for character (the ``--json`` output
-    is a stable interface: tests/test_json_output.py holds them together).
-
-    ``json.dumps`` with an indent runs the standard library's pure-Python encoder, one generator per container
-    (its C encoder knows no indent): 180 ms for 10,000 listed workflows. Two faster writers give the same text:
-
-    - orjson (when installed), 6 ms, wherever its text is provably ``json.dumps``'s (see ``_orjson_bytes``);
-    - else ``_indented``: each container one loop, every string escaped by the C escaper, each key's text made
-      once: 60 ms. Anything but exact dicts, lists, tuples, strings, ints, floats, booleans and None, with
-      string keys (a subclass, a key that is a number, a value json cannot write, a cycle) is left to
-      ``json.dumps``, which writes it or raises its own error."""
-    raw = _orjson_bytes(data, ensure_ascii)
-    return raw.decode() if raw is not None else _json_text(data, ensure_ascii)
-
-
-def _json_text(data: Any, ensure_ascii: bool) -> str:
-    """``to_json`` without orjson."""
-    try:
-        return _indented(data, ensure_ascii)
-    except (_Unusual, RecursionError):
-        return json.dumps(data, indent=2, ensure_ascii=ensure_ascii)
-
-
-#: the orjson module; None until first asked for, False when it is not installed or writes floats otherwise
-_orjson: Any = None
-#: floats whose text shows how an orjson writes every float (the exponent's sign, where the exponent starts)
-_PROBES = (0.0, -0.0, 0.1, -2.5, 123.456, 1e-4, 9.99e-5, 1e-5, 1.5e-7, 5e-324, 9999999999999998.0, 1e16,
-           1.2345678901234568e16, 1e22, 1e300, 1.7976931348623157e308)  # fmt: skip
-#: what marks orjson's text of a float that json writes otherwise: NaN and the infinities (null), a float below
-#: 1e-4 in size (``1e-7``, ``0.00001``: json writes ``1e-07``, ``1e-05``)
-_MARKS = (b"null", b"e-", b"0.0000")
-#: their searches, made with orjson: a regular expression that is one literal is searched for in half the time
-#: ``bytes.find`` takes (5 MB: 1.7 ms against 2.7 to 4.5)
-_mark_searches: list[Any] = []
-
-
-def _orjson_module() -> Any:
-    """orjson, if it is installed and writes floats as ``_orjson_bytes`` expects (3.11.7 and later do; 3.11.6
-    wrote ``1e16`` where json writes ``1e+16``), else False."""
-    global _orjson
-    if _orjson is None:
-        try:
-            import orjson
-        except ImportError:
-            _orjson = False
-        else:
-            texts = [(orjson.dumps(x), repr(x).encode()) for x in _PROBES]
-            expected = all(a == b or any(mark in a for mark in _MARKS) for a, b in texts)
-            _orjson = orjson if expected and orjson.dumps(float("nan")) == b"null" else False
-            _mark_searches[:] = [re.compile(re.escape(mark)).search for mark in _MARKS]
-    return _orjson
-
-
-def _orjson_bytes(data: Any, ensure_ascii: bool, *, newline: bool = False) -> bytes | None:
-    """orjson's indented text of ``data`` (UTF-8; with ``newline``, a "\\n" after it) when it is exactly
-    ``json.dumps(data, indent=2, ensure_ascii=...)``'s, else None. orjson writes strings (every code point,
-    control characters included), integers, booleans, null and the indented layout as json does
-    (tests/test_json_output.py checks each). It differs in what follows, and each is then left to the other
-    writers:
-
-    - it refuses what json writes its own way or refuses too: a subclass of str, int, float, dict or list, a key
-      that is not a string, an integer beyond 64 bits, a lone surrogate, nesting deeper than 254, a cycle;
-    - floats: it writes NaN and the infinities as null, and a float below 1e-4 in size as ``1e-7`` or
-      ``0.00001`` where json (``repr``) writes ``1e-07`` and ``1e-05``; every other float as ``repr`` does.
-      So when its text holds none of ``null``, ``e-`` and ``0.0000`` no float can differ; when it holds one
-      (a null, or those letters in a string), every float in ``data`` is compared with its ``repr``;
-    - with ``ensure_ascii``, its text must be ASCII without DEL (which json escapes), else it is not used.
-
-    One difference is left: what json.dumps cannot write at all and raises TypeError for, orjson writes if it
-    is an Enum member (its value) or a UUID (its text). No command gives print_json either."""
-    orjson = _orjson_module()
-    if not orjson:
-        return None
-    options = orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_SUBCLASS
-    options |= orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-    if newline:
-        options |= orjson.OPT_APPEND_NEWLINE
-    try:
-        raw: bytes = orjson.dumps(data, option=options)
-    except TypeError:  # orjson.JSONEncodeError
-        return None
-    if ensure_ascii and (not raw.isascii() or b"\x7f" in raw):
-        return None
-    if any(search(raw) for search in _mark_searches) and not _floats_as_repr(data, orjson.dumps):
-        return None
-    return raw
-
-
-def _floats_as_repr(data: Any, dumps: Any) -> bool:
-    """Whether ``dumps`` (orjson's) writes every float in ``data`` (JSON-like: orjson took it) as ``repr`` does."""
-    stack: list[Any] = [[data]]
-    while stack:
-        container = stack.pop()
-        for item in container.values() if type(container) is dict else container:
-            kind = type(item)
-            if kind is str or kind is int or kind is bool or item is None:
-                continue
-            if kind is dict or kind is list or kind is tuple:
-                stack.append(item)
-            elif isinstance(item, float) and dumps(item) != float.__repr__(item).encode():
-                return False
-    return True
-
-
-def _indented(data: Any, ensure_ascii: bool) -> str:
-    from json.encoder import encode_basestring, encode_basestring_ascii  # the C escapers, when built
-
-    string = encode_basestring_ascii if ensure_ascii else encode_basestring
-    keys: dict[str, str] = {}  # a key → its text and ": ", made once
-
-    def value(o: Any, newline: str) -> str:
-        """``o`` as JSON; its lines after the first start with ``newline`` ("\\n" and the indent of its own)."""
-        t = type(o)
-        if t is dict:
-            if not o:
-                return "{}"
-            inner = newline + "  "
-            parts = []
-            for k, v in o.items():
-                key = keys.get(k)
-                if key is None:
-                    if type(k) is not str:
-                        raise _Unusual  # json writes a number, a boolean or None as a key in its own way
-                    key = keys[k] = string(k) + ": "
-                parts.append(key + string(v) if type(v) is str else key + value(v, inner))
-            return "{" + inner + ("," + inner).join(parts) + newline + "}"
-        if t is list or t is tuple:
-            if not o:
-                return "[]"
-            inner = newline + "  "
-            items = [string(v) if type(v) is str else value(v, inner) for v in o]
-            return "[" + inner + ("," + inner).join(items) + newline + "]"
-        if t is str:
-            return str(string(o))
-        if o is True:
-            return "true"
-        if o is False:
-            return "false"
-        if o is None:
-            return "null"
-        if t is int:
-            return int.__repr__(o)
-        if t is float:
-            return json.dumps(o)  # repr, or NaN, Infinity, -Infinity as json writes them
-        raise _Unusual
-
-    return value(data, "\n")
-
-
-def print_text(text: str) -> None:
-    """Lines for people on stdout (a plan, a log): escaped as ``safe`` says, newlines kept."""
-    sys.stdout.write(safe(text, newlines=True, stream=sys.stdout) + "\n")
-    sys.stdout.flush()
-
-
-def print_value(text: str) -> None:
-    """One value on stdout for scripts (``$(relay workflow args get ...)``): exact when stdout is a pipe or a
-    file, escaped as ``safe`` says when it is a terminal."""
-    sys.stdout.write((safe(text, stream=sys.stdout) if _isatty(sys.stdout) else text) + "\n")
-    sys.stdout.flush()
-
+# --- YAML -----------------------------------------------------------------------------------------------
 
 #: a key written bare: a letter or "_" first, then letters, digits, "_" and "-" (no YAML 1.1 or 1.2 reader takes
 #: such a word for a number, a date, a merge key or anything but a string, except the words below)
@@ -542,41 +284,181 @@ def to_yaml(data: Any, indent: int = 0) -> str:
     return pad + _yaml_scalar(data)
 
 
-def print_yaml(data: Any) -> None:
-    sys.stdout.write(to_yaml(data) + "\n")
+# --- the output of a command ----------------------------------------------------------------------------
 
 
-def print_table(
-    rows: Sequence[Sequence[str]],
-    headers: Sequence[str],
-    *,
-    no_header: bool = False,
-    no_truncate: bool = False,
-    title: str | None = None,
-    whole: Sequence[str] = ("ID", "Name"),
-) -> None:
-    """A table of strings. rich on a terminal; plain aligned columns otherwise.
+class Output:
+    """Where a command's output goes, and what that place is: the streams (stdout for data, stderr for
+    messages, stdin for the answers to questions), whether each is a terminal, whether colour is wanted
+    (``NO_COLOR``), the width of the terminal and the encoding of stdout. Made once per command line (``app.run``)
+    and owned by the command's ``State`` (``st.out``); every command renders through it. Each setting is
+    looked up from the process when not given, so a test gives the ones it means (``Output(stdout=buffer,
+    stdout_isatty=True, width=60)``) instead of replacing the process's streams.
 
-    On a terminal too narrow for everything, the columns named in ``whole`` (ids and names, which people
-    copy) keep their full width and the others are shortened with an ellipsis (``no_truncate``: folded).
-    """
-    stream = sys.stdout
-    escape = _escaper(stream)
-    rows = [[escape(cell) for cell in row] for row in rows]
-    headers = [escape(header) for header in headers]
-    if _isatty(stream):
+    A command builds its result, then renders it once: ``render`` (``--json`` or a line or table for people),
+    ``table.show`` (a listing in any ``--output`` format), or one of the writers below."""
+
+    def __init__(
+        self,
+        stdout: Any = None,
+        stderr: Any = None,
+        stdin: Any = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        stdout_isatty: bool | None = None,
+        stderr_isatty: bool | None = None,
+        stdin_isatty: bool | None = None,
+        width: int | None = None,
+        encoding: str | None = None,
+    ) -> None:
+        self.stdout = guarded(sys.stdout if stdout is None else stdout, "stdout")
+        self.stderr = guarded(sys.stderr if stderr is None else stderr, "stderr")
+        self.stdin = sys.stdin if stdin is None else stdin
+        self.stdout_isatty = _isatty(self.stdout) if stdout_isatty is None else stdout_isatty
+        self.stderr_isatty = _isatty(self.stderr) if stderr_isatty is None else stderr_isatty
+        self.stdin_isatty = _isatty(self.stdin) if stdin_isatty is None else stdin_isatty
+        no_color = "NO_COLOR" in (os.environ if environ is None else environ)
+        #: colour (and rich's styling) on each stream: a terminal, and no NO_COLOR
+        self.stdout_color = self.stdout_isatty and not no_color
+        self.stderr_color = self.stderr_isatty and not no_color
+        #: the terminal's width for tables; None: rich measures it
+        self.width = width
+        #: stdout's encoding when it cannot represent every character (escapes stand in), None when it can
+        self.encoding = _encoding_of(self.stdout) if encoding is None else _encoding_of(_Named(encoding))
+        self._escape_err = _escaper(_encoding_of(self.stderr), newlines=True)
+
+    # --- messages (stderr) ---------------------------------------------------------------------------
+
+    def message(self, text: str, *, style: str | None = None) -> None:
+        """A line for the person at the terminal, on stderr (escaped as ``safe`` says, newlines kept)."""
+        text = self._escape_err(text)
+        if style and self.stderr_color:
+            from rich.markup import escape
+
+            self._console(self.stderr, self.stderr_color).print(f"[{style}]{escape(text)}[/{style}]")
+        else:
+            self.stderr.write(text + "\n")
+            self.stderr.flush()
+
+    def success(self, text: str) -> None:
+        self.message(text, style="green")
+
+    def warning(self, text: str) -> None:
+        self.message(f"warning: {text}", style="yellow")
+
+    def interrupted(self) -> None:
+        """ "interrupted" on stderr (after Ctrl-C; exit 130): on a terminal on a line of its own, after the "^C"
+        the terminal echoed; in a log, the line itself."""
+        try:
+            self.stderr.write("\ninterrupted\n" if self.stderr_isatty else "interrupted\n")
+            self.stderr.flush()
+        except (StreamClosed, OutputError, ValueError):
+            pass
+
+    def progress(self, columns: Callable[[Any], Sequence[Any]]) -> Any:
+        """A transient rich ``Progress`` on stderr when stderr is a terminal, else None (rich is not imported).
+        ``columns(rich.progress)`` gives its columns. Under NO_COLOR it draws without colour."""
+        if not self.stderr_isatty:
+            return None
+        import rich.progress
+
+        console = self._console(self.stderr, self.stderr_color)
+        return rich.progress.Progress(*columns(rich.progress), console=console, transient=True)
+
+    def confirm(self, question: str) -> bool:
+        """Ask ``question`` (escaped as ``safe`` says: it may hold names from the server) on stderr, and read
+        the answer from stdin: True for y or yes. Only asked when ``stdin_isatty``."""
+        self.stderr.write(f"{self._escape_err(question)} [y/N]: ")
+        self.stderr.flush()
+        try:
+            answer = self.stdin.readline()
+        except (EOFError, OSError):
+            return False
+        return str(answer).strip().lower() in ("y", "yes")
+
+    # --- data (stdout) -------------------------------------------------------------------------------
+
+    def render(self, data: Any, human: str | Callable[[], object] | None, *, as_json: bool) -> None:
+        """A command's result, rendered once: with ``as_json`` (``--json``), ``data`` as JSON on stdout; else
+        ``human`` for people: a line (a str) printed as a success on stderr, or a function that prints it (a
+        table, lines, a value); None: nothing."""
+        if as_json:
+            self.json(data)
+        elif isinstance(human, str):
+            self.success(human)
+        elif human is not None:
+            human()
+
+    def json(self, data: Any) -> None:
+        """``data`` as indented JSON on stdout (``to_json``; ASCII with escapes where stdout cannot take UTF-8)."""
+        self.write(to_json(data, ascii=self.encoding is not None) + "\n")
+
+    def json_line(self, data: Any) -> None:
+        """``data`` as JSON on one line of stdout (JSON lines: a stream of records), flushed at once. Non-ASCII
+        characters are escaped, so a line is the same bytes in every encoding."""
+        self.write(to_json(data, indent=False, ascii=True) + "\n")
+
+    def yaml(self, data: Any) -> None:
+        self.write(to_yaml(data) + "\n")
+
+    def write(self, text: str) -> None:
+        """``text`` on stdout exactly (data: a manifest, a token, a JSON document), flushed."""
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def text(self, text: str) -> None:
+        """Lines for people on stdout (a plan, a log line): escaped as ``safe`` says, newlines kept."""
+        self.write(_escaper(self.encoding, newlines=True)(text) + "\n")
+
+    def value(self, text: str) -> None:
+        """One value on stdout for scripts (``$(relay workflow args get ...)``): exact when stdout is a pipe or a
+        file, escaped as ``safe`` says when it is a terminal."""
+        self.write((_escaper(self.encoding)(text) if self.stdout_isatty else text) + "\n")
+
+    def table(
+        self,
+        rows: Sequence[Sequence[str]],
+        headers: Sequence[str],
+        *,
+        no_header: bool = False,
+        no_truncate: bool = False,
+        whole: Sequence[str] = ("ID", "Name"),
+    ) -> None:
+        """A table of strings on stdout: drawn by rich on a terminal; plain aligned columns otherwise. Every cell
+        is escaped as ``safe`` says.
+
+        On a terminal too narrow for everything, the columns named in ``whole`` (ids and names, which people
+        copy) keep their full width and the others are shortened with an ellipsis (``no_truncate``: folded)."""
+        escape = _escaper(self.encoding)
+        cells = [[escape(cell) for cell in row] for row in rows]
+        headers = [escape(header) for header in headers]
+        if self.stdout_isatty:
+            self._rich_table(cells, headers, no_header=no_header, no_truncate=no_truncate, whole=whole)
+            return
+        widths = [0 if no_header else len(h) for h in headers]
+        for row in cells:
+            for i, cell in enumerate(row):
+                if len(cell) > widths[i]:
+                    widths[i] = len(cell)
+        out: list[str] = []
+        last = len(headers) - 1
+
+        def line(cells: Sequence[str]) -> str:
+            return "  ".join(c if i == last else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+        if not no_header:
+            out.append(line([h.upper() for h in headers]))
+        out.extend(line(row) for row in cells)
+        self.write("\n".join(out) + ("\n" if out else ""))
+
+    def _rich_table(
+        self, rows: list[list[str]], headers: Sequence[str], *, no_header: bool, no_truncate: bool, whole: Sequence[str]
+    ) -> None:
         from rich import box
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(
-            box=box.SIMPLE_HEAD,
-            show_header=not no_header,
-            show_edge=False,
-            title=Text(escape(title)) if title else None,
-            title_justify="left",
-            pad_edge=False,
-        )
+        table = Table(box=box.SIMPLE_HEAD, show_header=not no_header, show_edge=False, pad_edge=False)
         for i, header in enumerate(headers):
             keep = header in whole
             width = max([len(header)] + [len(row[i]) for row in rows]) if keep else None
@@ -585,44 +467,111 @@ def print_table(
             )
         for row in rows:
             table.add_row(*(Text(cell) for cell in row))  # Text: a cell is shown as it is, never read as markup
-        _console(stream).print(table)
-        return
-    widths = [0 if no_header else len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            if len(cell) > widths[i]:
-                widths[i] = len(cell)
-    out: list[str] = []
-    last = len(headers) - 1
+        self._console(self.stdout, self.stdout_color).print(table)
+        self.stdout.flush()
 
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c if i == last else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+    def csv(self, rows: Sequence[Sequence[str]], headers: Sequence[str], *, no_header: bool = False) -> None:
+        """CSV on stdout: exact into a pipe or a file; on a terminal every cell escaped as ``safe`` says."""
+        import csv
+        import io
 
-    if not no_header:
-        out.append(line([h.upper() for h in headers]))
-    out.extend(line(row) for row in rows)
-    stream.write("\n".join(out) + ("\n" if out else ""))
-    stream.flush()
+        if self.stdout_isatty:
+            escape = _escaper(self.encoding)
+            rows = [[escape(cell) for cell in row] for row in rows]
+            headers = [escape(header) for header in headers]
+        # records end in "\n"; a field holding "\r" must be quoted too, which csv does only for the characters
+        # of its line terminator: so each record is written with "\r\n" and its ending replaced
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        out = []
+        for row in ([headers] if not no_header else []) + list(rows):
+            writer.writerow(row)
+            out.append(buffer.getvalue()[:-2] + "\n")
+            buffer.seek(0)
+            buffer.truncate()
+        self.write("".join(out))
+
+    def _console(self, stream: Any, color: bool) -> Any:
+        """A rich console on ``stream``, ``width`` wide (None: rich measures the terminal): a terminal's, styled,
+        when ``color``; else one that writes no escape code at all (and draws no live display)."""
+        from rich.console import Console
+
+        return Console(
+            file=stream,
+            no_color=not color,
+            color_system="auto" if color else None,
+            highlight=False,
+            soft_wrap=False,
+            force_terminal=color,
+            width=self.width,
+        )
 
 
-def print_csv(rows: Sequence[Sequence[str]], headers: Sequence[str], *, no_header: bool = False) -> None:
-    """CSV on stdout: exact into a pipe or a file; on a terminal every cell escaped as ``safe`` says."""
-    import csv
-    import io
+class _Named:
+    """A stand-in stream with only an encoding (``Output(encoding=...)``)."""
 
-    if _isatty(sys.stdout):
-        escape = _escaper(sys.stdout)
-        rows = [[escape(cell) for cell in row] for row in rows]
-        headers = [escape(header) for header in headers]
-    # records end in "\n"; a field holding "\r" must be quoted too, which csv does only for the characters
-    # of its line terminator: so each record is written with "\r\n" and its ending replaced
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    out = []
-    for row in ([headers] if not no_header else []) + list(rows):
-        writer.writerow(row)
-        out.append(buffer.getvalue()[:-2] + "\n")
-        buffer.seek(0)
-        buffer.truncate()
-    sys.stdout.write("".join(out))
-    sys.stdout.flush()
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+
+
+# --- the output of the command running now -----------------------------------------------------------
+
+#: the Output of the command line running in this process (``app.run`` sets it for the time of the command)
+_current: Output | None = None
+
+
+def current() -> Output:
+    """The Output of the command running now; outside one (a function called on its own), one on the process's
+    streams as they are."""
+    return _current if _current is not None else Output()
+
+
+def using(out: Output | None) -> Output | None:
+    """Make ``out`` the current Output; returns the one it replaces (to give back to ``using`` after)."""
+    global _current
+    before, _current = _current, out
+    return before
+
+
+def message(text: str, *, style: str | None = None) -> None:
+    """``Output.message`` of the current command (for the code under commands: the dev loop, the simulator)."""
+    current().message(text, style=style)
+
+
+def success(text: str) -> None:
+    current().success(text)
+
+
+def warning(text: str) -> None:
+    current().warning(text)
+
+
+# --- the module's former functions, for the commands not yet rendering through their State's Output -------
+
+
+def print_json(data: Any) -> None:
+    current().json(data)
+
+
+def print_text(text: str) -> None:
+    current().text(text)
+
+
+def print_value(text: str) -> None:
+    current().value(text)
+
+
+def print_yaml(data: Any) -> None:
+    current().yaml(data)
+
+
+def progress(columns: Callable[[Any], Sequence[Any]]) -> Any:
+    return current().progress(columns)
+
+
+def confirm(question: str) -> bool:
+    return current().confirm(question)
+
+
+def stdin_is_interactive() -> bool:
+    return current().stdin_isatty

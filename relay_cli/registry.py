@@ -150,7 +150,7 @@ COMMANDS = (
         help="Create a workflow: start your app at --uri when a trigger fires on the devices it is installed on.",
         triggers="workflow.create:for_trigger",
     ),
-    Command("workflow list", "workflow.listing:list_workflows", "List the account's workflows."),
+    Command("workflow list", "workflow.list_cmd:list_workflows", "List the account's workflows."),
     Command("workflow update", "workflow.update:update", "Change a workflow in place: its URI, name, trigger or args."),
     Command("workflow delete", "workflow.manage:delete", "Delete a workflow."),
     Command(

@@ -1,4 +1,5 @@
-"""State: the settings resolved once at the root callback, and the API client, created on first use.
+"""State: the settings resolved once at the root callback, the command's Output, and the API client, created on
+first use.
 
 This module and ``relay_cli.commands`` are the only places that read environment variables.
 """
@@ -16,7 +17,7 @@ from .config.store import ProfileStore
 from .core.environments import ENVIRONMENTS
 from .core.redact import value_problem
 from .errors import AuthError, NotFoundError, RelayError, UsageError
-from .output import message, warning
+from .output import Output, current
 
 if TYPE_CHECKING:
     import httpx
@@ -84,7 +85,10 @@ class State:
         environ: Mapping[str, str] | None = None,
         verbose: bool = False,
         timeout_flag: float | None = None,
+        out: Output | None = None,
     ) -> None:
+        #: where the command's output goes (the one of the command line running, unless given)
+        self.out = out if out is not None else current()
         self.environ = dict(os.environ if environ is None else environ)
         self.store = ProfileStore(config_dir(self.environ))
         self.profile_flag = profile_flag
@@ -182,7 +186,7 @@ class State:
             text += "; `relay profile use local` returns to the sandbox"
         elif before.profile.value != after.profile.value and before.profile.value in self.store.profiles():
             text += f"; `relay profile use {before.profile.value}` goes back"
-        message(text)
+        self.out.message(text)
 
     def describe_request(self, method: str, path: str) -> str:
         """``POST https://host/ibot/workflow`` or ``POST /ibot/workflow on the local sandbox``."""
@@ -296,7 +300,7 @@ class State:
                 on_unauthorized=None if self.is_local or self.environ.get("RELAY_API_KEY") else self.refresh_login,
                 api_key_source="RELAY_API_KEY" if not self.is_local and self.environ.get("RELAY_API_KEY") else None,
                 log=self.http_log(),
-                notice=warning,
+                notice=self.out.warning,
             )
         return self._client
 
@@ -354,7 +358,7 @@ class State:
         if self._noted_sandbox_write:
             return
         self._noted_sandbox_write = True
-        message(
+        self.out.message(
             f"note: this changed the local sandbox ({sandbox_db(self.environ)}), not Relay. "
             "To use Relay: set RELAY_API_KEY, or `relay login`; `relay profile show` tells the target."
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import time
@@ -14,7 +15,9 @@ import pytest
 import typer.main
 from typer.models import DefaultPlaceholder
 
+from relay_cli import app as relay_app
 from relay_cli.__main__ import main
+from relay_cli.output import Output
 
 API = "https://all-main-pro-ibot.relaysvr.com"
 TOKEN = "test-token-7f3a9c"
@@ -123,7 +126,9 @@ def _tree_key(value: Any) -> Any:
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
     """``run("workflow", "list", "--json")`` → Result(code, out, err); stdin is not a terminal.
 
-    Each call runs ``main`` as the console script does, except that typer's conversion of the command tree
+    Each call runs ``main`` as the console script does; with ``out=Output(...)``, the command line runs with that
+    Output (``answering``: a terminal on stdin; ``Output(stdout_isatty=True)``: stdout is a terminal), its streams
+    the process's unless it names others. In both, typer's conversion of the command tree
     into click commands (about 10 ms a call, and the same every time) is reused from an earlier call whose tree
     was the same (``_tree_key``): click commands hold no state of a run, so click itself reuses them this way.
     """
@@ -140,13 +145,19 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(typer.main, "get_command", get_command)
 
-    def _run(*args: str) -> Result:
+    def _run(*args: str, out: Output | None = None) -> Result:
         capsys.readouterr()
-        code = main(list(args))
+        code = main(list(args)) if out is None else relay_app.run(list(args), out)
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 
     return _run
+
+
+def answering(text: str, **settings: Any) -> Output:
+    """An Output whose stdin is a terminal that answers ``text`` to the questions asked; the other streams are the
+    process's (as captured), with ``settings`` as given."""
+    return Output(stdin=io.StringIO(text), stdin_isatty=True, **settings)
 
 
 def stored_workflow(workflow_id: str, name: str, trigger: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:

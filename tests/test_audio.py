@@ -13,8 +13,9 @@ import pytest
 import respx
 
 from relay_cli.core import wav
+from relay_cli.output import Output
 
-from conftest import API, SUB, TOKEN, clean, sent
+from conftest import API, SUB, TOKEN, answering, clean, sent
 
 UPLOAD = "https://bucket.s3.amazonaws.com/custom/au-1.wav"
 SIGNED = UPLOAD + "?X-Amz-Credential=AKIAEXAMPLE%2F20261123&X-Amz-Signature=deadbeefcafe&X-Amz-Expires=900"
@@ -342,19 +343,18 @@ def test_progress_bar_only_for_large_files_on_a_terminal(
     shown: list[int] = []
     real = audio._progress_bar
 
-    def spy(size: int) -> Any:
-        bar, advance = real(size)
+    def spy(out: Any, size: int) -> Any:
+        bar, advance = real(out, size)
         if bar is not None:
             shown.append(size)
         return bar, advance
 
     monkeypatch.setattr(audio, "_progress_bar", spy)
-    monkeypatch.setattr("relay_cli.output._isatty", lambda stream: True)
     big = _file(tmp_path, "big.wav", wav_bytes(b"\x00\x01" * (600 << 10)))
-    assert run("audio", "create", "-n", "big", "-f", big, "-s", SUB).code == 0
+    assert run("audio", "create", "-n", "big", "-f", big, "-s", SUB, out=Output(stderr_isatty=True)).code == 0
     assert upload_calls(api)[-1].read() == Path(big).read_bytes()
     small = _file(tmp_path, "small.wav", wav_bytes())
-    assert run("audio", "create", "-n", "small", "-f", small, "-s", SUB).code == 0
+    assert run("audio", "create", "-n", "small", "-f", small, "-s", SUB, out=Output(stderr_isatty=True)).code == 0
     assert shown == [Path(big).stat().st_size]
 
 
@@ -401,15 +401,8 @@ def test_delete_needs_yes_without_a_terminal(run: Any, api: Any) -> None:
 
 
 @pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("\n", False)])
-def test_delete_asks_on_a_terminal(
-    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch, answer: str, deleted: bool
-) -> None:
-    import io
-    import sys
-
-    monkeypatch.setattr("relay_cli.output.stdin_is_interactive", lambda: True)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(answer))
-    result = run("audio", "delete", "au-1", "-s", SUB, "--json")
+def test_delete_asks_on_a_terminal(run: Any, api: Any, answer: str, deleted: bool) -> None:
+    result = run("audio", "delete", "au-1", "-s", SUB, "--json", out=answering(answer))
     assert result.code == 0, result.err
     assert "Delete audio file au-1 (welcome) from account SUB? [y/N]" in result.err
     assert len(relay_calls(api)) == (2 if deleted else 1)

@@ -317,21 +317,27 @@ def test_file_fallback_without_keyring(run: Any, provider: Any, browser: Any, ap
 def test_no_browser_prints_the_url(
     run: Any, provider: Any, memory_keyring: Any, api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import relay_cli.output as output
+    import io
+    import sys
+
+    from relay_cli.output import Output
 
     def no_browser(url: str) -> bool:
         raise AssertionError("no browser with --no-browser")
 
+    class Person(io.StringIO):
+        """stderr as the person reads it: a line that is a URL is opened in the browser by hand."""
+
+        captured = sys.stderr
+
+        def write(self, text: str) -> int:
+            self.captured.write(text)
+            if text.startswith("http"):
+                threading.Thread(target=_browse, args=(text.strip(),), daemon=True).start()
+            return len(text)
+
     monkeypatch.setattr("relay_cli.auth.oauth.open_browser", no_browser)
-    real = output.message
-
-    def message(text: str, **kw: Any) -> None:
-        real(text, **kw)
-        if text.startswith("http"):
-            threading.Thread(target=_browse, args=(text,), daemon=True).start()
-
-    monkeypatch.setattr(output, "message", message)
-    result = run("login", "--no-browser")
+    result = run("login", "--no-browser", out=Output(stderr=Person()))
     assert result.code == 0, result.err
     assert "Open this URL in a browser" in result.err
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, clean, sent
+from conftest import API, SUB, answering, clean, sent
 
 GEOFENCES = [
     {"geofence_id": "gf-1", "label": "office", "address": "1 Main St", "lat": "35.7", "long": "-78.6", "radius": 100},
@@ -115,15 +115,8 @@ def test_delete_needs_yes_without_a_terminal(run: Any, api: Any) -> None:
 
 
 @pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("n\n", False)])
-def test_delete_asks_on_a_terminal(
-    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch, answer: str, deleted: bool
-) -> None:
-    import io
-    import sys
-
-    monkeypatch.setattr("relay_cli.output.stdin_is_interactive", lambda: True)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(answer))
-    result = run("geofence", "delete", "gf-1", "-s", SUB)
+def test_delete_asks_on_a_terminal(run: Any, api: Any, answer: str, deleted: bool) -> None:
+    result = run("geofence", "delete", "gf-1", "-s", SUB, out=answering(answer))
     assert result.code == 0, result.err
     listing = ("GET", "/ibot/geofence", {"subscriber_id": SUB})
     removal = ("DELETE", "/ibot/geofence/gf-1", {"subscriber_id": SUB})
@@ -132,11 +125,8 @@ def test_delete_asks_on_a_terminal(
     assert result.err.endswith("Deleted geofence gf-1 (office)\n" if deleted else "Not deleted.\n")
 
 
-def test_delete_on_a_terminal_of_an_unknown_id_is_exit_3_without_asking(
-    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("relay_cli.output.stdin_is_interactive", lambda: True)
-    result = run("geofence", "delete", "nope", "-s", SUB)
+def test_delete_on_a_terminal_of_an_unknown_id_is_exit_3_without_asking(run: Any, api: Any) -> None:
+    result = run("geofence", "delete", "nope", "-s", SUB, out=answering("y\n"))
     assert result.code == 3
     assert sent(api) == [("GET", "/ibot/geofence", {"subscriber_id": SUB})]
     assert "Delete" not in result.err and "no geofence 'nope' in account SUB" in result.err

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from typing import Any
 
 import httpx
@@ -13,7 +11,7 @@ import respx
 
 from relay_cli.commands.workflow import instance as instance_module
 
-from conftest import API, SUB, TOKEN, clean, stored_workflow
+from conftest import API, SUB, TOKEN, answering, clean, stored_workflow
 
 U1, U2 = "990007560045678", "990007560023456"
 
@@ -96,15 +94,6 @@ DEFAULT_WAIT = (instance_module.WAIT_INTERVAL, instance_module.WAIT_TIMEOUT)
 def fast_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(instance_module, "WAIT_INTERVAL", 0)
     monkeypatch.setattr(instance_module, "WAIT_TIMEOUT", 5)
-
-
-@pytest.fixture
-def terminal(monkeypatch: pytest.MonkeyPatch) -> Any:
-    def _answer(text: str) -> None:
-        monkeypatch.setattr("relay_cli.output.stdin_is_interactive", lambda: True)
-        monkeypatch.setattr(sys, "stdin", io.StringIO(text))
-
-    return _answer
 
 
 INSTANCES = ("GET", "/ibot/workflow_instances", {"subscriber_id": SUB})
@@ -421,20 +410,18 @@ def test_stop_dry_run_one_instance(run: Any, api: Api) -> None:
     )
 
 
-def test_stop_on_a_terminal_answer_yes(run: Any, api: Api, terminal: Any) -> None:
-    terminal("y\n")
+def test_stop_on_a_terminal_answer_yes(run: Any, api: Api) -> None:
     api.snapshots = [[running("i-1")], []]
-    result = run("workflow", "instance", "stop", "-i", "i-1", "-s", SUB)
+    result = run("workflow", "instance", "stop", "-i", "i-1", "-s", SUB, out=answering("y\n"))
     assert result.code == 0, result.err
     assert api.sent() == [INSTANCES, stop_request("i-1"), INSTANCES]
     assert result.err == "Stop 1 workflow instance in account SUB: i-1? [y/N]: Stopped workflow instance i-1\n"
 
 
 @pytest.mark.parametrize("answer", ["n\n", "\n", ""])
-def test_stop_on_a_terminal_answer_no(run: Any, api: Api, terminal: Any, answer: str) -> None:
-    terminal(answer)
+def test_stop_on_a_terminal_answer_no(run: Any, api: Api, answer: str) -> None:
     api.snapshots = [[running("i-1"), running("i-3")]]
-    result = run("workflow", "instance", "stop", "-w", "auto_answer", "-s", SUB)
+    result = run("workflow", "instance", "stop", "-w", "auto_answer", "-s", SUB, out=answering(answer))
     assert result.code == 0, result.err
     assert api.sent() == [LIST, INSTANCES]
     assert result.err == "Stop 2 workflow instances in account SUB: i-1, i-3? [y/N]: Not stopped.\n"

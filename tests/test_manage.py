@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import copy
-import io
 import json
-import sys
 from typing import Any
 
 import httpx
 import pytest
 import respx
 
-from conftest import API, SUB, clean, sent, stored_workflow
+from conftest import API, SUB, answering, clean, sent, stored_workflow
 
 ALL = "urn:relay-resource:all:device"
 GROUP = "urn:relay-resource:id:tag:g1"
@@ -70,17 +68,6 @@ def api(workflows: list[dict[str, Any]]) -> Any:
 
 LIST = ("GET", "/ibot/workflow", {"subscriber_id": SUB})
 SAVE = ("POST", "/ibot/workflow", {"subscriber_id": SUB})
-
-
-@pytest.fixture
-def terminal(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """``terminal("y\\n")``: stdin is a terminal that answers with the given text."""
-
-    def _answer(text: str) -> None:
-        monkeypatch.setattr("relay_cli.output.stdin_is_interactive", lambda: True)
-        monkeypatch.setattr(sys, "stdin", io.StringIO(text))
-
-    return _answer
 
 
 # --- delete ---------------------------------------------------------------------------------------
@@ -147,9 +134,8 @@ def test_delete_without_yes_and_no_terminal_sends_nothing(run: Any, api: Any) ->
     assert result.err == "error: --yes: no terminal to confirm on; pass --yes to delete without asking\n"
 
 
-def test_delete_on_a_terminal_answer_yes(run: Any, api: Any, terminal: Any) -> None:
-    terminal("y\n")
-    result = run("workflow", "delete", "-w", "auto_answer", "-s", SUB)
+def test_delete_on_a_terminal_answer_yes(run: Any, api: Any) -> None:
+    result = run("workflow", "delete", "-w", "auto_answer", "-s", SUB, out=answering("y\n"))
     assert result.code == 0, result.err
     assert sent(api) == [LIST, ("DELETE", "/ibot/workflow/wf-01", {"subscriber_id": SUB})]
     assert result.err == (
@@ -158,18 +144,16 @@ def test_delete_on_a_terminal_answer_yes(run: Any, api: Any, terminal: Any) -> N
 
 
 @pytest.mark.parametrize("answer", ["n\n", "\n", "", "nope\n"])
-def test_delete_on_a_terminal_answer_no(run: Any, api: Any, terminal: Any, answer: str) -> None:
-    terminal(answer)
-    result = run("workflow", "delete", "-w", "auto_answer", "-s", SUB)
+def test_delete_on_a_terminal_answer_no(run: Any, api: Any, answer: str) -> None:
+    result = run("workflow", "delete", "-w", "auto_answer", "-s", SUB, out=answering(answer))
     assert result.code == 0, result.err
     assert sent(api) == [LIST]
     assert result.out == ""
     assert result.err == "Delete workflow auto_answer (wf-01) from account SUB? [y/N]: Not deleted.\n"
 
 
-def test_delete_with_yes_does_not_ask_on_a_terminal(run: Any, api: Any, terminal: Any) -> None:
-    terminal("n\n")
-    result = run("workflow", "delete", "-w", "auto_answer", "--yes", "-s", SUB)
+def test_delete_with_yes_does_not_ask_on_a_terminal(run: Any, api: Any) -> None:
+    result = run("workflow", "delete", "-w", "auto_answer", "--yes", "-s", SUB, out=answering("n\n"))
     assert result.code == 0
     assert sent(api) == [LIST, ("DELETE", "/ibot/workflow/wf-01", {"subscriber_id": SUB})]
     assert "[y/N]" not in result.err
@@ -311,18 +295,16 @@ def test_install_list_on_all_devices_with_yes(run: Any, api: Any) -> None:
     assert "install_rule" not in body
 
 
-def test_install_list_on_all_devices_terminal_yes(run: Any, api: Any, terminal: Any) -> None:
-    terminal("yes\n")
-    result = run("workflow", "install", "-w", "everywhere", "-i", "d9", "-s", SUB)
+def test_install_list_on_all_devices_terminal_yes(run: Any, api: Any) -> None:
+    result = run("workflow", "install", "-w", "everywhere", "-i", "d9", "-s", SUB, out=answering("yes\n"))
     assert result.code == 0, result.err
     assert sent(api) == [LIST, SAVE]
     assert last_post(api)["install"] == ["d9"]
     assert result.err.startswith("everywhere is installed on all devices; install it on only d9 instead? [y/N]: ")
 
 
-def test_install_list_on_all_devices_terminal_no(run: Any, api: Any, terminal: Any) -> None:
-    terminal("n\n")
-    result = run("workflow", "install", "-w", "everywhere", "-i", "d9", "-s", SUB)
+def test_install_list_on_all_devices_terminal_no(run: Any, api: Any) -> None:
+    result = run("workflow", "install", "-w", "everywhere", "-i", "d9", "-s", SUB, out=answering("n\n"))
     assert result.code == 0, result.err
     assert sent(api) == [LIST]
     assert result.err.endswith("[y/N]: Not changed.\n")

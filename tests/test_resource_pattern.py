@@ -6,9 +6,7 @@ terminal, prints the deleted item with --json."""
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 import respx
 from test_audio import wav_bytes
 
-from conftest import API, SUB, clean, sent, stored_workflow
+from conftest import API, SUB, answering, clean, sent, stored_workflow
 
 USER = "990007560045678"
 HOOK = stored_workflow("wf-03", "hook", {"on_http": "POST"}, install=["d1"])
@@ -223,15 +221,6 @@ DELETES = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def terminal(monkeypatch: pytest.MonkeyPatch) -> Any:
-    def _answer(text: str) -> None:
-        monkeypatch.setattr("relay_cli.output.stdin_is_interactive", lambda: True)
-        monkeypatch.setattr(sys, "stdin", io.StringIO(text))
-
-    return _answer
-
-
 @pytest.mark.parametrize(("argv", "unknown", "item", "what", "not_found"), DELETES)
 def test_delete_without_a_terminal_needs_yes_before_anything_is_sent(
     run: Any, api: Any, argv: list[str], unknown: list[str], item: Any, what: str, not_found: str
@@ -255,15 +244,13 @@ def test_delete_of_an_unknown_id_is_exit_3_naming_the_account_and_the_listing(
 
 @pytest.mark.parametrize(("argv", "unknown", "item", "what", "not_found"), DELETES)
 def test_delete_asks_on_a_terminal_and_a_no_deletes_nothing(
-    run: Any, api: Any, terminal: Any, argv: list[str], unknown: list[str], item: Any, what: str, not_found: str
+    run: Any, api: Any, argv: list[str], unknown: list[str], item: Any, what: str, not_found: str
 ) -> None:
-    terminal("n\n")
-    result = run(*argv, "-s", SUB)
+    result = run(*argv, "-s", SUB, out=answering("n\n"))
     assert (result.code, result.out) == (0, "")
     assert result.err == f"Delete {what} from account SUB? [y/N]: Not deleted.\n"
     assert writes(api) == []
-    terminal("y\n")
-    result = run(*argv, "-s", SUB)
+    result = run(*argv, "-s", SUB, out=answering("y\n"))
     assert result.code == 0, result.err
     assert result.err == f"Delete {what} from account SUB? [y/N]: Deleted {what}\n"
     assert len(writes(api)) == 1

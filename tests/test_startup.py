@@ -129,4 +129,4 @@ def test_dry_run_imports_no_http_client_rich_keyring_or_toml(tmp_path: Any) -> N
 def test_list_imports_no_other_command(tmp_path: Any) -> None:
     proc, modules = run_importtime(tmp_path / "config", "workflow", "list", "--help")
     _check(proc, modules, HEAVY)
-    assert command_modules(modules) == ["workflow.listing"]
+    assert command_modules(modules) == ["workflow.list_cmd"]

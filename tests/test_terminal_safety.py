@@ -62,28 +62,22 @@ def test_a_table_shows_escapes_and_json_stays_exact(run: Any, api: Any) -> None:
     assert json.loads(exact.out)[0]["install"] == [f"d{EVIL}"]
 
 
-def test_a_table_on_a_terminal_neither_runs_escapes_nor_reads_markup(
-    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(output, "_isatty", lambda stream: True)  # the rich table, as on a terminal
-    monkeypatch.setenv("NO_COLOR", "1")
+def test_a_table_on_a_terminal_neither_runs_escapes_nor_reads_markup(run: Any, api: Any) -> None:
     api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": listing(RICH_MARKUP + EVIL)}))
-    result = run("workflow", "list", "-s", SUB, "--no-truncate")
+    terminal = output.Output(stdout_isatty=True, environ={"NO_COLOR": "1"})  # the rich table, as on a terminal
+    result = run("workflow", "list", "-s", SUB, "--no-truncate", out=terminal)
     assert result.code == 0, result.err
     assert "\x1b" not in result.out
     flat = "".join(line.strip() for line in result.out.splitlines())  # --no-truncate folds long cells
     assert (RICH_MARKUP + SHOWN).replace(" ", "") in flat.replace(" ", "")
 
 
-def test_csv_is_exact_into_a_pipe_and_escaped_on_a_terminal(
-    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_csv_is_exact_into_a_pipe_and_escaped_on_a_terminal(run: Any, api: Any) -> None:
     api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": listing(EVIL)}))
     piped = run("workflow", "list", "-s", SUB, "--csv")
     assert list(csv.reader(io.StringIO(piped.out, newline="")))[1][1] == EVIL
 
-    monkeypatch.setattr(output, "_isatty", lambda stream: True)
-    shown = run("workflow", "list", "-s", SUB, "--csv")
+    shown = run("workflow", "list", "-s", SUB, "--csv", out=output.Output(stdout_isatty=True))
     assert "\x1b" not in shown.out
     assert list(csv.reader(io.StringIO(shown.out)))[1][1] == SHOWN
 
@@ -103,15 +97,13 @@ def test_a_message_naming_a_server_string_is_escaped(run: Any, api: Any) -> None
     assert result.err == f"Deleted workflow {SHOWN} (wf_1)\n"
 
 
-def test_an_arg_value_is_exact_into_a_pipe_and_escaped_on_a_terminal(
-    run: Any, api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_arg_value_is_exact_into_a_pipe_and_escaped_on_a_terminal(run: Any, api: Any) -> None:
     workflow = stored_workflow("wf_1", "w")
     workflow["config"]["trigger"]["start"]["workflow"]["args"] = {"greeting": EVIL}
     api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": [workflow]}))
     assert run("workflow", "args", "get", "-w", "w", "greeting", "-s", SUB).out == EVIL + "\n"
-    monkeypatch.setattr(output, "_isatty", lambda stream: True)
-    assert run("workflow", "args", "get", "-w", "w", "greeting", "-s", SUB).out == SHOWN + "\n"
+    terminal = output.Output(stdout_isatty=True)
+    assert run("workflow", "args", "get", "-w", "w", "greeting", "-s", SUB, out=terminal).out == SHOWN + "\n"
 
 
 def test_the_plan_of_diff_is_escaped(run: Any, api: Any, tmp_path: Any) -> None:
@@ -122,3 +114,64 @@ def test_the_plan_of_diff_is_escaped(run: Any, api: Any, tmp_path: Any) -> None:
     assert result.code == 5
     assert f"- delete  {SHOWN} (wf_1)" in result.out.splitlines()
     assert "\x1b" not in result.out + result.err
+
+
+# --- the confirmation prompts: a name from the server can neither erase the question nor draw another ----------
+
+#: a name that, printed raw, erases the line (ESC [2K, CR) and reverses what follows (U+202E)
+PROMPTED = "x\x1b[2K\r\u202eevil"
+PROMPTED_SHOWN = "x\\x1b[2K\\x0d\\u202eevil"
+ALL_DEVICES = "urn:relay-resource:all:device"
+
+
+def _everywhere(name: str) -> dict[str, Any]:
+    workflow = stored_workflow("wf_1", name, install_rule=ALL_DEVICES)
+    del workflow["install"]
+    return workflow
+
+
+PROMPTS = [
+    pytest.param(
+        ["workflow", "delete", "-w", "wf_1"],
+        f"Delete workflow {PROMPTED_SHOWN} (wf_1) from account SUB?",
+        id="workflow delete",
+    ),
+    pytest.param(
+        ["workflow", "install", "-w", "wf_1", "-i", "d9"],
+        f"{PROMPTED_SHOWN} is installed on all devices; install it on only d9 instead?",
+        id="install -i narrowing",
+    ),
+    pytest.param(["workflow", "apply", "--prune"], "Delete 1 workflow ({name})?", id="apply --prune"),
+    pytest.param(["tag", "delete", "t-1"], f"Delete tag t-1 ({PROMPTED_SHOWN}) from account SUB?", id="tag delete"),
+    pytest.param(
+        ["geofence", "delete", "gf-1"], f"Delete geofence gf-1 ({PROMPTED_SHOWN}) from account SUB?", id="geofence"
+    ),
+    pytest.param(
+        ["audio", "delete", "au-1"], f"Delete audio file au-1 ({PROMPTED_SHOWN}) from account SUB?", id="audio delete"
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "prompt"), PROMPTS)
+def test_a_prompt_shows_a_name_from_the_server_escaped(
+    run: Any, api: Any, tmp_path: Any, argv: list[str], prompt: str
+) -> None:
+    from conftest import answering
+
+    manifest = tmp_path / "relay.toml"
+    manifest.write_text('[workflow.a]\ntype = "button"\nuri = "wss://h/p"\n', encoding="utf-8")
+    installed = _everywhere(PROMPTED) if "install" in argv else stored_workflow("wf_1", PROMPTED)
+    api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": [installed]}))
+    tag = {"tag_id": "t-1", "uid": "", "content": {"type": "custom", "category": "rooms", "label": PROMPTED}}
+    api.get("/ibot/relay_nfc_tag/t-1").mock(return_value=httpx.Response(200, json=tag))
+    geofence = {"geofence_id": "gf-1", "label": PROMPTED, "address": "1 Main St", "radius": 100}
+    api.get("/ibot/geofence").mock(return_value=httpx.Response(200, json={"results": [geofence]}))
+    audio = {"id": "au-1", "short_name": PROMPTED, "audio_format": "wave"}
+    api.get("/ibot/custom_audio").mock(return_value=httpx.Response(200, json=[audio]))
+    if "apply" in argv:
+        argv = [*argv, "-f", str(manifest)]
+    result = run(*argv, "-s", SUB, out=answering("n\n"))
+    assert result.code == 0, result.err
+    assert f"{prompt.format(manifest=manifest, name=PROMPTED_SHOWN)} [y/N]: " in result.err
+    assert "\x1b" not in result.err and "\r" not in result.err and "\u202e" not in result.err
+    assert [call.request.method for call in api.calls] == ["GET"]  # the answer was no: nothing was written

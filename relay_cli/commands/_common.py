@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from .. import output
 from ..errors import UsageError
 
 if TYPE_CHECKING:
+    from ..output import Output
     from ..state import State
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -33,7 +33,9 @@ class Invocation:
     """One command line's global options (``-P``, ``-v``, ``--timeout``, wherever they were given) and the State
     made from them the first time a command asks for it (``state``): parsing a command line loads no settings."""
 
-    def __init__(self) -> None:
+    def __init__(self, out: "Output") -> None:
+        #: where the command line's output goes (``app.run``'s)
+        self.out = out
         self.profile: str | None = None
         self.verbose = False
         self.timeout: float | None = None
@@ -43,7 +45,9 @@ class Invocation:
         if self._state is None:
             from ..state import State
 
-            self._state = State(profile_flag=self.profile, verbose=self.verbose, timeout_flag=self.timeout)
+            self._state = State(
+                profile_flag=self.profile, verbose=self.verbose, timeout_flag=self.timeout, out=self.out
+            )
         return self._state
 
     def close(self) -> None:
@@ -53,10 +57,19 @@ class Invocation:
 
 def state(ctx: typer.Context) -> "State":
     """The State of the command line being run."""
+    return _invocation(ctx).state()
+
+
+def output_of(ctx: typer.Context) -> "Output":
+    """The Output of the command line being run, for a command that needs no settings (``version``, ``init``)."""
+    return _invocation(ctx).out
+
+
+def _invocation(ctx: typer.Context) -> Invocation:
     invocation = ctx.find_object(Invocation)
     if invocation is None:  # a command called outside ``relay_cli.app.run``
         raise RuntimeError("no command line is being run")
-    return invocation.state()
+    return invocation
 
 
 SubscriberOpt = Annotated[
@@ -211,24 +224,24 @@ def expand_ids(values: list[str] | None, option: str = "--install") -> list[str]
     return ids
 
 
-def confirmation_possible(yes: bool, refusal: str) -> None:
-    """Without --yes, a confirmation needs a terminal: else a UsageError naming --yes (``refusal`` says what to
-    do). Called before anything is sent, by the commands that know up front that they will ask."""
-    if not yes and not output.stdin_is_interactive():
+def confirmation_possible(out: "Output", yes: bool, refusal: str) -> None:
+    """Without --yes, a confirmation needs a terminal on stdin: else a UsageError naming --yes (``refusal`` says
+    what to do). Called before anything is sent, by the commands that know up front that they will ask."""
+    if not yes and not out.stdin_isatty:
         raise UsageError(refusal, option="--yes")
 
 
-def confirmed(question: str, *, yes: bool, refusal: str) -> bool:
+def confirmed(out: "Output", question: str, *, yes: bool, refusal: str) -> bool:
     """The one confirmation of every command (a delete, a stop, narrowing an install, a prune): True with --yes;
-    on a terminal, the answer to ``question`` (y or yes); without a terminal, ``confirmation_possible``'s
-    UsageError. The caller says what was not done on a no."""
+    on a terminal, the answer to ``question`` (y or yes; ``Output.confirm`` escapes it); without a terminal,
+    ``confirmation_possible``'s UsageError. The caller says what was not done on a no."""
     if yes:
         return True
-    confirmation_possible(yes, refusal)
-    return output.confirm(question)
+    confirmation_possible(out, yes, refusal)
+    return out.confirm(question)
 
 
-# --- the table options of every listing command (the reference's table flags; see relay_cli/listing.py) ---
+# --- the table options of every listing command (the reference's table flags; see relay_cli/table.py) ---
 
 OutputOpt = Annotated[
     str | None,
@@ -256,14 +269,14 @@ NoTruncateOpt = Annotated[bool, typer.Option("--no-truncate", help="Do not short
 
 class TableFlags:
     """The table options a listing command was given (``@listing_command`` collects them, named as the
-    keywords of ``relay_cli.listing.options``)."""
+    keywords of ``relay_cli.table.options``)."""
 
     def __init__(self, **given: Any) -> None:
         self.given = given
 
     def options(self, table: Any, **more: Any) -> Any:
         """Checked against the command's columns (a UsageError naming the flag, before anything is sent)."""
-        from ..listing import options
+        from ..table import options
 
         return options(table, **self.given, **more)
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .. import output
 from ..errors import ApiNotFoundError, NotFoundError, UsageError
 from ._common import confirmation_possible, confirmed
 
@@ -138,7 +137,7 @@ def delete(
     found (exit 3 when it is not there); --dry-run says what would be deleted and sends nothing; on a terminal
     the user is asked; then the DELETE, and the report (--json: the deleted item, with ``"deleted": true``)."""
     if not dry_run:
-        confirmation_possible(yes, DELETE_REFUSAL)
+        confirmation_possible(st.out, yes, DELETE_REFUSAL)
     subscriber = st.subscriber_id(subscriber_flag)
     client = st.client()
     item = resource.find(client, subscriber, ident)
@@ -150,14 +149,11 @@ def delete(
             intro=f"Would delete {what} from account {subscriber}",
         )  # fmt: skip
         return
-    if not confirmed(f"Delete {what} from account {subscriber}?", yes=yes, refusal=DELETE_REFUSAL):
-        output.message("Not deleted.")
+    if not confirmed(st.out, f"Delete {what} from account {subscriber}?", yes=yes, refusal=DELETE_REFUSAL):
+        st.out.message("Not deleted.")
         return
     resource.remove(client, subscriber, key)
-    if as_json:
-        output.print_json({**item, "deleted": True})
-    else:
-        output.success(f"Deleted {what}")
+    st.out.render({**item, "deleted": True}, f"Deleted {what}", as_json=as_json)
 
 
 def dry_run_report(
@@ -175,9 +171,9 @@ def dry_run_report(
     the request's body, or for a request that has none (a DELETE) the item it would act on. ``body`` None:
     nothing on stdout."""
     if not as_json:
-        output.message(f"Dry run, nothing sent. {intro}: {request_line(st, method, path, query)}")
+        st.out.message(f"Dry run, nothing sent. {intro}: {request_line(st, method, path, query)}")
     if body is not None:
-        output.print_json(body)
+        st.out.json(body)
 
 
 def request_line(st: State, method: str, path: str, query: dict[str, Any]) -> str:

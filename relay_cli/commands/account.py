@@ -21,14 +21,16 @@ def devices(
     flags: TableFlags,
 ) -> None:
     """List the account's device (and user) ids: what -i/--install takes."""
-    from ..listing import Column, select, show
+    from ..table import Column, select, show
 
     table = [Column("id", "Device ID", str)]
     opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     ids = select([str(d) for d in st.client().device_ids(subscriber)], opts)
-    show(ids, opts, empty=f"No devices in account {subscriber}.", filtered_empty="No devices match the filters.")
+    show(
+        ids, opts, st.out, empty=f"No devices in account {subscriber}.", filtered_empty="No devices match the filters."
+    )
 
 
 @command(epilog=examples("relay group list", "relay group list --json"))
@@ -40,7 +42,7 @@ def list_groups(
     flags: TableFlags,
 ) -> None:
     """List the account's groups and their members."""
-    from ..listing import Column, field, select, show
+    from ..table import Column, field, select, show
 
     table = [
         Column("id", "Group ID", field("group_id")),
@@ -51,4 +53,6 @@ def list_groups(
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     groups = select([g for g in st.client().groups(subscriber) if isinstance(g, dict)], opts)
-    show(groups, opts, empty=f"No groups in account {subscriber}.", filtered_empty="No groups match the filters.")
+    show(
+        groups, opts, st.out, empty=f"No groups in account {subscriber}.", filtered_empty="No groups match the filters."
+    )

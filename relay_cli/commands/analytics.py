@@ -4,7 +4,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import output
 from ..core import analytics as an
 from ..core.analytics import DEFAULT_LIMIT
 from ..errors import UsageError
@@ -12,6 +11,7 @@ from ._common import SubscriberOpt, TableFlags, command, examples, listing_comma
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient
+    from ..output import Output
 
 EPILOG = examples(
     "relay analytics",
@@ -110,7 +110,7 @@ def analytics(
     flags: TableFlags,
 ) -> None:
     """Show the account's analytics events, filtered by category, workflow, instance, user, type and time."""
-    from ..listing import Column, field, select, show
+    from ..table import Column, field, select, show
 
     table = [
         Column("timestamp", "Timestamp", field("timestamp")),
@@ -152,11 +152,11 @@ def analytics(
         lambda q: client.analytics_events(subscriber, **q), query, limit=None if all_events else limit, cursor=cursor
     )
     events = select(events, opts)
-    show(events, opts, empty="No analytics events match.")
+    show(events, opts, st.out, empty="No analytics events match.")
     if opts.fmt == "table" and events:
         noun = "event" if len(events) == 1 else "events"
-        output.message(f"{len(events)} {noun}.")
-    more(next_cursor)
+        st.out.message(f"{len(events)} {noun}.")
+    more(st.out, next_cursor)
 
 
 # --- shared with `relay user assignments`, which pages the same way -----------------------------------
@@ -181,9 +181,9 @@ def window(oldest: str | None, latest: str | None, limit: int, cursor: str | Non
     return bounds["--oldest"], bounds["--latest"]
 
 
-def more(next_cursor: str | None) -> None:
+def more(out: "Output", next_cursor: str | None) -> None:
     if next_cursor:
-        output.message(f"More events match: add --cursor {next_cursor} (or use --all).")
+        out.message(f"More events match: add --cursor {next_cursor} (or use --all).")
 
 
 def _workflow_id(client: "RelayClient", subscriber: str, ref: str) -> str:

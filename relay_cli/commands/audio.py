@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .. import output
 from ..errors import ApiError, RelayError, UsageError
 from ._common import (
     DeleteDryRunOpt,
@@ -24,6 +23,7 @@ from ._resource import Resource, delete as delete_item, dry_run_report, item_id
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient
+    from ..output import Output
 
 
 #: the account's custom audio files: no GET by id in the API, so an id is looked up in the listing
@@ -63,12 +63,12 @@ def _check_file(path: str) -> Any:
         raise UsageError(f"{path}: {exc}", option="--file") from None
 
 
-def _progress_bar(size: int) -> Any:
+def _progress_bar(out: "Output", size: int) -> Any:
     """(bar, progress) when stderr is a terminal and the file is large, else (None, None); ``progress(n)``
     sets the bytes sent so far (an upload that is retried starts again from 0)."""
     bar = None
     if size > PROGRESS_MIN_BYTES:
-        bar = output.progress(
+        bar = out.progress(
             lambda rp: (rp.TextColumn("uploading"), rp.BarColumn(), rp.DownloadColumn(), rp.TransferSpeedColumn())
         )
     if bar is None:
@@ -124,7 +124,7 @@ def create(
         missing = "an id for the new audio" if not audio_id else "an upload URL"
         removed = _remove(client, subscriber, str(audio_id)) if audio_id else None
         raise ApiError(f"the server did not return {missing}" + _cleanup_note(audio_id, removed))
-    bar, progress = _progress_bar(info.size)
+    bar, progress = _progress_bar(st.out, info.size)
     try:
         if bar is not None:
             with bar:
@@ -137,12 +137,13 @@ def create(
             exc.message = f"{exc.message}{_cleanup_note(audio_id, removed)}"
             exc.args = (exc.message,)
         raise
-    if json_output:
-        output.print_json(record)
-        return
-    output.success(f"Uploaded '{name}' with ID '{audio_id}' ({info.size} bytes, {info.describe()})")
-    output.message(f"  Play it in workflows as relay-static://{name}")
-    output.message(f"  Delete it with: relay audio delete {audio_id}")
+
+    def human() -> None:
+        st.out.success(f"Uploaded '{name}' with ID '{audio_id}' ({info.size} bytes, {info.describe()})")
+        st.out.message(f"  Play it in workflows as relay-static://{name}")
+        st.out.message(f"  Delete it with: relay audio delete {audio_id}")
+
+    st.out.render(record, human, as_json=json_output)
 
 
 def _remove(client: "RelayClient", subscriber: str, audio_id: str) -> bool:
@@ -171,7 +172,7 @@ def list_audio(
     flags: TableFlags,
 ) -> None:
     """List the account's custom audio files."""
-    from ..listing import Column, field, select, show
+    from ..table import Column, field, select, show
 
     table = [Column("id", "ID", field("id")), Column("name", "Name", field("short_name")),
              Column("format", "Format", field("audio_format"))]  # fmt: skip
@@ -182,6 +183,7 @@ def list_audio(
     show(
         files,
         opts,
+        st.out,
         empty="No custom audio files have been uploaded yet; use `relay audio create --help` to get started.",
         filtered_empty="No custom audio files match the filters.",
     )

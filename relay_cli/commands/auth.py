@@ -1,11 +1,9 @@
 """Logging in and the account: ``relay login | logout | whoami | token generate | subscriber ... | env``."""
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .. import output
 from ..core import redact
 from ..errors import AuthError, RelayError, UsageError
 from ._common import JsonOpt, SubscriberOpt, command, examples, state
@@ -55,7 +53,7 @@ def _sdk_or_cli_login(st: "State", client_id: str, no_browser: bool) -> dict[str
         redirect_uri=str(settings.get("auth_redirect_uri")),
         browser=not no_browser,
         log=st.http_log(),
-        say=output.message,
+        say=st.out.message,
         request_timeout=st.timeout(),
     )
 
@@ -85,18 +83,18 @@ def login(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
 
     who = identity(jwt_claims(doc.get("id_token")))
     label = who["email"] or who["name"] or who["user_id"] or "you"
-    output.success(f"Logged in as {label} to {st.api_url} (profile {st.profile_name}); tokens stored in {where}.")
+    st.out.success(f"Logged in as {label} to {st.api_url} (profile {st.profile_name}); tokens stored in {where}.")
     st.announce_target(before)
     if not st.store.profiles().get(st.profile_name, {}).get("subscriber_id"):
         try:
             contexts = st.client().authz_context()
         except RelayError as err:
-            output.warning(f"could not look up your default account: {err.message}")
+            st.out.warning(f"could not look up your default account: {err.message}")
             return
         ids = [str(c["subscriber_id"]) for c in contexts if isinstance(c, dict) and c.get("subscriber_id")]
         if ids:
             st.store.set(st.profile_name, "subscriber_id", ids[0])
-            output.message(f"Default account {ids[0]} saved as the profile's subscriber_id.")
+            st.out.message(f"Default account {ids[0]} saved as the profile's subscriber_id.")
 
 
 @command(epilog=examples("relay logout"))
@@ -109,7 +107,7 @@ def logout(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
     stored = st.stored_tokens()
     where = f"{st.api_url} (profile {st.profile_name})"
     if not stored:
-        output.message(f"Not logged in to {where}: nothing to do.")
+        st.out.message(f"Not logged in to {where}: nothing to do.")
         return
     ended = True
     if stored.get("refresh_token"):
@@ -126,11 +124,11 @@ def logout(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
     except RelayError as err:
         ended_note = "the issuer ended the session, but " if stored.get("refresh_token") and ended else ""
         raise RelayError(f"not logged out of {where}: {ended_note}{err.message}", hint=err.hint) from None
-    output.success(f"Logged out of {where}.")
+    st.out.success(f"Logged out of {where}.")
     if not ended:
-        output.warning("the issuer could not be told to end the session; the tokens were deleted here")
+        st.out.warning("the issuer could not be told to end the session; the tokens were deleted here")
     if st.environ.get("RELAY_API_KEY"):
-        output.message("note: RELAY_API_KEY is still set and is still used")
+        st.out.message("note: RELAY_API_KEY is still set and is still used")
 
 
 @command(epilog=examples("relay whoami", "relay whoami --json"))
@@ -143,11 +141,6 @@ def whoami(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output:
     caps = info.get("capabilities") if isinstance(info, dict) else None
     caps = {k: caps[k] for k in CAPABILITIES if k in caps} if isinstance(caps, dict) else {}
     result = {**who, "default_account": account, "capabilities": caps}
-    if json_output:
-        output.print_json(result)
-        return
-    from ..listing import Column, table
-
     rows = [
         ("Name", who["name"] or "(unknown)"),
         ("Email", who["email"] or "(unknown)"),
@@ -155,7 +148,10 @@ def whoami(ctx: typer.Context, subscriber_id: SubscriberOpt = None, json_output:
         ("Default account", account),
         ("Capabilities", ", ".join(k for k, v in caps.items() if v) or "(none)"),
     ]
-    table([Column("key", "Key", lambda kv: kv[0]), Column("value", "Value", lambda kv: str(kv[1]))], rows)
+    from ..table import Column, draw
+
+    columns = [Column("key", "Key", lambda kv: kv[0]), Column("value", "Value", lambda kv: str(kv[1]))]
+    st.out.render(result, lambda: draw(columns, rows, st.out), as_json=json_output)
 
 
 @command(epilog=examples("relay token generate", "relay token generate --no-browser > sdk-token"))
@@ -170,9 +166,8 @@ def generate(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
             "the issuer returned no refresh token",
             hint="log out of Relay in the browser, then run this again and tick 'Remember me' when logging in",
         )
-    output.message(f"SDK token for {st.api_url} (env {st.settings.get('env')}):")
-    sys.stdout.write(f"{refresh}\n")
-    sys.stdout.flush()
+    st.out.message(f"SDK token for {st.api_url} (env {st.settings.get('env')}):")
+    st.out.write(f"{refresh}\n")
 
 
 # --- subscriber -------------------------------------------------------------------------------------
@@ -187,11 +182,12 @@ def subscriber_get(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         source = st.settings.values["subscriber_id"].source
     else:
         configured, source = st.subscriber_id(), "server (your login's default account)"
-    if json_output:
-        output.print_json({"subscriber_id": configured, "source": source})
-    else:
-        print(configured)
-        output.message(f"(from {source})")
+
+    def human() -> None:
+        st.out.write(f"{configured}\n")
+        st.out.message(f"(from {source})")
+
+    st.out.render({"subscriber_id": configured, "source": source}, human, as_json=json_output)
 
 
 @command(epilog=examples("relay subscriber set 1a2b3c4d", "relay -P qa subscriber set -s 1a2b3c4d"))
@@ -220,9 +216,9 @@ def subscriber_set(
             "the `local` sandbox profile cannot be changed", option="profile", hint="select another profile with -P"
         )
     st.store.set(profile, "subscriber_id", value.strip())
-    output.success(f"Default account of profile {profile} is now {value.strip()}.")
+    st.out.success(f"Default account of profile {profile} is now {value.strip()}.")
     if st.environ.get("RELAY_SUBSCRIBER_ID"):
-        output.warning("RELAY_SUBSCRIBER_ID is set and overrides the profile's subscriber_id")
+        st.out.warning("RELAY_SUBSCRIBER_ID is set and overrides the profile's subscriber_id")
 
 
 @command(epilog=examples("relay subscriber list", "relay subscriber list --json"))
@@ -230,17 +226,17 @@ def subscriber_list(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """List the accounts your login can act on (the first is the default)."""
     st = state(ctx)
     contexts = [c for c in st.client().authz_context() if isinstance(c, dict) and c.get("subscriber_id")]
-    if json_output:
-        output.print_json(contexts)
-        return
-    from ..listing import Column, table
+    from ..table import Column, draw
 
     columns = [
         Column("id", "Subscriber ID", lambda ic: str(ic[1]["subscriber_id"])),
         Column("name", "Name", lambda ic: str(ic[1].get("name") or "")),
         Column("default", "Default", lambda ic: "*" if ic[0] == 0 else ""),
     ]
-    table(columns, list(enumerate(contexts)), empty="Your login names no accounts.")
+    st.out.render(
+        contexts, lambda: draw(columns, list(enumerate(contexts)), st.out, empty="Your login names no accounts."),
+        as_json=json_output,
+    )  # fmt: skip
 
 
 # --- env ---------------------------------------------------------------------------------------------
@@ -288,11 +284,6 @@ def env(
             for name, value in sorted(st.environ.items())
             if name.startswith("RELAY_")
         }
-    if json_output:
-        output.print_json(result)
-        return
-    from ..listing import Column, table
-
     shown = [
         (
             k,
@@ -305,11 +296,11 @@ def env(
     ]
     if process:
         shown += [(name, value, "process") for name, value in result["process"].items()]
-    table(
-        [
-            Column("key", "Key", lambda r: r[0]),
-            Column("value", "Value", lambda r: r[1]),
-            Column("source", "Source", lambda r: str(r[2])),
-        ],
-        shown,
-    )
+    from ..table import Column, draw
+
+    columns = [
+        Column("key", "Key", lambda r: r[0]),
+        Column("value", "Value", lambda r: r[1]),
+        Column("source", "Source", lambda r: str(r[2])),
+    ]
+    st.out.render(result, lambda: draw(columns, shown, st.out), as_json=json_output)

@@ -7,14 +7,13 @@ answers from the command tree (subcommands, flags, the choices of ``--trigger`` 
 """
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ..errors import UsageError
-from ._common import command, examples
+from ._common import command, examples, output_of
 
 PROG = "relay"
 COMPLETE_VAR = "_RELAY_COMPLETE"
@@ -121,8 +120,8 @@ def _next_step(shell: str, path: Path) -> str:
     ),
     no_args_is_help=True,
 )
-def show(shell: ShellArg) -> None:
-    sys.stdout.write(script(_shell(shell)))
+def show(ctx: typer.Context, shell: ShellArg) -> None:
+    output_of(ctx).write(script(_shell(shell)))
 
 
 @command(
@@ -132,6 +131,7 @@ def show(shell: ShellArg) -> None:
     no_args_is_help=True,
 )
 def install(
+    ctx: typer.Context,
     shell: ShellArg,
     path: Annotated[
         Path | None,
@@ -158,8 +158,9 @@ def install(
         atomic_write(target, script(name), mode=0o666 & ~mask)
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}", option="--path") from None
-    print(f"installed {name} completion in {target}", file=sys.stderr)
-    print(_next_step(name, target), file=sys.stderr)
+    out = output_of(ctx)
+    out.message(f"installed {name} completion in {target}")
+    out.message(_next_step(name, target))
 
 
 def setup_protocol() -> None:

@@ -4,7 +4,6 @@ from typing import Annotated
 
 import typer
 
-from .. import output
 from ._common import (
     DeleteDryRunOpt,
     DryRunOpt,
@@ -87,11 +86,8 @@ def create(
         return
     subscriber = st.subscriber_id(subscriber_id)
     created = st.client().create_geofence(subscriber, body)
-    if json_output:
-        output.print_json(created)
-    else:
-        gid = created.get("geofence_id")
-        output.success(f"Created geofence {name}" + (f" ({gid})" if gid else ""))
+    gid = created.get("geofence_id")
+    st.out.render(created, f"Created geofence {name}" + (f" ({gid})" if gid else ""), as_json=json_output)
 
 
 @command(
@@ -106,7 +102,7 @@ def list_geofences(
 ) -> None:
     """List the account's geofences."""
     from ..core.resources import geofence_coordinates
-    from ..listing import Column, field, select, show
+    from ..table import Column, field, select, show
 
     table = [
         Column("id", "ID", field("geofence_id")),
@@ -122,6 +118,7 @@ def list_geofences(
     show(
         geofences,
         opts,
+        st.out,
         empty=f"No geofences in account {subscriber}.",
         filtered_empty="No geofences match the filters.",
     )

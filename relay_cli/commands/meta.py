@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from .. import __version__, output
+from .. import __version__
 from ..errors import UsageError
-from ._common import JsonOpt, command, examples
+from ._common import JsonOpt, command, examples, output_of
 
 
 @command(epilog=examples("relay help", "relay help workflow create call"))
@@ -33,16 +33,15 @@ def help_command(
             where = current.command_path
             raise UsageError(f"{where} has no command {name!r} (see `{where} --help`)")
         current = type(ctx)(found, info_name=name, parent=current)
-    sys.stdout.write(current.get_help() + "\n")
+    output_of(ctx).write(current.get_help() + "\n")
 
 
 @command(epilog=examples("relay version", "relay version --json"))
-def version(json_output: JsonOpt = False) -> None:
+def version(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Print the version of relay (the same as --version); --json adds Python and the platform."""
-    if json_output:
-        output.print_json({"version": __version__, "python": platform.python_version(), "platform": sys.platform})
-    else:
-        sys.stdout.write(f"relay {__version__}\n")
+    out = output_of(ctx)
+    data = {"version": __version__, "python": platform.python_version(), "platform": sys.platform}
+    out.render(data, lambda: out.write(f"relay {__version__}\n"), as_json=json_output)
 
 
 @command(epilog=examples("relay update", 'eval "$(relay update)"    # run it'))

@@ -4,7 +4,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .. import output
 from ..config.keys import PROFILE_KEYS
 from ..core.redact import userinfo
 from ..errors import NotFoundError, UsageError
@@ -34,10 +33,7 @@ def list_profiles(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     for row in rows:  # a host written by hand with user:password@ in it: never shown
         if isinstance(row.get("host"), str):
             row["host"] = userinfo(row["host"])
-    if json_output:
-        output.print_json(rows)
-        return
-    from ..listing import Column, field, table
+    from ..table import Column, draw, field
 
     columns = [
         Column("current", "", lambda r: "*" if r["current"] else ""),
@@ -46,7 +42,7 @@ def list_profiles(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         Column("host", "Host", lambda r: "(built-in local sandbox)" if r.get("builtin") else str(r.get("host", ""))),
         Column("subscriber", "Subscriber", field("subscriber_id")),
     ]
-    table(columns, rows)
+    st.out.render(rows, lambda: draw(columns, rows, st.out), as_json=json_output)
 
 
 def _token_source(st: "State", settings: Any) -> str:
@@ -85,10 +81,7 @@ def show(
         api_url = f"local sandbox ({sandbox_db(st.environ)})"
     rows["api_url"] = {"value": api_url, "source": settings.api_url.source}
     rows["token"] = {"value": None, "source": _token_source(st, settings)}
-    if json_output:
-        output.print_json(rows)
-        return
-    from ..listing import Column, table
+    from ..table import Column, draw
 
     def value(item: tuple[str, dict[str, Any]]) -> str:
         key, row = item
@@ -98,7 +91,7 @@ def show(
 
     columns = [Column("key", "Key", lambda item: item[0]), Column("value", "Value", value),
                Column("source", "Source", lambda item: str(item[1]["source"]))]  # fmt: skip
-    table(columns, list(rows.items()))
+    st.out.render(rows, lambda: draw(columns, list(rows.items()), st.out), as_json=json_output)
 
 
 @command(epilog=examples("relay profile use qa"))
@@ -107,7 +100,7 @@ def use(ctx: typer.Context, name: NameArg) -> None:
     st = state(ctx)
     before = st.later_target()
     st.store.use(name)
-    output.success(f"Now using profile {name}")
+    st.out.success(f"Now using profile {name}")
     st.announce_target(before)
 
 
@@ -141,7 +134,7 @@ def set_value(
     name = _target_profile(ctx)
     before = st.later_target()
     st.store.set(name, key, value)
-    output.success(f"Set {key} on profile {name}")
+    st.out.success(f"Set {key} on profile {name}")
     st.announce_target(before)
 
 
@@ -156,10 +149,10 @@ def unset_value(ctx: typer.Context, key: KeyArg) -> None:
     name = _target_profile(ctx)
     before = st.later_target()
     if st.store.unset(name, key):
-        output.success(f"Unset {key} on profile {name}")
+        st.out.success(f"Unset {key} on profile {name}")
         st.announce_target(before)
     else:
-        output.message(f"{key} was not set on profile {name}")
+        st.out.message(f"{key} was not set on profile {name}")
 
 
 @command(
@@ -192,7 +185,7 @@ def add(
     st.store.add(name, values)
     if use:
         st.store.use(name)
-    output.success(f"Added profile {name}" + (" and selected it" if use else ""))
+    st.out.success(f"Added profile {name}" + (" and selected it" if use else ""))
     st.announce_target(before)
 
 
@@ -202,5 +195,5 @@ def remove(ctx: typer.Context, name: NameArg) -> None:
     st = state(ctx)
     before = st.later_target()
     st.store.remove(name)
-    output.success(f"Removed profile {name}")
+    st.out.success(f"Removed profile {name}")
     st.announce_target(before)

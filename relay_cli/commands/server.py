@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from .. import output
 from ..errors import UsageError
 from ._common import JsonOpt, command, examples, state
 
@@ -64,7 +63,7 @@ def server(
     path = Path(db).expanduser() if db else sandbox_db(st.environ)
     token = token or secrets.token_urlsafe(24)
     if not is_loopback(host):
-        output.warning(f"listening on {host}: anyone who can reach it and has the token can use this sandbox")
+        st.out.warning(f"listening on {host}: anyone who can reach it and has the token can use this sandbox")
 
     from ..local.server import serve
     from ..local.store import SandboxStore, SandboxUnavailable
@@ -78,12 +77,12 @@ def server(
 
     def ready(base_url: str) -> None:
         if json_output:  # one line, so a script can read it as soon as the server listens
-            print(json.dumps({"base_url": base_url, "token": token, "db": str(path)}), flush=True)
+            st.out.write(json.dumps({"base_url": base_url, "token": token, "db": str(path)}) + "\n")
             return
-        print(f"Relay sandbox listening on {base_url}  (database {path})", flush=True)
-        print(f"  export RELAY_HOST={base_url}", flush=True)
-        print(f"  export RELAY_API_KEY={token}", flush=True)
-        output.message("Press Ctrl-C to stop.")
+        st.out.write(f"Relay sandbox listening on {base_url}  (database {path})\n")
+        st.out.write(f"  export RELAY_HOST={base_url}\n")
+        st.out.write(f"  export RELAY_API_KEY={token}\n")
+        st.out.message("Press Ctrl-C to stop.")
 
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -99,4 +98,4 @@ def server(
         ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    output.message("Sandbox stopped.")
+    st.out.message("Sandbox stopped.")

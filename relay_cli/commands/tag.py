@@ -4,7 +4,6 @@ from typing import Annotated
 
 import typer
 
-from .. import output
 from ..errors import UsageError
 from ._common import (
     DeleteDryRunOpt,
@@ -101,11 +100,8 @@ def create(
         return
     subscriber = st.subscriber_id(subscriber_id)
     created = st.client().create_nfc_tag(subscriber, body)
-    if json_output:
-        output.print_json(created)
-    else:
-        tid = created.get("tag_id")
-        output.success(f"Created tag {label}" + (f" ({tid})" if tid else ""))
+    tid = created.get("tag_id")
+    st.out.render(created, f"Created tag {label}" + (f" ({tid})" if tid else ""), as_json=json_output)
 
 
 @command(epilog=examples("relay tag list", "relay tag list -c rooms --json"))
@@ -125,7 +121,7 @@ def list_tags(
 ) -> None:
     """List the tag configurations."""
     from ..core.resources import TAG_TYPES, filter_tags, tag_field
-    from ..listing import Column, field, select, show
+    from ..table import Column, field, select, show
 
     if tag_type not in TAG_TYPES:
         from ..core import suggest
@@ -142,7 +138,7 @@ def list_tags(
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     tags = select(filter_tags(st.client().nfc_tags(subscriber), tag_type=tag_type, category=category), opts)
-    show(tags, opts, empty="No tags configured.", filtered_empty="No tags match the filters.")
+    show(tags, opts, st.out, empty="No tags configured.", filtered_empty="No tags match the filters.")
 
 
 @command(
@@ -175,10 +171,7 @@ def update(
         dry_run_report(st, "PUT", TAG.path_of(tid), {"subscriber_id": subscriber}, body, json_output)
         return
     client.update_nfc_tag(subscriber, tid, body)
-    if json_output:
-        output.print_json({"tag_id": tid, **body})
-    else:
-        output.success(f"Updated tag {tid}")
+    st.out.render({"tag_id": tid, **body}, f"Updated tag {tid}", as_json=json_output)
 
 
 @command(

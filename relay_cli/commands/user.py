@@ -27,7 +27,7 @@ def list_users(
     flags: TableFlags,
 ) -> None:
     """List the account's user profiles (name and id), sorted by name."""
-    from ..listing import Column, field, select, show
+    from ..table import Column, field, select, show
 
     table = [Column("name", "User Name", field("username")), Column("id", "User ID", field("user_profile_id"))]
     opts = flags.options(table)
@@ -38,7 +38,7 @@ def list_users(
         for p in st.client().user_profiles(subscriber)
     ]
     profiles.sort(key=lambda p: (str(p["username"] or "").casefold(), str(p["user_profile_id"] or "")))
-    show(select(profiles, opts), opts, empty=f"No user profiles in account {subscriber}.",
+    show(select(profiles, opts), opts, st.out, empty=f"No user profiles in account {subscriber}.",
          filtered_empty="No user profiles match the filters.")  # fmt: skip
 
 
@@ -69,7 +69,7 @@ def assignments(
 ) -> None:
     """List which user profile was assigned to which device, and when (the account's audit events)."""
     from ..core import resources
-    from ..listing import Column, field, select, show
+    from ..table import Column, field, select, show
 
     table = [
         Column("user", "User ID", field("id")),
@@ -93,5 +93,5 @@ def assignments(
         lambda q: client.audit_events(subscriber, **q), query, limit=None if all_events else limit, cursor=cursor
     )
     found = select([resources.assignment(e) for e in events], opts)
-    show(found, opts, empty="No user profile assignments match.")
-    more(next_cursor)
+    show(found, opts, st.out, empty="No user profile assignments match.")
+    more(st.out, next_cursor)

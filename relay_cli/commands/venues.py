@@ -23,14 +23,16 @@ def venues(
     flags: TableFlags,
 ) -> None:
     """List the account's indoor positioning venues."""
-    from ..listing import Column, field, select, show
+    from ..table import Column, field, select, show
 
     table = [Column("id", "Venue ID", field("venue_id")), Column("name", "Name", field("venue_name"))]
     opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     found = select(st.client().venues(subscriber), opts)
-    show(found, opts, empty=f"No venues in account {subscriber}.", filtered_empty="No venues match the filters.")
+    show(
+        found, opts, st.out, empty=f"No venues in account {subscriber}.", filtered_empty="No venues match the filters."
+    )
 
 
 @command(epilog=examples("relay positions -v venue-hq", "relay positions -v venue-hq --json"))
@@ -46,7 +48,7 @@ def positions(
     flags: TableFlags,
 ) -> None:
     """List the positions of an indoor positioning venue."""
-    from ..listing import Column, field, select, show
+    from ..table import Column, field, select, show
 
     table = [
         Column("id", "Position ID", field("position_id")),
@@ -57,4 +59,10 @@ def positions(
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     found = select(st.client().positions(subscriber, venue_id), opts)
-    show(found, opts, empty=f"No positions in venue {venue_id}.", filtered_empty="No positions match the filters.")
+    show(
+        found,
+        opts,
+        st.out,
+        empty=f"No positions in venue {venue_id}.",
+        filtered_empty="No positions match the filters.",
+    )

@@ -4,7 +4,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ... import output
 from ...errors import NotFoundError, UsageError
 from .._common import (
     ArgOpt,
@@ -21,6 +20,7 @@ from .._common import (
 from .._resource import find_workflow as find
 
 if TYPE_CHECKING:
+    from ...output import Output
     from ...state import State
 
 
@@ -34,20 +34,17 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _show(args: dict[str, Any], as_json: bool) -> None:
+def _show(out: "Output", args: dict[str, Any], as_json: bool) -> None:
     """--json: the args object; else a table of (name, value, type)."""
     from ...core.workflow import format_value
-    from ...listing import Column, table
+    from ...table import Column, draw
 
-    if as_json:
-        output.print_json(args)
-        return
     columns = [
         Column("name", "Name", lambda kv: kv[0]),
         Column("value", "Value", lambda kv: format_value(kv[1])),
         Column("type", "Type", lambda kv: _type_name(kv[1])),
     ]
-    table(columns, list(args.items()), empty="The workflow has no args.")
+    out.render(args, lambda: draw(columns, list(args.items()), out, empty="The workflow has no args."), as_json=as_json)
 
 
 def _update(
@@ -62,8 +59,8 @@ def _update(
         render.dry_run(st, "POST", "/ibot/workflow", subscriber, body, as_json)
         return
     saved = st.client().save_workflow(subscriber, body)
-    output.success(f"Updated the args of {workflow.get('name')} ({workflow.get('workflow_id')})")
-    _show(wf.args_of(saved[0]) if saved else args, as_json)
+    st.out.success(f"Updated the args of {workflow.get('name')} ({workflow.get('workflow_id')})")
+    _show(st.out, wf.args_of(saved[0]) if saved else args, as_json)
 
 
 @command(epilog=examples("relay workflow args list -w my_auto_answer"))
@@ -73,8 +70,9 @@ def list_args(
     """List a workflow's args with their types."""
     from ...core import workflow as wf
 
-    _, workflow = find(state(ctx), subscriber_id, workflow_id)
-    _show(wf.args_of(workflow), json_output)
+    st = state(ctx)
+    _, workflow = find(st, subscriber_id, workflow_id)
+    _show(st.out, wf.args_of(workflow), json_output)
 
 
 @command(epilog=examples("relay workflow args get -w my_auto_answer greeting"))
@@ -88,16 +86,14 @@ def get_arg(
     """Print one arg's value (strings as they are; --json for the typed JSON value)."""
     from ...core import workflow as wf
 
-    _, workflow = find(state(ctx), subscriber_id, workflow_id)
+    st = state(ctx)
+    _, workflow = find(st, subscriber_id, workflow_id)
     args = wf.args_of(workflow)
     if name not in args:
         raise NotFoundError(
             f"{workflow.get('name')} has no arg named {name!r}", hint="`relay workflow args list -w ...` shows them"
         )
-    if json_output:
-        output.print_json(args[name])
-    else:
-        output.print_value(wf.format_value(args[name]))
+    st.out.render(args[name], lambda: st.out.value(wf.format_value(args[name])), as_json=json_output)
 
 
 @command(epilog=examples("relay workflow args set -w my_auto_answer -a greeting=hello -b record=true -r volume=7"))
@@ -143,10 +139,9 @@ def unset_args(
     current = wf.args_of(workflow)
     missing = [n for n in names if n not in current]
     if missing:
-        output.warning(f"{workflow.get('name')} has no arg named {', '.join(missing)}")
+        st.out.warning(f"{workflow.get('name')} has no arg named {', '.join(missing)}")
     if len(missing) == len(names):
-        output.message("Nothing to change.")
-        if json_output:
-            output.print_json(current)
+        st.out.message("Nothing to change.")
+        st.out.render(current, None, as_json=json_output)
         return
     _update(st, subscriber, workflow, {k: v for k, v in current.items() if k not in names}, dry_run, json_output)

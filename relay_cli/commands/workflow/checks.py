@@ -3,10 +3,10 @@
 
 from typing import TYPE_CHECKING, Any
 
-from ... import output
 from ...errors import CheckFailed
 
 if TYPE_CHECKING:
+    from ...output import Output
     from ...state import State
 
 #: seconds the WebSocket opening handshake may take (DNS, TCP, TLS and upgrade)
@@ -37,10 +37,10 @@ def findings(
     return found
 
 
-def report(found: list[Any], *, strict: bool, action: str) -> None:
+def report(out: "Output", found: list[Any], *, strict: bool, action: str) -> None:
     """Each finding as a warning on stderr; with ``strict``, any finding stops ``action`` (exit 6)."""
     for finding in found:
-        output.warning(finding.message)
+        out.warning(finding.message)
     if strict and found:
         raise CheckFailed(
             f"{len(found)} preflight check{'s' if len(found) != 1 else ''} failed (--strict), so {action}",
@@ -48,12 +48,12 @@ def report(found: list[Any], *, strict: bool, action: str) -> None:
         )
 
 
-def concluded(found: list[Any], checked: int, *, warn_only: bool, as_json: bool) -> None:
+def concluded(out: "Output", found: list[Any], checked: int, *, warn_only: bool, as_json: bool) -> None:
     """``relay workflow check``'s verdict: each finding as a warning (not with --json: the findings are in the
     output), then, unless ``warn_only``, exit 6 when there is any."""
     if not as_json:
         for finding in found:
-            output.warning(finding.message)
+            out.warning(finding.message)
     if found and not warn_only:
         problems = f"{len(found)} problem{'s' if len(found) != 1 else ''}"
         raise CheckFailed(
@@ -76,4 +76,4 @@ def before_save(
         existing = st.client().list_workflows(subscriber)
     wid = body.get("workflow_id")
     account = [w for w in existing if not (wid and w.get("workflow_id") == wid)] + [body]
-    report(findings([body], account), strict=strict, action="nothing was sent")
+    report(st.out, findings([body], account), strict=strict, action="nothing was sent")

@@ -200,7 +200,7 @@ def _save(
 
         before_save(st, subscriber, body, existing, strict=checks["strict"])
     saved = st.client().save_workflow(subscriber, body)
-    render.saved(st, saved or [body], "Created", common["json_output"])
+    render.saved(st.out, saved or [body], "Created", common["json_output"])
 
 
 def _completer(values: tuple[str, ...]) -> Callable[[str], list[str]]:

@@ -5,16 +5,16 @@ The manifest format and the plan live in ``core.manifest`` and ``core.plan``; ca
 and prints.
 """
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ... import __version__, output
+from ... import __version__
 from ...errors import EXIT_CHANGES_PENDING, EXIT_INTERRUPTED, RelayError, UsageError
 from .._common import JsonOpt, NoCheckOpt, StrictOpt, SubscriberOpt, YesOpt, command, confirmed, examples, state
 
 if TYPE_CHECKING:
+    from ...output import Output
     from ...state import State
 
 FileOpt = Annotated[
@@ -187,13 +187,11 @@ def make_plan(
     return plan, existing
 
 
-def show_plan(plan: Any, subscriber: str, source: str, as_json: bool) -> None:
+def show_plan(out: "Output", plan: Any, subscriber: str, source: str, as_json: bool) -> None:
     """The plan on stdout (data); notes about workflows left alone on stderr."""
     from ...core.plan import describe_change
 
-    if as_json:
-        output.print_json({"account": subscriber, "manifest": source, **plan.to_json()})
-    else:
+    def human() -> None:
         kept = {d.workflow_id: d.kept for d in plan.duplicates}
         lines = []
         for c in plan.create:
@@ -215,16 +213,18 @@ def show_plan(plan: Any, subscriber: str, source: str, as_json: bool) -> None:
             )
         else:
             lines.append(f"Plan for account {subscriber}: {plan.summary()}.")
-        output.print_text("\n".join(lines))
+        out.text("\n".join(lines))
+
+    out.render({"account": subscriber, "manifest": source, **plan.to_json()}, human, as_json=as_json)
     if plan.unmanaged:
-        output.message(
+        out.message(
             f"note: {len(plan.unmanaged)} workflow{'s' if len(plan.unmanaged) != 1 else ''} of the account "
             f"{'are' if len(plan.unmanaged) != 1 else 'is'} not in {source} and left alone (--prune deletes them)"
         )
     if plan.indescribable:
         ids = ", ".join(k.workflow_id for k, _ in plan.indescribable[:10])
         more = f" and {len(plan.indescribable) - 10} more" if len(plan.indescribable) > 10 else ""
-        output.message(
+        out.message(
             f"note: {len(plan.indescribable)} workflow{'s' if len(plan.indescribable) != 1 else ''} of the account "
             f"cannot be described by a manifest ({ids}{more}: {plan.indescribable[0][1]}) and "
             f"{'are' if len(plan.indescribable) != 1 else 'is'} left alone, also by --prune; "
@@ -294,7 +294,7 @@ def diff(
     refuse_no_workflows(st, manifest, subscriber_id, prune, allow_empty, account_from)
     subscriber = target(st, manifest, subscriber_id, account_from)
     plan, _ = make_plan(st, manifest, subscriber, prune, dedupe)
-    show_plan(plan, subscriber, manifest.source, json_output)
+    show_plan(st.out, plan, subscriber, manifest.source, json_output)
     if not plan.in_sync:
         raise typer.Exit(EXIT_CHANGES_PENDING)
 
@@ -302,11 +302,11 @@ def diff(
 # --- apply -------------------------------------------------------------------------------------------
 
 
-def _progress(total: int) -> Any:
+def _progress(out: "Output", total: int) -> Any:
     """A progress bar on stderr when it is a terminal; else None."""
     if total < 2:
         return None
-    return output.progress(lambda rp: (
+    return out.progress(lambda rp: (
         rp.TextColumn("applying"), rp.BarColumn(), rp.MofNCompleteColumn(), rp.TimeElapsedColumn(),
         rp.TextColumn("{task.description}"),
     ))  # fmt: skip
@@ -358,43 +358,48 @@ def apply(
     subscriber = target(st, manifest, subscriber_id, account_from)
     plan, existing = make_plan(st, manifest, subscriber, prune, dedupe)
     if dry_run:
-        output.message("Dry run, nothing sent.")
-        show_plan(plan, subscriber, manifest.source, json_output)
+        st.out.message("Dry run, nothing sent.")
+        show_plan(st.out, plan, subscriber, manifest.source, json_output)
         return
     refuse_partial(plan, existing, subscriber)
     refuse_duplicates(plan, subscriber)
     if plan.in_sync:
-        if json_output:
-            output.print_json({"account": subscriber, "ok": True, "created": [], "updated": [], "deleted": [],
-                               "unchanged": len(plan.unchanged)})  # fmt: skip
-        else:
-            show_plan(plan, subscriber, manifest.source, False)
+        st.out.render(
+            {"account": subscriber, "ok": True, "created": [], "updated": [], "deleted": [],
+             "unchanged": len(plan.unchanged)},
+            lambda: show_plan(st.out, plan, subscriber, manifest.source, False),
+            as_json=json_output,
+        )  # fmt: skip
         return
     if not no_check:
         from . import checks
 
         subjects = [c.body for c in plan.create] + [u.body for u in plan.update]
         checks.report(
-            checks.findings(subjects, planning.after(plan, existing)), strict=strict, action="nothing was applied"
+            st.out,
+            checks.findings(subjects, planning.after(plan, existing)),
+            strict=strict,
+            action="nothing was applied",
         )
     if plan.delete and not yes:
         names = ", ".join(k.name for k in plan.delete[:10]) + (" ..." if len(plan.delete) > 10 else "")
         flags = " and ".join(f for f, on in (("--prune", prune), ("--dedupe", dedupe)) if on)
         if not confirmed(
+            st.out,
             f"Delete {len(plan.delete)} workflow{'s' if len(plan.delete) != 1 else ''} ({names})?",
             yes=yes,
             refusal=f"{flags} would delete {len(plan.delete)} workflow(s) and there is no terminal to confirm on; pass --yes",
         ):
-            output.message("Nothing applied.")
+            st.out.message("Nothing applied.")
             return
     outcome = _execute(st, subscriber, plan, manifest, jobs)
-    _report(outcome, plan, subscriber, json_output)
+    _report(st.out, outcome, plan, subscriber, json_output)
 
 
 def _execute(st: "State", subscriber: str, plan: Any, manifest: Any, jobs: int) -> Any:
     from ...api.bulk import apply_plan
 
-    bar = _progress(plan.writes)
+    bar = _progress(st.out, plan.writes)
     desired = [(e.name, e.body) for e in manifest.entries]
     if bar is None:
         return apply_plan(st.client(), subscriber, plan, desired, jobs=jobs)
@@ -406,25 +411,23 @@ def _execute(st: "State", subscriber: str, plan: Any, manifest: Any, jobs: int) 
         )  # fmt: skip
 
 
-def _report(outcome: Any, plan: Any, subscriber: str, as_json: bool) -> None:
+def _report(out: "Output", outcome: Any, plan: Any, subscriber: str, as_json: bool) -> None:
     done = (
         f"{len(outcome.created)} created, {len(outcome.updated)} updated, {len(outcome.deleted)} deleted, "
         f"{len(plan.unchanged)} unchanged"
     )
-    if as_json:
-        output.print_json({"account": subscriber, **outcome.to_json(), "unchanged": len(plan.unchanged)})
     for race in outcome.raced:
         gone = ", ".join(race.deleted)
-        output.message(
+        out.message(
             f"note: another writer created {race.name} at the same time as this apply: kept {race.kept} (the lowest "
             f"workflow_id{', now updated to match the manifest' if race.updated else ''}), deleted {gone}"
         )
+    data = {"account": subscriber, **outcome.to_json(), "unchanged": len(plan.unchanged)}
+    out.render(data, f"Applied to account {subscriber}: {done}." if outcome.ok else None, as_json=as_json)
     if outcome.ok:
-        if not as_json:
-            output.success(f"Applied to account {subscriber}: {done}.")
         return
     for failure in outcome.failed:
-        output.message(f"failed: {failure.action} {failure.name}: {failure.error.message}")
+        out.message(f"failed: {failure.action} {failure.name}: {failure.error.message}")
     parts = [f"{len(outcome.failed)} failed"] if outcome.failed else []
     if outcome.not_attempted:
         parts.append(f"{len(outcome.not_attempted)} not attempted")
@@ -476,15 +479,14 @@ def export(ctx: typer.Context, workflow_id: RefsOpt = None, subscriber_id: Subsc
         header=f"Relay workflows of account {subscriber}, exported by relay {__version__}.",
     )
     for line in result.left_out:
-        output.warning(line)
+        st.out.warning(line)
     if result.raw:
         names = ", ".join(result.raw[:10]) + (f" and {len(result.raw) - 10} more" if len(result.raw) > 10 else "")
-        output.message(
+        st.out.message(
             f"note: {len(result.raw)} workflow{'s' if len(result.raw) != 1 else ''} written in the raw form (the "
             f"Workflow as JSON: the typed keys cannot describe {'them' if len(result.raw) != 1 else 'it'} exactly): {names}"
         )
-    sys.stdout.write(result.text)
-    sys.stdout.flush()
+    st.out.write(result.text)
     if result.left_out or listing.paging:
         what = (
             [f"{len(result.left_out)} workflow{'s' if len(result.left_out) != 1 else ''} left out (named above)"]
@@ -563,8 +565,7 @@ def check(
         account = st.client().list_workflows(subscriber)
         subjects = [wf.resolve(account, r, account=subscriber) for r in refs] if refs else account
     found = checks.findings(subjects, account, calls_only=False, timeout=timeout)
-    if json_output:
-        output.print_json({"account": subscriber, "checked": len(subjects), "findings": [f.to_json() for f in found]})
-    elif not found:
-        output.success(f"All checks passed for {len(subjects)} workflow{'s' if len(subjects) != 1 else ''}.")
-    checks.concluded(found, len(subjects), warn_only=warn_only, as_json=json_output)
+    passed = f"All checks passed for {len(subjects)} workflow{'s' if len(subjects) != 1 else ''}."
+    data = {"account": subscriber, "checked": len(subjects), "findings": [f.to_json() for f in found]}
+    st.out.render(data, None if found else passed, as_json=json_output)
+    checks.concluded(st.out, found, len(subjects), warn_only=warn_only, as_json=json_output)

@@ -3,16 +3,14 @@
 import contextlib
 import os
 import stat
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ... import output
 from ...errors import UsageError
-from .._common import JsonOpt, command, examples
+from .._common import JsonOpt, command, examples, output_of
 
 TEMPLATE_NAMES = (
     "auto-answer",
@@ -228,6 +226,7 @@ def _next_steps(target: Any, lang: str) -> list[str]:
     ),
 )
 def init(
+    ctx: typer.Context,
     template: Annotated[
         str,
         typer.Argument(
@@ -280,28 +279,21 @@ def init(
     anything is wrong, and a directory that is not empty is refused without --force."""
     from ...templates import LANG_NAMES
 
+    out = output_of(ctx)
     plan = _plan(template, directory, lang, name, force)
     target, workflow_name = plan.target, plan.name
     if plan.replaced:
         shown = [f"{rel} ({note})" if note else rel for rel, note in plan.replaced]
-        output.message(f"Replacing in {target}: {', '.join(shown)}")
+        out.message(f"Replacing in {target}: {', '.join(shown)}")
     _write(plan)
     steps = _next_steps(target, lang)
     paths = [str(target / rel) for rel in plan.files]
-    if json_output:
-        output.print_json(
-            {
-                "template": template,
-                "lang": lang,
-                "name": workflow_name,
-                "directory": str(target),
-                "files": paths,
-                "replaced": [str(target / rel) for rel, _ in plan.replaced],
-                "next": steps,
-            }
-        )
-        return
-    sys.stdout.write("".join(f"{p}\n" for p in paths))
-    sys.stdout.flush()
-    output.success(f"Created the {LANG_NAMES[lang]} workflow project {workflow_name} ({template}) in {target}.")
-    output.message("Next:\n" + "".join(f"  {s}\n" for s in steps).rstrip("\n"))
+
+    def human() -> None:
+        out.write("".join(f"{p}\n" for p in paths))
+        out.success(f"Created the {LANG_NAMES[lang]} workflow project {workflow_name} ({template}) in {target}.")
+        out.message("Next:\n" + "".join(f"  {s}\n" for s in steps).rstrip("\n"))
+
+    data = {"template": template, "lang": lang, "name": workflow_name, "directory": str(target), "files": paths,
+            "replaced": [str(target / rel) for rel, _ in plan.replaced], "next": steps}  # fmt: skip
+    out.render(data, human, as_json=json_output)

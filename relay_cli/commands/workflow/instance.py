@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ... import output
 from ...core.analytics import collect
 from ...errors import ApiAuthError, ApiError, ApiNotFoundError, RelayError, UsageError
 from .._common import (
@@ -73,7 +72,7 @@ def _history(client: "RelayClient", subscriber: str) -> list[dict[str, Any]]:
 
 
 def _columns() -> list[Any]:
-    from ...listing import Column, field
+    from ...table import Column, field
 
     return [
         Column("instance", "Instance", field("instance_id")),
@@ -105,7 +104,7 @@ def list_instances(
     flags: TableFlags,
 ) -> None:
     """List the running workflow instances; -H adds the ended ones."""
-    from ...listing import select, show
+    from ...table import select, show
 
     opts = flags.options(_columns())
     st = state(ctx)
@@ -117,6 +116,7 @@ def list_instances(
     show(
         select(instances, opts),
         opts,
+        st.out,
         empty="No workflow instances, running or ended." if include_history else "No running workflow instances.",
         filtered_empty="No workflow instances match the filters.",
     )
@@ -183,19 +183,18 @@ def stop(
     else:
         wf.validate_ref(workflow_id)
     yes = yes or confirm
-    if not dry_run:
-        confirmation_possible(yes, STOP_REFUSAL)
-
     st = state(ctx)
+    out = st.out
+    if not dry_run:
+        confirmation_possible(out, yes, STOP_REFUSAL)
+
     if workflow_id is not None:
         subscriber, workflow = find(st, subscriber_id, workflow_id)
         wid = str(workflow.get("workflow_id"))
         targets = [i for i in _running(st.client(), subscriber) if str(i.get("workflow_id")) == wid]
         if not targets:
-            if json_output:
-                output.print_json([])
-            else:
-                output.message(f"No running instances of workflow {workflow.get('name')} ({wid}).")
+            none = f"No running instances of workflow {workflow.get('name')} ({wid})."
+            out.render([], lambda: out.message(none), as_json=json_output)
             return
     else:
         assert instance_id is not None  # one of the two was given (checked above)
@@ -204,27 +203,26 @@ def stop(
     ids = [str(i.get("instance_id")) for i in targets]
 
     if dry_run:
-        from ...listing import table
 
-        if json_output:
-            output.print_json(targets)
-            return
-        output.message(f"Dry run, nothing sent. Would stop {_plural(len(ids))} in account {subscriber}:")
-        for iid in ids:
-            output.message(f"  {request_line(st, 'DELETE', INSTANCE.path_of(iid), {'subscriber_id': subscriber})}")
-        table(_columns(), targets)
+        def would_stop() -> None:
+            from ...table import draw
+
+            out.message(f"Dry run, nothing sent. Would stop {_plural(len(ids))} in account {subscriber}:")
+            for iid in ids:
+                out.message(f"  {request_line(st, 'DELETE', INSTANCE.path_of(iid), {'subscriber_id': subscriber})}")
+            draw(_columns(), targets, out)
+
+        out.render(targets, would_stop, as_json=json_output)
         return
-    if not confirmed(
-        f"Stop {_plural(len(ids))} in account {subscriber}: {', '.join(ids)}?", yes=yes, refusal=STOP_REFUSAL
-    ):
-        output.message("Not stopped.")
+    question = f"Stop {_plural(len(ids))} in account {subscriber}: {', '.join(ids)}?"
+    if not confirmed(out, question, yes=yes, refusal=STOP_REFUSAL):
+        out.message("Not stopped.")
         return
 
     client = st.client()
     asked: list[str] = []
     problems: list[str] = []
     outcome: dict[str, str] = {}
-    say = output.message if not json_output else (lambda text: None)
     for iid in ids:
         try:
             INSTANCE.remove(client, subscriber, iid)
@@ -232,7 +230,6 @@ def stop(
             raise
         except ApiNotFoundError:
             outcome[iid] = "already_ended"
-            say(f"Workflow instance {iid} had already ended.")
         except ApiError as exc:
             outcome[iid] = "failed"
             problems.append(f"could not stop {iid}: {exc.message}")
@@ -241,17 +238,24 @@ def stop(
     if not wait:
         for iid in asked:
             outcome[iid] = "requested"
-            if not json_output:
-                output.success(f"Asked to stop workflow instance {iid} (not waiting for it)")
     elif asked:
         remaining = _wait(client, subscriber, asked)
         for iid in asked:
             outcome[iid] = "still_running" if iid in remaining else "stopped"
-            if iid not in remaining and not json_output:
-                output.success(f"Stopped workflow instance {iid}")
         if remaining:
             problems.insert(0, f"still running after {WAIT_TIMEOUT:g} s: {', '.join(remaining)}")
-    if json_output:
-        output.print_json([{**inst, "outcome": outcome[iid]} for inst, iid in zip(targets, ids, strict=True)])
+
+    def report() -> None:
+        for iid in ids:
+            if outcome[iid] == "already_ended":
+                out.message(f"Workflow instance {iid} had already ended.")
+        for iid in asked:
+            if outcome[iid] == "requested":
+                out.success(f"Asked to stop workflow instance {iid} (not waiting for it)")
+            elif outcome[iid] == "stopped":
+                out.success(f"Stopped workflow instance {iid}")
+
+    stopped = [{**inst, "outcome": outcome[iid]} for inst, iid in zip(targets, ids, strict=True)]
+    out.render(stopped, report, as_json=json_output)
     if problems:
         raise RelayError("; ".join(problems), hint="`relay workflow instance list` shows what is still running")

@@ -1,7 +1,6 @@
 """``relay workflow logs``: the realtime workflow log, streamed."""
 
 import json
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -75,12 +74,10 @@ def logs(
     else:
         subscriber = st.subscriber_id(subscriber_id)
     entries = st.client().workflow_logs(subscriber, workflow_id=wid, user_id=user)
-    out = sys.stdout
+    show = st.out.json_line if json_output else lambda entry: st.out.write(format_entry(entry) + "\n")
     try:
         for entry in entries:
-            line = json.dumps(entry, separators=(",", ":")) if json_output else format_entry(entry)
-            out.write(line + "\n")
-            out.flush()
+            show(entry)
     finally:
         close = getattr(entries, "close", None)
         if close is not None:

@@ -4,7 +4,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ... import output
 from ...errors import UsageError
 from .._common import (
     ArgOpt,
@@ -45,7 +44,7 @@ def save(st: "State", subscriber: str, body: dict[str, Any], verb: str, dry_run:
         render.dry_run(st, "POST", "/ibot/workflow", subscriber, body, as_json)
         return
     saved = st.client().save_workflow(subscriber, body)
-    render.saved(st, saved or [body], verb, as_json)
+    render.saved(st.out, saved or [body], verb, as_json)
 
 
 @command(
@@ -112,8 +111,8 @@ def install(
         where = wf.describe_install(workflow)
         question = f"{workflow.get('name')} is installed on {where}; install it on only {wf.some(list(target.devices))} instead?"
         refusal = f"the workflow is installed on {where} and -i would narrow it to a list; pass --yes to do that"
-        if not confirmed(question, yes=yes, refusal=refusal):
-            output.message("Not changed.")
+        if not confirmed(st.out, question, yes=yes, refusal=refusal):
+            st.out.message("Not changed.")
             return
     body = wf.with_install(workflow, target)
     if not dry_run and not no_check:
@@ -152,7 +151,7 @@ def uninstall(
         )
     missing = wf.not_installed(workflow, target)
     if missing:
-        output.warning(f"{workflow.get('name')} is not installed on {wf.some(missing)}")
+        st.out.warning(f"{workflow.get('name')} is not installed on {wf.some(missing)}")
     save(st, subscriber, wf.without_install(workflow, target), "Uninstalled", dry_run, json_output)
 
 
@@ -189,7 +188,8 @@ def trigger(
         dry_run_report(st, "POST", WORKFLOW.path_of(wid), query, wf.trigger_body(user, args), json_output)
         return
     st.client().trigger_workflow(subscriber, wid, user, args)
-    if json_output:
-        output.print_json({"workflow_id": wid, "name": workflow.get("name"), "user_id": user, "triggered": True})
-        return
-    output.success(f"Triggered workflow {workflow.get('name')} ({workflow.get('workflow_id')}) for {user}")
+    st.out.render(
+        {"workflow_id": wid, "name": workflow.get("name"), "user_id": user, "triggered": True},
+        f"Triggered workflow {workflow.get('name')} ({workflow.get('workflow_id')}) for {user}",
+        as_json=json_output,
+    )

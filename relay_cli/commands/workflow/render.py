@@ -2,11 +2,11 @@
 
 from typing import TYPE_CHECKING, Any
 
-from ... import output
 from ...core import workflow as wf
-from ...listing import Column, field, table
+from ...table import Column, draw, field
 
 if TYPE_CHECKING:
+    from ...output import Output
     from ...state import State
 
 #: the columns of a workflow table (Args only with -x, or when named)
@@ -20,14 +20,15 @@ COLUMNS = [
 ]
 
 
-def saved(st: "State", workflows: list[dict[str, Any]], verb: str, as_json: bool) -> None:
+def saved(out: "Output", workflows: list[dict[str, Any]], verb: str, as_json: bool) -> None:
     """After a create or an update: the saved workflow (JSON: the object itself)."""
-    if as_json:
-        output.print_json(workflows[0] if len(workflows) == 1 else workflows)
-        return
-    names = ", ".join(f"{w.get('name')} ({w.get('workflow_id', 'no id')})" for w in workflows)
-    output.success(f"{verb} workflow {names}")
-    table(COLUMNS, workflows, extended=True)
+
+    def human() -> None:
+        names = ", ".join(f"{w.get('name')} ({w.get('workflow_id', 'no id')})" for w in workflows)
+        out.success(f"{verb} workflow {names}")
+        draw(COLUMNS, workflows, out, extended=True)
+
+    out.render(workflows[0] if len(workflows) == 1 else workflows, human, as_json=as_json)
 
 
 def dry_run(st: "State", method: str, path: str, subscriber: str | None, body: Any, as_json: bool) -> None:

@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from relay_cli.errors import UsageError
-from relay_cli.listing import Column, field, options, select
+from relay_cli.table import Column, field, options, select
 
 from conftest import SUB, clean
 

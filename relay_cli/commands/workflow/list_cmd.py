@@ -18,7 +18,7 @@ from .._common import SubscriberOpt, TableFlags, command, examples, listing_comm
 )
 def list_workflows(ctx: typer.Context, subscriber_id: SubscriberOpt = None, *, flags: TableFlags) -> None:
     """List the account's workflows."""
-    from ...listing import select, show
+    from ...table import select, show
     from . import render
 
     opts = flags.options(render.COLUMNS, example="name=auto")
@@ -28,6 +28,7 @@ def list_workflows(ctx: typer.Context, subscriber_id: SubscriberOpt = None, *, f
     show(
         workflows,
         opts,
+        st.out,
         empty="No workflows yet. Create one with `relay workflow create call --help`.",
         filtered_empty="No workflows match the filters.",
     )

@@ -4,7 +4,8 @@ table|json|csv|yaml`` (``--json``, ``--csv``), ``--columns``, ``-x/--extended``,
 anything is sent, then filters, sorts and prints.
 
 Every table of the CLI is defined here and drawn by ``show`` (a listing command, through its table options) or
-``table`` (a table with no options: a saved workflow, a workflow's args, ``whoami``, ``profile show``, ...)."""
+``draw`` (a table with no options: a saved workflow, a workflow's args, ``whoami``, ``profile show``, ...), on
+the command's ``Output``."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import output
 from .errors import UsageError
+from .output import FORMATS, Output
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,10 @@ def options(
     example: str | None = None,
 ) -> Options:
     """The options, checked (a UsageError naming the flag, before any request)."""
-    if fmt is not None and fmt not in output.FORMATS:
+    if fmt is not None and fmt not in FORMATS:
         from .core import suggest
 
-        raise UsageError(suggest.expected(fmt, output.FORMATS), option="--output")
+        raise UsageError(suggest.expected(fmt, FORMATS), option="--output")
     chosen = {name for name, on in (("json", json_output), ("csv", csv)) if on}
     if fmt is not None:
         chosen.add(fmt)
@@ -116,7 +117,7 @@ def _sort_key(text: str) -> tuple[int, float, str]:
 def select(items: Sequence[Any], opts: Options) -> list[Any]:
     """The items whose columns contain every --filter text (ignoring case), in --sort order."""
     if not opts.filters and opts.sort is None:
-        return list(items)  # every item, as it came (a test per item costs 10,000 workflows 2 ms)
+        return list(items)  # every item, as it came: no test per item
     kept = [item for item in items if all(needle in column.cell(item).lower() for column, needle in opts.filters)]
     if opts.sort is not None:
         cell = opts.sort.cell
@@ -124,28 +125,30 @@ def select(items: Sequence[Any], opts: Options) -> list[Any]:
     return kept
 
 
-def show(items: Sequence[Any], opts: Options, *, empty: str, filtered_empty: str | None = None) -> None:
-    """Print ``items`` (already ``select``-ed) as --output says: JSON and YAML are the items as the API sent
-    them; a table or CSV has the chosen columns. Nothing to show in a table: ``empty`` on stderr."""
+def show(items: Sequence[Any], opts: Options, out: Output, *, empty: str, filtered_empty: str | None = None) -> None:
+    """Print ``items`` (already ``select``-ed) on ``out`` as --output says: JSON and YAML are the items as the API
+    sent them; a table or CSV has the chosen columns. Nothing to show in a table: ``empty`` on stderr."""
     if opts.fmt == "json":
-        output.print_json(list(items))
+        out.json(list(items))
         return
     if opts.fmt == "yaml":
-        output.print_yaml(list(items))
+        out.yaml(list(items))
         return
     headers = [c.header for c in opts.columns]
     rows = [[c.cell(item) for c in opts.columns] for item in items]
     if opts.fmt == "csv":
-        output.print_csv(rows, headers, no_header=opts.no_header)
+        out.csv(rows, headers, no_header=opts.no_header)
         return
     if not rows:
         if empty:
-            output.message(filtered_empty if (filtered_empty and opts.filters) else empty)
+            out.message(filtered_empty if (filtered_empty and opts.filters) else empty)
         return
-    output.print_table(rows, headers, no_header=opts.no_header, no_truncate=opts.no_truncate)
+    out.table(rows, headers, no_header=opts.no_header, no_truncate=opts.no_truncate)
 
 
-def table(columns: Sequence[Column], items: Sequence[Any], *, extended: bool = False, empty: str = "") -> None:
-    """A table for people of ``items`` (no table options: the columns, with ``extended`` the -x ones too);
-    nothing to show: ``empty`` on stderr. A command's --json prints its own data."""
-    show(items, options(columns, extended=extended), empty=empty)
+def draw(
+    columns: Sequence[Column], items: Sequence[Any], out: Output, *, extended: bool = False, empty: str = ""
+) -> None:
+    """A table for people of ``items`` on ``out`` (no table options: the columns, with ``extended`` the -x ones
+    too); nothing to show: ``empty`` on stderr. A command's --json prints its own data."""
+    show(items, options(columns, extended=extended), out, empty=empty)
