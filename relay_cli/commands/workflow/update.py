@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ... import output
 from .._common import (
     ArgOpt,
     BooleanOpt,
@@ -176,27 +175,25 @@ def update(ctx: typer.Context, **given: Any) -> None:
     body = up.updated(workflow, changes, ThisMachine())
     missing = up.not_unset(workflow, changes)
     if missing:
-        output.warning(f"{workflow.get('name')} has no arg named {', '.join(missing)}")
+        st.out.warning(f"{workflow.get('name')} has no arg named {', '.join(missing)}")
     label = f"{workflow.get('name')} ({workflow.get('workflow_id')})"
     as_json = given["json_output"]
     if body == workflow:
-        output.message(f"Nothing to change: {label} already is as asked.")
-        if as_json:
-            output.print_json(workflow)
+        st.out.message(f"Nothing to change: {label} already is as asked.")
+        st.out.render(workflow, None, as_json=as_json)
         return
     if given["dry_run"]:
         from .._resource import dry_run_report
 
-        dry_run_report(st, "POST", "/ibot/workflow", {"subscriber_id": subscriber}, body if as_json else None, as_json)
-        if not as_json:
-            output.print_text(up.body_diff(workflow, body, label))
+        dry_run_report(st, "POST", "/ibot/workflow", {"subscriber_id": subscriber}, None, as_json)
+        st.out.render(body, lambda: st.out.text(up.body_diff(workflow, body, label)), as_json=as_json)
         return
     if not given["no_check"]:
         from .checks import before_save
 
         before_save(st, subscriber, body, None, strict=given["strict"])  # lists the account only for a call workflow
     saved = st.client().save_workflow(subscriber, body)
-    render.saved(st, saved or [body], "Updated", as_json)
+    render.saved(st.out, saved or [body], "Updated", as_json)
 
 
 update.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by inspect; typeshed omits it
