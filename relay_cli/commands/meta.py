@@ -45,15 +45,16 @@ def version(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 
 
 @command(epilog=examples("relay update", 'eval "$(relay update)"    # run it'))
-def update() -> None:
+def update(ctx: typer.Context) -> None:
     """Print the command that updates relay, for the way it was installed: uv tool, pipx, pip in a virtual
     environment (uv pip where the environment has no pip), or a source checkout. relay does not replace itself.
 
     The command goes to stdout (so `eval "$(relay update)"` runs it), what it is for to stderr; the exit status
     is 0."""
     installer, how = update_command(Path(sys.prefix), sys.executable, _has_pip(), _source_checkout())
-    output.message(f"relay was installed {installer}; to update it, run:")
-    output.print_text(how)
+    out = output_of(ctx)
+    out.message(f"relay was installed {installer}; to update it, run:")
+    out.text(how)
 
 
 DISTRIBUTION = "relay-cli"
