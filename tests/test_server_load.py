@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -20,7 +21,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,15 @@ def workflow(name: str) -> dict[str, Any]:
 @pytest.fixture
 def relay_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
     """``relay server --port 0 --json`` (the installed script) on a fresh database: (host, port)."""
+    with started_relay_server(tmp_path) as (host, port, _):
+        yield host, port
+
+
+@contextlib.contextmanager
+def started_relay_server(
+    tmp_path: Path, preexec: Callable[[], None] | None = None
+) -> Iterator[tuple[str, int, subprocess.Popen[str]]]:
+    """``relay server`` as a process of its own (``preexec`` runs in it before it starts): (host, port, process)."""
     if not RELAY.exists():
         pytest.skip(f"relay is not installed next to {sys.executable}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_") and k != "CI"}
@@ -56,6 +66,7 @@ def relay_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
     proc = subprocess.Popen(
         [str(RELAY), "server", "--port", "0", "--token", TOKEN, "--db", str(tmp_path / "load.db"), "--json"],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=preexec,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
@@ -63,7 +74,7 @@ def relay_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
         assert line, f"relay server did not start: {proc.communicate(timeout=10)[1]}"
         base = json.loads(line)["base_url"]
         host, port = base.removeprefix("http://").rsplit(":", 1)
-        yield host, int(port)
+        yield host, int(port), proc
     finally:
         proc.terminate()
         try:
@@ -163,6 +174,113 @@ def test_fifty_clients_at_once_no_reset_no_server_error_nothing_lost(relay_serve
     assert len(expected) == CLIENTS * 5
     assert stored == expected
     print(f"{CLIENTS}x{REQUESTS} requests in {elapsed:.1f} s")
+
+
+# --- idle connections beyond the file limit ---------------------------------------------------------------------
+
+#: the server's file limit in the test below, and the idle connections opened against it (more than it can hold)
+FILE_LIMIT, IDLE = 128, 400
+
+
+def cpu_seconds(pid: int) -> float:
+    """The user and system CPU time of process ``pid`` so far (Linux: /proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def limit_files() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FILE_LIMIT, FILE_LIMIT))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and RLIMIT_NOFILE as Linux has them")
+def test_idle_connections_beyond_the_file_limit_neither_spin_nor_keep_out_a_request(tmp_path: Path) -> None:
+    """400 idle connections against a server that may open 128 files: it holds some and closes the oldest idle
+    ones for new ones, so accepting never fails in a loop (its CPU time over a second of them stays low) and a
+    request with the token, sent meanwhile, is answered within seconds."""
+    with started_relay_server(tmp_path, preexec=limit_files) as (host, port, proc):
+        idle = []
+        try:
+            for _ in range(IDLE):
+                idle.append(socket.create_connection((host, port), timeout=5))
+            time.sleep(0.3)  # the server takes them in
+            before = cpu_seconds(proc.pid)
+            time.sleep(1.0)
+            spent = cpu_seconds(proc.pid) - before
+            began = time.monotonic()
+            conn = http.client.HTTPConnection(host, port, timeout=10)
+            try:
+                conn.request("GET", f"/ibot/workflow?subscriber_id={SUB}", headers={"Authorization": f"Bearer {TOKEN}"})
+                status = conn.getresponse().status
+            except OSError as exc:  # a timeout: the request was never taken in
+                status = type(exc).__name__
+            finally:
+                conn.close()
+            waited = time.monotonic() - began
+        finally:
+            for sock in idle:
+                sock.close()
+        assert (status, waited < 5) == (200, True), f"{status} after {waited:.1f} s"
+        assert spent < 0.15, f"the server spent {spent:.2f} s of CPU in a second of idle connections"
+        assert proc.poll() is None
+    print(f"CPU over 1 s of {IDLE} idle connections: {spent:.3f} s; the request waited {waited:.3f} s")
+
+
+def test_the_connection_cap_stays_below_the_file_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    from relay_cli.local import server
+
+    for soft, cap in ((128, 24), (1024, 248), (20000, server.MAX_CONNECTIONS), (40, 4)):
+        monkeypatch.setattr(resource, "getrlimit", lambda which, soft=soft: (soft, soft))
+        assert server.connection_cap() == cap  # a quarter of what is left after 32: four descriptors a request
+
+
+def test_a_full_server_closes_its_oldest_idle_connection_or_answers_503(tmp_path: Path) -> None:
+    """At the cap, a new connection closes the one idle longest; when none is idle (all are being answered: log
+    streams), the new one is answered 503 with Retry-After, and closed."""
+    server = make_server_for(tmp_path / "cap.db", port=0, token=TOKEN, max_connections=2)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        first = socket.create_connection((host, port), timeout=5)
+        second = socket.create_connection((host, port), timeout=5)
+        wait_for(lambda: server.open_connections() == (2, 2))
+        third = socket.create_connection((host, port), timeout=5)
+        assert first.recv(1) == b""  # closed: it was the oldest idle one
+        wait_for(lambda: server.open_connections() == (2, 2))
+        for sock in (second, third):
+            sock.close()
+        wait_for(lambda: server.open_connections() == (0, 0))
+
+        streams = [socket.create_connection((host, port), timeout=5) for _ in range(2)]
+        for sock in streams:
+            sock.sendall(
+                f"GET /ibot/workflowdebug?subscriber_id={SUB} HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {TOKEN}\r\n\r\n".encode()
+            )
+        wait_for(lambda: server.open_connections() == (2, 0))
+        turned_away = socket.create_connection((host, port), timeout=5)
+        received = b""
+        while chunk := turned_away.recv(4096):
+            received += chunk
+        assert received.startswith(b"HTTP/1.0 503 Service Unavailable\r\n") and b"Retry-After: 1\r\n" in received
+        assert json.loads(received.split(b"\r\n\r\n", 1)[1])["error"] == "server_busy"
+        for sock in [*streams, turned_away]:
+            sock.close()
+    finally:
+        server.shutdown()
+        close_server(server)
+        thread.join(timeout=5)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 # --- the per-request time limit -----------------------------------------------------------------------------

@@ -16,10 +16,18 @@ Under load (CI jobs running many clients at once):
   arrived) and the connection is closed, so a slow or stalled client never holds a worker thread for longer.
   A log stream (``/ibot/workflowdebug``, no Content-Length) has no overall limit; each of its writes has
   ``request_timeout`` seconds, and the heartbeat every 2 s notices a client that went away.
+- at most ``connection_cap()`` connections are open at once, well below the process's file limit: a new one
+  beyond that closes the oldest idle connection (one whose request has not arrived in full), or, when every
+  connection is being answered, is answered ``503`` with ``Retry-After`` and closed. So idle connections, however
+  many, neither take the descriptors a request needs nor keep out a client that sends its request.
+- when accepting fails for want of descriptors (EMFILE and the like; the listening socket then stays readable),
+  the server closes the oldest idle connection, or rests ``ACCEPT_BACKOFF`` seconds, instead of trying again at
+  once in a loop that would take a whole core.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import socket
 import socketserver
@@ -43,6 +51,32 @@ LISTEN_BACKLOG = 1024
 REQUEST_TIMEOUT = 30.0
 
 _TIMEOUT_BODY = b'{"error": "request_timeout", "message": "the request did not arrive in full within %g s"}'
+#: the most connections open at once, whatever the file limit (each has a thread)
+MAX_CONNECTIONS = 512
+#: file descriptors kept for what is not a connection: the listening socket, stdio, the store's idle connections
+RESERVED_FDS = 32
+#: seconds the accept loop rests when the process is out of descriptors and no idle connection can be closed
+ACCEPT_BACKOFF = 0.05
+_OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_BUSY_BODY = b'{"error": "server_busy", "message": "every connection the server holds is being answered"}'
+_BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(_BUSY_BODY)
+) + _BUSY_BODY
+
+
+def connection_cap() -> int:
+    """How many connections the server holds at once: below the file limit (``RLIMIT_NOFILE``), with room for
+    each to be answered: a request holds its socket and a database connection (the file, its -wal and -shm), four
+    descriptors in all. ``MAX_CONNECTIONS`` at most, 4 at least."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows: no such limit to stay under
+        return MAX_CONNECTIONS
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(4, min(MAX_CONNECTIONS, (soft - RESERVED_FDS) // 4))
 
 
 class _Reader(io.RawIOBase):
@@ -130,6 +164,7 @@ class _Handler(WSGIRequestHandler):
                 return
             if not self.parse_request():  # an error answer has been sent
                 return
+            self.server.answering(self.connection)
         except TimeoutError:
             self.answer_timeout()
             return
@@ -171,16 +206,85 @@ class _Handler(WSGIRequestHandler):
 
 
 class SandboxServer(socketserver.ThreadingMixIn, WSGIServer):
-    """A threading WSGI server: a long log stream does not block other requests. Threads are daemons."""
+    """A threading WSGI server: a long log stream does not block other requests. Threads are daemons.
+
+    It holds at most ``max_connections`` connections (the module docstring says how); each open one is in
+    ``_open``, in the order they were accepted, marked True once its request has arrived and is being answered."""
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = LISTEN_BACKLOG
     request_timeout: float = REQUEST_TIMEOUT
+    max_connections: int = MAX_CONNECTIONS
     log: Callable[[str], None] | None = None
     stop_event: threading.Event
     base_url: str
     store: SandboxStore
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: dict[socket.socket, bool] = {}
+        self._open_guard = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    # --- holding connections: socketserver's documented hooks ----------------------------------------------
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        try:
+            return self.socket.accept()
+        except OSError as exc:
+            if exc.errno in _OUT_OF_DESCRIPTORS:
+                # the listening socket stays readable: trying again at once would spin; free a descriptor or rest
+                time.sleep(0.01 if self._close_oldest_idle() else ACCEPT_BACKOFF)
+            raise
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        with self._open_guard:
+            if len(self._open) >= self.max_connections and not self._close_oldest_idle_locked():
+                turn_away = True
+            else:
+                self._open[request] = False
+                turn_away = False
+        if turn_away:
+            try:
+                request.setblocking(False)
+                request.send(_BUSY)
+            except OSError:
+                pass
+            if self.log is not None:
+                self.log(f"{client_address[0]} - 503: all {self.max_connections} connections are being answered")
+        return not turn_away
+
+    def answering(self, request: Any) -> None:
+        """The connection's request has arrived: it is no longer idle, and is not closed to make room."""
+        with self._open_guard:
+            if request in self._open:
+                self._open[request] = True
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_guard:
+            self._open.pop(request, None)
+        super().shutdown_request(request)
+
+    def open_connections(self) -> tuple[int, int]:
+        """(connections open, of which idle)."""
+        with self._open_guard:
+            return len(self._open), sum(1 for busy in self._open.values() if not busy)
+
+    def _close_oldest_idle(self) -> bool:
+        with self._open_guard:
+            return self._close_oldest_idle_locked()
+
+    def _close_oldest_idle_locked(self) -> bool:
+        """Close the connection idle the longest (its thread's read ends at once, and the thread closes it)."""
+        oldest = next((request for request, busy in self._open.items() if not busy), None)
+        if oldest is None:
+            return False
+        del self._open[oldest]
+        try:
+            oldest.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return True
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), which can wait on reverse DNS; the host is enough.
@@ -220,11 +324,13 @@ def make_server_for(
     *,
     log: Callable[[str], None] | None = None,
     request_timeout: float = REQUEST_TIMEOUT,
+    max_connections: int | None = None,
 ) -> SandboxServer:
     """A bound, listening sandbox server (not yet serving). ``port=0`` picks a free port; the address is in
     ``server.base_url``. Serve with ``server.serve_forever()``; stop with ``server.shutdown()`` from another thread,
     then ``close_server(server)``. ``request_timeout``: seconds a client has to send a request, and then to take
-    its answer (see the module docstring)."""
+    its answer; ``max_connections``: how many it holds at once (default ``connection_cap()``; see the module
+    docstring)."""
     store = SandboxStore(Path(db_path))
     stop_event = threading.Event()
     app = make_app(store, token=token, follow_logs=True, stop=stop_event)
@@ -233,6 +339,7 @@ def make_server_for(
     server.set_app(app)
     server.log = log
     server.request_timeout = request_timeout
+    server.max_connections = max_connections or connection_cap()
     server.store = store
     server.stop_event = stop_event
     server.base_url = f"http://{_url_host(host)}:{server.server_port}"
