@@ -3,13 +3,16 @@
 The JavaScript templates run with the pinned ``@relaypro/sdk`` of tests/conformance (tests/sdks.py; nothing is
 installed here: the project's node_modules is a link to that one), through the installed ``relay`` as a user
 runs it. The Python templates run where relay-py is installed (``RELAY_PY_PYTHON``; it is not on PyPI).
-Processes are found through /proc (Linux): a test that needs it is skipped elsewhere.
+Processes are found through /proc (Linux): a test that needs it is skipped elsewhere. The app runs under a
+keeper (``python -m relay_cli.simulator.keeper``), in the app's directory too: ``living_in`` counts it,
+``app_processes`` does not.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -93,6 +96,20 @@ def living_in(directory: Path) -> list[int]:
     return found
 
 
+def app_processes(directory: Path) -> list[int]:
+    """``living_in`` without the keeper."""
+    found = []
+    for pid in living_in(directory):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if b"relay_cli.simulator.keeper" in handle.read():
+                    continue
+        except OSError:
+            continue
+        found.append(pid)
+    return found
+
+
 def settled(directory: Path, seconds: float = 5.0) -> list[int]:
     """``living_in`` once it is empty, or after ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -139,8 +156,10 @@ def test_each_javascript_template_passes_its_scenario(tmp_path: Path, template: 
     took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     check_template(template, transcript(result.stdout))  # stdout is the transcript alone
-    assert "  app | Relay SDK WebSocket Server listening => " in result.stderr  # the app's output, apart
-    assert f"scenario {SCENARIOS[template]} passed: the app terminated cleanly" in result.stderr
+    # stderr: what dev does and the result; the app's own output (the SDK's log) only when the run fails
+    said = result.stderr.splitlines()
+    assert [line.split(" ", 1)[0] for line in said] == ["starting", "simulating", "scenario"], result.stderr
+    assert said[2].startswith(f"scenario {SCENARIOS[template]} passed: the app terminated cleanly")
     assert "Traceback" not in result.stderr and "\x1b" not in result.stdout + result.stderr
     if HAS_PROC:
         assert settled(target, 0) == []  # the app was stopped before relay exited
@@ -155,10 +174,9 @@ def test_the_workflow_args_come_from_relay_toml(tmp_path: Path) -> None:
         toml.read_text(encoding="utf-8").replace('greeting = "Now in call"', 'greeting = "Hello, caller"'),
         encoding="utf-8",
     )
-    result = dev(tmp_path, str(target), "--once", "--json", *QUICK, "--app-output", "none")
+    result = dev(tmp_path, str(target), "--once", "--json", *QUICK)
     assert result.returncode == 0, result.stderr
     assert [m["text"] for m in of_type(transcript(result.stdout), "wf_api_say_request")] == ["Hello, caller"]
-    assert "app |" not in result.stderr  # --app-output none
 
 
 def test_dev_takes_simulates_scenario_flags_and_workflow_args(tmp_path: Path) -> None:
@@ -236,48 +254,80 @@ def test_a_scenario_the_app_does_not_handle_is_exit_6(tmp_path: Path) -> None:
 def test_each_python_template_passes_its_scenario(tmp_path: Path, template: str) -> None:
     python = relay_py_python()
     target = project(tmp_path, template, "python")
-    result = dev(tmp_path, str(target), "--once", "--json", *QUICK, "--command", f"{python} app.py")
+    result = dev(
+        tmp_path, str(target), "--once", "--json", *QUICK, "--command", f"{python} app.py", "--app-output", "all"
+    )
     assert result.returncode == 0, result.stderr
     check_template(template, transcript(result.stdout))
     assert "  app | INFO relay.workflow: " in result.stderr
+    # the readiness probe makes no connection: relay-py logs the simulator's, and no rejected one
+    assert "connection rejected" not in result.stderr and result.stderr.count("connection open") == 1
 
 
 # --- the app that does not start -----------------------------------------------------------------------
 
 
-def test_an_app_that_exits_before_listening_is_exit_1_with_its_last_lines(run: Any, tmp_path: Path) -> None:
+TRACEBACK = ["Traceback (most recent call last):", '  File "app.py", line 1', "ValueError: boom"]
+
+
+@pytest.mark.parametrize("mode", ["failure", "all"])
+def test_an_app_that_exits_before_listening_is_exit_1_with_its_output_once(run: Any, tmp_path: Path, mode: str) -> None:
     from relay_cli.simulator.devloop import free_port
 
     port = free_port()
-    command = 'echo "starting, PORT=$PORT, key=${RELAY_API_KEY:-none}"; echo "boom: no such thing" >&2; exit 3'
+    command = f"echo \"starting, PORT=$PORT\"; printf '%s\\n' {shlex.join(TRACEBACK)} >&2; exit 3"
     result = run(
-        "workflow",
-        "dev",
-        str(tmp_path),
-        "--once",
-        "--command",
-        command,
-        "--path",
-        "/x",
-        "--scenario",
-        "button",
-        "--port",
-        str(port),
-    )
+        "workflow", "dev", str(tmp_path), "--once", "--command", command, "--path", "/x", "--scenario", "button",
+        "--port", str(port), "--app-output", mode,
+    )  # fmt: skip
     assert result.code == 1
-    assert f"error: the app exited with code 3 before it listened on port {port}; its last lines:\n" in result.err
-    last = result.err.split("; its last lines:\n", 1)[1].splitlines()
-    # the tail, in the error; PORT is set, the CLI's API key is not passed on
-    assert sorted(last) == ["  | boom: no such thing", f"  | starting, PORT={port}, key=none"]
-    assert os.environ["RELAY_API_KEY"]  # conftest's test token was there to leak
-    assert "  app | boom: no such thing" in result.err  # and as it came
     assert result.out == ""
+    what = f"error: the app exited with code 3 before it listened on port {port}"
+    lines = TRACEBACK
+    if mode == "failure":  # its output in the error only
+        assert f"{what}; its last lines:\n" in result.err
+        last = result.err.split("; its last lines:\n", 1)[1].splitlines()
+        assert sorted(last) == sorted(f"  | {line}" for line in [f"starting, PORT={port}", *lines])
+        assert "app |" not in result.err
+    else:  # as it came, and the error points there
+        assert f"{what} (its output is above)\n" in result.err
+        assert [line for line in result.err.splitlines() if "app |" in line and "PORT" not in line] == [
+            f"  app | {line}" for line in lines
+        ]
+    assert sum(line.endswith("| Traceback (most recent call last):") for line in result.err.splitlines()) == 1
+
+
+def test_the_app_gets_none_of_relays_variables(run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = {
+        "RELAY_API_KEY": "key-123",
+        "RELAY_HEADERS": "X-Secret: s3",
+        "RELAY_SERVER_TOKEN": "tok-456",
+        "RELAY_HOST": "http://127.0.0.1:9",  # @relaypro/sdk reads RELAY_HOST itself, with another meaning
+        "RELAY_PROFILE": "ci",
+        "RELAY_ENV": "qa",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MY_APP_SETTING", "kept")
+    (tmp_path / "relay.toml").write_text(
+        '[dev]\ncommand = "env; exit 1"\npath = "/x"\nscenario = "button"\npass_env = ["RELAY_ENV"]\n',
+        encoding="utf-8",
+    )
+    result = run("workflow", "dev", str(tmp_path), "--once", "--app-output", "all")
+    assert result.code == 1
+    printed = dict(
+        line.removeprefix("  app | ").split("=", 1) for line in result.err.splitlines() if line.startswith("  app | ")
+    )
+    assert {k: v for k, v in printed.items() if k.startswith("RELAY_")} == {"RELAY_ENV": "qa"}  # pass_env
+    assert printed["MY_APP_SETTING"] == "kept" and printed["PORT"].isdigit()
+    for value in secrets.values():
+        assert value not in result.err or value == "qa"
 
 
 def test_an_app_that_never_listens_is_stopped_and_exit_1(
     run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("relay_cli.simulator.devloop.START_TIMEOUT", 0.5)
+    monkeypatch.setattr("relay_cli.simulator.appproc.START_TIMEOUT", 0.5)
     result = run(
         "workflow",
         "dev",
@@ -337,6 +387,121 @@ def test_a_project_without_its_dependencies_is_told_to_install_them(tmp_path: Pa
     assert f"hint: run npm install in {target} first" in result.stderr
 
 
+# --- what the app prints ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["failure", "all"])
+def test_the_apps_output_is_escaped(run: Any, tmp_path: Path, mode: str) -> None:
+    command = r"printf 'plain\n\033[31mred\033[0m \033]0;title\007\rover\n'; exit 1"
+    result = run(
+        "workflow", "dev", str(tmp_path), "--once", "--command", command, "--path", "/x", "--scenario", "button",
+        "--app-output", mode,
+    )  # fmt: skip
+    assert result.code == 1
+    assert not {"\x1b", "\x07", "\r"} & set(result.err)  # nothing a terminal would act on
+    assert "| \\x1b[31mred\\x1b[0m \\x1b]0;title\\x07\\x0dover\n" in result.err  # but every character, visible
+    assert "| plain\n" in result.err
+
+
+def test_a_line_without_end_is_cut_and_memory_stays_bounded(tmp_path: Path) -> None:
+    """50 MB without a newline: the line is cut at 4 KiB, and relay's peak memory stays where it is for a
+    short line (it was some 420 MB)."""
+
+    def peak(command: str) -> tuple[str, int]:
+        with (tmp_path / "err").open("w+", encoding="utf-8") as err:
+            proc = subprocess.Popen(
+                [str(RELAY), "workflow", "dev", str(tmp_path), "--once", "--command", command, "--path", "/x"]
+                + ["--scenario", "button"],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=env(tmp_path),
+            )
+            _pid, status, usage = os.wait4(proc.pid, 0)  # the peak of relay and of what it waited for
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            assert proc.returncode == 1
+            err.seek(0)
+            return err.read(), usage.ru_maxrss  # KiB
+
+    _err, small = peak("echo short; exit 1")
+    err, big = peak("head -c 50000000 /dev/zero | tr '\\0' x; echo; echo after; exit 1")
+    last = err.split("; its last lines:\n", 1)[1].splitlines()
+    assert last == ["  | " + "x" * 4096 + " [line cut at 4096 bytes]", "  | after"]
+    assert big - small < 20_000, f"{small} KiB for a short line, {big} KiB for 50 MB without a newline"
+
+
+#: an app that logs each connection it accepts: the request line, or that none came
+PROBED_APP = """
+import os, socket
+server = socket.create_server(("127.0.0.1", int(os.environ["PORT"])))
+while True:
+    conn, _ = server.accept()
+    try:
+        data = conn.recv(1024)
+    except ConnectionResetError:
+        data = None
+    print("request: " + data.split(b"\\r\\n")[0].decode() if data else f"a connection without a request ({data!r})", flush=True)
+    conn.close()
+"""
+
+
+def test_waiting_for_the_app_makes_no_connection_it_would_log(run: Any, tmp_path: Path) -> None:
+    """relay-py (websockets) logs "connection rejected (400 Bad Request)" for a connection without a request."""
+    (tmp_path / "app.py").write_text(PROBED_APP, encoding="utf-8")
+    result = run(
+        "workflow", "dev", str(tmp_path), "--once", "--command", f"exec {sys.executable} app.py", "--path", "/x",
+        "--scenario", "button", "--timeout", "2",
+    )  # fmt: skip
+    assert result.code == 1  # the app is no workflow app: the simulator cannot reach a workflow there
+    last = [line for line in result.err.split("its last lines:\n", 1)[1].splitlines() if line.startswith("  | ")]
+    assert last == ["  | request: GET /x HTTP/1.1"], result.err  # the simulator's handshake, and nothing before
+
+
+def test_the_quick_starts_dev_once_fits_a_terminal(tmp_path: Path) -> None:
+    """`relay workflow dev auto-answer --once` on an 80-column terminal: the conversation and the result, in
+    40 rows at most (it was some 245: the SDK logs every message)."""
+    import fcntl
+    import pty
+    import re
+    import select
+    import struct
+    import termios
+
+    ensure_sdk("the template tests")
+    target = project(tmp_path, "auto-answer")
+    master, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    proc = subprocess.Popen(
+        [str(RELAY), "workflow", "dev", str(target), "--once", *QUICK],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env(tmp_path),
+    )
+    os.close(terminal)
+    shown = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 1)[0]:
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every process holding the terminal has ended
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+        proc.wait(10)
+    assert proc.returncode == 0, shown
+    text = re.sub(r"\x1b\[[0-9;]*m", "", shown.decode()).replace("\r\n", "\n")
+    rows = sum(max(1, -(-len(line) // 80)) for line in text.splitlines())  # a longer line wraps
+    assert rows <= 40, text
+    assert "app |" not in text and "START" in text and "say                      'Now in call'" in text
+    assert text.splitlines()[-1].startswith("scenario inbound-call passed: the app terminated cleanly")
+
+
 # --- bad input ----------------------------------------------------------------------------------------
 
 BAD = [
@@ -368,9 +533,25 @@ BAD = [
     (
         [],
         "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\nport = 8080\n",
-        "error: {dir}/relay.toml: dev.port: unknown key; expected one of command, path, scenario, workflow",
+        "error: {dir}/relay.toml: dev.port: unknown key; expected one of command, path, scenario, workflow, watch, pass_env",
     ),
     ([], "[dev]\ncommand = ''\n", "error: {dir}/relay.toml: dev.command: expected a non-empty string"),
+    (
+        [],
+        "[dev]\ncommand = 'touch started'\nwatch = '*.js'\n",
+        "error: {dir}/relay.toml: dev.watch: expected a list of non-empty strings",
+    ),
+    ([], "[dev]\ncommand = 'touch started'\nwatch = []\n", "error: {dir}/relay.toml: dev.watch: expected at least one"),
+    (
+        [],
+        "[dev]\ncommand = 'touch started'\npass_env = ['HOME']\n",
+        "error: {dir}/relay.toml: dev.pass_env: HOME reaches the app anyway: only RELAY_* variables are held back",
+    ),
+    (
+        [],
+        "[dev]\ncommand = 'touch started'\npass_env = ['RELAY API KEY']\n",
+        "error: {dir}/relay.toml: dev.pass_env: 'RELAY API KEY' is not the name of an environment variable",
+    ),
     (
         [],
         "[dev\n",
@@ -404,7 +585,7 @@ BAD = [
     (
         ["--app-output", "some"],
         "[dev]\ncommand = 'touch started'\npath = '/x'\nscenario = 'button'\n",
-        "error: --app-output: expected one of all, stderr, none, got 'some'",
+        "error: --app-output: expected one of failure, stderr, all, got 'some'",
     ),
     (
         [],
@@ -464,7 +645,7 @@ def test_dev_prefers_the_port_it_is_given(tmp_path: Path) -> None:
 
     target = project(tmp_path, "blank")
     port = free_port()
-    result = dev(tmp_path, str(target), "--once", "--port", str(port), "--app-output", "none", *QUICK)
+    result = dev(tmp_path, str(target), "--once", "--port", str(port), *QUICK)
     assert result.returncode == 0, result.stderr
     assert f"with PORT={port}\n" in result.stderr and f"against ws://127.0.0.1:{port}/blank " in result.stderr
 
@@ -535,7 +716,7 @@ def test_a_change_restarts_the_app_and_ctrl_c_stops_it_and_its_children(tmp_path
     watching.append(w)
     w.wait_for('"wf_api_stop_event"', 1)
     w.wait_for("for changes (Ctrl-C stops)", 1)
-    first = set(living_in(target))
+    first = set(app_processes(target))
     assert len(first) == 2  # node and its sleep, still running between changes
 
     (target / ".git").mkdir()
@@ -550,7 +731,7 @@ def test_a_change_restarts_the_app_and_ctrl_c_stops_it_and_its_children(tmp_path
     w.wait_for("changed: app.js; restarting the app", 1)
     w.wait_for('"wf_api_stop_event"', 2)  # a second transcript
     w.wait_for("for changes (Ctrl-C stops)", 2)
-    second = set(living_in(target))
+    second = set(app_processes(target))
     assert len(second) == 2 and not first & second  # the old app and its child are gone, new ones run
     assert w.count("for changes (Ctrl-C stops); the app stays up at ws://127.0.0.1:") == 2
 
@@ -609,9 +790,104 @@ def test_sigterm_stops_the_app_too(tmp_path: Path, watching: list[Watch]) -> Non
     watching.append(w)
     w.wait_for("for changes (Ctrl-C stops)", 1)
     assert w.count("error: cannot reach the workflow app at ws://127.0.0.1:") == 1
-    assert len(living_in(tmp_path)) == 1
+    assert len(app_processes(tmp_path)) == 1
     assert w.stop(signal.SIGTERM) == 130
     assert settled(tmp_path) == []
+
+
+#: an app that starts a child in a session of its own (out of its process group, as Node's spawn(..., {detached:
+#: true}) does) and one whose parent exits at once (a daemon's double fork), then accepts connections on $PORT
+DETACHING_APP = """
+import os, socket, subprocess, sys
+subprocess.Popen(["sleep", "300"], start_new_session=True)
+subprocess.run([sys.executable, "-c", "import subprocess; subprocess.Popen(['sleep', '301'], start_new_session=True)"])
+server = socket.create_server(("127.0.0.1", int(os.environ["PORT"])))
+while True:
+    server.accept()[0].close()
+"""
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the app's processes through /proc")
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_nothing_the_app_started_outlives_dev(tmp_path: Path, watching: list[Watch], how: str) -> None:
+    (tmp_path / "app.py").write_text(DETACHING_APP, encoding="utf-8")
+    w = Watch(
+        tmp_path, str(tmp_path), "--command", f"exec {sys.executable} app.py", "--path", "/x", "--scenario", "button",
+        "--timeout", "1",
+    )  # fmt: skip
+    watching.append(w)
+    w.wait_for("for changes (Ctrl-C stops)", 1)
+    deadline = time.monotonic() + 10
+    while len(app_processes(tmp_path)) < 3:  # the app, its detached child, the orphan
+        assert time.monotonic() < deadline, app_processes(tmp_path)
+        time.sleep(0.05)
+    if how == "SIGKILL":  # a CI job's hard timeout, the OOM killer: relay cannot clean up
+        w.proc.kill()
+        w.proc.wait(10)
+        killed = time.monotonic()
+        assert settled(tmp_path, 5) == []  # SIGTERM, and SIGKILL after 3 s, would end even a stubborn one
+        print(f"the app's processes were gone {time.monotonic() - killed:.2f}s after relay was killed")
+    else:
+        assert w.stop(getattr(signal, how)) == 130
+        assert living_in(tmp_path) == []  # at once: dev waited for all of them, its keeper too
+
+
+#: an app that writes files into its own directory each time it starts (a log, a database), then listens
+WRITING_APP = """
+import os, socket
+with open("app.log", "a") as log:
+    log.write("started\\n")
+for name in ("data.sqlite", "data.sqlite-journal", "upload.wav"):
+    with open(name, "wb") as handle:
+        handle.write(os.urandom(16))
+server = socket.create_server(("127.0.0.1", int(os.environ["PORT"])))
+while True:
+    server.accept()[0].close()
+"""
+
+
+def test_files_the_app_writes_do_not_restart_it(tmp_path: Path, watching: list[Watch]) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(WRITING_APP, encoding="utf-8")
+    w = Watch(
+        tmp_path, str(tmp_path), "--command", f"exec {sys.executable} app.py", "--path", "/x", "--scenario", "button",
+        "--timeout", "1",
+    )  # fmt: skip
+    watching.append(w)
+    w.wait_for("for changes (Ctrl-C stops)", 1)
+    app.write_text(WRITING_APP + "# a change\n", encoding="utf-8")  # a change: the app starts again, and writes
+    w.wait_for("for changes (Ctrl-C stops)", 2)
+    time.sleep(1.5)  # the app's own writes restarted it two to three times a second
+    assert [line.strip() for line in w.err if "changed:" in line] == ["changed: app.py; restarting the app"]
+    assert w.count("starting `") == 2 and (tmp_path / "app.log").read_text(encoding="utf-8") == "started\n" * 2
+
+
+@pytest.mark.parametrize(
+    ("path", "patterns", "restarts"),
+    [
+        ("app.js", None, True),
+        ("lib/util.ts", None, True),
+        ("app.py", None, True),
+        ("relay.toml", None, True),
+        ("calls/busy.toml", None, True),
+        ("package.json", None, True),
+        ("config/settings.yaml", None, True),
+        (".env", None, True),
+        ("app.log", None, False),
+        ("data.sqlite", None, False),
+        ("data.sqlite-journal", None, False),
+        ("data.db-wal", None, False),
+        ("uploads/a.wav", None, False),
+        ("views/page.html", None, False),
+        ("views/page.html", ["*.js", "views/*.html"], True),
+        ("app.py", ["*.js", "views/*.html"], False),
+        ("state.json", ["*.js", "config/*.json"], False),
+    ],
+)
+def test_which_changes_restart_the_app(path: str, patterns: list[str] | None, restarts: bool) -> None:
+    from relay_cli.simulator.devloop import DEFAULT_WATCH, watched
+
+    assert watched(path, patterns or DEFAULT_WATCH) is restarts
 
 
 def test_dev_and_init_do_not_slow_down_relay_help(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
-"""The I/O half of ``relay workflow dev``: read a project's ``[dev]`` settings (``prepare``), run its app as a
-process group of its own, wait until it listens, show its output apart from the transcript, play the scenario
-against it (``Session``), stop it and every process it started cleanly, and watch the project's files.
+"""The I/O half of ``relay workflow dev``: read a project's ``[dev]`` settings (``prepare``), run its app
+(``appproc``: its environment, its keeper, when it listens, its output), play the scenario against it and
+show the conversation (``Session``), and watch the project's source files.
 
 ``watchfiles`` is imported only by ``watch``; nothing here is imported by ``relay --help``.
 """
@@ -8,36 +8,39 @@ against it (``Session``), stop it and every process it started cleanly, and watc
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import inputs, output
 from ..core import manifest as mf, workflow as wf
-from ..errors import AppMisbehaved, NetworkError, RelayError, UsageError
-from . import protocol, runner, scenario as sc
+from ..errors import AppMisbehaved, NetworkError, OutputError, RelayError, UsageError
+from . import appproc, protocol, runner, scenario as sc
+from .appproc import AppFailed, check_port, free_port
 from .flags import ScenarioFlags
 
+__all__ = ["AppFailed", "free_port"]
+
 MANIFEST = "relay.toml"
-DEV_KEYS = ("command", "path", "scenario", "workflow")
-#: how long the app has to listen after it was started, and to stop after SIGTERM before SIGKILL
-START_TIMEOUT = 30.0
-STOP_GRACE = 3.0
-TAIL_LINES = 30
-#: left out of the app's environment
-CLI_SECRETS = ("RELAY_API_KEY", "RELAY_SERVER_TOKEN")
-
-
-class AppFailed(NetworkError):
-    """The app exited before it listened, or never listened (exit 1). The message ends with its last lines."""
+DEV_KEYS = ("command", "path", "scenario", "workflow", "watch", "pass_env")
+_LIST_KEYS = ("watch", "pass_env")
+#: the files whose change restarts the app, unless [dev] watch names others: source, configuration and
+#: scenario files. What an app writes as it runs (logs, databases, uploads) is not among them, so it does not
+#: restart itself
+DEFAULT_WATCH = (
+    "*.js", "*.mjs", "*.cjs", "*.ts", "*.mts", "*.cts", "*.jsx", "*.tsx", "*.py", "*.json", "*.toml", "*.yaml",
+    "*.yml", ".env",
+)  # fmt: skip
+#: never watched, whatever [dev] watch says (with watchfiles' own: .git, node_modules, __pycache__, .venv, ...)
+IGNORED_DIRS = ("venv",)
+#: --app-output: the app's lines printed as they come (all, stderr), or only its last ones when it fails
+APP_OUTPUT = ("failure", "stderr", "all")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 # --- the project -------------------------------------------------------------------------------------
@@ -53,6 +56,8 @@ class Project:
     path: str | None = None
     scenario: str | None = None
     workflow: dict[str, Any] | None = None  # the body `relay workflow apply` would send for it
+    watch: tuple[str, ...] = DEFAULT_WATCH
+    pass_env: tuple[str, ...] = ()
     exists: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -76,9 +81,25 @@ def read_project(directory: Path) -> Project:
     for key, value in dev.items():
         if key not in DEV_KEYS:
             raise UsageError(f"{file}: dev.{key}: unknown key; expected one of {', '.join(DEV_KEYS)}")
-        if not isinstance(value, str) or not value.strip():
+        if key in _LIST_KEYS:
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise UsageError(f"{file}: dev.{key}: expected a list of non-empty strings")
+        elif not isinstance(value, str) or not value.strip():
             raise UsageError(f"{file}: dev.{key}: expected a non-empty string")
     project.command, project.path, project.scenario = dev.get("command"), dev.get("path"), dev.get("scenario")
+    if "watch" in dev:
+        if not dev["watch"]:
+            raise UsageError(f'{file}: dev.watch: expected at least one pattern such as "*.js"')
+        project.watch = tuple(dev["watch"])
+    for name in dev.get("pass_env", []):
+        if not _ENV_NAME.fullmatch(name):
+            raise UsageError(f"{file}: dev.pass_env: {name!r} is not the name of an environment variable")
+        if not name.upper().startswith(appproc.HELD_BACK):
+            raise UsageError(
+                f"{file}: dev.pass_env: {name} reaches the app anyway: only {appproc.HELD_BACK}* variables are held "
+                "back"
+            )
+    project.pass_env = tuple(dev.get("pass_env", ()))
     workflows = data.get("workflow", {})
     if not isinstance(workflows, dict):
         raise UsageError(f"{file}: workflow: expected tables [workflow.NAME]")
@@ -108,6 +129,8 @@ class Setup:
     scenario: Any  # scenario.Scenario
     params: dict[str, Any]
     world: Any  # protocol.World
+    watch: tuple[str, ...] = DEFAULT_WATCH  # patterns of the files whose change restarts the app
+    pass_env: tuple[str, ...] = ()  # RELAY_* variables the app gets
 
 
 def prepare(
@@ -185,222 +208,8 @@ def prepare(
         )
     world = runner.demo_world()
     params = flags.resolve(chosen, defaults, variables, world)
-    return Setup(root, command, path, check_port(port) if port is not None and check else port, chosen, params, world)
-
-
-# --- ports --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("", 0))
-        return int(s.getsockname()[1])
-
-
-def check_port(port: int) -> int:
-    """``--port``: a port nothing on this machine listens on yet (else the app could not bind it, and what
-    answers there would not be the app)."""
-    if not 1 <= port <= 65535:
-        raise UsageError(f"expected a port from 1 to 65535, got {port}", option="--port")
-    with socket.socket() as s:
-        try:
-            s.bind(("", port))
-        except OSError as exc:
-            raise UsageError(
-                f"port {port} is not free on this machine ({exc.strerror or exc}); choose another, or leave --port out for a free one",
-                option="--port",
-            ) from None
-    return port
-
-
-def _accepts(host: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.socket(family) as s:
-            s.settimeout(0.5)
-            s.connect((host, port))
-        return True
-    except OSError:
-        return False
-
-
-# --- the app ------------------------------------------------------------------------------------------
-
-
-class App:
-    """The app, started by the shell in ``cwd`` with ``PORT`` set, as the leader of a process group of its own
-    (so Ctrl-C at the terminal does not reach it, and stopping it reaches every process it started).
-
-    Each line it prints goes to ``show(stream, line)`` and into a tail kept for error messages."""
-
-    def __init__(self, command: str, cwd: Path, port: int, show: Callable[[str, str], None]) -> None:
-        self.command, self.cwd, self.port, self.show = command, cwd, port, show
-        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._readers: list[threading.Thread] = []
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.proc is None else self.proc.pid
-
-    def start(self) -> None:
-        # the app runs as it would on its host: without the CLI's own credentials
-        env = {k: v for k, v in os.environ.items() if k not in CLI_SECRETS}
-        env["PORT"] = str(self.port)
-        options: dict[str, Any] = {}
-        if sys.platform == "win32":  # pragma: no cover - Windows
-            options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-        else:
-            options["start_new_session"] = True
-        self.tail.clear()
-        try:
-            self.proc = subprocess.Popen(
-                self.command,
-                shell=True,
-                cwd=self.cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                **options,
-            )
-        except OSError as exc:
-            raise AppFailed(f"cannot start `{self.command}` in {self.cwd}: {exc.strerror or exc}") from None
-        self._readers = [
-            threading.Thread(target=self._read, args=(stream, name), daemon=True)
-            for stream, name in ((self.proc.stdout, "stdout"), (self.proc.stderr, "stderr"))
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _read(self, stream: Any, name: str) -> None:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            self.tail.append(line)
-            self.show(name, line)
-        stream.close()
-
-    def exit_code(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
-
-    def wait_listening(self, timeout: float | None = None) -> str:
-        """The loopback address the app accepts connections on, once it does. Raises AppFailed when it exits
-        first or takes longer than ``timeout`` (default START_TIMEOUT)."""
-        timeout = START_TIMEOUT if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        while True:
-            for host in ("127.0.0.1", "::1"):
-                if _accepts(host, self.port):
-                    return host
-            code = self.exit_code()
-            if code is not None:
-                self._drain()
-                raise AppFailed(
-                    self._failure(f"the app exited with code {code} before it listened on port {self.port}"),
-                    hint=self._hint(code),
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise AppFailed(
-                    self._failure(
-                        f"the app did not listen on port {self.port} within {timeout:g} s (it must listen on $PORT)"
-                    )
-                )
-            time.sleep(0.05)
-
-    def _drain(self) -> None:
-        for reader in self._readers:
-            reader.join(2)
-
-    def _failure(self, what: str) -> str:
-        said = "\n".join(f"  | {line}" for line in self.tail)
-        return f"{what}; its last lines:\n{said}" if said else f"{what}; it printed nothing"
-
-    def _hint(self, code: int) -> str | None:
-        if code == 127:
-            import shlex
-
-            try:
-                program = shlex.split(self.command)[0]
-            except (ValueError, IndexError):
-                program = ""
-            if "/" in program and not (self.cwd / program).exists():
-                return (
-                    f"{program} does not exist in {self.cwd}: install the project's dependencies as its README.md says"
-                )
-            return f"the shell could not find the command; check `{self.command}` ([dev] command in relay.toml, or --command)"
-        if (self.cwd / "package.json").is_file() and not (self.cwd / "node_modules").exists():
-            return f"run npm install in {self.cwd} first"
-        if "No module named 'relay'" in "\n".join(self.tail):
-            return "install relay-py as README.md says (pip install -r requirements.txt in the project's virtual environment)"
-        return None
-
-    def stop(self, grace: float = STOP_GRACE) -> None:
-        """SIGTERM to the app's whole process group, then SIGKILL to whatever is left after ``grace`` seconds.
-        Returns once no process of the group is left."""
-        proc = self.proc
-        if proc is None:
-            return
-        if os.name != "posix":  # pragma: no cover - Windows: the whole tree, at once
-            subprocess.run(["taskkill", "/T", "/F", "/PID", str(proc.pid)], capture_output=True, check=False)
-            proc.wait()
-            self._drain()
-            return
-        _signal_group(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            proc.poll()  # reap the leader, so that only living processes keep the group
-            if not _group_alive(proc.pid):
-                break
-            time.sleep(0.02)
-        else:
-            _signal_group(proc.pid, signal.SIGKILL)
-            while _group_alive(proc.pid) and time.monotonic() < deadline + 5:
-                proc.poll()
-                time.sleep(0.02)
-        proc.wait()
-        self._drain()
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a living process is left in the group. A process that has exited but is not yet reaped (a
-    zombie: an orphan waits for init to reap it, which can take a while in a container) does not count."""
-    members = group_members(pgid)
-    if members is not None:
-        return bool(members)
-    try:  # no /proc: kill(0) also counts zombies, so this may wait for init to reap them
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def group_members(pgid: int) -> list[int] | None:
-    """The living (not zombie) processes of process group ``pgid``, from /proc; None where there is no /proc."""
-    if not os.path.exists("/proc/self/stat"):
-        return None
-    members = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(b")") + 2 :].split()  # after "pid (comm) ": state, ppid, pgrp, ...
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
-            members.append(int(entry.name))
-    return members
+    port = check_port(port) if port is not None and check else port
+    return Setup(root, command, path, port, chosen, params, world, project.watch, project.pass_env)
 
 
 # --- signals ------------------------------------------------------------------------------------------
@@ -452,15 +261,37 @@ class shielded:  # noqa: N801
 # --- watching -----------------------------------------------------------------------------------------
 
 
-def watch(directory: Path, *, idle: Callable[[], None]) -> Iterator[list[str]]:
-    """The files of ``directory`` that changed, relative to it, each time some did (changes are grouped until
-    none came for a moment; node_modules, .git, __pycache__, .venv and editors' temporary files are ignored).
-    ``idle()`` runs about every half second while nothing changes. Ctrl-C raises KeyboardInterrupt."""
+def watched(relative: str, patterns: Sequence[str]) -> bool:
+    """Whether a change to the file at ``relative`` (to the project, with /) restarts the app: its path or its
+    name matches one of ``patterns`` (fnmatch: ``*`` matches across directories)."""
+    from fnmatch import fnmatch
+
+    name = relative.rsplit("/", 1)[-1]
+    return any(fnmatch(relative, pattern) or fnmatch(name, pattern) for pattern in patterns)
+
+
+def watch(directory: Path, patterns: Callable[[], Sequence[str]], *, idle: Callable[[], None]) -> Iterator[list[str]]:
+    """The files of ``directory`` that changed and match ``patterns()``, relative to it, each time some did
+    (changes are grouped until none came for a moment; node_modules, .git, __pycache__, .venv, venv and
+    editors' temporary files are ignored). ``idle()`` runs about every half second while nothing changes.
+    Ctrl-C raises KeyboardInterrupt."""
     import watchfiles
 
     root = directory.resolve()
+
+    class Sources(watchfiles.DefaultFilter):
+        def __call__(self, change: watchfiles.Change, path: str) -> bool:
+            if not super().__call__(change, path):
+                return False
+            try:
+                relative = Path(path).relative_to(root).as_posix()
+            except ValueError:
+                return False
+            return watched(relative, patterns())
+
+    only = Sources(ignore_dirs=(*watchfiles.DefaultFilter.ignore_dirs, *IGNORED_DIRS))
     for changes in watchfiles.watch(
-        root, debounce=1600, step=100, rust_timeout=500, yield_on_timeout=True, raise_interrupt=True
+        root, watch_filter=only, debounce=1600, step=100, rust_timeout=500, yield_on_timeout=True, raise_interrupt=True
     ):
         if not changes:
             idle()
@@ -468,7 +299,7 @@ def watch(directory: Path, *, idle: Callable[[], None]) -> Iterator[list[str]]:
         names = set()
         for _change, path in changes:
             try:
-                names.add(str(Path(path).relative_to(root)))
+                names.add(Path(path).relative_to(root).as_posix())
             except ValueError:
                 names.add(path)
         yield sorted(names)
@@ -495,16 +326,27 @@ def write(stream: Any, text: str) -> None:
         stream.flush()
 
 
-def app_line_printer(mode: str) -> Callable[[str, str], None]:
-    """``show`` for App: the app's lines on stderr, prefixed ``app |`` and dimmed on a terminal. ``mode``:
-    all, stderr (only what the app wrote to its stderr), none."""
+def say(show: Callable[[str], None], text: str) -> None:
+    """``output.message``, ``success`` or ``warning``, never interleaved with the app's lines."""
+    with _lock:
+        show(text)
+
+
+def app_line_printer(mode: str) -> Callable[[str, str], bool]:
+    """``show`` for App: prints the app's lines on stderr, prefixed ``app |``, escaped, dimmed on a terminal,
+    and says whether it did. ``mode``: failure (none as they come), stderr (what the app writes on its
+    stderr), all."""
     dim = colors(sys.stderr)
 
-    def show(stream: str, line: str) -> None:
-        if mode == "none" or (mode == "stderr" and stream != "stderr"):
-            return
-        text = f"  app | {line}"
-        write(sys.stderr, f"\x1b[2m{text}\x1b[0m\n" if dim else f"{text}\n")
+    def show(stream: str, line: str) -> bool:
+        if mode == "failure" or (mode == "stderr" and stream != "stderr"):
+            return False
+        text = f"  app | {output.safe(line, stream=sys.stderr)}"
+        try:
+            write(sys.stderr, f"\x1b[2m{text}\x1b[0m\n" if dim else f"{text}\n")
+        except (OSError, ValueError, OutputError, output.StreamClosed):
+            return False  # stderr is gone: the command ends on its own next write
+        return True
 
     return show
 
@@ -514,7 +356,8 @@ def app_line_printer(mode: str) -> Callable[[str, str], None]:
 
 class Session:
     """The app of one project, started and stopped, and the scenario played against it. ``emit`` prints one
-    transcript record; ``app_output`` says which of the app's lines are shown (all, stderr, none)."""
+    transcript record; ``app_output`` says which of the app's lines are printed as they come (the others are
+    in the error when the run fails)."""
 
     def __init__(
         self,
@@ -522,24 +365,27 @@ class Session:
         timeout: float,
         emit: Callable[[Any], None],
         app_output: str,
+        once: bool = True,
         max_time: float | None = protocol.DEFAULT_MAX_TIME,
     ) -> None:
         self.s = setup
+        self.once = once  # else watch mode: the app stays up after a run, for the next request
         self.timeout = timeout
         self.max_time = max_time
         self.emit = emit
         self.show = app_line_printer(app_output)
-        self.app_output = app_output
-        self.app: App | None = None
+        self.app: appproc.App | None = None
         self.uri = ""
         self.exit_reported = False
+        self.watching_said = True
 
     def start(self) -> None:
         """Start the app and wait until it listens (AppFailed, exit 1, when it does not)."""
         self.uri = ""
         port = self.s.port or free_port()
-        self.app = App(self.s.command, self.s.root, port, self.show)
-        output.message(f"starting `{self.s.command}` in {self.s.root} with PORT={port}")
+        env = appproc.environment(os.environ, port, self.s.pass_env)
+        self.app = appproc.App(self.s.command, self.s.root, port, env, self.show)
+        say(output.message, f"starting `{self.s.command}` in {self.s.root} with PORT={port}")
         self.app.start()
         self.exit_reported = False
         host = self.app.wait_listening()
@@ -553,32 +399,57 @@ class Session:
             self.app = None
 
     def play(self) -> None:
-        """One run of the scenario against the app; raises AppMisbehaved (6) or NetworkError (1)."""
+        """One run of the scenario against the app; raises AppMisbehaved (6) or NetworkError (1), with the
+        app's last lines (those not printed as they came)."""
         chosen, params = self.s.scenario, self.s.params
-        output.message(f"simulating {chosen.name} against {self.uri} (device {params['device_name']})")
-        outcome = runner.run(
-            self.uri, chosen, params, timeout=self.timeout, emit=self.emit, world=self.s.world, max_time=self.max_time
-        )
+        say(output.message, f"simulating {chosen.name} against {self.uri} (device {params['device_name']})")
+        try:
+            outcome = runner.run(
+                self.uri,
+                chosen,
+                params,
+                timeout=self.timeout,
+                emit=self.emit,
+                world=self.s.world,
+                max_time=self.max_time,
+            )
+        except NetworkError as err:
+            raise NetworkError(self._with_tail(err.message), hint=err.hint) from None
         if outcome.failure is not None:
             raise AppMisbehaved(
-                f"scenario {chosen.name}: {outcome.failure.text()}{self._tail_if_hidden()}", hint=outcome.failure.hint
+                self._with_tail(f"scenario {chosen.name}: {outcome.failure.text()}"), hint=outcome.failure.hint
             )
-        output.success(
-            f"scenario {chosen.name} passed: the app terminated cleanly ({outcome.messages} messages, {outcome.seconds:.1f}s)"
+        say(
+            output.success,
+            f"scenario {chosen.name} passed: the app terminated cleanly "
+            f"({outcome.messages} messages, {outcome.seconds:.1f}s)",
         )
 
-    def _tail_if_hidden(self) -> str:
-        if self.app_output == "all" or self.app is None or not self.app.tail:
-            return ""
-        return "; the app's last lines:\n" + "\n".join(f"  | {line}" for line in self.app.tail)
+    def _with_tail(self, what: str) -> str:
+        """``what`` with the app's last lines: all of them once it is stopped (--once), else those it printed
+        until it was quiet for a moment."""
+        app = self.app
+        if app is None:
+            return what
+        if self.once:
+            self.stop()
+        else:
+            app.quiet()
+        return app.failure(what)
 
-    def check_alive(self) -> None:
-        """Say so, once, when the app has exited while nothing changed."""
+    def idle(self) -> None:
+        """While nothing changes (the watch calls it about every half second): say that the watch is on, once
+        after each restart, when it is (a change made from then on is seen); and say so, once, when the app
+        has exited meanwhile."""
+        if not self.watching_said:
+            self.watching_said = True
+            up = f"; the app stays up at {self.uri}" if self.app is not None and self.app.exit_code() is None else ""
+            say(output.message, f"watching {self.s.root} for changes (Ctrl-C stops){up}")
         if self.app is not None and not self.exit_reported:
             code = self.app.exit_code()
             if code is not None:
                 self.exit_reported = True
-                output.warning(f"the app exited with code {code}; it starts again on the next change")
+                say(output.warning, f"the app exited with code {code}; it starts again on the next change")
 
 
 def restart(session: Session, reload: Callable[[], Setup] | None = None) -> None:
@@ -591,8 +462,7 @@ def restart(session: Session, reload: Callable[[], Setup] | None = None) -> None
         session.start()
         session.play()
     except RelayError as err:
-        output.message(f"error: {err.message}", style="red")
+        say(lambda text: output.message(text, style="red"), f"error: {err.message}")
         if err.hint:
-            output.message(f"hint: {err.hint}")
-    up = f"; the app stays up at {session.uri}" if session.app is not None and session.app.exit_code() is None else ""
-    output.message(f"watching {session.s.root} for changes (Ctrl-C stops){up}")
+            say(output.message, f"hint: {err.hint}")
+    session.watching_said = False  # said by ``idle`` once the watch runs

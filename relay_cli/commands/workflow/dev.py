@@ -11,8 +11,6 @@ from ...simulator.flags import ScenarioFlags
 from .._common import command, examples
 from ._scenario import scenario_options
 
-APP_OUTPUT = ("all", "stderr", "none")
-
 
 @command(
     epilog=examples(
@@ -20,7 +18,8 @@ APP_OUTPUT = ("all", "stderr", "none")
         "relay workflow dev auto-answer --once        # once, for CI: exit 0 passed, 6 the app misbehaved, 1 it did not start",
         "relay workflow dev --scenario-file calls/busy.toml --set hold=1",
         "relay workflow dev --command 'node app.js' --path /auto-answer --scenario inbound-call",
-        "relay workflow dev --app-output stderr       # hide what the app prints on stdout (the SDK's own log)",
+        "relay workflow dev place-call -a callee=Carol --taps single --device Bob",
+        "relay workflow dev --app-output all          # also what the app prints, as it comes (prefixed `app |`)",
     ),
 )
 @scenario_options
@@ -71,30 +70,44 @@ def dev(
         str,
         typer.Option(
             "--app-output",
-            metavar="all|stderr|none",
-            help="What the app prints that is shown (on stderr, prefixed `app |`).",
+            metavar="failure|stderr|all",
+            help="What the app prints that is shown, on stderr, escaped (a line cut at 4096 bytes): its last lines "
+            "when the run fails (failure), or as it comes, prefixed `app |`: what it writes on stderr (stderr), "
+            "everything (all).",
         ),
-    ] = "all",
+    ] = "failure",
     *,
     flags: ScenarioFlags,
 ) -> None:
     """Run your workflow app on this machine and play a scenario against it through the simulator; again on
     every change, until Ctrl-C.
 
-    Starts the app (the [dev] command of DIRECTORY/relay.toml, in DIRECTORY) with PORT set to a free port, waits
-    until it listens, plays the scenario (default: [dev] scenario) as the Relay server would, with the
-    workflow's args from relay.toml (the scenario options are `relay workflow simulate`'s), and prints the conversation on stdout; the app's own output goes to stderr,
-    prefixed `app |`. Then it watches DIRECTORY (not node_modules, .git, __pycache__ or .venv): each change
-    restarts the app and plays the scenario again. Ctrl-C stops the app and every process it started, and exits
-    130. With --once it runs once and exits 0 when the scenario passed, 6 when the app misbehaved, 1 when the app
+    Starts the app (the [dev] command of DIRECTORY/relay.toml, in DIRECTORY) with PORT set to a free port and
+    without relay's own variables (every RELAY_*: the API key, RELAY_HEADERS, tokens, ...; [dev] pass_env
+    names those it needs), waits until it listens, plays the scenario (default: [dev] scenario) as the Relay
+    server would, with the workflow's args from relay.toml (the scenario options are `relay workflow
+    simulate`'s), and prints the conversation on stdout and one line with the result. What the app prints is
+    shown when the run fails (its last lines), or as it comes with --app-output.
+
+    Then it watches DIRECTORY's source files (*.js, *.ts, *.py, *.json, *.toml, *.yaml, .env and the like;
+    [dev] watch names others; never node_modules, .git, __pycache__ or .venv): each change restarts the app
+    and plays the scenario again. Files the app writes as it runs (a log, a database) do not restart it.
+
+    The app runs under a keeper that ends everything it started when dev ends, however dev ends (Ctrl-C,
+    SIGTERM, SIGKILL): on Linux detached children too; elsewhere the app's process group. Ctrl-C exits 130.
+    With --once it runs once and exits 0 when the scenario passed, 6 when the app misbehaved, 1 when the app
     did not start or could not be reached."""
     from ...simulator import devloop
 
-    if app_output not in APP_OUTPUT:
-        raise UsageError(f"expected one of {', '.join(APP_OUTPUT)}, got {app_output!r}", option="--app-output")
+    if app_output not in devloop.APP_OUTPUT:
+        from ...core import suggest
+
+        raise UsageError(suggest.expected(app_output, devloop.APP_OUTPUT), option="--app-output")
     args = (directory, flags, command, path, port)
     emit = flags.printer(devloop.write)
-    session = devloop.Session(devloop.prepare(*args), flags.timeout, emit, app_output, flags.max_time)
+    session = devloop.Session(
+        devloop.prepare(*args), flags.timeout, emit, app_output, once=once, max_time=flags.max_time
+    )
     with devloop.stop_signals():
         try:
             if once:
@@ -102,9 +115,9 @@ def dev(
                 session.play()
                 return
             devloop.restart(session)
-            for changed in devloop.watch(session.s.root, idle=session.check_alive):
+            for changed in devloop.watch(session.s.root, lambda: session.s.watch, idle=session.idle):
                 shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-                output.message(f"changed: {shown}; restarting the app")
+                devloop.say(output.message, f"changed: {shown}; restarting the app")
                 devloop.restart(session, reload=lambda: devloop.prepare(*args, check=False))
         finally:
             session.stop()
