@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import socket
 import stat
 import threading
+import time
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -342,17 +345,124 @@ def test_no_browser_prints_the_url(
     assert "Open this URL in a browser" in result.err
 
 
-def test_wrong_state_is_refused(run: Any, provider: Any, memory_keyring: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def redirect_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["redirect_uri"][0]
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_request_with_a_wrong_state_is_answered_400_and_the_login_goes_on(
+    run: Any, provider: Any, memory_keyring: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any local process or web page can send the listener a request: one with another state (and a code, or an
+    error) is answered 400 and ignored, and the browser's redirect that follows completes the login."""
+    statuses: list[int] = []
+
+    def forged_then_real(url: str) -> bool:
+        def go() -> None:
+            statuses.append(status_of(f"{redirect_of(url)}?code=forged&state=forged"))
+            statuses.append(status_of(f"{redirect_of(url)}?error=access_denied&state=forged"))
+            _browse(url)
+
+        threading.Thread(target=go, daemon=True).start()
+        return True
+
+    monkeypatch.setattr("relay_cli.auth.oauth.open_browser", forged_then_real)
+    result = run("login")
+    assert result.code == 0, result.err
+    assert statuses == [400, 400]
+    assert [g["code"] for g in provider.grants] != ["forged"] and len(provider.grants) == 1
+    assert json.loads(memory_keyring.data[("relay-cli", f"default@{API}")])["access_token"] == SECRET
+
+
+def test_requests_with_a_wrong_state_alone_end_in_the_timeout_not_sooner(
+    run: Any, provider: Any, memory_keyring: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("relay_cli.auth.oauth.LOGIN_TIMEOUT", 1.0)
+
     def forged(url: str) -> bool:
-        redirect = parse_qs(urlsplit(url).query)["redirect_uri"][0]
-        threading.Thread(target=_browse, args=(f"{redirect}?code=x&state=forged",), daemon=True).start()
+        threading.Thread(target=_browse, args=(f"{redirect_of(url)}?code=x&state=forged",), daemon=True).start()
         return True
 
     monkeypatch.setattr("relay_cli.auth.oauth.open_browser", forged)
+    began = time.monotonic()
     result = run("login")
-    assert result.code == 4
-    assert "wrong state" in result.err
+    assert result.code == 4 and time.monotonic() - began >= 1.0
+    assert (
+        "error: timed out after 1 s waiting for the browser to finish the login (1 request with another login's state "
+        "was ignored); nothing was stored\n"
+    ) in result.err
     assert memory_keyring.data == {} and provider.grants == []
+
+
+@pytest.fixture
+def idle_connections() -> Any:
+    """Connections a test opens to the listener and sends nothing on; closed after 4 s at the latest (so that a
+    listener that waits on them cannot hold the test for ever), and at the end."""
+    opened: list[socket.socket] = []
+    closer = threading.Timer(4.0, lambda: [sock.close() for sock in opened])
+    closer.start()
+    yield opened
+    closer.cancel()
+    for sock in opened:
+        sock.close()
+
+
+def test_an_idle_connection_does_not_hold_login_past_its_limit(
+    run: Any, provider: Any, memory_keyring: Any, monkeypatch: pytest.MonkeyPatch, idle_connections: Any
+) -> None:
+    monkeypatch.setattr("relay_cli.auth.oauth.LOGIN_TIMEOUT", 1.0)
+
+    def idle(url: str) -> bool:
+        port = urlsplit(redirect_of(url)).port
+        idle_connections.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        return False
+
+    monkeypatch.setattr("relay_cli.auth.oauth.open_browser", idle)
+    began = time.monotonic()
+    result = run("login")
+    waited = time.monotonic() - began
+    assert result.code == 4 and "timed out after 1 s" in result.err
+    assert waited < 2.5, f"login ended after {waited:.1f} s"
+
+
+def test_an_idle_connection_neither_keeps_the_redirect_out_nor_stays_open(
+    run: Any, provider: Any, memory_keyring: Any, api: Any, monkeypatch: pytest.MonkeyPatch, idle_connections: Any
+) -> None:
+    """An idle connection first (a browser's preconnect, a port scan): the redirect after it completes the login at
+    once, and the idle one is closed by the listener after its read timeout."""
+    monkeypatch.setattr("relay_cli.auth.oauth.CONNECTION_TIMEOUT", 0.3)
+    closed_after: list[float] = []
+
+    def idle_then_real(url: str) -> bool:
+        sock = socket.create_connection(("127.0.0.1", urlsplit(redirect_of(url)).port), timeout=5)
+        idle_connections.append(sock)
+        opened = time.monotonic()
+
+        def watch() -> None:
+            with contextlib.suppress(OSError):
+                if sock.recv(1) == b"":
+                    closed_after.append(time.monotonic() - opened)
+
+        threading.Thread(target=watch, daemon=True).start()
+        threading.Thread(target=_browse, args=(url,), daemon=True).start()
+        return True
+
+    monkeypatch.setattr("relay_cli.auth.oauth.open_browser", idle_then_real)
+    began = time.monotonic()
+    result = run("login")
+    assert result.code == 0, result.err
+    assert time.monotonic() - began < 2.5
+    deadline = time.monotonic() + 3
+    while not closed_after and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert closed_after and closed_after[0] < 2.0, closed_after
 
 
 def test_timeout(run: Any, provider: Any, memory_keyring: Any, monkeypatch: pytest.MonkeyPatch) -> None:

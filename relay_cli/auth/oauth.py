@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 #: how long to wait for the browser to come back (tests shrink it)
 LOGIN_TIMEOUT = 180.0
+#: seconds a connection to the listener has to send its request (a browser sends it at once)
+CONNECTION_TIMEOUT = 10.0
+#: connections the listener serves at once; more are closed unanswered
+MAX_CONNECTIONS = 16
 #: the deadline of one request to the issuer, from connecting to the last byte of the answer, when the caller
 #: gives none (commands give theirs: ``--timeout`` / ``RELAY_TIMEOUT``)
 HTTP_TIMEOUT = 30.0
@@ -38,10 +42,44 @@ def open_browser(url: str) -> bool:
 
 
 def _listener(port: int) -> Any:
-    from http.server import HTTPServer
+    """The one-shot listener on 127.0.0.1:``port``. Each connection is served by a thread of its own, which has
+    ``CONNECTION_TIMEOUT`` seconds to receive its request, so an idle connection (a browser's preconnect, a port
+    scan, a stalled client) neither keeps the redirect out nor holds the login past its limit; at most
+    ``MAX_CONNECTIONS`` are served at once (the rest are closed)."""
+    import threading
+    from http.server import ThreadingHTTPServer
 
-    class Server(HTTPServer):
+    class Server(ThreadingHTTPServer):
         allow_reuse_address = True
+        daemon_threads = True
+        expected_state = ""
+        callback_path = ""
+        outcome: str | BaseException | None = None
+        ignored = 0  # requests with a wrong state
+
+        def __init__(self, *args: Any) -> None:
+            self.guard = threading.Lock()
+            self.open = 0
+            self.done = threading.Event()
+            super().__init__(*args)
+
+        def verify_request(self, request: Any, client_address: Any) -> bool:
+            with self.guard:
+                if self.open >= MAX_CONNECTIONS:
+                    return False
+                self.open += 1
+                return True
+
+        def shutdown_request(self, request: Any) -> None:
+            with self.guard:
+                self.open -= 1
+            super().shutdown_request(request)
+
+        def settle(self, outcome: str | BaseException) -> None:
+            with self.guard:
+                if self.outcome is None:
+                    self.outcome = outcome
+                    self.done.set()
 
     try:
         return Server(("127.0.0.1", port), _handler_class())
@@ -56,17 +94,25 @@ def _handler_class() -> Any:
     from http.server import BaseHTTPRequestHandler
 
     class Handler(BaseHTTPRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            self.connection.settimeout(CONNECTION_TIMEOUT)  # each read and write of the connection
+
         def do_GET(self) -> None:
-            server = self.server
+            server: Any = self.server  # the Server of _listener
             status, text = 404, "Relay CLI: unknown path."
             try:
-                code = oidc.parse_callback(self.path, path=server.callback_path, state=server.expected_state)  # type: ignore[attr-defined]  # set by wait_for_code
+                code = oidc.parse_callback(self.path, path=server.callback_path, state=server.expected_state)
+            except oidc.WrongState:
+                with server.guard:
+                    server.ignored += 1
+                status, text = 400, "Relay CLI: this is not the login in progress; it goes on. Nothing was stored."
             except oidc.CallbackError as exc:
-                server.outcome = exc  # type: ignore[attr-defined]  # our listener: see wait_for_code
+                server.settle(exc)
                 status, text = 400, "Relay CLI authorization failed. Please try again."
             else:
                 if code is not None:
-                    server.outcome = code  # type: ignore[attr-defined]  # our listener: see wait_for_code
+                    server.settle(code)
                     status, text = 200, "Relay CLI authorization complete. You can close this tab."
             body = _PAGE.format(text).encode()
             self.send_response(status)
@@ -83,21 +129,29 @@ def _handler_class() -> Any:
 
 
 def wait_for_code(server: Any, *, state: str, path: str, timeout: float) -> str:
-    """Serve the listener until the redirect brings a code (or an error), or ``timeout`` seconds pass."""
+    """Serve the listener until the redirect of this login brings a code (or the issuer's error), or ``timeout``
+    seconds pass, whatever other connections and requests come meanwhile: requests with another ``state`` are
+    answered 400 and ignored, idle connections are dropped by their own threads."""
     server.expected_state = state
     server.callback_path = path
-    server.outcome = None
     deadline = time.monotonic() + timeout
-    while server.outcome is None:
+    while not server.done.is_set():
         left = deadline - time.monotonic()
         if left <= 0:
+            ignored = server.ignored
+            note = (
+                f" ({ignored} request{'s' if ignored != 1 else ''} with another login's state "
+                f"{'was' if ignored == 1 else 'were'} ignored)"
+                if ignored
+                else ""
+            )
             raise AuthError(
-                f"timed out after {timeout:.0f} s waiting for the browser to finish the login; nothing was stored",
+                f"timed out after {timeout:.0f} s waiting for the browser to finish the login{note}; nothing was stored",
                 hint="run `relay login` again (with --no-browser to open the printed URL yourself)",
             )
-        server.timeout = min(left, 0.5)
-        server.handle_request()
-    if isinstance(server.outcome, Exception):
+        server.timeout = min(left, 0.2)
+        server.handle_request()  # accepts one connection (its thread serves it), or returns after server.timeout
+    if isinstance(server.outcome, BaseException):
         raise server.outcome
     return str(server.outcome)
 

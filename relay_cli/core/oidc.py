@@ -95,22 +95,26 @@ class CallbackError(AuthError):
     """The browser came back without a usable authorization code."""
 
 
+class WrongState(CallbackError):
+    """A request to the listener with a ``state`` that is not this login's: not the issuer's redirect (a stale tab,
+    another local process, a web page). It is answered and ignored; it never ends the login."""
+
+
 def parse_callback(target: str, *, path: str, state: str) -> str | None:
     """The authorization code from the redirect's request target (``/path?code=...&state=...``).
 
-    None when the request is for another path (a favicon): keep waiting. Raises CallbackError when the
-    issuer reports an error, the ``state`` does not match (a forged or stale redirect), or no code came."""
+    None when the request is for another path (a favicon): keep waiting. Raises WrongState when the ``state``
+    does not match (nothing else of such a request is believed, not even an error it reports), and CallbackError
+    when the redirect of this login reports an error from the issuer or carries no code."""
     parts = urlsplit(target)
     if parts.path != path:
         return None
     query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    if not secrets.compare_digest(query.get("state", "").encode(), state.encode()):
+        raise WrongState("the login redirect carried the wrong state (a stale or forged redirect)")
     if query.get("error"):
         detail = query.get("error_description") or query["error"]
         raise CallbackError(f"the login was refused by the issuer: {detail}")
-    if not secrets.compare_digest(query.get("state", ""), state):
-        raise CallbackError(
-            "the login redirect carried the wrong state (a stale or forged redirect); nothing was stored"
-        )
     code = query.get("code")
     if not code:
         raise CallbackError("the login redirect carried no authorization code")
