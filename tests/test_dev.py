@@ -427,6 +427,7 @@ def test_a_line_without_end_is_cut_and_memory_stays_bounded(tmp_path: Path) -> N
     last = err.split("; its last lines:\n", 1)[1].splitlines()
     assert last == ["  | " + "x" * 4096 + " [line cut at 4096 bytes]", "  | after"]
     assert big - small < 20_000, f"{small} KiB for a short line, {big} KiB for 50 MB without a newline"
+    print(f"relay's peak memory: {small} KiB for a short line, {big} KiB for 50 MB without a newline")
 
 
 #: an app that logs each connection it accepts: the request line, or that none came
@@ -498,6 +499,7 @@ def test_the_quick_starts_dev_once_fits_a_terminal(tmp_path: Path) -> None:
     text = re.sub(r"\x1b\[[0-9;]*m", "", shown.decode()).replace("\r\n", "\n")
     rows = sum(max(1, -(-len(line) // 80)) for line in text.splitlines())  # a longer line wraps
     assert rows <= 40, text
+    print(f"dev --once on an 80-column terminal: {rows} rows")
     assert "app |" not in text and "START" in text and "say                      'Now in call'" in text
     assert text.splitlines()[-1].startswith("scenario inbound-call passed: the app terminated cleanly")
 

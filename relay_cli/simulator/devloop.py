@@ -21,10 +21,8 @@ from .. import inputs, output
 from ..core import manifest as mf, workflow as wf
 from ..errors import AppMisbehaved, NetworkError, OutputError, RelayError, UsageError
 from . import appproc, protocol, runner, scenario as sc
-from .appproc import AppFailed, check_port, free_port
+from .appproc import check_port, free_port
 from .flags import ScenarioFlags
-
-__all__ = ["AppFailed", "free_port"]
 
 MANIFEST = "relay.toml"
 DEV_KEYS = ("command", "path", "scenario", "workflow", "watch", "pass_env")
@@ -380,7 +378,7 @@ class Session:
         self.watching_said = True
 
     def start(self) -> None:
-        """Start the app and wait until it listens (AppFailed, exit 1, when it does not)."""
+        """Start the app and wait until it listens (appproc.AppFailed, exit 1, when it does not)."""
         self.uri = ""
         port = self.s.port or free_port()
         env = appproc.environment(os.environ, port, self.s.pass_env)

@@ -190,6 +190,7 @@ class Keeper:
             self.wait(0.02)
             self.reap()
             left = self.living()
+        self.reap()
 
 
 def main(argv: list[str]) -> int:
