@@ -838,7 +838,7 @@ def test_an_upload_never_refreshes_nor_follows_a_redirect(tmp_path: Any) -> None
     )
 
 
-def test_clients_share_one_tls_context_that_honours_ssl_cert_file(
+def test_the_shared_tls_context_verifies_and_honours_ssl_cert_file(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     import ssl
@@ -846,11 +846,9 @@ def test_clients_share_one_tls_context_that_honours_ssl_cert_file(
 
     import certifi
 
-    from relay_cli.api.client import tls_context
+    from relay_cli.api.deadline import tls_context
 
-    with _client() as one, _client() as two:
-        contexts = {id(c._http._transport._pool._ssl_context) for c in (one, two)}
-    assert contexts == {id(tls_context())}
+    assert tls_context() is tls_context()
     assert tls_context().verify_mode == ssl.CERT_REQUIRED and tls_context().check_hostname
     bundle = tmp_path / "ca.pem"
     bundle.write_bytes(Path(certifi.where()).read_bytes())

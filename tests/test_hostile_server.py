@@ -574,16 +574,6 @@ def test_each_lookup_row_writes_when_the_lookup_succeeds(run: Any, serve: Any, c
     assert [m for m, _ in server.requests()[len(reads) :]] in (["DELETE"], ["PUT"], ["POST"]), server.requests()
 
 
-def test_the_deadline_is_installed_in_httpx_pools() -> None:
-    """The deadline rides on two private attributes of httpx/httpcore (api/deadline.py); this fails if they move."""
-    from relay_cli.api import deadline
-    from relay_cli.api.client import RelayClient
-
-    with RelayClient("http://127.0.0.1:9", token="t", user_agent="t") as client:
-        assert deadline.install(client._http) is True
-        assert isinstance(client._http._transport._pool._network_backend, deadline.DeadlineBackend)
-
-
 # --- the realtime log stream and the upload go through the same path -----------------------------------------
 
 
@@ -652,3 +642,43 @@ def test_an_upload_has_the_same_deadline(tmp_path: Path) -> None:
         == f"uploading the file failed: {server.origin} did not answer within {SHORT:g} s (tried once)"
     )
     assert [(r.method, r.path, r.headers.get("authorization")) for r in server.seen] == [("PUT", "/bucket/a.wav", None)]
+
+
+# --- through a proxy the environment names: the same requests, the same deadline --------------------------------
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+def test_requests_go_through_the_proxy_the_environment_names(
+    run: Any, serve: Any, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    proxy = serve(good)
+    monkeypatch.setenv(variable, proxy.origin)
+    api = f"http://127.0.0.2:{closed_port()}"  # nobody there: only the proxy can answer
+    monkeypatch.setenv("RELAY_HOST", api)
+    result = run("workflow", "list", "-s", SUB, "--json")
+    assert result.code == 0, result.err
+    assert result.json() == [WF]
+    assert proxy.requests() == [("GET", f"{api}/ibot/workflow")]  # a proxy's request form
+    assert proxy.seen[0].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "*", "localhost,127.0.0.1"])
+def test_no_proxy_goes_direct(run: Any, serve: Any, monkeypatch: pytest.MonkeyPatch, no_proxy: str) -> None:
+    server = serve(good)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")  # nobody there: going through it fails
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    result = run("workflow", "list", "-s", SUB, "--json")
+    assert result.code == 0, result.err
+    assert server.requests() == [LIST]
+
+
+def test_a_proxy_that_trickles_is_held_to_the_deadline(run: Any, serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = serve(trickle_headers)
+    monkeypatch.setenv("HTTP_PROXY", proxy.origin)
+    monkeypatch.setenv("RELAY_HOST", f"http://127.0.0.2:{closed_port()}")
+    monkeypatch.setenv("RELAY_TIMEOUT", str(SHORT))
+    started = time.monotonic()
+    result = run("workflow", "list", "-s", SUB)
+    assert result.code == 1
+    assert "did not answer within" in result.err or "timed out" in result.err, result.err
+    assert time.monotonic() - started < 3  # the trickle goes on for 6 s

@@ -1,4 +1,4 @@
-"""A client of an ``http://`` host builds no TLS context (loading certifi's CA bundle costs about 20 ms of CPU)
+"""A client of an ``http://`` host builds no TLS context (loading certifi's CA bundle is the costly part of making one)
 unless it goes to an ``https://`` URL after all, such as a presigned upload: then it gets the shared, verifying
 context, built on that first use. The servers are the test's own, on 127.0.0.1 with free ports; the TLS one
 has a certificate made for the test by the ``openssl`` command."""
@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from relay_cli.api import client as client_module
+from relay_cli.api import deadline as deadline_module
 from relay_cli.api.client import RelayClient
 from relay_cli.errors import NetworkError
 
@@ -75,7 +75,7 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ssl, "create_default_context", counting)
-    monkeypatch.setattr(client_module, "_tls", {})  # no context shared from an earlier test
+    monkeypatch.setattr(deadline_module, "_tls", {})  # no context shared from an earlier test
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     return made
@@ -94,13 +94,19 @@ def test_a_client_of_an_http_host_builds_no_tls_context(built: list[str | None],
     assert built == []
 
 
-def test_a_client_of_an_https_host_gets_the_shared_context_at_once(built: list[str | None]) -> None:
+def test_clients_of_an_https_host_share_one_context(
+    built: list[str | None], tls: Any, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, seen = tls
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     with (
-        RelayClient("https://relay.example.com", token=TOKEN, user_agent="t") as one,
-        RelayClient("https://relay.example.com", token=TOKEN, user_agent="t") as two,
+        RelayClient(url, token=TOKEN, user_agent="t") as one,
+        RelayClient(url, token=TOKEN, user_agent="t") as two,
     ):
-        assert one._http._transport._pool._ssl_context is two._http._transport._pool._ssl_context
-    assert len(built) == 1
+        assert built == []  # nothing made before the first request
+        assert one.list_workflows(SUB) == two.list_workflows(SUB) == [WF]
+    assert len(seen) == 2
+    assert built == [str(certificate[0])]
 
 
 @pytest.fixture

@@ -109,30 +109,6 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-_tls: dict[tuple[str | None, str | None], Any] = {}
-
-
-def tls_context() -> Any:
-    """httpx's own default TLS context (certifi's CA bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), made once
-    per process and shared: loading the CA bundle costs about 20 ms of CPU, which every new client paid."""
-    import os
-
-    key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-    if key not in _tls:
-        _tls[key] = httpx.create_ssl_context()
-    return _tls[key]
-
-
-class _TLSOnFirstUse:
-    """``tls_context()``, made when a connection first needs it: what a client of an ``http://`` host is given,
-    so that it pays nothing for TLS unless it goes to an ``https://`` URL after all (a presigned upload, a
-    proxy). httpx takes any object as its ``verify`` context and hands it to httpcore, which only calls its
-    methods (``set_alpn_protocols``, ``wrap_socket``, ``wrap_bio``): each is the real context's."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(tls_context(), name)
-
-
 def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
@@ -279,11 +255,9 @@ class RelayClient:
         if log is not None and hasattr(log, "protect"):
             log.protect(self._private_headers, self._secrets)
         hooks = {"request": [log.request], "response": [log.response]} if log is not None else {}
-        verify: Any = tls_context() if self.base_url.lower().startswith("https:") else _TLSOnFirstUse()
-        self._http = httpx.Client(
-            base_url=self.base_url, headers=default_headers, transport=transport, event_hooks=hooks, verify=verify
-        )
-        deadlines.install(self._http)
+        # the network, through transports that keep each request's deadline (a test's or the sandbox's as given)
+        network = deadlines.client_options() if transport is None else {"transport": transport}
+        self._http = httpx.Client(base_url=self.base_url, headers=default_headers, event_hooks=hooks, **network)
 
     def close(self) -> None:
         self._http.close()

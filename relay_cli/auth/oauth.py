@@ -166,9 +166,9 @@ def http_client(log: HttpLog | None = None, timeout: float = HTTP_TIMEOUT) -> ht
     hooks: dict[str, list[Callable[..., Any]]] = {}
     if log is not None:
         hooks = {"request": [log.request], "response": [log.response]}
-    client = httpx.Client(timeout=timeout, event_hooks=hooks, headers={"Accept": "application/json"})
-    deadline.install(client)
-    return client
+    return httpx.Client(
+        timeout=timeout, event_hooks=hooks, headers={"Accept": "application/json"}, **deadline.client_options()
+    )
 
 
 def _post(http: httpx.Client, url: str, form: dict[str, str]) -> httpx.Response:
