@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -1075,3 +1076,40 @@ def test_the_transcript_escapes_what_the_app_sends_and_json_stays_exact(run: Any
     say = next(r["message"] for r in records if r.get("message", {}).get("_type") == "wf_api_say_request")
     assert say["text"] == f"red{HOSTILE}text"
     assert any(r.get("message", {}).get("_type") == f"wf_api_{HOSTILE}sneaky_request" for r in records)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS as Linux has it")
+def test_a_huge_message_is_refused_within_a_memory_limit(serve: Any, tmp_path: Any) -> None:
+    """200 MB sent as one message (in 1 MB fragments, so the test app holds none of it): `relay` with 256 MiB of
+    address space refuses it at the limit of one message (exit 6), instead of reading it whole (MemoryError)."""
+    import os
+    import subprocess
+
+    async def flood(ws: Any) -> None:
+        await ws.recv()
+
+        async def chunks() -> Any:
+            for _ in range(200):
+                yield "x" * 1_000_000
+
+        try:
+            await ws.send(chunks())
+        except Exception:  # noqa: BLE001 - the simulator closed the connection (1009), as it should
+            pass
+
+    uri, _log = serve(lambda app: None, raw=flood)
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (256 * 2**20, 256 * 2**20))\n"
+        "from relay_cli.__main__ import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    env.update(RELAY_CONFIG_DIR=str(tmp_path / "c"), RELAY_DATA_DIR=str(tmp_path / "d"), RELAY_API_KEY="t")
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "workflow", "simulate", uri, "--scenario", "button", *FAST],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 6, proc.stderr[-2000:]
+    assert "the app sent a message larger than 1,048,576 bytes" in proc.stderr
+    assert "MemoryError" not in proc.stderr and "Traceback" not in proc.stderr
