@@ -63,6 +63,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
     config = tmp_path / "config"
     monkeypatch.setenv("RELAY_CONFIG_DIR", str(config))
     monkeypatch.setenv("RELAY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RELAY_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("RELAY_API_KEY", TOKEN)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     # preflight checks of call workflows (a WebSocket handshake, a GET of the account's workflows) are off,

@@ -29,12 +29,13 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def bash_complete(tmp_path: Path, line: str) -> list[str]:
-    """What the bash script's function gets back for ``line`` (the word under the cursor is the last one)."""
+def bash_complete(tmp_path: Path, line: str, **env: str) -> list[str]:
+    """What the bash script's function gets back for ``line`` (the word under the cursor is the last one), with
+    ``env`` added to the environment."""
     words = line.split(" ")
     proc = subprocess.run(
         [str(RELAY)],
-        env=_env(tmp_path, _RELAY_COMPLETE="complete_bash", COMP_WORDS=line, COMP_CWORD=str(len(words) - 1)),
+        env=_env(tmp_path, _RELAY_COMPLETE="complete_bash", COMP_WORDS=line, COMP_CWORD=str(len(words) - 1), **env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -183,3 +184,80 @@ def test_install_path_override(tmp_path: Path, capsys: Any) -> None:
     assert main(["completion", "install", "zsh", "--path", str(directory)]) == 0
     assert (directory / "_relay").read_text(encoding="utf-8") == completion.script("zsh")
     assert str(directory / "_relay") in capsys.readouterr().err
+
+
+# --- values: templates, scenarios, workflow names --------------------------------------------------------------
+
+
+def test_bash_protocol_completes_template_and_scenario_names(tmp_path: Path) -> None:
+    from relay_cli.simulator.runner import builtin_names
+
+    assert bash_complete(tmp_path, "relay workflow init ") == ["auto-answer", "outbound", "place-call", "blank"]
+    assert bash_complete(tmp_path, "relay workflow init pl") == ["place-call"]
+    assert bash_complete(tmp_path, "relay workflow simulate ws://localhost:8080/x --scenario ") == builtin_names()
+    assert "inbound-call" in builtin_names()
+    assert bash_complete(tmp_path, "relay workflow dev --scenario inb") == ["inbound-call"]
+
+
+def test_workflow_names_of_the_sandbox_are_read_locally(tmp_path: Path, run: Any) -> None:
+    env = {"RELAY_DATA_DIR": str(tmp_path / "data"), "RELAY_CACHE_DIR": str(tmp_path / "cache")}
+    line = "relay -P local workflow install -w "
+    assert bash_complete(tmp_path, line, **env) == []  # no sandbox yet: nothing offered, none created
+    assert not (tmp_path / "data").exists()
+    for name in ("front-desk", "fire-drill", "lobby"):
+        assert (
+            run("-P", "local", "workflow", "create", "button", "-n", name, "-u", "wss://h.example.com/b", "-A").code
+            == 0
+        )
+    assert bash_complete(tmp_path, line, **env) == ["front-desk", "fire-drill", "lobby"]
+    assert bash_complete(tmp_path, "relay -P local workflow args list -w f", **env) == ["front-desk", "fire-drill"]
+    assert bash_complete(tmp_path, "relay -P local workflow simulate fi", **env) == ["fire-drill"]
+    assert bash_complete(tmp_path, "relay -P local workflow logs -s other-account -w ", **env) == []
+    assert not (tmp_path / "cache").exists()  # the sandbox's names are never cached
+
+
+def test_workflow_names_of_relay_come_from_a_recent_listing_and_no_request(
+    tmp_path: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import socket
+    import stat
+
+    import httpx
+    import respx
+
+    from relay_cli import names
+
+    with socket.socket() as listener:  # the API host of this test: any connection to it would wait here
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        host = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        monkeypatch.setenv("RELAY_HOST", host)
+        env = {"RELAY_HOST": host, "RELAY_CACHE_DIR": str(tmp_path / "cache"), "RELAY_SUBSCRIBER_ID": "S1"}
+        monkeypatch.setenv("RELAY_SUBSCRIBER_ID", "S1")
+        listed = [{"workflow_id": f"wf_{i}", "name": n} for i, n in enumerate(["alpha", "beta", "alpine"])]
+        line = "relay workflow delete -w al"
+        assert bash_complete(tmp_path, line, **env) == []  # nothing listed yet
+
+        with respx.mock(base_url=host, assert_all_called=False) as api:
+            api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": listed}))
+            assert run("workflow", "list").code == 0  # not a terminal (a script): nothing is written
+            assert not (tmp_path / "cache").exists()
+            monkeypatch.setattr(names, "_interactive", lambda: True)
+            assert run("workflow", "list").code == 0
+
+        cache = tmp_path / "cache" / names.FILE_NAME
+        assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+        assert bash_complete(tmp_path, line, **env) == ["alpha", "alpine"]
+        assert bash_complete(tmp_path, "relay workflow update -s S2 -w al", **env) == []  # another account
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # completion never connected to the API
+
+        entries = json.loads(cache.read_text(encoding="utf-8"))["entries"]
+        (key,) = entries
+        entries[key]["at"] -= names.TTL + 1  # a listing older than the TTL
+        cache.write_text(json.dumps({"entries": entries}), encoding="utf-8")
+        assert bash_complete(tmp_path, line, **env) == []
+        cache.write_text("{not json", encoding="utf-8")
+        assert bash_complete(tmp_path, line, **env) == []

@@ -91,6 +91,20 @@ DeleteDryRunOpt = Annotated[
     bool, typer.Option("--dry-run", "-N", help="Print what would be deleted and the request, and send nothing.")
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def complete_workflow(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of a workflow reference: the names ``relay_cli.names`` knows for the target the command
+    line selects (the sandbox's, or a recent listing's), without a request."""
+    try:
+        from .. import names
+
+        found = names.known(state(ctx), ctx.params.get("subscriber_id"))
+    except Exception:  # noqa: BLE001 - a shell asking for words gets none rather than an error
+        return []
+    return [name for name in found if name.startswith(incomplete)]
+
+
 WorkflowRefOpt = Annotated[
     str,
     typer.Option(
@@ -101,6 +115,7 @@ WorkflowRefOpt = Annotated[
         help="The workflow: its exact id or its exact name. [env: RELAY_WORKFLOW_ID]",
         show_envvar=False,
         show_default=False,
+        autocompletion=complete_workflow,
     ),
 ]
 InstallOpt = Annotated[

@@ -103,13 +103,14 @@ def find_workflow(
 ) -> tuple[str, dict[str, Any]]:
     """The account and the workflow named by ``ref`` (-w: its exact id, else its exact name). ``to_edit``: the
     caller changes it and sends it back whole, so the listing must hold it whole (``RelayClient.list_workflows``)."""
+    from .. import names
     from ..core import workflow as wf
 
     wf.validate_ref(ref)
     subscriber = st.subscriber_id(subscriber_flag)
-    if to_edit:
-        return subscriber, wf.resolve(st.client().list_workflows(subscriber, editing=ref), ref, account=subscriber)
-    return subscriber, WORKFLOW.find(st.client(), subscriber, ref)
+    workflows = st.client().list_workflows(subscriber, editing=ref if to_edit else None)
+    names.remember(st, subscriber_flag, workflows)  # for shell completion of -w (relay_cli/names.py)
+    return subscriber, wf.resolve(workflows, ref, account=subscriber)
 
 
 def _resolve_workflow(client: RelayClient, subscriber: str, ref: str) -> dict[str, Any]:

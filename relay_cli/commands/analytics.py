@@ -7,7 +7,7 @@ import typer
 from ..core import analytics as an
 from ..core.analytics import DEFAULT_LIMIT
 from ..errors import UsageError
-from ._common import SubscriberOpt, TableFlags, command, examples, listing_command, state
+from ._common import SubscriberOpt, TableFlags, command, complete_workflow, examples, listing_command, state
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient
@@ -70,6 +70,7 @@ def analytics(
             "one of the account's workflows. [env: RELAY_WORKFLOW_ID]",
             show_envvar=False,
             show_default=False,
+            autocompletion=complete_workflow,
         ),
     ] = None,
     instance_id: Annotated[

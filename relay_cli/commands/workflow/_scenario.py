@@ -11,6 +11,15 @@ import typer
 from ...simulator.protocol import DEFAULT_MAX_TIME
 from .._common import ArgOpt, BooleanOpt, NumberOpt
 
+
+def _builtin_scenarios() -> list[str]:
+    """The built-in scenarios' names, for shell completion of --scenario (the simulator's runner is loaded only
+    when a shell asks)."""
+    from ...simulator.runner import builtin_names
+
+    return builtin_names()
+
+
 _OPTIONS: dict[str, tuple[Any, Any]] = {
     "scenario": (
         Annotated[
@@ -22,6 +31,7 @@ _OPTIONS: dict[str, tuple[Any, Any]] = {
                 "START: --set trigger=nfc, ...). Default: the one the workflow's trigger implies (dev: the [dev] "
                 "scenario of relay.toml first).",
                 show_default=False,
+                autocompletion=lambda incomplete: [n for n in _builtin_scenarios() if n.startswith(incomplete)],
             ),
         ],
         None,

@@ -11,7 +11,18 @@ import typer
 
 from ... import __version__
 from ...errors import EXIT_CHANGES_PENDING, EXIT_INTERRUPTED, RelayError, UsageError
-from .._common import JsonOpt, NoCheckOpt, StrictOpt, SubscriberOpt, YesOpt, command, confirmed, examples, state
+from .._common import (
+    JsonOpt,
+    NoCheckOpt,
+    StrictOpt,
+    SubscriberOpt,
+    YesOpt,
+    command,
+    complete_workflow,
+    confirmed,
+    examples,
+    state,
+)
 
 if TYPE_CHECKING:
     from ...output import Output
@@ -62,7 +73,12 @@ AccountFromOpt = Annotated[
 RefsOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--workflow-id", "-w", metavar="REF", help="A workflow's exact id or name (repeatable).", show_default=False
+        "--workflow-id",
+        "-w",
+        metavar="REF",
+        help="A workflow's exact id or name (repeatable).",
+        show_default=False,
+        autocompletion=complete_workflow,
     ),
 ]
 

@@ -233,6 +233,7 @@ def init(
             metavar="TEMPLATE",
             help=f"The workflow to start from: {', '.join(TEMPLATE_NAMES)}.",
             show_default=False,
+            autocompletion=lambda incomplete: [t for t in TEMPLATE_NAMES if t.startswith(incomplete)],
         ),
     ],
     directory: Annotated[

@@ -13,6 +13,7 @@ from .._common import (
     TableFlags,
     YesOpt,
     command,
+    complete_workflow,
     confirmation_possible,
     confirmed,
     examples,
@@ -44,6 +45,7 @@ StopWorkflowOpt = Annotated[
         metavar="REF",
         help="Stop every running instance of this workflow: its exact id or its exact name.",
         show_default=False,
+        autocompletion=complete_workflow,
     ),
 ]
 

@@ -24,7 +24,11 @@ def list_workflows(ctx: typer.Context, subscriber_id: SubscriberOpt = None, *, f
     opts = flags.options(render.COLUMNS, example="name=auto")
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    workflows = select(st.client().list_workflows(subscriber), opts)
+    listed = st.client().list_workflows(subscriber)
+    from ... import names
+
+    names.remember(st, subscriber_id, listed)  # for shell completion of -w (relay_cli/names.py)
+    workflows = select(listed, opts)
     show(
         workflows,
         opts,

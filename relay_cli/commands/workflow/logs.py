@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import typer
 
 from ... import output
-from .._common import SubscriberOpt, command, examples, state
+from .._common import SubscriberOpt, command, complete_workflow, examples, state
 from .manage import find
 
 
@@ -53,6 +53,7 @@ def logs(
             help="Only this workflow: its exact id or its exact name. [env: RELAY_WORKFLOW_ID]",
             show_envvar=False,
             show_default=False,
+            autocompletion=complete_workflow,
         ),
     ] = None,
     user_id: Annotated[

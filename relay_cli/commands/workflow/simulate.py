@@ -8,7 +8,7 @@ import typer
 from ... import output
 from ...errors import AppMisbehaved, UsageError
 from ...simulator.flags import ScenarioFlags
-from .._common import SubscriberOpt, command, examples, state
+from .._common import SubscriberOpt, command, complete_workflow, examples, state
 from ._scenario import scenario_options
 
 
@@ -45,6 +45,7 @@ def simulate(
             metavar="URI_OR_REF",
             help="The workflow app: a ws:// or wss:// URI, or a registered workflow's exact id or name.",
             show_default=False,
+            autocompletion=complete_workflow,
         ),
     ],
     subscriber_id: SubscriberOpt = None,
