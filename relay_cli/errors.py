@@ -59,10 +59,13 @@ class ApiError(RelayError):
         status: int | None = None,
         error: str | None = None,
         hint: str | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.error = error
+        #: the server's own ``message``, as it sent it (``message`` above says which request it refused)
+        self.detail = detail
 
 
 class ApiNotFoundError(ApiError):

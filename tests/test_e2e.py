@@ -290,7 +290,8 @@ CREATES: dict[str, tuple[list[str], str, Any]] = {
         "on_battery_discharge",
         20,
     ),
-    "webhook": (["http", "--trigger", "POST", "--uri", f"{URI}/hook", "-i", ALICE], "on_http", "POST"),
+    # on loopback, where nothing listens: the sandbox really connects when it is triggered (no DNS in tests)
+    "webhook": (["http", "--trigger", "POST", "--uri", "ws://127.0.0.1:9/hook", "-i", ALICE], "on_http", "POST"),
     "room-check": (
         ["nfc", "-c", "tasks", "-l", "Room 12", "--uri", f"{URI}/nfc", "-A"],
         "on_nfc",
@@ -406,13 +407,15 @@ def test_full_journey_then_restart(tmp_path: Path, start_server: Callable[..., S
         "vol": 3,
     }
 
-    # trigger the HTTP workflow: a running instance appears
-    relay(env, "workflow", "trigger", "-w", "webhook", "-u", ALICE, "-a", "k=v").ok()
-    instances = relay(env, "workflow", "instance", "list", "--json").ok().json()
-    assert any(
-        i.get("workflow_id") == created["webhook"]["workflow_id"] and i.get("triggering_user_id") == ALICE
-        for i in instances
-    ), instances
+    # trigger the HTTP workflow: the sandbox connects to its app, which is not running: exit 1, what the device
+    # would say, and no instance (tests/test_sandbox.py runs one that is)
+    down = relay(env, "workflow", "trigger", "-w", "webhook", "-u", ALICE, "-a", "k=v")
+    assert down.code == 1, down.describe()
+    assert down.err.startswith(
+        "error: webhook is not available: cannot reach the workflow app at ws://127.0.0.1:9/hook"
+    )
+    assert 'hint: the device says "webhook is not available"; start the app' in down.err
+    assert relay(env, "workflow", "instance", "list", "--json").ok().json() == []
 
     # delete
     deleted = relay(env, "workflow", "delete", "-w", "place-call", "--yes", "--json").ok().json()

@@ -23,6 +23,7 @@ from relay_cli.local.server import in_process_transport, serve
 from relay_cli.local.store import SandboxStore
 
 from conftest import READY_SET_GO, release_together
+from wsapps import Apps, serving
 
 SUB = DEMO_SUBSCRIBER
 ALICE, BOB = "990007560045678", "990007560023456"
@@ -54,6 +55,33 @@ def make_client(db: Path, token: str | None = TOKEN, server_token: str | None = 
     return RelayClient(
         "http://sandbox", token=token, user_agent="test", transport=in_process_transport(db, server_token), **kw
     )
+
+
+@pytest.fixture
+def apps() -> Any:
+    with serving() as served:
+        yield served
+
+
+def at(body: dict[str, Any], uri: str) -> dict[str, Any]:
+    """``body`` with its workflow URI replaced."""
+    body["config"]["trigger"]["start"]["workflow"]["uri"] = uri
+    return body
+
+
+def eventually(check: Any, seconds: float = 5.0) -> Any:
+    """``check()`` once it is true, or its last value after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return value
+
+
+def running(db: Path, workflow_id: str, user: str = ALICE, args: dict[str, Any] | None = None) -> str:
+    """A running instance, as a conversation in progress leaves it (its id)."""
+    instance = SandboxStore(db).trigger(SUB, workflow_id, user, args or {})
+    assert instance is not None
+    return str(instance["instance_id"])
 
 
 @pytest.fixture
@@ -231,9 +259,52 @@ def test_unknown_path_404_and_wrong_method_405(raw: httpx.Client) -> None:
 # --- trigger, instances, logs, analytics ----------------------------------------------------------------
 
 
-def test_trigger_records_an_instance_and_stop_ends_it(client: RelayClient, raw: httpx.Client) -> None:
-    wf = client.save_workflow(SUB, workflow("hook", trigger={"on_http": "POST"}))[0]
+def test_an_http_trigger_plays_the_workflow_and_remembers_it(client: RelayClient, apps: Apps) -> None:
+    """In-process, the trigger returns once the conversation is over: it ran (the app got the START Relay sends
+    for an HTTP trigger), was an instance (now ended: start and terminate) and left its log."""
+    wf = client.save_workflow(SUB, at(workflow("hook", trigger={"on_http": "POST"}), apps.uri("/terminate")))[0]
     assert client.trigger_workflow(SUB, wf["workflow_id"], ALICE, {"n": 1}) is None
+    [start] = [m for p, m in apps.received if m["_type"] == "wf_api_start_event"]
+    assert start["trigger"] == {
+        "type": "http",
+        "args": {"source_uri": "urn:relay-resource:name:device:Alice", "args": {"n": 1}},
+    }
+    assert apps.types("/terminate")[-1] == "wf_api_stop_event"
+    assert client.workflow_instances(SUB) == []
+    history = client.analytics_events(SUB, workflow_id=wf["workflow_id"])["data"]
+    assert [json.loads(e["content"])["command"] for e in history] == ["terminate", "start"]
+    [instance] = {e["workflow_instance_id"] for e in history}
+    assert [line["message"] for line in client.workflow_logs(SUB, workflow_id=wf["workflow_id"])][1:] == [
+        f'triggered by {ALICE} with args {{"n": 1}}',
+        "log: hello from the app",
+        "terminate",
+        f"instance {instance} ended: the app terminated",
+    ]
+
+
+def test_an_http_trigger_of_an_app_that_cannot_be_reached_records_no_instance(client: RelayClient, apps: Apps) -> None:
+    down = client.save_workflow(SUB, at(workflow("down", trigger={"on_http": "POST"}), apps.uri("/nothing")))[0]
+    with pytest.raises(ApiError) as refused:
+        client.trigger_workflow(SUB, down["workflow_id"], ALICE, {})
+    assert (refused.value.status, refused.value.error) == (424, "workflow_unavailable")
+    assert refused.value.detail == (
+        f"down is not available: cannot reach the workflow app at {apps.uri('/nothing')}: the server answered HTTP "
+        "404 instead of switching to WebSocket"
+    )
+    assert client.workflow_instances(SUB) == [] and client.analytics_events(SUB)["data"] == []
+    assert list(client.workflow_logs(SUB, workflow_id=down["workflow_id"]))[-1]["level"] == "error"
+    button = client.save_workflow(
+        SUB, at(workflow("tap", trigger={"on_button": "action_button_single_tap"}), apps.uri("/terminate"))
+    )[0]
+    with pytest.raises(ApiError) as not_http:
+        client.trigger_workflow(SUB, button["workflow_id"], ALICE, {})
+    assert (not_http.value.status, not_http.value.error) == (400, "not_http_triggered")
+    assert apps.received == []
+
+
+def test_stop_ends_a_running_instance(client: RelayClient, raw: httpx.Client, db: Path) -> None:
+    wf = client.save_workflow(SUB, workflow("hook", trigger={"on_http": "POST"}))[0]
+    running(db, wf["workflow_id"], args={"n": 1})
 
     instances = client.workflow_instances(SUB)
     assert len(instances) == 1
@@ -261,18 +332,18 @@ def test_trigger_records_an_instance_and_stop_ends_it(client: RelayClient, raw: 
     assert client.workflow_instances(SUB) == []
 
 
-def test_deleting_a_workflow_ends_its_instances(client: RelayClient) -> None:
+def test_deleting_a_workflow_ends_its_instances(client: RelayClient, db: Path) -> None:
     wf = client.save_workflow(SUB, workflow("hook", trigger={"on_http": "POST"}))[0]
-    client.trigger_workflow(SUB, wf["workflow_id"], ALICE, {})
+    running(db, wf["workflow_id"])
     client.delete_workflow(SUB, wf["workflow_id"])
     assert client.workflow_instances(SUB) == []
 
 
-def test_workflow_logs(client: RelayClient) -> None:
+def test_workflow_logs(client: RelayClient, db: Path) -> None:
     a = client.save_workflow(SUB, workflow("a", trigger={"on_http": "POST"}))[0]["workflow_id"]
     b = client.save_workflow(SUB, workflow("b"))[0]["workflow_id"]
     client.save_workflow(SUB, {**workflow("a2", trigger={"on_http": "POST"}), "workflow_id": a})
-    client.trigger_workflow(SUB, a, BOB, {"x": "y"})
+    running(db, a, BOB, {"x": "y"})
     client.delete_workflow(SUB, b)
 
     logs = list(client.workflow_logs(SUB))
@@ -297,10 +368,10 @@ def test_workflow_logs(client: RelayClient) -> None:
     assert list(client.workflow_logs(SUB, user_id="someone-else")) == []
 
 
-def test_analytics_events(client: RelayClient) -> None:
+def test_analytics_events(client: RelayClient, db: Path) -> None:
     assert client.analytics_events(SUB) == {"data": [], "cursor": None}
     wf = client.save_workflow(SUB, workflow("hook", trigger={"on_http": "POST"}))[0]["workflow_id"]
-    client.trigger_workflow(SUB, wf, ALICE, {})
+    running(db, wf)
     page = client.analytics_events(SUB, workflow_id=wf)
     assert page["cursor"] is None
     assert len(page["data"]) == 1
@@ -346,7 +417,7 @@ def test_analytics_events(client: RelayClient) -> None:
 def test_analytics_pages_newest_first_through_the_cursor(client: RelayClient, db: Path) -> None:
     wf = client.save_workflow(SUB, workflow("hook", trigger={"on_http": "POST"}))[0]["workflow_id"]
     for _ in range(5):
-        client.trigger_workflow(SUB, wf, ALICE, {})
+        running(db, wf)
     every = client.analytics_events(SUB)["data"]
     assert len(every) == 5
     assert [e["timestamp"] for e in every] == sorted((e["timestamp"] for e in every), reverse=True)
@@ -360,9 +431,9 @@ def test_analytics_pages_newest_first_through_the_cursor(client: RelayClient, db
     assert last["cursor"] is None
 
 
-def test_analytics_time_bounds_and_bad_paging_values(client: RelayClient, raw: httpx.Client) -> None:
+def test_analytics_time_bounds_and_bad_paging_values(client: RelayClient, raw: httpx.Client, db: Path) -> None:
     wf = client.save_workflow(SUB, workflow("hook", trigger={"on_http": "POST"}))[0]["workflow_id"]
-    client.trigger_workflow(SUB, wf, ALICE, {})
+    running(db, wf)
     stamp = client.analytics_events(SUB)["data"][0]["timestamp"]  # 2026-11-23T22:30:00.123Z
     second = stamp[:19]
     assert len(client.analytics_events(SUB, oldest=second + "Z")["data"]) == 1
@@ -504,7 +575,7 @@ def test_importing_the_package_is_light() -> None:
 # --- the HTTP server -------------------------------------------------------------------------------------
 
 
-def test_serve_over_loopback_http(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_over_loopback_http(db: Path, monkeypatch: pytest.MonkeyPatch, apps: Apps) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     stop = threading.Event()
@@ -522,7 +593,7 @@ def test_serve_over_loopback_http(db: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base) and not base.endswith(":0")
 
         with RelayClient(base, token=TOKEN, user_agent="test") as c:
-            wf = c.save_workflow(SUB, workflow("hook", trigger={"on_http": "POST"}))[0]
+            wf = c.save_workflow(SUB, at(workflow("hook", trigger={"on_http": "POST"}), apps.uri("/hold")))[0]
             assert c.list_workflows(SUB) == [wf]
 
             # a following log stream, read on its own thread: the backlog comes first ...
@@ -539,9 +610,11 @@ def test_serve_over_loopback_http(db: Path, monkeypatch: pytest.MonkeyPatch) -> 
             first = streamed.get(timeout=5)
             assert first["message"] == "workflow created: hook"
 
-            # ... other requests are served while it is open, and new events arrive on it
+            # ... other requests are served while it is open, and new events arrive on it; the trigger returns
+            # once the app has the START, and the instance runs while the conversation does
             c.trigger_workflow(SUB, wf["workflow_id"], ALICE, {"k": "v"})
             assert [i["workflow_id"] for i in c.workflow_instances(SUB)] == [wf["workflow_id"]]
+            assert eventually(lambda: apps.types("/hold")) == ["wf_api_start_event"]
             second = streamed.get(timeout=5)
             assert second["message"].startswith(f"triggered by {ALICE}")
             assert second["context"] == {"subscriber_id": SUB, "user_id": ALICE, "workflow_id": wf["workflow_id"]}
@@ -563,3 +636,6 @@ def test_serve_over_loopback_http(db: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert not isinstance(item, Exception), item
     else:
         pytest.fail("the log stream did not end after the server stopped")
+    # and the conversation it played: STOP, and its instance ended
+    assert eventually(lambda: apps.types("/hold")[-1:] == ["wf_api_stop_event"])
+    assert SandboxStore(db).list_instances(SUB) == []

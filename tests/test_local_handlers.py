@@ -26,6 +26,8 @@ from relay_cli.local.seed import DEMO_DEVICES, DEMO_SUBSCRIBER
 from relay_cli.local.store import SandboxStore
 from relay_cli.local.web import HttpError, Options, Request, Response, Route, find_route
 
+from wsapps import serving
+
 SUB = DEMO_SUBSCRIBER
 ALICE, BOB = "990007560045678", "990007560023456"
 
@@ -113,6 +115,9 @@ ROUTED = [
     ("POST", "/ibot/custom_audio", h.create_audio, {}),
     ("DELETE", "/ibot/custom_audio/au_1", h.delete_audio, {"audio_id": "au_1"}),
     ("PUT", "/_sandbox/upload/custom_audio/au_1", h.upload_audio, {"audio_id": "au_1"}),
+    ("GET", "/_sandbox/info", h.sandbox_info, {}),
+    ("POST", "/_sandbox/events", h.sandbox_event, {}),
+    ("POST", "/_sandbox/tick", h.sandbox_tick, {}),
 ]
 
 
@@ -180,7 +185,7 @@ def test_answer_turns_a_handler_crash_into_500_and_checks_the_token_first(store:
     [
         r.handler
         for r in ROUTES
-        if "subscriber_id" not in r.pattern and r.handler not in (h.authz_context, h.upload_audio)
+        if "subscriber_id" not in r.pattern and r.handler not in (h.authz_context, h.upload_audio, h.sandbox_info)
     ],
 )
 def test_every_account_handler_needs_a_known_subscriber_before_anything_else(store: SandboxStore, handler: Any) -> None:
@@ -289,17 +294,24 @@ def test_delete_workflow_ends_its_instances(store: SandboxStore) -> None:
 # --- trigger, instances, logs, analytics ---------------------------------------------------------------------------
 
 
-def test_trigger_workflow_starts_an_instance_for_the_user(store: SandboxStore) -> None:
-    wf = store.create_workflow(SUB, workflow())["workflow_id"]
-    invoke = {"action": "invoke", "target_device_ids": [BOB], "action_args": {"k": "v"}}
-    response = h.trigger_workflow(
-        request("POST", "/", query={"user_id": ALICE}, body=invoke, params={"workflow_id": wf}), store
-    )
-    assert (response.status, response.empty) == (200, True)
-    # without user_id, the first target triggers it
-    h.trigger_workflow(request("POST", "/", body=invoke, params={"workflow_id": wf}), store)
-    assert [i["triggering_user_id"] for i in store.list_instances(SUB)] == [ALICE, BOB]
-    assert store.events(SUB)[-1]["message"] == f'triggered by {BOB} with args {{"k": "v"}}'
+def test_trigger_workflow_plays_the_workflow_for_the_user(store: SandboxStore) -> None:
+    with serving() as apps:
+        body = workflow()
+        body["config"]["trigger"]["start"]["workflow"]["uri"] = apps.uri("/terminate")
+        wf = store.create_workflow(SUB, body)["workflow_id"]
+        invoke = {"action": "invoke", "target_device_ids": [BOB], "action_args": {"k": "v"}}
+        response = h.trigger_workflow(
+            request("POST", "/", query={"user_id": ALICE}, body=invoke, params={"workflow_id": wf}), store
+        )
+        assert (response.status, response.empty) == (200, True)
+        # without user_id, the first target triggers it
+        h.trigger_workflow(request("POST", "/", body=invoke, params={"workflow_id": wf}), store)
+        starts = [m["trigger"]["args"]["source_uri"] for _, m in apps.received if m["_type"] == "wf_api_start_event"]
+    assert starts == ["urn:relay-resource:name:device:Alice", "urn:relay-resource:name:device:Bob"]
+    assert store.list_instances(SUB) == []  # in-process, the trigger returns once the conversation is over
+    assert [i["triggering_user_id"] for i in store.list_instances(SUB, running_only=False)] == [ALICE, BOB]
+    messages = [e["message"] for e in store.events(SUB)]
+    assert f'triggered by {BOB} with args {{"k": "v"}}' in messages and messages[-1].endswith("the app terminated")
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,8 @@ MAX_BODY = 64 * 1024 * 1024
 MAX_ERROR_BODY = 64 * 1024
 #: the longest line of the realtime log stream
 MAX_LOG_LINE = 1024 * 1024
+#: seconds a sandbox's event stream may stay silent (it sends a blank line every 2 s while conversations run)
+SANDBOX_IDLE = 30.0
 #: content types that are never the API's JSON, whatever the body holds (a proxy's or a login portal's page).
 #: Other types are judged by the body: the reference CLI's own code expects JSON under other content types.
 NOT_JSON = ("text/html", "application/xhtml+xml", "text/xml", "application/xml")
@@ -154,6 +156,8 @@ class _Call:
     data: bytes | None = None
     #: the answer is returned as it came, whatever its status (``RawAnswer``), once retries are done
     raw: bool = False
+    #: a stream's reads: None waits for ever (the log stream), else each read's time limit in seconds
+    stream_read: float | None = None
 
 
 @dataclass(frozen=True)
@@ -407,7 +411,7 @@ class RelayClient:
         """One attempt within ``allowed`` seconds: send, and read the answer (bounded) unless it is a stream."""
         at = time.monotonic() + allowed
         # a stream's reads have no timeout of their own: until its headers are in, the deadline bounds them
-        read = None if call.stream else allowed
+        read = call.stream_read if call.stream else allowed
         timeout = httpx.Timeout(allowed, connect=min(CONNECT_TIMEOUT, allowed), read=read)
         given = call.params or {}
         # a list of pairs (`relay api`: repeated keys, in order) is sent as it is
@@ -699,6 +703,39 @@ class RelayClient:
                 f"{self.origin} sent a log line longer than {MAX_LOG_LINE // 2**20} MiB on GET /ibot/workflowdebug; "
                 "the stream was closed"
             )) from None  # fmt: skip
+        finally:
+            response.close()
+
+    def sandbox_info(self) -> dict[str, Any]:
+        """``GET /_sandbox/info``: what a sandbox says it is (docs/sandbox.md); Relay itself answers 404."""
+        return dict(self._json("GET", "/_sandbox/info", shapes.OBJECT))
+
+    def sandbox_stream(self, path: str, subscriber_id: str, body: dict[str, Any]) -> Iterator[Any]:
+        """``POST /_sandbox/events`` or ``/_sandbox/tick``: the JSON values of the answer's lines as they come
+        (blank lines, the server's heartbeats, are skipped). Each read waits at most SANDBOX_IDLE seconds."""
+        call = _Call(
+            "POST",
+            path,
+            params={"subscriber_id": subscriber_id},
+            body=body,
+            idempotent=False,
+            stream=True,
+            stream_read=SANDBOX_IDLE,
+        )
+        response = self._send(call)
+        try:
+            for raw in _lines(response, MAX_LOG_LINE):
+                if raw.strip():
+                    try:
+                        yield json.loads(raw)
+                    except (ValueError, RecursionError):
+                        raise self._masked(
+                            ApiError(f"{self.origin} answered POST {path} with a line that is not JSON")
+                        ) from None
+        except httpx.TransportError as exc:
+            raise self._masked(network_error(exc, self.origin, SANDBOX_IDLE)) from None
+        except _TooBig:
+            raise self._masked(ApiError(f"{self.origin} sent a line longer than {MAX_LOG_LINE // 2**20} MiB")) from None
         finally:
             response.close()
 

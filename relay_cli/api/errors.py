@@ -35,10 +35,10 @@ def http_error(method: str, path: str, status: int, reason: str, body: bytes) ->
         text = f"{message} ({error})"
     full = f"the Relay API refused {method} {path}: {text} (HTTP {status})"
     if status in (401, 403):
-        return ApiAuthError(full, status=status, error=error, hint=AUTH_HINT)
+        return ApiAuthError(full, status=status, error=error, hint=AUTH_HINT, detail=message)
     if status == 404:
-        return ApiNotFoundError(full, status=status, error=error)
-    return ApiError(full, status=status, error=error)
+        return ApiNotFoundError(full, status=status, error=error, detail=message)
+    return ApiError(full, status=status, error=error, detail=message)
 
 
 def _reason(exc: Exception) -> str:

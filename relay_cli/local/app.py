@@ -70,6 +70,8 @@ def make_app(
     stop: threading.Event | None = None,
     poll_interval: float = POLL_INTERVAL,
     heartbeat_interval: float = HEARTBEAT_INTERVAL,
+    background: bool | None = None,
+    shared: dict[str, Any] | None = None,
 ) -> WSGIApp:
     """The WSGI application over ``store``.
 
@@ -78,12 +80,17 @@ def make_app(
     keeps the stream open, polling the event log every ``poll_interval`` seconds (and writing a blank line every
     ``heartbeat_interval`` idle seconds, to notice a client that went away) until the client disconnects or
     ``stop`` is set.
+    ``background`` (default: ``follow_logs``): the workflow conversations the sandbox plays outlive the request
+    that started them. ``shared``: the dict where the app keeps what its requests share (its conversations'
+    ``Runtime``): the caller closes that runtime when it stops serving.
     """
     options = Options(
         follow_logs=follow_logs,
         stop=stop if stop is not None else threading.Event(),
         poll_interval=poll_interval,
         heartbeat_interval=heartbeat_interval,
+        background=follow_logs if background is None else background,
+        shared=shared if shared is not None else {},
     )
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..api.shapes import kind
+from ..errors import UsageError
 from .store import SandboxStore
 from .web import JSON, HttpError, Request, Response, Route, bad_request, not_found, read_input
 
@@ -281,14 +282,20 @@ def delete_workflow(req: Request, store: SandboxStore) -> Response:
 
 
 def trigger_workflow(req: Request, store: SandboxStore) -> Response:
-    """``POST /ibot/workflow/{workflow_id}`` with ``{"action": "invoke", ...}``: starts an instance; 200, no body."""
+    """``POST /ibot/workflow/{workflow_id}`` with ``{"action": "invoke", ...}``: starts the HTTP workflow for the
+    user, as Relay does: connects to its URI and plays the conversation (``conversations.trigger_http``); 200, no
+    body, once the app accepted the connection. 424 ``workflow_unavailable`` when it cannot be reached."""
     sub, workflow_id = subscriber(req, store), req.path_params["workflow_id"]
     targets, args = validate_trigger(req.json())
     user_id = req.param("user_id") or (targets[0] if targets else None)
     if user_id is None:
         raise bad_request("missing the user_id query parameter")
-    if store.trigger(sub, workflow_id, user_id, args, targets) is None:
+    workflow = store.get_workflow(sub, workflow_id)
+    if workflow is None:
         raise not_found(f"no workflow {workflow_id!r} in account {sub}")
+    from .conversations import runtime_of, trigger_http
+
+    trigger_http(runtime_of(req.options, store), sub, workflow, user_id, args)
     return Response(200, empty=True)
 
 
@@ -600,6 +607,106 @@ def delete_audio(req: Request, store: SandboxStore) -> Response:
     return Response(204, empty=True)
 
 
+# --- the sandbox's own endpoints: device events, timers (docs/sandbox.md) --------------------------------------
+
+SANDBOX_NAME = "relay-sandbox"
+
+
+def sandbox_info(req: Request, store: SandboxStore) -> Response:
+    """``GET /_sandbox/info``: what this server is (the CLI's ``relay sandbox`` commands check it is ours)."""
+    from .. import __version__
+    from .conversations import MAX_CONVERSATIONS
+
+    runtime = req.options.shared.get("runtime")
+    return Response(
+        200,
+        {
+            "sandbox": SANDBOX_NAME,
+            "version": __version__,
+            "max_conversations": runtime.limit if runtime is not None else MAX_CONVERSATIONS,
+            "conversations": runtime.running if runtime is not None else 0,
+        },
+    )
+
+
+def sandbox_event(req: Request, store: SandboxStore) -> Response:
+    """``POST /_sandbox/events``: something happens on a device (``{"event": "press", "device": "Alice", ...}``):
+    the workflows it starts are started and played; the answer streams their transcripts as JSON lines. 404
+    ``device_not_found`` / ``no_match`` (naming what is installed), 400 for a bad body, 503 when the sandbox runs
+    its most conversations: nothing was started."""
+    import queue
+
+    from ..core import sandbox as matching
+    from . import conversations as cv
+    from .devices import KINDS, device_event
+
+    sub = subscriber(req, store)
+    body = req.json()
+    if not isinstance(body, dict):
+        raise bad_request(f"expected a JSON object, got {kind(body)}", error="invalid_event")
+    options = cv.play_options(body)
+    if body.get("event") not in KINDS:
+        raise bad_request(
+            f"event: expected one of {', '.join(KINDS)}, got {body.get('event')!r}", error="invalid_event"
+        )
+    world = cv.world_of(store, sub)
+    cv.check_sets(str(body["event"]), options, world)
+    device_id, device_name, event = device_event(store, sub, body)
+    workflows, groups = store.list_workflows(sub), store.groups(sub)
+    found = matching.starts(workflows, event, device_id, groups)
+    if not found:
+        on_device = matching.installed(workflows, device_id, groups)
+        raise HttpError(404, "no_match", matching.no_match(device_name, event, on_device))
+    started_by = f"started by {event.describe()} on {device_name} ({device_id})"
+    try:
+        plans = [cv.plan(start, device_id, event, options, world, started_by) for start in found]
+    except UsageError as exc:
+        raise bad_request(exc.message, error="invalid_options") from None
+    out: queue.Queue[Any] = queue.Queue()
+    runtime = cv.runtime_of(req.options, store)
+    runs = runtime.begin(sub, plans, options.timeout, out)
+    header = {
+        "device": {"id": device_id, "name": device_name},
+        "event": event.describe(),
+        "started": [run.describe() for run in runs],
+    }
+    return Response(200, stream=cv.stream(runtime, header, runs, out))
+
+
+def sandbox_tick(req: Request, store: SandboxStore) -> Response:
+    """``POST /_sandbox/tick`` (``{"at": ISO time}``, default now): start the timer workflows due by then since
+    they last ran, as ``relay server`` does while it runs; the answer streams like an event's. 404
+    ``nothing_due`` naming each timer workflow's next time."""
+    import queue
+
+    from . import conversations as cv
+
+    sub = subscriber(req, store)
+    body = req.json() if req.body().strip() else {}
+    if not isinstance(body, dict):
+        raise bad_request(f"expected a JSON object, got {kind(body)}", error="invalid_event")
+    options = cv.play_options(body)
+    at_text = body.get("at")
+    try:
+        at = datetime.fromisoformat(str(at_text).replace("Z", "+00:00")) if at_text is not None else datetime.now(UTC)
+    except ValueError:
+        raise bad_request(
+            f"at: expected an ISO 8601 time with its zone, got {at_text!r}", error="invalid_event"
+        ) from None
+    if at.tzinfo is None:
+        raise bad_request(f"at: expected an ISO 8601 time with its zone, got {at_text!r}", error="invalid_event")
+    at = at.astimezone(UTC)
+    cv.check_sets("timer", options, cv.world_of(store, sub))
+    out: queue.Queue[Any] = queue.Queue()
+    runtime = cv.runtime_of(req.options, store)
+    runs, upcoming = cv.start_due_timers(runtime, sub, at, options, out)
+    if not runs:
+        waiting = f"; timer workflows: {', '.join(upcoming)}" if upcoming else "; the account has no timer workflow"
+        raise HttpError(404, "nothing_due", f"no timer workflow is due by {at.isoformat()}{waiting}")
+    header = {"device": None, "event": f"timers due by {at.isoformat()}", "started": [run.describe() for run in runs]}
+    return Response(200, stream=cv.stream(runtime, header, runs, out))
+
+
 # --- the routing table ---------------------------------------------------------------------------------------
 
 #: method + path pattern → handler. For a path with several methods, the order here is the order of the 405's Allow.
@@ -632,4 +739,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/ibot/custom_audio", create_audio),
     Route("DELETE", "/ibot/custom_audio/{audio_id}", delete_audio),
     Route("PUT", UPLOAD_PREFIX + "{audio_id}", upload_audio),
+    Route("GET", "/_sandbox/info", sandbox_info),
+    Route("POST", "/_sandbox/events", sandbox_event),
+    Route("POST", "/_sandbox/tick", sandbox_tick),
 )

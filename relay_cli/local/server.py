@@ -4,7 +4,10 @@
 - ``make_server_for(db_path, ...)``: the listening server object without serving it, for callers that want to
   drive ``serve_forever()`` / ``shutdown()`` themselves.
 - ``in_process_transport(db_path, token)``: an ``httpx.WSGITransport`` over the app, for a ``local`` profile that
-  needs no server at all (the log stream then ends after the backlog).
+  needs no server at all (the log stream then ends after the backlog, and a workflow conversation the sandbox
+  plays ends within the request that started it).
+- ``serve`` also starts the timer workflows as they fall due (``conversations.run_timers``); closing a server
+  or a transport stops the workflow conversations it plays (docs/sandbox.md).
 
 Under load (CI jobs running many clients at once):
 
@@ -220,6 +223,8 @@ class SandboxServer(socketserver.ThreadingMixIn, WSGIServer):
     stop_event: threading.Event
     base_url: str
     store: SandboxStore
+    #: what the app's requests share: the Runtime of the workflow conversations it plays, once it played one
+    shared: dict[str, Any]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._open: dict[socket.socket, bool] = {}
@@ -333,7 +338,8 @@ def make_server_for(
     docstring)."""
     store = SandboxStore(Path(db_path))
     stop_event = threading.Event()
-    app = make_app(store, token=token, follow_logs=True, stop=stop_event)
+    shared: dict[str, Any] = {}
+    app = make_app(store, token=token, follow_logs=True, stop=stop_event, background=True, shared=shared)
     server_class = _SandboxServer6 if ":" in host else SandboxServer
     server = server_class((host, port), _Handler)
     server.set_app(app)
@@ -341,16 +347,28 @@ def make_server_for(
     server.request_timeout = request_timeout
     server.max_connections = max_connections or connection_cap()
     server.store = store
+    server.shared = shared
     server.stop_event = stop_event
     server.base_url = f"http://{_url_host(host)}:{server.server_port}"
     return server
 
 
 def close_server(server: SandboxServer) -> None:
-    """End the open log streams (within one poll interval) and close the listening socket."""
+    """End the open log streams (within one poll interval) and the workflow conversations (STOP, then each
+    instance ends), and close the listening socket."""
     server.stop_event.set()
+    runtime = server.shared.get("runtime")
+    if runtime is not None:
+        runtime.close()
     server.server_close()
     server.store.close()
+
+
+def start_timers(server: SandboxServer) -> None:
+    """Run the timer workflows of the served sandbox as they fall due, until ``close_server``."""
+    from .conversations import run_timers, shared_runtime
+
+    run_timers(shared_runtime(server.shared, server.store, background=True))
 
 
 def serve(
@@ -370,6 +388,7 @@ def serve(
     called once the socket listens (e.g. ``http://127.0.0.1:8080``). ``log`` receives one line per request.
     """
     server = make_server_for(db_path, host, port, token, log=log, request_timeout=request_timeout)
+    start_timers(server)
     finished = threading.Event()
     watcher = None
     if stop is not None:
@@ -401,9 +420,13 @@ def in_process_transport(db_path: Path | str, token: str | None) -> httpx.WSGITr
     import httpx
 
     store = SandboxStore(Path(db_path))
+    shared: dict[str, Any] = {}
 
     class SandboxTransport(httpx.WSGITransport):
         def close(self) -> None:
+            runtime = shared.get("runtime")
+            if runtime is not None:
+                runtime.close()
             store.close()
 
-    return SandboxTransport(app=make_app(store, token=token, follow_logs=False))
+    return SandboxTransport(app=make_app(store, token=token, follow_logs=False, shared=shared))

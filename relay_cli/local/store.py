@@ -429,6 +429,14 @@ class SandboxStore:
             ).fetchall()
         return [self._workflow(r) for r in rows]
 
+    def workflow_times(self, subscriber_id: str) -> dict[str, str]:
+        """workflow id → when it was created (``now()``'s format), for the account's workflows."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT workflow_id, created_at FROM workflows WHERE subscriber_id = ?", (subscriber_id,)
+            ).fetchall()
+        return {r["workflow_id"]: r["created_at"] for r in rows}
+
     def get_workflow(self, subscriber_id: str, workflow_id: str) -> dict[str, Any] | None:
         with self._read() as conn:
             row = conn.execute(
@@ -493,10 +501,12 @@ class SandboxStore:
         user_id: str | None,
         args: dict[str, Any] | None = None,
         target_device_ids: list[str] | None = None,
+        *,
+        message: str | None = None,
     ) -> dict[str, Any] | None:
-        """Start an instance of the workflow (``None`` when there is no such workflow) and log
-        ``triggered by <user_id> with args <args as JSON>``. ``target_device_ids`` is accepted and ignored (the sandbox
-        runs nothing on devices)."""
+        """Start an instance of the workflow (``None`` when there is no such workflow) and log ``message``, by
+        default ``triggered by <user_id> with args <args as JSON>``. ``target_device_ids`` is accepted and ignored
+        (an instance runs for ``user_id``)."""
         with self._write() as conn:
             row = conn.execute(
                 "SELECT body FROM workflows WHERE subscriber_id = ? AND workflow_id = ?", (subscriber_id, workflow_id)
@@ -517,7 +527,8 @@ class SandboxStore:
                 " started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, NULL)",
                 (instance["instance_id"], subscriber_id, workflow_id, user_id, uri, now()),
             )
-            message = f"triggered by {user_id} with args {json.dumps(args or {}, sort_keys=True)}"
+            if message is None:
+                message = f"triggered by {user_id} with args {json.dumps(args or {}, sort_keys=True)}"
             self._log(conn, subscriber_id, workflow_id, user_id, "info", message)
         return instance
 
@@ -532,8 +543,19 @@ class SandboxStore:
             rows = conn.execute(query + " ORDER BY started_at, rowid", (subscriber_id,)).fetchall()
         return [dict(r) for r in rows]
 
-    def end_instance(self, subscriber_id: str, instance_id: str) -> bool:
-        """End a running instance; ``False`` when the account has no such running instance."""
+    def instance_running(self, subscriber_id: str, instance_id: str) -> bool:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM instances WHERE subscriber_id = ? AND instance_id = ? AND ended_at IS NULL",
+                (subscriber_id, instance_id),
+            ).fetchone()
+        return row is not None
+
+    def end_instance(
+        self, subscriber_id: str, instance_id: str, *, message: str | None = None, level: str = "info"
+    ) -> bool:
+        """End a running instance and log ``message`` (default ``instance <id> stopped``); ``False`` when the
+        account has no such running instance."""
         with self._write() as conn:
             row = conn.execute(
                 "SELECT workflow_id, triggering_user_id FROM instances"
@@ -548,8 +570,8 @@ class SandboxStore:
                 subscriber_id,
                 row["workflow_id"],
                 row["triggering_user_id"],
-                "info",
-                f"instance {instance_id} stopped",
+                level,
+                message if message is not None else f"instance {instance_id} stopped",
             )
         return True
 
@@ -650,6 +672,25 @@ class SandboxStore:
                 (kind, resource_id, subscriber_id, json.dumps(body)),
             )
         return body
+
+    def update_resource(
+        self, kind: str, subscriber_id: str, resource_id: str, change: Any
+    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """Read one resource and replace it with ``change(old)`` (``old`` None when there is none) in one write
+        transaction, so two changes at once never lose one; returns (old, new)."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT body FROM resources WHERE kind = ? AND subscriber_id = ? AND resource_id = ?",
+                (kind, subscriber_id, resource_id),
+            ).fetchone()
+            old = None if row is None else json.loads(row["body"])
+            new = change(old)
+            conn.execute(
+                "INSERT INTO resources (kind, resource_id, subscriber_id, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (kind, subscriber_id, resource_id) DO UPDATE SET body = excluded.body",
+                (kind, resource_id, subscriber_id, json.dumps(new)),
+            )
+        return old, new
 
     def delete_resource(self, kind: str, subscriber_id: str, resource_id: str) -> bool:
         with self._write() as conn:

@@ -52,7 +52,9 @@ class Options:
     ``follow_logs``: False → the log stream answers the backlog and ends (in-process use); True → it stays open,
     polling the event log every ``poll_interval`` seconds (a blank line every ``heartbeat_interval`` idle seconds,
     to notice a client that went away) until the client disconnects or ``stop`` is set. ``upload_key`` signs
-    this app's presigned upload URLs.
+    this app's presigned upload URLs. ``background``: the conversations the sandbox plays outlive the request
+    that started them (``relay server``); ``shared``: what the app's requests share (its conversations'
+    ``Runtime``, made on first use).
     """
 
     follow_logs: bool = False
@@ -60,6 +62,8 @@ class Options:
     poll_interval: float = POLL_INTERVAL
     heartbeat_interval: float = HEARTBEAT_INTERVAL
     upload_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    background: bool = False
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 class Request:

@@ -187,7 +187,20 @@ def trigger(
         query = {"subscriber_id": subscriber, "user_id": user}
         dry_run_report(st, "POST", WORKFLOW.path_of(wid), query, wf.trigger_body(user, args), json_output)
         return
-    st.client().trigger_workflow(subscriber, wid, user, args)
+    from ...errors import ApiError, NetworkError
+
+    try:
+        st.client().trigger_workflow(subscriber, wid, user, args)
+    except ApiError as exc:
+        if exc.error != "workflow_unavailable" or not exc.detail:
+            raise
+        # the sandbox runs the workflow and could not reach its app: what the device would announce
+        from ...local.conversations import unavailable_hint
+
+        says = f'the device says "{workflow.get("name")} is not available"'
+        raise NetworkError(
+            exc.detail, hint=f"{says}; {unavailable_hint(wf.uri_of(workflow), exc.detail, None)}"
+        ) from None
     st.out.render(
         {"workflow_id": wid, "name": workflow.get("name"), "user_id": user, "triggered": True},
         f"Triggered workflow {workflow.get('name')} ({workflow.get('workflow_id')}) for {user}",
