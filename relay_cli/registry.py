@@ -266,6 +266,23 @@ COMMANDS = (
     Command("analytics", "analytics:analytics", "Show the account's analytics events, filtered.", section=RESOURCES),
     # --- the local sandbox
     Command("server", "server:server", "Serve the local sandbox's Relay API over HTTP.", section=SANDBOX),
+    Group(
+        "sandbox",
+        "Fire events on sandbox devices: their workflows run.",
+        help="Make things happen on sandbox devices: a call, a button press, a phrase, ... The sandbox starts the "
+        "registered workflows Relay would start for it and plays them (docs/sandbox.md).",
+        section=SANDBOX,
+    ),
+    Command("sandbox call", "sandbox:call", "A call comes in to a device."),
+    Command("sandbox dial", "sandbox:dial", "The user of a device places a call."),
+    Command("sandbox press", "sandbox:press", "The user presses a device's action button."),
+    Command("sandbox say", "sandbox:say", "The user of a device says a phrase to the assistant."),
+    Command("sandbox nfc", "sandbox:nfc", "A device reads an NFC tag."),
+    Command("sandbox battery", "sandbox:battery", "A device's battery level changes."),
+    Command("sandbox move", "sandbox:move", "A device moves (geofences entered or left)."),
+    Command("sandbox position", "sandbox:position", "A device comes to an indoor position."),
+    Command("sandbox emergency", "sandbox:emergency", "The user of a device raises an emergency."),
+    Command("sandbox tick", "sandbox:tick", "Run the timer workflows due by a given time."),
     # --- relay's own settings
     Group(
         "profile",

@@ -1,0 +1,531 @@
+"""``relay sandbox call | dial | press | say | nfc | battery | move | position | emergency | tick``: something
+happens on a sandbox device, and the sandbox starts the workflows Relay would start for it and plays them
+(docs/sandbox.md). Only on a sandbox: the in-process one, or a ``relay server`` named by RELAY_HOST."""
+
+import json
+import math
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .. import output
+from ..errors import AppMisbehaved, NetworkError, NotFoundError, RelayError, UsageError
+from ._common import SubscriberOpt, command, examples, state
+
+if TYPE_CHECKING:
+    from ..state import State
+
+
+DEVICE_HELP = "The device: its id or its name in the account (the demo account has Alice, Bob, Carol, ...)."
+DeviceArg = Annotated[str, typer.Argument(metavar="DEVICE", help=DEVICE_HELP, show_default=False)]
+HoldOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--hold",
+        metavar="SECONDS",
+        min=0,
+        help="Seconds the other party stays on a connected call before hanging up. Default: 5.",
+        show_default=False,
+    ),
+]
+RejectOpt = Annotated[bool, typer.Option("--reject", help="The callee declines the calls the app places.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="NAME=VALUE",
+        help="A scenario parameter or protocol option, as `relay workflow simulate --set` (e.g. speaking_rate=600; "
+        "repeatable).",
+        show_default=False,
+    ),
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout", metavar="SECONDS", min=0.01, help="How long each app has to connect and to send each request."
+    ),
+]
+JsonLinesOpt = Annotated[
+    bool, typer.Option("--json", help="Print the transcripts as JSON lines, as `relay workflow simulate --json`.")
+]
+
+EXIT_CODES = (
+    "Exit 0 when every workflow started ran to its end, 6 when an app misbehaved, 1 when one could not be "
+    'reached (the device would say "<name> is not available"), 3 when no workflow handles the event or the '
+    "device does not exist, 2 when aimed at Relay."
+)
+
+
+# --- the target ------------------------------------------------------------------------------------------------
+
+
+def _sandbox_only(st: "State") -> None:
+    """Refuse, before any request, a target that is Relay; ask any other host whether it is a sandbox."""
+    from ..core.environments import ENVIRONMENTS
+    from ..state import describe_target
+
+    if st.is_local:
+        return
+    where = describe_target(st.settings, with_profile=True)
+    hint = "use --profile local (the in-process sandbox), or point RELAY_HOST at a `relay server`"
+    if st.api_url.rstrip("/") in {env.api_url.rstrip("/") for env in ENVIRONMENTS.values()}:
+        raise UsageError(
+            f"relay sandbox acts on sandbox devices only, and this command would go to {where}, where a device "
+            "event is something a real person does",
+            hint=hint,
+        )
+    from ..errors import ApiNotFoundError
+
+    try:
+        info = st.client().sandbox_info()
+    except ApiNotFoundError:
+        info = {}
+    if info.get("sandbox") != "relay-sandbox":
+        raise UsageError(
+            f"{where} is not a relay sandbox (it does not answer GET /_sandbox/info as `relay server` does)", hint=hint
+        )
+
+
+# --- one event -------------------------------------------------------------------------------------------------
+
+
+def _text(value: str, what: str, option: str) -> str:
+    from ..core import workflow as wf
+
+    if not value.strip() or wf.has_control(value):
+        raise UsageError(f"expected {what}, without control characters, got {value!r}", option=option)
+    return value.strip()
+
+
+def _options(hold: float | None, reject: bool, settings: list[str] | None, timeout: float) -> dict[str, Any]:
+    for value, option in ((hold, "--hold"), (timeout, "--timeout")):
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"expected a number of seconds, got {value}", option=option)
+    for text in settings or []:
+        name, sep, _ = text.partition("=")
+        if not sep or not name:
+            raise UsageError(f"expected NAME=VALUE such as speaking_rate=600, got {text!r}", option="--set")
+    body: dict[str, Any] = {"reject": reject, "timeout": timeout, "set": list(settings or [])}
+    if hold is not None:
+        body["hold"] = hold
+    return body
+
+
+class _Transcript:
+    """Prints what the sandbox streams back: who starts (stderr), the conversations (stdout), how each ended."""
+
+    def __init__(self, json_output: bool) -> None:
+        self.json_output = json_output
+        self.runs: dict[int, dict[str, Any]] = {}
+        self.ends: dict[int, dict[str, Any]] = {}
+        self.done = False
+
+    def header(self, head: dict[str, Any]) -> None:
+        self.runs = {int(r["run"]): r for r in head.get("started") or [] if isinstance(r, dict)}
+        names = [f"{r['name']} ({r['trigger']}, {r['uri']})" for r in self.runs.values()]
+        device = head.get("device")
+        where = f"{device['name']}: " if isinstance(device, dict) else ""
+        if len(names) == 1:
+            output.message(f"{where}{head.get('event')} starts {names[0]}")
+        else:
+            output.message(f"{where}{head.get('event')} starts {len(names)} workflows, at once: {'; '.join(names)}")
+
+    def record(self, index: int, instance_id: str | None, data: dict[str, Any]) -> None:
+        run = self.runs.get(index, {})
+        if self.json_output:
+            data = {
+                **data,
+                "workflow": run.get("name"),
+                "workflow_id": run.get("workflow_id"),
+                "instance_id": instance_id,
+            }
+            text = json.dumps(data, ensure_ascii=False)
+        else:
+            from ..simulator.scenario import Record
+
+            record = Record(
+                float(data.get("t", 0)), str(data.get("from")), data.get("step"), data.get("message"), data.get("raw")
+            )
+            text = record.line()
+            if len(self.runs) > 1:
+                text = f"{run.get('name')} | {text}"
+        sys.stdout.write(output.safe(text) + "\n")
+        sys.stdout.flush()
+
+    def end(self, index: int, end: dict[str, Any]) -> None:
+        self.ends[index] = end
+        if end.get("outcome") == "ended":
+            output.success(f"{end.get('message')} ({end.get('messages')} messages, {end.get('seconds', 0):.1f}s)")
+        elif end.get("outcome") == "stopped":
+            output.message(str(end.get("message")))
+
+    def take(self, item: Any) -> None:
+        if not isinstance(item, dict):
+            return
+        if "started" in item:
+            self.header(item)
+        elif "record" in item:
+            self.record(int(item.get("run", 0)), item.get("instance_id"), item["record"])
+        elif "end" in item:
+            self.end(int(item.get("run", 0)), item["end"])
+        elif item.get("done"):
+            self.done = True
+
+    def outcome(self) -> None:
+        """Raise what went wrong: 1 when an app could not be reached, else 6 when one misbehaved."""
+        if not self.done or len(self.ends) < len(self.runs):
+            raise RelayError("the sandbox's answer ended before the conversations did")
+        failed = [(i, e) for i, e in sorted(self.ends.items()) if e.get("outcome") not in ("ended", "stopped")]
+        if not failed:
+            return
+        device = {i: (self.runs.get(i) or {}).get("device") or {} for i, _ in failed}
+        errors: list[RelayError] = []
+        for index, end in failed:
+            message, hint = str(end.get("message")), end.get("hint")
+            if end.get("outcome") == "unavailable":
+                name = (self.runs.get(index) or {}).get("name")
+                says = f'{device[index].get("name") or "The device"} says "{name} is not available"'
+                errors.append(NetworkError(message, hint=f"{says}; {hint}" if hint else says))
+            else:
+                errors.append(AppMisbehaved(message, hint=str(hint) if hint else None))
+        for err in errors[:-1]:
+            output.message(f"error: {err.message}", style="red")
+            if err.hint:
+                output.message(f"hint: {err.hint}")
+        last = errors[-1]
+        if any(isinstance(e, NetworkError) for e in errors) and not isinstance(last, NetworkError):
+            raise NetworkError(last.message, hint=last.hint)
+        raise last
+
+
+def _fire(ctx: typer.Context, path: str, body: dict[str, Any], json_output: bool, subscriber_id: str | None) -> None:
+    from ..errors import ApiError, ApiNotFoundError
+
+    st = state(ctx)
+    _sandbox_only(st)
+    subscriber = st.subscriber_id(subscriber_id)
+    transcript = _Transcript(json_output)
+    try:
+        for item in st.client().sandbox_stream(path, subscriber, body):
+            transcript.take(item)
+    except ApiNotFoundError as exc:
+        raise NotFoundError(exc.detail or exc.message, hint=_not_found_hint(exc.error)) from None
+    except ApiError as exc:
+        if exc.status == 400 and exc.detail:  # the event or its options: nothing was changed or started
+            raise UsageError(exc.detail) from None
+        if exc.status == 503 and exc.detail:
+            raise ApiError(exc.detail, status=503, error=exc.error) from None
+        raise
+    transcript.outcome()
+
+
+def _not_found_hint(error: str | None) -> str | None:
+    return {
+        "no_match": "`relay workflow install -w NAME -i DEVICE` installs a workflow on a device; "
+        "`relay workflow list` shows each one's trigger",
+        "device_not_found": "`relay devices` lists the account's devices",
+    }.get(error or "")
+
+
+def _event(kind: str, device: str, **fields: Any) -> dict[str, Any]:
+    return {"event": kind, "device": _text(device, "a device id or name", "DEVICE"), **fields}
+
+
+# --- the commands ----------------------------------------------------------------------------------------------
+
+
+@command(
+    epilog=examples(
+        "relay sandbox call Alice --from Bob",
+        "relay sandbox call 990007560045678 --from Carol --hold 2 --json",
+    ),
+)
+def call(
+    ctx: typer.Context,
+    device: DeviceArg,
+    caller: Annotated[
+        str, typer.Option("--from", metavar="CALLER", help="Who calls: a device id or name.", show_default=False)
+    ],
+    hold: HoldOpt = None,
+    settings: SetOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonLinesOpt = False,
+) -> None:
+    """A call comes in to DEVICE: its inbound call workflows start (CALL_RECEIVED names the caller).
+
+    The caller hangs up --hold seconds after the app answers."""
+    body = _event("call", device, **{"from": _text(caller, "a device id or name", "--from")})
+    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, False, settings, timeout)}, json_output, subscriber_id)
+
+
+@command(
+    epilog=examples("relay sandbox dial Bob --to Alice", "relay sandbox dial Bob --to Carol --reject"),
+)
+def dial(
+    ctx: typer.Context,
+    device: DeviceArg,
+    callee: Annotated[
+        str,
+        typer.Option("--to", metavar="CALLEE", help="Whom the user calls: a device id or name.", show_default=False),
+    ],
+    hold: HoldOpt = None,
+    reject: RejectOpt = False,
+    settings: SetOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonLinesOpt = False,
+) -> None:
+    """The user of DEVICE places a call: its outbound call workflows start (CALL_START_REQUEST names the callee).
+
+    The callee answers (or declines, --reject) the call the app places, and hangs up after --hold seconds."""
+    body = _event("dial", device, to=_text(callee, "a device id or name", "--to"))
+    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+
+
+@command(
+    epilog=examples(
+        "relay sandbox press Alice --taps double",
+        "relay sandbox press Carol                  # a single tap",
+        "relay sandbox press Alice --long",
+    ),
+)
+def press(
+    ctx: typer.Context,
+    device: DeviceArg,
+    taps: Annotated[
+        str | None,
+        typer.Option(
+            "--taps",
+            metavar="single|double|triple",
+            help="How the action button is tapped. Default: single.",
+            show_default=False,
+        ),
+    ] = None,
+    long: Annotated[bool, typer.Option("--long", help="A long press of the action button (not taps).")] = False,
+    hold: HoldOpt = None,
+    reject: RejectOpt = False,
+    settings: SetOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonLinesOpt = False,
+) -> None:
+    """The user presses the action button of DEVICE: its button workflows for that many taps start."""
+    from ..core.triggers import PRESSES, choice
+
+    if long and taps is not None:
+        raise UsageError("a long press is not taps; give --long or --taps, not both", option="--long")
+    pressed = "long" if long else choice(taps or "single", PRESSES[:-1], "--taps")
+    body = _event("press", device, taps=pressed)
+    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+
+
+@command(
+    epilog=examples('relay sandbox say Alice "hello relay"', 'relay sandbox say Bob "call carol please" --json'),
+)
+def say(
+    ctx: typer.Context,
+    device: DeviceArg,
+    phrase: Annotated[str, typer.Argument(metavar="PHRASE", help="What the user says.", show_default=False)],
+    hold: HoldOpt = None,
+    reject: RejectOpt = False,
+    settings: SetOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonLinesOpt = False,
+) -> None:
+    """The user of DEVICE says PHRASE to the assistant: the phrase workflows whose phrase it begins with start
+    (the rest is the START's spillover)."""
+    body = _event("say", device, phrase=_text(phrase, "a phrase", "PHRASE"))
+    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+
+
+@command(epilog=examples("relay sandbox nfc Alice 'Room 12'", "relay sandbox nfc Alice tag_0123abcd"))
+def nfc(
+    ctx: typer.Context,
+    device: DeviceArg,
+    tag: Annotated[
+        str,
+        typer.Argument(metavar="TAG", help="The tag read: its id or its label (`relay tag list`).", show_default=False),
+    ],
+    hold: HoldOpt = None,
+    reject: RejectOpt = False,
+    settings: SetOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonLinesOpt = False,
+) -> None:
+    """DEVICE reads the NFC tag TAG: the NFC workflows whose type, category and label it has start."""
+    body = _event("nfc", device, tag=_text(tag, "a tag id or label", "TAG"))
+    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+
+
+@command(
+    epilog=examples("relay sandbox battery Alice 15", "relay sandbox battery Alice 90 --charging"),
+)
+def battery(
+    ctx: typer.Context,
+    device: DeviceArg,
+    level: Annotated[
+        int,
+        typer.Argument(metavar="LEVEL", min=0, max=100, help="The battery level now, in percent.", show_default=False),
+    ],
+    charging: Annotated[bool, typer.Option("--charging", help="The device is charging.")] = False,
+    hold: HoldOpt = None,
+    reject: RejectOpt = False,
+    settings: SetOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonLinesOpt = False,
+) -> None:
+    """DEVICE's battery is now at LEVEL percent: the battery workflows whose threshold it crossed start
+    (discharge: from above to at or below, not charging; charge: from below to at or above, --charging). A
+    device starts at 100%."""
+    body = _event("battery", device, level=level, charging=charging)
+    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+
+
+@command(epilog=examples("relay sandbox move Alice --lat 35.7796 --long -78.6382"))
+def move(
+    ctx: typer.Context,
+    device: DeviceArg,
+    lat: Annotated[
+        float, typer.Option("--lat", metavar="LAT", min=-90, max=90, help="Latitude, -90..90.", show_default=False)
+    ],
+    long: Annotated[
+        float,
+        typer.Option("--long", metavar="LONG", min=-180, max=180, help="Longitude, -180..180.", show_default=False),
+    ],
+    hold: HoldOpt = None,
+    reject: RejectOpt = False,
+    settings: SetOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonLinesOpt = False,
+) -> None:
+    """DEVICE moves to LAT, LONG: the geofence workflows of each geofence it enters or leaves start
+    (`relay geofence create`; a device starts nowhere)."""
+    for value, option in ((lat, "--lat"), (long, "--long")):
+        if not math.isfinite(value):
+            raise UsageError(f"expected a number, got {value}", option=option)
+    body = _event("move", device, lat=lat, long=long)
+    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+
+
+@command(epilog=examples("relay sandbox position Alice venue-hq pos-lobby"))
+def position(
+    ctx: typer.Context,
+    device: DeviceArg,
+    venue: Annotated[str, typer.Argument(metavar="VENUE", help="The venue (`relay venues`).", show_default=False)],
+    where: Annotated[
+        str,
+        typer.Argument(metavar="POSITION", help="The position in it (`relay positions -v VENUE`).", show_default=False),
+    ],
+    hold: HoldOpt = None,
+    reject: RejectOpt = False,
+    settings: SetOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonLinesOpt = False,
+) -> None:
+    """DEVICE comes to POSITION of VENUE: the position workflows of the position it leaves (exit) and of this one
+    (entry) start."""
+    body = _event(
+        "position",
+        device,
+        venue=_text(venue, "a venue id", "VENUE"),
+        position=_text(where, "a position id", "POSITION"),
+    )
+    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+
+
+@command(epilog=examples("relay sandbox emergency Alice"))
+def emergency(
+    ctx: typer.Context,
+    device: DeviceArg,
+    hold: HoldOpt = None,
+    reject: RejectOpt = False,
+    settings: SetOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonLinesOpt = False,
+) -> None:
+    """The user of DEVICE raises an emergency: its emergency event workflows start."""
+    body = _event("emergency", device)
+    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+
+
+@command(
+    epilog=examples(
+        "relay sandbox tick                                  # what is due now",
+        "relay sandbox tick --at 2030-01-01T09:00 -z America/Chicago",
+        "relay sandbox tick --at 2030-01-01T15:00Z --json",
+    ),
+)
+def tick(
+    ctx: typer.Context,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="TIME",
+            help="The time it is: 2030-01-01T09:00 (in --timezone) or with a zone (Z, -06:00). Default: now.",
+            show_default=False,
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            "-z",
+            metavar="ZONE",
+            help="IANA zone of --at when it has none. Default: this machine's.",
+            show_default=False,
+        ),
+    ] = None,
+    hold: HoldOpt = None,
+    reject: RejectOpt = False,
+    settings: SetOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    subscriber_id: SubscriberOpt = None,
+    json_output: JsonLinesOpt = False,
+) -> None:
+    """Run the timer workflows due by --at (default: now) since they last ran, on each device they are installed
+    on, without waiting for the time to come: how a test fires a timer. `relay server` runs them by itself as they
+    fall due. Each workflow runs once, for its latest due occurrence; afterwards it is due again only after --at.
+    Exit 3 when none is due (the message says when each is next)."""
+    body = _options(hold, reject, settings, timeout)
+    if at is not None:
+        body["at"] = _instant(at, timezone)
+    elif timezone is not None:
+        raise UsageError("only applies to --at", option="--timezone")
+    _fire(ctx, "/_sandbox/tick", body, json_output, subscriber_id)
+
+
+def _instant(text: str, zone: str | None) -> str:
+    """``--at`` as an ISO time with its offset: a time without one is in ``zone`` (default: this machine's)."""
+    from datetime import datetime
+
+    from ..core.triggers import validate_timezone
+
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"expected a time like 2030-01-01T09:00 or 2030-01-01T15:00Z, got {text!r}", option="--at"
+        ) from None
+    if when.tzinfo is not None:
+        if zone is not None:
+            raise UsageError("--at has its own zone; leave out --timezone", option="--timezone")
+        return when.isoformat()
+    from zoneinfo import ZoneInfo
+
+    from .localtime import local_zone_name
+
+    name = validate_timezone(zone) if zone is not None else local_zone_name()
+    return when.replace(tzinfo=ZoneInfo(name)).isoformat()
+
+
+for _fired in (call, dial, press, say, nfc, battery, move, position, emergency):
+    _fired.__doc__ = (_fired.__doc__ or "").rstrip() + "\n\n" + EXIT_CODES
