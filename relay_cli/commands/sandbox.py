@@ -4,16 +4,15 @@ happens on a sandbox device, and the sandbox starts the workflows Relay would st
 
 import json
 import math
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .. import output
 from ..errors import AppMisbehaved, NetworkError, NotFoundError, RelayError, UsageError
 from ._common import SubscriberOpt, command, examples, state
 
 if TYPE_CHECKING:
+    from ..output import Output
     from ..state import State
 
 
@@ -44,6 +43,15 @@ TimeoutOpt = Annotated[
     float,
     typer.Option(
         "--timeout", metavar="SECONDS", min=0.01, help="How long each app has to connect and to send each request."
+    ),
+]
+MaxTimeOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-time",
+        metavar="SECONDS",
+        min=0.01,
+        help="How long each whole conversation may take, however much the app keeps sending (at most 86400).",
     ),
 ]
 JsonLinesOpt = Annotated[
@@ -98,15 +106,23 @@ def _text(value: str, what: str, option: str) -> str:
     return value.strip()
 
 
-def _options(hold: float | None, reject: bool, settings: list[str] | None, timeout: float) -> dict[str, Any]:
-    for value, option in ((hold, "--hold"), (timeout, "--timeout")):
-        if value is not None and not math.isfinite(value):
-            raise UsageError(f"expected a number of seconds, got {value}", option=option)
+def _options(
+    hold: float | None, reject: bool, settings: list[str] | None, timeout: float, max_time: float
+) -> dict[str, Any]:
+    from ..simulator.protocol import MAX_MAX_TIME, MAX_SECONDS
+
+    for value, option, most in (
+        (hold, "--hold", MAX_SECONDS),
+        (timeout, "--timeout", MAX_SECONDS),
+        (max_time, "--max-time", MAX_MAX_TIME),
+    ):
+        if value is not None and not (math.isfinite(value) and value <= most):
+            raise UsageError(f"expected a number of seconds up to {most:g}, got {value:g}", option=option)
     for text in settings or []:
         name, sep, _ = text.partition("=")
         if not sep or not name:
             raise UsageError(f"expected NAME=VALUE such as speaking_rate=600, got {text!r}", option="--set")
-    body: dict[str, Any] = {"reject": reject, "timeout": timeout, "set": list(settings or [])}
+    body: dict[str, Any] = {"reject": reject, "timeout": timeout, "max_time": max_time, "set": list(settings or [])}
     if hold is not None:
         body["hold"] = hold
     return body
@@ -115,7 +131,8 @@ def _options(hold: float | None, reject: bool, settings: list[str] | None, timeo
 class _Transcript:
     """Prints what the sandbox streams back: who starts (stderr), the conversations (stdout), how each ended."""
 
-    def __init__(self, json_output: bool) -> None:
+    def __init__(self, out: "Output", json_output: bool) -> None:
+        self.out = out
         self.json_output = json_output
         self.runs: dict[int, dict[str, Any]] = {}
         self.ends: dict[int, dict[str, Any]] = {}
@@ -127,9 +144,9 @@ class _Transcript:
         device = head.get("device")
         where = f"{device['name']}: " if isinstance(device, dict) else ""
         if len(names) == 1:
-            output.message(f"{where}{head.get('event')} starts {names[0]}")
+            self.out.message(f"{where}{head.get('event')} starts {names[0]}")
         else:
-            output.message(f"{where}{head.get('event')} starts {len(names)} workflows, at once: {'; '.join(names)}")
+            self.out.message(f"{where}{head.get('event')} starts {len(names)} workflows, at once: {'; '.join(names)}")
 
     def record(self, index: int, instance_id: str | None, data: dict[str, Any]) -> None:
         run = self.runs.get(index, {})
@@ -140,7 +157,7 @@ class _Transcript:
                 "workflow_id": run.get("workflow_id"),
                 "instance_id": instance_id,
             }
-            text = json.dumps(data, ensure_ascii=False)
+            self.out.write(json.dumps(data, ensure_ascii=False) + "\n")  # as simulate --json writes them
         else:
             from ..simulator.scenario import Record
 
@@ -148,17 +165,14 @@ class _Transcript:
                 float(data.get("t", 0)), str(data.get("from")), data.get("step"), data.get("message"), data.get("raw")
             )
             text = record.line()
-            if len(self.runs) > 1:
-                text = f"{run.get('name')} | {text}"
-        sys.stdout.write(output.safe(text) + "\n")
-        sys.stdout.flush()
+            self.out.text(f"{run.get('name')} | {text}" if len(self.runs) > 1 else text)
 
     def end(self, index: int, end: dict[str, Any]) -> None:
         self.ends[index] = end
         if end.get("outcome") == "ended":
-            output.success(f"{end.get('message')} ({end.get('messages')} messages, {end.get('seconds', 0):.1f}s)")
+            self.out.success(f"{end.get('message')} ({end.get('messages')} messages, {end.get('seconds', 0):.1f}s)")
         elif end.get("outcome") == "stopped":
-            output.message(str(end.get("message")))
+            self.out.message(str(end.get("message")))
 
     def take(self, item: Any) -> None:
         if not isinstance(item, dict):
@@ -190,9 +204,9 @@ class _Transcript:
             else:
                 errors.append(AppMisbehaved(message, hint=str(hint) if hint else None))
         for err in errors[:-1]:
-            output.message(f"error: {err.message}", style="red")
+            self.out.message(f"error: {err.message}", style="red")
             if err.hint:
-                output.message(f"hint: {err.hint}")
+                self.out.message(f"hint: {err.hint}")
         last = errors[-1]
         if any(isinstance(e, NetworkError) for e in errors) and not isinstance(last, NetworkError):
             raise NetworkError(last.message, hint=last.hint)
@@ -205,7 +219,7 @@ def _fire(ctx: typer.Context, path: str, body: dict[str, Any], json_output: bool
     st = state(ctx)
     _sandbox_only(st)
     subscriber = st.subscriber_id(subscriber_id)
-    transcript = _Transcript(json_output)
+    transcript = _Transcript(st.out, json_output)
     try:
         for item in st.client().sandbox_stream(path, subscriber, body):
             transcript.take(item)
@@ -250,6 +264,7 @@ def call(
     hold: HoldOpt = None,
     settings: SetOpt = None,
     timeout: TimeoutOpt = 10.0,
+    max_time: MaxTimeOpt = 300.0,
     subscriber_id: SubscriberOpt = None,
     json_output: JsonLinesOpt = False,
 ) -> None:
@@ -257,7 +272,13 @@ def call(
 
     The caller hangs up --hold seconds after the app answers."""
     body = _event("call", device, **{"from": _text(caller, "a device id or name", "--from")})
-    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, False, settings, timeout)}, json_output, subscriber_id)
+    _fire(
+        ctx,
+        "/_sandbox/events",
+        {**body, **_options(hold, False, settings, timeout, max_time)},
+        json_output,
+        subscriber_id,
+    )
 
 
 @command(
@@ -274,6 +295,7 @@ def dial(
     reject: RejectOpt = False,
     settings: SetOpt = None,
     timeout: TimeoutOpt = 10.0,
+    max_time: MaxTimeOpt = 300.0,
     subscriber_id: SubscriberOpt = None,
     json_output: JsonLinesOpt = False,
 ) -> None:
@@ -281,7 +303,13 @@ def dial(
 
     The callee answers (or declines, --reject) the call the app places, and hangs up after --hold seconds."""
     body = _event("dial", device, to=_text(callee, "a device id or name", "--to"))
-    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+    _fire(
+        ctx,
+        "/_sandbox/events",
+        {**body, **_options(hold, reject, settings, timeout, max_time)},
+        json_output,
+        subscriber_id,
+    )
 
 
 @command(
@@ -308,6 +336,7 @@ def press(
     reject: RejectOpt = False,
     settings: SetOpt = None,
     timeout: TimeoutOpt = 10.0,
+    max_time: MaxTimeOpt = 300.0,
     subscriber_id: SubscriberOpt = None,
     json_output: JsonLinesOpt = False,
 ) -> None:
@@ -318,7 +347,13 @@ def press(
         raise UsageError("a long press is not taps; give --long or --taps, not both", option="--long")
     pressed = "long" if long else choice(taps or "single", PRESSES[:-1], "--taps")
     body = _event("press", device, taps=pressed)
-    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+    _fire(
+        ctx,
+        "/_sandbox/events",
+        {**body, **_options(hold, reject, settings, timeout, max_time)},
+        json_output,
+        subscriber_id,
+    )
 
 
 @command(
@@ -332,13 +367,20 @@ def say(
     reject: RejectOpt = False,
     settings: SetOpt = None,
     timeout: TimeoutOpt = 10.0,
+    max_time: MaxTimeOpt = 300.0,
     subscriber_id: SubscriberOpt = None,
     json_output: JsonLinesOpt = False,
 ) -> None:
     """The user of DEVICE says PHRASE to the assistant: the phrase workflows whose phrase it begins with start
     (the rest is the START's spillover)."""
     body = _event("say", device, phrase=_text(phrase, "a phrase", "PHRASE"))
-    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+    _fire(
+        ctx,
+        "/_sandbox/events",
+        {**body, **_options(hold, reject, settings, timeout, max_time)},
+        json_output,
+        subscriber_id,
+    )
 
 
 @command(epilog=examples("relay sandbox nfc Alice 'Room 12'", "relay sandbox nfc Alice tag_0123abcd"))
@@ -353,12 +395,19 @@ def nfc(
     reject: RejectOpt = False,
     settings: SetOpt = None,
     timeout: TimeoutOpt = 10.0,
+    max_time: MaxTimeOpt = 300.0,
     subscriber_id: SubscriberOpt = None,
     json_output: JsonLinesOpt = False,
 ) -> None:
     """DEVICE reads the NFC tag TAG: the NFC workflows whose type, category and label it has start."""
     body = _event("nfc", device, tag=_text(tag, "a tag id or label", "TAG"))
-    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+    _fire(
+        ctx,
+        "/_sandbox/events",
+        {**body, **_options(hold, reject, settings, timeout, max_time)},
+        json_output,
+        subscriber_id,
+    )
 
 
 @command(
@@ -376,6 +425,7 @@ def battery(
     reject: RejectOpt = False,
     settings: SetOpt = None,
     timeout: TimeoutOpt = 10.0,
+    max_time: MaxTimeOpt = 300.0,
     subscriber_id: SubscriberOpt = None,
     json_output: JsonLinesOpt = False,
 ) -> None:
@@ -383,7 +433,13 @@ def battery(
     (discharge: from above to at or below, not charging; charge: from below to at or above, --charging). A
     device starts at 100%."""
     body = _event("battery", device, level=level, charging=charging)
-    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+    _fire(
+        ctx,
+        "/_sandbox/events",
+        {**body, **_options(hold, reject, settings, timeout, max_time)},
+        json_output,
+        subscriber_id,
+    )
 
 
 @command(epilog=examples("relay sandbox move Alice --lat 35.7796 --long -78.6382"))
@@ -401,6 +457,7 @@ def move(
     reject: RejectOpt = False,
     settings: SetOpt = None,
     timeout: TimeoutOpt = 10.0,
+    max_time: MaxTimeOpt = 300.0,
     subscriber_id: SubscriberOpt = None,
     json_output: JsonLinesOpt = False,
 ) -> None:
@@ -410,7 +467,13 @@ def move(
         if not math.isfinite(value):
             raise UsageError(f"expected a number, got {value}", option=option)
     body = _event("move", device, lat=lat, long=long)
-    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+    _fire(
+        ctx,
+        "/_sandbox/events",
+        {**body, **_options(hold, reject, settings, timeout, max_time)},
+        json_output,
+        subscriber_id,
+    )
 
 
 @command(epilog=examples("relay sandbox position Alice venue-hq pos-lobby"))
@@ -426,6 +489,7 @@ def position(
     reject: RejectOpt = False,
     settings: SetOpt = None,
     timeout: TimeoutOpt = 10.0,
+    max_time: MaxTimeOpt = 300.0,
     subscriber_id: SubscriberOpt = None,
     json_output: JsonLinesOpt = False,
 ) -> None:
@@ -437,7 +501,13 @@ def position(
         venue=_text(venue, "a venue id", "VENUE"),
         position=_text(where, "a position id", "POSITION"),
     )
-    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+    _fire(
+        ctx,
+        "/_sandbox/events",
+        {**body, **_options(hold, reject, settings, timeout, max_time)},
+        json_output,
+        subscriber_id,
+    )
 
 
 @command(epilog=examples("relay sandbox emergency Alice"))
@@ -448,12 +518,19 @@ def emergency(
     reject: RejectOpt = False,
     settings: SetOpt = None,
     timeout: TimeoutOpt = 10.0,
+    max_time: MaxTimeOpt = 300.0,
     subscriber_id: SubscriberOpt = None,
     json_output: JsonLinesOpt = False,
 ) -> None:
     """The user of DEVICE raises an emergency: its emergency event workflows start."""
     body = _event("emergency", device)
-    _fire(ctx, "/_sandbox/events", {**body, **_options(hold, reject, settings, timeout)}, json_output, subscriber_id)
+    _fire(
+        ctx,
+        "/_sandbox/events",
+        {**body, **_options(hold, reject, settings, timeout, max_time)},
+        json_output,
+        subscriber_id,
+    )
 
 
 @command(
@@ -488,6 +565,7 @@ def tick(
     reject: RejectOpt = False,
     settings: SetOpt = None,
     timeout: TimeoutOpt = 10.0,
+    max_time: MaxTimeOpt = 300.0,
     subscriber_id: SubscriberOpt = None,
     json_output: JsonLinesOpt = False,
 ) -> None:
@@ -495,7 +573,7 @@ def tick(
     on, without waiting for the time to come: how a test fires a timer. `relay server` runs them by itself as they
     fall due. Each workflow runs once, for its latest due occurrence; afterwards it is due again only after --at.
     Exit 3 when none is due (the message says when each is next)."""
-    body = _options(hold, reject, settings, timeout)
+    body = _options(hold, reject, settings, timeout, max_time)
     if at is not None:
         body["at"] = _instant(at, timezone)
     elif timezone is not None:

@@ -60,20 +60,23 @@ class PlayOptions:
     reject: bool = False
     timeout: float = DEFAULT_TIMEOUT
     sets: tuple[str, ...] = ()
+    #: the longest a whole conversation may take (``relay workflow simulate --max-time``)
+    max_time: float = protocol.DEFAULT_MAX_TIME
 
 
 def play_options(body: Mapping[str, Any]) -> PlayOptions:
-    """``hold``, ``reject``, ``timeout`` and ``set`` of a request body, checked (400 ``invalid_options``)."""
+    """``hold``, ``reject``, ``timeout``, ``max_time`` and ``set`` of a request body, checked (400
+    ``invalid_options``)."""
 
     def refuse(message: str) -> HttpError:
         return bad_request(message, error="invalid_options")
 
-    def seconds(key: str, low: float, default: float | None) -> float | None:
+    def seconds(key: str, low: float, default: float | None, high: float = protocol.MAX_SECONDS) -> float | None:
         value = body.get(key)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < 86_400:
-            raise refuse(f"{key}: expected a number of seconds from {low:g} to 86400, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise refuse(f"{key}: expected a number of seconds from {low:g} to {high:g}, got {value!r}")
         return float(value)
 
     reject = body.get("reject", False)
@@ -83,8 +86,9 @@ def play_options(body: Mapping[str, Any]) -> PlayOptions:
     if not isinstance(sets, list) or not all(isinstance(s, str) for s in sets) or len(sets) > 100:
         raise refuse("set: expected a list of NAME=VALUE strings")
     timeout = seconds("timeout", 0.01, DEFAULT_TIMEOUT)
-    assert timeout is not None
-    return PlayOptions(seconds("hold", 0, None), reject, timeout, tuple(sets))
+    max_time = seconds("max_time", 0.01, protocol.DEFAULT_MAX_TIME, protocol.MAX_MAX_TIME)
+    assert timeout is not None and max_time is not None
+    return PlayOptions(seconds("hold", 0, None), reject, timeout, tuple(sets), max_time)
 
 
 def world_of(store: SandboxStore, sub: str) -> protocol.World:
@@ -190,14 +194,15 @@ class Run:
     """One conversation between the sandbox (as Relay) and one workflow app, in a thread of its own."""
 
     def __init__(
-        self, runtime: Runtime, sub: str, index: int, plan: Plan, timeout: float, out: queue.Queue[Any] | None
+        self, runtime: Runtime, sub: str, index: int, plan: Plan, options: PlayOptions, out: queue.Queue[Any] | None
     ) -> None:
         self.runtime = runtime
         self.store = runtime.store
         self.sub = sub
         self.index = index
         self.plan = plan
-        self.timeout = timeout
+        self.timeout = options.timeout
+        self.max_time = options.max_time
         self.out = out
         self.world = runtime.world(sub)
         self.instance_id: str | None = None
@@ -274,6 +279,7 @@ class Run:
                     plan.scenario,
                     plan.params,
                     timeout=self.timeout,
+                    max_time=self.max_time,
                     emit=self._emit,
                     world=self.world,
                     stop=self._stop,
@@ -337,7 +343,7 @@ class Runtime:
     def world(self, sub: str) -> protocol.World:
         return world_of(self.store, sub)
 
-    def begin(self, sub: str, plans: Sequence[Plan], timeout: float, out: queue.Queue[Any] | None) -> list[Run]:
+    def begin(self, sub: str, plans: Sequence[Plan], options: PlayOptions, out: queue.Queue[Any] | None) -> list[Run]:
         """Start a run per plan, all or none: 503 when they would be more than ``limit`` at once."""
         with self._guard:
             if self.closing.is_set():
@@ -349,7 +355,7 @@ class Runtime:
                     f"the sandbox is running {len(self._active)} conversations and runs at most {self.limit} at "
                     f"once; this event would start {len(plans)} more",
                 )
-            runs = [Run(self, sub, i, p, timeout, out) for i, p in enumerate(plans)]
+            runs = [Run(self, sub, i, p, options, out) for i, p in enumerate(plans)]
             self._active.update(runs)
         for run in runs:
             run.start()
@@ -477,9 +483,6 @@ def shared_runtime(shared: dict[str, Any], store: SandboxStore, *, background: b
 
 _made = threading.Lock()
 
-#: in-process, how long an HTTP trigger waits for its conversation before stopping it (seconds)
-IN_PROCESS_LIMIT = 300.0
-
 
 def trigger_http(runtime: Runtime, sub: str, workflow: dict[str, Any], user_id: str, args: dict[str, Any]) -> None:
     """``POST /ibot/workflow/{id}`` (``relay workflow trigger``): start the HTTP workflow for ``user_id`` with
@@ -501,11 +504,12 @@ def trigger_http(runtime: Runtime, sub: str, workflow: dict[str, Any], user_id: 
         the_plan = plan(found[0], user_id, event, PlayOptions(), world, started_by)
     except UsageError as exc:
         raise bad_request(exc.message, error="invalid_options") from None
-    [run] = runtime.begin(sub, [the_plan], DEFAULT_TIMEOUT, None)
-    run.connected.wait(DEFAULT_TIMEOUT + 5)
+    options = PlayOptions()
+    [run] = runtime.begin(sub, [the_plan], options, None)
+    run.connected.wait(options.timeout + 5)
     if run.end.get("outcome") == "unavailable":
         raise HttpError(424, "workflow_unavailable", str(run.end["message"]))
-    if not runtime.background and not run.finished.wait(IN_PROCESS_LIMIT):
+    if not runtime.background and not run.finished.wait(options.max_time + 5):
         run.stopping.set()
         run.finished.wait(2 * STOP_CHECK + 1.0)
 
@@ -535,7 +539,7 @@ def start_due_timers(
                     raise bad_request(exc.message, error="invalid_options") from None
     if not plans:
         return [], upcoming
-    return runtime.begin(sub, plans, options.timeout, out), upcoming
+    return runtime.begin(sub, plans, options, out), upcoming
 
 
 #: seconds between two looks at the timers while ``relay server`` runs

@@ -664,7 +664,7 @@ def sandbox_event(req: Request, store: SandboxStore) -> Response:
         raise bad_request(exc.message, error="invalid_options") from None
     out: queue.Queue[Any] = queue.Queue()
     runtime = cv.runtime_of(req.options, store)
-    runs = runtime.begin(sub, plans, options.timeout, out)
+    runs = runtime.begin(sub, plans, options, out)
     header = {
         "device": {"id": device_id, "name": device_name},
         "event": event.describe(),
