@@ -16,6 +16,7 @@ import re
 import stat
 import sys
 from array import array
+from collections.abc import Callable
 from itertools import accumulate
 from typing import Any
 
@@ -61,7 +62,13 @@ def too_deep(source: str, kind: str) -> InputError:
 
 
 def read_bytes(
-    path: str | os.PathLike[str], limit: int, what: str, *, source: str | None = None, regular_only: bool = False
+    path: str | os.PathLike[str],
+    limit: int,
+    what: str,
+    *,
+    source: str | None = None,
+    regular_only: bool = False,
+    check: Callable[[os.stat_result], None] | None = None,
 ) -> bytes:
     """The bytes of the file at ``path``, at most ``limit`` of them: a longer file (``/dev/zero`` too) is an
     InputError once ``limit + 1`` bytes have come, so no more than that is ever held. The message names the file
@@ -70,14 +77,19 @@ def read_bytes(
     ``regular_only`` (files relay owns: config.toml, credentials.json) refuses anything but a regular file
     (``OSError`` "not a regular file") before reading: a FIFO there would hold the command until something
     writes into it. Files named by the user may be FIFOs (``-f <(render)``) or devices. Other failures to open or
-    read are OSError (FileNotFoundError when nothing is there), for the caller to word."""
+    read are OSError (FileNotFoundError when nothing is there), for the caller to word. ``check`` is given the
+    open file's status before anything is read (the file read is the file checked), and may raise."""
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
     if regular_only:
         flags |= getattr(os, "O_NONBLOCK", 0)  # opening a FIFO must not wait for a writer
     fd = os.open(path, flags)
     try:
-        if regular_only and not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
+        if regular_only or check is not None:
+            status = os.fstat(fd)
+            if regular_only and not stat.S_ISREG(status.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            if check is not None:
+                check(status)
         return _read_fd(fd, limit, str(path) if source is None else source, what)
     finally:
         os.close(fd)

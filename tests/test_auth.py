@@ -317,6 +317,44 @@ def test_file_fallback_without_keyring(run: Any, provider: Any, browser: Any, ap
     assert not path.exists()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes and owners")
+@pytest.mark.parametrize(
+    ("mode", "owner", "problem", "fix"),
+    [
+        (0o644, None, "readable by others (mode 0644)", "make it yours alone (chmod 600 {path}), or remove it"),
+        (0o640, None, "readable by others (mode 0640)", "make it yours alone (chmod 600 {path}), or remove it"),
+        (0o666, None, "writable by others (mode 0666)", "remove it and log in again (its tokens may not be yours)"),
+        (0o620, None, "writable by others (mode 0620)", "remove it and log in again (its tokens may not be yours)"),
+        (0o600, 4242, "owned by another user (uid 4242)", "remove it (it is not yours) and log in again"),
+    ],
+)
+def test_a_credentials_file_others_can_read_or_write_or_own_is_refused(
+    run: Any, isolated_env: Any, monkeypatch: pytest.MonkeyPatch, mode: int, owner: int | None, problem: str, fix: str
+) -> None:
+    """As OpenSSH refuses a private key others can read: the tokens in it are not used (exit 2, nothing sent), and
+    the file is left as it is."""
+    monkeypatch.delenv("RELAY_API_KEY")
+    isolated_env.mkdir(parents=True)
+    path = isolated_env / "credentials.json"
+    path.write_text(json.dumps({f"default@{API}": {"access_token": SECRET}}))
+    path.chmod(mode)
+    if owner is not None:
+        if os.getuid() != 0:
+            pytest.skip("giving a file to another user needs root")
+        os.chown(path, owner, -1)
+    with respx.mock(base_url=API, assert_all_called=False) as mock:
+        mock.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": []}))
+        result = run("-P", "default", "workflow", "list", "-s", SUB)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"error: {path} is {problem}: it holds login tokens, so relay does not use it\nhint: {fix.format(path=path)}\n"
+    )
+    assert mock.calls.call_count == 0
+    assert stat.S_IMODE(path.stat().st_mode) == mode and path.stat().st_uid == (
+        owner if owner is not None else os.getuid()
+    )
+
+
 def test_no_browser_prints_the_url(
     run: Any, provider: Any, memory_keyring: Any, api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -639,6 +677,7 @@ def test_logout_when_the_credentials_file_cannot_be_rewritten_is_exit_1(
         content["qa@https://qa.example.com"] = {"access_token": "OTHER-TOKEN"}
     isolated_env.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(content), encoding="utf-8")
+    path.chmod(0o600)  # as relay writes it (others' access to it is refused)
     before = path.read_bytes()
 
     def read_only(*args: Any, **kwargs: Any) -> None:

@@ -5,12 +5,16 @@ API host, ``profile@api_url``), holding a JSON document ``{"access_token", "refr
 When no usable keyring backend exists (headless CI, containers: keyring's null or fail backend, or a backend
 that errors), tokens go to ``credentials.json`` next to the config file instead, mode 0600, written
 atomically under a lock; a note on stderr says so when the file is created. Tokens never go into the profile TOML.
+As OpenSSH does with a private key others can read, a ``credentials.json`` that others can read or write, or that
+another user owns, is refused (exit 2) before it is read: its tokens may be known, or planted, by someone else.
 ``RELAY_API_KEY`` always wins over anything stored here (State decides that).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,30 @@ from ..errors import AuthError, RelayError, UsageError
 SERVICE = "relay-cli"
 FALLBACK_FILE = "credentials.json"
 _UNUSABLE_BACKENDS = ("keyring.backends.null", "keyring.backends.fail")
+
+
+class UnsafeCredentials(UsageError):
+    """credentials.json can be read or written by others, or belongs to another user: it is not used."""
+
+
+def _private(path: Path, status: os.stat_result) -> None:
+    """Refuse (UnsafeCredentials) a credentials file that is not the user's alone. POSIX only: elsewhere the file's
+    access is the system's ACLs, which the directory it is made in gives."""
+    if os.name != "posix":
+        return
+    mode = stat.S_IMODE(status.st_mode)
+    if status.st_uid != os.getuid():
+        problem, fix = f"owned by another user (uid {status.st_uid})", "remove it (it is not yours) and log in again"
+    elif mode & 0o022:
+        problem, fix = (
+            f"writable by others (mode {mode:04o})",
+            "remove it and log in again (its tokens may not be yours)",
+        )
+    elif mode & 0o044:
+        problem, fix = f"readable by others (mode {mode:04o})", f"make it yours alone (chmod 600 {path}), or remove it"
+    else:
+        return
+    raise UnsafeCredentials(f"{path} is {problem}: it holds login tokens, so relay does not use it", hint=fix)
 
 
 def entry_name(profile: str, api_url: str) -> str:
@@ -72,7 +100,10 @@ class TokenStore:
         if self.path is None:
             return {}
         try:
-            raw = config_store.read_regular(self.path, inputs.CREDENTIALS_LIMIT, "a credentials file")
+            path = self.path
+            raw = config_store.read_regular(
+                path, inputs.CREDENTIALS_LIMIT, "a credentials file", lambda status: _private(path, status)
+            )
             data = inputs.loads_json(raw.decode("utf-8"), str(self.path))
         except inputs.InputError as err:
             raise UsageError(err.message, hint=f"remove {self.path} (or fix it) and log in again") from None

@@ -22,7 +22,7 @@ import re
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -212,11 +212,12 @@ def _toml_key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def read_regular(path: Path, limit: int, what: str) -> bytes:
+def read_regular(path: Path, limit: int, what: str, check: Callable[[os.stat_result], None] | None = None) -> bytes:
     """The bytes of the regular file at ``path`` (a link is followed), at most ``limit`` (``inputs.InputError``
     beyond). Anything else is an OSError "not a regular file" before any read: a FIFO would hold the read until
-    something writes into it, a device would feed it anything. FileNotFoundError when there is nothing there."""
-    return inputs.read_bytes(path, limit, what, regular_only=True)
+    something writes into it, a device would feed it anything. FileNotFoundError when there is nothing there.
+    ``check``: as ``inputs.read_bytes``'s."""
+    return inputs.read_bytes(path, limit, what, regular_only=True, check=check)
 
 
 class ProfileStore:
