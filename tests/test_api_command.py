@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -419,3 +420,114 @@ def test_nested_keys(fields: list[tuple[str, Any]], body: dict[str, Any]) -> Non
     from relay_cli.core.rawapi import nest
 
     assert nest([(key, value, "--field") for key, value in fields]) == body
+
+
+@pytest.fixture(params=["in-process", "relay server"])
+def sandbox(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, ...]]:
+    """The global options that select a sandbox: the in-process one, or `relay server` on loopback."""
+    if request.param == "in-process":
+        yield LOCAL
+        return
+    from relay_cli.local.server import close_server, make_server_for
+
+    server = make_server_for(tmp_path / "server.db", port=0, token="tok-3c1")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("RELAY_HOST", server.base_url)
+    monkeypatch.setenv("RELAY_API_KEY", "tok-3c1")
+    try:
+        yield ()
+    finally:
+        server.shutdown()
+        close_server(server)
+        thread.join(timeout=5)
+
+
+def test_every_endpoint_of_the_sandbox(run: Any, tmp_path: Path, sandbox: tuple[str, ...]) -> None:
+    """One `relay api` line per route the sandbox serves (relay_cli/local/handlers.py ROUTES), each answered 2xx,
+    in-process and over HTTP: a new route fails this test until it has its line."""
+    from relay_cli.local.handlers import ROUTES
+
+    q = "?subscriber_id={subscriber_id}"
+    workflow = {
+        "name": "hook",
+        "options": {"transient": True, "hidden": False},
+        "config": {"trigger": {"start": {"workflow": {"uri": "wss://h.example.com/x", "args": {}}}, "on_http": "POST"}},
+        "install": ["990007560045678"],
+    }
+    (tmp_path / "wf.json").write_text(json.dumps(workflow), encoding="utf-8")
+    (tmp_path / "a.wav").write_bytes(b"RIFF....WAVE")
+    covered: set[str] = set()
+
+    def api(route: str, *args: str) -> Any:
+        result = run(*sandbox, "api", *args)
+        assert result.code == 0, (route, result.err)
+        covered.add(route)
+        try:
+            return json.loads(result.out) if result.out.strip() else None
+        except ValueError:
+            return result.out
+
+    wid = api("POST /ibot/workflow", f"workflow{q}", "--input", str(tmp_path / "wf.json"))[0]["workflow_id"]
+    api("GET /ibot/workflow", f"workflow{q}")
+    api(
+        "POST /ibot/workflow/{workflow_id}", f"workflow/{wid}{q}&user_id=990007560045678",
+        "-f", "action=invoke", "-f", "target_device_ids[]=990007560045678",
+    )  # fmt: skip
+    instances = api("GET /ibot/workflow_instances", f"workflow_instances{q}")
+    for instance in instances:
+        api(
+            "DELETE /ibot/workflow_instances/{instance_id}",
+            f"workflow_instances/{instance['instance_id']}{q}",
+            "-X",
+            "DELETE",
+        )
+    if sandbox == LOCAL:  # in-process, the log stream ends after what is logged so far
+        api("GET /ibot/workflowdebug", f"workflowdebug{q}")
+    else:  # over HTTP it lasts as long as one watches (`relay workflow logs`): here, until the deadline
+        stream = run("--timeout", "0.5", "api", f"workflowdebug{q}")
+        assert (stream.code, stream.err.splitlines()[0]) == (
+            1,
+            f"error: {os.environ['RELAY_HOST']} did not answer within 0.5 s",
+        )
+        covered.add("GET /ibot/workflowdebug")
+    api("GET /ibot/workflow_analytics_events", f"workflow_analytics_events{q}", "--paginate")
+    api("DELETE /ibot/workflow/{workflow_id}", f"workflow/{wid}{q}", "-X", "DELETE")
+    api("GET /ibot/subscriber/{subscriber_id}/device_ids", "subscriber/{subscriber_id}/device_ids")
+    api("GET /ibot/groups", f"groups{q}")
+    api("GET /ibot/subscriber_info/{subscriber_id}", "subscriber_info/{subscriber_id}")
+    api("GET /ibot/authz_context", "authz_context")
+    geofence = api(
+        "POST /ibot/geofence", f"geofence{q}", "-f", "label=hq", "-F", "radius=50", "-f", "address=1 Main St"
+    )
+    api("GET /ibot/geofence", f"geofence{q}")
+    gid = geofence.get("geofence_id") or geofence.get("id")
+    api("DELETE /ibot/geofence/{geofence_id}", f"geofence/{gid}{q}", "-X", "DELETE")
+    api("GET /ibot/indoor_venue", f"indoor_venue{q}")
+    api("GET /ibot/indoor_position/{venue_id}", f"indoor_position/venue-hq{q}")
+    content = ("-f", "content[type]=custom", "-f", "content[category]=tasks", "-f", "content[label]=desk")
+    tag = api("POST /ibot/relay_nfc_tag", f"relay_nfc_tag{q}", *content)
+    tid = tag.get("tag_id")
+    api("GET /ibot/relay_nfc_tag", f"relay_nfc_tag{q}")
+    api("GET /ibot/relay_nfc_tag/{tag_id}", f"relay_nfc_tag/{tid}{q}")
+    api("PUT /ibot/relay_nfc_tag/{tag_id}", f"relay_nfc_tag/{tid}{q}", "-X", "PUT", *content)
+    api("DELETE /ibot/relay_nfc_tag/{tag_id}", f"relay_nfc_tag/{tid}{q}", "-X", "DELETE")
+    api("GET /ibot/user_profile", f"user_profile{q}")
+    api("GET /ibot/audit", f"audit{q}", "--paginate")
+    audio = api(
+        "POST /ibot/custom_audio", f"custom_audio{q}",
+        "-f", "audio_format=wave", "-F", "subscriber_id={subscriber_id}", "-f", "short_name=welcome",
+    )  # fmt: skip
+    upload = ("PUT /_sandbox/upload/custom_audio/{audio_id}", audio["s3_upload_url"], "-X", "PUT")
+    if sandbox == LOCAL:  # the in-process sandbox signs an upload URL for the process that made it: refused here
+        assert run(*LOCAL, "api", *upload[1:], "--input", str(tmp_path / "a.wav")).code == 4
+        covered.add(upload[0])
+    else:
+        api(*upload, "--input", str(tmp_path / "a.wav"))
+    api("GET /ibot/custom_audio", f"custom_audio{q}")
+    api("DELETE /ibot/custom_audio/{audio_id}", f"custom_audio/{audio['result']['id']}{q}", "-X", "DELETE")
+
+    served = {f"{route.method} {route.pattern}" for route in ROUTES}
+    assert served - covered == set(), "a route of the sandbox that `relay api` is not run against"
