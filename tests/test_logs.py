@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -227,3 +231,67 @@ def test_logs_interrupted_while_printing_closes_the_stream(run: Any, api: Any, m
     assert result.out == ""
     assert closed == [True]
     clean(result)
+
+
+# --- long lines that trickle in -------------------------------------------------------------------------------
+
+PIECE = 64
+
+
+@contextlib.contextmanager
+def trickling_server(body: bytes) -> Iterator[str]:
+    """A loopback server that answers the log stream with ``body`` in pieces of 64 bytes: each one an HTTP chunk of
+    its own, so that the client receives them one by one however the bytes travel. Yields its origin."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+            pieces = [
+                b"%x\r\n%s\r\n" % (len(body[i : i + PIECE]), body[i : i + PIECE]) for i in range(0, len(body), PIECE)
+            ]
+            with contextlib.suppress(OSError):  # the client may stop reading at a line too long
+                conn.sendall(head + b"".join(pieces) + b"0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+
+
+def test_logs_prints_long_lines_that_trickle_in_promptly(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two lines of a megabyte (just under the 1 MiB a line may have), each in 15,625 pieces of 64 bytes, then a
+    short one: joined in time linear in their length (adding each piece to the line so far took tens of seconds)."""
+    long_entries = [entry("info", c * 999_800) for c in "ab"]
+    body = b"".join(json.dumps(e).encode() + b"\n" for e in [*long_entries, ENTRIES[2]])
+    assert all(len(line) < 1 << 20 for line in body.splitlines())
+    with trickling_server(body) as origin:
+        monkeypatch.setenv("RELAY_HOST", origin)
+        began = time.monotonic()
+        result = run("workflow", "logs", "-s", SUB, "--json")
+        elapsed = time.monotonic() - began
+    assert result.code == 0, result.err
+    assert [json.loads(line) for line in result.out.splitlines()] == [*long_entries, ENTRIES[2]]
+    assert elapsed < 5, f"{elapsed:.1f} s"
+
+
+def test_a_log_line_over_its_limit_ends_the_stream_with_a_message(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What came before it is printed; the line itself is never held beyond 1 MiB."""
+    body = json.dumps(ENTRIES[0]).encode() + b"\n" + b"x" * ((1 << 20) + 1)
+    with trickling_server(body) as origin:
+        monkeypatch.setenv("RELAY_HOST", origin)
+        began = time.monotonic()
+        result = run("workflow", "logs", "-s", SUB)
+        elapsed = time.monotonic() - began
+    assert (result.code, result.out) == (1, "2030-01-01T10:00:00.000Z INFO  wf_7e1d8 workflow started\n")
+    assert result.err == (
+        f"error: {origin} sent a log line longer than 1 MiB on GET /ibot/workflowdebug; the stream was closed\n"
+    )
+    assert elapsed < 5, f"{elapsed:.1f} s"

@@ -880,16 +880,29 @@ def _read(response: httpx.Response, at: float, limit: int, *, cut: bool) -> byte
 
 
 def _lines(response: httpx.Response, limit: int) -> Iterator[bytes]:
-    """The lines of a streamed body; a line longer than ``limit`` bytes is ``_TooBig``."""
-    pending = b""
+    """The lines of a streamed body; a line longer than ``limit`` bytes is ``_TooBig`` (as soon as that many
+    bytes of it have come). Linear however the line is cut up: the pieces of an unfinished line are kept in a list
+    and joined once, when its newline comes, and only each new piece is searched for newlines (adding every piece
+    to the line so far and splitting that again took time quadratic in the length of a line that trickles in)."""
+    parts: list[bytes] = []
+    size = 0
     for chunk in response.iter_bytes():
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        yield from complete
-        if len(pending) > limit:
-            raise _TooBig
-    if pending:
-        yield pending
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            size += end - start
+            if size > limit:
+                raise _TooBig
+            parts.append(chunk[start:end])
+            yield b"".join(parts)
+            parts, size = [], 0
+            start = end + 1
+        if start < len(chunk):
+            size += len(chunk) - start
+            if size > limit:
+                raise _TooBig
+            parts.append(chunk[start:] if start else chunk)
+    if parts:
+        yield b"".join(parts)
 
 
 def _file_chunks(path: str, progress: Callable[[int], None] | None, size: int = 64 * 1024) -> Iterator[bytes]:
