@@ -9,6 +9,7 @@ import io
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 import respx
 
 from conftest import API, SUB, TOKEN, clean, sent
+from wsapps import Apps, serving
 
 
 def request_body(api: Any, index: int = -1) -> Any:
@@ -445,19 +447,31 @@ def sandbox(
         thread.join(timeout=5)
 
 
-def test_every_endpoint_of_the_sandbox(run: Any, tmp_path: Path, sandbox: tuple[str, ...]) -> None:
+@pytest.fixture
+def apps() -> Iterator[Apps]:
+    with serving() as served:
+        yield served
+
+
+def test_every_endpoint_of_the_sandbox(run: Any, tmp_path: Path, sandbox: tuple[str, ...], apps: Apps) -> None:
     """One `relay api` line per route the sandbox serves (relay_cli/local/handlers.py ROUTES), each answered 2xx,
     in-process and over HTTP: a new route fails this test until it has its line."""
     from relay_cli.local.handlers import ROUTES
 
     q = "?subscriber_id={subscriber_id}"
-    workflow = {
-        "name": "hook",
-        "options": {"transient": True, "hidden": False},
-        "config": {"trigger": {"start": {"workflow": {"uri": "wss://h.example.com/x", "args": {}}}, "on_http": "POST"}},
-        "install": ["990007560045678"],
-    }
-    (tmp_path / "wf.json").write_text(json.dumps(workflow), encoding="utf-8")
+
+    def workflow(name: str, trigger: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "options": {"transient": True, "hidden": False},
+            "config": {"trigger": {"start": {"workflow": {"uri": apps.uri("/terminate"), "args": {}}}, **trigger}},
+            "install": ["990007560045678"],
+        }
+
+    (tmp_path / "wf.json").write_text(json.dumps(workflow("hook", {"on_http": "POST"})), encoding="utf-8")
+    (tmp_path / "sos.json").write_text(json.dumps(workflow("sos", {"on_device_event": "emergency"})), encoding="utf-8")
+    timer = workflow("now", {"on_timer": {"start_time": "immediately"}})
+    (tmp_path / "now.json").write_text(json.dumps(timer), encoding="utf-8")
     (tmp_path / "a.wav").write_bytes(b"RIFF....WAVE")
     covered: set[str] = set()
 
@@ -476,7 +490,16 @@ def test_every_endpoint_of_the_sandbox(run: Any, tmp_path: Path, sandbox: tuple[
         "POST /ibot/workflow/{workflow_id}", f"workflow/{wid}{q}&user_id=990007560045678",
         "-f", "action=invoke", "-f", "target_device_ids[]=990007560045678",
     )  # fmt: skip
+    # the trigger ran the conversation (its app terminates); one in progress, as a longer one leaves it, to stop
+    from relay_cli.local.store import SandboxStore
+
+    store = SandboxStore(tmp_path / ("data/sandbox.db" if sandbox == LOCAL else "server.db"))
+    deadline = time.monotonic() + 5  # relay server answers the trigger once the app has its START
+    while store.list_instances("demo-account") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.trigger("demo-account", wid, "990007560045678") is not None
     instances = api("GET /ibot/workflow_instances", f"workflow_instances{q}")
+    assert len(instances) == 1
     for instance in instances:
         api(
             "DELETE /ibot/workflow_instances/{instance_id}",
@@ -528,6 +551,16 @@ def test_every_endpoint_of_the_sandbox(run: Any, tmp_path: Path, sandbox: tuple[
         api(*upload, "--input", str(tmp_path / "a.wav"))
     api("GET /ibot/custom_audio", f"custom_audio{q}")
     api("DELETE /ibot/custom_audio/{audio_id}", f"custom_audio/{audio['result']['id']}{q}", "-X", "DELETE")
+    # the sandbox's own: what it is, a device event and the due timers (each answer a stream of JSON lines)
+    assert api("GET /_sandbox/info", "/_sandbox/info")["sandbox"] == "relay-sandbox"
+    api("POST /ibot/workflow", f"workflow{q}", "--input", str(tmp_path / "sos.json"))
+    fired = api("POST /_sandbox/events", f"/_sandbox/events{q}", "-f", "event=emergency", "-f", "device=Alice")
+    assert json.loads(fired.splitlines()[-1]) == {"done": True}
+    api("POST /ibot/workflow", f"workflow{q}", "--input", str(tmp_path / "now.json"))
+    ticked = run(*sandbox, "api", f"/_sandbox/tick{q}", "-X", "POST")
+    # relay server may have run the new timer by itself already: then nothing is due
+    assert ticked.code == 0 or (sandbox != LOCAL and '"nothing_due"' in ticked.out), ticked.err
+    covered.add("POST /_sandbox/tick")
 
     served = {f"{route.method} {route.pattern}" for route in ROUTES}
     assert served - covered == set(), "a route of the sandbox that `relay api` is not run against"
