@@ -189,35 +189,57 @@ def test_install_path_override(tmp_path: Path, capsys: Any) -> None:
 # --- values: templates, scenarios, workflow names --------------------------------------------------------------
 
 
-def test_bash_protocol_completes_template_and_scenario_names(tmp_path: Path) -> None:
+@pytest.fixture
+def complete(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """``complete("relay workflow init ")``: what the bash function gets back, asked through the same protocol
+    (the environment variables of completions/relay.bash) in this process; ``bash_complete`` above asks the
+    installed program."""
+
+    def ask(line: str) -> list[str]:
+        monkeypatch.setenv("_RELAY_COMPLETE", "complete_bash")
+        monkeypatch.setenv("COMP_WORDS", line)
+        monkeypatch.setenv("COMP_CWORD", str(len(line.split(" ")) - 1))
+        capsys.readouterr()
+        try:
+            with pytest.raises(SystemExit) as ended:
+                main([])
+            assert ended.value.code == 0
+        finally:
+            for name in ("_RELAY_COMPLETE", "COMP_WORDS", "COMP_CWORD"):
+                monkeypatch.delenv(name)
+        return capsys.readouterr().out.split()
+
+    return ask
+
+
+def test_template_and_scenario_names(complete: Any) -> None:
     from relay_cli.simulator.runner import builtin_names
 
-    assert bash_complete(tmp_path, "relay workflow init ") == ["auto-answer", "outbound", "place-call", "blank"]
-    assert bash_complete(tmp_path, "relay workflow init pl") == ["place-call"]
-    assert bash_complete(tmp_path, "relay workflow simulate ws://localhost:8080/x --scenario ") == builtin_names()
+    assert complete("relay workflow init ") == ["auto-answer", "outbound", "place-call", "blank"]
+    assert complete("relay workflow init pl") == ["place-call"]
+    assert complete("relay workflow simulate ws://localhost:8080/x --scenario ") == builtin_names()
     assert "inbound-call" in builtin_names()
-    assert bash_complete(tmp_path, "relay workflow dev --scenario inb") == ["inbound-call"]
+    assert complete("relay workflow dev --scenario inb") == ["inbound-call"]
 
 
-def test_workflow_names_of_the_sandbox_are_read_locally(tmp_path: Path, run: Any) -> None:
-    env = {"RELAY_DATA_DIR": str(tmp_path / "data"), "RELAY_CACHE_DIR": str(tmp_path / "cache")}
+def test_workflow_names_of_the_sandbox_are_read_locally(tmp_path: Path, run: Any, complete: Any) -> None:
     line = "relay -P local workflow install -w "
-    assert bash_complete(tmp_path, line, **env) == []  # no sandbox yet: nothing offered, none created
+    assert complete(line) == []  # no sandbox yet: nothing offered, none created
     assert not (tmp_path / "data").exists()
     for name in ("front-desk", "fire-drill", "lobby"):
         assert (
             run("-P", "local", "workflow", "create", "button", "-n", name, "-u", "wss://h.example.com/b", "-A").code
             == 0
         )
-    assert bash_complete(tmp_path, line, **env) == ["front-desk", "fire-drill", "lobby"]
-    assert bash_complete(tmp_path, "relay -P local workflow args list -w f", **env) == ["front-desk", "fire-drill"]
-    assert bash_complete(tmp_path, "relay -P local workflow simulate fi", **env) == ["fire-drill"]
-    assert bash_complete(tmp_path, "relay -P local workflow logs -s other-account -w ", **env) == []
+    assert complete(line) == ["front-desk", "fire-drill", "lobby"]
+    assert complete("relay -P local workflow args list -w f") == ["front-desk", "fire-drill"]
+    assert complete("relay -P local workflow simulate fi") == ["fire-drill"]
+    assert complete("relay -P local workflow logs -s other-account -w ") == []
     assert not (tmp_path / "cache").exists()  # the sandbox's names are never cached
 
 
 def test_workflow_names_of_relay_come_from_a_recent_listing_and_no_request(
-    tmp_path: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, run: Any, monkeypatch: pytest.MonkeyPatch, complete: Any
 ) -> None:
     import json
     import socket
@@ -234,11 +256,10 @@ def test_workflow_names_of_relay_come_from_a_recent_listing_and_no_request(
         listener.setblocking(False)
         host = f"http://127.0.0.1:{listener.getsockname()[1]}"
         monkeypatch.setenv("RELAY_HOST", host)
-        env = {"RELAY_HOST": host, "RELAY_CACHE_DIR": str(tmp_path / "cache"), "RELAY_SUBSCRIBER_ID": "S1"}
         monkeypatch.setenv("RELAY_SUBSCRIBER_ID", "S1")
         listed = [{"workflow_id": f"wf_{i}", "name": n} for i, n in enumerate(["alpha", "beta", "alpine"])]
         line = "relay workflow delete -w al"
-        assert bash_complete(tmp_path, line, **env) == []  # nothing listed yet
+        assert complete(line) == []  # nothing listed yet
 
         with respx.mock(base_url=host, assert_all_called=False) as api:
             api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": listed}))
@@ -249,8 +270,8 @@ def test_workflow_names_of_relay_come_from_a_recent_listing_and_no_request(
 
         cache = tmp_path / "cache" / names.FILE_NAME
         assert stat.S_IMODE(cache.stat().st_mode) == 0o600
-        assert bash_complete(tmp_path, line, **env) == ["alpha", "alpine"]
-        assert bash_complete(tmp_path, "relay workflow update -s S2 -w al", **env) == []  # another account
+        assert complete(line) == ["alpha", "alpine"]
+        assert complete("relay workflow update -s S2 -w al") == []  # another account
         with pytest.raises(BlockingIOError):
             listener.accept()  # completion never connected to the API
 
@@ -258,6 +279,6 @@ def test_workflow_names_of_relay_come_from_a_recent_listing_and_no_request(
         (key,) = entries
         entries[key]["at"] -= names.TTL + 1  # a listing older than the TTL
         cache.write_text(json.dumps({"entries": entries}), encoding="utf-8")
-        assert bash_complete(tmp_path, line, **env) == []
+        assert complete(line) == []
         cache.write_text("{not json", encoding="utf-8")
-        assert bash_complete(tmp_path, line, **env) == []
+        assert complete(line) == []
