@@ -22,6 +22,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sdks import NODE_MODULES, ensure_sdk
 
@@ -71,6 +72,11 @@ def blocks(text: str) -> list[Block]:
     return out
 
 
+def set_up(found: list[Block]) -> Block:
+    """The block of "Develop relay" that sets up a clone for development (the one .ci/run follows)."""
+    return next(b for b in found if "python -m pip install -e '.[test]'" in b.commands)
+
+
 def test_the_readme_blocks_are_read_as_written() -> None:
     """A control for the parser: the blocks it finds, and the marked ones."""
     text = README.read_text(encoding="utf-8")
@@ -78,7 +84,9 @@ def test_the_readme_blocks_are_read_as_written() -> None:
     assert len(found) == text.count("```sh\n") and len(found) >= 10
     skipped = [b for b in found if b.skip]
     assert len(skipped) == text.count("<!-- readme-test: skip (")
-    assert found[0].skip and found[0].commands[-1] == "python -m pytest"  # Set up
+    assert set_up(found).skip and set_up(found).commands[-1] == "python -m pytest"
+    assert text.index("## Install") < text.index("## Quick start") < text.index("## Develop relay")
+    assert "install -e" not in text[: text.index("## Develop relay")]  # a user's install is not a contributor's
     quick = next(b for b in found if any("relay workflow init auto-answer" in c for c in b.commands))
     assert quick.skip is None and [shlex.split(c, comments=True)[:3] for c in quick.commands] == [
         ["relay", "workflow", "init"], ["(cd", "auto-answer", "&&"], ["relay", "workflow", "dev"],
@@ -88,8 +96,9 @@ def test_the_readme_blocks_are_read_as_written() -> None:
 
 
 def test_ci_runs_the_set_up_lines_of_the_readme() -> None:
-    """.ci/run follows the README's "Set up" (its virtual environment is .ci-venv, not .venv)."""
-    setup = blocks(README.read_text(encoding="utf-8"))[0]
+    """.ci/run follows the set-up lines of the README's "Develop relay" (its virtual environment is .ci-venv, not
+    .venv)."""
+    setup = set_up(blocks(README.read_text(encoding="utf-8")))
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     position = 0
     for command in setup.commands:
@@ -162,3 +171,19 @@ def test_every_readme_command_runs_in_order(tmp_path: Path) -> None:
 
     names = sorted(w["name"] for w in json.loads(listed.stdout))
     assert names == ["auto-answer", "my_auto_answer", "place-call"]  # every workflow once: no name clash
+
+
+def test_the_manifest_example_applies_to_the_sandbox_as_written(run: Any, tmp_path: Path) -> None:
+    """The first relay.toml of "Declarative deploys" names no profile and no account of its own, so a new user can
+    apply it to the sandbox as it is: apply exits 0, and diff then finds nothing to do."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Declarative deploys") :]
+    example = section[section.index("```toml\n") + len("```toml\n") : section.index("\n```", section.index("```toml"))]
+    manifest = tmp_path / "relay.toml"
+    manifest.write_text(example + "\n", encoding="utf-8")
+    applied = run("-P", "local", "workflow", "apply", "-f", str(manifest), "--yes")
+    assert applied.code == 0, applied.err
+    listed = run("-P", "local", "workflow", "list", "--json").json()
+    assert sorted(w["name"] for w in listed) == ["my_auto_answer", "standup"]
+    diff = run("-P", "local", "workflow", "diff", "-f", str(manifest))
+    assert diff.code == 0, diff.out + diff.err
