@@ -3,7 +3,7 @@
 Each ``RelayClient`` method names the shape it needs (``WORKFLOWS``, ``DEVICES``, ...). ``problem(shape, value)``
 says, in words that quote nothing the server sent (no value, no key it chose), where the answer differs:
 ``results[1] is a string, not an object``. Keys a shape does not name are allowed (the API may add fields).
-The check of 10,000 listed workflows takes a few milliseconds (``Shape.ok``, no strings built).
+Every answer passes ``Shape.ok``, which builds no strings; only a failed one is asked why (``problem``).
 """
 
 from __future__ import annotations
@@ -12,21 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-
-def kind(value: Any) -> str:
-    """What a JSON value is, in words: "null", "a boolean", "a number", "a string", "a list", "an object"."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
-
+from ..core.kinds import json_kind as kind
 
 #: the Python type each JSON kind decodes to (``json.loads`` makes exactly these)
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -176,8 +162,8 @@ class Mismatch(Exception):
 
 
 def parse_configs(workflows: list[dict[str, Any]], at: str) -> list[dict[str, Any]]:
-    """The workflows with a ``config`` given as a JSON string parsed (relay-api.md: "may come back as a JSON
-    string"), each parsed once and put in its place (the workflows are the caller's own, freshly decoded
+    """The workflows with a ``config`` given as a JSON string parsed (the Relay API may send a
+    workflow's config as a JSON string), each parsed once and put in its place (the workflows are the caller's own, freshly decoded
     answer). A string that is not a JSON object is a ``Mismatch``: a workflow sent back with its config lost
     (``install``, ``args set``, ``apply``) would lose its trigger."""
     for i, workflow in enumerate(workflows):

@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import inputs
-from ..errors import NotFoundError, RelayError, UsageError
+from ..core import tomltext
+from ..core.kinds import toml_kind
+from ..errors import ExitStatus, NotFoundError, RelayError, UsageError
 from .keys import PROFILE_KEYS
 
 FILE_NAME = "config.toml"
@@ -48,13 +50,13 @@ HEADER = """\
 class ConfigFileError(RelayError):
     """The config file cannot be read or does not have the expected shape (bad input: exit 2)."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 class ConfigWriteError(RelayError):
     """The config file could not be saved (the old content is intact)."""
 
-    exit_code = 1
+    exit_code = ExitStatus.API
 
 
 def validate_profile_name(name: str) -> str:
@@ -146,22 +148,6 @@ def _sync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date or time"
-
-
 def _unknown(key: str, known: Any, what: str) -> str:
     from ..core.suggest import closest
 
@@ -186,30 +172,26 @@ def check_shape(doc: dict[str, Any], path: Path) -> None:
     for key, value in doc.items():
         if key == "current_profile":
             if not isinstance(value, str):
-                raise fail(key, f"expected a profile name (a string), got {_kind(value)}")
+                raise fail(key, f"expected a profile name (a string), got {toml_kind(value)}")
         elif key == "profiles":
             if not isinstance(value, dict):
-                raise fail(key, f"expected [profiles.NAME] tables, got {_kind(value)}")
+                raise fail(key, f"expected [profiles.NAME] tables, got {toml_kind(value)}")
         else:
             raise fail(
-                _toml_key(key), _unknown(key, TOP_KEYS, "the file holds current_profile and [profiles.NAME] tables")
+                tomltext.key(key), _unknown(key, TOP_KEYS, "the file holds current_profile and [profiles.NAME] tables")
             )
     for name, profile in doc.get("profiles", {}).items():
-        where = f"profiles.{_toml_key(name)}"
+        where = f"profiles.{tomltext.key(name)}"
         if not isinstance(profile, dict):
-            raise fail(where, f"expected a table of settings ([{where}]), got {_kind(profile)}")
+            raise fail(where, f"expected a table of settings ([{where}]), got {toml_kind(profile)}")
         for key, value in profile.items():
             if key not in PROFILE_KEYS:
                 raise fail(
-                    f"{where}.{_toml_key(key)}",
+                    f"{where}.{tomltext.key(key)}",
                     _unknown(key, PROFILE_KEYS, f"a profile takes {', '.join(PROFILE_KEYS)}"),
                 )
             if not isinstance(value, str):
-                raise fail(f"{where}.{key}", f"expected a string, got {_kind(value)}")
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                raise fail(f"{where}.{key}", f"expected a string, got {toml_kind(value)}")
 
 
 def read_regular(path: Path, limit: int, what: str, check: Callable[[os.stat_result], None] | None = None) -> bytes:
@@ -236,7 +218,7 @@ class ProfileStore:
             raise ConfigFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
         except inputs.InputError as err:
             raise ConfigFileError(err.message, hint="fix or remove the file") from None
-        import tomllib  # only for a file that exists: 1.4 ms of imports
+        import tomllib  # only for a file that exists: a command without a config file imports no TOML reader
 
         try:
             text = data.decode("utf-8-sig")  # a byte order mark (Windows editors write one) is accepted

@@ -38,16 +38,16 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from .. import inputs  # pure checks of text (its readers are not used here)
 from ..errors import UsageError
-from . import suggest, triggers, workflow as wf
-from .triggers import NotRepresentable
+from . import suggest, tomltext, triggers, workflow as wf
+from .kinds import toml_kind
+from .tomltext import NotRepresentable
 
 TYPES = tuple(triggers.BY_NAME)
 TOP_KEYS = ("account", "profile", "workflow", "dev")  # [dev]: read by `relay workflow dev`, ignored here
@@ -107,7 +107,7 @@ class Manifest:
 
 
 def _key_path(*parts: str) -> str:
-    return ".".join(_toml_key(p) for p in parts if p)
+    return ".".join(tomltext.key(p) for p in parts if p)
 
 
 class _Where:
@@ -136,24 +136,6 @@ class _Where:
         return self.error(key, message)
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, (datetime, date, time)):
-        return "a date/time"
-    return type(value).__name__
-
-
 # --- typed getters -----------------------------------------------------------------------------------
 
 
@@ -162,7 +144,7 @@ def _str(entry: dict[str, Any], key: str, where: _Where, default: str | None = N
         return default
     value = entry[key]
     if not isinstance(value, str):
-        raise where.error(key, f"expected a string, got {_kind(value)}")
+        raise where.error(key, f"expected a string, got {toml_kind(value)}")
     return value
 
 
@@ -171,7 +153,7 @@ def _bool(entry: dict[str, Any], key: str, where: _Where, default: bool) -> bool
         return default
     value = entry[key]
     if not isinstance(value, bool):
-        raise where.error(key, f"expected true or false, got {_kind(value)}")
+        raise where.error(key, f"expected true or false, got {toml_kind(value)}")
     return value
 
 
@@ -180,7 +162,7 @@ def _int(entry: dict[str, Any], key: str, where: _Where, default: int | None = N
         return default
     value = entry[key]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise where.error(key, f"expected a whole number, got {_kind(value)}")
+        raise where.error(key, f"expected a whole number, got {toml_kind(value)}")
     return value
 
 
@@ -191,10 +173,10 @@ def _str_list(entry: dict[str, Any], key: str, where: _Where) -> list[str] | Non
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        raise where.error(key, f"expected an array of strings, got {_kind(value)}")
+        raise where.error(key, f"expected an array of strings, got {toml_kind(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise where.error(key, f"expected an array of strings, item {i + 1} is {_kind(item)}")
+            raise where.error(key, f"expected an array of strings, item {i + 1} is {toml_kind(item)}")
     return list(value)
 
 
@@ -210,7 +192,7 @@ def _local_time(entry: dict[str, Any], key: str, where: _Where) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     if not isinstance(value, str):
-        raise where.error(key, f"expected a local date and time like 2030-01-01T09:00:00, got {_kind(value)}")
+        raise where.error(key, f"expected a local date and time like 2030-01-01T09:00:00, got {toml_kind(value)}")
     return value
 
 
@@ -219,10 +201,10 @@ def _args(entry: dict[str, Any], where: _Where) -> dict[str, Any]:
         return {}
     table = entry["args"]
     if not isinstance(table, dict):
-        raise where.error("args", f"expected a table of name = value, got {_kind(table)}")
+        raise where.error("args", f"expected a table of name = value, got {toml_kind(table)}")
     args: dict[str, Any] = {}
     for name, value in table.items():
-        key = f"args.{_toml_key(name)}"
+        key = f"args.{tomltext.key(name)}"
         if not name.strip():
             raise where.error("args", "expected a non-empty arg name")
         if isinstance(value, float) and not math.isfinite(value):
@@ -230,7 +212,7 @@ def _args(entry: dict[str, Any], where: _Where) -> dict[str, Any]:
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
             value = int(value)  # as `-r x=2.0` sends it
         if not isinstance(value, (str, bool, int, float)):
-            raise where.error(key, f"expected a string, a boolean or a number, got {_kind(value)}")
+            raise where.error(key, f"expected a string, a boolean or a number, got {toml_kind(value)}")
         args[name] = value
     return args
 
@@ -300,7 +282,7 @@ def parse_raw(name: str, entry: dict[str, Any], where: _Where) -> Entry:
         raise where.error(others[0], "a workflow in the raw form has the one key raw (the whole Workflow as JSON)")
     text = entry[RAW_KEY]
     if not isinstance(text, str):
-        raise where.error(RAW_KEY, f"expected a string holding the Workflow as a JSON object, got {_kind(text)}")
+        raise where.error(RAW_KEY, f"expected a string holding the Workflow as a JSON object, got {toml_kind(text)}")
     try:
         body = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
@@ -308,7 +290,7 @@ def parse_raw(name: str, entry: dict[str, Any], where: _Where) -> Entry:
     except ValueError as exc:
         raise where.error(RAW_KEY, f"not JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise where.error(RAW_KEY, f"expected a JSON object (a Workflow), got {_kind(body)}")
+        raise where.error(RAW_KEY, f"expected a JSON object (a Workflow), got {toml_kind(body)}")
     if not _depth_ok(body, RAW_MAX_DEPTH):
         raise where.error(RAW_KEY, f"nested more than {RAW_MAX_DEPTH} levels deep")
     if "workflow_id" in body:
@@ -325,7 +307,7 @@ def parse_raw(name: str, entry: dict[str, Any], where: _Where) -> Entry:
 def parse_entry(name: str, entry: Any, source: str = DEFAULT_FILE) -> Entry:
     where = _Where(source, name)
     if not isinstance(entry, dict):
-        raise where.error(None, f"expected a table, got {_kind(entry)}")
+        raise where.error(None, f"expected a table, got {toml_kind(entry)}")
     if RAW_KEY in entry:
         return parse_raw(name, entry, where)
     if not name.strip():
@@ -392,7 +374,7 @@ def parse(data: Any, source: str = DEFAULT_FILE) -> Manifest:
         raise top.error(None, "expected a TOML document")
     for key in data:
         if key not in TOP_KEYS:
-            raise top.error(_toml_key(key), f"unknown key; expected one of {', '.join(TOP_KEYS)}")
+            raise top.error(tomltext.key(key), f"unknown key; expected one of {', '.join(TOP_KEYS)}")
     manifest = Manifest(source, blank=not data)
     for key in ("account", "profile"):
         if key in data:
@@ -400,12 +382,12 @@ def parse(data: Any, source: str = DEFAULT_FILE) -> Manifest:
             if not isinstance(value, str) or not value.strip():
                 raise top.error(
                     key,
-                    f"expected a non-empty string, got {_kind(value) if not isinstance(value, str) else 'an empty one'}",
+                    f"expected a non-empty string, got {toml_kind(value) if not isinstance(value, str) else 'an empty one'}",
                 )
             setattr(manifest, key, value.strip())
     workflows = data.get("workflow", {})
     if not isinstance(workflows, dict):
-        raise top.error("workflow", "expected tables [workflow.NAME], got " + _kind(workflows))
+        raise top.error("workflow", "expected tables [workflow.NAME], got " + toml_kind(workflows))
     manifest.entries = [parse_entry(name, entry, source) for name, entry in workflows.items()]
     for e in manifest.entries:
         if e.raw:
@@ -464,7 +446,9 @@ def to_entry(workflow: dict[str, Any]) -> dict[str, Any]:
     args = wf.args_of(workflow)
     for name, value in args.items():
         if not isinstance(value, (str, bool, int, float)) or (isinstance(value, float) and not math.isfinite(value)):
-            raise NotRepresentable(f"arg {name!r} is {_kind(value)}; a manifest holds strings, booleans and numbers")
+            raise NotRepresentable(
+                f"arg {name!r} is {toml_kind(value)}; a manifest holds strings, booleans and numbers"
+            )
     if args:
         entry["args"] = dict(args)
     return entry
@@ -497,7 +481,7 @@ def _typed_lines(name: str, workflow: dict[str, Any]) -> list[str]:
         raise NotRepresentable("its URI names the placeholder host")
     if planning.changes(workflow, again.body):
         raise NotRepresentable("the typed form would change it")
-    return _table_lines(("workflow", name), entry)
+    return tomltext.table_lines(("workflow", name), entry)
 
 
 def raw_json(workflow: dict[str, Any]) -> dict[str, Any]:
@@ -507,7 +491,7 @@ def raw_json(workflow: dict[str, Any]) -> dict[str, Any]:
 
 
 def _raw_lines(name: str, workflow: dict[str, Any]) -> list[str]:
-    return [f"[workflow.{_toml_key(name)}]", f"{RAW_KEY} = {_toml_json(raw_json(workflow))}"]
+    return [f"[workflow.{tomltext.key(name)}]", f"{RAW_KEY} = {tomltext.json_literal(raw_json(workflow))}"]
 
 
 def export(workflows: list[dict[str, Any]], *, account: str | None = None, header: str | None = None) -> Export:
@@ -543,84 +527,9 @@ def export(workflows: list[dict[str, Any]], *, account: str | None = None, heade
     if header:
         lines.extend(f"# {line}".rstrip() for line in header.splitlines())
     if account:
-        lines.append(f"account = {_toml_value(account)}")
+        lines.append(f"account = {tomltext.value(account)}")
     for table in tables.values():
         lines.append("")
         lines.extend(table)
     result.text = "\n".join(lines).lstrip("\n") + "\n"
     return result
-
-
-# --- a small TOML writer (only what a manifest holds: strings, booleans, numbers, arrays, tables) -----
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-
-
-def _toml_string(text: str) -> str:
-    """A TOML basic string; control characters (C0, DEL, C1) escaped. A lone surrogate (which JSON can carry and
-    TOML cannot) is ``NotRepresentable``."""
-    out = []
-    for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
-            out.append(f"\\u{ord(ch):04x}")
-        elif 0xD800 <= ord(ch) < 0xE000:
-            raise NotRepresentable("a lone surrogate cannot be written to TOML")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-#: in the raw form's JSON, written as JSON escapes: what a TOML literal string cannot hold (DEL), what a TOML
-#: document cannot hold at all (a lone surrogate), and what a terminal would act on (C1 controls; JSON already
-#: escapes C0) or hide (bidi overrides, zero-width characters). JSON reads each escape back as the same character.
-_RAW_ESCAPE = re.compile(r"[\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-
-
-def _toml_json(value: dict[str, Any]) -> str:
-    """``value`` as indented JSON in a TOML multi-line literal string ('''...'''), read back by ``parse_raw``."""
-    text = json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False)
-    text = _RAW_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    if "'''" in text:  # an apostrophe only occurs inside a JSON string, where \u0027 means the same
-        text = text.replace("'", "\\u0027")
-    return "'''" + text + "'''"
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_string(key)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise NotRepresentable(f"{value} is not a finite number")
-        text = repr(value)
-        return text if any(c in text for c in ".eE") else text + ".0"
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise NotRepresentable(f"{_kind(value)} cannot be written to a manifest")
-
-
-def _table_lines(path: tuple[str, ...], table: dict[str, Any]) -> list[str]:
-    lines = ["[" + ".".join(_toml_key(p) for p in path) + "]"]
-    subtables = []
-    for key, value in table.items():
-        if isinstance(value, dict):  # args, and a trigger's name = value pairs
-            subtables.append((key, value))
-        else:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for key, value in subtables:
-        lines.append("")
-        lines.append("[" + ".".join(_toml_key(p) for p in (*path, key)) + "]")
-        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
-    return lines

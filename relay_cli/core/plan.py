@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import workflow as wf
+from .kinds import json_kind
 
 #: the fields ``apply`` owns; the order is the order changes are listed in
 FIELDS = ("uri", "trigger", "install", "options.transient", "options.hidden", "options.absorb_triggers")
@@ -213,7 +214,7 @@ def indescribable(workflow: dict[str, Any]) -> str | None:
     ``export`` leaves such a workflow out, and ``apply --prune`` leaves it alone."""
     name = workflow.get("name")
     if not isinstance(name, str):
-        return f"its name is {'missing' if name is None else _kind(name)}, not a string"
+        return f"its name is {'missing' if name is None else json_kind(name)}, not a string"
     if any(0xD800 <= ord(ch) < 0xE000 for ch in name):
         return "its name holds a lone surrogate, which a TOML key cannot"
     stack: list[Any] = [workflow]
@@ -226,16 +227,6 @@ def indescribable(workflow: dict[str, Any]) -> str | None:
         elif isinstance(item, list):
             stack.extend(item)
     return None
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, (list, dict)):
-        return "a list" if isinstance(value, list) else "an object"
-    return type(value).__name__
 
 
 def _wid(workflow: dict[str, Any]) -> str:

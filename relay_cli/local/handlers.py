@@ -1,5 +1,5 @@
 """The sandbox's endpoints: one function per method and path, ``handler(request, store) -> Response``, and
-``ROUTES``, the table ``app.make_app`` dispatches on (relay-api.md "Requests", docs/relay-api-more.md).
+``ROUTES``, the table ``app.make_app`` dispatches on (the Relay API; docs/relay-api-more.md for the endpoints beyond workflows).
 
 Each handler checks the request (query, JSON body) before it reads or writes the store, and answers the exact
 shapes and status codes of the real service; a problem is an ``HttpError`` (400 bad input, 404 unknown account or
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from ..api.shapes import kind
+from ..core.kinds import json_kind as kind
 from ..errors import UsageError
 from .store import SandboxStore
 from .web import JSON, HttpError, Request, Response, Route, bad_request, not_found, read_input

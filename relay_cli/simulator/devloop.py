@@ -308,15 +308,6 @@ def watch(directory: Path, patterns: Callable[[], Sequence[str]], *, idle: Calla
 _lock = threading.Lock()
 
 
-def colors(stream: Any) -> bool:
-    if "NO_COLOR" in os.environ:
-        return False
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
 def write(stream: Any, text: str) -> None:
     """One whole line (or several) on ``stream``, never interleaved with another thread's."""
     with _lock:
@@ -334,7 +325,7 @@ def app_line_printer(mode: str) -> Callable[[str, str], bool]:
     """``show`` for App: prints the app's lines on stderr, prefixed ``app |``, escaped, dimmed on a terminal,
     and says whether it did. ``mode``: failure (none as they come), stderr (what the app writes on its
     stderr), all."""
-    dim = colors(sys.stderr)
+    dim = output.current().stderr_color
 
     def show(stream: str, line: str) -> bool:
         if mode == "failure" or (mode == "stderr" and stream != "stderr"):

@@ -5,8 +5,9 @@ timer's time parsing; ``events.py`` the device events that fire triggers and the
 docs/adding-a-trigger.md.
 """
 
+from ..tomltext import NotRepresentable
 from .events import EVENT_KINDS, PRESSES, DeviceEvent
-from .model import REQUIRED, Kind, Machine, NotRepresentable, Option, Trigger, choice, non_empty
+from .model import REQUIRED, Kind, Machine, Option, Trigger, choice, non_empty
 from .table import (
     ABSORBABLE,
     BATTERY_KINDS,

@@ -12,6 +12,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 from ...errors import UsageError
 from .. import suggest
+from ..tomltext import NotRepresentable
 
 
 class _Required:
@@ -28,10 +29,6 @@ REQUIRED: Any = _Required()
 #:   time     a local date-time string; the manifest also takes a TOML local date-time or date
 #:   pairs    a dict of strings: the flag repeated as NAME=VALUE, a table of strings in the manifest
 Kind = Literal["text", "integer", "time", "pairs"]
-
-
-class NotRepresentable(ValueError):
-    """A stored workflow that a manifest cannot describe (a trigger or option this tool does not create)."""
 
 
 class Machine(Protocol):

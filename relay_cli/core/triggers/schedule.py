@@ -1,4 +1,4 @@
-"""When a timer workflow falls due: the occurrences of an ``on_timer`` (relay-api.md, "Timer details").
+"""When a timer workflow falls due: the occurrences of an ``on_timer`` (the Relay API's timer trigger).
 
 ``{"start_time": "immediately"}`` is due once, when the workflow is created. A schedule is due once at its local
 ``start_time`` in its ``timezone``. A repeat is due at ``start_time`` and then every ``interval`` minutes, hours,

@@ -2,7 +2,7 @@
 
 Everything about a trigger is here: the options of ``relay workflow create <name>`` (flags, defaults, choices,
 help) and its examples, the keys of its manifest table (the option names), the ``on_*`` payload it sends
-(relay-api.md, "Triggers"), the way back from a stored payload (``workflow export``) and its short type
+(the Relay API's trigger payloads), the way back from a stored payload (``workflow export``) and its short type
 (``workflow list``), the START event Relay sends when it fires (``start``: the simulator and the sandbox send
 exactly that) and the device events it fires on (``fires``, with the rules of ``events.py``). The command, the
 manifest reader and writer, shell completion and docs/commands.md are derived from it. To add a trigger, follow
@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...errors import UsageError
+from ..tomltext import NotRepresentable
 from .events import DeviceEvent, battery_crossed, call_pattern_matches, phrase_match
-from .model import REQUIRED, Machine, NotRepresentable, Option, Trigger, non_empty
+from .model import REQUIRED, Machine, Option, Trigger, non_empty
 from .times import WEEKDAYS, WIRE_DATETIME, parse_local_datetime, parse_weekdays, validate_timezone
 
 #: the details a START is built from (``Trigger.start``), by name, with their defaults
