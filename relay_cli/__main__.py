@@ -17,10 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(sys.argv[1:] if argv is None else list(argv))
     except KeyboardInterrupt:  # Ctrl-C before a command runs (while the command tree is imported): app.run's rule
+        from .errors import ExitStatus
         from .output import Output
 
         Output().interrupted()
-        return 130
+        return ExitStatus.INTERRUPTED
 
 
 def _main(args: list[str]) -> int:

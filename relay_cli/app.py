@@ -12,7 +12,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from . import __version__, inputs, output, registry
 from .commands._common import CONTEXT_SETTINGS, Invocation
-from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputError, RelayError
+from .errors import ExitStatus, OutputError, RelayError
 from .output import Output, StreamClosed
 
 
@@ -186,7 +186,7 @@ def _invoke(args: list[str], invocation: Invocation) -> int:
 
         setup_protocol()
     result = root_command().main(args=args, prog_name="relay", standalone_mode=False, obj=invocation)
-    if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130)
+    if result == ExitStatus.INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130)
         invocation.out.interrupted()
     return result if isinstance(result, int) else 0
 
@@ -197,7 +197,7 @@ def _exit_code(exc: BaseException, verbose: bool, out: Output) -> int:
         # the reader went away (`relay workflow list | head -1`): stop quietly with 0, as when the reader
         # leaves after the last byte, so `set -o pipefail` scripts do not depend on the output's size
         output.discard(out.stdout)
-        return EXIT_OK
+        return ExitStatus.OK
     if isinstance(exc, RelayError):
         if isinstance(exc, OutputError):
             output.discard(out.stdout)
@@ -211,18 +211,18 @@ def _exit_code(exc: BaseException, verbose: bool, out: Output) -> int:
         print("error: aborted", file=sys.stderr)
         return 1
     if isinstance(exc, typer.TyperException):  # the command-line parser's usage errors
-        code = getattr(exc, "exit_code", EXIT_USAGE)
+        code = getattr(exc, "exit_code", ExitStatus.USAGE)
         text = exc.format_message()
         if text.startswith("Usage:"):  # a group or command given no arguments: its help, on stderr
             out.message(text)
-            return code if code else EXIT_USAGE
+            return code if code else ExitStatus.USAGE
         ctx = getattr(exc, "ctx", None)
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         out.message(f"error: {text}{where}")
-        return code if code else EXIT_USAGE
+        return code if code else ExitStatus.USAGE
     if isinstance(exc, KeyboardInterrupt):
         out.interrupted()
-        return EXIT_INTERRUPTED
+        return ExitStatus.INTERRUPTED
     # anything else is a bug: one line, a documented exit code, the traceback only when asked for
     if verbose or os.environ.get("RELAY_DEBUG") == "1":
         traceback.print_exception(exc)
@@ -231,20 +231,20 @@ def _exit_code(exc: BaseException, verbose: bool, out: Output) -> int:
         f"internal error: {type(exc).__name__}{': ' + detail if detail else ''}, "
         "please report it with the output of `relay version --json` (RELAY_DEBUG=1 shows the traceback)"
     )
-    return EXIT_INTERNAL
+    return ExitStatus.INTERNAL
 
 
 def _silent_code(exc: BaseException) -> int:
     """The exit code ``_exit_code`` gives ``exc``, when nothing can be printed."""
     if isinstance(exc, StreamClosed):
-        return EXIT_OK
+        return ExitStatus.OK
     if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
+        return ExitStatus.INTERRUPTED
     if isinstance(exc, (RelayError, typer.Exit)):
         return int(exc.exit_code)
     if isinstance(exc, typer.TyperException):
-        return int(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
-    return EXIT_INTERNAL
+        return int(getattr(exc, "exit_code", ExitStatus.USAGE) or ExitStatus.USAGE)
+    return ExitStatus.INTERNAL
 
 
 def run(args: list[str], out: Output | None = None) -> int:
@@ -280,7 +280,7 @@ def run(args: list[str], out: Output | None = None) -> int:
                 out.stdout.flush()
             except (output.StreamClosed, RelayError):
                 output.discard(out.stdout)
-        return code if isinstance(code, int) else EXIT_INTERNAL
+        return code if isinstance(code, int) else ExitStatus.INTERNAL
     finally:
         sys.stdout, sys.stderr = saved
         output.using(before)

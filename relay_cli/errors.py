@@ -1,27 +1,37 @@
-"""The one exception hierarchy. Each class carries its exit code; only ``relay_cli.__main__`` prints them.
-
-Exit codes (documented in the README):
-0 ok · 1 API or network failure · 2 usage or bad input · 3 not found · 4 authentication ·
-5 changes pending (``workflow diff``) · 6 a check failed: a preflight check (``workflow check``, ``--strict``), or a workflow app
-that misbehaved under ``workflow simulate`` · 70 internal error (a bug) · 130 interrupted.
-"""
+"""The one exception hierarchy. Each class carries its exit status; ``relay_cli.app.run`` is the one place an
+exception becomes a message on stderr and an exit status (``ExitStatus``, documented in the README)."""
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_API = 1
-EXIT_USAGE = 2
-EXIT_NOT_FOUND = 3
-EXIT_AUTH = 4
-EXIT_CHANGES_PENDING = 5
-EXIT_CHECK_FAILED = 6
-EXIT_INTERRUPTED = 130
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """The exit statuses of relay (README: Output and exit codes)."""
+
+    OK = 0
+    #: the API refused a request, or the network failed
+    API = 1
+    #: bad input: a flag, an argument, a file, an environment variable or a config value
+    USAGE = 2
+    NOT_FOUND = 3
+    #: authentication required or rejected
+    AUTH = 4
+    #: changes pending (``workflow diff``; ``workflow export`` that left something out)
+    CHANGES_PENDING = 5
+    #: a check failed: a preflight check (``workflow check``, ``--strict``), or a workflow app that misbehaved
+    #: under ``workflow simulate``
+    CHECK_FAILED = 6
+    #: an unexpected exception (a bug): ``app.run`` prints one line asking for a report (sysexits' EX_SOFTWARE)
+    INTERNAL = 70
+    #: Ctrl-C
+    INTERRUPTED = 130
 
 
 class RelayError(Exception):
     """Base class: a message for the user, an optional hint, and an exit code."""
 
-    exit_code = EXIT_API
+    exit_code: int = ExitStatus.API
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -32,7 +42,7 @@ class RelayError(Exception):
 class UsageError(RelayError):
     """Bad input: a flag, an argument, an environment variable or a config value. Nothing was sent."""
 
-    exit_code = EXIT_USAGE
+    exit_code = ExitStatus.USAGE
 
     def __init__(self, message: str, *, option: str | None = None, hint: str | None = None) -> None:
         super().__init__(f"{option}: {message}" if option else message, hint=hint)
@@ -40,17 +50,17 @@ class UsageError(RelayError):
 
 
 class NotFoundError(RelayError):
-    exit_code = EXIT_NOT_FOUND
+    exit_code = ExitStatus.NOT_FOUND
 
 
 class AuthError(RelayError):
-    exit_code = EXIT_AUTH
+    exit_code = ExitStatus.AUTH
 
 
 class ApiError(RelayError):
     """The server answered with an error status."""
 
-    exit_code = EXIT_API
+    exit_code = ExitStatus.API
 
     def __init__(
         self,
@@ -69,38 +79,34 @@ class ApiError(RelayError):
 
 
 class ApiNotFoundError(ApiError):
-    exit_code = EXIT_NOT_FOUND
+    exit_code = ExitStatus.NOT_FOUND
 
 
 class ApiAuthError(ApiError):
-    exit_code = EXIT_AUTH
+    exit_code = ExitStatus.AUTH
 
 
 class NetworkError(RelayError):
     """The server could not be reached (refused, DNS, timeout)."""
 
-    exit_code = EXIT_API
+    exit_code = ExitStatus.API
 
 
 class CheckFailed(RelayError):
     """A preflight check found a problem: ``workflow check`` (not with ``--warn-only``), or ``--strict`` was given
     to a command that saves (nothing was sent)."""
 
-    exit_code = EXIT_CHECK_FAILED
+    exit_code = ExitStatus.CHECK_FAILED
 
 
 class AppMisbehaved(RelayError):
     """``workflow simulate``: the workflow app broke the scenario (a request that never came, a malformed
     message, a refused request, a premature close). The message names the step."""
 
-    exit_code = EXIT_CHECK_FAILED
-
-
-#: an unexpected exception (a bug): ``app.run`` prints one line asking for a report (like sysexits' EX_SOFTWARE)
-EXIT_INTERNAL = 70
+    exit_code = ExitStatus.CHECK_FAILED
 
 
 class OutputError(RelayError):
     """stdout or stderr cannot be written (a full disk, an I/O error); a closed pipe is not this but a quiet stop."""
 
-    exit_code = EXIT_API
+    exit_code = ExitStatus.API

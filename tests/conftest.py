@@ -27,8 +27,8 @@ SUB = "SUB"
 def pytest_configure(config: pytest.Config) -> None:
     """Once per run (not in each xdist worker): the package's bytecode, written where a plain import would write it.
     Some 400 tests start `relay` as a process of its own; where PYTHONDONTWRITEBYTECODE is set (CI images often
-    set it) none of them writes its bytecode, so each compiled the package from source again: 75 ms of CPU a
-    process. ``compileall`` writes regardless of that setting and skips what is up to date."""
+    set it) none of them writes its bytecode, so each compiled the whole package from source again.
+    ``compileall`` writes regardless of that setting and skips what is up to date."""
     if hasattr(config, "workerinput"):
         return
     import compileall
@@ -43,7 +43,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto`` (pyproject.toml): two workers per core, at most eight (PYTEST_XDIST_AUTO_NUM_WORKERS, when set,
     decides instead). Half of the suite's time is waiting, on the ``relay`` processes it starts, on sockets and on
     the simulator's timeouts, so one worker per core would leave the cores idle; each worker also imports and
-    collects the whole suite (about 3 s of CPU), hence the cap."""
+    collects the whole suite, hence the cap."""
     import os
 
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
@@ -130,7 +130,7 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     Each call runs ``main`` as the console script does; with ``out=Output(...)``, the command line runs with that
     Output (``answering``: a terminal on stdin; ``Output(stdout_isatty=True)``: stdout is a terminal), its streams
     the process's unless it names others. In both, typer's conversion of the command tree
-    into click commands (about 10 ms a call, and the same every time) is reused from an earlier call whose tree
+    into click commands (the same every time) is reused from an earlier call whose tree
     was the same (``_tree_key``): click commands hold no state of a run, so click itself reuses them this way.
     """
     convert = typer.main.get_command

@@ -1,4 +1,4 @@
-"""Configs the API sends as JSON strings (relay-api.md) are parsed by ``shapes.parse_configs`` with a quicker
+"""Configs the API sends as JSON strings are parsed by ``shapes.parse_configs`` with a quicker
 path than ``json.loads`` per string (a listing has thousands): the same value, or the same refusal, for any
 text."""
 

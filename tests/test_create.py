@@ -1,4 +1,4 @@
-"""``relay workflow create <kind>``: the exact request each command sends (relay-api.md, "Triggers")."""
+"""``relay workflow create <kind>``: the exact request each command sends (the Relay API's trigger payloads)."""
 
 from __future__ import annotations
 
@@ -664,7 +664,7 @@ def test_create_sends_exact_request(run: Any, api: Any, argv: list[str], body: d
 
 
 def test_every_create_command_is_covered() -> None:
-    """The ten commands of relay-api.md all appear above."""
+    """The ten trigger commands of the Relay API all appear above."""
     kinds = {p.values[0][0] for p in CASES}
     assert kinds == {"call", "button", "phrase", "event", "battery", "http", "nfc", "geofence", "position", "timer"}
 

@@ -20,7 +20,7 @@ from conftest import API, SUB, stored_workflow
 
 CREATE = ("workflow", "create", "button", "--trigger", "double", "-n", "my_auto_answer", "-u", "wss://h/p", "-A")
 CALL = ("workflow", "create", "call", "--trigger", "inbound", "-n", "my_auto_answer", "-u", "wss://h/p", "-i", "d1")
-#: what the reference CLI 1.10.2 sends for CREATE (relay-api.md), byte for byte as httpx writes it
+#: what the reference CLI 1.10.2 sends for CREATE, byte for byte as httpx writes it
 REFERENCE_BODY = (
     b'{"name":"my_auto_answer","options":{"transient":true,"hidden":false},"config":{"trigger":{"start":'
     b'{"workflow":{"uri":"wss://h/p","args":{}}},"on_button":"action_button_double_tap"}},'

@@ -1,6 +1,6 @@
 """``relay workflow diff | apply | export`` against the local sandbox, and bulk ``-i @file`` / ``-i -``.
 
-The in-process sandbox (``--profile local``) is the Relay API of relay-api.md on a SQLite file; one test
+The in-process sandbox (``--profile local``) is the Relay API on a SQLite file; one test
 kills a real ``relay workflow apply`` process talking to ``relay server`` over loopback.
 """
 

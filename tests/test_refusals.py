@@ -1,7 +1,6 @@
 """Malformed input to ``relay workflow create``: exit 2, one line on stderr naming the flag, nothing sent.
 
-Every command line below is valid but for the one bad value (relay-api.md, "Where we deliberately do
-better than the reference").
+Every command line below is valid but for the one bad value, which relay refuses before anything is sent.
 """
 
 from __future__ import annotations

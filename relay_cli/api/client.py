@@ -1,4 +1,4 @@
-"""RelayClient: one method per Relay API endpoint (relay-api.md, "Requests"), over one ``httpx.Client``.
+"""RelayClient: one method per Relay API endpoint, over one ``httpx.Client``.
 
 Every request goes through one path, ``RelayClient._send`` — the JSON calls, the realtime log stream and the
 upload to object storage alike:
@@ -582,7 +582,6 @@ class RelayClient:
                         "not sent again, since only a request that provably never reached the server is repeated"
                     )
             err.message = f"{err.message} ({'; '.join(notes)})"
-        err.attempts = attempts  # type: ignore[attr-defined]
         err.maybe_done = maybe_done  # type: ignore[attr-defined]
         return self._masked(err)
 

@@ -260,9 +260,3 @@ def _note_fallback(path: Path) -> None:
         file=sys.stderr,
         flush=True,
     )
-
-
-def load_access_token(profile: str, api_url: str, directory: Path | None = None) -> str | None:
-    """The stored access token for this profile and API host, or None."""
-    found = TokenStore(directory).load(profile, api_url)
-    return str(found["access_token"]) if found else None

@@ -98,7 +98,7 @@ def login(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
 
 
 @command(epilog=examples("relay logout"))
-def logout(ctx: typer.Context, no_browser: NoBrowserOpt = False) -> None:
+def logout(ctx: typer.Context) -> None:
     """End the session at the issuer (best effort, never needs a browser) and delete the stored tokens."""
     from ..auth import oauth
 

@@ -30,7 +30,7 @@ class Endpoints:
 
 
 def endpoints(issuer: str) -> Endpoints:
-    """Keycloak's endpoints under an issuer URL (relay-api.md, "Environments")."""
+    """Keycloak's endpoints under an issuer URL (the issuer of each Relay environment, ``core.environments``)."""
     base = issuer.rstrip("/") + "/protocol/openid-connect"
     return Endpoints(authorization=f"{base}/auth", token=f"{base}/token", logout=f"{base}/logout")
 

@@ -4,7 +4,7 @@ Pure: the account's workflows and groups come in, the workflows to start go out,
 event is built from (``core.triggers``).
 
 - **Installed**: the device is in the workflow's ``install`` list, or its ``install_rule`` is all devices, or the
-  group its ``install_rule`` names has the device (relay-api.md).
+  group its ``install_rule`` names has the device.
 - **Fires**: the workflow's trigger fires on the event (``Trigger.fires`` of the trigger table: inbound vs
   outbound call, taps, phrase, NFC tag, battery threshold crossed, geofence or position transition, ...).
 - **Several**: all of them start, at once, each on a connection of its own; they are listed (and their

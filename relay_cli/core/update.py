@@ -1,7 +1,7 @@
 """``relay workflow update``: the change it makes to a stored workflow. Pure.
 
 The workflow is edited in place of the one fetched (every field the server sent is kept) and sent back whole
-with its ``workflow_id``, which the API takes as "replace" (relay-api.md, "create or update").
+with its ``workflow_id``, which the Relay API takes as "replace" (POST /ibot/workflow creates or updates).
 
 The trigger's options are the table's (``core.triggers``): its kind stays, and the options given are laid over
 the values ``Trigger.read`` finds in the stored trigger, then ``Trigger.build`` makes the new ``on_*`` payload, so

@@ -1,6 +1,6 @@
 """The Workflow object: building it, typing its args, editing its install targets, finding it by reference.
 
-Pure: no I/O. Everything here speaks the wire format of relay-api.md.
+Pure: no I/O. Everything here speaks the Relay API's wire format.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 - ``store.SandboxStore``: the SQLite database (WAL, one transaction per write, one writer per process, safe across
   processes).
 - ``seed``: the demo account every new database starts with.
-- ``app.make_app``: the WSGI application (exact JSON shapes and status codes of relay-api.md): checks the token,
+- ``app.make_app``: the WSGI application (exact JSON shapes and status codes of the Relay API): checks the token,
   finds the route, writes the answer.
 - ``handlers``: one function per endpoint, ``handler(request, store) -> Response``, and ``ROUTES``, the table of
   method + path pattern → handler; ``web``: Request, Response, HttpError, Route.

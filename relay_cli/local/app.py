@@ -1,4 +1,4 @@
-"""The sandbox's WSGI application: the subset of the Relay REST API that ``relay`` calls (relay-api.md, "Requests").
+"""The sandbox's WSGI application: the subset of the Relay REST API that ``relay`` calls.
 
 Every answer is JSON (``Content-Type: application/json``); errors are ``{"error": ..., "message": ...}`` with the
 status codes of the real service: 400 bad input, 401 bad or missing token, 404 unknown account / workflow /

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import RelayError
+from ..errors import ExitStatus, RelayError
 from . import seed as _seed
 
 SCHEMA_VERSION = 3
@@ -141,7 +141,7 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 class SandboxUnavailable(RelayError):
     """The sandbox database cannot be opened, is not a SQLite database, or is not a sandbox's."""
 
-    exit_code = 1
+    exit_code = ExitStatus.API
 
 
 def refusal(application_id: int, user_version: int, tables: set[str]) -> str | None:

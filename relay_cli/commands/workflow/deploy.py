@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ... import __version__
-from ...errors import EXIT_CHANGES_PENDING, EXIT_INTERRUPTED, RelayError, UsageError
+from ...errors import ExitStatus, RelayError, UsageError
 from .._common import (
     JsonOpt,
     NoCheckOpt,
@@ -312,7 +312,7 @@ def diff(
     plan, _ = make_plan(st, manifest, subscriber, prune, dedupe)
     show_plan(st.out, plan, subscriber, manifest.source, json_output)
     if not plan.in_sync:
-        raise typer.Exit(EXIT_CHANGES_PENDING)
+        raise typer.Exit(ExitStatus.CHANGES_PENDING)
 
 
 # --- apply -------------------------------------------------------------------------------------------
@@ -450,7 +450,7 @@ def _report(out: "Output", outcome: Any, plan: Any, subscriber: str, as_json: bo
     summary = f"apply {'interrupted' if outcome.interrupted else 'incomplete'}: {done}; {', '.join(parts) or 'nothing else done'}"
     err = RelayError(summary, hint="run the same apply again: it carries out only what is still missing")
     if outcome.interrupted:
-        err.exit_code = EXIT_INTERRUPTED
+        err.exit_code = ExitStatus.INTERRUPTED
     elif outcome.failed:
         err.exit_code = outcome.failed[0].error.exit_code
     raise err
@@ -515,7 +515,7 @@ def export(ctx: typer.Context, workflow_id: RefsOpt = None, subscriber_id: Subsc
             f"the manifest does not describe the whole account {subscriber}: {'; '.join(what)}",
             hint="apply --prune never deletes a workflow export left out",
         )
-        err.exit_code = EXIT_CHANGES_PENDING
+        err.exit_code = ExitStatus.CHANGES_PENDING
         raise err
 
 
