@@ -188,6 +188,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_closed(sockets: list[socket.socket], enough: int, seconds: float) -> int:
+    """How many of ``sockets`` the other end has closed, waiting until ``enough`` are or ``seconds`` pass."""
+    import selectors
+
+    closed = 0
+    deadline = time.monotonic() + seconds
+    with selectors.DefaultSelector() as watch:  # epoll where there is one: no limit on descriptor numbers
+        for sock in sockets:
+            watch.register(sock, selectors.EVENT_READ)
+        while closed < enough and time.monotonic() < deadline:
+            for key, _ in watch.select(0.1):
+                watch.unregister(key.fileobj)
+                with contextlib.suppress(OSError):
+                    closed += key.fileobj.recv(1) == b""
+    return closed
+
+
 def limit_files() -> None:
     import resource
 
@@ -204,7 +221,7 @@ def test_idle_connections_beyond_the_file_limit_neither_spin_nor_keep_out_a_requ
         try:
             for _ in range(IDLE):
                 idle.append(socket.create_connection((host, port), timeout=5))
-            time.sleep(0.3)  # the server takes them in
+            closed = wait_closed(idle, IDLE - FILE_LIMIT, 5.0)  # the server takes them in, closing the oldest idle
             before = cpu_seconds(proc.pid)
             time.sleep(1.0)
             spent = cpu_seconds(proc.pid) - before
@@ -222,6 +239,7 @@ def test_idle_connections_beyond_the_file_limit_neither_spin_nor_keep_out_a_requ
             for sock in idle:
                 sock.close()
         assert (status, waited < 5) == (200, True), f"{status} after {waited:.1f} s"
+        assert closed >= IDLE - FILE_LIMIT, f"the server closed {closed} of {IDLE} idle connections"
         assert spent < 0.15, f"the server spent {spent:.2f} s of CPU in a second of idle connections"
         assert proc.poll() is None
     print(f"CPU over 1 s of {IDLE} idle connections: {spent:.3f} s; the request waited {waited:.3f} s")
