@@ -208,8 +208,8 @@ def _exit_code(exc: BaseException, verbose: bool, out: Output) -> int:
     if isinstance(exc, typer.Exit):
         return exc.exit_code
     if isinstance(exc, typer.Abort):
-        print("error: aborted", file=sys.stderr)
-        return 1
+        out.message("error: aborted")
+        return ExitStatus.API
     if isinstance(exc, typer.TyperException):  # the command-line parser's usage errors
         code = getattr(exc, "exit_code", ExitStatus.USAGE)
         text = exc.format_message()

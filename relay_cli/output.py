@@ -534,7 +534,8 @@ def using(out: Output | None) -> Output | None:
 
 
 def message(text: str, *, style: str | None = None) -> None:
-    """``Output.message`` of the current command (for the code under commands: the dev loop, the simulator)."""
+    """``Output.message`` of the current command, for the code below the commands that has no State (the dev
+    loop, the simulator)."""
     current().message(text, style=style)
 
 
@@ -544,34 +545,3 @@ def success(text: str) -> None:
 
 def warning(text: str) -> None:
     current().warning(text)
-
-
-# --- the module's former functions, for the commands not yet rendering through their State's Output -------
-
-
-def print_json(data: Any) -> None:
-    current().json(data)
-
-
-def print_text(text: str) -> None:
-    current().text(text)
-
-
-def print_value(text: str) -> None:
-    current().value(text)
-
-
-def print_yaml(data: Any) -> None:
-    current().yaml(data)
-
-
-def progress(columns: Callable[[Any], Sequence[Any]]) -> Any:
-    return current().progress(columns)
-
-
-def confirm(question: str) -> bool:
-    return current().confirm(question)
-
-
-def stdin_is_interactive() -> bool:
-    return current().stdin_isatty

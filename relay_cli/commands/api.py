@@ -5,17 +5,16 @@ one request path of every command (deadline, retries, 401 refresh, no redirect f
 """
 
 import json
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .. import output
 from ..errors import ApiError, UsageError
 from ._common import SubscriberOpt, command, examples, state
 
 if TYPE_CHECKING:
     from ..api.client import RawAnswer, RelayClient
+    from ..output import Output
     from ..state import State
 
 #: the most ``--input`` or a ``-F key=@file`` reads
@@ -157,10 +156,10 @@ def api(
         return
     client = st.client()
     if paginate:
-        _paginate(client, target.path, query, headers)
+        _paginate(st.out, client, target.path, query, headers)
         return
     answer = client.request(verb, target.path, params=query, json_body=body, data=data, headers=headers)
-    _show(answer, include)
+    _show(st.out, answer, include)
     _fail(client, answer)
 
 
@@ -255,11 +254,11 @@ def _dry_run(st: "State", verb: str, path: str, query: list[tuple[str, str]], bo
     from urllib.parse import urlencode
 
     shown = path + ("?" + urlencode(query) if query else "")
-    output.message(f"Dry run, nothing sent. Would send: {st.describe_request(verb, shown)}")
+    st.out.message(f"Dry run, nothing sent. Would send: {st.describe_request(verb, shown)}")
     if body is not None:
-        output.print_json(body)
+        st.out.json(body)
     elif data is not None:
-        output.print_value(data.decode("utf-8", "replace"))
+        st.out.value(data.decode("utf-8", "replace"))
 
 
 # --- output ----------------------------------------------------------------------------------------------
@@ -275,19 +274,19 @@ def _json(answer: "RawAnswer") -> Any:
         return None
 
 
-def _show(answer: "RawAnswer", include: bool) -> None:
+def _show(out: "Output", answer: "RawAnswer", include: bool) -> None:
     if include:
         lines = [f"{answer.http_version} {answer.status} {answer.reason}".strip()]
         lines += [f"{name}: {value}" for name, value in answer.headers]
-        output.print_text("\n".join(lines) + "\n")
+        out.text("\n".join(lines) + "\n")
     if not answer.body.strip():
         return
     value = _json(answer)
     if value is not None or answer.body.strip() == b"null":
-        output.print_json(value)
+        out.json(value)
         return
     text = answer.body.decode("utf-8", "replace")
-    output.print_value(text[:-1] if text.endswith("\n") else text)
+    out.value(text[:-1] if text.endswith("\n") else text)
 
 
 def _fail(client: "RelayClient", answer: "RawAnswer") -> None:
@@ -296,7 +295,9 @@ def _fail(client: "RelayClient", answer: "RawAnswer") -> None:
         raise client.refused(answer)
 
 
-def _paginate(client: "RelayClient", path: str, query: list[tuple[str, str]], headers: dict[str, str]) -> None:
+def _paginate(
+    out: "Output", client: "RelayClient", path: str, query: list[tuple[str, str]], headers: dict[str, str]
+) -> None:
     """GET page after page through the answer's ``cursor`` (``core.analytics.collect``, the pager of `analytics`
     and `user assignments`), then print the first page with every page's events and no cursor. An answer that
     is not a page (no ``data`` list) is printed as it came: the endpoint does not page."""
@@ -308,7 +309,7 @@ def _paginate(client: "RelayClient", path: str, query: list[tuple[str, str]], he
     first = client.request("GET", path, params=query, headers=headers)
     page = _json(first)
     if not first.ok or not shapes.PAGE.ok(page):
-        _show(first, False)
+        _show(out, first, False)
         _fail(client, first)
         return
     pages = iter([page])
@@ -319,7 +320,7 @@ def _paginate(client: "RelayClient", path: str, query: list[tuple[str, str]], he
             return dict(ready)
         answer = client.request("GET", path, params=[*base, ("cursor", str(q["cursor"]))], headers=headers)
         if not answer.ok:
-            _show(answer, False)
+            _show(out, answer, False)
             _fail(client, answer)
         value = _json(answer)
         problem = shapes.problem(shapes.PAGE, value)
@@ -328,5 +329,4 @@ def _paginate(client: "RelayClient", path: str, query: list[tuple[str, str]], he
         return dict(value)
 
     events, _ = collect(fetch, {}, limit=None, cursor=start)
-    output.print_json({**page, "data": events, "cursor": None})
-    sys.stdout.flush()
+    out.json({**page, "data": events, "cursor": None})
