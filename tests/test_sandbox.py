@@ -412,3 +412,28 @@ def test_relay_server_plays_events_concurrently_within_its_bound(
         time.sleep(0.05)
     events = [t for t in apps.types("/terminate") if t.endswith("_event")]
     assert events == ["wf_api_start_event", "wf_api_stop_event"]
+
+
+def test_leaving_an_in_process_event_early_stops_its_conversations(
+    tmp_path: Path, store: SandboxStore, apps: Apps
+) -> None:
+    """Ctrl-C during `relay sandbox ...` in-process: nothing would be left to play the conversation, so it gets
+    its STOP and its instance ends (the command exits 130)."""
+    from relay_cli.local import direct
+
+    register(store, "sos", {"on_device_event": "emergency"}, apps.uri("/hold"))
+    with (
+        pytest.raises(KeyboardInterrupt),
+        direct.stream(
+            tmp_path / "data" / "sandbox.db", "/_sandbox/events", None, {"event": "emergency", "device": "Alice"}
+        ) as items,
+    ):
+        for item in items:
+            if "record" in item:  # the START went out: the conversation runs
+                raise KeyboardInterrupt
+    deadline = time.monotonic() + 5
+    while apps.types("/hold")[-1:] != ["wf_api_stop_event"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert apps.types("/hold") == ["wf_api_start_event", "wf_api_stop_event"]
+    [instance] = store.list_instances(SUB, running_only=False)
+    assert instance["ended_at"] is not None

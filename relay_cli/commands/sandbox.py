@@ -214,24 +214,42 @@ class _Transcript:
 
 
 def _fire(ctx: typer.Context, path: str, body: dict[str, Any], json_output: bool, subscriber_id: str | None) -> None:
-    from ..errors import ApiError, ApiNotFoundError
+    from ..errors import ApiError
 
     st = state(ctx)
     _sandbox_only(st)
-    subscriber = st.subscriber_id(subscriber_id)
     transcript = _Transcript(st.out, json_output)
-    try:
-        for item in st.client().sandbox_stream(path, subscriber, body):
-            transcript.take(item)
-    except ApiNotFoundError as exc:
-        raise NotFoundError(exc.detail or exc.message, hint=_not_found_hint(exc.error)) from None
-    except ApiError as exc:
-        if exc.status == 400 and exc.detail:  # the event or its options: nothing was changed or started
-            raise UsageError(exc.detail) from None
-        if exc.status == 503 and exc.detail:
-            raise ApiError(exc.detail, status=503, error=exc.error) from None
-        raise
+    if st.is_local:  # the in-process sandbox's app, called directly (local/direct.py says why)
+        from ..local import direct
+        from ..state import sandbox_db
+
+        try:
+            with direct.stream(sandbox_db(st.environ), path, st.configured_subscriber(subscriber_id), body) as items:
+                for item in items:
+                    transcript.take(item)
+        except direct.Refused as exc:
+            raise _refusal(exc.status, exc.error, exc.message) from None
+    else:
+        subscriber = st.subscriber_id(subscriber_id)
+        try:
+            for item in st.client().sandbox_stream(path, subscriber, body):
+                transcript.take(item)
+        except ApiError as exc:
+            if exc.status not in (400, 404, 503) or not exc.detail:
+                raise
+            raise _refusal(exc.status, exc.error, exc.detail) from None
     transcript.outcome()
+
+
+def _refusal(status: int, error: str | None, detail: str) -> RelayError:
+    """The sandbox refused the event: nothing was changed or started."""
+    from ..errors import ApiError
+
+    if status == 404:
+        return NotFoundError(detail, hint=_not_found_hint(error))
+    if status == 400:  # the event or its options
+        return UsageError(detail)
+    return ApiError(detail, status=status, error=error)
 
 
 def _not_found_hint(error: str | None) -> str | None:
