@@ -233,6 +233,17 @@ def test_aimed_at_relay_it_is_refused_before_any_request(run: Any) -> None:
     assert not route.called
 
 
+def test_in_ci_with_no_target_it_is_refused_before_any_request(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "1")
+    monkeypatch.delenv("RELAY_API_KEY")
+    with respx.mock(assert_all_called=False) as api:
+        route = api.route()
+        result = run("sandbox", "emergency", "Alice")
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("error: relay sandbox acts on sandbox devices only, and CI is set with no target")
+    assert not route.called
+
+
 def test_a_host_that_is_not_a_relay_server_is_refused_after_asking_it(
     run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -75,8 +75,12 @@ def _sandbox_only(st: "State") -> None:
 
     if st.is_local:
         return
-    where = describe_target(st.settings, with_profile=True)
     hint = "use --profile local (the in-process sandbox), or point RELAY_HOST at a `relay server`"
+    if st.settings.ci_unconfigured:
+        raise UsageError(
+            "relay sandbox acts on sandbox devices only, and CI is set with no target configured", hint=hint
+        )
+    where = describe_target(st.settings, with_profile=True)
     if st.api_url.rstrip("/") in {env.api_url.rstrip("/") for env in ENVIRONMENTS.values()}:
         raise UsageError(
             f"relay sandbox acts on sandbox devices only, and this command would go to {where}, where a device "
