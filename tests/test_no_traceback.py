@@ -28,6 +28,7 @@ import yaml
 
 from relay_cli.local.seed import DEMO_SUBSCRIBER
 from relay_cli.local.store import SandboxStore
+from relay_cli.output import Output
 
 from conftest import API, TOKEN, stored_workflow
 
@@ -90,8 +91,7 @@ def test_an_internal_error_never_prints_a_credential(run: Any, monkeypatch: pyte
 def test_ctrl_c_is_one_line_and_exit_130(run: Any, monkeypatch: pytest.MonkeyPatch, terminal: bool) -> None:
     # on a terminal the line starts after the "^C" it echoed; in a log it is the line itself
     _explode(monkeypatch, KeyboardInterrupt())
-    monkeypatch.setattr("sys.stderr.isatty", lambda: terminal, raising=False)
-    result = run("workflow", "list", "-s", "SUB")
+    result = run("workflow", "list", "-s", "SUB", out=Output(stderr_isatty=terminal))
     assert result.code == 130
     assert result.out == ""
     assert result.err == ("\ninterrupted\n" if terminal else "interrupted\n")
