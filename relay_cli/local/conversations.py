@@ -453,9 +453,11 @@ def due_timers(store: SandboxStore, sub: str, at: datetime) -> tuple[list[Due], 
         if born is None:
             continue
         found: dict[str, Any] = {}
-        store.update_resource(
-            TIMER_CURSOR, sub, wid, functools.partial(_advance, rule=trigger["on_timer"], born=born, at=at, found=found)
-        )
+        advance = functools.partial(_advance, rule=trigger["on_timer"], born=born, at=at, found=found)
+        advance(store.resource(TIMER_CURSOR, sub, wid))  # a look first: most of the time nothing is due
+        if found.get("latest") is not None:  # then again, in one write with the move of the cursor, so that two
+            found.clear()  # looks at once (relay server's and a tick) never both run it
+            store.update_resource(TIMER_CURSOR, sub, wid, advance)
         if found.get("latest") is not None:
             on = [d for d in devices if matching.installed_on(workflow, d, groups)]
             due.append(Due(workflow, found["latest"], found["count"], on))
