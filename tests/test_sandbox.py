@@ -448,3 +448,29 @@ def test_leaving_an_in_process_event_early_stops_its_conversations(
     assert apps.types("/hold") == ["wf_api_start_event", "wf_api_stop_event"]
     [instance] = store.list_instances(SUB, running_only=False)
     assert instance["ended_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"started": "no"}'], "error: the sandbox answered with a line of an unexpected shape (started)"),
+        (['{"device": null, "event": "x", "started": [{"run": 0, "name": "w", "trigger": "t", "uri": "u"}]}',
+          '{"run": 0, "record": {"t": 0, "from": "app", "step": 1, "message": [1]}}'],
+         "error: the sandbox answered with a line of an unexpected shape (record)"),
+        (["[1, 2]"], "error: the sandbox answered with a line of an unexpected shape (list)"),
+        (['{"device": null, "event": "x", "started": [{"run": 0, "name": "w", "trigger": "t", "uri": "u"}]}'],
+         "error: the sandbox's answer ended before the conversations did"),
+        (["not json"], "answered POST /_sandbox/events with a line that is not JSON"),
+    ],
+)  # fmt: skip
+def test_a_relay_server_answer_is_checked_before_it_is_used(
+    run: Any, monkeypatch: pytest.MonkeyPatch, lines: list[str], message: str
+) -> None:
+    monkeypatch.setenv("RELAY_HOST", "https://sandbox.example")
+    monkeypatch.setenv("RELAY_SUBSCRIBER_ID", SUB)
+    with respx.mock(assert_all_called=False) as api:
+        api.get("https://sandbox.example/_sandbox/info").respond(json={"sandbox": "relay-sandbox"})
+        api.post("https://sandbox.example/_sandbox/events").respond(content="\n".join(lines).encode() + b"\n")
+        result = run("sandbox", "emergency", "Alice")
+    assert (result.code, result.out) == (1, ""), result.err
+    assert message in result.err and "Traceback" not in result.err

@@ -179,16 +179,31 @@ class _Transcript:
             self.out.message(str(end.get("message")))
 
     def take(self, item: Any) -> None:
-        if not isinstance(item, dict):
-            return
-        if "started" in item:
-            self.header(item)
-        elif "record" in item:
-            self.record(int(item.get("run", 0)), item.get("instance_id"), item["record"])
-        elif "end" in item:
-            self.end(int(item.get("run", 0)), item["end"])
-        elif item.get("done"):
-            self.done = True
+        """One line of the answer (docs/sandbox.md), checked before it is used."""
+        try:
+            if not isinstance(item, dict):
+                raise TypeError(type(item).__name__)
+            if "started" in item:
+                started = item["started"]
+                if not isinstance(started, list) or not all(
+                    isinstance(r, dict) and isinstance(r.get("run"), int) and isinstance(r.get("name"), str)
+                    for r in started
+                ):
+                    raise TypeError("started")
+                self.header(item)
+            elif "record" in item:
+                record = item["record"]
+                if not isinstance(record, dict) or not isinstance(record.get("message", {}), dict):
+                    raise TypeError("record")
+                self.record(int(item["run"]), item.get("instance_id"), record)
+            elif "end" in item:
+                if not isinstance(item["end"], dict):
+                    raise TypeError("end")
+                self.end(int(item["run"]), item["end"])
+            elif item.get("done") is True:
+                self.done = True
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RelayError(f"the sandbox answered with a line of an unexpected shape ({exc})") from None
 
     def outcome(self) -> None:
         """Raise what went wrong: 1 when an app could not be reached, else 6 when one misbehaved."""
