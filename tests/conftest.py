@@ -8,12 +8,9 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import FunctionType
 from typing import Any
 
 import pytest
-import typer.main
-from typer.models import DefaultPlaceholder
 
 from relay_cli import app as relay_app
 from relay_cli.__main__ import main
@@ -84,67 +81,14 @@ class Result:
         return json.loads(self.out)
 
 
-#: typer's conversion of a command tree into click commands, by the tree's key (``_tree_key``)
-_CLICK_COMMANDS: dict[Any, Any] = {}
-
-
-def _tree_key(value: Any) -> Any:
-    """A hashable key equal for two command trees exactly when typer would build the same click command from them.
-
-    Functions count by identity (the commands' callbacks), except a function made by a call, as the root callback
-    is on each build of the tree: by its code, defaults and captured values when those have a key. Plain values count
-    by value, typer's records of the tree by their attributes. Anything else is not known to be safe to share:
-    ``TypeError`` (the caller then converts afresh).
-    """
-    if value is None or isinstance(value, (str, int, float, bool, type)):
-        return value
-    if isinstance(value, DefaultPlaceholder):
-        return (DefaultPlaceholder, _tree_key(value.value))
-    if isinstance(value, FunctionType):
-        if "<locals>" in value.__qualname__:  # made by a call: the same when its code and what it captured are
-            try:
-                cells = tuple(_tree_key(cell.cell_contents) for cell in value.__closure__ or ())
-                return (
-                    FunctionType,
-                    value.__code__,
-                    _tree_key(value.__defaults__),
-                    _tree_key(value.__kwdefaults__),
-                    cells,
-                )
-            except TypeError:
-                pass
-        return value  # by identity: the key holds it, so its id cannot be reused
-    if isinstance(value, (list, tuple)):
-        return tuple([_tree_key(item) for item in value])
-    if isinstance(value, dict):
-        return tuple(sorted([(str(k), _tree_key(v)) for k, v in value.items()]))
-    if type(value).__module__.startswith("typer.") and hasattr(value, "__dict__"):  # Typer, TyperInfo, CommandInfo
-        return (type(value), _tree_key(vars(value)))
-    raise TypeError(f"no key for {type(value).__name__}")
-
-
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+def run(capsys: pytest.CaptureFixture[str]) -> Any:
     """``run("workflow", "list", "--json")`` → Result(code, out, err); stdin is not a terminal.
 
     Each call runs ``main`` as the console script does; with ``out=Output(...)``, the command line runs with that
     Output (``answering``: a terminal on stdin; ``Output(stdout_isatty=True)``: stdout is a terminal), its streams
-    the process's unless it names others. In both, typer's conversion of the command tree
-    into click commands (the same every time) is reused from an earlier call whose tree
-    was the same (``_tree_key``): click commands hold no state of a run, so click itself reuses them this way.
+    the process's unless it names others.
     """
-    convert = typer.main.get_command
-
-    def get_command(app: Any) -> Any:
-        try:
-            key = _tree_key(app)
-        except TypeError:
-            return convert(app)
-        if key not in _CLICK_COMMANDS:
-            _CLICK_COMMANDS[key] = convert(app)
-        return _CLICK_COMMANDS[key]
-
-    monkeypatch.setattr(typer.main, "get_command", get_command)
 
     def _run(*args: str, out: Output | None = None) -> Result:
         capsys.readouterr()
