@@ -108,7 +108,7 @@ class RegistryGroup(TyperGroup):
 
     def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:  # type: ignore[override]  # as above
         name = args[0] if args else ""
-        if name and not name.startswith("-") and not ctx.resilient_parsing and self.get_command(ctx, name) is None:
+        if name and not name.startswith("-") and not ctx.resilient_parsing and registry.child(self.entry, name) is None:
             import difflib
 
             visible = [e.name for e in registry.children(self.entry) if not e.hidden]
