@@ -129,6 +129,7 @@ def test_a_name_another_writer_creates_meanwhile_is_settled_on_the_lowest_id(
     """While this apply creates `front`, another writer creates it too (with other args, and a lower id): the apply
     finds both when it lists again, keeps the lower id, makes it match the manifest, deletes its own, says so."""
     from relay_cli.api.client import RelayClient
+    from relay_cli.local.store import new_workflow_id as real_id
 
     manifest = tmp_path / "relay.toml"
     manifest.write_text(entry("front") + entry("back"), encoding="utf-8")
@@ -137,13 +138,14 @@ def test_a_name_another_writer_creates_meanwhile_is_settled_on_the_lowest_id(
     def save_and_race(self: Any, subscriber: str, workflow: dict[str, Any]) -> Any:
         saved = real_save(self, subscriber, workflow)
         if workflow["name"] == "front" and "workflow_id" not in workflow:
-            with monkeypatch.context() as patch:  # the other writer's workflow gets an id lower than any other
-                patch.setattr("relay_cli.local.store.new_workflow_id", lambda: "wf_0")
-                store.create_workflow(DEMO_SUBSCRIBER, body("front", "theirs"))
+            next_ids.append("wf_0")  # the other writer's workflow gets an id lower than any other
+            store.create_workflow(DEMO_SUBSCRIBER, body("front", "theirs"))
         return saved
 
+    next_ids: list[str] = []
+    monkeypatch.setattr("relay_cli.local.store.new_workflow_id", lambda: next_ids.pop() if next_ids else real_id())
     monkeypatch.setattr(RelayClient, "save_workflow", save_and_race)
-    result = run(*LOCAL, "workflow", "apply", "-f", str(manifest), "--json")
+    result = run(*LOCAL, "workflow", "apply", "-f", str(manifest), "--json", "--jobs", "1")
     assert result.code == 0, result.err
     (race,) = result.json()["raced"]
     mine = next(w for n, w in ((c["name"], c["workflow_id"]) for c in result.json()["created"]) if n == "front")

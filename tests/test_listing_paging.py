@@ -84,9 +84,9 @@ def manifest(tmp_path: Path, text: str) -> str:
 @pytest.mark.parametrize(
     ("text", "flags", "what"),
     [
-        (MANIFEST, ("--prune", "--yes"), "apply would delete 1 on the strength of it, and refused to"),
-        (MANIFEST + NEW, (), "apply would create 1 on the strength of it, and refused to"),
-        (MANIFEST + NEW, ("--prune", "--yes"), "apply would create 1 and delete 1 on the strength of it, and refused to"),
+        (MANIFEST, ("--prune", "--yes"), "apply refuses to delete 1 workflow on the strength of it"),
+        (MANIFEST + NEW, (), "apply refuses to create 1 workflow on the strength of it"),
+        (MANIFEST + NEW, ("--prune", "--yes"), "apply refuses to create 1 and delete 1 workflows on the strength of it"),
     ],
 )  # fmt: skip
 def test_apply_refuses_to_prune_or_create_from_a_listing_that_may_be_a_page(

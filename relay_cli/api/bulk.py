@@ -247,7 +247,7 @@ def _settle_races(
     created = {name for name, _ in outcome.created}
     try:
         existing = client.list_workflows(subscriber)
-        existing.require_whole(subscriber, "so whether another writer created the same names meanwhile is unknown")
+        existing.require_whole(subscriber, "whether another writer created the same names meanwhile is unknown")
     except RelayError as err:
         outcome.failed.append(Failure(", ".join(sorted(created)), "check for duplicates", err))
         return

@@ -508,7 +508,7 @@ def export(workflows: list[dict[str, Any]], *, account: str | None = None, heade
     for workflow in workflows:
         name = workflow.get("name")
         wid = workflow.get("workflow_id")
-        why = planning.indescribable(workflow)
+        why = planning.unnameable(workflow)
         if why is not None or not isinstance(name, str):
             result.left_out.append(f"workflow {wid}: {why}; left out")
             continue
@@ -521,7 +521,11 @@ def export(workflows: list[dict[str, Any]], *, account: str | None = None, heade
         try:
             tables[name] = _typed_lines(name, workflow)
         except NotRepresentable:
-            tables[name] = _raw_lines(name, workflow)
+            try:
+                tables[name] = _raw_lines(name, workflow)
+            except ValueError:  # json.dumps(allow_nan=False): NaN or infinity, which the API's JSON cannot hold
+                result.left_out.append(f"workflow {name} ({wid}): {planning.NOT_JSON}; left out")
+                continue
             result.raw.append(name)
     lines: list[str] = []
     if header:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,20 +209,34 @@ def update_body(existing: dict[str, Any], desired: dict[str, Any], raw: bool) ->
     return merged(existing, desired)
 
 
-def indescribable(workflow: dict[str, Any]) -> str | None:
-    """Why a manifest cannot describe a stored workflow (None when it can): it has no name a TOML key can hold (a
-    missing or non-string name, a lone surrogate in it), or it holds a number JSON cannot write (NaN, infinity).
-    ``export`` leaves such a workflow out, and ``apply --prune`` leaves it alone."""
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+#: why a workflow holding NaN or infinity (which Python's JSON reader accepts) cannot be written back
+NOT_JSON = "it holds a number JSON cannot write (NaN or infinity)"
+
+
+def unnameable(workflow: dict[str, Any]) -> str | None:
+    """Why a manifest cannot name a stored workflow (None when it can): a missing or non-string name, or a lone
+    surrogate in it (which a TOML key cannot hold)."""
     name = workflow.get("name")
     if not isinstance(name, str):
         return f"its name is {'missing' if name is None else json_kind(name)}, not a string"
-    if any(0xD800 <= ord(ch) < 0xE000 for ch in name):
+    if _SURROGATE.search(name):
         return "its name holds a lone surrogate, which a TOML key cannot"
+    return None
+
+
+def indescribable(workflow: dict[str, Any]) -> str | None:
+    """Why a manifest cannot describe a stored workflow (None when it can): ``unnameable``, or it holds a number
+    JSON cannot write (NaN, infinity). ``export`` leaves such a workflow out, and ``apply --prune`` leaves it
+    alone."""
+    why = unnameable(workflow)
+    if why is not None:
+        return why
     stack: list[Any] = [workflow]
     while stack:
         item = stack.pop()
         if isinstance(item, float) and not math.isfinite(item):
-            return "it holds a number JSON cannot write (NaN or infinity)"
+            return NOT_JSON
         if isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, list):

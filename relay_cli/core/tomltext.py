@@ -24,9 +24,15 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
+#: what ``string`` writes otherwise than as it is
+_SPECIAL = re.compile(r'["\\\x00-\x1f\x7f-\x9f\ud800-\udfff]')
+
+
 def string(text: str) -> str:
     """A TOML basic string; control characters (C0, DEL, C1) escaped. A lone surrogate (which JSON can carry and
     TOML cannot) is ``NotRepresentable``."""
+    if not _SPECIAL.search(text):  # most text: checked in one pass (`export` writes thousands of tables)
+        return '"' + text + '"'
     out = []
     for ch in text:
         if ch in _ESCAPES:

@@ -38,16 +38,24 @@ def is_loopback(host: str | None) -> bool:
 # --- validation of plain values -----------------------------------------------------------------
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SPACE = re.compile(r"\s")  # the characters str.isspace() is true of
+
+
 def has_control(text: str) -> bool:
     """Whether ``text`` holds a control character (C0, DEL or C1: a line break, a tab, NUL, an escape, ...)."""
-    return any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text)
+    return _CONTROL.search(text) is not None
 
 
 def _invisible(text: str) -> bool:
     """A control character or an invisible format character (a bidi override, a zero-width space, ...)."""
+    if has_control(text):
+        return True
+    if text.isascii():  # no format character is ASCII (checked in one pass; `export` validates thousands)
+        return False
     import unicodedata
 
-    return has_control(text) or any(unicodedata.category(ch) == "Cf" for ch in text)
+    return any(unicodedata.category(ch) == "Cf" for ch in text)
 
 
 def validate_name(name: str | None) -> str:
@@ -62,7 +70,7 @@ def validate_uri(uri: str | None) -> str:
         raise UsageError(
             "expected a workflow URI such as wss://myhost.example.com/path, got an empty string", option="--uri"
         )
-    if any(ch.isspace() for ch in uri) or _invisible(uri):
+    if _SPACE.search(uri) or _invisible(uri):
         raise UsageError(
             f"expected a URI without spaces, control characters or invisible ones (bidi marks, zero-width spaces), got {uri!r}",
             option="--uri",

@@ -248,10 +248,10 @@ def show_plan(out: "Output", plan: Any, subscriber: str, source: str, as_json: b
         )
 
 
-def refuse_duplicates(plan: Any, subscriber: str) -> None:
+def refuse_duplicates(plan: Any, subscriber: str, dedupe: bool) -> None:
     """Without --dedupe, an apply that finds several workflows of a name the manifest declares changes nothing
     (exit 2): which one to keep is the user's call."""
-    if not plan.duplicates or any(k.workflow_id == plan.duplicates[0].workflow_id for k in plan.delete):
+    if not plan.duplicates or dedupe:
         return
     groups: dict[str, list[str]] = {}
     for d in plan.duplicates:
@@ -275,7 +275,10 @@ def refuse_partial(plan: Any, existing: Any, subscriber: str) -> None:
     parts = [f"create {len(plan.create)}"] if plan.create else []
     if plan.delete:
         parts.append(f"delete {len(plan.delete)}")
-    existing.require_whole(subscriber, f"apply would {' and '.join(parts)} on the strength of it, and refused to")
+    count = len(plan.create) + len(plan.delete)
+    existing.require_whole(
+        subscriber, f"apply refuses to {' and '.join(parts)} workflow{'s' if count != 1 else ''} on the strength of it"
+    )
 
 
 # --- diff --------------------------------------------------------------------------------------------
@@ -378,7 +381,7 @@ def apply(
         show_plan(st.out, plan, subscriber, manifest.source, json_output)
         return
     refuse_partial(plan, existing, subscriber)
-    refuse_duplicates(plan, subscriber)
+    refuse_duplicates(plan, subscriber, dedupe)
     if plan.in_sync:
         st.out.render(
             {"account": subscriber, "ok": True, "created": [], "updated": [], "deleted": [],
