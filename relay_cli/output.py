@@ -1,8 +1,9 @@
 """Rendering for people and for programs: ``Output``, the one place a command's output goes through.
 
-Data goes to stdout, messages to stderr. On a terminal, tables are drawn with rich; when stdout is not a terminal
-they are plain aligned text, free of ANSI codes; ``NO_COLOR`` turns colour off everywhere. rich is imported only
-when used. ``safe`` is the one escaping function: everything for people goes through it.
+Data goes to stdout, messages to stderr. Tables are aligned plain text (``relay_cli.table`` fits them to a
+terminal's width); escape codes only on a terminal, and ``NO_COLOR`` turns colour off everywhere. rich (styled
+messages, progress bars) is imported only when used. ``safe`` is the one escaping function: everything for
+people goes through it.
 """
 
 from __future__ import annotations
@@ -147,6 +148,21 @@ def _encoding_of(stream: Any) -> str | None:
     except LookupError:
         return None
     return None if name in ("utf-8", "utf-8-sig") else encoding
+
+
+def cell_width(text: str) -> int:
+    """How many terminal cells ``text`` takes: two for a wide East Asian character (CJK, most emoji), none for a
+    combining mark, one for any other (``text`` is escaped already: it holds no control character)."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
 
 
 def _isatty(stream: Any) -> bool:
@@ -317,15 +333,18 @@ class Output:
         self.stdout_isatty = _isatty(self.stdout) if stdout_isatty is None else stdout_isatty
         self.stderr_isatty = _isatty(self.stderr) if stderr_isatty is None else stderr_isatty
         self.stdin_isatty = _isatty(self.stdin) if stdin_isatty is None else stdin_isatty
-        no_color = "NO_COLOR" in (os.environ if environ is None else environ)
+        #: the environment the settings below are read from (``NO_COLOR``, ``COLUMNS``)
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        no_color = "NO_COLOR" in self.environ
         #: colour (and rich's styling) on each stream: a terminal, and no NO_COLOR
         self.stdout_color = self.stdout_isatty and not no_color
         self.stderr_color = self.stderr_isatty and not no_color
-        #: the terminal's width for tables; None: rich measures it
+        #: the terminal's width for tables; None: ``terminal_width`` finds it
         self.width = width
         #: stdout's encoding when it cannot represent every character (escapes stand in), None when it can
         self.encoding = _encoding_of(self.stdout) if encoding is None else _encoding_of(_Named(encoding))
         self._escape_err = _escaper(_encoding_of(self.stderr), newlines=True)
+        self._escape_out = _escaper(self.encoding)
 
     # --- messages (stderr) ---------------------------------------------------------------------------
 
@@ -421,54 +440,66 @@ class Output:
         headers: Sequence[str],
         *,
         no_header: bool = False,
-        no_truncate: bool = False,
-        whole: Sequence[str] = ("ID", "Name"),
+        widths: Sequence[int] | None = None,
     ) -> None:
-        """A table of strings on stdout: drawn by rich on a terminal; plain aligned columns otherwise. Every cell
-        is escaped as ``safe`` says.
+        """A table of strings on stdout, its columns aligned, two spaces apart, the headers in capitals.
 
-        On a terminal too narrow for everything, the columns named in ``whole`` (ids and names, which people
-        copy) keep their full width and the others are shortened with an ellipsis (``no_truncate``: folded)."""
-        escape = _escaper(self.encoding)
-        cells = [[escape(cell) for cell in row] for row in rows]
-        headers = [escape(header) for header in headers]
-        if self.stdout_isatty:
-            self._rich_table(cells, headers, no_header=no_header, no_truncate=no_truncate, whole=whole)
-            return
-        widths = [0 if no_header else len(h) for h in headers]
-        for row in cells:
-            for i, cell in enumerate(row):
-                if len(cell) > widths[i]:
-                    widths[i] = len(cell)
+        Without ``widths`` (a pipe, a file): every cell whole and escaped as ``safe`` says, each column as wide as
+        its widest cell. With ``widths`` (a terminal; ``relay_cli.table.fit`` laid it out): the cells are escaped
+        and cut to those widths already, in terminal cells (``cell_width``); the header is bold when colour is on."""
+        if widths is None:
+            escape = _escaper(self.encoding)
+            cells = [[escape(cell) for cell in row] for row in rows]
+            headers = [escape(header).upper() for header in headers]
+            widths = [0 if no_header else len(h) for h in headers]
+            for row in cells:
+                for i, cell in enumerate(row):
+                    if len(cell) > widths[i]:
+                        widths[i] = len(cell)
+            measure: Callable[[str], int] = len
+        else:
+            cells, measure = [list(row) for row in rows], cell_width
         out: list[str] = []
-        last = len(headers) - 1
+        last = len(widths) - 1
 
         def line(cells: Sequence[str]) -> str:
-            return "  ".join(c if i == last else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+            return "  ".join(
+                c if i == last else c + " " * (widths[i] - measure(c)) for i, c in enumerate(cells)
+            ).rstrip()
 
         if not no_header:
-            out.append(line([h.upper() for h in headers]))
+            header = line(headers)
+            out.append(f"\x1b[1m{header}\x1b[0m" if self.stdout_color else header)
         out.extend(line(row) for row in cells)
         self.write("\n".join(out) + ("\n" if out else ""))
 
-    def _rich_table(
-        self, rows: list[list[str]], headers: Sequence[str], *, no_header: bool, no_truncate: bool, whole: Sequence[str]
-    ) -> None:
-        from rich import box
-        from rich.table import Table
-        from rich.text import Text
+    def escape(self, text: str) -> str:
+        """``text`` as ``safe`` writes it for stdout (a table's cell: one line, in stdout's encoding)."""
+        return self._escape_out(text)
 
-        table = Table(box=box.SIMPLE_HEAD, show_header=not no_header, show_edge=False, pad_edge=False)
-        for i, header in enumerate(headers):
-            keep = header in whole
-            width = max([len(header)] + [len(row[i]) for row in rows]) if keep else None
-            table.add_column(
-                header, overflow="fold" if no_truncate else "ellipsis", no_wrap=not no_truncate, min_width=width
-            )
-        for row in rows:
-            table.add_row(*(Text(cell) for cell in row))  # Text: a cell is shown as it is, never read as markup
-        self._console(self.stdout, self.stdout_color).print(table)
-        self.stdout.flush()
+    @property
+    def ellipsis(self) -> str:
+        """What stands for the part of a cell left out: "…", or "~" where stdout's encoding has no "…"."""
+        if self.encoding is None:
+            return "\u2026"
+        try:
+            "\u2026".encode(self.encoding)
+        except (UnicodeEncodeError, LookupError):
+            return "~"
+        return "\u2026"
+
+    def terminal_width(self) -> int:
+        """How many columns a table may take on stdout: ``width`` when given, else ``COLUMNS`` (a positive whole
+        number), else the terminal's own width, else 80."""
+        if self.width is not None:
+            return self.width
+        columns = self.environ.get("COLUMNS", "").strip()
+        if columns.isdigit() and int(columns) > 0:
+            return int(columns)
+        try:
+            return os.get_terminal_size(self.stdout.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):
+            return 80
 
     def csv(self, rows: Sequence[Sequence[str]], headers: Sequence[str], *, no_header: bool = False) -> None:
         """CSV on stdout: exact into a pipe or a file; on a terminal every cell escaped as ``safe`` says."""

@@ -363,6 +363,15 @@ class State:
             "To use Relay: set RELAY_API_KEY, or `relay login`; `relay profile show` tells the target."
         )
 
+    def note_sandbox_read(self) -> None:
+        """After a listing read from the in-process sandbox (``@listing_command``): one line on stderr saying
+        so, as every write to it says it changed it (a listing of the sandbox's demo account looks like any)."""
+        if self.is_local and self._client is not None and not self._noted_sandbox_write:
+            self.out.message(
+                f"note: this is the local sandbox's data ({sandbox_db(self.environ)}), not Relay's. "
+                "To use Relay: set RELAY_API_KEY, or `relay login`; `relay profile show` tells the target."
+            )
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

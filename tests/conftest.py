@@ -133,6 +133,14 @@ def sent(api: Any) -> list[tuple[str, str, dict[str, str]]]:
     return out
 
 
+def sandbox_note(data_dir: Path) -> str:
+    """The line a listing of the in-process sandbox ends with on stderr (its database in ``data_dir``)."""
+    return (
+        f"note: this is the local sandbox's data ({data_dir / 'sandbox.db'}), not Relay's. To use Relay: set "
+        "RELAY_API_KEY, or `relay login`; `relay profile show` tells the target.\n"
+    )
+
+
 def clean(result: Result) -> None:
     """No token, no ANSI escape codes and no traceback in what a command printed."""
     assert TOKEN not in result.out + result.err

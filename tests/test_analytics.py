@@ -14,7 +14,7 @@ import respx
 from relay_cli.core import analytics as an
 from relay_cli.local.store import SandboxStore
 
-from conftest import API, SUB, clean, sent, stored_workflow
+from conftest import API, SUB, clean, sandbox_note, sent, stored_workflow
 
 PATH = "/ibot/workflow_analytics_events"
 
@@ -288,4 +288,8 @@ def test_analytics_on_the_sandbox_pages_and_filters(run: Any, tmp_path: Path) ->
     ]
     assert run("-P", "local", "analytics", "--oldest", "2999-01-01", "--json").json() == []
     result = run("-P", "local", "analytics", "-u", "990007560023456")
-    assert (result.code, result.out, result.err) == (0, "", "No analytics events match.\n")
+    assert (result.code, result.out, result.err) == (
+        0,
+        "",
+        "No analytics events match.\n" + sandbox_note(tmp_path / "data"),
+    )

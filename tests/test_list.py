@@ -373,7 +373,7 @@ def test_refusal_messages_exact(run: Any) -> None:
             "error: --columns: expected a column among id, name, type, uri, install, args, got 'nope'\n"
         )
         assert run("workflow", "list", "-s", SUB, "--output", "xml").err == (
-            "error: --output: expected one of table, json, csv, yaml, got 'xml'\n"
+            "error: --output: expected one of table, wide, json, csv, yaml, got 'xml'\n"
         )
         assert run("workflow", "list", "-s", SUB, "--filter", "novalue").err == (
             "error: --filter: expected COLUMN=TEXT such as name=auto, got 'novalue'\n"

@@ -44,7 +44,7 @@ U = ("-n", "x", "-u", "wss://h/x")
         ),
         (
             ("workflow", "list", "-o", "jsno"),
-            "--output: expected one of table, json, csv, yaml, got 'jsno'; did you mean 'json'?",
+            "--output: expected one of table, wide, json, csv, yaml, got 'jsno'; did you mean 'json'?",
         ),
         (
             ("workflow", "simulate", "ws://localhost:9/x", "--scenario", "inbound"),

@@ -4,6 +4,7 @@ bad values refused before anything is sent."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +13,11 @@ import respx
 from relay_cli.errors import UsageError
 from relay_cli.table import Column, field, options, select
 
-from conftest import SUB, clean
+from conftest import SUB, clean, sandbox_note
 
 #: each listing command (on the sandbox) and its CSV header line
 LISTINGS = [
-    (["devices"], "Device ID"),
+    (["devices"], "Device ID,Name"),
     (["group", "list"], "Group ID,Name,Members"),
     (["venues"], "Venue ID,Name"),
     (["positions", "-v", "venue-hq"], "Position ID,Venue ID,Tags"),
@@ -57,9 +58,12 @@ def test_every_listing_refuses_bad_table_options_before_sending(run: Any, args: 
         assert api.calls.call_count == 0
 
 
-def test_columns_filter_sort_on_the_sandbox(run: Any) -> None:
-    devices = run("-P", "local", "devices", "--sort", "-id", "--no-header").out.split()
+def test_columns_filter_sort_on_the_sandbox(run: Any, tmp_path: Path) -> None:
+    devices = run("-P", "local", "devices", "--sort", "-id", "--no-header", "--columns", "id").out.split()
     assert devices == sorted(devices, reverse=True) and len(devices) == 5
+    assert (
+        run("-P", "local", "devices", "--filter", "name=al", "--csv").out == "Device ID,Name\n990007560045678,Alice\n"
+    )
     assert run("-P", "local", "devices", "--filter", "id=045678", "--json").json() == ["990007560045678"]
     users = run("-P", "local", "user", "list", "--columns", "user id", "--sort", "-name", "--csv", "--no-header")
     assert users.out == "up-bob\nup-alice\n"
@@ -67,7 +71,11 @@ def test_columns_filter_sort_on_the_sandbox(run: Any) -> None:
         '- username: "alice"\n  user_profile_id: "up-alice"\n'
     )
     empty = run("-P", "local", "venues", "--filter", "name=nowhere")
-    assert (empty.code, empty.out, empty.err) == (0, "", "No venues match the filters.\n")
+    assert (empty.code, empty.out, empty.err) == (
+        0,
+        "",
+        "No venues match the filters.\n" + sandbox_note(tmp_path / "data"),
+    )
 
 
 def test_extended_columns_only_with_x_or_by_name(run: Any) -> None:
@@ -100,7 +108,7 @@ def test_columns_match_keys_or_headers_and_extended_ones() -> None:
         ({"only": "id,weight"}, "--columns", "expected a column among id, size, note, got 'weight'"),
         ({"filters": ["size"]}, "--filter", "expected COLUMN=TEXT such as id=abc, got 'size'"),
         ({"sort": "-weight"}, "--sort", "got 'weight'"),
-        ({"fmt": "xml"}, "--output", "expected one of table, json, csv, yaml, got 'xml'"),
+        ({"fmt": "xml"}, "--output", "expected one of table, wide, json, csv, yaml, got 'xml'"),
         ({"csv": True, "fmt": "yaml"}, "--csv", "--csv and --output yaml disagree; give one"),
         ({"json_output": True, "csv": True}, "--json", "--json and --csv disagree; give one"),
     ],

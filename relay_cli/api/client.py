@@ -746,8 +746,15 @@ class RelayClient:
     # --- account -------------------------------------------------------------------------------
 
     def device_ids(self, subscriber_id: str) -> list[str]:
+        return self.devices(subscriber_id)[0]
+
+    def devices(self, subscriber_id: str) -> tuple[list[str], dict[str, str]]:
+        """The account's device ids, and their names where the answer gives them: the sandbox's does (its
+        ``names``, device id → name); Relay's gives ids only. Names that are not strings are left out."""
         data = self._json("GET", f"/ibot/subscriber/{_seg(subscriber_id)}/device_ids", shapes.DEVICES)
-        return list(data["devices"])
+        given = data.get("names")
+        names = {k: v for k, v in given.items() if isinstance(v, str)} if isinstance(given, dict) else {}
+        return list(data["devices"]), names
 
     def groups(self, subscriber_id: str) -> list[dict[str, Any]]:
         return list(self._json("GET", "/ibot/groups", shapes.OBJECTS, params={"subscriber_id": subscriber_id}))

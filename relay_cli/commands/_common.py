@@ -41,6 +41,10 @@ class Invocation:
         self.timeout: float | None = None
         self._state: State | None = None
 
+    def made_state(self) -> "State | None":
+        """The State, if a command asked for it (``state``); else None."""
+        return self._state
+
     def state(self) -> "State":
         if self._state is None:
             from ..state import State
@@ -261,7 +265,11 @@ def confirmed(out: "Output", question: str, *, yes: bool, refusal: str) -> bool:
 OutputOpt = Annotated[
     str | None,
     typer.Option(
-        "--output", "-o", metavar="FORMAT", help="Output format: table, json, csv or yaml.", show_default=False
+        "--output",
+        "-o",
+        metavar="FORMAT",
+        help="Output format: table, wide (a table of every column, every value whole), json, csv or yaml.",
+        show_default=False,
     ),
 ]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Output CSV (the same as --output csv).")]
@@ -279,7 +287,19 @@ SortOpt = Annotated[
     typer.Option("--sort", metavar="[-]COLUMN", help="Sort by a column; '-' for descending.", show_default=False),
 ]
 NoHeaderOpt = Annotated[bool, typer.Option("--no-header", help="Leave out the header row.")]
-NoTruncateOpt = Annotated[bool, typer.Option("--no-truncate", help="Do not shorten long cells on a terminal.")]
+NoTruncateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-truncate", help="On a terminal, every column and every value whole, however wide the lines get."
+    ),
+]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Every column (-x's too), every value whole: full ids, every device (the same as --output wide).",
+    ),
+]
 
 
 class TableFlags:
@@ -301,11 +321,13 @@ def listing_command(
     extended_help: str = "Show every column (this list has no extra ones; accepted as in the reference CLI).",
 ) -> Any:
     """Give a listing command the table options: the function declares ``flags: TableFlags`` (keyword-only)
-    and gets them there; its --help lists --json, --output, --csv, --columns, -x, --filter, --sort, --no-header, --no-truncate."""
+    and gets them there; its --help lists --json, --output, --csv, --wide, --columns, -x, --filter, --sort,
+    --no-header, --no-truncate."""
     flags = {
         "json_output": (JsonOpt, False),
         "fmt": (OutputOpt, None),
         "csv": (CsvOpt, False),
+        "wide": (WideOpt, False),
         "only": (
             Annotated[str | None, typer.Option("--columns", metavar="COLUMNS", help=columns_help, show_default=False)],
             None,
@@ -328,7 +350,14 @@ def listing_command(
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             given = TableFlags(**{name: kwargs.pop(name) for name in flags})
-            return func(*args, flags=given, **kwargs)
+            done = func(*args, flags=given, **kwargs)
+            ctx = kwargs.get("ctx", args[0] if args else None)
+            find = getattr(ctx, "find_object", None)
+            invocation = find(Invocation) if find is not None else None
+            made = invocation.made_state() if invocation is not None else None
+            if made is not None:
+                made.note_sandbox_read()  # the data listed came from the sandbox: say so, once, on stderr
+            return done
 
         wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]  # read by inspect
         return wrapper

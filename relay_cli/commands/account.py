@@ -1,5 +1,7 @@
 """``relay devices`` and ``relay group list``: what the account has to install workflows on."""
 
+from typing import Any
+
 import typer
 
 from ._common import (
@@ -20,16 +22,28 @@ def devices(
     *,
     flags: TableFlags,
 ) -> None:
-    """List the account's device (and user) ids: what -i/--install takes."""
-    from ..table import Column, select, show
+    """List the account's device (and user) ids, what -i/--install takes, and their names where the API gives
+    them (the sandbox does; Relay's answer has ids only)."""
+    import dataclasses
 
-    table = [Column("id", "Device ID", str)]
+    from ..table import HANDLE, NAME, Column, select, show
+
+    names: dict[str, str] = {}
+    table = [Column("id", "Device ID", str, fit=HANDLE), Column("name", "Name", lambda d: names.get(d, ""), fit=NAME)]
     opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
-    ids = select([str(d) for d in st.client().device_ids(subscriber)], opts)
+    ids, given = st.client().devices(subscriber)
+    names.update(given)
+    if not names and not opts.chosen:  # Relay's answer: ids only, so no column of empty names
+        opts = dataclasses.replace(opts, columns=tuple(c for c in opts.columns if c.key != "name"))
+    found = select([str(d) for d in ids], opts)
     show(
-        ids, opts, st.out, empty=f"No devices in account {subscriber}.", filtered_empty="No devices match the filters."
+        found,
+        opts,
+        st.out,
+        empty=f"No devices in account {subscriber}.",
+        filtered_empty="No devices match the filters.",
     )
 
 
@@ -42,13 +56,20 @@ def list_groups(
     flags: TableFlags,
 ) -> None:
     """List the account's groups and their members."""
-    from ..table import Column, field, select, show
+    from ..core.workflow import GROUP_PREFIX
+    from ..table import NAME, Column, Fit, cut_start, field, select, short_list, show
+
+    def members(group: dict[str, Any]) -> str:
+        return ", ".join(str(m) for m in group.get("subscribers") or [])
 
     table = [
-        Column("id", "Group ID", field("group_id")),
-        Column("name", "Name", field("name")),
-        Column("members", "Members", lambda g: ", ".join(str(m) for m in g.get("subscribers") or [])),
-    ]
+        # short: the id -G takes without its urn's prefix
+        Column("id", "Group ID", field("group_id"), fit=Fit(give=0, keep=True, short=lambda g: str(
+            g.get("group_id") or "").removeprefix(GROUP_PREFIX))),
+        Column("name", "Name", field("name"), fit=NAME),
+        Column("members", "Members", members, fit=Fit(give=10, least=15, short=lambda g: short_list(members(g)),
+                                                       cut=cut_start), keys=("subscribers",)),
+    ]  # fmt: skip
     opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)

@@ -111,18 +111,24 @@ def analytics(
     flags: TableFlags,
 ) -> None:
     """Show the account's analytics events, filtered by category, workflow, instance, user, type and time."""
-    from ..table import Column, field, select, show
+    from ..table import Column, Fit, field, select, show
 
     table = [
-        Column("timestamp", "Timestamp", field("timestamp")),
-        Column("category", "Category", field("category")),
-        Column("type", "Type", field("source_type")),
-        Column("workflow", "Workflow ID", field("workflow_id")),
-        Column("instance", "Instance ID", field("workflow_instance_id")),
-        Column("user", "User ID", field("user_id")),
-        Column("content", "Content", lambda event: an.content_text(event, parse=parse)),
-        Column("id", "Analytic ID", field("id"), extended=True),
-        Column("content_type", "Content Type", field("content_type"), extended=True),
+        Column("timestamp", "Timestamp", field("timestamp"), fit=Fit(give=90, keep=True, least=24)),
+        Column("category", "Category", field("category"), fit=Fit(give=70)),
+        Column("type", "Type", field("source_type"), fit=Fit(give=60)),
+        Column("workflow", "Workflow ID", field("workflow_id"), fit=Fit(give=0, out=40, unique=10)),
+        Column("instance", "Instance ID", field("workflow_instance_id"), fit=Fit(give=0, out=30, unique=8)),
+        Column("user", "User ID", field("user_id"), fit=Fit(give=20, out=35)),
+        Column(
+            "content",
+            "Content",
+            lambda event: an.content_text(event, parse=parse),
+            fit=Fit(give=10, least=20, out=50),
+            keys=("content",),
+        ),
+        Column("id", "Analytic ID", field("id"), extended=True, fit=Fit(give=0, out=10, unique=8)),
+        Column("content_type", "Content Type", field("content_type"), extended=True, fit=Fit(give=5, out=20)),
     ]
     opts = flags.options(table)
 
@@ -154,7 +160,7 @@ def analytics(
     )
     events = select(events, opts)
     show(events, opts, st.out, empty="No analytics events match.")
-    if opts.fmt == "table" and events:
+    if opts.fmt == "table" and events:  # a table, --wide's too
         noun = "event" if len(events) == 1 else "events"
         st.out.message(f"{len(events)} {noun}.")
     more(st.out, next_cursor)

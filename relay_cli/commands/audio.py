@@ -172,9 +172,9 @@ def list_audio(
     flags: TableFlags,
 ) -> None:
     """List the account's custom audio files."""
-    from ..table import Column, field, select, show
+    from ..table import HANDLE, NAME, Column, field, select, show
 
-    table = [Column("id", "ID", field("id")), Column("name", "Name", field("short_name")),
+    table = [Column("id", "ID", field("id"), fit=HANDLE), Column("name", "Name", field("short_name"), fit=NAME),
              Column("format", "Format", field("audio_format"))]  # fmt: skip
     opts = flags.options(table)
     st = state(ctx)

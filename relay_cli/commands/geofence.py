@@ -102,14 +102,14 @@ def list_geofences(
 ) -> None:
     """List the account's geofences."""
     from ..core.resources import geofence_coordinates
-    from ..table import Column, field, select, show
+    from ..table import HANDLE, NAME, Column, Fit, field, select, show
 
     table = [
-        Column("id", "ID", field("geofence_id")),
-        Column("name", "Name", field("label")),
-        Column("radius", "Radius", field("radius")),
-        Column("address", "Address", field("address")),
-        Column("coordinates", "Coordinates", geofence_coordinates),
+        Column("id", "ID", field("geofence_id"), fit=HANDLE),
+        Column("name", "Name", field("label"), fit=NAME),
+        Column("radius", "Radius", field("radius"), fit=Fit(give=40)),
+        Column("address", "Address", field("address"), fit=Fit(give=10, least=12)),
+        Column("coordinates", "Coordinates", geofence_coordinates, fit=Fit(give=20), keys=("lat", "long")),
     ]
     opts = flags.options(table)
     st = state(ctx)

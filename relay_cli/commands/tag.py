@@ -121,18 +121,18 @@ def list_tags(
 ) -> None:
     """List the tag configurations."""
     from ..core.resources import TAG_TYPES, filter_tags, tag_field
-    from ..table import Column, field, select, show
+    from ..table import HANDLE, NAME, Column, Fit, field, select, show
 
     if tag_type not in TAG_TYPES:
         from ..core import suggest
 
         raise UsageError(suggest.expected(tag_type, TAG_TYPES), option="--type")
     table = [
-        Column("id", "Tag ID", field("tag_id")),
-        Column("category", "Category", tag_field("category")),
-        Column("label", "Label", tag_field("label")),
-        Column("paired", "Paired", lambda tag: "yes" if tag.get("uid") else "no"),
-        Column("uid", "UID", field("uid")),
+        Column("id", "Tag ID", field("tag_id"), fit=HANDLE),
+        Column("category", "Category", tag_field("category"), fit=Fit(give=40), keys=("content",)),
+        Column("label", "Label", tag_field("label"), fit=NAME, keys=("content",)),
+        Column("paired", "Paired", lambda tag: "yes" if tag.get("uid") else "no", fit=Fit(give=30), keys=("uid",)),
+        Column("uid", "UID", field("uid"), fit=Fit(give=20)),
     ]
     opts = flags.options(table)
     st = state(ctx)

@@ -27,9 +27,10 @@ def list_users(
     flags: TableFlags,
 ) -> None:
     """List the account's user profiles (name and id), sorted by name."""
-    from ..table import Column, field, select, show
+    from ..table import HANDLE, NAME, Column, field, select, show
 
-    table = [Column("name", "User Name", field("username")), Column("id", "User ID", field("user_profile_id"))]
+    table = [Column("name", "User Name", field("username"), fit=NAME),
+             Column("id", "User ID", field("user_profile_id"), fit=HANDLE)]  # fmt: skip
     opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
@@ -69,14 +70,14 @@ def assignments(
 ) -> None:
     """List which user profile was assigned to which device, and when (the account's audit events)."""
     from ..core import resources
-    from ..table import Column, field, select, show
+    from ..table import HANDLE, Column, Fit, field, select, show
 
     table = [
-        Column("user", "User ID", field("id")),
-        Column("device", "Device ID", field("device_id")),
-        Column("action", "Action", field("action")),
-        Column("timestamp", "Timestamp", field("timestamp_action")),
-        Column("audit_id", "Audit ID", field("audit_id")),
+        Column("user", "User ID", field("id"), fit=HANDLE),
+        Column("device", "Device ID", field("device_id"), fit=Fit(give=60, least=15)),
+        Column("action", "Action", field("action"), fit=Fit(give=40)),
+        Column("timestamp", "Timestamp", field("timestamp_action"), fit=Fit(give=50, least=24)),
+        Column("audit_id", "Audit ID", field("audit_id"), fit=Fit(give=0)),
     ]
     opts = flags.options(table)
     oldest_q, latest_q = window(oldest, latest, limit, cursor)

@@ -23,9 +23,10 @@ def venues(
     flags: TableFlags,
 ) -> None:
     """List the account's indoor positioning venues."""
-    from ..table import Column, field, select, show
+    from ..table import HANDLE, NAME, Column, field, select, show
 
-    table = [Column("id", "Venue ID", field("venue_id")), Column("name", "Name", field("venue_name"))]
+    table = [Column("id", "Venue ID", field("venue_id"), fit=HANDLE),
+             Column("name", "Name", field("venue_name"), fit=NAME)]  # fmt: skip
     opts = flags.options(table)
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
@@ -48,12 +49,14 @@ def positions(
     flags: TableFlags,
 ) -> None:
     """List the positions of an indoor positioning venue."""
-    from ..table import Column, field, select, show
+    from ..table import HANDLE, Column, Fit, field, select, show
 
     table = [
-        Column("id", "Position ID", field("position_id")),
-        Column("venue", "Venue ID", field("venue_id")),
-        Column("tags", "Tags", lambda p: ", ".join(str(t) for t in p.get("tags") or [])),
+        Column("id", "Position ID", field("position_id"), fit=HANDLE),
+        Column("venue", "Venue ID", field("venue_id"), fit=Fit(give=30)),
+        Column(
+            "tags", "Tags", lambda p: ", ".join(str(t) for t in p.get("tags") or []), fit=Fit(give=20), keys=("tags",)
+        ),
     ]
     opts = flags.options(table)
     st = state(ctx)

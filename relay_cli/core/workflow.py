@@ -285,6 +285,23 @@ def describe_install(workflow: dict[str, Any]) -> str:
     return ", ".join(str(d) for d in workflow.get("install") or [])
 
 
+def install_shown(workflow: dict[str, Any]) -> str:
+    """Where it is installed, as a table on a terminal shows it: ``all devices``, ``group ID`` (the id ``-G``
+    takes) for a group's urn, else ``describe_install``'s text."""
+    rule = workflow.get("install_rule")
+    if isinstance(rule, str) and rule.startswith(GROUP_PREFIX) and len(rule) > len(GROUP_PREFIX):
+        return "group " + rule[len(GROUP_PREFIX) :]
+    return describe_install(workflow)
+
+
+def install_short(workflow: dict[str, Any]) -> str:
+    """``install_shown`` in short: a list of devices as its first and how many more (``990007560045678 +2``)."""
+    if workflow.get("install_rule"):
+        return install_shown(workflow)
+    devices = [str(d) for d in workflow.get("install") or []]
+    return f"{devices[0]} +{len(devices) - 1}" if len(devices) > 1 else "".join(devices)
+
+
 # --- the whole object ---------------------------------------------------------------------------
 
 

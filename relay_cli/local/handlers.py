@@ -405,9 +405,11 @@ def analytics(req: Request, store: SandboxStore) -> Response:
 
 
 def device_ids(req: Request, store: SandboxStore) -> Response:
-    """``GET /ibot/subscriber/{subscriber_id}/device_ids``: ``{"devices": [...]}``."""
+    """``GET /ibot/subscriber/{subscriber_id}/device_ids``: ``{"devices": [...]}``, as Relay answers, and the
+    sandbox's own ``"names"`` (device id → name), which ``relay devices`` shows."""
     sub = known_subscriber(req.path_params["subscriber_id"], store)
-    return Response(200, {"devices": store.device_ids(sub)})
+    devices = store.devices(sub)
+    return Response(200, {"devices": list(devices), "names": devices})
 
 
 def groups(req: Request, store: SandboxStore) -> Response:

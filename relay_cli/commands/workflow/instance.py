@@ -74,15 +74,16 @@ def _history(client: "RelayClient", subscriber: str) -> list[dict[str, Any]]:
 
 
 def _columns() -> list[Any]:
-    from ...table import Column, field
+    from ...table import HANDLE, Column, Fit, cut_middle, field, short_uri
 
     return [
-        Column("instance", "Instance", field("instance_id")),
-        Column("workflow", "Workflow", field("workflow_id")),
-        Column("user", "User", field("triggering_user_id")),
-        Column("uri", "URI", field("workflow_uri")),
-        Column("status", "Status", field("status")),
-    ]
+        Column("instance", "Instance", field("instance_id"), fit=HANDLE),  # what `instance stop -i` takes
+        Column("workflow", "Workflow", field("workflow_id"), fit=Fit(give=0, out=30, unique=10)),
+        Column("user", "User", field("triggering_user_id"), fit=Fit(give=20, out=40)),
+        Column("uri", "URI", field("workflow_uri"), fit=Fit(give=10, least=12, out=50, cut=cut_middle,
+                                                            short=lambda i: short_uri(str(i.get("workflow_uri") or "")))),
+        Column("status", "Status", field("status"), fit=Fit(give=60)),
+    ]  # fmt: skip
 
 
 def _plural(n: int) -> str:

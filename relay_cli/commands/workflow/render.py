@@ -3,20 +3,50 @@
 from typing import TYPE_CHECKING, Any
 
 from ...core import workflow as wf
-from ...table import Column, draw, field
+from ...table import Column, Fit, cut_middle, cut_start, draw, field, short_uri
 
 if TYPE_CHECKING:
     from ...output import Output
     from ...state import State
 
-#: the columns of a workflow table (Args only with -x, or when named)
+
+def cut_install(text: str, width: int, ellipsis: str) -> str:
+    """Where a workflow is installed, in ``width`` cells: ``group`` and a count of more devices (``+2``) stay,
+    a device id or a group's id loses its start (they differ at the end)."""
+    import re
+
+    lead = "group " if text.startswith("group ") else ""
+    more = re.search(r" \+\d+$", text)
+    tail = more.group() if more else ""
+    if len(lead) + len(tail) + 2 > width:
+        return cut_start(text, width, ellipsis)
+    return lead + cut_start(text[len(lead) : len(text) - len(tail)], width - len(lead) - len(tail), ellipsis) + tail
+
+
+#: the columns of a workflow table (Args only with -x, or when named). On a terminal too narrow for the whole
+#: table: short forms first (the id's unique prefix, the URI without wss://, the first device and a count), then
+#: the URI is cut, then where it is installed, then the id left out, then the name cut; only then the URI and the
+#: rest are left out. The name stays.
 COLUMNS = [
-    Column("id", "ID", field("workflow_id")),
-    Column("name", "Name", field("name")),
-    Column("type", "Type", wf.describe_type),
-    Column("uri", "URI", wf.uri_of),
-    Column("install", "Installed on", wf.describe_install),
-    Column("args", "Args", wf.describe_args, extended=True),
+    Column("id", "ID", field("workflow_id"), fit=Fit(give=0, out=30, unique=10)),
+    Column("name", "Name", field("name"), fit=Fit(give=40, least=10, keep=True)),
+    Column("type", "Type", wf.describe_type, fit=Fit(give=45, least=13, out=70), keys=("config",)),
+    Column(
+        "uri",
+        "URI",
+        wf.uri_of,
+        fit=Fit(give=10, least=12, out=50, short=lambda w: short_uri(wf.uri_of(w)), cut=cut_middle),
+        keys=("config",),
+    ),
+    Column(
+        "install",
+        "Installed on",
+        wf.describe_install,
+        fit=Fit(give=20, least=15, out=60, short=wf.install_short, cut=cut_install),
+        shown=wf.install_shown,
+        keys=("install", "install_rule"),
+    ),
+    Column("args", "Args", wf.describe_args, extended=True, fit=Fit(give=5, least=10, out=25), keys=("config",)),
 ]
 
 
