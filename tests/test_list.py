@@ -381,9 +381,10 @@ def test_refusal_messages_exact(run: Any) -> None:
         assert len(mock.calls) == 0
 
 
-def test_a_narrow_terminal_keeps_ids_and_names_whole(run: Any, api: Any, answer: dict[str, Any]) -> None:
-    """On a terminal (the command's Output says so, and how wide it is), the columns people copy keep their width
-    and the others give way; no colour under NO_COLOR."""
+def test_a_narrow_terminal_keeps_names_types_installs_and_uris(run: Any, api: Any, answer: dict[str, Any]) -> None:
+    """On a terminal (the command's Output says so, and how wide it is), the columns give way, the id first (left
+    out, said on stderr), so that name, type, installs and URI fit in 60 columns; no colour under NO_COLOR
+    (tests/test_table_fit.py has the whole rule)."""
     from relay_cli.output import Output
 
     long = stored_workflow("wf_0123456789abcdef", "a-rather-long-workflow-name", install=["d" * 40])
@@ -391,8 +392,10 @@ def test_a_narrow_terminal_keeps_ids_and_names_whole(run: Any, api: Any, answer:
     terminal = Output(stdout_isatty=True, width=60, environ={"NO_COLOR": "1"})
     result = run("workflow", "list", "-s", SUB, out=terminal)
     assert result.code == 0, result.err
-    row = result.out.splitlines()[-1]
-    assert row.split()[:2] == ["wf_0123456789abcdef", "a-rather-long-workflow-name"]
-    assert "d" * 40 not in row
+    assert result.out == (
+        "NAME             TYPE          URI           INSTALLED ON\n"
+        "a-rather-long-…  call:inbound  exa…low-name  …dddddddddddddd\n"
+    )
+    assert result.err == "note: the ID column is left out to fit 60 columns; --wide shows every column in full\n"
     assert max(len(line) for line in result.out.splitlines()) <= 60
     assert "\x1b" not in result.out
