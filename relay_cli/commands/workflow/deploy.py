@@ -289,6 +289,7 @@ def refuse_partial(plan: Any, existing: Any, subscriber: str) -> None:
         "relay workflow diff                      # relay.toml against the account",
         "relay workflow diff -f deploy/relay.toml --prune --json",
         "relay workflow diff || echo 'drift (exit 5) or error'",
+        "relay workflow diff --dedupe             # what apply --dedupe would delete",
     ),
 )
 def diff(
@@ -336,6 +337,8 @@ def _progress(out: "Output", total: int) -> Any:
         "relay workflow apply                     # create and update what relay.toml says",
         "relay workflow apply -f relay.toml --prune --yes",
         "relay workflow export | relay workflow apply -f - --dry-run",
+        "relay workflow apply --dedupe --yes      # keep one workflow of each duplicated name",
+        "relay workflow apply -s 1a2b3c4d --account-from selected   # not the manifest's account",
     ),
 )
 def apply(
@@ -466,7 +469,7 @@ def _report(out: "Output", outcome: Any, plan: Any, subscriber: str, as_json: bo
     epilog=examples(
         "relay workflow export > relay.toml",
         "relay workflow export -w my_auto_answer -w place-call",
-        "relay workflow export | relay -P qa workflow apply -f -",
+        "relay workflow export | relay -P qa workflow apply -f - --account-from selected   # a copy in qa's account",
     ),
 )
 def export(ctx: typer.Context, workflow_id: RefsOpt = None, subscriber_id: SubscriberOpt = None) -> None:
