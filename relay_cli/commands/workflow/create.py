@@ -33,6 +33,7 @@ from .._common import (
 
 if TYPE_CHECKING:
     from ...api.client import Listing
+    from ...state import State
 
 P = inspect.Parameter
 
@@ -135,11 +136,9 @@ CHECKS = [_opt("no_check", NoCheckOpt, False), _opt("strict", StrictOpt, False),
 _CHECK_NAMES = {p.name for p in CHECKS}
 
 
-def _same_name(subscriber: str, name: str, checks: dict[str, Any], existing: "Listing") -> None:
+def _same_name(st: "State", subscriber: str, name: str, checks: dict[str, Any], existing: "Listing") -> None:
     """The workflows of the account named ``name``: with --unique a refusal (exit 2; exit 1 when the listing may be
     only part of the account), else a warning (unless --no-check) that this create makes another one."""
-    from ... import output
-
     same = [w for w in existing if w.get("name") == name]
     ids = ", ".join(str(w.get("workflow_id")) for w in same[:5]) + (" ..." if len(same) > 5 else "")
     where = f"account {subscriber} already has {'a workflow' if len(same) == 1 else f'{len(same)} workflows'} named {name!r} ({ids})"
@@ -154,7 +153,7 @@ def _same_name(subscriber: str, name: str, checks: dict[str, Any], existing: "Li
         existing.require_whole(subscriber, "--unique cannot prove the name is unused there, so nothing was created")
         return
     if same and not checks["no_check"]:
-        output.warning(
+        st.out.warning(
             f"{where}; this creates another one. To change it instead: {update}, or declare it in relay.toml and "
             "run `relay workflow apply` (which never duplicates); --unique refuses a duplicate name"
         )
@@ -184,7 +183,7 @@ def _save(
     if common["dry_run"]:
         if checks["unique"]:  # a dry run reads what it acts on: whether the name is free
             subscriber = st.subscriber_id(subscriber_flag)
-            _same_name(subscriber, body["name"], checks, st.client().list_workflows(subscriber))
+            _same_name(st, subscriber, body["name"], checks, st.client().list_workflows(subscriber))
         render.dry_run(
             st, "POST", "/ibot/workflow", st.configured_subscriber(subscriber_flag), body, common["json_output"]
         )
@@ -194,7 +193,7 @@ def _save(
     existing = None
     if checks["unique"] or not checks["no_check"]:
         existing = st.client().list_workflows(subscriber)
-        _same_name(subscriber, body["name"], checks, existing)
+        _same_name(st, subscriber, body["name"], checks, existing)
     if "strict" in checks and not checks["no_check"]:
         from .checks import before_save
 
