@@ -281,28 +281,33 @@ class State:
 
     def client(self) -> RelayClient:
         if self._client is None:
-            from .api.client import RelayClient
-
-            settings = self.settings
-            timeout = self.timeout()
-            token = self.token()
-            self._client = RelayClient(
-                LOCAL_BASE_URL if self.is_local else self.api_url,
-                token=token,
-                auth_method=str(settings.get("auth_method")),
-                user_agent=USER_AGENT,
-                headers=settings.headers,
-                transport=self.transport(),
-                timeout=timeout,
-                label="the local sandbox" if self.is_local else None,
-                host_question=self.host_question(),
-                on_write=self._note_sandbox_write if self.is_local else None,
-                on_unauthorized=None if self.is_local or self.environ.get("RELAY_API_KEY") else self.refresh_login,
-                api_key_source="RELAY_API_KEY" if not self.is_local and self.environ.get("RELAY_API_KEY") else None,
-                log=self.http_log(),
-                notice=self.out.warning,
-            )
+            self._client = self.new_client()
         return self._client
+
+    def new_client(self) -> RelayClient:
+        """A client of its own (for a thread that streams while the command's client goes on with its
+        requests); the caller closes it."""
+        from .api.client import RelayClient
+
+        settings = self.settings
+        timeout = self.timeout()
+        token = self.token()
+        return RelayClient(
+            LOCAL_BASE_URL if self.is_local else self.api_url,
+            token=token,
+            auth_method=str(settings.get("auth_method")),
+            user_agent=USER_AGENT,
+            headers=settings.headers,
+            transport=self.transport(),
+            timeout=timeout,
+            label="the local sandbox" if self.is_local else None,
+            host_question=self.host_question(),
+            on_write=self._note_sandbox_write if self.is_local else None,
+            on_unauthorized=None if self.is_local or self.environ.get("RELAY_API_KEY") else self.refresh_login,
+            api_key_source="RELAY_API_KEY" if not self.is_local and self.environ.get("RELAY_API_KEY") else None,
+            log=self.http_log(),
+            notice=self.out.warning,
+        )
 
     # --- stored login ----------------------------------------------------------------------------
 

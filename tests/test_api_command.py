@@ -553,6 +553,8 @@ def test_every_endpoint_of_the_sandbox(run: Any, tmp_path: Path, sandbox: tuple[
     api("DELETE /ibot/custom_audio/{audio_id}", f"custom_audio/{audio['result']['id']}{q}", "-X", "DELETE")
     # the sandbox's own: what it is, a device event and the due timers (each answer a stream of JSON lines)
     assert api("GET /_sandbox/info", "/_sandbox/info")["sandbox"] == "relay-sandbox"
+    named = api("GET /_sandbox/devices", f"/_sandbox/devices{q}")["devices"]
+    assert {"device_id": "990007560011111", "name": "Carol"} in named
     api("POST /ibot/workflow", f"workflow{q}", "--input", str(tmp_path / "sos.json"))
     fired = api("POST /_sandbox/events", f"/_sandbox/events{q}", "-f", "event=emergency", "-f", "device=Alice")
     assert json.loads(fired.splitlines()[-1]) == {"done": True}

@@ -116,6 +116,7 @@ ROUTED = [
     ("DELETE", "/ibot/custom_audio/au_1", h.delete_audio, {"audio_id": "au_1"}),
     ("PUT", "/_sandbox/upload/custom_audio/au_1", h.upload_audio, {"audio_id": "au_1"}),
     ("GET", "/_sandbox/info", h.sandbox_info, {}),
+    ("GET", "/_sandbox/devices", h.sandbox_devices, {}),
     ("POST", "/_sandbox/events", h.sandbox_event, {}),
     ("POST", "/_sandbox/tick", h.sandbox_tick, {}),
 ]

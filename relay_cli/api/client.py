@@ -679,22 +679,33 @@ class RelayClient:
         self._json("DELETE", path, None, params={"subscriber_id": subscriber_id})
 
     def workflow_logs(
-        self, subscriber_id: str, *, workflow_id: str | None = None, user_id: str | None = None
+        self,
+        subscriber_id: str,
+        *,
+        workflow_id: str | None = None,
+        user_id: str | None = None,
+        until: float | None = None,
     ) -> Iterator[Any]:
         """Stream the realtime log: one JSON value per line (a line that is not JSON comes as
         ``{"message": line}``), until the server closes the stream. Only the connection and the headers are
-        bounded by the deadline: the stream is long-lived by design."""
+        bounded by the deadline: the stream is long-lived by design. ``until`` (a ``time.monotonic()`` time):
+        the stream ends there, quietly, whatever the server still sends (a look at what the log holds now)."""
         params = {"subscriber_id": subscriber_id, "workflow_id": workflow_id, "user_id": user_id}
-        response = self._send(_Call("GET", "/ibot/workflowdebug", params=params, stream=True))
+        left = None if until is None else max(0.01, until - time.monotonic())
+        response = self._send(_Call("GET", "/ibot/workflowdebug", params=params, stream=True, stream_read=left))
         try:
             for raw in _lines(response, MAX_LOG_LINE):
                 line = raw.decode("utf-8", "replace").strip()
-                if not line:
-                    continue
-                try:
-                    yield json.loads(line)
-                except (ValueError, RecursionError):
-                    yield {"message": line}
+                if line:
+                    try:
+                        yield json.loads(line)
+                    except (ValueError, RecursionError):
+                        yield {"message": line}
+                if until is not None and time.monotonic() >= until:
+                    return
+        except httpx.ReadTimeout as exc:
+            if until is None:
+                raise self._masked(network_error(exc, self.origin)) from None
         except httpx.TransportError as exc:
             raise self._masked(network_error(exc, self.origin)) from None
         except _TooBig:
@@ -708,6 +719,12 @@ class RelayClient:
     def sandbox_info(self) -> dict[str, Any]:
         """``GET /_sandbox/info``: what a sandbox says it is (docs/sandbox.md); Relay itself answers 404."""
         return dict(self._json("GET", "/_sandbox/info", shapes.OBJECT))
+
+    def sandbox_devices(self, subscriber_id: str) -> dict[str, str]:
+        """``GET /_sandbox/devices``: a sandbox's devices, id → name (docs/sandbox.md); Relay itself answers 404."""
+        params = {"subscriber_id": subscriber_id}
+        data = self._json("GET", "/_sandbox/devices", shapes.NAMED_DEVICES, params=params)
+        return {str(d["device_id"]): str(d["name"]) for d in data["devices"]}
 
     def sandbox_stream(self, path: str, subscriber_id: str, body: dict[str, Any]) -> Iterator[Any]:
         """``POST /_sandbox/events`` or ``/_sandbox/tick``: the JSON values of the answer's lines as they come

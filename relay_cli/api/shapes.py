@@ -287,3 +287,5 @@ RESULTS = Obj({"results": OBJECTS})
 PAGE = Obj({"data": OBJECTS}, optional={"cursor": Scalar(("a string", "a number", "null"))})
 #: GET /ibot/subscriber/{S}/device_ids
 DEVICES = Obj({"devices": ListOf(STRING)})
+#: GET /_sandbox/devices (a sandbox's own: the devices' names)
+NAMED_DEVICES = Obj({"devices": ListOf(Obj({"device_id": ID, "name": STRING}, text="device"))})

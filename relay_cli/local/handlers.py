@@ -631,6 +631,13 @@ def sandbox_info(req: Request, store: SandboxStore) -> Response:
     )
 
 
+def sandbox_devices(req: Request, store: SandboxStore) -> Response:
+    """``GET /_sandbox/devices``: the account's devices with their names, which Relay's API does not give (its
+    ``device_ids`` are ids only): ``relay workflow dev --device Carol`` finds Carol's id here."""
+    sub = subscriber(req, store)
+    return Response(200, {"devices": [{"device_id": i, "name": n} for i, n in store.devices(sub).items()]})
+
+
 def sandbox_event(req: Request, store: SandboxStore) -> Response:
     """``POST /_sandbox/events``: something happens on a device (``{"event": "press", "device": "Alice", ...}``):
     the workflows it starts are started and played; the answer streams their transcripts as JSON lines. 404
@@ -742,6 +749,7 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/ibot/custom_audio/{audio_id}", delete_audio),
     Route("PUT", UPLOAD_PREFIX + "{audio_id}", upload_audio),
     Route("GET", "/_sandbox/info", sandbox_info),
+    Route("GET", "/_sandbox/devices", sandbox_devices),
     Route("POST", "/_sandbox/events", sandbox_event),
     Route("POST", "/_sandbox/tick", sandbox_tick),
 )
