@@ -182,12 +182,11 @@ def test_the_workflow_args_come_from_relay_toml(tmp_path: Path) -> None:
 def test_dev_takes_simulates_scenario_flags_and_workflow_args(tmp_path: Path) -> None:
     ensure_sdk("the template tests")
     target = project(tmp_path, "place-call")
-    result = dev(
-        tmp_path, str(target), "--once", "--json", *QUICK, "-a", "callee=Carol", "--device", "Bob", "--taps", "double"
-    )
+    flags = ("-a", "callee=Carol", "--set", "device=Bob", "--taps", "double")
+    result = dev(tmp_path, str(target), "--once", "--json", *QUICK, *flags)
     assert result.returncode == 0, result.stderr
     messages = transcript(result.stdout)
-    assert messages[0]["trigger"]["args"]["source_uri"] == BOB  # --device
+    assert messages[0]["trigger"]["args"]["source_uri"] == BOB  # --set device= (dev's --device registers)
     [call] = of_type(messages, "wf_api_call_request")
     assert call["uri"] == "urn:relay-resource:name:device:Carol"  # -a over relay.toml's callee = "Bob"
 

@@ -21,7 +21,7 @@ CONCURRENCY = 32
 
 def handshake_failure(exc: BaseException, timeout: float | None = None) -> str:
     """Why a WebSocket opening handshake failed, in words for the user (shared with `workflow simulate`)."""
-    from websockets.exceptions import InvalidStatus, InvalidURI
+    from websockets.exceptions import InvalidMessage, InvalidStatus, InvalidURI
 
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
@@ -30,6 +30,8 @@ def handshake_failure(exc: BaseException, timeout: float | None = None) -> str:
         return f"the server answered HTTP {status} instead of switching to WebSocket"
     if isinstance(exc, InvalidURI):
         return "not a valid WebSocket URI"
+    if isinstance(exc, InvalidMessage):  # a proxy or a tunnel with nothing behind it closes at once
+        return "the connection closed without an answer to the handshake (does anything listen behind it?)"
     if isinstance(exc, TimeoutError):
         return f"no WebSocket handshake within {timeout:g}s" if timeout else "no answer within the timeout"
     if isinstance(exc, ConnectionRefusedError):

@@ -71,6 +71,31 @@ def known(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def command(text: str) -> str:
+    """A shell command as it is shown (``relay workflow dev --tunnel``): the value of a secret-like option
+    (``--authtoken X``, ``--token=X``) or variable assignment (``NGROK_AUTHTOKEN=X ngrok ...``) masked."""
+    out: list[str] = []
+    mask_next = False
+    for word in text.split(" "):
+        if mask_next and word:
+            out.append(MASK)
+            mask_next = False
+            continue
+        name, eq, _value = word.partition("=")
+        if word.startswith("-") and is_secret_name(name.lstrip("-")):
+            if eq:
+                word = f"{name}={MASK}"
+            else:
+                mask_next = True
+        elif eq and _ASSIGNMENT.fullmatch(name) and is_secret_name(name):
+            word = f"{name}={MASK}"
+        out.append(word)
+    return " ".join(out)
+
+
 def value_problem(value: str, *, spaces: bool) -> str | None:
     """Why ``value`` (a token, a header value) cannot go into an HTTP header as it is, in words that never
     repeat it; None when it can. ``spaces``: spaces inside the value are allowed (a header value) or not (a

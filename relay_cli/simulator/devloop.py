@@ -124,11 +124,13 @@ class Setup:
     command: str
     path: str
     port: int | None  # None: a free port at each start
-    scenario: Any  # scenario.Scenario
-    params: dict[str, Any]
-    world: Any  # protocol.World
+    scenario: Any = None  # scenario.Scenario (none for `dev --device`: the device's events run the app)
+    params: dict[str, Any] = field(default_factory=dict)
+    world: Any = None  # protocol.World
     watch: tuple[str, ...] = DEFAULT_WATCH  # patterns of the files whose change restarts the app
     pass_env: tuple[str, ...] = ()  # RELAY_* variables the app gets
+    workflow: dict[str, Any] | None = None  # the project's workflow, as `relay workflow apply` would send it
+    source: str = MANIFEST  # relay.toml's path, for messages
 
 
 def prepare(
@@ -143,9 +145,17 @@ def prepare(
     the path, the scenario and its parameters, from the flags and relay.toml, as ``relay workflow simulate``
     takes them. Run again before each restart in watch mode, so that changes to relay.toml and to a scenario
     file count; ``check`` checks that --port is free."""
+    flags.check()
+    setup, project = prepare_app(directory, command, path, port, check)
+    return _with_scenario(setup, project, flags)
+
+
+def prepare_app(
+    directory: str, command: str | None, path: str | None, port: int | None, check: bool = True
+) -> tuple[Setup, Project]:
+    """The app's half of ``prepare``: the project, the command, the path and the port, checked; no scenario."""
     from urllib.parse import urlsplit
 
-    flags.check()
     root = Path(directory)
     if not root.is_dir():
         raise UsageError(
@@ -176,7 +186,23 @@ def prepare(
         option = "--path"
     if not path.startswith("/") or any(ch.isspace() or ord(ch) < 32 for ch in path):
         raise UsageError(f"expected a URL path such as /auto-answer, got {path!r}", option=option)
+    port = check_port(port) if port is not None and check else port
+    setup = Setup(
+        root,
+        command,
+        path,
+        port,
+        watch=project.watch,
+        pass_env=project.pass_env,
+        workflow=workflow,
+        source=project.source,
+    )
+    return setup, project
 
+
+def _with_scenario(setup: Setup, project: Project, flags: ScenarioFlags) -> Setup:
+    """``setup`` with the scenario to play and its parameters, from the flags and relay.toml."""
+    root, workflow = setup.root, setup.workflow
     suggested: str | None = None
     defaults: dict[str, Any] = {}
     variables: dict[str, Any] = {}
@@ -206,8 +232,8 @@ def prepare(
         )
     world = runner.demo_world()
     params = flags.resolve(chosen, defaults, variables, world)
-    port = check_port(port) if port is not None and check else port
-    return Setup(root, command, path, port, chosen, params, world, project.watch, project.pass_env)
+    setup.scenario, setup.params, setup.world = chosen, params, world
+    return setup
 
 
 # --- signals ------------------------------------------------------------------------------------------

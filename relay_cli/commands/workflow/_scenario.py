@@ -166,21 +166,25 @@ _OPTIONS: dict[str, tuple[Any, Any]] = {
 }
 
 
-def scenario_options(func: Any) -> Any:
+def scenario_options(func: Any = None, *, without: tuple[str, ...] = ()) -> Any:
     """Give a command the scenario options: it declares ``flags: ScenarioFlags`` (keyword-only) and gets them
-    there, collected. Its --help lists them after its own options."""
+    there, collected. Its --help lists them after its own options. ``without``: the ones it does not take (their
+    fields keep their defaults), as ``@scenario_options(without=("device",))``."""
+    if func is None:
+        return functools.partial(scenario_options, without=without)
+    taken = {name: option for name, option in _OPTIONS.items() if name not in without}
     signature = inspect.signature(func)
     own = [p for p in signature.parameters.values() if p.name != "flags"]
     added = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-        for name, (annotation, default) in _OPTIONS.items()
+        for name, (annotation, default) in taken.items()
     ]
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from ...simulator.flags import ScenarioFlags
 
-        given = ScenarioFlags(**{name: kwargs.pop(name) for name in _OPTIONS})
+        given = ScenarioFlags(**{name: kwargs.pop(name) for name in taken})
         return func(*args, flags=given, **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]  # read by inspect
