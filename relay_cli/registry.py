@@ -200,6 +200,12 @@ COMMANDS = (
     Command(
         "workflow dev", "workflow.dev:dev", "Run your app here and play a scenario on every change.", section=DEVELOP
     ),
+    Command(
+        "workflow doctor",
+        "workflow.doctor:doctor",
+        "Check why a workflow does not run on a device.",
+        section=DEVELOP,
+    ),
     # --- the account
     Command("login", "auth:login", "Log in to Relay in your browser (the tokens go to the keyring).", section=ACCOUNT),
     Command("logout", "auth:logout", "End the session and delete the stored tokens.", section=ACCOUNT),

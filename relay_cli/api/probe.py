@@ -142,3 +142,48 @@ def probe(uris: Iterable[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, st
     if reachable:
         outcome.update(zip(reachable, asyncio.run(main()), strict=True))
     return {u: outcome[u] for u in unique}
+
+
+def stages(uri: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, str | None]:
+    """The steps of reaching a workflow's URI, each checked on its own (``relay workflow doctor``): ``reachable``
+    (the host name resolves and a TCP connection opens), ``tls`` (wss:// only: the server's certificate verifies
+    for the host with the default trust store, which ``SSL_CERT_FILE`` can replace), ``websocket`` (the opening
+    handshake at the URI's path is accepted). Each value is None on success, else the reason; the steps after
+    one that failed are left out. Each step has ``timeout`` seconds."""
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    out: dict[str, str | None] = {}
+    found = _resolve_all([uri], timeout)[uri]
+    if isinstance(found, str):
+        out["reachable"] = found
+        return out
+    hosts, port = found
+    sock: socket.socket | None = None
+    reason: str | None = "no address"
+    for host in hosts:
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+            break
+        except OSError as exc:
+            reason = handshake_failure(exc, timeout)
+    out["reachable"] = reason if sock is None else None
+    if sock is None:
+        return out
+    with sock:
+        parts = urlsplit(uri)
+        if parts.scheme.lower() == "wss":
+            try:
+                with ssl.create_default_context().wrap_socket(sock, server_hostname=parts.hostname):
+                    pass
+            except ssl.SSLCertVerificationError as exc:
+                out["tls"] = f"TLS failed: {exc.verify_message or exc.reason or exc}"
+            except (ssl.SSLError, OSError) as exc:
+                out["tls"] = handshake_failure(exc, timeout)
+            else:
+                out["tls"] = None
+            if out["tls"] is not None:
+                return out
+    out["websocket"] = probe([uri], timeout)[uri]
+    return out
