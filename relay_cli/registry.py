@@ -198,7 +198,7 @@ COMMANDS = (
         section=DEVELOP,
     ),
     Command(
-        "workflow dev", "workflow.dev:dev", "Run your app here and play a scenario on every change.", section=DEVELOP
+        "workflow dev", "workflow.dev:dev", "Run your app: simulated on every change, or on a device.", section=DEVELOP
     ),
     Command(
         "workflow doctor",

@@ -197,7 +197,8 @@ Manifest commands:
 Development commands:
   init       Start a workflow project from a template.
   simulate   Play a call, a button tap or a phrase against your app.
-  dev        Run your app here and play a scenario on every change.
+  dev        Run your app: simulated on every change, or on a device.
+  doctor     Check why a workflow does not run on a device.
 """
 
 
