@@ -413,11 +413,13 @@ class FakeRelay:
         return [s for s in self.seen if s[0] != "GET"]
 
 
-@pytest.fixture
-def certificate(tmp_path: Path) -> tuple[Path, Path]:
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made once for the module."""
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = tmp_path_factory.mktemp("tls")
+    cert, key = made / "cert.pem", made / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
          "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
@@ -497,10 +499,10 @@ def test_on_relay_a_tunnel_that_does_not_reach_the_app_registers_nothing(
             closed = s.getsockname()[1]
         tunnel = tunnel.replace("{port}", str(closed))
         tunnel += " # {port}"
-    result = run("workflow", "dev", str(proj), "--device", CAROL, "--tunnel", tunnel, "--tunnel-timeout", "1.5")
+    result = run("workflow", "dev", str(proj), "--device", CAROL, "--tunnel", tunnel, "--tunnel-timeout", "0.8")
     assert (result.code, result.out) == (1, ""), result.err
     said = {
-        "no address": "printed no public https:// address within 1.5 s",
+        "no address": "printed no public https:// address within 0.8 s",
         "no handshake": "does not reach the app through the tunnel: the connection closed without an answer to the "
         "handshake (does anything listen behind it?); nothing was registered",
     }
