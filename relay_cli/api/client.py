@@ -621,8 +621,12 @@ class RelayClient:
 
     # --- workflows -----------------------------------------------------------------------------
 
-    def list_workflows(self, subscriber_id: str, *, editing: str | None = None) -> Listing:
-        """The account's workflows, each ``config`` an object (one sent as a JSON string is parsed).
+    def list_workflows(
+        self, subscriber_id: str, *, editing: str | None = None, configs_holding: tuple[str, ...] | None = None
+    ) -> Listing:
+        """The account's workflows, each ``config`` an object (one sent as a JSON string is parsed); with
+        ``configs_holding``, only the configs whose text holds one of those words are parsed, the others stay
+        text (``shapes.parse_configs``: for a caller that reads no other config, and sends none back).
 
         ``editing``: the exact id or name of a workflow the caller changes and sends back whole (``install``,
         ``uninstall``, ``args set``/``unset``): the workflow it names must have the shape ``shapes.EDITABLE``,
@@ -635,7 +639,7 @@ class RelayClient:
         params = {"subscriber_id": subscriber_id}
 
         def convert(data: Any) -> Listing:
-            workflows = shapes.parse_configs(data["results"], "results")
+            workflows = shapes.parse_configs(data["results"], "results", holding=configs_holding)
             if editing is not None:
                 shapes.editable(workflows, editing, "results")
             listing = Listing(workflows)

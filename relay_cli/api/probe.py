@@ -119,15 +119,44 @@ async def _probe(uri: str, address: tuple[list[str], int], timeout: float) -> st
     return reason
 
 
-def probe(uris: Iterable[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, str | None]:
-    """URI → None when the handshake succeeded, else the reason it did not. All URIs are probed concurrently."""
-    import asyncio
+def _probe_one(uri: str, address: tuple[list[str], int], timeout: float) -> str | None:
+    """``_probe`` for a single URI, on this thread: websockets' threaded client, so that the one handshake of a
+    ``create call`` starts no asyncio (whose import alone costs more than the handshake on loopback)."""
+    from websockets.sync.client import connect
 
+    reason: str | None = "no address"
+    hosts, port = address
+    for host in hosts:
+        try:
+            with connect(
+                uri,
+                address=(host, port),  # the TCP destination only; the URI's host name is still used for TLS and Host
+                open_timeout=timeout,
+                close_timeout=0.5,
+                compression=None,
+                user_agent_header=f"relay-cli/{__version__}",
+                logger=_quiet_logger(),
+            ):
+                return None
+        except Exception as exc:  # noqa: BLE001 - every failure is a reason in the warning
+            reason = handshake_failure(exc)
+    return reason
+
+
+def probe(uris: Iterable[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, str | None]:
+    """URI → None when the handshake succeeded, else the reason it did not. All URIs are probed concurrently
+    (one, the case of ``create call`` and ``install``, on this thread)."""
     unique = list(dict.fromkeys(uris))
     if not unique:
         return {}
     resolved = _resolve_all(unique, timeout)
     reachable = {u: found for u, found in resolved.items() if isinstance(found, tuple)}
+    outcome: dict[str, str | None] = {u: found for u, found in resolved.items() if isinstance(found, str)}
+    if len(reachable) == 1:
+        [(uri, address)] = reachable.items()
+        outcome[uri] = _probe_one(uri, address, timeout)
+        return {u: outcome[u] for u in unique}
+    import asyncio
 
     async def main() -> list[str | None]:
         limit = asyncio.Semaphore(CONCURRENCY)
@@ -138,7 +167,6 @@ def probe(uris: Iterable[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, st
 
         return await asyncio.gather(*(bounded(u, a) for u, a in reachable.items()))
 
-    outcome: dict[str, str | None] = {u: found for u, found in resolved.items() if isinstance(found, str)}
     if reachable:
         outcome.update(zip(reachable, asyncio.run(main()), strict=True))
     return {u: outcome[u] for u in unique}

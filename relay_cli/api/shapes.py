@@ -161,14 +161,22 @@ class Mismatch(Exception):
     """An answer of the right shape whose content cannot be used; the message says where, quoting nothing."""
 
 
-def parse_configs(workflows: list[dict[str, Any]], at: str) -> list[dict[str, Any]]:
+def parse_configs(
+    workflows: list[dict[str, Any]], at: str, *, holding: tuple[str, ...] | None = None
+) -> list[dict[str, Any]]:
     """The workflows with a ``config`` given as a JSON string parsed (the Relay API may send a
     workflow's config as a JSON string), each parsed once and put in its place (the workflows are the caller's own, freshly decoded
     answer). A string that is not a JSON object is a ``Mismatch``: a workflow sent back with its config lost
-    (``install``, ``args set``, ``apply``) would lose its trigger."""
+    (``install``, ``args set``, ``apply``) would lose its trigger.
+
+    ``holding``: parse only the configs whose text holds one of these words (or a backslash, which could spell
+    one in an escape); the others stay the text they came as, for a caller that reads nothing else of them and
+    sends none back (the preflight of ``create call`` reads the call workflows' triggers: 2 of 13 kinds)."""
     for i, workflow in enumerate(workflows):
         config = workflow.get("config")
         if isinstance(config, str):
+            if holding is not None and "\\" not in config and not any(word in config for word in holding):
+                continue
             try:
                 parsed = _loads(config)
             except (ValueError, RecursionError):

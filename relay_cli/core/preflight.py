@@ -19,6 +19,8 @@ from typing import Any
 from . import triggers, workflow as wf
 
 DIRECTIONS = {v: k for k, v in triggers.CALL_DIRECTIONS.items()}  # on_* key → inbound | outbound
+#: the words a call workflow's config holds (a listing for the checks parses only the configs that hold one)
+CALL_KEYS = tuple(DIRECTIONS)
 
 
 @dataclass(frozen=True)
@@ -90,16 +92,14 @@ def install_findings(workflows: list[dict[str, Any]], *, only: set[str] | None =
     """All-devices call workflows, and devices with two call workflows of the same direction.
 
     ``workflows``: the account as it is (or will be); ``only``: report only findings that involve one of these
-    names (None: all)."""
+    names (None: all). With ``only``, the work is that of the devices and groups those workflows are installed on
+    (a create on an account of 10,000 workflows looks at its own devices, not at every device of the account)."""
     findings: list[Finding] = []
-    calls = [(w, direction(w)) for w in workflows]
-    calls = [(w, d) for w, d in calls if d is not None]
-
-    def wanted(*ws: dict[str, Any]) -> bool:
-        return only is None or any(_label(w) in only for w in ws)
+    calls = [(w, d) for w in workflows if (d := direction(w)) is not None]
+    subjects = {id(w) for w, _ in calls if only is None or _label(w) in only}
 
     for w, d in calls:
-        if wf.installed_on_all(w) and wanted(w):
+        if id(w) in subjects and wf.installed_on_all(w):
             findings.append(
                 Finding(
                     "all_devices",
@@ -111,36 +111,49 @@ def install_findings(workflows: list[dict[str, Any]], *, only: set[str] | None =
             )
     for d in ("inbound", "outbound"):
         same_dir = [w for w, dd in calls if dd == d]
-        # devices named by id
-        per_device: dict[str, list[dict[str, Any]]] = {}
         everywhere = [w for w in same_dir if wf.installed_on_all(w)]
+        # the devices and groups a clash reported here can be on: every one when a subject is on all devices
+        anywhere = only is None or any(id(w) in subjects for w in everywhere)
+        devices: set[str] = set()
+        groups: set[str] = set()
+        for w in same_dir:
+            if not anywhere and id(w) in subjects:
+                rule = w.get("install_rule")
+                if rule and rule != wf.ALL_DEVICES:
+                    groups.add(str(rule))
+                elif not rule:
+                    devices.update(str(device) for device in w.get("install") or [])
+        per_device: dict[str, list[dict[str, Any]]] = {}
         per_group: dict[str, list[dict[str, Any]]] = {}
         for w in same_dir:
             rule = w.get("install_rule")
             if rule and rule != wf.ALL_DEVICES:
-                per_group.setdefault(str(rule), []).append(w)
+                if anywhere or str(rule) in groups:
+                    per_group.setdefault(str(rule), []).append(w)
             elif not rule:
                 for device in w.get("install") or []:
-                    per_device.setdefault(str(device), []).append(w)
+                    if anywhere or str(device) in devices:
+                        per_device.setdefault(str(device), []).append(w)
+
+        def wanted(ws: list[dict[str, Any]]) -> bool:
+            return any(id(w) in subjects for w in ws)
+
         clashes: dict[tuple[str, ...], list[str]] = {}
-        for device, ws in per_device.items():
-            ws = ws + [e for e in everywhere if e not in ws]
-            if len(ws) > 1 and wanted(*ws):
-                clashes.setdefault(tuple(_label(w) for w in ws), []).append(device)
-        for group, ws in per_group.items():
-            ws = ws + [e for e in everywhere if e not in ws]
-            if len(ws) > 1 and wanted(*ws):
-                clashes.setdefault(tuple(_label(w) for w in ws), []).append(group)
-        if len(everywhere) > 1 and wanted(*everywhere):
+        for where, ws in (*per_device.items(), *per_group.items()):
+            listed = {id(w) for w in ws}
+            ws = ws + [e for e in everywhere if id(e) not in listed]
+            if len(ws) > 1 and wanted(ws):
+                clashes.setdefault(tuple(_label(w) for w in ws), []).append(where)
+        if len(everywhere) > 1 and wanted(everywhere):
             clashes.setdefault(tuple(_label(w) for w in everywhere), []).append("all devices")
-        for names, where in clashes.items():
+        for names, where_ in clashes.items():
             findings.append(
                 Finding(
                     "conflict",
                     names,
-                    f"{len(names)} {d} call workflows ({', '.join(names)}) are installed on {', '.join(where)}: "
+                    f"{len(names)} {d} call workflows ({', '.join(names)}) are installed on {', '.join(where_)}: "
                     f"only one of them can take a device's {d} calls. Keep one {d} call workflow per device.",
-                    {"direction": d, "devices": where},
+                    {"direction": d, "devices": where_},
                 )
             )
     return findings

@@ -183,7 +183,7 @@ def _save(
     if common["dry_run"]:
         if checks["unique"]:  # a dry run reads what it acts on: whether the name is free
             subscriber = st.subscriber_id(subscriber_flag)
-            _same_name(st, subscriber, body["name"], checks, st.client().list_workflows(subscriber))
+            _same_name(st, subscriber, body["name"], checks, st.client().list_workflows(subscriber, configs_holding=()))
         render.dry_run(
             st, "POST", "/ibot/workflow", st.configured_subscriber(subscriber_flag), body, common["json_output"]
         )
@@ -192,7 +192,11 @@ def _save(
     # one listing, shared by the name look-up and the preflight checks of a call workflow
     existing = None
     if checks["unique"] or not checks["no_check"]:
-        existing = st.client().list_workflows(subscriber)
+        from ...core.preflight import CALL_KEYS
+
+        # the look-up reads names, the checks of a call workflow the other call workflows: of the configs sent
+        # as text, only those of call workflows are parsed
+        existing = st.client().list_workflows(subscriber, configs_holding=CALL_KEYS if "strict" in checks else ())
         _same_name(st, subscriber, body["name"], checks, existing)
     if "strict" in checks and not checks["no_check"]:
         from .checks import before_save
