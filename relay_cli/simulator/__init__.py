@@ -8,6 +8,9 @@
 - ``devloop``: ``relay workflow dev``: the project's ``[dev]`` settings, a session (start, play, stop), the watch.
 - ``appproc``: the app dev runs, as a process: environment, port, readiness, bounded output, start and stop.
 - ``keeper``: the program (``python -m``) the app runs under, which ends everything the app started.
+- ``ondevice``: ``relay workflow dev --device``: the app registered for the session on a device, its log followed,
+  the registration deleted however the session ends (the rule that recognises one: ``core.devreg``).
+- ``tunnel``: the user's tunnel command (``--tunnel``), run like the app, and the public address it gives.
 
 Nothing here is imported at CLI start-up; ``commands/workflow/simulate.py`` imports what it needs when it runs.
 """

@@ -36,6 +36,8 @@ from .devloop import Setup, say
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient
+    from ..state import State
+    from .tunnel import Tunnel
 
 #: what a relay server answers to GET /_sandbox/info
 SANDBOX_NAME = "relay-sandbox"
@@ -63,7 +65,7 @@ class Target:
     here: bool  # the sandbox runs on this machine (in-process, or relay server on a loopback host)
 
 
-def target_of(st: Any) -> Target:
+def target_of(st: State) -> Target:
     """Relay (a known environment: no request), or whatever RELAY_HOST names, asked whether it is a sandbox."""
     from urllib.parse import urlsplit
 
@@ -326,7 +328,7 @@ class DeviceSession:
 
     def __init__(
         self,
-        st: Any,
+        st: State,
         setup: Setup,
         subscriber: str,
         target: Target,
@@ -339,7 +341,7 @@ class DeviceSession:
         self.st, self.subscriber, self.target, self.where, self.mark = st, subscriber, target, where, mark
         self.options, self.show_log, self.reload = options, show_log, reload
         self.session = devloop.Session(setup, 10.0, lambda record: None, options.app_output, once=False)
-        self.tunnel: Any = None  # tunnel.Tunnel
+        self.tunnel: Tunnel | None = None
         self.base: str | None = options.public_url
         self.registered: dict[str, Any] | None = None  # the body saved, with its workflow_id
         self.stale: list[dict[str, Any]] = []
@@ -348,8 +350,7 @@ class DeviceSession:
 
     @property
     def client(self) -> RelayClient:
-        client: RelayClient = self.st.client()
-        return client
+        return self.st.client()
 
     @property
     def name(self) -> str:
@@ -373,10 +374,11 @@ class DeviceSession:
         self.stale = devreg.ours(listing, self.mark)
         if self.stale:
             ids = ", ".join(str(w.get("workflow_id")) for w in self.stale)
+            what = "reusing it" if len(self.stale) == 1 else "reusing the first, deleting the others"
             say(
                 output.message,
                 f"found {len(self.stale)} dev registration{'s' if len(self.stale) != 1 else ''} of this project "
-                f"left by an earlier session ({ids}); reusing it",
+                f"left by an earlier session ({ids}); {what}",
             )
         started = time.monotonic()
         if self.options.tunnel is not None:

@@ -13,6 +13,8 @@ from .._common import SubscriberOpt, command, examples, state
 from ._scenario import scenario_options
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ...state import State
 
 #: the scenario options that mean nothing with --device (the device's own events run the app), by field
@@ -327,7 +329,7 @@ def _on_device(
         session.run()
 
 
-def _lock_path(st: "State", mark: str, subscriber: str) -> Any:
+def _lock_path(st: "State", mark: str, subscriber: str) -> "Path":
     """The session's lock file: one per project, target and account, in relay's data directory."""
     import hashlib
 
