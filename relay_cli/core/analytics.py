@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from ..errors import ApiError
+from ..jsontypes import JSONObject, JSONValue
 
 #: the reference CLI's default for ``--limit``
 DEFAULT_LIMIT = 20
@@ -104,18 +104,18 @@ EMPTY_PAGES_MAX = 20
 
 
 def collect(
-    fetch: Callable[[dict[str, Any]], dict[str, Any]],
-    query: dict[str, Any],
+    fetch: Callable[[JSONObject], JSONValue],
+    query: Mapping[str, JSONValue],
     *,
     limit: int | None,
     cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[JSONObject], str | None]:
     """Events page after page: ``fetch(query)`` returns ``{"data": [...], "cursor": ...}``.
 
     With ``limit``, each request asks for the events still wanted (``limit=N``) and paging stops once there
     are ``limit`` of them; without, it stops when the cursor is empty. Returns the events and the cursor of
     the next page (None when there is none)."""
-    events: list[dict[str, Any]] = []
+    events: list[JSONObject] = []
     seen: set[str] = set()
     empty = 0  # pages in a row without an event
     while True:
@@ -127,7 +127,7 @@ def collect(
         page = fetch(page_query) or {}
         data = page.get("data") if isinstance(page, dict) else page
         before = len(events)
-        events.extend(e for e in data or [] if isinstance(e, dict))
+        events.extend(e for e in (data if isinstance(data, list) else ()) if isinstance(e, dict))
         empty = empty + 1 if len(events) == before else 0
         next_cursor = page.get("cursor") if isinstance(page, dict) else None
         cursor = str(next_cursor) if next_cursor else None
@@ -145,7 +145,7 @@ def collect(
         seen.add(cursor)
 
 
-def content_text(event: dict[str, Any], *, parse: bool = True) -> str:
+def content_text(event: JSONObject, *, parse: bool = True) -> str:
     """An event's content for a table cell: JSON content types as compact one-line JSON when ``parse``."""
     content = event.get("content")
     if content is None:

@@ -1,25 +1,28 @@
 """Workflow instances as the reference CLI derives them from analytics events. Pure."""
 
 import json
-from typing import Any
+from collections.abc import Iterable
+
+from ..jsontypes import JSONObject, JSONValue
 
 JSON_TYPE = "application/json"
 
 
-def _content(event: dict[str, Any]) -> Any:
+def _content(event: JSONObject) -> JSONValue:
     """The parsed content of an analytics event; None unless its content type is JSON."""
     if not str(event.get("content_type") or "").startswith(JSON_TYPE):
         return None
     content = event.get("content")
     if isinstance(content, str):
         try:
-            return json.loads(content)
+            parsed: JSONValue = json.loads(content)
         except ValueError:
             return None
+        return parsed
     return content
 
 
-def terminated(events: list[Any]) -> list[dict[str, Any]]:
+def terminated(events: Iterable[JSONValue]) -> list[JSONObject]:
     """The ended instances named by ``workflow`` analytics events (their ``terminate`` commands), as the reference maps them."""
     out = []
     for event in events:

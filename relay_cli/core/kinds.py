@@ -5,10 +5,9 @@ config file)."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any
 
 
-def json_kind(value: Any) -> str:
+def json_kind(value: object) -> str:
     """A JSON value: "null", "a boolean", "a number", "a string", "a list", "an object"."""
     if value is None:
         return "null"
@@ -25,7 +24,7 @@ def json_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def toml_kind(value: Any) -> str:
+def toml_kind(value: object) -> str:
     """A TOML value: "a boolean", "an integer", "a float", "a string", "an array", "a table", "a date or time"."""
     if isinstance(value, bool):
         return "a boolean"

@@ -38,15 +38,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from .. import inputs  # pure checks of text (its readers are not used here)
 from ..errors import UsageError
+from ..jsontypes import JSONObject, JSONValue
 from . import suggest, tomltext, triggers, workflow as wf
-from .kinds import toml_kind
+from .kinds import json_kind, toml_kind
 from .tomltext import NotRepresentable
 
 TYPES = tuple(triggers.BY_NAME)
@@ -78,7 +80,7 @@ class Entry:
     ``raw``: the body is the entry's JSON, sent as it is and compared exactly (``core.plan``)."""
 
     name: str
-    body: dict[str, Any]
+    body: JSONObject
     raw: bool = False
 
     @property
@@ -139,7 +141,7 @@ class _Where:
 # --- typed getters -----------------------------------------------------------------------------------
 
 
-def _str(entry: dict[str, Any], key: str, where: _Where, default: str | None = None) -> str | None:
+def _str(entry: Mapping[str, object], key: str, where: _Where, default: str | None = None) -> str | None:
     if key not in entry:
         return default
     value = entry[key]
@@ -148,7 +150,7 @@ def _str(entry: dict[str, Any], key: str, where: _Where, default: str | None = N
     return value
 
 
-def _bool(entry: dict[str, Any], key: str, where: _Where, default: bool) -> bool:
+def _bool(entry: Mapping[str, object], key: str, where: _Where, default: bool) -> bool:
     if key not in entry:
         return default
     value = entry[key]
@@ -157,7 +159,7 @@ def _bool(entry: dict[str, Any], key: str, where: _Where, default: bool) -> bool
     return value
 
 
-def _int(entry: dict[str, Any], key: str, where: _Where, default: int | None = None) -> int | None:
+def _int(entry: Mapping[str, object], key: str, where: _Where, default: int | None = None) -> int | None:
     if key not in entry:
         return default
     value = entry[key]
@@ -166,7 +168,7 @@ def _int(entry: dict[str, Any], key: str, where: _Where, default: int | None = N
     return value
 
 
-def _str_list(entry: dict[str, Any], key: str, where: _Where) -> list[str] | None:
+def _str_list(entry: Mapping[str, object], key: str, where: _Where) -> list[str] | None:
     if key not in entry:
         return None
     value = entry[key]
@@ -174,13 +176,15 @@ def _str_list(entry: dict[str, Any], key: str, where: _Where) -> list[str] | Non
         value = [value]
     if not isinstance(value, list):
         raise where.error(key, f"expected an array of strings, got {toml_kind(value)}")
+    strings = []
     for i, item in enumerate(value):
         if not isinstance(item, str):
             raise where.error(key, f"expected an array of strings, item {i + 1} is {toml_kind(item)}")
-    return list(value)
+        strings.append(item)
+    return strings
 
 
-def _local_time(entry: dict[str, Any], key: str, where: _Where) -> str | None:
+def _local_time(entry: Mapping[str, object], key: str, where: _Where) -> str | None:
     """A timer time: a string, or a TOML local date-time / local date (no offset: the zone is ``timezone``)."""
     if key not in entry:
         return None
@@ -196,13 +200,13 @@ def _local_time(entry: dict[str, Any], key: str, where: _Where) -> str | None:
     return value
 
 
-def _args(entry: dict[str, Any], where: _Where) -> dict[str, Any]:
+def _args(entry: Mapping[str, object], where: _Where) -> JSONObject:
     if "args" not in entry:
         return {}
     table = entry["args"]
     if not isinstance(table, dict):
         raise where.error("args", f"expected a table of name = value, got {toml_kind(table)}")
-    args: dict[str, Any] = {}
+    args: JSONObject = {}
     for name, value in table.items():
         key = f"args.{tomltext.key(name)}"
         if not name.strip():
@@ -220,16 +224,16 @@ def _args(entry: dict[str, Any], where: _Where) -> dict[str, Any]:
 # --- one entry ---------------------------------------------------------------------------------------
 
 
-def _pairs(entry: dict[str, Any], key: str, where: _Where) -> dict[str, str] | None:
+def _pairs(entry: Mapping[str, object], key: str, where: _Where) -> dict[str, str] | None:
     if key not in entry:
         return None
     value = entry[key]
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise where.error(key, 'expected a table of name = "text"')
-    return dict(value)
+    return {name: text for name, text in value.items() if isinstance(text, str)}  # each one, as checked
 
 
-def _option_value(option: triggers.Option, entry: dict[str, Any], where: _Where) -> Any:
+def _option_value(option: triggers.Option, entry: Mapping[str, object], where: _Where) -> object:
     """The value of one trigger option from its key; None when absent (the trigger's default applies)."""
     if option.name not in entry:
         if option.required:
@@ -246,7 +250,7 @@ def _option_value(option: triggers.Option, entry: dict[str, Any], where: _Where)
     return _str(entry, option.name, where)
 
 
-def _trigger(trigger: triggers.Trigger, entry: dict[str, Any], where: _Where) -> dict[str, Any]:
+def _trigger(trigger: triggers.Trigger, entry: Mapping[str, object], where: _Where) -> JSONObject:
     """The ``on_*`` payload of an entry: its trigger's options read from their keys, built as ``create`` builds them
     (with no machine: a manifest does not depend on the machine it is applied from)."""
     return trigger.build({option.name: _option_value(option, entry, where) for option in trigger.options})
@@ -256,7 +260,7 @@ def _trigger(trigger: triggers.Trigger, entry: dict[str, Any], where: _Where) ->
 RAW_MAX_DEPTH = 64
 
 
-def _depth_ok(value: Any, limit: int) -> bool:
+def _depth_ok(value: JSONValue, limit: int) -> bool:
     """Whether ``value`` nests at most ``limit`` levels (checked without recursion)."""
     stack = [(value, 1)]
     while stack:
@@ -268,11 +272,11 @@ def _depth_ok(value: Any, limit: int) -> bool:
     return True
 
 
-def _no_constant(name: str) -> Any:
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def parse_raw(name: str, entry: dict[str, Any], where: _Where) -> Entry:
+def parse_raw(name: str, entry: Mapping[str, object], where: _Where) -> Entry:
     """``[workflow.NAME] raw = '''{...}'''``: the Workflow object, as JSON, exactly as it is to be stored.
 
     Its ``name`` is the table's key (filled in when the JSON leaves it out); ``workflow_id`` is refused: a manifest
@@ -304,7 +308,7 @@ def parse_raw(name: str, entry: dict[str, Any], where: _Where) -> Entry:
     return Entry(name, body, raw=True)
 
 
-def parse_entry(name: str, entry: Any, source: str = DEFAULT_FILE) -> Entry:
+def parse_entry(name: str, entry: object, source: str = DEFAULT_FILE) -> Entry:
     where = _Where(source, name)
     if not isinstance(entry, dict):
         raise where.error(None, f"expected a table, got {toml_kind(entry)}")
@@ -356,7 +360,7 @@ def parse_entry(name: str, entry: Any, source: str = DEFAULT_FILE) -> Entry:
     return Entry(name, body)
 
 
-def decode(raw: bytes, source: str) -> dict[str, Any]:
+def decode(raw: bytes, source: str) -> dict[str, object]:
     """The TOML document in ``raw`` (UTF-8, a byte order mark allowed), read from ``source``; a UsageError naming
     ``source`` when it is not UTF-8 text, nested too deeply (``inputs.MAX_DEPTH``) or not TOML."""
     import tomllib  # only where a manifest is read
@@ -367,7 +371,7 @@ def decode(raw: bytes, source: str) -> dict[str, Any]:
         raise UsageError(f"{source}: invalid TOML: {exc}") from None
 
 
-def parse(data: Any, source: str = DEFAULT_FILE) -> Manifest:
+def parse(data: object, source: str = DEFAULT_FILE) -> Manifest:
     """A parsed TOML document → the manifest; ``source`` names the file in errors."""
     top = _Where(source)
     if not isinstance(data, dict):
@@ -399,7 +403,7 @@ def parse(data: Any, source: str = DEFAULT_FILE) -> Manifest:
     return manifest
 
 
-def is_call(workflow: dict[str, Any]) -> bool:
+def is_call(workflow: JSONObject) -> bool:
     trig = wf.trigger_of(workflow)
     return any(key in trig for key in triggers.CALL_DIRECTIONS.values())
 
@@ -407,7 +411,7 @@ def is_call(workflow: dict[str, Any]) -> bool:
 # --- back: stored workflows → a manifest -------------------------------------------------------------
 
 
-def _trigger_entry(trigger: dict[str, Any]) -> dict[str, Any]:
+def _trigger_entry(trigger: JSONObject) -> JSONObject:
     keys = [k for k in trigger if k.startswith("on_")]
     if len(keys) != 1:
         raise NotRepresentable(f"expected exactly one on_* trigger key, found {', '.join(keys) or 'none'}")
@@ -418,7 +422,7 @@ def _trigger_entry(trigger: dict[str, Any]) -> dict[str, Any]:
     return {"type": declared.name, **declared.manifest_values(key, trigger[key])}
 
 
-def to_entry(workflow: dict[str, Any]) -> dict[str, Any]:
+def to_entry(workflow: JSONObject) -> JSONObject:
     """A stored workflow → its manifest table (without the name). Raises ``NotRepresentable``.
 
     Defaults are left out (transient true, hidden false, no args), so ``parse_entry`` of the result builds
@@ -435,14 +439,17 @@ def to_entry(workflow: dict[str, Any]) -> dict[str, Any]:
     elif rule:
         entry["install_group"] = str(rule)
     else:
-        entry["install"] = [str(d) for d in workflow.get("install") or []]
+        entry["install"] = [str(d) for d in wf.install_list(workflow)]
     options = o if isinstance(o := workflow.get("options"), dict) else {}
     if options.get("transient", True) is not True:
         entry["transient"] = bool(options.get("transient"))
     if options.get("hidden", False) is not False:
         entry["hidden"] = bool(options.get("hidden"))
-    if options.get("absorb_triggers"):
-        entry["absorb"] = list(options["absorb_triggers"])
+    absorb = options.get("absorb_triggers")
+    if absorb:
+        if not isinstance(absorb, list):
+            raise NotRepresentable(f"options.absorb_triggers is {json_kind(absorb)}, not a list")
+        entry["absorb"] = list(absorb)
     args = wf.args_of(workflow)
     for name, value in args.items():
         if not isinstance(value, (str, bool, int, float)) or (isinstance(value, float) and not math.isfinite(value)):
@@ -466,7 +473,7 @@ class Export:
     raw: list[str] = field(default_factory=list)
 
 
-def _typed_lines(name: str, workflow: dict[str, Any]) -> list[str]:
+def _typed_lines(name: str, workflow: JSONObject) -> list[str]:
     """The typed table of ``workflow``, only when it says exactly what is stored: parsed back, it builds a body in
     which ``core.plan`` finds no change (else ``NotRepresentable``: a phrase the typed form would lower-case, a URI
     ``create`` would refuse, an arg that is a list, ...)."""
@@ -484,17 +491,17 @@ def _typed_lines(name: str, workflow: dict[str, Any]) -> list[str]:
     return tomltext.table_lines(("workflow", name), entry)
 
 
-def raw_json(workflow: dict[str, Any]) -> dict[str, Any]:
+def raw_json(workflow: JSONObject) -> JSONObject:
     """What the raw form holds of a stored workflow: all of it but its ``workflow_id`` (which belongs to the
     account), its config an object."""
     return {k: v for k, v in wf.normalize(workflow).items() if k != "workflow_id"}
 
 
-def _raw_lines(name: str, workflow: dict[str, Any]) -> list[str]:
+def _raw_lines(name: str, workflow: JSONObject) -> list[str]:
     return [f"[workflow.{tomltext.key(name)}]", f"{RAW_KEY} = {tomltext.json_literal(raw_json(workflow))}"]
 
 
-def export(workflows: list[dict[str, Any]], *, account: str | None = None, header: str | None = None) -> Export:
+def export(workflows: list[JSONObject], *, account: str | None = None, header: str | None = None) -> Export:
     """Stored workflows → a manifest that describes each of them exactly: in the typed form when it can
     (``_typed_lines``), else in the raw form (the Workflow object as JSON).
 

@@ -21,8 +21,8 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
+from ..jsontypes import JSONObject, JSONValue
 from . import workflow as wf
 from .kinds import json_kind
 
@@ -33,24 +33,24 @@ FIELDS = ("uri", "trigger", "install", "options.transient", "options.hidden", "o
 @dataclass(frozen=True)
 class Change:
     field: str
-    old: Any
-    new: Any
+    old: JSONValue
+    new: JSONValue
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         return {"field": self.field, "old": self.old, "new": self.new}
 
 
 @dataclass
 class Create:
     name: str
-    body: dict[str, Any]
+    body: JSONObject
 
 
 @dataclass
 class Update:
     name: str
     workflow_id: str
-    body: dict[str, Any]  # the whole object to POST, with its workflow_id
+    body: JSONObject  # the whole object to POST, with its workflow_id
     changes: list[Change]
 
 
@@ -102,7 +102,7 @@ class Plan:
             text += f", {len(extra)} duplicate{'s' if len(extra) != 1 else ''} left (--dedupe deletes {'them' if len(extra) != 1 else 'it'})"
         return text
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         return {
             "in_sync": self.in_sync,
             "create": [{"name": c.name, "body": c.body} for c in self.create],
@@ -123,32 +123,33 @@ class Plan:
 # --- the comparable view of a workflow -----------------------------------------------------------------
 
 
-def _install(workflow: dict[str, Any]) -> Any:
+def _install(workflow: JSONObject) -> JSONValue:
     rule = workflow.get("install_rule")
     if rule:
         return str(rule)
-    return [str(d) for d in workflow.get("install") or []]
+    return [str(d) for d in wf.install_list(workflow)]
 
 
-def view(workflow: dict[str, Any]) -> dict[str, Any]:
+def view(workflow: JSONObject) -> JSONObject:
     """The managed fields of a workflow, defaults filled in (transient true, hidden false, no args, no installs)."""
     workflow = wf.normalize(workflow)
     options = o if isinstance(o := workflow.get("options"), dict) else {}
     trig = wf.trigger_of(workflow)
-    out: dict[str, Any] = {
+    absorb = options.get("absorb_triggers") or []  # a list; anything else is shown as it is
+    out: JSONObject = {
         "uri": wf.uri_of(workflow),
         "trigger": {k: v for k, v in trig.items() if k != "start"},
         "install": _install(workflow),
         "options.transient": options.get("transient", True),
         "options.hidden": options.get("hidden", False),
-        "options.absorb_triggers": list(options.get("absorb_triggers") or []),
+        "options.absorb_triggers": list(absorb) if isinstance(absorb, list) else absorb,
     }
     for name, value in wf.args_of(workflow).items():
         out[f"args.{name}"] = value
     return out
 
 
-def same(a: Any, b: Any) -> bool:
+def same(a: JSONValue, b: JSONValue) -> bool:
     """Equality of JSON values that tells booleans from numbers (Python has True == 1) and ignores 2 vs 2.0."""
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
@@ -161,47 +162,45 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _same_field(key: str, old: Any, new: Any) -> bool:
+def _same_field(key: str, old: JSONValue, new: JSONValue) -> bool:
     if key == "install" and isinstance(old, list) and isinstance(new, list):
-        return sorted(set(old)) == sorted(set(new)) and len(old) == len(new)  # the order of ids means nothing
+        # the order of ids means nothing (``_install`` made them strings)
+        return sorted(set(map(str, old))) == sorted(set(map(str, new))) and len(old) == len(new)
     return same(old, new)
 
 
-_MISSING = object()
-
-
-def changes(existing: dict[str, Any], desired: dict[str, Any]) -> list[Change]:
+def changes(existing: JSONObject, desired: JSONObject) -> list[Change]:
     """What differs between a stored workflow and the body the manifest builds: managed fields, then args."""
     old, new = view(existing), view(desired)
     out: list[Change] = []
     keys = list(FIELDS) + sorted({k for k in (*old, *new) if k.startswith("args.")})
     for key in keys:
-        a, b = old.get(key, _MISSING), new.get(key, _MISSING)
-        if a is _MISSING and b is _MISSING:
+        if key not in old and key not in new:
             continue
-        if a is _MISSING or b is _MISSING or not _same_field(key, a, b):
-            out.append(Change(key, None if a is _MISSING else a, None if b is _MISSING else b))
+        a, b = old.get(key), new.get(key)
+        if key not in old or key not in new or not _same_field(key, a, b):
+            out.append(Change(key, a, b))
     return out
 
 
-def raw_changes(existing: dict[str, Any], desired: dict[str, Any]) -> list[Change]:
+def raw_changes(existing: JSONObject, desired: JSONObject) -> list[Change]:
     """What differs between a stored workflow and a raw entry's body: every top-level key but ``workflow_id``,
     compared exactly (``same``), in the body's order, then the keys only the stored workflow has."""
     existing = wf.normalize(existing)
     out: list[Change] = []
     keys = [k for k in desired if k != "workflow_id"] + [k for k in existing if k not in desired and k != "workflow_id"]
     for key in keys:
-        a, b = existing.get(key, _MISSING), desired.get(key, _MISSING)
-        if a is _MISSING or b is _MISSING or not same(a, b):
-            out.append(Change(key, None if a is _MISSING else a, None if b is _MISSING else b))
+        a, b = existing.get(key), desired.get(key)
+        if key not in existing or key not in desired or not same(a, b):
+            out.append(Change(key, a, b))
     return out
 
 
-def changes_of(existing: dict[str, Any], desired: dict[str, Any], raw: bool) -> list[Change]:
+def changes_of(existing: JSONObject, desired: JSONObject, raw: bool) -> list[Change]:
     return raw_changes(existing, desired) if raw else changes(existing, desired)
 
 
-def update_body(existing: dict[str, Any], desired: dict[str, Any], raw: bool) -> dict[str, Any]:
+def update_body(existing: JSONObject, desired: JSONObject, raw: bool) -> JSONObject:
     """The body that replaces ``existing`` with ``desired``: a raw entry's body as it is, with the stored id;
     else ``merged``."""
     if raw:
@@ -214,7 +213,7 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 NOT_JSON = "it holds a number JSON cannot write (NaN or infinity)"
 
 
-def unnameable(workflow: dict[str, Any]) -> str | None:
+def unnameable(workflow: JSONObject) -> str | None:
     """Why a manifest cannot name a stored workflow (None when it can): a missing or non-string name, or a lone
     surrogate in it (which a TOML key cannot hold)."""
     name = workflow.get("name")
@@ -225,14 +224,14 @@ def unnameable(workflow: dict[str, Any]) -> str | None:
     return None
 
 
-def indescribable(workflow: dict[str, Any]) -> str | None:
+def indescribable(workflow: JSONObject) -> str | None:
     """Why a manifest cannot describe a stored workflow (None when it can): ``unnameable``, or it holds a number
     JSON cannot write (NaN, infinity). ``export`` leaves such a workflow out, and ``apply --prune`` leaves it
     alone."""
     why = unnameable(workflow)
     if why is not None:
         return why
-    stack: list[Any] = [workflow]
+    stack: list[JSONValue] = [workflow]
     while stack:
         item = stack.pop()
         if isinstance(item, float) and not math.isfinite(item):
@@ -244,11 +243,11 @@ def indescribable(workflow: dict[str, Any]) -> str | None:
     return None
 
 
-def _wid(workflow: dict[str, Any]) -> str:
+def _wid(workflow: JSONObject) -> str:
     return str(workflow.get("workflow_id"))
 
 
-def merged(existing: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+def merged(existing: JSONObject, desired: JSONObject) -> JSONObject:
     """The update body: the stored object (server fields kept) with every managed field from ``desired``."""
     existing = wf.normalize(existing)
     body = {
@@ -258,8 +257,11 @@ def merged(existing: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
     }
     options = dict(o) if isinstance(o := existing.get("options"), dict) else {}
     options.pop("absorb_triggers", None)
-    options.update(copy.deepcopy(desired.get("options") or {}))
-    config = copy.deepcopy(c) if isinstance(c := existing.get("config"), dict) else {}
+    wanted = desired.get("options")
+    if isinstance(wanted, dict):  # a body of ``core.workflow.build``: it always has them
+        options.update(copy.deepcopy(wanted))
+    stored = existing.get("config")
+    config = copy.deepcopy(stored) if isinstance(stored, dict) else {}
     config["trigger"] = copy.deepcopy(wf.trigger_of(desired))
     body.update({"name": desired["name"], "options": options, "config": config})
     for key in ("install", "install_rule"):
@@ -273,8 +275,8 @@ def merged(existing: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
 
 
 def compare(
-    desired: list[tuple[str, dict[str, Any]]],
-    existing: list[dict[str, Any]],
+    desired: list[tuple[str, JSONObject]],
+    existing: list[JSONObject],
     *,
     prune: bool = False,
     dedupe: bool = False,
@@ -284,7 +286,7 @@ def compare(
     the account's workflows, as listed. ``prune``: delete the workflows of names the manifest does not declare
     (not the indescribable ones); ``dedupe``: delete the duplicates of the names it declares."""
     plan = Plan(raw=raw)
-    by_name: dict[str, list[dict[str, Any]]] = {}
+    by_name: dict[str, list[JSONObject]] = {}
     for workflow in existing:
         name = workflow.get("name")
         if isinstance(name, str):
@@ -317,7 +319,7 @@ def compare(
     return plan
 
 
-def survivor(candidates: list[dict[str, Any]], body: dict[str, Any], raw: bool) -> tuple[dict[str, Any], list[Change]]:
+def survivor(candidates: list[JSONObject], body: JSONObject, raw: bool) -> tuple[JSONObject, list[Change]]:
     """Of the stored workflows of one name, the one to keep (and what differs in it from ``body``): one that
     already matches, else any; of those, the lowest ``workflow_id``, so that everyone who looks at the same
     workflows keeps the same one (two applies that raced, ``bulk``)."""
@@ -325,7 +327,7 @@ def survivor(candidates: list[dict[str, Any]], body: dict[str, Any], raw: bool) 
     return next(((w, d) for w, d in found if not d), found[0])
 
 
-def after(plan: Plan, existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def after(plan: Plan, existing: list[JSONObject]) -> list[JSONObject]:
     """The account's workflows once the plan is carried out (new ones without an id), for preflight checks."""
     gone = {k.workflow_id for k in plan.delete}
     replaced = {u.workflow_id: u.body for u in plan.update}
@@ -334,7 +336,7 @@ def after(plan: Plan, existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return result
 
 
-def format_value(value: Any) -> str:
+def format_value(value: JSONValue) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))

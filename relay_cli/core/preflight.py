@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
+from ..jsontypes import JSONObject
 from . import triggers, workflow as wf
 
 DIRECTIONS = {v: k for k, v in triggers.CALL_DIRECTIONS.items()}  # on_* key → inbound | outbound
@@ -28,13 +28,13 @@ class Finding:
     kind: str  # "unreachable" | "all_devices" | "conflict"
     workflows: tuple[str, ...]  # names
     message: str
-    detail: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    detail: JSONObject = field(default_factory=dict, compare=False, hash=False)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         return {"kind": self.kind, "workflows": list(self.workflows), "message": self.message, **self.detail}
 
 
-def direction(workflow: dict[str, Any]) -> str | None:
+def direction(workflow: JSONObject) -> str | None:
     """``inbound`` / ``outbound`` for a call workflow, else None."""
     trig = wf.trigger_of(workflow)
     for key, name in DIRECTIONS.items():
@@ -43,18 +43,18 @@ def direction(workflow: dict[str, Any]) -> str | None:
     return None
 
 
-def _label(workflow: dict[str, Any]) -> str:
+def _label(workflow: JSONObject) -> str:
     return str(workflow.get("name") or workflow.get("workflow_id") or "?")
 
 
-def _where(workflow: dict[str, Any]) -> str:
+def _where(workflow: JSONObject) -> str:
     where = wf.describe_install(workflow)
     return where or "no device yet"
 
 
-def probe_targets(workflows: Iterable[dict[str, Any]], *, calls_only: bool = True) -> dict[str, list[dict[str, Any]]]:
+def probe_targets(workflows: Iterable[JSONObject], *, calls_only: bool = True) -> dict[str, list[JSONObject]]:
     """URI → the workflows that start it, for the URIs worth a WebSocket handshake (wss:// and ws://)."""
-    targets: dict[str, list[dict[str, Any]]] = {}
+    targets: dict[str, list[JSONObject]] = {}
     for workflow in workflows:
         if calls_only and direction(workflow) is None:
             continue
@@ -64,7 +64,7 @@ def probe_targets(workflows: Iterable[dict[str, Any]], *, calls_only: bool = Tru
     return targets
 
 
-def unreachable(uri: str, reason: str, workflows: list[dict[str, Any]]) -> Finding:
+def unreachable(uri: str, reason: str, workflows: list[JSONObject]) -> Finding:
     """The finding for a URI whose handshake failed, in words that explain the symptom users see."""
     names = tuple(_label(w) for w in workflows)
     calls = [w for w in workflows if direction(w)]
@@ -88,7 +88,7 @@ def unreachable(uri: str, reason: str, workflows: list[dict[str, Any]]) -> Findi
     return Finding("unreachable", names, text, {"uri": uri, "reason": reason})
 
 
-def install_findings(workflows: list[dict[str, Any]], *, only: set[str] | None = None) -> list[Finding]:
+def install_findings(workflows: list[JSONObject], *, only: set[str] | None = None) -> list[Finding]:
     """All-devices call workflows, and devices with two call workflows of the same direction.
 
     ``workflows``: the account as it is (or will be); ``only``: report only findings that involve one of these
@@ -122,20 +122,20 @@ def install_findings(workflows: list[dict[str, Any]], *, only: set[str] | None =
                 if rule and rule != wf.ALL_DEVICES:
                     groups.add(str(rule))
                 elif not rule:
-                    devices.update(str(device) for device in w.get("install") or [])
-        per_device: dict[str, list[dict[str, Any]]] = {}
-        per_group: dict[str, list[dict[str, Any]]] = {}
+                    devices.update(str(device) for device in wf.install_list(w))
+        per_device: dict[str, list[JSONObject]] = {}
+        per_group: dict[str, list[JSONObject]] = {}
         for w in same_dir:
             rule = w.get("install_rule")
             if rule and rule != wf.ALL_DEVICES:
                 if anywhere or str(rule) in groups:
                     per_group.setdefault(str(rule), []).append(w)
             elif not rule:
-                for device in w.get("install") or []:
+                for device in wf.install_list(w):
                     if anywhere or str(device) in devices:
                         per_device.setdefault(str(device), []).append(w)
 
-        def wanted(ws: list[dict[str, Any]]) -> bool:
+        def wanted(ws: list[JSONObject]) -> bool:
             return any(id(w) in subjects for w in ws)
 
         clashes: dict[tuple[str, ...], list[str]] = {}

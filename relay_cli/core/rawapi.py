@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from ..errors import UsageError
+from ..jsontypes import JSONObject, JSONValue
 from . import suggest
 
 #: the reference CLI's ``api`` puts a relative endpoint here
@@ -120,7 +120,7 @@ def split_field(text: str, option: str) -> tuple[str, str]:
     return key, value
 
 
-def typed(value: str) -> Any:
+def typed(value: str) -> JSONValue:
     """A ``-F`` value: true, false, null, an integer or a finite decimal number as JSON; anything else a string."""
     if value in ("true", "false"):
         return value == "true"
@@ -143,17 +143,17 @@ def _steps(key: str, option: str) -> list[str]:
     return [match.group(1), *re.findall(r"\[([^\[\]]*)\]", match.group(2))]
 
 
-def nest(fields: list[tuple[str, Any, str]]) -> dict[str, Any]:
+def nest(fields: list[tuple[str, JSONValue, str]]) -> JSONObject:
     """The fields (key, value, flag), in order, as one JSON object: ``a[b]=1`` → ``{"a": {"b": 1}}``,
     ``a[]=1 a[]=2`` → ``{"a": [1, 2]}``; a key given twice takes the last value; a key both a value and an
     object (``a=1 a[b]=2``) is a UsageError."""
-    body: dict[str, Any] = {}
+    body: JSONObject = {}
     for key, value, option in fields:
         steps = _steps(key, option)
-        node: Any = body
+        node: JSONValue = body
         for i, step in enumerate(steps):
             last = i == len(steps) - 1
-            following: Any = value if last else ([] if steps[i + 1] == "" else {})
+            following: JSONValue = value if last else ([] if steps[i + 1] == "" else {})
             if step == "":
                 if not isinstance(node, list):
                     raise UsageError(f"{key!r} mixes an array with an object", option=option)
@@ -181,7 +181,7 @@ def nest(fields: list[tuple[str, Any, str]]) -> dict[str, Any]:
     return body
 
 
-def query_value(value: Any) -> str:
+def query_value(value: JSONValue) -> str:
     """A field's value in a query string: JSON's spelling of true, false and null; numbers as written."""
     if value is None:
         return "null"

@@ -7,9 +7,10 @@ the Relay API takes. A bad value raises ``UsageError`` naming the flag; nothing 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable, Mapping
 
 from ..errors import UsageError
+from ..jsontypes import JSONObject, JSONValue
 from . import suggest
 
 LATITUDE_RANGE = (-90.0, 90.0)
@@ -43,7 +44,7 @@ def geofence_body(
     address: str | None = None,
     lat: str | float | None = None,
     long: str | float | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The body of ``POST /ibot/geofence``: ``{label, address, radius}`` or ``{label, lat, long, radius}``."""
     if not label or not label.strip():
         raise UsageError("must not be empty", option="--name")
@@ -66,7 +67,7 @@ def geofence_body(
     return {"label": label, "lat": lat_value, "long": long_value, "radius": radius}
 
 
-def geofence_coordinates(geofence: dict[str, Any]) -> str:
+def geofence_coordinates(geofence: JSONObject) -> str:
     """``LAT,LONG`` of a geofence defined by coordinates; "" for one defined by an address."""
     lat, long = geofence.get("lat"), geofence.get("long")
     return f"{lat},{long}" if lat not in (None, "") and long not in (None, "") else ""
@@ -97,14 +98,14 @@ def tag_content(
     return {"type": tag_type, "category": category, "label": label, **extra}
 
 
-def tag_body(content: dict[str, str]) -> dict[str, Any]:
+def tag_body(content: Mapping[str, str]) -> JSONObject:
     """The body of ``POST /ibot/relay_nfc_tag`` and ``PUT /ibot/relay_nfc_tag/{id}``."""
-    return {"content": content}
+    return {"content": dict(content)}
 
 
 def filter_tags(
-    tags: list[dict[str, Any]], *, tag_type: str | None = None, category: str | None = None
-) -> list[dict[str, Any]]:
+    tags: list[JSONObject], *, tag_type: str | None = None, category: str | None = None
+) -> list[JSONObject]:
     """The tags whose content has this type and category (either may be None: any)."""
     out = []
     for tag in tags:
@@ -117,10 +118,10 @@ def filter_tags(
     return out
 
 
-def tag_field(name: str) -> Any:
+def tag_field(name: str) -> Callable[[JSONObject], str]:
     """A cell that is the tag's ``content`` field ``name`` as text ("" when missing)."""
 
-    def cell(tag: dict[str, Any]) -> str:
+    def cell(tag: JSONObject) -> str:
         content = c if isinstance(c := tag.get("content"), dict) else {}
         return "" if content.get(name) is None else str(content.get(name))
 
@@ -133,14 +134,14 @@ def tag_field(name: str) -> Any:
 ASSIGNMENT_QUERY = {"event_type": "ibot_user_profile", "action": "assigned"}
 
 
-def assignment(event: dict[str, Any]) -> dict[str, Any]:
+def assignment(event: JSONObject) -> JSONObject:
     """An audit event with its JSON ``data`` (``{"id": user, "device_id": ...}``) opened into ``id`` and
     ``device_id`` (None when the data is missing or not that JSON)."""
     import json
 
     out = {k: v for k, v in event.items() if k != "data"}
     data = event.get("data")
-    parsed: Any = None
+    parsed: JSONValue = None
     if isinstance(data, str):
         try:
             parsed = json.loads(data)

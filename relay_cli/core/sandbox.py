@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from ..jsontypes import JSONObject, JSONValue
 from . import triggers, workflow as wf
 from .triggers import DeviceEvent, Trigger
 
@@ -29,9 +29,9 @@ SHOWN = 10
 class Start:
     """A workflow an event starts, and the details its START is built from (``Trigger.start``)."""
 
-    workflow: Mapping[str, Any]
+    workflow: Mapping[str, JSONValue]
     trigger: Trigger
-    details: Mapping[str, Any]
+    details: Mapping[str, JSONValue]
 
     @property
     def name(self) -> str:
@@ -41,12 +41,12 @@ class Start:
     def workflow_id(self) -> str:
         return str(self.workflow.get("workflow_id"))
 
-    def start_trigger(self, **more: Any) -> dict[str, Any]:
+    def start_trigger(self, **more: JSONValue) -> JSONObject:
         """The START's ``trigger`` (without ``source_uri``); ``more`` are details the run adds (``call_trigger_type``)."""
         return self.trigger.start({**self.details, **more})
 
 
-def _group_members(groups: Sequence[Mapping[str, Any]], rule: str) -> list[str]:
+def _group_members(groups: Sequence[Mapping[str, JSONValue]], rule: str) -> list[str]:
     for group in groups:
         group_id = str(group.get("group_id") or "")
         if rule in (group_id, wf.GROUP_PREFIX + group_id):
@@ -55,7 +55,7 @@ def _group_members(groups: Sequence[Mapping[str, Any]], rule: str) -> list[str]:
     return []
 
 
-def installed_on(workflow: Mapping[str, Any], device_id: str, groups: Sequence[Mapping[str, Any]]) -> bool:
+def installed_on(workflow: Mapping[str, JSONValue], device_id: str, groups: Sequence[Mapping[str, JSONValue]]) -> bool:
     """Is the workflow installed on the device: in its list, on all devices, or through its group?"""
     rule = workflow.get("install_rule")
     if isinstance(rule, str) and rule:
@@ -65,13 +65,14 @@ def installed_on(workflow: Mapping[str, Any], device_id: str, groups: Sequence[M
 
 
 def installed(
-    workflows: Sequence[Mapping[str, Any]], device_id: str, groups: Sequence[Mapping[str, Any]]
-) -> list[Mapping[str, Any]]:
+    workflows: Sequence[Mapping[str, JSONValue]], device_id: str, groups: Sequence[Mapping[str, JSONValue]]
+) -> list[Mapping[str, JSONValue]]:
     return [w for w in workflows if installed_on(w, device_id, groups)]
 
 
-def _trigger(workflow: Mapping[str, Any]) -> tuple[str, Any] | None:
-    trig = workflow.get("config", {}).get("trigger") if isinstance(workflow.get("config"), Mapping) else None
+def _trigger(workflow: Mapping[str, JSONValue]) -> tuple[str, JSONValue] | None:
+    config = workflow.get("config")
+    trig = config.get("trigger") if isinstance(config, dict) else None
     if not isinstance(trig, dict):
         return None
     key = triggers.trigger_key(trig)
@@ -79,7 +80,10 @@ def _trigger(workflow: Mapping[str, Any]) -> tuple[str, Any] | None:
 
 
 def starts(
-    workflows: Sequence[Mapping[str, Any]], event: DeviceEvent, device_id: str, groups: Sequence[Mapping[str, Any]]
+    workflows: Sequence[Mapping[str, JSONValue]],
+    event: DeviceEvent,
+    device_id: str,
+    groups: Sequence[Mapping[str, JSONValue]],
 ) -> list[Start]:
     """The workflows ``event`` on the device starts, in the account's order (that of ``workflows``)."""
     named = event.details.get("workflow_id")
@@ -99,14 +103,14 @@ def starts(
     return out
 
 
-def describe(workflow: Mapping[str, Any]) -> str:
+def describe(workflow: Mapping[str, JSONValue]) -> str:
     """``my_auto_answer (call:inbound)``."""
     trig = _trigger(workflow)
     kind = triggers.describe({trig[0]: trig[1]}) if trig is not None else "no trigger"
     return f"{workflow.get('name')} ({kind})"
 
 
-def no_match(device: str, event: DeviceEvent, on_device: Sequence[Mapping[str, Any]]) -> str:
+def no_match(device: str, event: DeviceEvent, on_device: Sequence[Mapping[str, JSONValue]]) -> str:
     """``no workflow on Alice handles a double tap; installed: my_auto_answer (call:inbound), ...``."""
     text = f"no workflow on {device} handles {event.describe()}"
     if not on_device:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
 
+from ..jsontypes import JSONObject
 from .kinds import toml_kind
 
 
@@ -51,7 +51,7 @@ def key(name: str) -> str:
     return name if _BARE_KEY.match(name) else string(name)
 
 
-def value(item: Any) -> str:
+def value(item: object) -> str:
     """A value: a boolean, an integer, a finite float, a string, an array or an inline table of them."""
     if isinstance(item, bool):
         return "true" if item else "false"
@@ -71,7 +71,7 @@ def value(item: Any) -> str:
     raise NotRepresentable(f"{toml_kind(item)} cannot be written to a manifest")
 
 
-def table_lines(path: tuple[str, ...], table: dict[str, Any]) -> list[str]:
+def table_lines(path: tuple[str, ...], table: JSONObject) -> list[str]:
     """``[path]`` and its keys, then a ``[path.key]`` table for each value that is a table."""
     lines = ["[" + ".".join(key(p) for p in path) + "]"]
     subtables = []
@@ -93,7 +93,7 @@ def table_lines(path: tuple[str, ...], table: dict[str, Any]) -> list[str]:
 _RAW_ESCAPE = re.compile(r"[\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
-def json_literal(item: dict[str, Any]) -> str:
+def json_literal(item: JSONObject) -> str:
     """``item`` as indented JSON in a TOML multi-line literal string ('''...''')."""
     text = json.dumps(item, ensure_ascii=False, indent=2, allow_nan=False)
     text = _RAW_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

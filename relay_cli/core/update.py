@@ -13,9 +13,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import UsageError
+from ..jsontypes import JSONObject, JSONValue
 from . import triggers, workflow as wf
 from .triggers import Machine, NotRepresentable, Option, Trigger
 
@@ -27,11 +27,11 @@ class Changes:
     name: str | None = None
     uri: str | None = None
     #: trigger option values by option name (``Option.name``), only those given
-    trigger: Mapping[str, Any] = field(default_factory=dict)
+    trigger: Mapping[str, object] = field(default_factory=dict)
     transient: bool | None = None
     hidden: bool | None = None
     #: args to set (merged into the existing ones), and names to remove
-    args: Mapping[str, Any] = field(default_factory=dict)
+    args: Mapping[str, JSONValue] = field(default_factory=dict)
     unset: tuple[str, ...] = ()
 
     @property
@@ -70,7 +70,7 @@ def validate(changes: Changes) -> Changes:
     return changes
 
 
-def kind_of(workflow: dict[str, Any]) -> tuple[str | None, Trigger | None]:
+def kind_of(workflow: JSONObject) -> tuple[str | None, Trigger | None]:
     """The stored trigger's ``on_*`` key and the table's declaration of it (None when the table has none)."""
     key = triggers.trigger_key(wf.trigger_of(workflow))
     return key, (triggers.BY_KEY.get(key) if key else None)
@@ -81,11 +81,12 @@ def _flags(trigger: Trigger) -> str:
     return ", ".join(shown) if shown else "none"
 
 
-def _one_kind(option: Option, value: Any, what: str) -> Any:
+def _one_kind(option: Option, value: object, what: str) -> object:
     """A value as the command line gives it (every trigger flag of ``update`` may repeat, since phrases do) → the
     option's own: one value unless the option is repeatable; NAME=VALUE pairs parsed."""
     if option.kind == "pairs":
-        return wf.parse_pairs(list(value), option.flag)
+        texts = value if isinstance(value, list) else [value]
+        return wf.parse_pairs([str(text) for text in texts], option.flag)
     if isinstance(value, list) and not option.repeatable:
         if len(value) != 1:
             raise UsageError(f"given {len(value)} times; {what} takes one value", option=option.flag)
@@ -94,8 +95,8 @@ def _one_kind(option: Option, value: Any, what: str) -> Any:
 
 
 def _new_trigger(
-    workflow: dict[str, Any], given: Mapping[str, Any], machine: Machine | None
-) -> tuple[tuple[str, ...], dict[str, Any]]:
+    workflow: JSONObject, given: Mapping[str, object], machine: Machine | None
+) -> tuple[tuple[str, ...], JSONObject]:
     """The ``on_*`` keys of the stored trigger's kind, and the payload that takes their place: rebuilt from the
     stored values and ``given``. ``workflow`` is only read."""
     label = workflow.get("name") or workflow.get("workflow_id")
@@ -149,7 +150,7 @@ def _new_trigger(
     return declared.keys, payload
 
 
-def updated(workflow: dict[str, Any], changes: Changes, machine: Machine | None = None) -> dict[str, Any]:
+def updated(workflow: JSONObject, changes: Changes, machine: Machine | None = None) -> JSONObject:
     """A copy of the stored ``workflow`` (already checked ``api.shapes.EDITABLE``) with ``changes`` made."""
     body = copy.deepcopy(workflow)
     if changes.name is not None:
@@ -162,12 +163,12 @@ def updated(workflow: dict[str, Any], changes: Changes, machine: Machine | None 
         if changes.hidden is not None:
             options["hidden"] = changes.hidden
         body["options"] = options
-    config = body["config"]
+    config = wf.inner(body, "config")
     if changes.trigger:
         replaced, payload = _new_trigger(workflow, changes.trigger, machine)  # errors name it as it is now
-        trigger = {k: v for k, v in config["trigger"].items() if k not in replaced}
+        trigger = {k: v for k, v in wf.inner(config, "trigger").items() if k not in replaced}
         config["trigger"] = {**trigger, **payload}
-    start = config["trigger"]["start"]["workflow"]
+    start = wf.inner(config, "trigger", "start", "workflow")
     if changes.uri is not None:
         start["uri"] = changes.uri
     if changes.args or changes.unset:
@@ -177,13 +178,13 @@ def updated(workflow: dict[str, Any], changes: Changes, machine: Machine | None 
     return body
 
 
-def not_unset(workflow: dict[str, Any], changes: Changes) -> list[str]:
+def not_unset(workflow: JSONObject, changes: Changes) -> list[str]:
     """The names of ``--unset-arg`` the workflow has no arg of."""
     args = wf.args_of(workflow)
     return [name for name in changes.unset if name not in args]
 
 
-def body_diff(before: dict[str, Any], after: dict[str, Any], label: str) -> str:
+def body_diff(before: JSONObject, after: JSONObject, label: str) -> str:
     """A unified diff of the two bodies as indented JSON (what ``--dry-run`` shows)."""
     import difflib
     import json

@@ -9,12 +9,14 @@ import copy
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import NotFoundError, UsageError
+from ..jsontypes import JSONObject, JSONValue
 from . import triggers
+from .kinds import json_kind
 
 ALL_DEVICES = "urn:relay-resource:all:device"
 GROUP_PREFIX = "urn:relay-resource:id:tag:"
@@ -138,16 +140,16 @@ def parse_args(
     strings: list[str] | None = None,
     booleans: list[str] | None = None,
     numbers: list[str] | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """``-a name=value`` (string), ``-b name=true|false``, ``-r name=2.5`` → the workflow's ``args``.
 
     Within one flag the last value for a name wins; the same name under two different flags is refused,
     since the intended type would be a guess.
     """
-    args: dict[str, Any] = {}
+    args: JSONObject = {}
     origin: dict[str, str] = {}
 
-    def put(name: str, value: Any, option: str) -> None:
+    def put(name: str, value: JSONValue, option: str) -> None:
         if name in origin and origin[name] != option:
             raise UsageError(
                 f"arg {name!r} is given both as {origin[name]} and as {option}; give it once", option=option
@@ -222,7 +224,14 @@ def install_target(devices: list[str] | None, all_devices: bool, group: str | No
     return InstallTarget(tuple(ids), all_devices, urn)
 
 
-def _apply_install(workflow: dict[str, Any], target: InstallTarget) -> None:
+def install_list(workflow: Mapping[str, JSONValue]) -> Sequence[JSONValue]:
+    """The ids a workflow is installed on by list (none when ``install`` is null or missing: the API's answers
+    hold a list or null there, ``api.shapes.INSTALL``)."""
+    install = workflow.get("install")
+    return install if isinstance(install, list) else ()
+
+
+def _apply_install(workflow: JSONObject, target: InstallTarget) -> None:
     if target.all_devices:
         workflow["install_rule"] = ALL_DEVICES
     elif target.group is not None:
@@ -231,12 +240,12 @@ def _apply_install(workflow: dict[str, Any], target: InstallTarget) -> None:
         workflow["install"] = list(target.devices)
 
 
-def with_install(workflow: dict[str, Any], target: InstallTarget) -> dict[str, Any]:
+def with_install(workflow: JSONObject, target: InstallTarget) -> JSONObject:
     """``workflow install``: ids are added to the existing list (order kept) and any rule is dropped;
     -A / -G replace everything with the rule."""
     updated = {k: v for k, v in copy.deepcopy(workflow).items() if k not in ("install", "install_rule")}
     if target.devices:
-        merged = dict.fromkeys(workflow.get("install") or [])  # order kept, linear in both lists
+        merged = dict.fromkeys(install_list(workflow))  # order kept, linear in both lists
         merged.update(dict.fromkeys(target.devices))
         updated["install"] = list(merged)
     else:
@@ -244,20 +253,20 @@ def with_install(workflow: dict[str, Any], target: InstallTarget) -> dict[str, A
     return updated
 
 
-def without_install(workflow: dict[str, Any], target: InstallTarget) -> dict[str, Any]:
+def without_install(workflow: JSONObject, target: InstallTarget) -> JSONObject:
     """``workflow uninstall``: ids are removed from the list and the rule dropped; -A / -G clear both."""
     updated = {k: v for k, v in copy.deepcopy(workflow).items() if k not in ("install", "install_rule")}
     if target.devices:
         gone = set(target.devices)
-        updated["install"] = [d for d in (workflow.get("install") or []) if d not in gone]
+        updated["install"] = [d for d in install_list(workflow) if d not in gone]
     else:
         updated["install"] = []
     return updated
 
 
-def not_installed(workflow: dict[str, Any], target: InstallTarget) -> list[str]:
+def not_installed(workflow: JSONObject, target: InstallTarget) -> list[str]:
     """The ids of ``target`` that ``workflow``'s install list does not hold (linear: a set of the list)."""
-    installed = set(workflow.get("install") or [])
+    installed = set(install_list(workflow))
     return [d for d in target.devices if d not in installed]
 
 
@@ -267,25 +276,25 @@ def some(items: list[str], shown: int = 10) -> str:
     return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
 
 
-def installed_on_all(workflow: dict[str, Any]) -> bool:
+def installed_on_all(workflow: JSONObject) -> bool:
     return workflow.get("install_rule") == ALL_DEVICES
 
 
-def installed_by_rule(workflow: dict[str, Any]) -> bool:
+def installed_by_rule(workflow: JSONObject) -> bool:
     """Installed on all devices or on a group, rather than on a list of ids."""
     return bool(workflow.get("install_rule"))
 
 
-def describe_install(workflow: dict[str, Any]) -> str:
+def describe_install(workflow: JSONObject) -> str:
     rule = workflow.get("install_rule")
     if rule == ALL_DEVICES:
         return "all devices"
     if rule:
         return str(rule)
-    return ", ".join(str(d) for d in workflow.get("install") or [])
+    return ", ".join(str(d) for d in install_list(workflow))
 
 
-def install_shown(workflow: dict[str, Any]) -> str:
+def install_shown(workflow: JSONObject) -> str:
     """Where it is installed, as a table on a terminal shows it: ``all devices``, ``group ID`` (the id ``-G``
     takes) for a group's urn, else ``describe_install``'s text."""
     rule = workflow.get("install_rule")
@@ -294,11 +303,11 @@ def install_shown(workflow: dict[str, Any]) -> str:
     return describe_install(workflow)
 
 
-def install_short(workflow: dict[str, Any]) -> str:
+def install_short(workflow: JSONObject) -> str:
     """``install_shown`` in short: a list of devices as its first and how many more (``990007560045678 +2``)."""
     if workflow.get("install_rule"):
         return install_shown(workflow)
-    devices = [str(d) for d in workflow.get("install") or []]
+    devices = [str(d) for d in install_list(workflow)]
     return f"{devices[0]} +{len(devices) - 1}" if len(devices) > 1 else "".join(devices)
 
 
@@ -309,20 +318,20 @@ def build(
     *,
     name: str,
     uri: str,
-    trigger: dict[str, Any],
+    trigger: JSONObject,
     install: InstallTarget,
     transient: bool = True,
     hidden: bool = False,
-    args: dict[str, Any] | None = None,
+    args: JSONObject | None = None,
     absorb: list[str] | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The body of ``POST /ibot/workflow`` for a new workflow."""
-    options: dict[str, Any] = {"transient": transient, "hidden": hidden}
+    options: JSONObject = {"transient": transient, "hidden": hidden}
     if absorb:
         for item in absorb:
             triggers.choice(item, triggers.ABSORBABLE, "--absorb")
         options["absorb_triggers"] = list(absorb)
-    workflow: dict[str, Any] = {
+    workflow: JSONObject = {
         "name": validate_name(name),
         "options": options,
         "config": {"trigger": {"start": {"workflow": {"uri": validate_uri(uri), "args": dict(args or {})}}, **trigger}},
@@ -331,7 +340,7 @@ def build(
     return workflow
 
 
-def normalize(workflow: dict[str, Any]) -> dict[str, Any]:
+def normalize(workflow: JSONObject) -> JSONObject:
     """Stored workflows may carry ``config`` as a JSON string; parse it."""
     config = workflow.get("config")
     if isinstance(config, str):
@@ -342,54 +351,62 @@ def normalize(workflow: dict[str, Any]) -> dict[str, Any]:
     return workflow
 
 
-def trigger_of(workflow: dict[str, Any]) -> dict[str, Any]:
+def trigger_of(workflow: JSONObject) -> JSONObject:
     config = workflow.get("config")
     trigger = config.get("trigger") if isinstance(config, dict) else None
     return trigger if isinstance(trigger, dict) else {}
 
 
-def start_of(workflow: dict[str, Any]) -> dict[str, Any]:
+def start_of(workflow: JSONObject) -> JSONObject:
     start = trigger_of(workflow).get("start")
     wf = start.get("workflow") if isinstance(start, dict) else None
     return wf if isinstance(wf, dict) else {}
 
 
-def uri_of(workflow: dict[str, Any]) -> str:
+def uri_of(workflow: JSONObject) -> str:
     return str(start_of(workflow).get("uri", ""))
 
 
-def args_of(workflow: dict[str, Any]) -> dict[str, Any]:
+def args_of(workflow: JSONObject) -> JSONObject:
     args = start_of(workflow).get("args")
     return args if isinstance(args, dict) else {}
 
 
-def with_args(workflow: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+def with_args(workflow: JSONObject, args: Mapping[str, JSONValue]) -> JSONObject:
     """A copy of ``workflow`` whose ``config.trigger.start.workflow.args`` is ``args``."""
     updated = copy.deepcopy(workflow)
-    config = updated.setdefault("config", {})
-    trig = config.setdefault("trigger", {})
-    start = trig.setdefault("start", {})
-    wf = start.setdefault("workflow", {})
-    wf["args"] = dict(args)
+    inner(updated, "config", "trigger", "start", "workflow", make=True)["args"] = dict(args)
     return updated
 
 
-def trigger_body(user_id: str, args: dict[str, Any]) -> dict[str, Any]:
+def inner(obj: JSONObject, *path: str, make: bool = False) -> JSONObject:
+    """The object at ``path`` in ``obj`` (``"config", "trigger"``), to change in place; ``make``: one that is
+    missing is made, empty. Anything else on the way (missing, or not an object) is a ValueError: the workflows
+    changed in place were checked to hold these objects (``api.shapes.EDITABLE``)."""
+    for key in path:
+        value = obj.setdefault(key, {}) if make else obj.get(key)
+        if not isinstance(value, dict):
+            raise ValueError(f"{'.'.join(path)}: {key} is {json_kind(value)}, not an object")
+        obj = value
+    return obj
+
+
+def trigger_body(user_id: str, args: JSONObject) -> JSONObject:
     """The body of ``POST /ibot/workflow/{id}`` that starts an HTTP-triggered workflow for ``user_id`` now."""
     return {"action": "invoke", "target_device_ids": [user_id], "action_args": args}
 
 
-def describe_type(workflow: dict[str, Any]) -> str:
+def describe_type(workflow: JSONObject) -> str:
     return triggers.describe(trigger_of(workflow))
 
 
-def format_value(value: Any) -> str:
+def format_value(value: JSONValue) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value)
 
 
-def describe_args(workflow: dict[str, Any]) -> str:
+def describe_args(workflow: JSONObject) -> str:
     return ", ".join(f"{k}={format_value(v)}" for k, v in args_of(workflow).items())
 
 
@@ -409,7 +426,7 @@ def validate_ref(ref: str | None) -> str:
     return ref
 
 
-def resolve(workflows: list[dict[str, Any]], ref: str, *, account: str | None = None) -> dict[str, Any]:
+def resolve(workflows: list[JSONObject], ref: str, *, account: str | None = None) -> JSONObject:
     """Find one workflow by exact id, else by exact name. Several with that name → usage error; none → not found."""
     validate_ref(ref)
     for wf in workflows:

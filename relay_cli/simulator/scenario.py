@@ -542,7 +542,8 @@ def defaults_from_workflow(workflow: Mapping[str, Any]) -> tuple[str | None, dic
         defaults["trigger"] = triggers.BY_KEY[key].name
     if key in ("on_phrases", "on_phrase"):
         suggested = "phrase"
-        phrases = trig[key] if isinstance(trig[key], list) else [trig[key]]
+        stored = trig[key]
+        phrases = stored if isinstance(stored, list) else [stored]
         if phrases:
             defaults["phrase"] = str(phrases[0])
     if key == "on_button":
@@ -631,7 +632,8 @@ def start_trigger(
     from the run's parameters); else the step's ``trigger`` and ``args`` as written."""
     if args is None and trigger in triggers.BY_NAME:
         built = triggers.start_trigger(trigger, params)
-        return str(built["type"]), dict(built["args"])
+        built_args = built["args"]
+        return str(built["type"]), dict(built_args) if isinstance(built_args, dict) else {}
     return trigger, dict(args or {})
 
 

@@ -183,7 +183,9 @@ def _save(
     if common["dry_run"]:
         if checks["unique"]:  # a dry run reads what it acts on: whether the name is free
             subscriber = st.subscriber_id(subscriber_flag)
-            _same_name(st, subscriber, body["name"], checks, st.client().list_workflows(subscriber, configs_holding=()))
+            _same_name(
+                st, subscriber, common["name"], checks, st.client().list_workflows(subscriber, configs_holding=())
+            )
         render.dry_run(
             st, "POST", "/ibot/workflow", st.configured_subscriber(subscriber_flag), body, common["json_output"]
         )
@@ -197,7 +199,7 @@ def _save(
         # the look-up reads names, the checks of a call workflow the other call workflows: of the configs sent
         # as text, only those of call workflows are parsed
         existing = st.client().list_workflows(subscriber, configs_holding=CALL_KEYS if "strict" in checks else ())
-        _same_name(st, subscriber, body["name"], checks, existing)
+        _same_name(st, subscriber, common["name"], checks, existing)
     if "strict" in checks and not checks["no_check"]:
         from .checks import before_save
 

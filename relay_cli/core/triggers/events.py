@@ -12,7 +12,9 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeGuard
+
+from ...jsontypes import JSONValue
 
 #: event kind → what it is, for messages ("no workflow on Alice handles a double tap")
 EVENT_KINDS: dict[str, str] = {
@@ -50,7 +52,14 @@ class DeviceEvent:
     """
 
     kind: str
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, JSONValue] = field(default_factory=dict)
+
+    def transitions(self) -> list[tuple[str, ...]]:
+        """The ``transitions`` of a move or a position, each as its strings (none when there are none)."""
+        found = self.details.get("transitions")
+        if not isinstance(found, Sequence) or isinstance(found, str):
+            return []
+        return [tuple(map(str, t)) for t in found if isinstance(t, Sequence) and not isinstance(t, str)]
 
     def describe(self) -> str:
         """``an inbound call from Bob``, ``a double tap``, ``the phrase 'hello relay'``, ..."""
@@ -72,12 +81,12 @@ class DeviceEvent:
                 " while charging" if d.get("charging") else ""
             )
         if self.kind == "move":
-            moves = ", ".join(f"{t} of geofence {g}" for g, t in d.get("transitions") or ())
+            moves = ", ".join(f"{t} of geofence {g}" for g, t in self.transitions())
             return f"a move to {d.get('lat')}, {d.get('long')}" + (
                 f" ({moves})" if moves else " (no geofence entered or left)"
             )
         if self.kind == "position":
-            moves = ", ".join(f"{t} of {p}" for _v, p, t in d.get("transitions") or ())
+            moves = ", ".join(f"{t} of {p}" for _v, p, t in self.transitions())
             return f"a move to position {d.get('position_id')} of venue {d.get('venue_id')}" + (
                 f" ({moves})" if moves else " (already there)"
             )
@@ -94,7 +103,7 @@ def heard(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip().lower()
 
 
-def phrase_match(phrases: Iterable[Any], text: str) -> tuple[str, str] | None:
+def phrase_match(phrases: Iterable[JSONValue], text: str) -> tuple[str, str] | None:
     """(the phrase, the spillover) when ``text`` is a registered phrase or begins with one and goes on after a
     space (the rest is the spillover, as the SDKs name it); the longest such phrase wins. None otherwise."""
     said = heard(text)
@@ -108,17 +117,20 @@ def phrase_match(phrases: Iterable[Any], text: str) -> tuple[str, str] | None:
     return best, said[len(best) :].strip()
 
 
-def battery_crossed(kind: str, threshold: Any, before: Any, level: Any, charging: bool) -> bool:
+def battery_crossed(kind: str, threshold: JSONValue, before: JSONValue, level: JSONValue, charging: bool) -> bool:
     """Does a change from ``before`` to ``level`` percent cross ``threshold``? ``discharge``: from above it to at
     or below it, while not charging; ``charge``: from below it to at or above it, while charging."""
-    numbers = (threshold, before, level)
-    if any(isinstance(n, bool) or not isinstance(n, (int, float)) for n in numbers):
+    if not (_is_number(threshold) and _is_number(before) and _is_number(level)):
         return False
     if kind == "discharge":
         return not charging and before > threshold >= level
     if kind == "charge":
         return charging and before < threshold <= level
     return False
+
+
+def _is_number(value: JSONValue) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def distance_m(lat1: float, long1: float, lat2: float, long2: float) -> float:
@@ -129,8 +141,9 @@ def distance_m(lat1: float, long1: float, lat2: float, long2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
+def _number(value: JSONValue) -> float | None:
+    """A finite number, or a string holding one; else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     try:
         number = float(value)
@@ -139,7 +152,7 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def inside(geofence: Mapping[str, Any], where: tuple[float, float] | None) -> bool:
+def inside(geofence: Mapping[str, JSONValue], where: tuple[float, float] | None) -> bool:
     """Is ``where`` (lat, long) within the geofence's circle? A geofence known only by its address has no
     coordinates here, so nothing is ever inside it."""
     if where is None:
@@ -151,7 +164,7 @@ def inside(geofence: Mapping[str, Any], where: tuple[float, float] | None) -> bo
 
 
 def geofence_transitions(
-    geofences: Sequence[Mapping[str, Any]], before: tuple[float, float] | None, after: tuple[float, float]
+    geofences: Sequence[Mapping[str, JSONValue]], before: tuple[float, float] | None, after: tuple[float, float]
 ) -> list[tuple[str, str]]:
     """(geofence id, ``entry``|``exit``) for each geofence the move from ``before`` (None: nowhere yet) to
     ``after`` enters or leaves, in the geofences' order."""
@@ -172,7 +185,7 @@ def position_transitions(before: tuple[str, str] | None, after: tuple[str, str])
     return [*out, (after[0], after[1], "entry")]
 
 
-def call_pattern_matches(pattern: Any, *who: Any) -> bool:
+def call_pattern_matches(pattern: JSONValue, *who: JSONValue) -> bool:
     """A call trigger's value is a regular expression (``.*``: every call): it matches when it matches the
     other party's name or id in full. A value that is not a valid expression matches nothing."""
     if not isinstance(pattern, str):

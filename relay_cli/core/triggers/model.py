@@ -7,12 +7,14 @@ here knows Typer or TOML.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Literal, NamedTuple, Protocol
+from collections.abc import Callable, Collection, Mapping
+from typing import Final, Literal, NamedTuple, Protocol
 
 from ...errors import UsageError
+from ...jsontypes import JSONObject, JSONValue
 from .. import suggest
 from ..tomltext import NotRepresentable
+from .events import DeviceEvent
 
 
 class _Required:
@@ -21,7 +23,7 @@ class _Required:
 
 
 #: the default of an option that must be given: a required flag, a key the manifest must hold
-REQUIRED: Any = _Required()
+REQUIRED: Final = _Required()
 
 #: what an option's value is: its Python type in the payload builder, its flag's and its manifest key's shape
 #:   text     a string (a list of strings when ``repeatable``)           --id G1            geofence_id = "G1"
@@ -40,9 +42,9 @@ class Machine(Protocol):
     def next_full_hour(self) -> str: ...
 
 
-def choice(value: str, choices: Any, option: str) -> str:
+def choice(value: object, choices: Collection[str], option: str) -> str:
     """``value`` if it is one of ``choices`` (a tuple, or the keys of a mapping), else a usage error naming ``option``."""
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise UsageError(suggest.expected(value, choices), option=option)
     return value
 
@@ -67,7 +69,7 @@ class Option(NamedTuple):
     help: str
     kind: Kind = "text"
     #: None: optional, no value; REQUIRED: must be given; else the value when the flag / key is absent
-    default: Any = None
+    default: object = None
     #: the only values it takes: checked before ``payload`` runs, listed in --help, offered by shell completion
     choices: tuple[str, ...] = ()
     metavar: str | None = None
@@ -129,18 +131,18 @@ class Trigger(NamedTuple):
     options: tuple[Option, ...]
     #: every ``on_*`` key its payloads use (and older spellings ``read``/``describe`` still recognise)
     keys: tuple[str, ...]
-    payload: Callable[..., dict[str, Any]]
-    read: Callable[[str, Any], dict[str, Any] | None]
-    describe: Callable[[str, Any], str]
+    payload: Callable[..., JSONObject]
+    read: Callable[[str, JSONValue], JSONObject | None]
+    describe: Callable[[str, JSONValue], str]
     #: fills the values that default to something of this machine (the timer's start and zone). Called with
     #: ``machine=None`` for a manifest, which must not depend on the machine it is applied from: it refuses instead.
-    machine_defaults: Callable[[dict[str, Any], Machine | None], dict[str, Any]] | None = None
+    machine_defaults: Callable[[dict[str, object], Machine | None], dict[str, object]] | None = None
     #: ``create`` runs the preflight checks first (and has --no-check and --strict)
     preflight: bool = False
     #: details → the START event's ``trigger`` (see above)
-    start: Callable[[Mapping[str, Any]], dict[str, Any]] = lambda details: {"type": "other", "args": {}}
+    start: Callable[[Mapping[str, JSONValue]], JSONObject] = lambda details: {"type": "other", "args": {}}
     #: (key, value, event) → the START's details when the stored trigger fires on the event, else None
-    fires: Callable[[str, Any, Any], dict[str, Any] | None] = lambda key, value, event: None
+    fires: Callable[[str, JSONValue, DeviceEvent], JSONObject | None] = lambda key, value, event: None
 
     def option(self, name: str) -> Option:
         for option in self.options:
@@ -148,7 +150,7 @@ class Trigger(NamedTuple):
                 return option
         raise KeyError(name)
 
-    def build(self, values: Mapping[str, Any], machine: Machine | None = None) -> dict[str, Any]:
+    def build(self, values: Mapping[str, object], machine: Machine | None = None) -> JSONObject:
         """Option values (by name; an absent or None value is the option's "not given") → the ``on_*`` payload.
 
         A missing value takes the option's default, then ``machine_defaults`` fills what the machine decides,
@@ -156,7 +158,7 @@ class Trigger(NamedTuple):
         unknown = set(values) - {option.name for option in self.options}
         if unknown:
             raise TypeError(f"trigger {self.name} has no option {', '.join(sorted(unknown))}")
-        given: dict[str, Any] = {}
+        given: dict[str, object] = {}
         for option in self.options:
             value = values.get(option.name)
             if value is None and option.required:
@@ -170,13 +172,13 @@ class Trigger(NamedTuple):
                 choice(value, option.choices, option.flag)
         return self.payload(**given)
 
-    def manifest_values(self, key: str, value: Any) -> dict[str, Any]:
+    def manifest_values(self, key: str, value: JSONValue) -> JSONObject:
         """One stored ``on_*`` key and its value → the keys of a manifest table, in ``read``'s order; raises
         ``NotRepresentable``. A None value is left out, and so is a default the option does not export."""
         values = self.read(key, value)
         if values is None:
             raise NotRepresentable(f"trigger {key} = {value!r} cannot be written to a manifest")
-        out: dict[str, Any] = {}
+        out: JSONObject = {}
         for name, item in values.items():
             option = self.option(name)
             if item is None or (not option.export_default and item == option.default):

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ...jsontypes import JSONValue
 from .times import WEEKDAYS
 
 #: the most steps one look at a repeating timer takes (a minutely timer looked at years ahead stops there)
@@ -30,7 +30,7 @@ class NotATimer(ValueError):
     """A stored ``on_timer`` this module cannot read (the reason is the message)."""
 
 
-def _zone(name: Any) -> ZoneInfo:
+def _zone(name: JSONValue) -> ZoneInfo:
     if not isinstance(name, str) or not name:
         raise NotATimer(f"timezone {name!r} is not an IANA zone name")
     try:
@@ -39,7 +39,7 @@ def _zone(name: Any) -> ZoneInfo:
         raise NotATimer(f"timezone {name!r} is not an IANA zone name") from None
 
 
-def _local(value: Any, what: str) -> datetime:
+def _local(value: JSONValue, what: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(str(value))
     except ValueError:
@@ -101,7 +101,7 @@ def _steps_before(start: datetime, frequency: str, interval: int, local_lo: date
 
 
 def occurrences(
-    on_timer: Mapping[str, Any], created: datetime, after: datetime | None, upto: datetime
+    on_timer: Mapping[str, JSONValue], created: datetime, after: datetime | None, upto: datetime
 ) -> tuple[datetime | None, int, datetime | None]:
     """For the window ``after < t <= upto`` (UTC; ``after`` None: from the workflow's creation ``created`` on,
     inclusive): (the latest occurrence in it, how many fall in it, the first occurrence after ``upto``).
@@ -126,7 +126,7 @@ def occurrences(
     raw_days = on_timer.get("byweekday") or list(_ALL_DAYS)
     if not isinstance(raw_days, list) or not all(d in _ALL_DAYS and not isinstance(d, bool) for d in raw_days):
         raise NotATimer(f"byweekday {raw_days!r} is not a list of days 1 (Monday) to 7 (Sunday)")
-    days = tuple(sorted(set(raw_days)))
+    days = tuple(sorted({int(d) for d in raw_days if isinstance(d, (int, float))}))  # each one of _ALL_DAYS
     count = on_timer.get("count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         raise NotATimer(f"count {count!r} is not a whole number of at least 1")

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from ...errors import UsageError
+from ...jsontypes import JSONObject, JSONValue
 from ..tomltext import NotRepresentable
 from .events import DeviceEvent, battery_crossed, call_pattern_matches, phrase_match
 from .model import REQUIRED, Machine, Option, Trigger, non_empty
 from .times import WEEKDAYS, WIRE_DATETIME, parse_local_datetime, parse_weekdays, validate_timezone
 
 #: the details a START is built from (``Trigger.start``), by name, with their defaults
-START_DETAILS: dict[str, Any] = {
+START_DETAILS: JSONObject = {
     "call_trigger_type": "telephony",  # call: the START's type (not public; relay-js lists telephony)
     "taps": "single",  # button: single, double, triple or long
     "phrase": "",  # phrase: the phrase heard ...
@@ -39,12 +39,17 @@ START_DETAILS: dict[str, Any] = {
 CALL_START_TYPE = START_DETAILS["call_trigger_type"]
 
 
-def _detail(details: Mapping[str, Any], name: str) -> Any:
+def _detail(details: Mapping[str, JSONValue], name: str) -> JSONValue:
     value = details.get(name)
     return START_DETAILS[name] if value is None else value
 
 
-def _start(kind: str, **args: Any) -> dict[str, Any]:
+def _copy(value: JSONValue) -> JSONObject:
+    """An object (the HTTP trigger's args, an NFC tag's content), as a new one; {} for anything else."""
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _start(kind: str, **args: JSONValue) -> JSONObject:
     return {"type": kind, "args": args}
 
 
@@ -56,13 +61,13 @@ _DIRECTION_OF = {key: direction for direction, key in CALL_DIRECTIONS.items()}
 ABSORBABLE = ("on_call_request", "on_incoming_call")
 
 
-def _read_call(key: str, value: Any) -> dict[str, Any]:
+def _read_call(key: str, value: JSONValue) -> JSONObject:
     if value != ".*":
         raise NotRepresentable(f"{key} matches {value!r}, not every call")
     return {"trigger": _DIRECTION_OF[key]}
 
 
-def _call_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+def _call_fires(key: str, value: JSONValue, event: DeviceEvent) -> JSONObject | None:
     """An inbound call starts the ``on_incoming_call`` workflows, a call the user places the ``on_call_request``
     ones, when the value (a pattern) matches the other party's name or id."""
     d = event.details
@@ -102,7 +107,7 @@ BUTTON_ACTIONS = {
 }
 
 
-def _button_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+def _button_fires(key: str, value: JSONValue, event: DeviceEvent) -> JSONObject | None:
     taps = event.details.get("taps")
     if event.kind == "press" and taps in BUTTON_ACTIONS and value == BUTTON_ACTIONS[taps]:
         return {"taps": taps}
@@ -136,10 +141,10 @@ def normalize_phrase(phrase: str) -> str:
     return _WHITESPACE.sub(" ", phrase).strip().lower()
 
 
-def _phrase(trigger: list[str]) -> dict[str, Any]:
+def _phrase(trigger: list[str]) -> JSONObject:
     if not trigger:
         raise UsageError('expected at least one phrase, e.g. --trigger "hello world"', option="--trigger")
-    phrases = []
+    phrases: list[JSONValue] = []
     for raw in trigger:
         text = normalize_phrase(raw)
         if not text:
@@ -148,14 +153,14 @@ def _phrase(trigger: list[str]) -> dict[str, Any]:
     return {"on_phrases": phrases}
 
 
-def _phrase_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+def _phrase_fires(key: str, value: JSONValue, event: DeviceEvent) -> JSONObject | None:
     if event.kind != "say":
         return None
     found = phrase_match(value if isinstance(value, list) else [value], str(event.details.get("text", "")))
     return None if found is None else {"phrase": found[0], "spillover": found[1]}
 
 
-def _read_phrase(key: str, value: Any) -> dict[str, Any] | None:
+def _read_phrase(key: str, value: JSONValue) -> JSONObject | None:
     if key == "on_phrases" and isinstance(value, list) and value and all(isinstance(p, str) for p in value):
         return {"trigger": list(value)}
     return None
@@ -213,13 +218,13 @@ BATTERY_KINDS = {"charge": "on_battery_charge", "discharge": "on_battery_dischar
 _BATTERY_KIND_OF = {key: kind for kind, key in BATTERY_KINDS.items()}
 
 
-def _battery(trigger: str, threshold: int) -> dict[str, Any]:
+def _battery(trigger: str, threshold: int) -> JSONObject:
     if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= 100:
         raise UsageError(f"expected a whole percentage from 1 to 100, got {threshold!r}", option="--threshold")
     return {BATTERY_KINDS[trigger]: threshold}
 
 
-def _battery_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+def _battery_fires(key: str, value: JSONValue, event: DeviceEvent) -> JSONObject | None:
     d = event.details
     if event.kind != "battery":
         return None
@@ -227,7 +232,7 @@ def _battery_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] |
     return {} if crossed else None
 
 
-def _read_battery(key: str, value: Any) -> dict[str, Any] | None:
+def _read_battery(key: str, value: JSONValue) -> JSONObject | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return {"trigger": _BATTERY_KIND_OF[key], "threshold": value}
     return None
@@ -275,10 +280,8 @@ HTTP = Trigger(
     payload=lambda trigger: {"on_http": trigger},
     read=lambda key, value: {"trigger": value} if value in HTTP_METHODS else None,
     describe=lambda key, value: f"http:{value}",
-    start=lambda details: _start("http", args=dict(_detail(details, "http_args"))),
-    fires=lambda key, value, event: (
-        {"http_args": dict(event.details.get("args") or {})} if event.kind == "http" else None
-    ),
+    start=lambda details: _start("http", args=_copy(_detail(details, "http_args"))),
+    fires=lambda key, value, event: {"http_args": _copy(event.details.get("args"))} if event.kind == "http" else None,
 )
 
 # --- nfc ----------------------------------------------------------------------------------------------
@@ -286,8 +289,8 @@ HTTP = Trigger(
 NFC_TYPES = ("custom", "user_profile")
 
 
-def _nfc(category: str | None, label: str | None, nfc_type: str, matchers: dict[str, str] | None) -> dict[str, Any]:
-    on_nfc: dict[str, Any] = dict(matchers or {})
+def _nfc(category: str | None, label: str | None, nfc_type: str, matchers: dict[str, str] | None) -> JSONObject:
+    on_nfc: JSONObject = dict(matchers or {})
     on_nfc["type"] = nfc_type
     if category is not None:
         on_nfc["category"] = non_empty(category, "--category", "a tag category")
@@ -296,7 +299,7 @@ def _nfc(category: str | None, label: str | None, nfc_type: str, matchers: dict[
     return {"on_nfc": on_nfc}
 
 
-def _nfc_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+def _nfc_fires(key: str, value: JSONValue, event: DeviceEvent) -> JSONObject | None:
     """A tag fires an ``on_nfc`` workflow when its content has every key of the trigger, with the same value
     (a trigger without a category or label matches every tag of its type)."""
     content = event.details.get("content")
@@ -308,7 +311,7 @@ def _nfc_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | Non
     return {"nfc_uid": str(event.details.get("uid") or ""), "nfc_payload": dict(content)}
 
 
-def _read_nfc(key: str, value: Any) -> dict[str, Any] | None:
+def _read_nfc(key: str, value: JSONValue) -> JSONObject | None:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         return None
     rest = dict(value)
@@ -343,7 +346,7 @@ NFC = Trigger(
     read=_read_nfc,
     describe=lambda key, value: "nfc:" + str(value.get("type", "custom") if isinstance(value, dict) else value),
     start=lambda details: _start(
-        "nfc", uid=str(_detail(details, "nfc_uid")), nfc_payload=dict(_detail(details, "nfc_payload"))
+        "nfc", uid=str(_detail(details, "nfc_uid")), nfc_payload=_copy(_detail(details, "nfc_payload"))
     ),
     fires=_nfc_fires,
 )
@@ -353,19 +356,19 @@ NFC = Trigger(
 TRANSITIONS = ("entry", "exit")
 
 
-def _geofence(trigger: str, geofence_id: str) -> dict[str, Any]:
+def _geofence(trigger: str, geofence_id: str) -> JSONObject:
     non_empty(geofence_id, "--id", "a geofence id")
     return {"on_geofence": {"transition": trigger, "geofence_id": geofence_id}}
 
 
-def _geofence_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+def _geofence_fires(key: str, value: JSONValue, event: DeviceEvent) -> JSONObject | None:
     if event.kind != "move" or not isinstance(value, Mapping):
         return None
-    moved = {(str(g), str(t)) for g, t in event.details.get("transitions") or ()}
+    moved = {(g, t) for g, t in event.transitions()}
     return {} if (str(value.get("geofence_id")), str(value.get("transition"))) in moved else None
 
 
-def _read_geofence(key: str, value: Any) -> dict[str, Any] | None:
+def _read_geofence(key: str, value: JSONValue) -> JSONObject | None:
     if isinstance(value, dict) and set(value) == {"transition", "geofence_id"}:
         return {"trigger": value["transition"], "geofence_id": value["geofence_id"]}
     return None
@@ -392,27 +395,27 @@ GEOFENCE = Trigger(
 # --- position -----------------------------------------------------------------------------------------
 
 
-def _position(trigger: str, venue_id: str, position_id: str) -> dict[str, Any]:
+def _position(trigger: str, venue_id: str, position_id: str) -> JSONObject:
     non_empty(venue_id, "--venue_id", "a venue id")
     non_empty(position_id, "--position_id", "a position id")
     return {"on_position": {"venue_id": venue_id, "position_id": position_id, "transition": trigger}}
 
 
-def _position_fires(key: str, value: Any, event: DeviceEvent) -> dict[str, Any] | None:
+def _position_fires(key: str, value: JSONValue, event: DeviceEvent) -> JSONObject | None:
     if event.kind != "position" or not isinstance(value, Mapping):
         return None
-    moved = {(str(v), str(p), str(t)) for v, p, t in event.details.get("transitions") or ()}
+    moved = {(v, p, t) for v, p, t in event.transitions()}
     wanted = (str(value.get("venue_id")), str(value.get("position_id")), str(value.get("transition")))
     return {} if wanted in moved else None
 
 
-def _read_position(key: str, value: Any) -> dict[str, Any] | None:
+def _read_position(key: str, value: JSONValue) -> JSONObject | None:
     if isinstance(value, dict) and set(value) == {"venue_id", "position_id", "transition"}:
         return {"trigger": value["transition"], "venue_id": value["venue_id"], "position_id": value["position_id"]}
     return None
 
 
-def _describe_position(key: str, value: Any) -> str:
+def _describe_position(key: str, value: JSONValue) -> str:
     if isinstance(value, dict):
         return f"position:{value.get('transition', '?')}:{value.get('position_id', '?')}"
     return f"position:{value}"
@@ -450,7 +453,7 @@ TIMER_FREQUENCIES = ("minutely", "hourly", "daily", "weekly", "monthly", "yearly
 _DAY_LABELS = {number: label for label, number in WEEKDAYS.items()}
 
 
-def _timer_machine_defaults(values: dict[str, Any], machine: Machine | None) -> dict[str, Any]:
+def _timer_machine_defaults(values: dict[str, object], machine: Machine | None) -> dict[str, object]:
     """On the command line a schedule or repeat starts by default at the next full hour of this machine's zone
     (``-z local`` names it too); a manifest must say both, since it must not depend on where it is applied."""
     kind, start, zone = values["trigger"], values["start"], values["timezone"]
@@ -483,7 +486,7 @@ def _timer(
     days: list[str] | None,
     frequency: str,
     interval: int,
-) -> dict[str, Any]:
+) -> JSONObject:
     """``timezone`` must already be an IANA name (``local`` resolved by ``machine_defaults``)."""
     if trigger == "immediately":
         for value, option in ((start, "--start"), (count, "--count"), (until, "--until"), (days, "--day")):
@@ -496,7 +499,7 @@ def _timer(
     if start is None:
         raise UsageError(f"--trigger {trigger} needs a start time, e.g. --start 2030-01-01T09:00:00", option="--start")
     start_dt = parse_local_datetime(start, "--start")
-    options: dict[str, Any] = {"start_time": start_dt.strftime(WIRE_DATETIME)}
+    options: JSONObject = {"start_time": start_dt.strftime(WIRE_DATETIME)}
     if timezone is None:
         raise UsageError("expected an IANA time zone", option="--timezone")
     options["timezone"] = validate_timezone(timezone)
@@ -528,11 +531,11 @@ def _timer(
                 option="--until",
             )
         options["until"] = until_dt.strftime(WIRE_DATETIME)
-    options["byweekday"] = parse_weekdays(days or [])
+    options["byweekday"] = list(parse_weekdays(days or []))
     return {"on_timer": options}
 
 
-def _read_timer(key: str, value: Any) -> dict[str, Any] | None:
+def _read_timer(key: str, value: JSONValue) -> JSONObject | None:
     if not isinstance(value, dict):
         return None
     if value == {"start_time": "immediately"}:
@@ -546,7 +549,7 @@ def _read_timer(key: str, value: Any) -> dict[str, Any] | None:
         if rest != {"count": 1}:
             raise NotRepresentable(f"timer options {sorted(rest)} cannot be written to a manifest")
         return {"trigger": "schedule", "start": start, "timezone": zone}
-    values: dict[str, Any] = {"trigger": "repeat", "start": start, "timezone": zone, "frequency": rest.pop("frequency")}
+    values: JSONObject = {"trigger": "repeat", "start": start, "timezone": zone, "frequency": rest.pop("frequency")}
     if "interval" not in rest:
         raise NotRepresentable("repeating timer without an interval")
     values["interval"] = rest.pop("interval")
@@ -561,7 +564,7 @@ def _read_timer(key: str, value: Any) -> dict[str, Any] | None:
         isinstance(d, int) and not isinstance(d, bool) and d in _DAY_LABELS for d in days
     ):
         raise NotRepresentable(f"timer byweekday {days!r} cannot be written to a manifest")
-    values["days"] = None if days == list(WEEKDAYS.values()) else [_DAY_LABELS[d] for d in days]
+    values["days"] = None if days == list(WEEKDAYS.values()) else [_DAY_LABELS[d] for d in days if isinstance(d, int)]
     return values
 
 
@@ -644,7 +647,7 @@ for _trigger in TRIGGERS:
 TRIGGER_KEYS = tuple(BY_KEY)
 
 
-def trigger_key(trigger: dict[str, Any]) -> str | None:
+def trigger_key(trigger: JSONObject) -> str | None:
     """The ``on_*`` key of a stored ``config.trigger``: a known one first, else any."""
     for key in TRIGGER_KEYS:
         if key in trigger:
@@ -655,13 +658,13 @@ def trigger_key(trigger: dict[str, Any]) -> str | None:
     return None
 
 
-def start_trigger(name: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def start_trigger(name: str, details: Mapping[str, JSONValue] | None = None) -> JSONObject:
     """The ``trigger`` of the START event of the trigger ``name`` (``call``, ``button``, ...; see ``TRIGGERS``):
     ``{"type": ..., "args": {...}}`` built from ``details`` (``START_DETAILS``), ``args`` without ``source_uri``."""
     return BY_NAME[name].start(details or {})
 
 
-def describe(trigger: dict[str, Any]) -> str:
+def describe(trigger: JSONObject) -> str:
     """The short type shown by ``workflow list``: ``call:inbound``, ``button:double``, ``battery:charge:80`` ..."""
     key = trigger_key(trigger)
     if key is None:
