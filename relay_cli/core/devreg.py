@@ -23,10 +23,10 @@ import copy
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
+from ..jsontypes import JSONObject, JSONValue
 from . import triggers, workflow as wf
 
 SUFFIX = " (dev)"
@@ -44,7 +44,7 @@ def dev_name(name: str) -> str:
     return f"{name}{SUFFIX}"
 
 
-def is_ours(workflow: Mapping[str, Any], mark: str) -> bool:
+def is_ours(workflow: Mapping[str, JSONValue], mark: str) -> bool:
     """Is ``workflow`` a dev registration of the project whose marker is ``mark``? (The module's rule.)"""
     name = workflow.get("name")
     return (
@@ -55,21 +55,21 @@ def is_ours(workflow: Mapping[str, Any], mark: str) -> bool:
     )
 
 
-def ours(workflows: Iterable[Mapping[str, Any]], mark: str) -> list[dict[str, Any]]:
+def ours(workflows: Iterable[Mapping[str, JSONValue]], mark: str) -> list[JSONObject]:
     """The project's dev registrations among ``workflows``, in the account's order."""
     return [dict(w) for w in workflows if is_ours(w, mark)]
 
 
 def registration(
-    workflow: Mapping[str, Any],
+    workflow: Mapping[str, JSONValue],
     *,
     uri: str,
     mark: str,
     devices: Iterable[str] = (),
     group: str | None = None,
-    args: Mapping[str, Any] | None = None,
+    args: Mapping[str, JSONValue] | None = None,
     workflow_id: str | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The body of the dev registration of the project's ``workflow``: its trigger and options, its args (under
     ``args``, the -a/-b/-r of the command line) with the marker, at ``uri``, installed on ``devices`` only (or on
     the group ``group``, a urn); ``workflow_id`` when it replaces a registration (``POST`` with the id)."""
@@ -79,7 +79,7 @@ def registration(
         body = {"workflow_id": workflow_id, **body}
     merged = {**wf.args_of(dict(workflow)), **dict(args or {}), MARKER_ARG: mark}
     body = wf.with_args(body, merged)
-    body["config"]["trigger"]["start"]["workflow"]["uri"] = uri
+    wf.inner(body, "config", "trigger", "start", "workflow")["uri"] = uri
     if group is not None:
         body["install_rule"] = group
     else:
@@ -87,7 +87,7 @@ def registration(
     return body
 
 
-def same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def same(a: Mapping[str, JSONValue], b: Mapping[str, JSONValue]) -> bool:
     """Do two registrations say the same (their ids aside)?"""
     return {k: v for k, v in a.items() if k != "workflow_id"} == {k: v for k, v in b.items() if k != "workflow_id"}
 
@@ -150,7 +150,7 @@ def tunnel_url(line: str) -> str | None:
     return None
 
 
-def ngrok_url(answer: Any, port: int) -> str | None:
+def ngrok_url(answer: JSONValue, port: int) -> str | None:
     """From ngrok's local API (``GET http://127.0.0.1:4040/api/tunnels``): the https address of the tunnel that
     forwards to ``port``, as ``wss://host``; None when there is none (yet)."""
     tunnels = answer.get("tunnels") if isinstance(answer, dict) else None
@@ -173,7 +173,7 @@ def ngrok_url(answer: Any, port: int) -> str | None:
 # --- what the user can do next ------------------------------------------------------------------------
 
 
-def sandbox_event(workflow: Mapping[str, Any], device: str) -> str | None:
+def sandbox_event(workflow: Mapping[str, JSONValue], device: str) -> str | None:
     """The ``relay sandbox ...`` command that starts the workflow on ``device`` (a name or id), for the message
     that says the registration is ready; None for a trigger with no simple event."""
     trigger = wf.trigger_of(dict(workflow))

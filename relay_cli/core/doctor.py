@@ -16,9 +16,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
+from ..jsontypes import JSONObject, JSONValue
 from . import sandbox as matching, triggers, workflow as wf
 from .manifest import PLACEHOLDER_HOST
 
@@ -51,11 +51,11 @@ class Check:
     detail: str
     fix: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         return {"check": self.name, "status": self.status, "detail": self.detail, "fix": self.fix}
 
 
-def registered(workflows: Sequence[Mapping[str, Any]], ref: str, account: str) -> tuple[Check, dict[str, Any] | None]:
+def registered(workflows: Sequence[Mapping[str, JSONValue]], ref: str, account: str) -> tuple[Check, JSONObject | None]:
     """The workflow ``ref`` names: its exact id, else its exact name (one workflow)."""
     for w in workflows:
         if w.get("workflow_id") == ref:
@@ -81,7 +81,7 @@ def registered(workflows: Sequence[Mapping[str, Any]], ref: str, account: str) -
 
 
 def installed(
-    workflow: Mapping[str, Any], groups: Sequence[Mapping[str, Any]], device: tuple[str, str] | None
+    workflow: Mapping[str, JSONValue], groups: Sequence[Mapping[str, JSONValue]], device: tuple[str, str] | None
 ) -> Check:
     """On ``device`` ((id, how to name it)): directly, on all devices, or through its group. Without a device:
     on some device at all."""
@@ -94,7 +94,7 @@ def installed(
             return Check("installed", OK, "on all devices of the account")
         if rule:
             return Check("installed", OK, f"on the devices of group {group or rule}")
-        ids = [str(d) for d in w.get("install") or []]
+        ids = [str(d) for d in wf.install_list(w)]
         if ids:
             return Check("installed", OK, f"on {len(ids)} device{'s' if len(ids) != 1 else ''}: {wf.some(ids)}")
         return Check(
@@ -117,7 +117,7 @@ def installed(
     )
 
 
-def _group_name(groups: Sequence[Mapping[str, Any]], rule: str) -> str | None:
+def _group_name(groups: Sequence[Mapping[str, JSONValue]], rule: str) -> str | None:
     for g in groups:
         gid = str(g.get("group_id") or "")
         if rule in (gid, wf.group_urn(gid)):
@@ -125,12 +125,12 @@ def _group_name(groups: Sequence[Mapping[str, Any]], rule: str) -> str | None:
     return None
 
 
-def _quoted(ref: Any) -> str:
+def _quoted(ref: JSONValue) -> str:
     text = str(ref)
     return text if text.replace("_", "").replace("-", "").isalnum() else "'" + text.replace("'", "'\\''") + "'"
 
 
-def trigger(workflow: Mapping[str, Any]) -> Check:
+def trigger(workflow: Mapping[str, JSONValue]) -> Check:
     """The trigger, shown, for the user to compare with what they expect."""
     trig = wf.trigger_of(dict(workflow))
     key = triggers.trigger_key(trig)
@@ -146,7 +146,7 @@ def trigger(workflow: Mapping[str, Any]) -> Check:
     return Check("trigger", OK, triggers.describe(trig))
 
 
-def uri(workflow: Mapping[str, Any], *, sandbox: bool) -> Check:
+def uri(workflow: Mapping[str, JSONValue], *, sandbox: bool) -> Check:
     """The URI's scheme and host: wss:// (ws:// only on a sandbox), a real host (not a placeholder; on Relay, not
     an address of a private network, which Relay's servers cannot reach)."""
     text = wf.uri_of(dict(workflow))
@@ -215,14 +215,14 @@ def skipped(stage: str, why: str) -> Check:
     return Check(stage, SKIPPED, why)
 
 
-def instances(running: Sequence[Mapping[str, Any]]) -> Check:
+def instances(running: Sequence[Mapping[str, JSONValue]]) -> Check:
     if not running:
         return Check("instances", OK, "none running now")
     users = ", ".join(sorted({str(i.get("triggering_user_id") or "?") for i in running}))
     return Check("instances", OK, f"{len(running)} running now (on {users})")
 
 
-def log(entries: Sequence[Any], seconds: float, followed: bool) -> Check:
+def log(entries: Sequence[JSONValue], seconds: float, followed: bool) -> Check:
     """The recent log: its errors, the last ones quoted."""
     errors = [
         e

@@ -153,7 +153,7 @@ def install_findings(workflows: list[JSONObject], *, only: set[str] | None = Non
                     names,
                     f"{len(names)} {d} call workflows ({', '.join(names)}) are installed on {', '.join(where_)}: "
                     f"only one of them can take a device's {d} calls. Keep one {d} call workflow per device.",
-                    {"direction": d, "devices": where_},
+                    {"direction": d, "devices": list(where_)},
                 )
             )
     return findings
