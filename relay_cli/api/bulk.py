@@ -22,10 +22,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..core import plan as planning
 from ..errors import ApiAuthError, ApiError, ApiNotFoundError, NetworkError, RelayError
+from ..jsontypes import JSONObject, JSONValue
 from . import client as client_module
 
 DEFAULT_JOBS = 8
@@ -49,8 +49,8 @@ class Race:
     deleted: list[str]
     updated: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kept": self.kept, "deleted": self.deleted, "updated": self.updated}
+    def to_json(self) -> JSONObject:
+        return {"name": self.name, "kept": self.kept, "deleted": list(self.deleted), "updated": self.updated}
 
 
 @dataclass
@@ -70,8 +70,8 @@ class Outcome:
     def done(self) -> int:
         return len(self.created) + len(self.updated) + len(self.deleted)
 
-    def to_json(self) -> dict[str, Any]:
-        def pairs(items: list[tuple[str, str]]) -> list[dict[str, str]]:
+    def to_json(self) -> JSONObject:
+        def pairs(items: list[tuple[str, str]]) -> list[JSONValue]:
             return [{"name": n, "workflow_id": w} for n, w in items]
 
         return {
@@ -98,7 +98,7 @@ class _Op:
     action: str
     name: str
     workflow_id: str | None
-    body: dict[str, Any] | None
+    body: JSONObject | None
 
 
 def _ops(plan: planning.Plan) -> tuple[list[_Op], list[_Op]]:
@@ -109,10 +109,10 @@ def _ops(plan: planning.Plan) -> tuple[list[_Op], list[_Op]]:
 
 
 def apply_plan(
-    client: Any,
+    client: client_module.RelayClient,
     subscriber: str,
     plan: planning.Plan,
-    desired: list[tuple[str, dict[str, Any]]],
+    desired: list[tuple[str, JSONObject]],
     *,
     jobs: int = DEFAULT_JOBS,
     rounds: int = ROUNDS,
@@ -134,6 +134,7 @@ def apply_plan(
                 assert op.workflow_id is not None
                 client.delete_workflow(subscriber, op.workflow_id)
                 return op.workflow_id
+            assert op.body is not None  # only a delete has none
             saved = client.save_workflow(subscriber, op.body)
         except ApiAuthError:
             stop.set()  # at once: the other workers send nothing more
@@ -236,9 +237,9 @@ def apply_plan(
 
 
 def _settle_races(
-    client: Any,
+    client: client_module.RelayClient,
     subscriber: str,
-    desired: list[tuple[str, dict[str, Any]]],
+    desired: list[tuple[str, JSONObject]],
     raw: frozenset[str],
     outcome: Outcome,
 ) -> None:
@@ -278,8 +279,8 @@ def _settle_races(
 
 def _reconcile(
     retry: list[tuple[_Op, RelayError]],
-    desired: list[tuple[str, dict[str, Any]]],
-    existing: list[dict[str, Any]],
+    desired: list[tuple[str, JSONObject]],
+    existing: list[JSONObject],
     outcome: Outcome,
     raw: frozenset[str] = frozenset(),
 ) -> tuple[list[_Op], list[_Op]]:

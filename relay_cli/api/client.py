@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -35,8 +35,18 @@ import httpx
 from ..core import redact
 from ..core.workflow import trigger_body
 from ..errors import ApiError, AuthError, RelayError, UsageError
+from ..jsontypes import JSONObject, JSONValue
 from . import deadline as deadlines, shapes
 from .errors import detail, http_error, network_error
+
+if TYPE_CHECKING:
+    from ..jsontypes import JSONObject, JSONValue
+    from .verbose import HttpLog
+
+T = TypeVar("T")
+R = TypeVar("R")
+#: the values of a query string, as httpx takes them (None: the parameter is left out)
+Params = Mapping[str, str | int | float | bool | None]
 
 #: seconds one attempt may take, from connecting to the last byte of the answer
 DEFAULT_TIMEOUT = 30.0
@@ -137,12 +147,10 @@ class _Call:
     method: str
     #: a path under the base URL, or (``upload``) an absolute URL
     url: str
-    #: the shape the answer's JSON must have; None: nothing is needed (an empty body, or any JSON, is accepted)
-    expect: shapes.Shape | None = None
-    #: what the checked JSON becomes for the caller; it may raise ``shapes.Mismatch``
-    convert: Callable[[Any], Any] | None = None
-    params: dict[str, Any] | list[tuple[str, str]] | None = None
-    body: Any = None
+    #: the query string: by name (None leaves one out), or pairs in order (``relay api``: repeated keys)
+    params: Params | list[tuple[str, str]] | None = None
+    #: the JSON body
+    body: JSONValue = None
     #: a streamed request body, made anew for each attempt
     content: Callable[[], Iterator[bytes]] | None = None
     headers: dict[str, str] | None = None
@@ -158,6 +166,20 @@ class _Call:
     raw: bool = False
     #: a stream's reads: None waits for ever (the log stream), else each read's time limit in seconds
     stream_read: float | None = None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """The answer to a call, once ``_send`` has checked its status (and retried what it may): a success, or (for
+    ``raw``) whatever came; its body read (at most ``MAX_BODY`` bytes; empty for a stream, which is open)."""
+
+    call: _Call
+    response: httpx.Response
+    body: bytes
+    #: how messages name the server
+    where: str
+    #: how many times the request was sent
+    attempt: int
 
 
 @dataclass(frozen=True)
@@ -178,7 +200,7 @@ class RawAnswer:
         return 200 <= self.status < 300
 
 
-class Listing(list[dict[str, Any]]):
+class Listing(list["JSONObject"]):
     """The workflows of ``GET /ibot/workflow``, and the paging markers its answer carried (``paging``: empty when
     nothing says there is more)."""
 
@@ -186,7 +208,7 @@ class Listing(list[dict[str, Any]]):
     #: "https://host answered GET /ibot/workflow", for messages
     where: str
 
-    def __init__(self, items: Any = ()) -> None:
+    def __init__(self, items: Iterable[JSONObject] = ()) -> None:
         super().__init__(items)
         self.paging = []
         self.where = "GET /ibot/workflow"
@@ -220,7 +242,7 @@ class RelayClient:
         clock: Callable[[], float] | None = None,
         on_unauthorized: Callable[[], str | None] | None = None,
         api_key_source: str | None = None,
-        log: Any = None,
+        log: HttpLog | None = None,
         label: str | None = None,
         host_question: str | None = None,
         notice: Callable[[str], None] | None = None,
@@ -256,11 +278,13 @@ class RelayClient:
         self._private_headers = {"authorization", *(name.lower() for name in headers or {})}
         if token is not None:
             default_headers["Authorization"] = self._authorization(token)
-        if log is not None and hasattr(log, "protect"):
+        if log is not None:
             log.protect(self._private_headers, self._secrets)
-        hooks = {"request": [log.request], "response": [log.response]} if log is not None else {}
+        hooks: dict[str, list[Callable[..., object]]] = {}
+        if log is not None:
+            hooks = {"request": [log.request], "response": [log.response]}
         # the network, through transports that keep each request's deadline (a test's or the sandbox's as given)
-        network = deadlines.client_options() if transport is None else {"transport": transport}
+        network = deadlines.client_options() if transport is None else deadlines.ClientOptions(transport=transport)
         self._http = httpx.Client(base_url=self.base_url, headers=default_headers, event_hooks=hooks, **network)
 
     def close(self) -> None:
@@ -286,7 +310,7 @@ class RelayClient:
         self._secrets.add(token)
         return f"{self._auth_method} {token}"
 
-    def _idempotent(self, method: str, path: str, body: Any) -> bool:
+    def _idempotent(self, method: str, path: str, body: JSONValue) -> bool:
         """May this request be sent twice? GET, DELETE and PUT, and a save that replaces a given ``workflow_id``."""
         if method in ("GET", "DELETE", "PUT"):
             return True
@@ -294,23 +318,56 @@ class RelayClient:
             method == "POST" and path == "/ibot/workflow" and isinstance(body, dict) and bool(body.get("workflow_id"))
         )
 
+    def _call(self, method: str, path: str, params: Params | None, body: JSONValue) -> _Call:
+        return _Call(method, path, params=params, body=body, idempotent=self._idempotent(method, path, body))
+
     def _json(
+        self, method: str, path: str, expect: shapes.Shape[T], *, params: Params | None = None, body: JSONValue = None
+    ) -> T:
+        """A request to the API whose answer must be JSON of the shape ``expect``: that JSON."""
+        return self._answer(self._call(method, path, params, body), lambda answer: self._decode(answer, expect))
+
+    def _converted(
         self,
         method: str,
         path: str,
-        expect: shapes.Shape | None,
+        expect: shapes.Shape[T],
+        convert: Callable[[T], R],
         *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        convert: Callable[[Any], Any] | None = None,
-    ) -> Any:
-        """A request to the API whose answer must be JSON of the shape ``expect`` (None: no answer is needed),
-        turned into what the caller needs by ``convert``."""
-        idempotent = self._idempotent(method, path, body)
-        return self._send(_Call(method, path, expect, convert, params=params, body=body, idempotent=idempotent))
+        params: Params | None = None,
+        body: JSONValue = None,
+    ) -> R:
+        """``_json``, and the JSON turned into what the caller needs by ``convert``, which may find it unusable
+        (``shapes.Mismatch``): an answer of an unexpected shape, like one ``expect`` refuses."""
 
-    def _send(self, call: _Call) -> Any:
-        """Carry out ``call`` (see the module's docstring): its answer's JSON; for a stream, the open response."""
+        def read(answer: _Answer) -> R:
+            value = self._decode(answer, expect)
+            try:
+                return convert(value)
+            except shapes.Mismatch as mismatch:
+                raise self._unexpected(answer, expect, str(mismatch)) from None
+
+        return self._answer(self._call(method, path, params, body), read)
+
+    def _write(self, method: str, path: str, *, params: Params | None = None, body: JSONValue = None) -> None:
+        """A request whose answer needs to say nothing: an empty body, or any JSON."""
+        self._answer(self._call(method, path, params, body), lambda answer: self._parsed(answer, empty=True))
+
+    def _answer(self, call: _Call, read: Callable[[_Answer], R]) -> R:
+        """Carry out ``call`` and make of its answer what ``read`` makes; an ApiError there is an answer that is not
+        the API's, which a write may have been carried out all the same. Then ``on_write`` of a write."""
+        answer = self._send(call)
+        try:
+            result = read(answer)
+        except ApiError as err:
+            raise self._fail(err, call, answer.attempt, True, True, always=call.method != "GET") from None
+        if call.method != "GET" and self._on_write is not None:
+            self._on_write(call.method, call.url)
+        return result
+
+    def _send(self, call: _Call) -> _Answer:
+        """Carry out ``call`` (see the module's docstring): its answer, a success (or, ``raw``, whatever came once
+        retries are done); a stream's response is open."""
         attempts = max(1, self._max_attempts if self._max_attempts is not None else MAX_ATTEMPTS)
         pause = self._wait if self._wait is not None else wait
         clock = self._clock
@@ -372,7 +429,7 @@ class RelayClient:
                         pause(wanted)
                         continue
                 if call.raw:
-                    return self._raw(call, response, body)
+                    return _Answer(call, response, body, where, attempt)
                 if not (call.method == "DELETE" and maybe_done and status == 404):  # else an earlier attempt did it
                     err = self._status_error(call, response, body, where)
                     if delay is not None and call.idempotent and attempt < attempts:
@@ -383,8 +440,7 @@ class RelayClient:
                     raise self._masked(err) from None
                 body = b""
             if call.stream:
-                return self._open_stream(call, response, where)
-            value = None
+                return _Answer(call, self._open_stream(call, response, where), b"", where, attempt)
             if call.upload:
                 kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
                 if kind in ("text/html", "application/xhtml+xml"):  # a portal's or a proxy's page: nothing was stored
@@ -394,18 +450,7 @@ class RelayClient:
                         status=status,
                     )
                     raise self._fail(err, call, attempt, True, True) from None
-            elif call.raw:
-                value = self._raw(call, response, body)
-                if call.method != "GET" and self._on_write is not None:
-                    self._on_write(call.method, call.url)
-            else:
-                try:
-                    value = self._decode(call, response, body, where)
-                except ApiError as err:
-                    raise self._fail(err, call, attempt, True, True, always=call.method != "GET") from None
-                if call.method != "GET" and self._on_write is not None:
-                    self._on_write(call.method, call.url)
-            return value
+            return _Answer(call, response, body, where, attempt)
 
     def _exchange(self, call: _Call, allowed: float) -> tuple[httpx.Response, bytes]:
         """One attempt within ``allowed`` seconds: send, and read the answer (bounded) unless it is a stream."""
@@ -415,7 +460,8 @@ class RelayClient:
         timeout = httpx.Timeout(allowed, connect=min(CONNECT_TIMEOUT, allowed), read=read)
         given = call.params or {}
         # a list of pairs (`relay api`: repeated keys, in order) is sent as it is
-        params: Any = given if isinstance(given, list) else {k: v for k, v in given.items() if v is not None}
+        params: list[tuple[str, str | int | float | bool | None]]
+        params = list(given) if isinstance(given, list) else [(k, v) for k, v in given.items() if v is not None]
         with deadlines.deadline(at):
             request = self._http.build_request(
                 call.method,
@@ -442,7 +488,8 @@ class RelayClient:
         return response, body
 
     @staticmethod
-    def _raw(call: _Call, response: httpx.Response, body: bytes) -> RawAnswer:
+    def _raw(answer: _Answer) -> RawAnswer:
+        call, response, body = answer.call, answer.response, answer.body
         return RawAnswer(
             response.status_code,
             response.reason_phrase,
@@ -504,39 +551,41 @@ class RelayClient:
         self._masked(err)  # in place
         return err
 
-    def _decode(self, call: _Call, response: httpx.Response, body: bytes, where: str) -> Any:
-        """The JSON of a successful answer, checked against ``call.expect``; an ApiError when it is not that."""
+    def _decode(self, answer: _Answer, expect: shapes.Shape[T]) -> T:
+        """The JSON of a successful answer, checked against ``expect``; an ApiError when it is not that."""
+        value = self._parsed(answer, empty=False)
+        if expect.ok(value):
+            return value
+        raise self._unexpected(answer, expect, expect.problem(value, ""))
+
+    def _unexpected(self, answer: _Answer, expect: shapes.Shape[object], problem: str | None) -> ApiError:
+        return ApiError(
+            f"{answer.where} answered {answer.call.method} {self._path(answer.call)} with JSON of an unexpected "
+            f"shape: expected {expect.text}, but {problem}{self._suspect_host()}",
+            status=answer.response.status_code,
+        )
+
+    def _parsed(self, answer: _Answer, *, empty: bool) -> JSONValue:
+        """The JSON of a successful answer (``empty``: an empty body is taken, as None); an ApiError when it is not
+        JSON."""
+        response, body = answer.response, answer.body
         kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        what = f"{call.method} {self._path(call)}"
         if not body or body.isspace():
-            if call.expect is None:
+            if empty:
                 return None
             found = "an empty body"
         elif kind in NOT_JSON:
             found = _cut(kind, 60)
         else:
             try:
-                value = json.loads(body)
+                value: JSONValue = json.loads(body)
             except (ValueError, RecursionError):
                 found = f"a body that is not valid JSON ({_cut(kind, 60) or 'no content type'}, {len(body)} bytes)"
             else:
-                if call.expect is None:
-                    return value
-                problem = shapes.problem(call.expect, value)
-                if problem is None and call.convert is not None:
-                    try:
-                        return call.convert(value)
-                    except shapes.Mismatch as mismatch:
-                        problem = str(mismatch)
-                if problem is None:
-                    return value
-                raise ApiError(
-                    f"{where} answered {what} with JSON of an unexpected shape: expected {call.expect.text}, but "
-                    f"{problem}{self._suspect_host()}",
-                    status=response.status_code,
-                )
+                return value
         raise ApiError(
-            f"{where} answered {what} with HTTP {response.status_code} and {found}, not the API's JSON{self._suspect_host()}",
+            f"{answer.where} answered {answer.call.method} {self._path(answer.call)} with HTTP "
+            f"{response.status_code} and {found}, not the API's JSON{self._suspect_host()}",
             status=response.status_code,
         )
 
@@ -593,7 +642,7 @@ class RelayClient:
         path: str,
         *,
         params: list[tuple[str, str]] | None = None,
-        json_body: Any = None,
+        json_body: JSONValue = None,
         data: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> RawAnswer:
@@ -616,7 +665,10 @@ class RelayClient:
             idempotent=self._idempotent(method.upper(), path.split("?", 1)[0], json_body),
             raw=True,
         )
-        answer: RawAnswer = self._send(call)
+        # the answer is the caller's to judge, and it is a write's success only when its status says so
+        answer = self._raw(self._send(call))
+        if answer.ok and call.method != "GET" and self._on_write is not None:
+            self._on_write(call.method, call.url)
         return answer
 
     # --- workflows -----------------------------------------------------------------------------
@@ -638,7 +690,7 @@ class RelayClient:
         ``Listing.require_whole``."""
         params = {"subscriber_id": subscriber_id}
 
-        def convert(data: Any) -> Listing:
+        def convert(data: shapes.Results) -> Listing:
             workflows = shapes.parse_configs(data["results"], "results", holding=configs_holding)
             if editing is not None:
                 shapes.editable(workflows, editing, "results")
@@ -647,7 +699,7 @@ class RelayClient:
             listing.where = f"{self.origin} answered GET /ibot/workflow"
             return listing
 
-        listing: Listing = self._json("GET", "/ibot/workflow", shapes.WORKFLOWS, params=params, convert=convert)
+        listing = self._converted("GET", "/ibot/workflow", shapes.WORKFLOWS, convert, params=params)
         if listing.paging and self._notice is not None and not self._noticed_paging:
             self._noticed_paging = True
             self._notice(
@@ -657,30 +709,30 @@ class RelayClient:
             )
         return listing
 
-    def save_workflow(self, subscriber_id: str, workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    def save_workflow(self, subscriber_id: str, workflow: JSONObject) -> list[JSONObject]:
         """Create (no ``workflow_id``) or replace (with one). Returns the saved workflow(s)."""
         params = {"subscriber_id": subscriber_id}
         convert = lambda data: shapes.parse_configs(data, "")  # noqa: E731
-        return list(self._json("POST", "/ibot/workflow", shapes.SAVED, params=params, body=workflow, convert=convert))
+        return self._converted("POST", "/ibot/workflow", shapes.SAVED, convert, params=params, body=workflow)
 
     def delete_workflow(self, subscriber_id: str, workflow_id: str) -> None:
-        self._json("DELETE", f"/ibot/workflow/{_seg(workflow_id)}", None, params={"subscriber_id": subscriber_id})
+        self._write("DELETE", f"/ibot/workflow/{_seg(workflow_id)}", params={"subscriber_id": subscriber_id})
 
-    def trigger_workflow(self, subscriber_id: str, workflow_id: str, user_id: str, args: dict[str, Any]) -> None:
+    def trigger_workflow(self, subscriber_id: str, workflow_id: str, user_id: str, args: JSONObject) -> None:
         body = trigger_body(user_id, args)
         params = {"subscriber_id": subscriber_id, "user_id": user_id}
-        self._json("POST", f"/ibot/workflow/{_seg(workflow_id)}", None, params=params, body=body)
+        self._write("POST", f"/ibot/workflow/{_seg(workflow_id)}", params=params, body=body)
 
     # --- instances, logs, analytics ------------------------------------------------------------
 
-    def workflow_instances(self, subscriber_id: str) -> list[dict[str, Any]]:
+    def workflow_instances(self, subscriber_id: str) -> list[JSONObject]:
         return list(
             self._json("GET", "/ibot/workflow_instances", shapes.INSTANCES, params={"subscriber_id": subscriber_id})
         )
 
     def stop_instance(self, subscriber_id: str, instance_id: str) -> None:
         path = f"/ibot/workflow_instances/{_seg(instance_id)}"
-        self._json("DELETE", path, None, params={"subscriber_id": subscriber_id})
+        self._write("DELETE", path, params={"subscriber_id": subscriber_id})
 
     def workflow_logs(
         self,
@@ -689,14 +741,16 @@ class RelayClient:
         workflow_id: str | None = None,
         user_id: str | None = None,
         until: float | None = None,
-    ) -> Iterator[Any]:
+    ) -> Iterator[JSONValue]:
         """Stream the realtime log: one JSON value per line (a line that is not JSON comes as
         ``{"message": line}``), until the server closes the stream. Only the connection and the headers are
         bounded by the deadline: the stream is long-lived by design. ``until`` (a ``time.monotonic()`` time):
         the stream ends there, quietly, whatever the server still sends (a look at what the log holds now)."""
         params = {"subscriber_id": subscriber_id, "workflow_id": workflow_id, "user_id": user_id}
         left = None if until is None else max(0.01, until - time.monotonic())
-        response = self._send(_Call("GET", "/ibot/workflowdebug", params=params, stream=True, stream_read=left))
+        response = self._send(
+            _Call("GET", "/ibot/workflowdebug", params=params, stream=True, stream_read=left)
+        ).response
         try:
             for raw in _lines(response, MAX_LOG_LINE):
                 line = raw.decode("utf-8", "replace").strip()
@@ -720,7 +774,7 @@ class RelayClient:
         finally:
             response.close()
 
-    def sandbox_info(self) -> dict[str, Any]:
+    def sandbox_info(self) -> JSONObject:
         """``GET /_sandbox/info``: what a sandbox says it is (docs/sandbox.md); Relay itself answers 404."""
         return dict(self._json("GET", "/_sandbox/info", shapes.OBJECT))
 
@@ -730,7 +784,7 @@ class RelayClient:
         data = self._json("GET", "/_sandbox/devices", shapes.NAMED_DEVICES, params=params)
         return {str(d["device_id"]): str(d["name"]) for d in data["devices"]}
 
-    def sandbox_stream(self, path: str, subscriber_id: str, body: dict[str, Any]) -> Iterator[Any]:
+    def sandbox_stream(self, path: str, subscriber_id: str, body: JSONObject) -> Iterator[JSONValue]:
         """``POST /_sandbox/events`` or ``/_sandbox/tick``: the JSON values of the answer's lines as they come
         (blank lines, the server's heartbeats, are skipped). Each read waits at most SANDBOX_IDLE seconds."""
         call = _Call(
@@ -742,7 +796,7 @@ class RelayClient:
             stream=True,
             stream_read=SANDBOX_IDLE,
         )
-        response = self._send(call)
+        response = self._send(call).response
         try:
             for raw in _lines(response, MAX_LOG_LINE):
                 if raw.strip():
@@ -759,7 +813,7 @@ class RelayClient:
         finally:
             response.close()
 
-    def analytics_events(self, subscriber_id: str, **query: Any) -> dict[str, Any]:
+    def analytics_events(self, subscriber_id: str, **query: str | int) -> JSONObject:
         """One page of ``GET /ibot/workflow_analytics_events``: ``{"data": [...], "cursor": ...}``."""
         params = {"subscriber_id": subscriber_id, **query}
         return dict(self._json("GET", "/ibot/workflow_analytics_events", shapes.PAGE, params=params))
@@ -777,69 +831,69 @@ class RelayClient:
         names = {k: v for k, v in given.items() if isinstance(v, str)} if isinstance(given, dict) else {}
         return list(data["devices"]), names
 
-    def groups(self, subscriber_id: str) -> list[dict[str, Any]]:
+    def groups(self, subscriber_id: str) -> list[JSONObject]:
         return list(self._json("GET", "/ibot/groups", shapes.OBJECTS, params={"subscriber_id": subscriber_id}))
 
-    def subscriber_info(self, subscriber_id: str) -> dict[str, Any]:
+    def subscriber_info(self, subscriber_id: str) -> JSONObject:
         return dict(self._json("GET", f"/ibot/subscriber_info/{_seg(subscriber_id)}", shapes.OBJECT))
 
-    def authz_context(self) -> list[dict[str, Any]]:
+    def authz_context(self) -> list[JSONObject]:
         return list(self._json("GET", "/ibot/authz_context", shapes.OBJECTS))
 
     # --- geofences, venues and positions -----------------------------------------------------------
 
-    def geofences(self, subscriber_id: str) -> list[dict[str, Any]]:
+    def geofences(self, subscriber_id: str) -> list[JSONObject]:
         return self._results("/ibot/geofence", subscriber_id)
 
-    def create_geofence(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def create_geofence(self, subscriber_id: str, body: JSONObject) -> JSONObject:
         params = {"subscriber_id": subscriber_id}
         return dict(self._json("POST", "/ibot/geofence", shapes.OBJECT, params=params, body=body))
 
     def delete_geofence(self, subscriber_id: str, geofence_id: str) -> None:
-        self._json("DELETE", f"/ibot/geofence/{_seg(geofence_id)}", None, params={"subscriber_id": subscriber_id})
+        self._write("DELETE", f"/ibot/geofence/{_seg(geofence_id)}", params={"subscriber_id": subscriber_id})
 
-    def venues(self, subscriber_id: str) -> list[dict[str, Any]]:
+    def venues(self, subscriber_id: str) -> list[JSONObject]:
         return self._results("/ibot/indoor_venue", subscriber_id)
 
-    def positions(self, subscriber_id: str, venue_id: str) -> list[dict[str, Any]]:
+    def positions(self, subscriber_id: str, venue_id: str) -> list[JSONObject]:
         return self._results(f"/ibot/indoor_position/{_seg(venue_id)}", subscriber_id)
 
     # --- NFC tag configurations ----------------------------------------------------------------
 
-    def nfc_tags(self, subscriber_id: str) -> list[dict[str, Any]]:
+    def nfc_tags(self, subscriber_id: str) -> list[JSONObject]:
         return self._results("/ibot/relay_nfc_tag", subscriber_id)
 
-    def nfc_tag(self, subscriber_id: str, tag_id: str) -> dict[str, Any]:
+    def nfc_tag(self, subscriber_id: str, tag_id: str) -> JSONObject:
         path = f"/ibot/relay_nfc_tag/{_seg(tag_id)}"
         return dict(self._json("GET", path, shapes.TAG, params={"subscriber_id": subscriber_id}))
 
-    def create_nfc_tag(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def create_nfc_tag(self, subscriber_id: str, body: JSONObject) -> JSONObject:
         params = {"subscriber_id": subscriber_id}
         return dict(self._json("POST", "/ibot/relay_nfc_tag", shapes.OBJECT, params=params, body=body))
 
-    def update_nfc_tag(self, subscriber_id: str, tag_id: str, body: dict[str, Any]) -> None:
+    def update_nfc_tag(self, subscriber_id: str, tag_id: str, body: JSONObject) -> None:
         path = f"/ibot/relay_nfc_tag/{_seg(tag_id)}"
-        self._json("PUT", path, None, params={"subscriber_id": subscriber_id}, body=body)
+        self._write("PUT", path, params={"subscriber_id": subscriber_id}, body=body)
 
     def delete_nfc_tag(self, subscriber_id: str, tag_id: str) -> None:
-        self._json("DELETE", f"/ibot/relay_nfc_tag/{_seg(tag_id)}", None, params={"subscriber_id": subscriber_id})
+        self._write("DELETE", f"/ibot/relay_nfc_tag/{_seg(tag_id)}", params={"subscriber_id": subscriber_id})
 
     # --- users ---------------------------------------------------------------------------------
 
-    def user_profiles(self, subscriber_id: str) -> list[dict[str, Any]]:
+    def user_profiles(self, subscriber_id: str) -> list[JSONObject]:
         return self._results("/ibot/user_profile", subscriber_id)
 
-    def audit_events(self, subscriber_id: str, **query: Any) -> dict[str, Any]:
+    def audit_events(self, subscriber_id: str, **query: str | int) -> JSONObject:
         """One page of ``GET /ibot/audit``: ``{"data": [...], "cursor": ...}``."""
         return dict(self._json("GET", "/ibot/audit", shapes.PAGE, params={"subscriber_id": subscriber_id, **query}))
 
     # --- custom audio --------------------------------------------------------------------------------
 
-    def custom_audio(self, subscriber_id: str) -> list[dict[str, Any]]:
+    def custom_audio(self, subscriber_id: str) -> list[JSONObject]:
         """A bare list, as the API answers it."""
         return list(self._json("GET", "/ibot/custom_audio", shapes.OBJECTS, params={"subscriber_id": subscriber_id}))
 
-    def create_custom_audio(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def create_custom_audio(self, subscriber_id: str, body: JSONObject) -> JSONObject:
         """``{"result": {"id", ...}, "s3_upload_url": ...}``: the record, and where to PUT the file. The caller
         checks that both fields are there, so that it can remove a record that came without an upload URL
         (``upload_presigned`` refuses one that is not an absolute http(s) URL)."""
@@ -847,7 +901,7 @@ class RelayClient:
         return dict(self._json("POST", "/ibot/custom_audio", shapes.AUDIO_CREATED, params=params, body=body))
 
     def delete_custom_audio(self, subscriber_id: str, audio_id: str) -> None:
-        self._json("DELETE", f"/ibot/custom_audio/{_seg(audio_id)}", None, params={"subscriber_id": subscriber_id})
+        self._write("DELETE", f"/ibot/custom_audio/{_seg(audio_id)}", params={"subscriber_id": subscriber_id})
 
     def upload_presigned(
         self,
@@ -880,7 +934,7 @@ class RelayClient:
             headers={"Content-Type": content_type, "Content-Length": str(size)},
         ))  # fmt: skip
 
-    def _results(self, path: str, subscriber_id: str) -> list[dict[str, Any]]:
+    def _results(self, path: str, subscriber_id: str) -> list[JSONObject]:
         """The list in a ``{"results": [...]}`` answer."""
         return list(self._json("GET", path, shapes.RESULTS, params={"subscriber_id": subscriber_id})["results"])
 

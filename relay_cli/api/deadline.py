@@ -20,12 +20,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 import httpcore
 import httpx
+
+if TYPE_CHECKING:
+    import ssl
+
+#: a socket option as httpcore's backends take it: (level, option, value) or (level, option, None, length)
+SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
 _local = threading.local()
 
@@ -69,10 +75,12 @@ class _Stream(httpcore.NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
         return _Stream(self._inner.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout)))
 
-    def get_extra_info(self, info: str) -> Any:
+    def get_extra_info(self, info: str) -> object:
         return self._inner.get_extra_info(info)
 
 
@@ -81,12 +89,12 @@ class DeadlineBackend(httpcore.NetworkBackend):
         self._inner = inner
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:  # fmt: skip
+                    socket_options: Iterable[SocketOption] | None = None) -> httpcore.NetworkStream:  # fmt: skip
         left = _left(timeout, httpcore.ConnectTimeout)
         return _Stream(self._inner.connect_tcp(host, port, left, local_address, socket_options))
 
     def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
+        self, path: str, timeout: float | None = None, socket_options: Iterable[SocketOption] | None = None
     ) -> httpcore.NetworkStream:
         return _Stream(self._inner.connect_unix_socket(path, _left(timeout, httpcore.ConnectTimeout), socket_options))
 
@@ -96,11 +104,11 @@ class DeadlineBackend(httpcore.NetworkBackend):
 
 # --- TLS --------------------------------------------------------------------------------------------------
 
-_tls: dict[tuple[str | None, str | None], Any] = {}
+_tls: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
 _tls_lock = threading.Lock()
 
 
-def tls_context() -> Any:
+def tls_context() -> ssl.SSLContext:
     """httpx's own default TLS context (certifi's CA bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), made once
     per process and shared: loading the CA bundle is the costly part of a client, which every new one paid."""
     import os
@@ -147,7 +155,7 @@ def _as_httpx_errors() -> Iterator[None]:
 class _Body(httpx.SyncByteStream):
     """An answer's body as httpcore streams it, its errors httpx's."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Iterable[bytes]) -> None:
         self._stream = stream
 
     def __iter__(self) -> Iterator[bytes]:
@@ -160,12 +168,25 @@ class _Body(httpx.SyncByteStream):
             close()
 
 
+class _Limits(TypedDict):
+    max_connections: int
+    max_keepalive_connections: int
+    keepalive_expiry: float
+
+
+class ClientOptions(TypedDict, total=False):
+    """The arguments of ``httpx.Client`` that choose how it reaches the network."""
+
+    transport: httpx.BaseTransport
+    mounts: Mapping[str, httpx.BaseTransport | None]
+
+
 class DeadlineTransport(httpx.BaseTransport):
     """Requests over httpcore's connection pool (through ``proxy``, when given) on a ``DeadlineBackend``. The
     pool for ``https://`` URLs, and with it the TLS context, is made the first time one is asked for."""
 
     #: httpx's default limits
-    LIMITS: ClassVar[dict[str, Any]] = {
+    LIMITS: ClassVar[_Limits] = {
         "max_connections": 100,
         "max_keepalive_connections": 20,
         "keepalive_expiry": 5.0,
@@ -173,17 +194,17 @@ class DeadlineTransport(httpx.BaseTransport):
 
     def __init__(self, proxy: str | None = None) -> None:
         self._proxy = httpx.Proxy(proxy) if proxy else None
-        self._pools: dict[bytes, Any] = {}
+        self._pools: dict[bytes, httpcore.ConnectionPool] = {}
         self._lock = threading.Lock()
 
-    def _pool(self, scheme: bytes) -> Any:
+    def _pool(self, scheme: bytes) -> httpcore.ConnectionPool:
         with self._lock:
             pool = self._pools.get(scheme)
             if pool is None:
                 pool = self._pools[scheme] = self._new_pool(tls_context() if scheme == b"https" else None)
             return pool
 
-    def _new_pool(self, ssl_context: Any) -> Any:
+    def _new_pool(self, ssl_context: ssl.SSLContext | None) -> httpcore.ConnectionPool:
         backend = DeadlineBackend(httpcore.SyncBackend())
         if self._proxy is None:
             return httpcore.ConnectionPool(ssl_context=ssl_context, network_backend=backend, **self.LIMITS)
@@ -211,6 +232,7 @@ class DeadlineTransport(httpx.BaseTransport):
         )
         with _as_httpx_errors():
             answer = self._pool(url.raw_scheme).handle_request(sent)
+        assert isinstance(answer.stream, Iterable)  # a pool of the synchronous backend streams synchronously
         return httpx.Response(
             status_code=answer.status, headers=answer.headers, stream=_Body(answer.stream), extensions=answer.extensions
         )
@@ -255,7 +277,7 @@ def _proxies() -> dict[str, str | None]:
     return mounts
 
 
-def client_options() -> dict[str, Any]:
+def client_options() -> ClientOptions:
     """What an ``httpx.Client`` needs for every request to keep its deadline: ``transport`` and ``mounts`` (a
     ``DeadlineTransport`` through each proxy of the environment)."""
     mounts = {pattern: None if url is None else DeadlineTransport(url) for pattern, url in _proxies().items()}

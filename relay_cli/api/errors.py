@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 
 from ..errors import ApiAuthError, ApiError, ApiNotFoundError, NetworkError
+from ..jsontypes import JSONValue
 
 AUTH_HINT = "run `relay login`, or set RELAY_API_KEY to a valid token"
 CONNECT_HINT = "check RELAY_HOST / the profile's host and your network"
@@ -17,7 +17,7 @@ TIMEOUT_HINT = "if the server is only slow, give it longer with --timeout SECOND
 def detail(body: bytes) -> tuple[str | None, str | None]:
     """The ``error`` and ``message`` of an API error body (``{"error": ..., "message": ...}``), when it has them."""
     try:
-        data: Any = json.loads(body) if body.strip() else None
+        data: JSONValue = json.loads(body) if body.strip() else None
     except (ValueError, RecursionError):
         return None, None
     if not isinstance(data, dict):

@@ -4,15 +4,21 @@ Each ``RelayClient`` method names the shape it needs (``WORKFLOWS``, ``DEVICES``
 says, in words that quote nothing the server sent (no value, no key it chose), where the answer differs:
 ``results[1] is a string, not an object``. Keys a shape does not name are allowed (the API may add fields).
 Every answer passes ``Shape.ok``, which builds no strings; only a failed one is asked why (``problem``).
+
+A shape is also the type its answer has once checked (``Shape[T]``: ``ok`` is a type guard): ``STRING`` is a
+``str``, ``OBJECTS`` a list of objects, ``RESULTS`` a ``Results`` (whose ``results`` is a list of objects).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, NotRequired, TypedDict, TypeGuard, TypeVar
 
 from ..core.kinds import json_kind as kind
+from ..jsontypes import JSONObject, JSONValue
+
+T = TypeVar("T", covariant=True)
 
 #: the Python type each JSON kind decodes to (``json.loads`` makes exactly these)
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -21,17 +27,18 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }  # fmt: skip
 
 
-class Shape:
-    """``ok(value)`` is the fast check every answer passes; ``problem(value, at)`` says what is wrong, and is
-    only asked once ``ok`` said no."""
+class Shape(Generic[T]):
+    """``ok(value)`` is the fast check every answer passes (and the proof that ``value`` is a ``T``);
+    ``problem(value, at)`` says what is wrong, and is only asked once ``ok`` said no. ``Shape`` itself is any
+    JSON value."""
 
     #: how the shape reads in an error message, e.g. ``{"devices": [string, ...]}``
     text: str = "JSON"
 
-    def ok(self, value: Any) -> bool:
+    def ok(self, value: object) -> TypeGuard[T]:
         return True
 
-    def problem(self, value: Any, at: str) -> str | None:
+    def problem(self, value: object, at: str) -> str | None:
         """None when ``value`` (found at ``at``, a path such as ``results[2]``) has this shape, else why not."""
         return None
 
@@ -41,7 +48,7 @@ def _it(at: str) -> str:
 
 
 @dataclass
-class Scalar(Shape):
+class Scalar(Shape[T]):
     """One of the named JSON kinds ("a string", "a number", "null", ...); ``nonempty`` refuses ""."""
 
     kinds: tuple[str, ...]
@@ -51,10 +58,10 @@ class Scalar(Shape):
     def __post_init__(self) -> None:
         self._types = frozenset(t for k in self.kinds for t in _TYPES[k])
 
-    def ok(self, value: Any) -> bool:
+    def ok(self, value: object) -> TypeGuard[T]:
         return type(value) in self._types and not (self.nonempty and value == "")
 
-    def problem(self, value: Any, at: str) -> str | None:
+    def problem(self, value: object, at: str) -> str | None:
         if type(value) not in self._types:
             return f"{_it(at)} is {kind(value)}, not {' or '.join(self.kinds)}"
         if self.nonempty and value == "":
@@ -63,11 +70,11 @@ class Scalar(Shape):
 
 
 @dataclass
-class Obj(Shape):
+class Obj(Shape[T]):
     """An object with at least the ``required`` keys, each of its shape; ``optional`` keys are checked when present."""
 
-    required: dict[str, Shape] = field(default_factory=dict)
-    optional: dict[str, Shape] = field(default_factory=dict)
+    required: dict[str, Shape[object]] = field(default_factory=dict)
+    optional: dict[str, Shape[object]] = field(default_factory=dict)
     text: str = ""
 
     def __post_init__(self) -> None:
@@ -77,7 +84,7 @@ class Obj(Shape):
         self._required = tuple(self.required.items())
         self._optional = tuple(self.optional.items())
 
-    def ok(self, value: Any) -> bool:
+    def ok(self, value: object) -> TypeGuard[T]:
         if type(value) is not dict:
             return False
         for key, shape in self._required:
@@ -88,7 +95,7 @@ class Obj(Shape):
                 return False
         return True
 
-    def problem(self, value: Any, at: str) -> str | None:
+    def problem(self, value: object, at: str) -> str | None:
         if not isinstance(value, dict):
             return f"{_it(at)} is {kind(value)}, not an object"
         for key, shape in (*self._required, *self._optional):
@@ -104,8 +111,8 @@ class Obj(Shape):
 
 
 @dataclass
-class ListOf(Shape):
-    item: Shape
+class ListOf(Shape[list[T]]):
+    item: Shape[T]
     nonempty: bool = False
     text: str = ""
 
@@ -117,7 +124,7 @@ class ListOf(Shape):
         item = self.item
         self._types = item._types if isinstance(item, Scalar) and not item.nonempty else None
 
-    def ok(self, value: Any) -> bool:
+    def ok(self, value: object) -> TypeGuard[list[T]]:
         if type(value) is not list or (self.nonempty and not value):
             return False
         types = self._types
@@ -128,7 +135,7 @@ class ListOf(Shape):
             return True
         return all(map(self.item.ok, value))
 
-    def problem(self, value: Any, at: str) -> str | None:
+    def problem(self, value: object, at: str) -> str | None:
         if not isinstance(value, list):
             return f"{_it(at)} is {kind(value)}, not a list"
         if self.nonempty and not value:
@@ -140,20 +147,20 @@ class ListOf(Shape):
 
 
 @dataclass
-class Nullable(Shape):
+class Nullable(Shape[T | None]):
     """``inner``, or null (a field the API may send as null when it has nothing to say)."""
 
-    inner: Shape
+    inner: Shape[T]
     text: str = ""
 
     def __post_init__(self) -> None:
         if not self.text:
             self.text = f"{self.inner.text} or null"
 
-    def ok(self, value: Any) -> bool:
+    def ok(self, value: object) -> TypeGuard[T | None]:
         return value is None or self.inner.ok(value)
 
-    def problem(self, value: Any, at: str) -> str | None:
+    def problem(self, value: object, at: str) -> str | None:
         return None if value is None else self.inner.problem(value, at)
 
 
@@ -161,9 +168,7 @@ class Mismatch(Exception):
     """An answer of the right shape whose content cannot be used; the message says where, quoting nothing."""
 
 
-def parse_configs(
-    workflows: list[dict[str, Any]], at: str, *, holding: tuple[str, ...] | None = None
-) -> list[dict[str, Any]]:
+def parse_configs(workflows: list[JSONObject], at: str, *, holding: tuple[str, ...] | None = None) -> list[JSONObject]:
     """The workflows with a ``config`` given as a JSON string parsed (the Relay API may send a
     workflow's config as a JSON string), each parsed once and put in its place (the workflows are the caller's own, freshly decoded
     answer). A string that is not a JSON object is a ``Mismatch``: a workflow sent back with its config lost
@@ -187,7 +192,7 @@ def parse_configs(
     return workflows
 
 
-def editable(workflows: list[dict[str, Any]], ref: str, at: str) -> list[dict[str, Any]]:
+def editable(workflows: list[JSONObject], ref: str, at: str) -> list[JSONObject]:
     """The workflows (configs parsed), once each one ``ref`` may name (by its exact id or its exact name) has been
     found ``EDITABLE``: one that is not is a ``Mismatch``, and nothing is sent back."""
     for i, workflow in enumerate(workflows):
@@ -199,15 +204,18 @@ def editable(workflows: list[dict[str, Any]], ref: str, at: str) -> list[dict[st
 _decoder = json.JSONDecoder()
 
 
-def _loads(text: str) -> Any:
+def _loads(text: str) -> JSONValue:
     """``json.loads(text)``, the same value or error, with less work per call (a listing has thousands of
     configs): a text that is one JSON value from its first character to its last is decoded at once; anything
     else (white space around it, a byte order mark, extra data, an error) is left to ``json.loads``."""
+    whole: JSONValue
     try:
         value, end = _decoder.raw_decode(text)
     except ValueError:
-        return json.loads(text)
-    return value if end == len(text) else json.loads(text)
+        whole = json.loads(text)
+        return whole
+    whole = value if end == len(text) else json.loads(text)
+    return whole
 
 
 #: keys of a listing answer that say there is more to fetch when their value is "something" (true, a non-empty
@@ -225,7 +233,7 @@ PAGING_OBJECTS = ("links", "_links", "paging", "pagination", "meta")
 COUNT_KEYS = ("total", "total_count", "totalCount", "count")
 
 
-def _more(value: Any) -> bool:
+def _more(value: object) -> bool:
     if value is None or value is False:
         return False
     if isinstance(value, (str, list, dict)):
@@ -235,7 +243,7 @@ def _more(value: Any) -> bool:
     return True
 
 
-def paging_markers(answer: Any, items: int) -> list[str]:
+def paging_markers(answer: object, items: int) -> list[str]:
     """The paging markers of a listing answer holding ``items`` items, in words that quote none of its values:
     ``has_more``, ``links.next``, ``total (5000 > 1000 items)``. Empty when nothing says there is more."""
     if not isinstance(answer, dict):
@@ -252,48 +260,78 @@ def paging_markers(answer: Any, items: int) -> list[str]:
     return found
 
 
-def problem(shape: Shape, value: Any) -> str | None:
+def problem(shape: Shape[object], value: object) -> str | None:
     return None if shape.ok(value) else shape.problem(value, "")
 
 
-STRING = Scalar(("a string",))
-ID = Scalar(("a string",), nonempty=True)
-OBJECT = Obj()
+class Results(TypedDict):
+    """A listing: ``{"results": [...]}``."""
+
+    results: list[JSONObject]
+
+
+class DeviceIds(TypedDict):
+    """``GET /ibot/subscriber/{S}/device_ids``; a sandbox's answer names them too (``names``, not checked)."""
+
+    devices: list[str]
+    names: NotRequired[JSONValue]
+
+
+class NamedDevices(TypedDict):
+    """``GET /_sandbox/devices``."""
+
+    devices: list[NamedDevice]
+
+
+class NamedDevice(TypedDict):
+    device_id: str
+    name: str
+
+
+STRING: Scalar[str] = Scalar(("a string",))
+ID: Scalar[str] = Scalar(("a string",), nonempty=True)
+OBJECT: Obj[JSONObject] = Obj()
 OBJECTS = ListOf(OBJECT)
 #: where a workflow is installed: a list of device ids, or a rule (all devices, a group). Read by `list`, `export`
 #: and `check`, and sent back by `install`/`uninstall`: a string taken for a list would be read, and written
 #: back, one character per device
-INSTALL = {"install": Nullable(ListOf(STRING)), "install_rule": Scalar(("a string", "null"))}
+INSTALL: dict[str, Shape[object]] = {"install": Nullable(ListOf(STRING)), "install_rule": Scalar(("a string", "null"))}
 #: a stored workflow: what `install`, `args set` and `apply` send back must carry its id, and its config (an
 #: object, or a string holding one: see ``parse_configs``)
-WORKFLOW = Obj({"workflow_id": ID}, optional={"config": Scalar(("an object", "a string")), **INSTALL}, text="workflow")
+WORKFLOW: Obj[JSONObject] = Obj(
+    {"workflow_id": ID}, optional={"config": Scalar(("an object", "a string")), **INSTALL}, text="workflow"
+)
 #: a stored workflow that a command changes and sends back whole (`install`, `uninstall`, `args set`/`unset`):
 #: the server replaces the workflow with what it is sent, so a config that came without its trigger, its start
 #: or its URI would be written back without them, and args that are not an object would be lost. Checked once
 #: its config is parsed (``parse_configs``).
-EDITABLE = Obj(
+EDITABLE: Obj[JSONObject] = Obj(
     {"workflow_id": ID, "config": Obj({"trigger": Obj({"start": Obj({"workflow": Obj(
         {"uri": ID}, optional={"args": OBJECT})})})})},
     optional=INSTALL,
     text="workflow",
 )  # fmt: skip
 #: GET /ibot/workflow
-WORKFLOWS = Obj({"results": ListOf(WORKFLOW)})
+WORKFLOWS: Obj[Results] = Obj({"results": ListOf(WORKFLOW)})
 #: POST /ibot/workflow: the saved workflow(s)
 SAVED = ListOf(WORKFLOW, nonempty=True)
 #: GET /ibot/workflow_instances: each instance's id is what `instance stop` sends back in its DELETE
-INSTANCES = ListOf(Obj({"instance_id": ID}, optional={"workflow_id": Scalar(("a string", "null"))}, text="instance"))
+INSTANCES = ListOf(
+    Obj[JSONObject]({"instance_id": ID}, optional={"workflow_id": Scalar(("a string", "null"))}, text="instance")
+)
 #: GET /ibot/relay_nfc_tag/{id}: the tag `tag update` and `tag delete` look up before they write
-TAG = Obj({"tag_id": ID}, text="tag")
+TAG: Obj[JSONObject] = Obj({"tag_id": ID}, text="tag")
 #: POST /ibot/custom_audio: the new record, and where to PUT the file. Either may be missing or unusable (the
 #: command then removes the record, or says it cannot: ``upload_presigned`` checks the URL); an id that is there
 #: is what the command names and deletes by
-AUDIO_CREATED = Obj(optional={"result": Obj(optional={"id": Scalar(("a string", "a number"), nonempty=True)})})
+AUDIO_CREATED: Obj[JSONObject] = Obj(
+    optional={"result": Obj(optional={"id": Scalar(("a string", "a number"), nonempty=True)})}
+)
 #: the other listings ({"results": [...]}: geofences, venues, positions, NFC tags, user profiles)
-RESULTS = Obj({"results": OBJECTS})
+RESULTS: Obj[Results] = Obj({"results": OBJECTS})
 #: a page of analytics or audit events
-PAGE = Obj({"data": OBJECTS}, optional={"cursor": Scalar(("a string", "a number", "null"))})
+PAGE: Obj[JSONObject] = Obj({"data": OBJECTS}, optional={"cursor": Scalar(("a string", "a number", "null"))})
 #: GET /ibot/subscriber/{S}/device_ids
-DEVICES = Obj({"devices": ListOf(STRING)})
+DEVICES: Obj[DeviceIds] = Obj({"devices": ListOf(STRING)})
 #: GET /_sandbox/devices (a sandbox's own: the devices' names)
-NAMED_DEVICES = Obj({"devices": ListOf(Obj({"device_id": ID, "name": STRING}, text="device"))})
+NAMED_DEVICES: Obj[NamedDevices] = Obj({"devices": ListOf(Obj({"device_id": ID, "name": STRING}, text="device"))})

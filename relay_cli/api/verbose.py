@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import parse_qsl
 
 from ..core import redact
 
+if TYPE_CHECKING:
+    import httpx
+
 
 class HttpLog:
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
         self._started: dict[int, float] = {}
         self._private: set[str] = set()
@@ -38,7 +41,7 @@ class HttpLog:
             return redact.MASK
         return redact.header(name, value)
 
-    def request(self, request: Any) -> None:
+    def request(self, request: httpx.Request) -> None:
         self._started[id(request)] = time.monotonic()
         headers = ", ".join(
             f"{name}: {self._header(name, value)}"
@@ -50,7 +53,7 @@ class HttpLog:
         if body:
             self._write(f"> body: {body}")
 
-    def response(self, response: Any) -> None:
+    def response(self, response: httpx.Response) -> None:
         started = self._started.pop(id(response.request), None)
         took = f" ({(time.monotonic() - started) * 1000:.0f} ms)" if started is not None else ""
         self._write(
@@ -59,7 +62,7 @@ class HttpLog:
         )
 
     @staticmethod
-    def _body(request: Any) -> str:
+    def _body(request: httpx.Request) -> str:
         try:
             content = request.content
         except Exception:  # noqa: BLE001 - a streaming body (RequestNotRead): not logged

@@ -104,8 +104,8 @@ EMPTY_PAGES_MAX = 20
 
 
 def collect(
-    fetch: Callable[[JSONObject], JSONValue],
-    query: Mapping[str, JSONValue],
+    fetch: Callable[[dict[str, str | int]], JSONValue],
+    query: Mapping[str, str | int],
     *,
     limit: int | None,
     cursor: str | None = None,

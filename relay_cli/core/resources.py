@@ -176,6 +176,6 @@ def check_audio_name(name: str) -> str:
     return name
 
 
-def audio_body(subscriber_id: str, name: str) -> dict[str, str]:
+def audio_body(subscriber_id: str, name: str) -> JSONObject:
     """The body of ``POST /ibot/custom_audio``."""
     return {"audio_format": "wave", "subscriber_id": subscriber_id, "short_name": check_audio_name(name)}
