@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from .handlers import ROUTES, UPLOAD_PREFIX
 from .store import SandboxStore
@@ -29,12 +29,14 @@ from .web import (
     Request,
     Response,
     Route,
+    Shared,
     dumps,
     find_route,
     status_line,
 )
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 def authorize(req: Request, token: str | None) -> None:
@@ -71,8 +73,8 @@ def make_app(
     poll_interval: float = POLL_INTERVAL,
     heartbeat_interval: float = HEARTBEAT_INTERVAL,
     background: bool | None = None,
-    shared: dict[str, Any] | None = None,
-) -> WSGIApp:
+    shared: Shared | None = None,
+) -> WSGIApplication:
     """The WSGI application over ``store``.
 
     ``token``: when not None, every request needs ``Authorization: <scheme> <token>`` (any scheme word).
@@ -81,7 +83,7 @@ def make_app(
     ``heartbeat_interval`` idle seconds, to notice a client that went away) until the client disconnects or
     ``stop`` is set.
     ``background`` (default: ``follow_logs``): the workflow conversations the sandbox plays outlive the request
-    that started them. ``shared``: the dict where the app keeps what its requests share (its conversations'
+    that started them. ``shared``: where the app keeps what its requests share (its conversations'
     ``Runtime``): the caller closes that runtime when it stops serving.
     """
     options = Options(
@@ -90,10 +92,10 @@ def make_app(
         poll_interval=poll_interval,
         heartbeat_interval=heartbeat_interval,
         background=follow_logs if background is None else background,
-        shared=shared if shared is not None else {},
+        shared=shared if shared is not None else Shared(),
     )
 
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         response = answer(Request(environ, options), store, token)
         headers = [("Content-Type", JSON), *response.headers]
         if response.stream is not None:

@@ -23,15 +23,15 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from ..core import sandbox as matching, workflow as wf
 from ..core.triggers import DeviceEvent
 from ..core.triggers.schedule import NotATimer, occurrences
 from ..errors import NetworkError, UsageError
+from ..jsontypes import JSONObject, JSONValue
 from ..simulator import protocol, runner, scenario as sc
 from .store import SandboxStore
-from .web import HttpError, bad_request
+from .web import HttpError, Options, Shared, bad_request
 
 #: conversations that may run at once in one sandbox (``relay server`` or one in-process command)
 MAX_CONVERSATIONS = 32
@@ -64,7 +64,7 @@ class PlayOptions:
     max_time: float = protocol.DEFAULT_MAX_TIME
 
 
-def play_options(body: Mapping[str, Any]) -> PlayOptions:
+def play_options(body: Mapping[str, JSONValue]) -> PlayOptions:
     """``hold``, ``reject``, ``timeout``, ``max_time`` and ``set`` of a request body, checked (400
     ``invalid_options``)."""
 
@@ -88,17 +88,20 @@ def play_options(body: Mapping[str, Any]) -> PlayOptions:
     timeout = seconds("timeout", 0.01, DEFAULT_TIMEOUT)
     max_time = seconds("max_time", 0.01, protocol.DEFAULT_MAX_TIME, protocol.MAX_MAX_TIME)
     assert timeout is not None and max_time is not None
-    return PlayOptions(seconds("hold", 0, None), reject, timeout, tuple(sets), max_time)
+    texts = tuple(s for s in sets if isinstance(s, str))  # each one, as checked
+    return PlayOptions(seconds("hold", 0, None), reject, timeout, texts, max_time)
 
 
 def world_of(store: SandboxStore, sub: str) -> protocol.World:
     """The account's devices and groups, as the engine names them."""
     devices = store.devices(sub)
-    groups = {
-        str(g["name"]): tuple(devices.get(str(m), str(m)) for m in g.get("subscribers") or [])
-        for g in store.groups(sub)
-    }
+    groups = {str(g["name"]): tuple(devices.get(str(m), str(m)) for m in _members(g)) for g in store.groups(sub)}
     return protocol.World(devices=devices, groups=groups)
+
+
+def _members(group: JSONObject) -> list[JSONValue]:
+    members = group.get("subscribers")  # a list: the sandbox stores it so
+    return members if isinstance(members, list) else []
 
 
 @dataclass
@@ -108,7 +111,7 @@ class Plan:
     start: matching.Start
     device_id: str
     scenario: sc.Scenario
-    params: dict[str, Any]
+    params: JSONObject
     #: the first line of its log: what started it
     started_by: str
 
@@ -131,7 +134,7 @@ def plan(
     workflow = dict(start.workflow)
     suggested, defaults, _note = sc.defaults_from_workflow(workflow)
     scenario = runner.load_builtin(suggested or "trigger")
-    flags: dict[str, tuple[str, Any]] = {
+    flags: dict[str, tuple[str, JSONValue]] = {
         "device": ("device", device_id),
         "hold": ("hold", options.hold),
         "reject": ("reject", True if options.reject else None),
@@ -186,7 +189,7 @@ def unavailable_hint(uri: str, reason: str, hint: str | None) -> str:
     return hint or "check that the app runs and that the workflow's URI is where it listens"
 
 
-def _line(value: Any) -> bytes:
+def _line(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
 
 
@@ -194,7 +197,13 @@ class Run:
     """One conversation between the sandbox (as Relay) and one workflow app, in a thread of its own."""
 
     def __init__(
-        self, runtime: Runtime, sub: str, index: int, plan: Plan, options: PlayOptions, out: queue.Queue[Any] | None
+        self,
+        runtime: Runtime,
+        sub: str,
+        index: int,
+        plan: Plan,
+        options: PlayOptions,
+        out: queue.Queue[JSONObject] | None,
     ) -> None:
         self.runtime = runtime
         self.store = runtime.store
@@ -208,7 +217,7 @@ class Run:
         self.instance_id: str | None = None
         self.connected = threading.Event()  # the app accepted the connection, or it could not be reached
         self.finished = threading.Event()
-        self.end: dict[str, Any] = {}
+        self.end: JSONObject = {}
         self.stopping = threading.Event()  # the sandbox ends this conversation (shutdown, Ctrl-C in-process)
         self._checked = 0.0
         self.thread = threading.Thread(target=self._main, name=f"relay-sandbox-run-{index}", daemon=True)
@@ -221,7 +230,7 @@ class Run:
     def workflow_id(self) -> str:
         return self.plan.start.workflow_id
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> JSONObject:
         workflow = dict(self.plan.start.workflow)
         return {
             "run": self.index,
@@ -233,7 +242,7 @@ class Run:
             "device": {"id": self.plan.device_id, "name": self.world.device(self.plan.device_id).name},
         }
 
-    def _put(self, item: dict[str, Any]) -> None:
+    def _put(self, item: JSONObject) -> None:
         if self.out is not None:
             self.out.put(item)
 
@@ -286,12 +295,13 @@ class Run:
                 )
             except NetworkError as exc:
                 reason = exc.message.removeprefix("cannot reach the workflow app at ")
+                message = f"{self.name} is not available: cannot reach the workflow app at {reason}"
                 self.end = {
                     "outcome": "unavailable",
-                    "message": f"{self.name} is not available: cannot reach the workflow app at {reason}",
+                    "message": message,
                     "hint": unavailable_hint(plan.uri, exc.message, exc.hint),
                 }
-                self._log(self.end["message"], "error")
+                self._log(message, "error")
                 return
             iid = self.instance_id
             if outcome.stopped is not None:
@@ -312,9 +322,10 @@ class Run:
                     self.store.end_instance(self.sub, iid, message=f"instance {iid} ended: the app terminated")
             self.end.update(messages=outcome.messages, seconds=round(outcome.seconds, 3))
         except Exception as exc:  # noqa: BLE001 - a bug here must end the run (and its instance), not the server
-            self.end = {"outcome": "error", "message": f"{self.name}: the sandbox failed: {type(exc).__name__}: {exc}"}
+            message = f"{self.name}: the sandbox failed: {type(exc).__name__}: {exc}"
+            self.end = {"outcome": "error", "message": message}
             if self.instance_id is not None:
-                self.store.end_instance(self.sub, self.instance_id, message=self.end["message"], level="error")
+                self.store.end_instance(self.sub, self.instance_id, message=message, level="error")
         finally:
             self.end.setdefault("outcome", "error")
             self.end["instance_id"] = self.instance_id
@@ -343,7 +354,9 @@ class Runtime:
     def world(self, sub: str) -> protocol.World:
         return world_of(self.store, sub)
 
-    def begin(self, sub: str, plans: Sequence[Plan], options: PlayOptions, out: queue.Queue[Any] | None) -> list[Run]:
+    def begin(
+        self, sub: str, plans: Sequence[Plan], options: PlayOptions, out: queue.Queue[JSONObject] | None
+    ) -> list[Run]:
         """Start a run per plan, all or none: 503 when they would be more than ``limit`` at once."""
         with self._guard:
             if self.closing.is_set():
@@ -375,7 +388,9 @@ class Runtime:
             run.finished.wait(max(0.0, deadline - time.monotonic()))
 
 
-def stream(runtime: Runtime, header: dict[str, Any], runs: list[Run], out: queue.Queue[Any]) -> Iterator[bytes]:
+def stream(
+    runtime: Runtime, header: Mapping[str, object], runs: list[Run], out: queue.Queue[JSONObject]
+) -> Iterator[bytes]:
     """The answer of an event: the header line, each run's records as they come and its end, then ``done``.
     A blank line every HEARTBEAT quiet seconds. When the client goes away first, an in-process sandbox stops the
     runs (nothing would be left to run them); ``relay server`` lets them go on."""
@@ -408,7 +423,7 @@ def stream(runtime: Runtime, header: dict[str, Any], runs: list[Run], out: queue
 class Due:
     """A timer workflow due at ``when`` (``count`` occurrences since it last ran), and its devices."""
 
-    workflow: Mapping[str, Any]
+    workflow: Mapping[str, JSONValue]
     when: datetime
     count: int
     devices: list[str] = field(default_factory=list)
@@ -420,18 +435,28 @@ def _parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def _advance(
-    old: dict[str, Any] | None, *, rule: Any, born: datetime, at: datetime, found: dict[str, Any]
-) -> dict[str, Any]:
+@dataclass
+class _Look:
+    """What a look at a timer workflow's cursor found: its latest occurrence due and how many are, its next one
+    after that, or why its timer cannot be read."""
+
+    latest: datetime | None = None
+    count: int = 0
+    next: datetime | None = None
+    error: str | None = None
+
+
+def _advance(old: JSONObject | None, *, rule: JSONValue, born: datetime, at: datetime, found: _Look) -> JSONObject:
     """A timer workflow's cursor moved on to ``at``; what fell due meanwhile goes into ``found``."""
-    after = _parse_time((old or {}).get("through"))
+    through = (old or {}).get("through")  # the cursor: an ISO time the sandbox wrote
+    after = _parse_time(through if isinstance(through, str) else None)
     try:
         if after is not None and after >= at:  # already run up to a later time (a tick --at ahead)
-            found["next"] = occurrences(rule, born, after, after)[2]
+            found.next = occurrences(rule, born, after, after)[2]
             return old or {}
-        found["latest"], found["count"], found["next"] = occurrences(rule, born, after, at)
+        found.latest, found.count, found.next = occurrences(rule, born, after, at)
     except NotATimer as exc:
-        found["error"] = str(exc)
+        found.error = str(exc)
         return old or {}
     return {"through": at.isoformat()}
 
@@ -452,41 +477,41 @@ def due_timers(store: SandboxStore, sub: str, at: datetime) -> tuple[list[Due], 
         wid, born = str(workflow["workflow_id"]), _parse_time(created.get(str(workflow["workflow_id"])))
         if born is None:
             continue
-        found: dict[str, Any] = {}
-        advance = functools.partial(_advance, rule=trigger["on_timer"], born=born, at=at, found=found)
-        advance(store.resource(TIMER_CURSOR, sub, wid))  # a look first: most of the time nothing is due
-        if found.get("latest") is not None:  # then again, in one write with the move of the cursor, so that two
-            found.clear()  # looks at once (relay server's and a tick) never both run it
+        found = _Look()
+        rule = trigger["on_timer"]
+        _advance(store.resource(TIMER_CURSOR, sub, wid), rule=rule, born=born, at=at, found=found)  # a look first:
+        if found.latest is not None:  # most of the time nothing is due; then again, in one write with the move of
+            found = _Look()  # the cursor, so that two looks at once (relay server's and a tick) never both run it
+            advance = functools.partial(_advance, rule=rule, born=born, at=at, found=found)
             store.update_resource(TIMER_CURSOR, sub, wid, advance)
-        if found.get("latest") is not None:
+        if found.latest is not None:
             on = [d for d in devices if matching.installed_on(workflow, d, groups)]
-            due.append(Due(workflow, found["latest"], found["count"], on))
-        elif "error" in found:
-            upcoming.append(f"{workflow.get('name')} (cannot be read: {found['error']})")
+            due.append(Due(workflow, found.latest, found.count, on))
+        elif found.error is not None:
+            upcoming.append(f"{workflow.get('name')} (cannot be read: {found.error})")
         else:
-            nxt = found.get("next")
+            nxt = found.next
             upcoming.append(f"{workflow.get('name')} (next: {nxt.isoformat() if nxt else 'never again'})")
     return due, upcoming
 
 
-def runtime_of(options: Any, store: SandboxStore) -> Runtime:
+def runtime_of(options: Options, store: SandboxStore) -> Runtime:
     """The app's Runtime, made on first use (``options.shared``: what the app's requests share), so that a
     sandbox that plays no conversation never imports the engine."""
     return shared_runtime(options.shared, store, background=options.background)
 
 
-def shared_runtime(shared: dict[str, Any], store: SandboxStore, *, background: bool) -> Runtime:
+def shared_runtime(shared: Shared, store: SandboxStore, *, background: bool) -> Runtime:
     with _made:
-        runtime = shared.get("runtime")
-        if runtime is None:
-            runtime = shared["runtime"] = Runtime(store, background=background)
-        return runtime
+        if shared.runtime is None:
+            shared.runtime = Runtime(store, background=background)
+        return shared.runtime
 
 
 _made = threading.Lock()
 
 
-def trigger_http(runtime: Runtime, sub: str, workflow: dict[str, Any], user_id: str, args: dict[str, Any]) -> None:
+def trigger_http(runtime: Runtime, sub: str, workflow: JSONObject, user_id: str, args: JSONObject) -> None:
     """``POST /ibot/workflow/{id}`` (``relay workflow trigger``): start the HTTP workflow for ``user_id`` with
     ``args``. Returns once the app accepted the connection (in-process: once the conversation is over); 400 for
     a workflow that is not HTTP-triggered, 424 ``workflow_unavailable`` when the app cannot be reached (no
@@ -517,7 +542,7 @@ def trigger_http(runtime: Runtime, sub: str, workflow: dict[str, Any], user_id: 
 
 
 def start_due_timers(
-    runtime: Runtime, sub: str, at: datetime, options: PlayOptions, out: queue.Queue[Any] | None
+    runtime: Runtime, sub: str, at: datetime, options: PlayOptions, out: queue.Queue[JSONObject] | None
 ) -> tuple[list[Run], list[str]]:
     """Start the account's timer workflows due by ``at``: a run per workflow and device it is installed on.
     Returns the runs (none: nothing due) and, when none, what the timer workflows are waiting for."""

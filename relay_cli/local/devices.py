@@ -10,10 +10,10 @@ position the account does not have. Nothing is changed before the body has passe
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from ..core.triggers import PRESSES, DeviceEvent
 from ..core.triggers.events import INITIAL_BATTERY, geofence_transitions, position_transitions
+from ..jsontypes import JSONObject, JSONValue
 from .store import SandboxStore
 from .web import HttpError, bad_request
 
@@ -29,7 +29,7 @@ def invalid(message: str) -> HttpError:
     return bad_request(message, error="invalid_event")
 
 
-def _text(body: dict[str, Any], key: str, what: str, limit: int = 200) -> str:
+def _text(body: JSONObject, key: str, what: str, limit: int = 200) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value.strip():
         raise invalid(f"{key}: expected {what}, got {value!r}")
@@ -38,7 +38,7 @@ def _text(body: dict[str, Any], key: str, what: str, limit: int = 200) -> str:
     return value.strip()
 
 
-def _number(body: dict[str, Any], key: str, low: float, high: float) -> float:
+def _number(body: JSONObject, key: str, low: float, high: float) -> float:
     value = body.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise invalid(f"{key}: expected a number from {low:g} to {high:g}, got {value!r}")
@@ -59,12 +59,12 @@ def find_device(store: SandboxStore, sub: str, ref: str, what: str = "device") -
     raise HttpError(404, "device_not_found", f"no {what} {ref!r} in account {sub}; its devices: {known}")
 
 
-def _find_tag(store: SandboxStore, sub: str, ref: str) -> dict[str, Any]:
+def _find_tag(store: SandboxStore, sub: str, ref: str) -> JSONObject:
     tags = store.resources("nfc_tag", sub)
     for tag in tags:
         if tag.get("tag_id") == ref:
             return tag
-    labelled = [t for t in tags if str((t.get("content") or {}).get("label", "")).casefold() == ref.casefold()]
+    labelled = [t for t in tags if _label(t).casefold() == ref.casefold()]
     if len(labelled) == 1:
         return labelled[0]
     if len(labelled) > 1:
@@ -75,7 +75,12 @@ def _find_tag(store: SandboxStore, sub: str, ref: str) -> dict[str, Any]:
     )
 
 
-def _state(old: dict[str, Any] | None) -> dict[str, Any]:
+def _label(tag: JSONObject) -> str:
+    content = tag.get("content")  # an object: the sandbox stores only what validate_tag took
+    return str(content.get("label", "")) if isinstance(content, dict) else ""
+
+
+def _state(old: JSONObject | None) -> JSONObject:
     base = {
         "battery": INITIAL_BATTERY,
         "charging": False,
@@ -87,7 +92,7 @@ def _state(old: dict[str, Any] | None) -> dict[str, Any]:
     return {**base, **(old or {})}
 
 
-def device_event(store: SandboxStore, sub: str, body: Any) -> tuple[str, str, DeviceEvent]:
+def device_event(store: SandboxStore, sub: str, body: JSONValue) -> tuple[str, str, DeviceEvent]:
     """The request body → (device id, device name, the event), the device's state updated for a battery change,
     a move or a change of position."""
     if not isinstance(body, dict):
@@ -96,7 +101,7 @@ def device_event(store: SandboxStore, sub: str, body: Any) -> tuple[str, str, De
     if kind not in KINDS:
         raise invalid(f"event: expected one of {', '.join(KINDS)}, got {kind!r}")
     device_id, device_name = find_device(store, sub, _text(body, "device", "a device id or name"))
-    details: dict[str, Any] = {}
+    details: JSONObject = {}
     if kind == "call":
         details["caller"], details["caller_name"] = find_device(
             store, sub, _text(body, "from", "a device id or name"), "caller"
@@ -114,7 +119,8 @@ def device_event(store: SandboxStore, sub: str, body: Any) -> tuple[str, str, De
         details["text"] = _text(body, "phrase", "what the user says", MAX_PHRASE)
     elif kind == "nfc":
         tag = _find_tag(store, sub, _text(body, "tag", "a tag id or label"))
-        content = tag.get("content") if isinstance(tag.get("content"), dict) else {}
+        content = tag.get("content")
+        content = content if isinstance(content, dict) else {}
         details.update(tag_id=tag.get("tag_id"), uid=tag.get("uid") or tag.get("tag_id"), content=content)
     elif kind == "battery":
         level = _number(body, "level", 0, 100)
@@ -132,8 +138,14 @@ def device_event(store: SandboxStore, sub: str, body: Any) -> tuple[str, str, De
             DEVICE_STATE, sub, device_id, lambda old: {**_state(old), "lat": lat, "long": long}
         )
         before = _state(old)
-        where = None if before["lat"] is None or before["long"] is None else (before["lat"], before["long"])
-        details.update(lat=lat, long=long, transitions=geofence_transitions(geofences, where, (lat, long)))
+        was_lat, was_long = before["lat"], before["long"]  # numbers once the device has moved, else None
+        where = (
+            (float(was_lat), float(was_long))
+            if isinstance(was_lat, (int, float)) and isinstance(was_long, (int, float))
+            else None
+        )
+        moves = geofence_transitions(geofences, where, (lat, long))
+        details.update(lat=lat, long=long, transitions=[list(move) for move in moves])
     elif kind == "position":
         venue, position = _text(body, "venue", "a venue id"), _text(body, "position", "a position id")
         if store.resource("venue", sub, venue) is None:
@@ -150,5 +162,6 @@ def device_event(store: SandboxStore, sub: str, body: Any) -> tuple[str, str, De
         )
         before = _state(old)
         was = None if before["venue_id"] is None else (str(before["venue_id"]), str(before["position_id"]))
-        details.update(venue_id=venue, position_id=position, transitions=position_transitions(was, (venue, position)))
+        moved = position_transitions(was, (venue, position))
+        details.update(venue_id=venue, position_id=position, transitions=[list(move) for move in moved])
     return device_id, device_name, DeviceEvent(str(kind), details)

@@ -14,14 +14,19 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from ..jsontypes import JSONValue
 from .app import make_app
 from .store import SandboxStore
+from .web import Shared
+
+if TYPE_CHECKING:
+    from wsgiref.types import WSGIEnvironment
 
 
 class Refused(Exception):
@@ -34,7 +39,7 @@ class Refused(Exception):
         self.message = message or error or f"HTTP {status}"
 
 
-def _environ(method: str, path: str, query: dict[str, str], body: bytes) -> dict[str, Any]:
+def _environ(method: str, path: str, query: dict[str, str], body: bytes) -> WSGIEnvironment:
     return {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -55,7 +60,7 @@ def _environ(method: str, path: str, query: dict[str, str], body: bytes) -> dict
 
 
 @contextmanager
-def stream(db_path: Path, path: str, subscriber: str | None, body: Any) -> Iterator[Iterator[Any]]:
+def stream(db_path: Path, path: str, subscriber: str | None, body: JSONValue) -> Iterator[Iterator[JSONValue]]:
     """``POST path?subscriber_id=...`` (default: the sandbox's first account, the one ``GET /ibot/authz_context``
     names first): the JSON values of the answer's lines, as the app yields them; ``Refused`` for an error status.
     Leaving the block ends the conversations still being played and closes the database."""
@@ -63,11 +68,11 @@ def stream(db_path: Path, path: str, subscriber: str | None, body: Any) -> Itera
     if subscriber is None:
         accounts = store.accounts()
         subscriber = str(accounts[0]["subscriber_id"]) if accounts else ""
-    shared: dict[str, Any] = {}
+    shared = Shared()
     app = make_app(store, token=None, follow_logs=False, shared=shared)
     status: list[int] = []
 
-    def start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+    def start_response(line: str, headers: list[tuple[str, str]], exc_info: object = None) -> Callable[[bytes], None]:
         status.append(int(line.split(" ", 1)[0]))
         return lambda data: None
 
@@ -87,13 +92,12 @@ def stream(db_path: Path, path: str, subscriber: str | None, body: Any) -> Itera
         close = getattr(result, "close", None)
         if close is not None:
             close()  # an in-process sandbox's stream stops what it still plays (conversations.stream)
-        runtime = shared.get("runtime")
-        if runtime is not None:
-            runtime.close()
+        if shared.runtime is not None:
+            shared.runtime.close()
         store.close()
 
 
-def _values(chunks: Any) -> Iterator[Any]:
+def _values(chunks: Iterable[bytes]) -> Iterator[JSONValue]:
     pending = b""
     for chunk in chunks:
         pending += chunk

@@ -15,14 +15,14 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlencode
 
 from ..core.kinds import json_kind as kind
 from ..errors import UsageError
-from .store import SandboxStore
+from ..jsontypes import JSONObject, JSONValue
+from .store import Event, SandboxStore
 from .web import JSON, HttpError, Request, Response, Route, bad_request, not_found, read_input
 
 #: custom audio: the largest file the presigned upload takes, and how long its URL stays valid (seconds)
@@ -34,14 +34,14 @@ UPLOAD_PREFIX = "/_sandbox/upload/custom_audio/"
 # --- validation of bodies ------------------------------------------------------------------------------
 
 
-def validate_workflow(body: Any) -> dict[str, Any]:
+def validate_workflow(body: JSONValue) -> JSONObject:
     """The body of ``POST /ibot/workflow``, checked; returns a copy whose ``config`` is an object.
 
     Raises ``HttpError`` 400 ``invalid_request`` with a message naming the first problem.
     """
     if not isinstance(body, dict):
         raise bad_request(f"expected a Workflow JSON object, got {kind(body)}")
-    if "workflow_id" in body and (not isinstance(body["workflow_id"], str) or not body["workflow_id"]):
+    if "workflow_id" in body and (not isinstance(wid := body["workflow_id"], str) or not wid):
         raise bad_request("workflow_id must be a non-empty string")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -60,9 +60,9 @@ def validate_workflow(body: Any) -> dict[str, Any]:
     if not isinstance(trigger, dict):
         raise bad_request("config.trigger must be an object")
     start = trigger.get("start")
-    if not isinstance(start, dict) or not isinstance(start.get("workflow"), dict):
+    workflow = start.get("workflow") if isinstance(start, dict) else None
+    if not isinstance(workflow, dict):
         raise bad_request("config.trigger.start.workflow must be an object")
-    workflow = start["workflow"]
     if not isinstance(workflow.get("uri"), str):
         raise bad_request("config.trigger.start.workflow.uri must be a string")
     if "args" in workflow and not isinstance(workflow["args"], dict):
@@ -80,7 +80,7 @@ def validate_workflow(body: Any) -> dict[str, Any]:
     return {**body, "config": config}
 
 
-def validate_trigger(body: Any) -> tuple[list[str], dict[str, Any]]:
+def validate_trigger(body: JSONValue) -> tuple[list[str], JSONObject]:
     """The body of ``POST /ibot/workflow/{id}``: returns (target_device_ids, action_args)."""
     if not isinstance(body, dict):
         raise bad_request(f"expected a JSON object, got {kind(body)}")
@@ -90,28 +90,31 @@ def validate_trigger(body: Any) -> tuple[list[str], dict[str, Any]]:
     targets = body.get("target_device_ids", [])
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
         raise bad_request("target_device_ids must be a list of strings")
+    ids = [t for t in targets if isinstance(t, str)]  # each one, as checked
     args = body.get("action_args", {})
     if args is None:
         args = {}
     if not isinstance(args, dict):
         raise bad_request("action_args must be an object")
-    return targets, args
+    return ids, args
 
 
-def validate_geofence(body: Any) -> dict[str, Any]:
+def validate_geofence(body: JSONValue) -> JSONObject:
     """The body of ``POST /ibot/geofence``: ``{label, radius}`` with ``address`` or ``lat`` and ``long``."""
     if not isinstance(body, dict):
         raise bad_request(f"expected a JSON object, got {kind(body)}")
-    if not isinstance(body.get("label"), str) or not body["label"].strip():
+    label = body.get("label")
+    if not isinstance(label, str) or not label.strip():
         raise bad_request("label must be a non-empty string")
     radius = body.get("radius")
     if isinstance(radius, bool) or not isinstance(radius, (int, float)) or radius <= 0:
         raise bad_request("radius must be a positive number")
-    out: dict[str, Any] = {"label": body["label"], "radius": radius}
+    out: JSONObject = {"label": label, "radius": radius}
     if "address" in body:
-        if not isinstance(body["address"], str) or not body["address"].strip():
+        address = body["address"]
+        if not isinstance(address, str) or not address.strip():
             raise bad_request("address must be a non-empty string")
-        out["address"] = body["address"]
+        out["address"] = address
         return out
     for key, limit in (("lat", 90), ("long", 180)):
         value = body.get(key)
@@ -121,11 +124,11 @@ def validate_geofence(body: Any) -> dict[str, Any]:
     return out
 
 
-def validate_tag(body: Any) -> dict[str, str]:
+def validate_tag(body: JSONValue) -> JSONObject:
     """The body of ``POST /ibot/relay_nfc_tag`` and ``PUT /ibot/relay_nfc_tag/{id}``: ``{"content": {...}}``."""
-    if not isinstance(body, dict) or not isinstance(body.get("content"), dict):
+    content = body.get("content") if isinstance(body, dict) else None
+    if not isinstance(content, dict):
         raise bad_request("expected a JSON object with a content object")
-    content = body["content"]
     if not all(isinstance(v, str) for v in content.values()):
         raise bad_request("content values must be strings")
     for key in ("type", "category", "label"):
@@ -134,7 +137,7 @@ def validate_tag(body: Any) -> dict[str, str]:
     return dict(content)
 
 
-def validate_audio(body: Any, sub: str) -> str:
+def validate_audio(body: JSONValue, sub: str) -> str:
     """The body of ``POST /ibot/custom_audio``: ``{"audio_format": "wave", "subscriber_id", "short_name"}``;
     returns the short name."""
     if not isinstance(body, dict):
@@ -178,7 +181,7 @@ def _cursor_offset(value: str | None) -> int:
     raise bad_request(f"cursor {value!r} is not one this server sent")
 
 
-def _page(req: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
+def _page(req: Request, items: Sequence[object]) -> dict[str, object]:
     """``{"data": [...], "cursor": ...}``: the page of ``items`` the request's ``limit`` and ``cursor`` select."""
     limit = _page_limit(req.param("limit"))
     start = _cursor_offset(req.param("cursor"))
@@ -203,7 +206,7 @@ def _time_bound(value: str | None, name: str) -> str | None:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _log_line(event: dict[str, Any]) -> bytes:
+def _log_line(event: Event) -> bytes:
     record = {
         "level": event["level"],
         "timestamp": event["timestamp"],
@@ -234,11 +237,11 @@ def known_subscriber(sub: str, store: SandboxStore) -> str:
     return sub
 
 
-def check_install(sub: str, workflow: dict[str, Any], store: SandboxStore) -> None:
+def check_install(sub: str, workflow: JSONObject, store: SandboxStore) -> None:
     """400 ``invalid_install_user_id`` naming every id in ``install`` that is not a device of the account."""
-    install = workflow.get("install") or []
+    install = workflow.get("install")  # a list of strings, or none: validate_workflow
     devices = store.devices(sub)
-    unknown = [d for d in install if d not in devices]
+    unknown = [str(d) for d in (install if isinstance(install, list) else ()) if d not in devices]
     if unknown:
         raise HttpError(
             400,
@@ -262,9 +265,9 @@ def save_workflow(req: Request, store: SandboxStore) -> Response:
     sub = subscriber(req, store)
     workflow = validate_workflow(req.json())
     check_install(sub, workflow, store)
-    workflow_id = workflow.get("workflow_id")
-    saved: dict[str, Any] | None
-    if workflow_id is None:
+    workflow_id = workflow.get("workflow_id")  # a string when there is one: validate_workflow
+    saved: JSONObject | None
+    if not isinstance(workflow_id, str):
         saved = store.create_workflow(sub, workflow)
     else:
         saved = store.replace_workflow(sub, workflow_id, workflow)
@@ -302,8 +305,19 @@ def trigger_workflow(req: Request, store: SandboxStore) -> Response:
 def list_instances(req: Request, store: SandboxStore) -> Response:
     """``GET /ibot/workflow_instances``: the running instances, a bare list."""
     sub = subscriber(req, store)
-    keys = ("instance_id", "subscriber_id", "triggering_user_id", "workflow_id", "workflow_uri")
-    return Response(200, [{k: row[k] for k in keys} for row in store.list_instances(sub)])
+    return Response(
+        200,
+        [
+            {
+                "instance_id": row["instance_id"],
+                "subscriber_id": row["subscriber_id"],
+                "triggering_user_id": row["triggering_user_id"],
+                "workflow_id": row["workflow_id"],
+                "workflow_uri": row["workflow_uri"],
+            }
+            for row in store.list_instances(sub)
+        ],
+    )
 
 
 def stop_instance(req: Request, store: SandboxStore) -> Response:
@@ -359,9 +373,10 @@ def analytics(req: Request, store: SandboxStore) -> Response:
     ``terminate`` once it ended, newest first, paged."""
     sub = subscriber(req, store)
     filters = {k: req.param(k) for k in ("workflow_id", "workflow_instance_id", "user_id", "category", "source_type")}
-    data = []
+    oldest, latest = _time_bound(req.param("oldest"), "oldest"), _time_bound(req.param("latest"), "latest")
+    found: list[tuple[str, str, dict[str, str | None]]] = []  # (timestamp, id, event)
     for inst in store.list_instances(sub, running_only=False):
-        commands: list[tuple[str, str, dict[str, Any]]] = [
+        commands: list[tuple[str, str, JSONObject]] = [
             ("start", inst["started_at"], {"command": "start", "workflow_uri": inst["workflow_uri"]})
         ]
         if inst["ended_at"]:
@@ -378,8 +393,9 @@ def analytics(req: Request, store: SandboxStore) -> Response:
                 )
             )
         for command, timestamp, content in commands:
+            event_id = f"{inst['instance_id']}:{command}"
             event = {
-                "id": f"{inst['instance_id']}:{command}",
+                "id": event_id,
                 "sub_id": sub,
                 "subscriber_id": sub,
                 "workflow_id": inst["workflow_id"],
@@ -391,14 +407,12 @@ def analytics(req: Request, store: SandboxStore) -> Response:
                 "content_type": JSON,
                 "content": json.dumps(content),
             }
-            if all(v is None or event.get(k) == v for k, v in filters.items()):
-                data.append(event)
-    oldest, latest = _time_bound(req.param("oldest"), "oldest"), _time_bound(req.param("latest"), "latest")
-    data = [
-        e for e in data if (oldest is None or e["timestamp"] >= oldest) and (latest is None or e["timestamp"] <= latest)
-    ]
-    data.sort(key=lambda e: (e["timestamp"], e["id"]), reverse=True)  # newest first
-    return Response(200, _page(req, data))
+            if not all(v is None or event.get(k) == v for k, v in filters.items()):
+                continue
+            if (oldest is None or timestamp >= oldest) and (latest is None or timestamp <= latest):
+                found.append((timestamp, event_id, event))
+    found.sort(key=lambda f: (f[0], f[1]), reverse=True)  # newest first
+    return Response(200, _page(req, [event for _, _, event in found]))
 
 
 # --- the account ----------------------------------------------------------------------------------------------
@@ -443,10 +457,11 @@ def create_geofence(req: Request, store: SandboxStore) -> Response:
     """``POST /ibot/geofence``: the new geofence; ``lat``/``long`` as strings (``""`` with an address)."""
     sub = subscriber(req, store)
     body = validate_geofence(req.json())
-    geofence = {"geofence_id": "gf_" + secrets.token_hex(8), "address": "", "lat": "", "long": "", **body}
+    geofence_id = "gf_" + secrets.token_hex(8)
+    geofence: JSONObject = {"geofence_id": geofence_id, "address": "", "lat": "", "long": "", **body}
     for key in ("lat", "long"):
         geofence[key] = str(geofence[key])
-    return Response(200, store.put_resource("geofence", sub, geofence["geofence_id"], geofence))
+    return Response(200, store.put_resource("geofence", sub, geofence_id, geofence))
 
 
 def delete_geofence(req: Request, store: SandboxStore) -> Response:
@@ -477,7 +492,7 @@ def create_tag(req: Request, store: SandboxStore) -> Response:
     sub = subscriber(req, store)
     content = validate_tag(req.json())
     tag_id = "tag_" + secrets.token_hex(8)
-    tag = {"tag_id": tag_id, "subscriber_id": sub, "uid": "", "counter": 0, "content": content}
+    tag: JSONObject = {"tag_id": tag_id, "subscriber_id": sub, "uid": "", "counter": 0, "content": content}
     return Response(200, store.put_resource("nfc_tag", sub, tag_id, tag))
 
 
@@ -518,18 +533,26 @@ def audit(req: Request, store: SandboxStore) -> Response:
     oldest, latest = _time_bound(req.param("oldest"), "oldest"), _time_bound(req.param("latest"), "latest")
     wanted = {k: req.param(k) for k in ("event_type", "action")}
     user = req.param("user_id")
-    data = []
-    for event in store.resources("audit", sub):
+    found: list[tuple[str, str, JSONObject]] = []  # (time, id, event)
+    for event in store.resources("audit", sub):  # as seed.py wrote them: times and ids are strings
         if any(v is not None and event.get(k) != v for k, v in wanted.items()):
             continue
-        if user is not None and json.loads(event.get("data") or "{}").get("id") != user:
+        if user is not None and _data_id(event) != user:
             continue
-        stamp = event["timestamp_action"]
+        stamp = str(event["timestamp_action"])
         if (oldest is not None and stamp < oldest) or (latest is not None and stamp > latest):
             continue
-        data.append({k: event[k] for k in ("audit_id", "action", "data", "timestamp_action")})
-    data.sort(key=lambda e: (e["timestamp_action"], e["audit_id"]), reverse=True)
-    return Response(200, _page(req, data))
+        item = {k: event[k] for k in ("audit_id", "action", "data", "timestamp_action")}
+        found.append((stamp, str(event["audit_id"]), item))
+    found.sort(key=lambda f: (f[0], f[1]), reverse=True)
+    return Response(200, _page(req, [item for _, _, item in found]))
+
+
+def _data_id(event: JSONObject) -> JSONValue:
+    """The ``id`` in an audit event's ``data``, a JSON object in a string."""
+    text = event.get("data")
+    data: JSONValue = json.loads(text) if isinstance(text, str) and text else {}
+    return data.get("id") if isinstance(data, dict) else None
 
 
 # --- custom audio --------------------------------------------------------------------------------------------
@@ -554,15 +577,16 @@ def create_audio(req: Request, store: SandboxStore) -> Response:
     for existing in store.resources("custom_audio", sub):
         if existing.get("short_name") == name:
             raise HttpError(409, "conflict", f"an audio file named {name!r} exists already (id {existing['id']})")
-    audio = {"id": "au_" + secrets.token_hex(8), "subscriber_id": sub, "audio_format": "wave", "short_name": name}
-    store.put_resource("custom_audio", sub, audio["id"], audio)
+    audio_id = "au_" + secrets.token_hex(8)
+    audio: JSONObject = {"id": audio_id, "subscriber_id": sub, "audio_format": "wave", "short_name": name}
+    store.put_resource("custom_audio", sub, audio_id, audio)
     expires = str(int(time.time()) + UPLOAD_TTL)
     query = urlencode(
-        {"subscriber_id": sub, "expires": expires, "signature": upload_signature(req, sub, audio["id"], expires)}
+        {"subscriber_id": sub, "expires": expires, "signature": upload_signature(req, sub, audio_id, expires)}
     )
     scheme = req.environ.get("wsgi.url_scheme", "http")
     host = req.header("Host") or f"{req.environ.get('SERVER_NAME')}:{req.environ.get('SERVER_PORT')}"
-    return Response(200, {"result": audio, "s3_upload_url": f"{scheme}://{host}{UPLOAD_PREFIX}{audio['id']}?{query}"})
+    return Response(200, {"result": audio, "s3_upload_url": f"{scheme}://{host}{UPLOAD_PREFIX}{audio_id}?{query}"})
 
 
 def upload_audio(req: Request, store: SandboxStore) -> Response:
@@ -596,7 +620,7 @@ def upload_audio(req: Request, store: SandboxStore) -> Response:
         received += len(chunk)
     if received != length:
         raise bad_request(f"the body has {received} bytes, Content-Length says {length}")
-    upload = {"size": received, "sha256": digest.hexdigest(), "content_type": req.header("Content-Type")}
+    upload: JSONObject = {"size": received, "sha256": digest.hexdigest(), "content_type": req.header("Content-Type")}
     store.put_resource("custom_audio_file", sub, audio_id, upload)
     return Response(200, empty=True)
 
@@ -619,7 +643,7 @@ def sandbox_info(req: Request, store: SandboxStore) -> Response:
     from .. import __version__
     from .conversations import MAX_CONVERSATIONS
 
-    runtime = req.options.shared.get("runtime")
+    runtime = req.options.shared.runtime
     return Response(
         200,
         {
@@ -671,7 +695,7 @@ def sandbox_event(req: Request, store: SandboxStore) -> Response:
         plans = [cv.plan(start, device_id, event, options, world, started_by) for start in found]
     except UsageError as exc:
         raise bad_request(exc.message, error="invalid_options") from None
-    out: queue.Queue[Any] = queue.Queue()
+    out: queue.Queue[JSONObject] = queue.Queue()
     runtime = cv.runtime_of(req.options, store)
     runs = runtime.begin(sub, plans, options, out)
     header = {
@@ -706,7 +730,7 @@ def sandbox_tick(req: Request, store: SandboxStore) -> Response:
         raise bad_request(f"at: expected an ISO 8601 time with its zone, got {at_text!r}", error="invalid_event")
     at = at.astimezone(UTC)
     cv.check_sets("timer", options, cv.world_of(store, sub))
-    out: queue.Queue[Any] = queue.Queue()
+    out: queue.Queue[JSONObject] = queue.Queue()
     runtime = cv.runtime_of(req.options, store)
     runs, upcoming = cv.start_due_timers(runtime, sub, at, options, out)
     if not runs:

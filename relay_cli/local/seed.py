@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
+
+from ..jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    import sqlite3
 
 DEMO_SUBSCRIBER = "demo-account"
 DEMO_ACCOUNT_NAME = "Demo account"
@@ -17,24 +22,32 @@ DEMO_DEVICES: dict[str, str] = {
     "990007560033333": "Eve",
 }
 
-DEMO_GROUP: dict[str, Any] = {
+
+class Group(TypedDict):
+    group_id: str
+    name: str
+    #: device ids
+    members: list[str]
+
+
+DEMO_GROUP: Group = {
     "group_id": "urn:relay-resource:id:tag:front-desk",
     "name": "Front desk",
     "members": ["990007560045678", "990007560023456"],
 }
 
-DEMO_VENUE: dict[str, Any] = {"venue_id": "venue-hq", "venue_name": "Headquarters"}
-DEMO_POSITIONS: list[dict[str, Any]] = [
+DEMO_VENUE: JSONObject = {"venue_id": "venue-hq", "venue_name": "Headquarters"}
+DEMO_POSITIONS: list[JSONObject] = [
     {"position_id": "pos-lobby", "venue_id": "venue-hq", "tags": ["lobby", "entrance"]},
     {"position_id": "pos-kitchen", "venue_id": "venue-hq", "tags": ["kitchen"]},
 ]
-DEMO_USERS: list[dict[str, Any]] = [
+DEMO_USERS: list[JSONObject] = [
     {"user_profile_id": "up-alice", "username": "alice"},
     {"user_profile_id": "up-bob", "username": "bob"},
 ]
 
 #: audit events: which user profile was assigned to which device (``GET /ibot/audit``)
-DEMO_ASSIGNMENTS: list[dict[str, Any]] = [
+DEMO_ASSIGNMENTS: list[JSONObject] = [
     {
         "audit_id": "audit-0001",
         "event_type": "ibot_user_profile",
@@ -52,7 +65,7 @@ DEMO_ASSIGNMENTS: list[dict[str, Any]] = [
 ]
 
 
-def seed(conn: Any) -> None:
+def seed(conn: sqlite3.Connection) -> None:
     """Insert the demo account into a freshly created schema. ``conn`` is inside the store's write transaction."""
     conn.execute(
         "INSERT OR IGNORE INTO accounts (subscriber_id, name, capabilities) VALUES (?, ?, ?)",

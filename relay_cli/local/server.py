@@ -39,14 +39,18 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from .app import make_app
 from .store import SandboxStore
+from .web import Shared
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     import httpx
+    from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12 on
 
 #: pending connections the kernel queues before accept (Linux caps it at net.core.somaxconn, 4096 by default)
 LISTEN_BACKLOG = 1024
@@ -91,7 +95,7 @@ class _Reader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
+    def readinto(self, buffer: Buffer) -> int:
         left = self.handler.read_deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("the request time limit has passed")
@@ -112,7 +116,7 @@ class _Writer(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: Any) -> int:
+    def write(self, data: Buffer) -> int:
         handler, now = self.handler, time.monotonic()
         if handler.streaming:
             left = handler.limit
@@ -137,7 +141,9 @@ class _ServerHandler(ServerHandler):
         self.request_handler.streaming = headers is not None and "Content-Length" not in headers
         super()._write(data)
 
-    def log_exception(self, exc_info: Any) -> None:
+    def log_exception(
+        self, exc_info: tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+    ) -> None:
         exc = exc_info[1]
         self.request_handler.log_message("error while answering: %s: %s", type(exc).__name__, exc)
 
@@ -202,7 +208,7 @@ class _Handler(WSGIRequestHandler):
         except OSError:  # the flush of an answer the client did not take
             pass
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         log = getattr(self.server, "log", None)
         if log is not None:
             log(f"{self.address_string()} - {format % args}")
@@ -224,16 +230,16 @@ class SandboxServer(socketserver.ThreadingMixIn, WSGIServer):
     base_url: str
     store: SandboxStore
     #: what the app's requests share: the Runtime of the workflow conversations it plays, once it played one
-    shared: dict[str, Any]
+    shared: Shared
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[WSGIRequestHandler]) -> None:
         self._open: dict[socket.socket, bool] = {}
         self._open_guard = threading.Lock()
-        super().__init__(*args, **kwargs)
+        super().__init__(address, handler)
 
     # --- holding connections: socketserver's documented hooks ----------------------------------------------
 
-    def get_request(self) -> tuple[socket.socket, Any]:
+    def get_request(self) -> tuple[socket.socket, tuple[object, ...]]:
         try:
             return self.socket.accept()
         except OSError as exc:
@@ -242,7 +248,8 @@ class SandboxServer(socketserver.ThreadingMixIn, WSGIServer):
                 time.sleep(0.01 if self._close_oldest_idle() else ACCEPT_BACKOFF)
             raise
 
-    def verify_request(self, request: Any, client_address: Any) -> bool:
+    def verify_request(self, request: _Request, client_address: tuple[object, ...]) -> bool:
+        request = _connection(request)
         with self._open_guard:
             if len(self._open) >= self.max_connections and not self._close_oldest_idle_locked():
                 turn_away = True
@@ -259,15 +266,15 @@ class SandboxServer(socketserver.ThreadingMixIn, WSGIServer):
                 self.log(f"{client_address[0]} - 503: all {self.max_connections} connections are being answered")
         return not turn_away
 
-    def answering(self, request: Any) -> None:
+    def answering(self, request: socket.socket) -> None:
         """The connection's request has arrived: it is no longer idle, and is not closed to make room."""
         with self._open_guard:
             if request in self._open:
                 self._open[request] = True
 
-    def shutdown_request(self, request: Any) -> None:
+    def shutdown_request(self, request: _Request) -> None:
         with self._open_guard:
-            self._open.pop(request, None)
+            self._open.pop(_connection(request), None)
         super().shutdown_request(request)
 
     def open_connections(self) -> tuple[int, int]:
@@ -299,7 +306,7 @@ class SandboxServer(socketserver.ThreadingMixIn, WSGIServer):
         self.server_port = int(port)
         self.setup_environ()
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
+    def handle_error(self, request: _Request, client_address: tuple[object, ...]) -> None:
         """One line, never a traceback: a connection that failed is that client's problem, not the server's."""
         exc = sys.exc_info()[1]
         if isinstance(exc, OSError):  # reset, broken pipe, timed out: the client went away
@@ -311,6 +318,15 @@ class SandboxServer(socketserver.ThreadingMixIn, WSGIServer):
             self.log(line)
         else:
             print(line, file=sys.stderr, flush=True)
+
+
+#: a request as socketserver hands it over: a stream server's is its connection (a datagram server's, the data
+#: and the socket)
+_Request = socket.socket | tuple[bytes, socket.socket]
+
+
+def _connection(request: _Request) -> socket.socket:
+    return request if isinstance(request, socket.socket) else request[1]
 
 
 class _SandboxServer6(SandboxServer):
@@ -338,7 +354,7 @@ def make_server_for(
     docstring)."""
     store = SandboxStore(Path(db_path))
     stop_event = threading.Event()
-    shared: dict[str, Any] = {}
+    shared = Shared()
     app = make_app(store, token=token, follow_logs=True, stop=stop_event, background=True, shared=shared)
     server_class = _SandboxServer6 if ":" in host else SandboxServer
     server = server_class((host, port), _Handler)
@@ -357,9 +373,8 @@ def close_server(server: SandboxServer) -> None:
     """End the open log streams (within one poll interval) and the workflow conversations (STOP, then each
     instance ends), and close the listening socket."""
     server.stop_event.set()
-    runtime = server.shared.get("runtime")
-    if runtime is not None:
-        runtime.close()
+    if server.shared.runtime is not None:
+        server.shared.runtime.close()
     server.server_close()
     server.store.close()
 
@@ -420,13 +435,12 @@ def in_process_transport(db_path: Path | str, token: str | None) -> httpx.WSGITr
     import httpx
 
     store = SandboxStore(Path(db_path))
-    shared: dict[str, Any] = {}
+    shared = Shared()
 
     class SandboxTransport(httpx.WSGITransport):
         def close(self) -> None:
-            runtime = shared.get("runtime")
-            if runtime is not None:
-                runtime.close()
+            if shared.runtime is not None:
+                shared.runtime.close()
             store.close()
 
     return SandboxTransport(app=make_app(store, token=token, follow_logs=False, shared=shared))

@@ -33,14 +33,41 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
+from ..core import workflow as wf
 from ..errors import ExitStatus, RelayError
+from ..jsontypes import JSONObject
 from . import seed as _seed
+
+
+class Instance(TypedDict):
+    """A row of ``instances``: a run of a workflow (``ended_at`` None while it runs)."""
+
+    instance_id: str
+    subscriber_id: str
+    triggering_user_id: str | None
+    workflow_id: str
+    workflow_uri: str | None
+    started_at: str
+    ended_at: str | None
+
+
+class Event(TypedDict):
+    """A row of ``events``: one line of the account's event log."""
+
+    id: int
+    subscriber_id: str
+    workflow_id: str | None
+    user_id: str | None
+    level: str
+    timestamp: str
+    message: str
+
 
 SCHEMA_VERSION = 3
 #: ``PRAGMA application_id`` of a sandbox database (the bytes "RLAY"), as file(1) and SQLite's docs suggest
@@ -365,7 +392,7 @@ class SandboxStore:
 
     # --- account ---------------------------------------------------------------------------------
 
-    def account(self, subscriber_id: str) -> dict[str, Any] | None:
+    def account(self, subscriber_id: str) -> JSONObject | None:
         with self._read() as conn:
             row = conn.execute(
                 "SELECT subscriber_id, name, capabilities FROM accounts WHERE subscriber_id = ?", (subscriber_id,)
@@ -378,7 +405,7 @@ class SandboxStore:
             "capabilities": json.loads(row["capabilities"]),
         }
 
-    def accounts(self) -> list[dict[str, Any]]:
+    def accounts(self) -> list[JSONObject]:
         with self._read() as conn:
             rows = conn.execute("SELECT subscriber_id, name, capabilities FROM accounts ORDER BY rowid").fetchall()
         return [
@@ -397,7 +424,7 @@ class SandboxStore:
     def device_ids(self, subscriber_id: str) -> list[str]:
         return list(self.devices(subscriber_id))
 
-    def groups(self, subscriber_id: str) -> list[dict[str, Any]]:
+    def groups(self, subscriber_id: str) -> list[JSONObject]:
         with self._read() as conn:
             rows = conn.execute(
                 'SELECT group_id, subscriber_id, name, members FROM "groups" WHERE subscriber_id = ? ORDER BY rowid',
@@ -416,12 +443,12 @@ class SandboxStore:
     # --- workflows -------------------------------------------------------------------------------
 
     @staticmethod
-    def _workflow(row: sqlite3.Row) -> dict[str, Any]:
+    def _workflow(row: sqlite3.Row) -> JSONObject:
         body = json.loads(row["body"])
         body.pop("workflow_id", None)
         return {"workflow_id": row["workflow_id"], **body}
 
-    def list_workflows(self, subscriber_id: str) -> list[dict[str, Any]]:
+    def list_workflows(self, subscriber_id: str) -> list[JSONObject]:
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT workflow_id, body FROM workflows WHERE subscriber_id = ? ORDER BY created_at, rowid",
@@ -437,7 +464,7 @@ class SandboxStore:
             ).fetchall()
         return {r["workflow_id"]: r["created_at"] for r in rows}
 
-    def get_workflow(self, subscriber_id: str, workflow_id: str) -> dict[str, Any] | None:
+    def get_workflow(self, subscriber_id: str, workflow_id: str) -> JSONObject | None:
         with self._read() as conn:
             row = conn.execute(
                 "SELECT workflow_id, body FROM workflows WHERE subscriber_id = ? AND workflow_id = ?",
@@ -445,7 +472,7 @@ class SandboxStore:
             ).fetchone()
         return None if row is None else self._workflow(row)
 
-    def create_workflow(self, subscriber_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def create_workflow(self, subscriber_id: str, body: JSONObject) -> JSONObject:
         """Store a new workflow under a new id; returns it with its ``workflow_id``."""
         stored = {k: v for k, v in body.items() if k != "workflow_id"}
         with self._write() as conn:
@@ -460,7 +487,7 @@ class SandboxStore:
             self._log(conn, subscriber_id, workflow_id, None, "info", f"workflow created: {stored.get('name')!s}")
         return {"workflow_id": workflow_id, **stored}
 
-    def replace_workflow(self, subscriber_id: str, workflow_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    def replace_workflow(self, subscriber_id: str, workflow_id: str, body: JSONObject) -> JSONObject | None:
         """Replace the whole stored body; ``None`` when the account has no such workflow."""
         stored = {k: v for k, v in body.items() if k != "workflow_id"}
         with self._write() as conn:
@@ -499,11 +526,11 @@ class SandboxStore:
         subscriber_id: str,
         workflow_id: str,
         user_id: str | None,
-        args: dict[str, Any] | None = None,
+        args: JSONObject | None = None,
         target_device_ids: list[str] | None = None,
         *,
         message: str | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> JSONObject | None:
         """Start an instance of the workflow (``None`` when there is no such workflow) and log ``message``, by
         default ``triggered by <user_id> with args <args as JSON>``. ``target_device_ids`` is accepted and ignored
         (an instance runs for ``user_id``)."""
@@ -515,7 +542,7 @@ class SandboxStore:
                 return None
             body = json.loads(row["body"])
             uri = _uri_of(body)
-            instance = {
+            instance: JSONObject = {
                 "instance_id": new_instance_id(),
                 "subscriber_id": subscriber_id,
                 "triggering_user_id": user_id,
@@ -532,7 +559,7 @@ class SandboxStore:
             self._log(conn, subscriber_id, workflow_id, user_id, "info", message)
         return instance
 
-    def list_instances(self, subscriber_id: str, *, running_only: bool = True) -> list[dict[str, Any]]:
+    def list_instances(self, subscriber_id: str, *, running_only: bool = True) -> list[Instance]:
         query = (
             "SELECT instance_id, subscriber_id, triggering_user_id, workflow_id, workflow_uri, started_at, ended_at"
             " FROM instances WHERE subscriber_id = ?"
@@ -541,7 +568,18 @@ class SandboxStore:
             query += " AND ended_at IS NULL"
         with self._read() as conn:
             rows = conn.execute(query + " ORDER BY started_at, rowid", (subscriber_id,)).fetchall()
-        return [dict(r) for r in rows]
+        return [
+            Instance(
+                instance_id=r["instance_id"],
+                subscriber_id=r["subscriber_id"],
+                triggering_user_id=r["triggering_user_id"],
+                workflow_id=r["workflow_id"],
+                workflow_uri=r["workflow_uri"],
+                started_at=r["started_at"],
+                ended_at=r["ended_at"],
+            )
+            for r in rows
+        ]
 
     def instance_running(self, subscriber_id: str, instance_id: str) -> bool:
         with self._read() as conn:
@@ -619,14 +657,13 @@ class SandboxStore:
         user_id: str | None = None,
         upto: int | None = None,
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """Event-log rows with ``after < id <= upto``, oldest first: dicts of id, subscriber_id, workflow_id,
-        user_id, level, timestamp, message."""
+    ) -> list[Event]:
+        """Event-log rows with ``after < id <= upto``, oldest first."""
         query = (
             "SELECT id, subscriber_id, workflow_id, user_id, level, timestamp, message FROM events"
             " WHERE subscriber_id = ? AND id > ?"
         )
-        params: list[Any] = [subscriber_id, after]
+        params: list[str | int] = [subscriber_id, after]
         if upto is not None:
             query += " AND id <= ?"
             params.append(upto)
@@ -642,11 +679,22 @@ class SandboxStore:
             params.append(int(limit))
         with self._read() as conn:
             rows = conn.execute(query, params).fetchall()
-        return [dict(r) for r in rows]
+        return [
+            Event(
+                id=r["id"],
+                subscriber_id=r["subscriber_id"],
+                workflow_id=r["workflow_id"],
+                user_id=r["user_id"],
+                level=r["level"],
+                timestamp=r["timestamp"],
+                message=r["message"],
+            )
+            for r in rows
+        ]
 
     # --- other resources: geofences, venues, positions, NFC tags, user profiles -------------------
 
-    def resources(self, kind: str, subscriber_id: str) -> list[dict[str, Any]]:
+    def resources(self, kind: str, subscriber_id: str) -> list[JSONObject]:
         """Every ``kind`` resource of the account (``geofence``, ``venue``, ``position``, ``nfc_tag``,
         ``user_profile``), oldest first, each a JSON object as the API returns it."""
         with self._read() as conn:
@@ -655,7 +703,7 @@ class SandboxStore:
             ).fetchall()
         return [json.loads(r["body"]) for r in rows]
 
-    def resource(self, kind: str, subscriber_id: str, resource_id: str) -> dict[str, Any] | None:
+    def resource(self, kind: str, subscriber_id: str, resource_id: str) -> JSONObject | None:
         with self._read() as conn:
             row = conn.execute(
                 "SELECT body FROM resources WHERE kind = ? AND subscriber_id = ? AND resource_id = ?",
@@ -663,7 +711,7 @@ class SandboxStore:
             ).fetchone()
         return None if row is None else json.loads(row["body"])
 
-    def put_resource(self, kind: str, subscriber_id: str, resource_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def put_resource(self, kind: str, subscriber_id: str, resource_id: str, body: JSONObject) -> JSONObject:
         """Create or replace one resource."""
         with self._write() as conn:
             conn.execute(
@@ -674,8 +722,8 @@ class SandboxStore:
         return body
 
     def update_resource(
-        self, kind: str, subscriber_id: str, resource_id: str, change: Any
-    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        self, kind: str, subscriber_id: str, resource_id: str, change: Callable[[JSONObject | None], JSONObject]
+    ) -> tuple[JSONObject | None, JSONObject]:
         """Read one resource and replace it with ``change(old)`` (``old`` None when there is none) in one write
         transaction, so two changes at once never lose one; returns (old, new)."""
         with self._write() as conn:
@@ -701,9 +749,6 @@ class SandboxStore:
         return cursor.rowcount > 0
 
 
-def _uri_of(body: dict[str, Any]) -> str | None:
-    try:
-        uri = body["config"]["trigger"]["start"]["workflow"]["uri"]
-    except (KeyError, TypeError):
-        return None
+def _uri_of(body: JSONObject) -> str | None:
+    uri = wf.start_of(body).get("uri")
     return uri if isinstance(uri, str) else None

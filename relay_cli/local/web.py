@@ -14,10 +14,15 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import parse_qs
 
+from ..jsontypes import JSONValue
+
 if TYPE_CHECKING:
+    from wsgiref.types import WSGIEnvironment
+
+    from .conversations import Runtime
     from .store import SandboxStore
 
 MAX_BODY = 1 << 20
@@ -45,6 +50,14 @@ def not_found(message: str) -> HttpError:
     return HttpError(404, "not_found", message)
 
 
+@dataclass
+class Shared:
+    """What an app's requests share: its conversations' ``Runtime``, made on first use (whoever made the app
+    closes it when it stops serving)."""
+
+    runtime: Runtime | None = None
+
+
 @dataclass(frozen=True)
 class Options:
     """What an app was made with, for the handlers whose answer depends on it.
@@ -63,14 +76,14 @@ class Options:
     heartbeat_interval: float = HEARTBEAT_INTERVAL
     upload_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     background: bool = False
-    shared: dict[str, Any] = field(default_factory=dict)
+    shared: Shared = field(default_factory=Shared)
 
 
 class Request:
     """One WSGI request: method, path (UTF-8 text), the first value of each query parameter, the body on demand,
     and the ``{name}`` segments of the route it matched in ``path_params``."""
 
-    def __init__(self, environ: dict[str, Any], options: Options | None = None) -> None:
+    def __init__(self, environ: WSGIEnvironment, options: Options | None = None) -> None:
         self.environ = environ
         self.options = options if options is not None else Options()
         self.method = str(environ.get("REQUEST_METHOD", "GET")).upper()
@@ -97,14 +110,15 @@ class Request:
             self._body = read_input(self.environ, length) if length > 0 else b""
         return self._body
 
-    def json(self) -> Any:
+    def json(self) -> JSONValue:
         raw = self.body()
         if not raw.strip():
             raise bad_request("expected a JSON body, got an empty one")
         try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+            value: JSONValue = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
         except (UnicodeDecodeError, ValueError) as exc:
             raise bad_request(f"malformed JSON body: {exc}") from None
+        return value
 
     def param(self, name: str) -> str | None:
         """A query parameter; None when it is missing or empty."""
@@ -112,7 +126,7 @@ class Request:
         return value if value else None
 
 
-def read_input(environ: dict[str, Any], size: int) -> bytes:
+def read_input(environ: WSGIEnvironment, size: int) -> bytes:
     """Up to ``size`` bytes of the request body (fewer at its end). ``relay server`` bounds the time a request may
     take to arrive; a body that misses it is 408 ``request_timeout``."""
     stream = environ.get("wsgi.input")
@@ -124,11 +138,11 @@ def read_input(environ: dict[str, Any], size: int) -> bytes:
         raise HttpError(408, "request_timeout", "the request body did not arrive in full in time") from None
 
 
-def _refuse_constant(name: str) -> Any:
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _path_of(environ: dict[str, Any]) -> str:
+def _path_of(environ: WSGIEnvironment) -> str:
     path = str(environ.get("PATH_INFO") or "/")
     try:  # PEP 3333: PATH_INFO is bytes decoded as latin-1; undo that to get the UTF-8 text
         path = path.encode("latin-1").decode("utf-8")
@@ -143,7 +157,7 @@ class Response:
     def __init__(
         self,
         status: int = 200,
-        body: Any = None,
+        body: object = None,
         *,
         empty: bool = False,
         stream: Iterator[bytes] | None = None,
@@ -200,6 +214,6 @@ def status_line(status: int) -> str:
         return f"{status} Unknown"
 
 
-def dumps(value: Any) -> bytes:
+def dumps(value: object) -> bytes:
     """JSON as the service writes it: ASCII, ``", "`` and ``": "`` separators."""
     return json.dumps(value, ensure_ascii=True, separators=(", ", ": ")).encode("ascii")

@@ -42,9 +42,9 @@ def demo_world() -> World:
     from ..local.seed import DEMO_DEVICES, DEMO_GROUP
 
     names = dict(DEMO_DEVICES)
-    members = tuple(names.get(str(m), str(m)) for m in DEMO_GROUP["members"])
+    members = tuple(names.get(m, m) for m in DEMO_GROUP["members"])
     info = {device_id: DEMO_INFO[name] for device_id, name in names.items() if name in DEMO_INFO}
-    return World(devices=names, groups={str(DEMO_GROUP["name"]): members}, info=info)
+    return World(devices=names, groups={DEMO_GROUP["name"]: members}, info=info)
 
 
 # --- scenarios ------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ def _steps_before(start: datetime, frequency: str, interval: int, local_lo: date
 
 
 def occurrences(
-    on_timer: Mapping[str, JSONValue], created: datetime, after: datetime | None, upto: datetime
+    on_timer: JSONValue, created: datetime, after: datetime | None, upto: datetime
 ) -> tuple[datetime | None, int, datetime | None]:
     """For the window ``after < t <= upto`` (UTC; ``after`` None: from the workflow's creation ``created`` on,
     inclusive): (the latest occurrence in it, how many fall in it, the first occurrence after ``upto``).
