@@ -23,10 +23,10 @@ import struct
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
 from ..core.triggers import CALL_START_TYPE
+from ..jsontypes import JSONObject, JSONValue
 
 URN_PREFIX = "urn:relay-resource:"
 SERVER_URN = "urn:relay-resource:name:server:ibot"
@@ -121,7 +121,7 @@ REQUESTS: dict[str, RequestKind] = {
 }
 
 #: the unknowns of the protocol, with the values the simulator assumes (each can be changed per run)
-DEFAULT_OPTIONS: dict[str, Any] = {
+DEFAULT_OPTIONS: JSONObject = {
     # START trigger type of call workflows (relay-js lists "telephony" among its trigger types): the table's
     "call_trigger_type": CALL_START_TYPE,
     # "uuid": 32 hex characters; "counter": call-1, call-2, ...
@@ -192,13 +192,14 @@ DEVICE_QUERIES = (
     "location_enabled",
 )  # fmt: skip
 ADDRESS = "3000 Aerial Center Parkway, Morrisville, NC 27560"
+LATLONG = (35.8543, -78.8453)
 #: a device's info unless the world says otherwise (never whole-number coordinates: relay-js turns an array of
 #: small whole numbers into a string)
-DEVICE_DEFAULTS: dict[str, Any] = {
+DEVICE_DEFAULTS: JSONObject = {
     "type": "relay",
     "battery": 87,
     "address": ADDRESS,
-    "latlong": [35.8543, -78.8453],
+    "latlong": list(LATLONG),
     "location": ADDRESS,
     "indoor_location": "Lobby",
     "location_enabled": True,
@@ -215,20 +216,20 @@ class ProtocolError(Exception):
     """A message from the app that breaks the protocol (not JSON, no ``_type``, a request without ``_id``...)."""
 
 
-def check_option(name: str, value: Any) -> str | None:
+def check_option(name: str, value: JSONValue) -> str | None:
     """Why ``value`` is not acceptable for the protocol option ``name``, or None."""
     if name in _CHOICES and value not in _CHOICES[name]:
         return f"expected one of {', '.join(_CHOICES[name])}, got {value!r}"
-    number = not isinstance(value, bool) and isinstance(value, (int, float))
-    if name in ("event_delay", "play_time") and (not number or not 0 <= value <= MAX_SECONDS):
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if name in ("event_delay", "play_time") and (number is None or not 0 <= number <= MAX_SECONDS):
         return f"expected a number of seconds from 0 to {MAX_SECONDS:g}, got {value!r}"
     low, high = SPEAKING_RATES
-    if name == "speaking_rate" and (not number or not low <= value <= high):
+    if name == "speaking_rate" and (number is None or not low <= number <= high):
         return f"expected a number of words per minute from {low:g} to {high:g}, got {value!r}"
     return None
 
 
-def option_warnings(params: Mapping[str, Any]) -> list[str]:
+def option_warnings(params: Mapping[str, JSONValue]) -> list[str]:
     """What in these options the published SDKs do not tolerate (the run goes on; the user is told)."""
     delay = params.get("event_delay", DEFAULT_OPTIONS["event_delay"])
     if isinstance(delay, (int, float)) and delay < SDK_MIN_EVENT_DELAY:
@@ -255,7 +256,7 @@ def interaction_urn(name: str, device: str) -> str:
     return f"{URN_PREFIX}name:interaction:{quote(name, safe='')}?device={quote(device, safe='')}"
 
 
-def short(urn: Any) -> str:
+def short(urn: JSONValue) -> str:
     """``urn:relay-resource:name:device:Alice`` → ``Alice``; an interaction urn → its name; else as given."""
     if not isinstance(urn, str) or not urn.startswith(URN_PREFIX):
         return str(urn)
@@ -268,7 +269,7 @@ def short(urn: Any) -> str:
     return value
 
 
-def urn_parts(urn: Any) -> tuple[str, str, str, dict[str, str]] | None:
+def urn_parts(urn: JSONValue) -> tuple[str, str, str, dict[str, str]] | None:
     """``urn:relay-resource:<id|name>:<type>:<value>[?k=v]`` → (id or name, type, decoded value, query), else None."""
     if not isinstance(urn, str) or not urn.startswith(URN_PREFIX):
         return None
@@ -305,7 +306,7 @@ class World:
 
     devices: Mapping[str, str] = field(default_factory=dict)
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    info: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    info: Mapping[str, Mapping[str, JSONValue]] = field(default_factory=dict)
 
     def find(self, ref: str) -> Device | None:
         """The device of the account a urn, an id (digits) or a name names, or None. A device named by its id or
@@ -340,7 +341,9 @@ class World:
             return Device(urn, value, value)
         return Device(urn, made_up_id(value), value)
 
-    def with_devices(self, names: Iterable[str] = (), declared: Mapping[str, Mapping[str, Any]] | None = None) -> World:
+    def with_devices(
+        self, names: Iterable[str] = (), declared: Mapping[str, Mapping[str, JSONValue]] | None = None
+    ) -> World:
         """This account and more: the devices ``names`` names (a made-up id for a new one), and the devices a
         scenario declares (name → {id, battery, ...}; a name the account has gets the declared info)."""
         devices, info = dict(self.devices), {k: dict(v) for k, v in self.info.items()}
@@ -364,7 +367,7 @@ class World:
 # --- messages -----------------------------------------------------------------------------------
 
 
-def event(kind_: str, /, **fields: Any) -> dict[str, Any]:
+def event(kind_: str, /, **fields: JSONValue) -> JSONObject:
     """A server event ``wf_api_<kind_>_event``; every field the SDKs read must be given (a missing one is a bug
     here, not in the app). ``kind_`` is positional-only, so an event may have a field called ``name``."""
     missing = [f for f in EVENT_FIELDS.get(kind_, ()) if f not in fields]
@@ -375,20 +378,25 @@ def event(kind_: str, /, **fields: Any) -> dict[str, Any]:
     return {"_type": f"wf_api_{kind_}_event", **fields}
 
 
-def response(request: dict[str, Any], **fields: Any) -> dict[str, Any]:
+def response(request: JSONObject, **fields: JSONValue) -> JSONObject:
     return {"_id": request["_id"], "_type": f"wf_api_{request_name(request)}_response", **fields}
 
 
-def error_response(request_id: str, error: str) -> dict[str, Any]:
+def request_id(request: JSONObject) -> str:
+    """A request's ``_id``: a string (``parse`` refuses a request without one)."""
+    return str(request["_id"])
+
+
+def error_response(request_id: str, error: str) -> JSONObject:
     return {"_id": request_id, "_type": ERROR_RESPONSE, "error": error}
 
 
-def request_name(message: dict[str, Any]) -> str:
+def request_name(message: JSONObject) -> str:
     """``wf_api_say_request`` → ``say``."""
     return str(message.get("_type", "")).removeprefix("wf_api_").removesuffix("_request")
 
 
-def kind(message: dict[str, Any]) -> str:
+def kind(message: JSONObject) -> str:
     """``event`` | ``request`` | ``response`` | ``error`` | ``other``."""
     t = str(message.get("_type", ""))
     if t == ERROR_RESPONSE:
@@ -399,7 +407,7 @@ def kind(message: dict[str, Any]) -> str:
     return "other"
 
 
-def parse(frame: str | bytes) -> dict[str, Any]:
+def parse(frame: str | bytes) -> JSONObject:
     """One frame from the app → the message it carries: a JSON object with a fresh string ``_id``, which the
     server can answer (a ``_type`` that is not a request's is refused by ``Server.handle``, with an error response,
     as relay-py's own ``Relay._invalid_type`` helper expects). Raises ProtocolError for a frame it cannot answer."""
@@ -428,7 +436,7 @@ def parse(frame: str | bytes) -> dict[str, Any]:
     return message
 
 
-def _json_type(value: Any) -> str:
+def _json_type(value: JSONValue) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -447,18 +455,18 @@ def clip(text: str, limit: int = 80) -> str:
 # --- the transcript ------------------------------------------------------------------------------
 
 
-def _abbrev(value: Any) -> str:
+def _abbrev(value: JSONValue) -> str:
     text = str(value)
     return text[:8] + "…" if re.fullmatch(r"[0-9a-f]{32}", text) else text
 
 
-def _uris(message: dict[str, Any]) -> list[str]:
+def _uris(message: JSONObject) -> list[str]:
     target = message.get("_target")
     uris = target.get("uris") if isinstance(target, dict) else None
     return [str(u) if isinstance(u, str) else json.dumps(u) for u in uris] if isinstance(uris, list) else []
 
 
-def summarize(message: dict[str, Any]) -> tuple[str, str]:
+def summarize(message: JSONObject) -> tuple[str, str]:
     """(label, detail) for one message, as the live transcript shows it: ``("answer", "call 1f3e…")``.
     Raw text: the caller escapes it for a terminal."""
     t = str(message.get("_type", ""))
@@ -496,7 +504,7 @@ def summarize(message: dict[str, Any]) -> tuple[str, str]:
     return t or "?", json.dumps(m)[:120]
 
 
-def _event_detail(name: str, m: dict[str, Any]) -> str:
+def _event_detail(name: str, m: JSONObject) -> str:
     if name in ("start", "resume"):
         trig = given if isinstance(given := m.get("trigger"), dict) else {}
         args = given if isinstance(given := trig.get("args"), dict) else {}
@@ -601,7 +609,7 @@ class Outgoing:
 
     due: float
     seq: int
-    build: Callable[[float], dict[str, Any] | None]
+    build: Callable[[float], JSONObject | None]
     step: int | None = None  # the scenario step in progress when it was queued
     tick: bool = False  # a repeating timer's firing: it does not hold off the timeout of an expect step
 
@@ -614,7 +622,7 @@ class Reply:
     terminated: bool = False
 
 
-def _positive(value: Any) -> float | None:
+def _positive(value: JSONValue) -> float | None:
     """A number > 0 (a numeric string too: apps often pass a workflow var, and vars are strings), else None."""
     if isinstance(value, str):
         try:
@@ -679,7 +687,7 @@ class Server:
     calls), ``vars`` (served to get_var), and the options of DEFAULT_OPTIONS. ``world``: the account.
     """
 
-    params: dict[str, Any]
+    params: JSONObject
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
     world: World = field(default_factory=World)
     calls: dict[str, Call] = field(default_factory=dict)
@@ -687,7 +695,7 @@ class Server:
     timers: dict[str | None, Timer] = field(default_factory=dict)
     notifications: dict[str, list[str]] = field(default_factory=dict)  # name → the device urns it went to
     vars: dict[str, str] = field(default_factory=dict)
-    devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → what get_device_info answers
+    devices: dict[str, JSONObject] = field(default_factory=dict)  # id → what get_device_info answers
     groups: dict[str, list[str]] = field(default_factory=dict)  # name → member device ids
     #: the names devices had before set_device_info renamed them (casefolded → id): an urn the app holds (the
     #: trigger's source_uri) still names its device
@@ -705,13 +713,14 @@ class Server:
     _calls_made: int = 0
 
     def __post_init__(self) -> None:
-        self.vars = {str(k): as_var(v) for k, v in (self.params.get("vars") or {}).items()}
+        given = self.params.get("vars")  # the workflow's args: an object
+        self.vars = {str(k): as_var(v) for k, v in (given.items() if isinstance(given, dict) else ())}
         own_id, own_name = str(self.params["device_id"]), str(self.params["device_name"])
         known = {**self.world.devices}
         known.setdefault(own_id, own_name)
         for device_id, name in known.items():
-            info = {"name": name, "id": device_id, "username": name.lower(), **DEVICE_DEFAULTS}
-            info["latlong"] = list(info["latlong"])
+            info: JSONObject = {"name": name, "id": device_id, "username": name.lower(), **DEVICE_DEFAULTS}
+            info["latlong"] = list(LATLONG)
             info.update(
                 {k: list(v) if isinstance(v, list) else v for k, v in self.world.info.get(device_id, {}).items()}
             )
@@ -720,25 +729,32 @@ class Server:
             self.groups[group] = [d for m in members if (d := self._device_id(m)) is not None]
 
     @property
-    def device(self) -> dict[str, Any]:
+    def device(self) -> JSONObject:
         """The info of the device the app runs for."""
         return self.devices[str(self.params["device_id"])]
 
     # --- helpers ----------------------------------------------------------------------------------
 
-    def opt(self, name: str) -> Any:
+    def opt(self, name: str) -> JSONValue:
         return self.params.get(name, DEFAULT_OPTIONS.get(name))
+
+    def number(self, name: str) -> float:
+        """A number option (checked before the run: ``check_option``)."""
+        value = self.opt(name)
+        if not isinstance(value, (int, float, str)):
+            raise TypeError(f"the option {name} is {_json_type(value)}, not a number")
+        return float(value)
 
     def epoch(self, t: float | None) -> int:
         if t is None:
             return 0
         return int(t * 1000) if self.opt("epoch_unit") == "ms" else int(t)
 
-    def later(self, due: float, build: Callable[[float], dict[str, Any] | None], *, tick: bool = False) -> None:
+    def later(self, due: float, build: Callable[[float], JSONObject | None], *, tick: bool = False) -> None:
         self._seq += 1
         self.outbox.append(Outgoing(due, self._seq, build, self.step, tick))
 
-    def send(self, now: float, message: dict[str, Any]) -> None:
+    def send(self, now: float, message: JSONObject) -> None:
         self.later(now, lambda _t: message)
 
     def warn(self, text: str) -> None:
@@ -767,8 +783,8 @@ class Server:
             return f"call-{self._calls_made}"
         return self.new_id()
 
-    def call_event(self, name: str, call: Call, **extra: Any) -> dict[str, Any]:
-        fields: dict[str, Any] = {
+    def call_event(self, name: str, call: Call, **extra: JSONValue) -> JSONObject:
+        fields: JSONObject = {
             "call_id": call.call_id,
             "direction": call.direction,
             # the other party (relay-py names these other_device_id/other_device_name; the calling guide:
@@ -792,7 +808,7 @@ class Server:
         return live[-1] if live else (list(self.calls.values())[-1] if self.calls else None)
 
     def speaking_time(self, text: str) -> float:
-        return _words(text) * 60.0 / float(self.opt("speaking_rate"))
+        return _words(text) * 60.0 / self.number("speaking_rate")
 
     def open_interactions(self) -> list[Interaction]:
         return [i for i in self.interactions.values() if i.state != "ended"]
@@ -836,7 +852,7 @@ class Server:
 
     # --- targets ----------------------------------------------------------------------------------
 
-    def _targets(self, name: str, request: dict[str, Any]) -> list[Target] | str:
+    def _targets(self, name: str, request: JSONObject) -> list[Target] | str:
         """The request's ``_target``, resolved, or why it is refused (naming what was wrong)."""
         spec = REQUESTS[name]
         shape = '{"uris": ["urn:relay-resource:..."]}'
@@ -917,23 +933,23 @@ class Server:
 
     # --- events the scenario sends ---------------------------------------------------------------
 
-    def start_event(self, trigger_type: str, args: dict[str, Any], kind_: str = "start") -> dict[str, Any]:
+    def start_event(self, trigger_type: str, args: JSONObject, kind_: str = "start") -> JSONObject:
         return event(kind_, trigger={"type": trigger_type, "args": {"source_uri": self.params["device_urn"], **args}})
 
-    def incoming_call(self, now: float, caller: str) -> dict[str, Any]:
+    def incoming_call(self, now: float, caller: str) -> JSONObject:
         other = self._party(caller, strict=False)
         assert isinstance(other, Device)
         call = Call(self.call_id(), "inbound", other, now, local=str(self.params["device_id"]), state="ringing")
         self.calls[call.call_id] = call
         return self.call_event("call_received", call)
 
-    def call_start_request(self, callee: str) -> dict[str, Any]:
+    def call_start_request(self, callee: str) -> JSONObject:
         """The user asked the device to call ``callee``. The SDK's type declares a ``call_id`` (relay-js
         StartedCallEvent); the call the app then places gets an id of its own."""
         uri = callee if off_net(callee) else device_urn(callee)
         return event("call_start_request", uri=uri, call_id=self.call_id())
 
-    def scripted_call_event(self, now: float, name: str, fields: dict[str, Any]) -> dict[str, Any] | str:
+    def scripted_call_event(self, now: float, name: str, fields: JSONObject) -> JSONObject | str:
         """A call event the scenario sends itself, about the current call. A string: why it cannot be sent."""
         call = self.current_call()
         if call is None:
@@ -950,23 +966,23 @@ class Server:
             return self.call_event(name, call, reason=reason, **fields)
         return self.call_event(name, call, **fields)
 
-    def button_event(self, button: str, taps: str) -> dict[str, Any]:
+    def button_event(self, button: str, taps: str) -> JSONObject:
         opened = self.open_interactions()  # a tap lands in the open interaction
         source = opened[0].urn if opened else self.params["device_urn"]
         return event("button", button=button, taps=taps, source_uri=source)
 
-    def notification_event(self, name: str, what: str, by: str) -> dict[str, Any]:
+    def notification_event(self, name: str, what: str, by: str) -> JSONObject:
         """Someone (``by``) acted on the notification ``name`` the app sent: ``what`` is e.g. ack_event."""
         who = self.world.device(by)
         created = self.notifications.get(name) or [who.urn]
-        state = {"created": list(created), "acknowledged": [who.urn] if what == "ack_event" else []}
+        state: JSONObject = {"created": list(created), "acknowledged": [who.urn] if what == "ack_event" else []}
         state.update({"cancelled": [], "timed_out": []})
         return event("notification", event=what, name=name, notification_state=state, source_uri=who.urn)
 
-    def timer_fired_event(self, name: str) -> dict[str, Any]:
+    def timer_fired_event(self, name: str) -> JSONObject:
         return event("timer_fired", name=name)
 
-    def lifecycle_event(self, state: str, name: str | None, reason: str | None) -> dict[str, Any] | str:
+    def lifecycle_event(self, state: str, name: str | None, reason: str | None) -> JSONObject | str:
         """The server suspends, resumes or fails an open interaction (``name``; default: the latest opened)."""
         opened = [i for i in self.open_interactions() if name is None or i.name == name]
         if not opened:
@@ -977,10 +993,10 @@ class Server:
         extra = {"reason": reason} if reason is not None else {}
         return event("interaction_lifecycle", type=state, source_uri=found.urn, **extra)
 
-    def sms_event(self, sms_id: str | None, what: Mapping[str, Any]) -> dict[str, Any]:
+    def sms_event(self, sms_id: str | None, what: Mapping[str, JSONValue]) -> JSONObject:
         return event("sms", id=sms_id or self.last_sms or self.new_id(), event=dict(what))
 
-    def remote_hangups(self, now: float) -> list[dict[str, Any]]:
+    def remote_hangups(self, now: float) -> list[JSONObject]:
         """call_disconnected for each connected call whose other party hangs up by ``now``."""
         out = []
         for call in self.calls.values():
@@ -1024,7 +1040,7 @@ class Server:
                     f"({_names(repr(p) for p in listen.phrases)}): the device recognises nothing (text '')"
                 )
             text = matched if matched is not None else ""
-        fields: dict[str, Any] = {"request_id": listen.request_id}
+        fields: JSONObject = {"request_id": listen.request_id}
         if listen.transcribe:
             fields["text"] = text
         else:
@@ -1036,7 +1052,7 @@ class Server:
 
     # --- requests from the app -------------------------------------------------------------------
 
-    def handle(self, request: dict[str, Any], now: float) -> Reply:
+    def handle(self, request: JSONObject, now: float) -> Reply:
         """Answer one (parsed) request: queue its response and the events that follow it."""
         name = request_name(request)
         if self.terminated:
@@ -1070,14 +1086,14 @@ class Server:
             return self._refuse(request, now, refused)
         return Reply()
 
-    def _refuse(self, request: dict[str, Any], now: float, error: str) -> Reply:
-        self.send(now, error_response(request["_id"], error))
+    def _refuse(self, request: JSONObject, now: float, error: str) -> Reply:
+        self.send(now, error_response(request_id(request), error))
         return Reply(error=error)
 
     def _delay(self, now: float, steps: int = 1) -> float:
-        return now + float(self.opt("event_delay")) * steps
+        return now + self.number("event_delay") * steps
 
-    def _on_action(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_action(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         """A device action the simulator has no state for (vibrate, LEDs, channels, power, SIP, the inbox):
         accepted once its target is valid, with an empty response."""
         self.send(now, response(request))
@@ -1085,7 +1101,7 @@ class Server:
 
     # interactions
 
-    def _on_start_interaction(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_start_interaction(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         name = request.get("name")
         if not isinstance(name, str) or not name:
             return "start_interaction needs a name"
@@ -1101,7 +1117,7 @@ class Server:
                 self.send(self._delay(now), event("interaction_lifecycle", type=state, source_uri=urn))
         return None
 
-    def _on_end_interaction(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_end_interaction(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         closing = [t.interaction for t in targets if t.interaction is not None]
         name = request.get("name")
         devices = {t.device for t in targets if t.kind == DEVICE}
@@ -1122,11 +1138,11 @@ class Server:
 
     # prompts and speech
 
-    def _prompt(self, request: dict[str, Any], targets: list[Target], now: float, seconds: float) -> None:
+    def _prompt(self, request: JSONObject, targets: list[Target], now: float, seconds: float) -> None:
         """The response first (its ``id`` is the request's ``_id``: relay-js matches the prompt events on the
         response's id, relay-py on the request's), then ``started`` and, ``seconds`` later, ``stopped``. A device
         speaks one prompt at a time: a prompt asked for while another plays starts when that one stops."""
-        prompt_id = request["_id"]
+        prompt_id = request_id(request)
         self.send(now, response(request, id=prompt_id))
         for target in targets:
             busy = max((p.stop for p in self.prompts if p.device == target.device and not p.stopped), default=now)
@@ -1137,8 +1153,8 @@ class Server:
             self.later(prompt.stop, self._prompt_event(prompt, "stopped"))
         self.prompts = [p for p in self.prompts if not p.stopped and p.stop >= now]
 
-    def _prompt_event(self, prompt: Prompt, type_: str) -> Callable[[float], dict[str, Any] | None]:
-        def build(_t: float) -> dict[str, Any] | None:
+    def _prompt_event(self, prompt: Prompt, type_: str) -> Callable[[float], JSONObject | None]:
+        def build(_t: float) -> JSONObject | None:
             if prompt.stopped:
                 return None  # stop_playback already stopped it
             if type_ == "stopped":
@@ -1147,19 +1163,20 @@ class Server:
 
         return build
 
-    def _on_say(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
-        if not isinstance(request.get("text"), str):
+    def _on_say(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
+        text = request.get("text")
+        if not isinstance(text, str):
             return "say needs text"
-        self._prompt(request, targets, now, self.speaking_time(request["text"]))
+        self._prompt(request, targets, now, self.speaking_time(text))
         return None
 
-    def _on_play(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_play(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         if not isinstance(request.get("filename"), str):
             return "play needs a filename"
-        self._prompt(request, targets, now, float(self.opt("play_time")))
+        self._prompt(request, targets, now, self.number("play_time"))
         return None
 
-    def _on_stop_playback(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_stop_playback(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         """relay-py ``stop_playback(target, ids)``: the prompts named (all of the target's, without ``ids``) stop
         now: each gets its ``stopped`` event at once, so a say_and_wait waiting for it returns."""
         ids = request.get("ids")
@@ -1174,7 +1191,7 @@ class Server:
             self.send(now, event("prompt", type="stopped", id=prompt.id, source_uri=prompt.urn))
         return None
 
-    def _on_listen(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_listen(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         phrases = request.get("phrases", [])
         if isinstance(phrases, str):
             phrases = [phrases]
@@ -1184,7 +1201,8 @@ class Server:
             return f"listen's phrases must be a list of strings, got {clip(json.dumps(phrases))}"
         transcribe = request.get("transcribe", True) is not False
         self.send(now, response(request))
-        listen = Listen(request["_id"], targets[0].urn, phrases, transcribe)
+        texts = [p for p in phrases if isinstance(p, str)]  # each one, as checked
+        listen = Listen(request_id(request), targets[0].urn, texts, transcribe)
         if self.speech:
             self._hear(now, listen, self.speech.pop(0))
         elif self.more_speech:
@@ -1195,7 +1213,7 @@ class Server:
 
     # calls
 
-    def _find_call(self, request: dict[str, Any], targets: list[Target]) -> Call | str:
+    def _find_call(self, request: JSONObject, targets: list[Target]) -> Call | str:
         call_id = request.get("call_id")
         if not isinstance(call_id, str) or not call_id:
             return f"{request_name(request)} needs a call_id"
@@ -1206,7 +1224,7 @@ class Server:
             return f"call {call_id} is on {self.name_of(call.local)}, not on {self.name_of(targets[0].device)}"
         return call
 
-    def _on_answer(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_answer(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         call = self._find_call(request, targets)
         if isinstance(call, str):
             return call
@@ -1216,7 +1234,7 @@ class Server:
         call.state = "answering"
         self.send(now, response(request, call_id=call.call_id))
 
-        def connected(t: float) -> dict[str, Any] | None:
+        def connected(t: float) -> JSONObject | None:
             if call.state != "answering":
                 return None
             call.state, call.connect = "connected", t
@@ -1226,7 +1244,7 @@ class Server:
         self.later(self._delay(now), connected)
         return None
 
-    def _on_call(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_call(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         callee = request.get("uri") or request.get("device_name") or request.get("device_id")
         if not isinstance(callee, str) or not callee:
             return "call needs the uri (or device_name / device_id) of whom to call"
@@ -1240,7 +1258,7 @@ class Server:
             self._delay(now), lambda _t: self.call_event("call_ringing", call) if call.state == "ringing" else None
         )
 
-        def outcome(t: float) -> dict[str, Any] | None:
+        def outcome(t: float) -> JSONObject | None:
             if call.state != "ringing":
                 return None
             if self.params.get("reject"):
@@ -1253,7 +1271,7 @@ class Server:
         self.later(self._delay(now, 2), outcome)
         return None
 
-    def _on_hangup(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_hangup(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         call = self._find_call(request, targets)
         if isinstance(call, str):
             return call
@@ -1270,14 +1288,14 @@ class Server:
 
     # vars
 
-    def _on_get_var(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_get_var(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         name = request.get("name")
         if not isinstance(name, str):
             return "get_var needs a name"
         self.send(now, response(request, value=self.vars[name]) if name in self.vars else response(request))
         return None
 
-    def _on_set_var(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_set_var(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         name = request.get("name")
         if not isinstance(name, str) or "value" not in request:
             return "set_var needs a name and a value"
@@ -1285,7 +1303,7 @@ class Server:
         self.send(now, response(request, value=self.vars[name]))
         return None
 
-    def _on_unset_var(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_unset_var(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         self.vars.pop(str(request.get("name")), None)
         self.send(now, response(request))
         return None
@@ -1298,7 +1316,7 @@ class Server:
         self._queue_firing(timer)
 
     def _queue_firing(self, timer: Timer) -> None:
-        def fire(t: float) -> dict[str, Any] | None:
+        def fire(t: float) -> JSONObject | None:
             if self.timers.get(timer.name) is not timer:
                 return None  # cleared, stopped, set again or terminated meanwhile
             if timer.repeat:
@@ -1310,7 +1328,7 @@ class Server:
 
         self.later(timer.due, fire, tick=timer.repeat)
 
-    def _on_start_timer(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_start_timer(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         timeout = _positive(request.get("timeout", 60))
         if timeout is None:
             return f"start_timer needs a timeout in seconds > 0, got {request.get('timeout')!r}"
@@ -1318,12 +1336,12 @@ class Server:
         self._arm(None, timeout, self.opt("unnamed_timer") == "interval", now)  # replaces the unnamed timer
         return None
 
-    def _on_stop_timer(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_stop_timer(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         self.timers.pop(None, None)
         self.send(now, response(request))
         return None
 
-    def _on_set_timer(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_set_timer(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         name, kind_ = request.get("name"), request.get("type", "timeout")
         timeout, unit = request.get("timeout", 60), request.get("timeout_type", "secs")
         if not isinstance(name, str) or not name:
@@ -1339,16 +1357,17 @@ class Server:
         self._arm(name, seconds * TIMEOUT_UNITS[unit], kind_ == "interval", now)
         return None
 
-    def _on_clear_timer(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
-        if not isinstance(request.get("name"), str):
+    def _on_clear_timer(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
+        name = request.get("name")
+        if not isinstance(name, str):
             return "clear_timer needs a name"
-        self.timers.pop(request["name"], None)
+        self.timers.pop(name, None)
         self.send(now, response(request))
         return None
 
     # the devices
 
-    def _on_get_device_info(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_get_device_info(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         query = request.get("query")
         if query not in DEVICE_QUERIES:
             return f"unknown device info query {query!r} (known: {', '.join(DEVICE_QUERIES)})"
@@ -1356,7 +1375,7 @@ class Server:
         self.send(now, response(request, **{str(query): info[str(query)]}))
         return None
 
-    def _on_set_device_info(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_set_device_info(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         what, value = request.get("field"), request.get("value")
         if what not in ("label", "channel", "location_enabled") or not isinstance(value, str):
             return (
@@ -1381,7 +1400,7 @@ class Server:
         self.send(now, response(request))
         return None
 
-    def _on_set_user_profile(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_set_user_profile(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         if not isinstance(request.get("username"), str):
             return "set_user_profile needs a username"
         self.devices[targets[0].device]["username"] = request["username"]
@@ -1390,7 +1409,7 @@ class Server:
 
     # groups, notifications, incidents and the rest: responses carrying the fields the SDKs read
 
-    def _group(self, request: dict[str, Any]) -> tuple[str, dict[str, str]] | str:
+    def _group(self, request: JSONObject) -> tuple[str, dict[str, str]] | str:
         parts = urn_parts(request.get("group_uri"))
         if parts is None or parts[1] != "group":
             return (
@@ -1404,7 +1423,7 @@ class Server:
             return f"no group named {group!r} in the account (its groups: {_names(self.groups) or 'none'})"
         return found, {k: _decoded(v) for k, v in parts[3].items()}
 
-    def _on_group_query(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_group_query(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         found = self._group(request)
         if isinstance(found, str):
             return found
@@ -1423,7 +1442,7 @@ class Server:
             return f"group_query's query must be list_members or is_member, got {request.get('query')!r}"
         return None
 
-    def _on_notification(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_notification(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         name = request.get("name")
         if not isinstance(name, str) or not name:
             return "notification needs a name"
@@ -1442,7 +1461,7 @@ class Server:
         self.send(now, response(request))
         return None
 
-    def _on_log_analytics_event(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_log_analytics_event(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         if "analytics_content" in request and "content" not in request:
             self.warn(
                 "log_analytics_event has analytics_content but no content: the event's parameters may be lost "
@@ -1451,11 +1470,11 @@ class Server:
         self.send(now, response(request))
         return None
 
-    def _on_create_incident(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_create_incident(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         self.send(now, response(request, incident_id=self.new_id()))
         return None
 
-    def _on_resolve_incident(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_resolve_incident(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         incident_id, reason = request.get("incident_id"), request.get("reason")
         if not isinstance(incident_id, str) or not incident_id:
             return "resolve_incident needs an incident_id"
@@ -1464,21 +1483,21 @@ class Server:
         self.later(self._delay(now), lambda _t: resolved)
         return None
 
-    def _on_inbox_count(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_inbox_count(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         self.send(now, response(request, count="0"))
         return None
 
-    def _on_translate(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_translate(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         self.send(now, response(request, text=str(request.get("text", ""))))  # a translation is beyond us
         return None
 
-    def _on_sms(self, request: dict[str, Any], targets: list[Target], now: float) -> str | None:
+    def _on_sms(self, request: JSONObject, targets: list[Target], now: float) -> str | None:
         self.last_sms = self.new_id()
         self.send(now, response(request, message_id=self.last_sms))
         return None
 
 
-def as_var(value: Any) -> str:
+def as_var(value: JSONValue) -> str:
     """Workflow vars travel as strings (the SDKs' set_var sends strings; get_number_var parses them)."""
     if isinstance(value, bool):
         return "true" if value else "false"
