@@ -28,14 +28,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..core import triggers, workflow as wf
 from ..errors import UsageError
+from ..jsontypes import JSONObject, JSONValue
 from . import protocol as proto
 
 #: the parameters every scenario has (the device and the other party's behaviour), besides the protocol options
-WORLD_PARAMS: dict[str, Any] = {
+WORLD_PARAMS: JSONObject = {
     "device": "Alice",  # the device the app runs for: a name, an id (digits) or a urn
     "hold": 5.0,  # seconds the other party stays on a connected call before hanging up; < 0: never
     "reject": False,  # the callee declines the calls the app places (call_failed instead of call_connected)
@@ -120,18 +120,18 @@ class ScenarioError(UsageError):
 class Step:
     kind: str  # send | expect | wait
     what: str  # the event or request name, or the wait in seconds (as written)
-    data: dict[str, Any] = field(default_factory=dict)  # the step's table as written (placeholders unresolved)
+    data: JSONObject = field(default_factory=dict)  # the step's table as written (placeholders unresolved)
     implicit: bool = False
     number: int = 0  # its place in the file (1-based); the implied final step comes after the last
 
-    def describe(self, params: Mapping[str, Any] | None = None) -> str:
+    def describe(self, params: Mapping[str, JSONValue] | None = None) -> str:
         """``expect say text='Now in call'``, with the parameters filled in when they are given."""
-        data = substitute(self.data, params) if params is not None else self.data
+        data = substitute_table(self.data, params) if params is not None else self.data
         if self.kind == "wait":
             seconds = data.get("seconds", self.what)
             return f"wait {_text(seconds)}s" if isinstance(seconds, (int, float)) else f"wait {seconds}"
         text = f"{self.kind} {self.what}"
-        checks = {**_flatten(data.get("check") or {}), **_flatten(data.get("check_regex") or {})}
+        checks = {**_flatten(_table(data.get("check"))), **_flatten(_table(data.get("check_regex")))}
         if checks:
             text += " " + " ".join(f"{k}={v!r}" for k, v in checks.items())
         refused = data.get("refused")
@@ -141,15 +141,20 @@ class Step:
             text += ", implied at the end of every scenario"
         return text
 
+    def seconds(self, key: str, default: float) -> float:
+        """A number of seconds the step gives (a number: checked when it was read), else ``default``."""
+        value = self.data.get(key, default)
+        return float(value) if isinstance(value, (int, float)) else default
+
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
-    params: dict[str, Any]
+    params: JSONObject
     steps: tuple[Step, ...]
     source: str
-    devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # [devices.NAME]: name → info
+    devices: dict[str, JSONObject] = field(default_factory=dict)  # [devices.NAME]: name → info
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [groups]: name → member names
 
     def uses(self, param: str) -> bool:
@@ -159,8 +164,8 @@ class Scenario:
         return any(param in _placeholders(step.data) for step in self.steps)
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _flatten(table: Mapping[str, JSONValue], prefix: str = "") -> JSONObject:
+    out: JSONObject = {}
     for key, value in table.items():
         if isinstance(value, Mapping):
             out.update(_flatten(value, f"{prefix}{key}."))
@@ -169,7 +174,7 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _placeholders(value: Any) -> set[str]:
+def _placeholders(value: object) -> set[str]:
     if isinstance(value, str):
         return set(_PLACEHOLDER.findall(value))
     if isinstance(value, Mapping):
@@ -179,11 +184,11 @@ def _placeholders(value: Any) -> set[str]:
     return set()
 
 
-def _scalar(value: Any) -> bool:
+def _scalar(value: object) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
-def _seconds(value: Any, low: float = 0.0, *, above: bool = False) -> bool:
+def _seconds(value: object, low: float = 0.0, *, above: bool = False) -> bool:
     """A number of seconds from ``low`` (or above it) to the maximum a simulated duration may have."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -206,7 +211,7 @@ def parse(text: str, source: str) -> Scenario:
     return from_dict(doc, source)
 
 
-def from_dict(doc: Mapping[str, Any], source: str) -> Scenario:
+def from_dict(doc: Mapping[str, object], source: str) -> Scenario:
     def fail(message: str) -> ScenarioError:
         return ScenarioError(f"{source}: {message}")
 
@@ -247,11 +252,11 @@ def from_dict(doc: Mapping[str, Any], source: str) -> Scenario:
     return Scenario(name or source, description, dict(params), tuple(steps), source, devices, groups)
 
 
-def _devices(table: Any, fail: Callable[[str], ScenarioError]) -> dict[str, dict[str, Any]]:
+def _devices(table: object, fail: Callable[[str], ScenarioError]) -> dict[str, JSONObject]:
     """``[devices.NAME]``: devices the account has besides the demo account's, or the demo devices' info."""
     if not isinstance(table, Mapping):
         raise fail('[devices] must hold tables, e.g. [devices.Erin] battery = 12, indoor_location = "Dock"')
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, JSONObject] = {}
     ids: dict[str, str] = {}
     for name, info in table.items():
         where = f"[devices.{name}]"
@@ -271,7 +276,7 @@ def _devices(table: Any, fail: Callable[[str], ScenarioError]) -> dict[str, dict
     return out
 
 
-def _device_value(key: str, value: Any) -> str | None:
+def _device_value(key: str, value: object) -> str | None:
     if key not in proto.DEVICE_KEYS:
         return f"unknown key (a device has {', '.join(proto.DEVICE_KEYS)})"
     if key == "id":
@@ -282,14 +287,17 @@ def _device_value(key: str, value: Any) -> str | None:
     if key == "location_enabled":
         return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
     if key == "latlong":
-        numbers = isinstance(value, list) and len(value) == 2
-        numbers = numbers and all(isinstance(x, float) and not x.is_integer() for x in value)
+        numbers = (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(x, float) and not x.is_integer() for x in value)
+        )
         # relay-js turns an array of small whole numbers into a string, relay-py any array of whole numbers
         return None if numbers else f"expected [latitude, longitude], two numbers with decimals, got {value!r}"
     return None if isinstance(value, str) else f"expected a string, got {value!r}"
 
 
-def _groups(table: Any, fail: Callable[[str], ScenarioError]) -> dict[str, tuple[str, ...]]:
+def _groups(table: object, fail: Callable[[str], ScenarioError]) -> dict[str, tuple[str, ...]]:
     """``[groups]``: NAME = [device names]."""
     if not isinstance(table, Mapping):
         raise fail('[groups] must be a table of NAME = ["device", ...]')
@@ -301,7 +309,7 @@ def _groups(table: Any, fail: Callable[[str], ScenarioError]) -> dict[str, tuple
     return out
 
 
-def _step(raw: Any, number: int, total: int, known: set[str], fail: Callable[[str], ScenarioError]) -> Step:
+def _step(raw: object, number: int, total: int, known: set[str], fail: Callable[[str], ScenarioError]) -> Step:
     where = f"step {number}"
     if not isinstance(raw, Mapping):
         raise fail(f"{where}: expected a table ([[steps]]), got {type(raw).__name__}")
@@ -383,22 +391,22 @@ def _step(raw: Any, number: int, total: int, known: set[str], fail: Callable[[st
 # --- parameters --------------------------------------------------------------------------------
 
 
-def resolve_placeholders(params: dict[str, Any]) -> None:
+def resolve_placeholders(params: JSONObject) -> None:
     """Fill in parameters whose values name other parameters (``a = "{b}"``), in place. A circle
     (``a = "{b}"``, ``b = "{a}"``) is a ValueError naming it."""
     done: set[str] = set()
 
-    def resolve(key: str, chain: list[str]) -> Any:
-        if key in done or not isinstance(params.get(key), str) or not _placeholders(params[key]):
+    def resolve(key: str, chain: list[str]) -> JSONValue:
+        value = params.get(key)
+        if key in done or not isinstance(value, str) or not _placeholders(value):
             done.add(key)
-            return params.get(key)
+            return value
         if key in chain:
             circle = " → ".join(f"{{{k}}}" for k in (*chain[chain.index(key) :], key))
             raise ValueError(f"{chain[0]}: its value refers to itself: {circle}")
-        for name in _placeholders(params[key]):
+        for name in _placeholders(value):
             if name in params:
                 resolve(name, [*chain, key])
-        value = params[key]
         whole = _PLACEHOLDER.fullmatch(value)
         if whole and whole.group(1) in params:
             params[key] = params[whole.group(1)]
@@ -413,7 +421,7 @@ def resolve_placeholders(params: dict[str, Any]) -> None:
         resolve(key, [])
 
 
-def _coerce(name: str, text: str, like: Any, option: str) -> Any:
+def _coerce(name: str, text: str, like: JSONValue, option: str) -> JSONValue:
     if isinstance(like, bool):
         if text not in ("true", "false"):
             raise UsageError(f"{name}: expected true or false, got {text!r}", option=option)
@@ -430,7 +438,7 @@ def _coerce(name: str, text: str, like: Any, option: str) -> Any:
 
 
 def account(
-    scenario: Scenario, world: proto.World | None = None, params: Mapping[str, Any] | None = None
+    scenario: Scenario, world: proto.World | None = None, params: Mapping[str, JSONValue] | None = None
 ) -> proto.World:
     """The simulated account of a run: ``world`` (the demo account), the devices and groups the scenario declares,
     and the devices its parameters name (the device the app runs for, the caller ``from``, the callee ``to``)."""
@@ -452,11 +460,11 @@ def account(
 
 def resolve_params(
     scenario: Scenario,
-    flags: Mapping[str, tuple[str, Any]] | None = None,
+    flags: Mapping[str, tuple[str, JSONValue]] | None = None,
     sets: list[str] | None = None,
-    defaults: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, JSONValue] | None = None,
     world: proto.World | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The parameters of one run: built-in defaults < the scenario's [params] < ``defaults`` (what a
     registered workflow says: its device, its tap, its phrase) < ``flags`` (param → (flag name, value)) <
     ``--set NAME=VALUE``. The workflow's facts win over a scenario's generic defaults: a single-tap workflow
@@ -464,7 +472,7 @@ def resolve_params(
 
     A flag for a parameter the scenario does not use is refused, so ``--taps`` on a call scenario is not
     silently ignored. ``world`` (the account's devices) gives the device its id and name."""
-    params: dict[str, Any] = {**WORLD_PARAMS, **proto.DEFAULT_OPTIONS}
+    params: JSONObject = {**WORLD_PARAMS, **proto.DEFAULT_OPTIONS}
     params.update(scenario.params)
     for key, value in (defaults or {}).items():
         if key in WORLD_PARAMS or scenario.uses(key):
@@ -502,7 +510,7 @@ def resolve_params(
     return params
 
 
-def check_params(params: dict[str, Any], world: proto.World | None = None) -> dict[str, Any]:
+def check_params(params: JSONObject, world: proto.World | None = None) -> JSONObject:
     for key, value in params.items():
         problem = proto.check_option(key, value)
         if problem is None and key in PARAM_CHOICES and value not in PARAM_CHOICES[key]:
@@ -528,7 +536,7 @@ def check_params(params: dict[str, Any], world: proto.World | None = None) -> di
     return params
 
 
-def defaults_from_workflow(workflow: Mapping[str, Any]) -> tuple[str | None, dict[str, Any], str | None]:
+def defaults_from_workflow(workflow: Mapping[str, JSONValue]) -> tuple[str | None, JSONObject, str | None]:
     """What a registered workflow tells a simulation: (the scenario its trigger suggests, parameter
     defaults, a note when the device had to be guessed). Its registration args become get_var values."""
     trig = wf.trigger_of(dict(workflow))
@@ -536,7 +544,7 @@ def defaults_from_workflow(workflow: Mapping[str, Any]) -> tuple[str | None, dic
     suggested = {"on_incoming_call": "inbound-call", "on_call_request": "outbound-call", "on_button": "button"}.get(
         key or ""
     )
-    defaults: dict[str, Any] = {}
+    defaults: JSONObject = {}
     if suggested is None and key in triggers.BY_KEY and key not in ("on_phrases", "on_phrase"):
         suggested = "trigger"  # the START of its trigger, then whatever the app does
         defaults["trigger"] = triggers.BY_KEY[key].name
@@ -551,7 +559,7 @@ def defaults_from_workflow(workflow: Mapping[str, Any]) -> tuple[str | None, dic
         if taps is not None:
             defaults["taps"] = taps
     note = None
-    installed = [str(d) for d in workflow.get("install") or [] if str(d).strip()]
+    installed = [str(d) for d in wf.install_list(workflow) if str(d).strip()]
     if installed:
         defaults["device"] = installed[0]
     else:
@@ -563,7 +571,7 @@ def defaults_from_workflow(workflow: Mapping[str, Any]) -> tuple[str | None, dic
 # --- substitution ----------------------------------------------------------------------------------
 
 
-def substitute(value: Any, params: Mapping[str, Any]) -> Any:
+def substitute(value: JSONValue, params: Mapping[str, JSONValue]) -> JSONValue:
     """Replace ``{name}`` by the parameter; a string that is only ``{name}`` takes the parameter's type."""
     if isinstance(value, str):
         whole = _PLACEHOLDER.fullmatch(value)
@@ -577,7 +585,21 @@ def substitute(value: Any, params: Mapping[str, Any]) -> Any:
     return value
 
 
-def _text(value: Any) -> str:
+def substitute_table(table: Mapping[str, JSONValue], params: Mapping[str, JSONValue]) -> JSONObject:
+    """``substitute`` of each value of a table."""
+    return {k: substitute(v, params) for k, v in table.items()}
+
+
+def _table(value: JSONValue) -> JSONObject:
+    """A step's table (``check``, ``fields``, ...): checked to be one when the step was read; {} when absent."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text_or_none(value: JSONValue) -> str | None:
+    return None if value is None else str(value)
+
+
+def _text(value: JSONValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -585,7 +607,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _matches(expected: Any, actual: Any) -> bool:
+def _matches(expected: JSONValue, actual: JSONValue) -> bool:
     """Tables match when every expected key matches; anything else must be equal."""
     if isinstance(expected, Mapping):
         return isinstance(actual, Mapping) and all(k in actual and _matches(v, actual[k]) for k, v in expected.items())
@@ -594,24 +616,26 @@ def _matches(expected: Any, actual: Any) -> bool:
     return bool(expected == actual)
 
 
-def _lookup(message: Mapping[str, Any], path: str) -> tuple[bool, Any]:
-    value: Any = message
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
+def _lookup(message: Mapping[str, JSONValue], path: str) -> tuple[bool, JSONValue]:
+    *outer, last = path.split(".")
+    found = message
+    for part in outer:
+        inner = found.get(part)
+        if not isinstance(inner, Mapping):
             return False, None
-        value = value[part]
-    return True, value
+        found = inner
+    return (True, found[last]) if last in found else (False, None)
 
 
-def check_request(step: Step, request: Mapping[str, Any], params: Mapping[str, Any]) -> str | None:
+def check_request(step: Step, request: Mapping[str, JSONValue], params: Mapping[str, JSONValue]) -> str | None:
     """Why ``request`` does not satisfy the checks of ``step``, or None."""
-    for path, expected in _flatten(substitute(step.data.get("check") or {}, params)).items():
+    for path, expected in _flatten(substitute_table(_table(step.data.get("check")), params)).items():
         found, actual = _lookup(request, path)
         if not found:
             return f"its {path} is missing (expected {expected!r})"
         if not _matches(expected, actual):
             return f"its {path} is {actual!r}, expected {expected!r}"
-    for path, pattern in _flatten(substitute(step.data.get("check_regex") or {}, params)).items():
+    for path, pattern in _flatten(substitute_table(_table(step.data.get("check_regex")), params)).items():
         found, actual = _lookup(request, path)
         if not found:
             return f"its {path} is missing (expected a match of {pattern!r})"
@@ -625,8 +649,8 @@ def check_request(step: Step, request: Mapping[str, Any], params: Mapping[str, A
 
 
 def start_trigger(
-    trigger: str, args: Mapping[str, Any] | None, params: Mapping[str, Any]
-) -> tuple[str, dict[str, Any]]:
+    trigger: str, args: Mapping[str, JSONValue] | None, params: Mapping[str, JSONValue]
+) -> tuple[str, JSONObject]:
     """The START's trigger type and args (without source_uri) for a start step: for a trigger of the table
     (``call``, ``button``, ...) without ``args``, what Relay sends (``core.triggers.start_trigger``, its details
     from the run's parameters); else the step's ``trigger`` and ``args`` as written."""
@@ -637,7 +661,7 @@ def start_trigger(
     return trigger, dict(args or {})
 
 
-def check_refusal(step: Step, error: str | None, params: Mapping[str, Any]) -> str | None:
+def check_refusal(step: Step, error: str | None, params: Mapping[str, JSONValue]) -> str | None:
     """Why the server's answer to a request does not satisfy ``step``'s ``refused`` (absent: it must be
     accepted), or None."""
     wanted = substitute(step.data.get("refused", False), params)
@@ -665,12 +689,12 @@ class Record:
     t: float  # seconds since the run started
     sender: str  # "app" | "server" | "simulator"
     step: int | None  # the step in progress (1-based)
-    message: dict[str, Any] | None = None
+    message: JSONObject | None = None
     raw: str | None = None  # a frame from the app that is not a message
     warning: str | None = None  # the simulator's (sender "simulator")
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"t": round(self.t, 3), "from": self.sender, "step": self.step}
+    def to_json(self) -> JSONObject:
+        out: JSONObject = {"t": round(self.t, 3), "from": self.sender, "step": self.step}
         if self.warning is not None:
             out["warning"] = self.warning
         elif self.message is not None:
@@ -710,7 +734,7 @@ class Failure:
 class Sent:
     """A request of the app's, with the server's answer: refused (``error``) or not."""
 
-    request: dict[str, Any]
+    request: JSONObject
     t: float  # seconds since the run started
     error: str | None
 
@@ -723,7 +747,7 @@ class Simulation:
     def __init__(
         self,
         scenario: Scenario,
-        params: Mapping[str, Any],
+        params: Mapping[str, JSONValue],
         *,
         timeout: float,
         start: float,
@@ -767,9 +791,10 @@ class Simulation:
         return self.steps[self.index] if self.index < len(self.steps) else None
 
     def _included(self, step: Step) -> bool:
-        if "if" in step.data and not self.params.get(step.data["if"]):
+        """The step's ``if`` and ``unless`` (names of parameters, checked when it was read) hold."""
+        if "if" in step.data and not self.params.get(str(step.data["if"])):
             return False
-        if "unless" in step.data and self.params.get(step.data["unless"]):
+        if "unless" in step.data and self.params.get(str(step.data["unless"])):
             return False
         return True
 
@@ -835,7 +860,7 @@ class Simulation:
             "the connection was closed (1009, message too big)"
         )
 
-    def stop(self, now: float, reason: str) -> list[dict[str, Any]]:
+    def stop(self, now: float, reason: str) -> list[JSONObject]:
         """The server ends the run before the scenario is over (the sandbox's instance was stopped): STOP with
         ``reason``, then the connection closes. Not a failure of the app. Returns the message to send."""
         if self.done:
@@ -847,7 +872,7 @@ class Simulation:
 
     # --- time -------------------------------------------------------------------------------------
 
-    def advance(self, now: float) -> list[dict[str, Any]]:
+    def advance(self, now: float) -> list[JSONObject]:
         """Run the steps as far as they go at ``now``; return the messages to send now (in order)."""
         if not self.done:
             self.server.step = self.step_number
@@ -892,7 +917,7 @@ class Simulation:
         step = self.current()
         if step is None or step.kind != "expect" or self.server.next_due(awaited=True) is not None:
             return None  # while the server has something to send, the app may be waiting for it
-        timeout = float(step.data.get("timeout", self.timeout))
+        timeout = step.seconds("timeout", self.timeout)
         return max(self.step_started, self.last_event) + timeout
 
     def _next(self, now: float) -> None:
@@ -954,7 +979,7 @@ class Simulation:
             return False
         deadline = self._expect_deadline()
         if deadline is not None and now >= deadline:
-            timeout = float(step.data.get("timeout", self.timeout))
+            timeout = step.seconds("timeout", self.timeout)
             what = "did not terminate" if step.what == "terminate" else f"sent no {self._wanted(step)}"
             self.fail(f"the app {what} within {timeout:g}s{self._near(near) or self._meanwhile()}", self._hint())
         return False
@@ -991,15 +1016,16 @@ class Simulation:
             )
         return None
 
-    def _build_event(self, step: Step, now: float) -> dict[str, Any] | str | None:
+    def _build_event(self, step: Step, now: float) -> JSONObject | str | None:
         """The event a send step sends now; a string: why it cannot be sent; None: nothing to send now (the
         server handles it: a speech waits for the app's listen)."""
-        data = substitute(step.data, self.params)
-        extra = dict(data.get("fields") or {})
+        data = substitute_table(step.data, self.params)
+        extra = dict(_table(data.get("fields")))
         name = step.what
         server = self.server
         if name in ("start", "resume"):
-            kind, args = start_trigger(str(data["trigger"]), data.get("args"), self.params)
+            args = data.get("args")  # a table when given
+            kind, args = start_trigger(str(data["trigger"]), args if isinstance(args, dict) else None, self.params)
             message = server.start_event(kind, args, name)
         elif name == "call_received":
             message = server.incoming_call(now, str(data["from"]))
@@ -1016,12 +1042,14 @@ class Simulation:
                 str(data["name"]), str(data.get("event", "ack_event")), str(data.get("from", "Bob"))
             )
         elif name == "speech":
-            audio, lang = data.get("audio"), data.get("lang")
+            audio, lang = _text_or_none(data.get("audio")), _text_or_none(data.get("lang"))  # strings, as read
             server.speak(now, proto.Utterance(str(data["text"]), audio, lang))
             return None
         elif name in _INTERACTION_EVENTS:
             built = server.lifecycle_event(
-                name.removeprefix("interaction_"), data.get("interaction"), data.get("reason")
+                name.removeprefix("interaction_"),
+                _text_or_none(data.get("interaction")),
+                _text_or_none(data.get("reason")),
             )
             if isinstance(built, str):
                 return built
@@ -1029,7 +1057,7 @@ class Simulation:
         elif name == "progress":
             message = proto.event("progress")
         elif name == "sms":
-            message = server.sms_event(data.get("id"), data.get("event") or {})
+            message = server.sms_event(_text_or_none(data.get("id")), _table(data.get("event")))
         elif name == "play_inbox_message":
             message = proto.event("play_inbox_message", action=str(data["action"]))
         else:
