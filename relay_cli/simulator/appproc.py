@@ -15,9 +15,12 @@ from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING
 
 from ..errors import NetworkError, UsageError
+
+if TYPE_CHECKING:
+    from ipaddress import IPv4Address, IPv6Address
 
 #: how long the app has to listen after it was started, and to stop after SIGTERM before SIGKILL
 START_TIMEOUT = 30.0
@@ -94,11 +97,11 @@ def listening(port: int) -> str | None:
     return "127.0.0.1" if "127.0.0.1" in hosts else next(iter(hosts), None)
 
 
-def _listeners(port: int) -> list[Any] | None:
+def _listeners(port: int) -> list[IPv4Address | IPv6Address] | None:
     """The local addresses of the listening TCP sockets on ``port``; None where the tables cannot be read."""
     import ipaddress
 
-    found: list[Any] = []
+    found: list[IPv4Address | IPv6Address] = []
     readable = False
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -181,15 +184,13 @@ class App:
         return None if self.proc is None else self.proc.pid
 
     def start(self) -> None:
-        options: dict[str, Any] = {}
-        if os.name == "posix":
+        posix = os.name == "posix"
+        argv: str | list[str]
+        if posix:
             # -P: the project's directory is not put on the keeper's sys.path (it could shadow relay_cli)
-            argv: Any = [sys.executable, "-P", "-m", "relay_cli.simulator.keeper", f"{STOP_GRACE:g}", self.command]
-            options["start_new_session"] = True
+            argv = [sys.executable, "-P", "-m", "relay_cli.simulator.keeper", f"{STOP_GRACE:g}", self.command]
         else:  # pragma: no cover - Windows: the shell's process tree, stopped with taskkill /T
             argv = self.command
-            options["shell"] = True
-            options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined,unused-ignore]
         self.tail.clear()
         try:
             self.proc = subprocess.Popen(
@@ -199,7 +200,9 @@ class App:
                 stdin=subprocess.PIPE if os.name == "posix" else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                **options,
+                start_new_session=posix,
+                shell=not posix,
+                creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP,  # type: ignore[attr-defined,unused-ignore]
             )
         except OSError as exc:
             raise AppFailed(f"cannot start `{self.command}` in {self.cwd}: {exc.strerror or exc}") from None
@@ -210,7 +213,7 @@ class App:
         for reader in self._readers:
             reader.start()
 
-    def _read(self, stream: Any, name: str) -> None:
+    def _read(self, stream: IO[bytes], name: str) -> None:
         import codecs
 
         while piece := stream.readline(LINE_LIMIT):

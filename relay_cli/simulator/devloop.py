@@ -15,14 +15,18 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TextIO
 
 from .. import inputs, output
 from ..core import manifest as mf, workflow as wf
 from ..errors import AppMisbehaved, NetworkError, OutputError, RelayError, UsageError
+from ..jsontypes import JSONObject
 from . import appproc, protocol, runner, scenario as sc
 from .appproc import check_port, free_port
 from .flags import ScenarioFlags
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 MANIFEST = "relay.toml"
 DEV_KEYS = ("command", "path", "scenario", "workflow", "watch", "pass_env")
@@ -53,11 +57,10 @@ class Project:
     command: str | None = None
     path: str | None = None
     scenario: str | None = None
-    workflow: dict[str, Any] | None = None  # the body `relay workflow apply` would send for it
+    workflow: JSONObject | None = None  # the body `relay workflow apply` would send for it
     watch: tuple[str, ...] = DEFAULT_WATCH
     pass_env: tuple[str, ...] = ()
     exists: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def read_project(directory: Path) -> Project:
@@ -124,12 +127,12 @@ class Setup:
     command: str
     path: str
     port: int | None  # None: a free port at each start
-    scenario: Any = None  # scenario.Scenario (none for `dev --device`: the device's events run the app)
-    params: dict[str, Any] = field(default_factory=dict)
-    world: Any = None  # protocol.World
+    scenario: sc.Scenario | None = None  # none for `dev --device`: the device's events run the app
+    params: JSONObject = field(default_factory=dict)
+    world: protocol.World | None = None
     watch: tuple[str, ...] = DEFAULT_WATCH  # patterns of the files whose change restarts the app
     pass_env: tuple[str, ...] = ()  # RELAY_* variables the app gets
-    workflow: dict[str, Any] | None = None  # the project's workflow, as `relay workflow apply` would send it
+    workflow: JSONObject | None = None  # the project's workflow, as `relay workflow apply` would send it
     source: str = MANIFEST  # relay.toml's path, for messages
 
 
@@ -204,8 +207,8 @@ def _with_scenario(setup: Setup, project: Project, flags: ScenarioFlags) -> Setu
     """``setup`` with the scenario to play and its parameters, from the flags and relay.toml."""
     root, workflow = setup.root, setup.workflow
     suggested: str | None = None
-    defaults: dict[str, Any] = {}
-    variables: dict[str, Any] = {}
+    defaults: JSONObject = {}
+    variables: JSONObject = {}
     if workflow is not None:
         suggested, defaults, _note = sc.defaults_from_workflow(workflow)
         variables = dict(wf.args_of(workflow))
@@ -239,12 +242,16 @@ def _with_scenario(setup: Setup, project: Project, flags: ScenarioFlags) -> Setu
 # --- signals ------------------------------------------------------------------------------------------
 
 
+#: what ``signal.signal`` takes and gives back: a function, SIG_DFL or SIG_IGN, or None (not set from Python)
+_Handler = Callable[[int, "FrameType | None"], object] | int | None
+
+
 class stop_signals:  # noqa: N801 - a context manager used like a function
     """SIGTERM and SIGHUP interrupt like Ctrl-C while ``relay workflow dev`` runs, so that its clean-up (stopping
     the app) runs for them too. Only in the main thread, where signal handlers can be set."""
 
     def __enter__(self) -> stop_signals:
-        self.saved: dict[int, Any] = {}
+        self.saved: dict[int, _Handler] = {}
         if threading.current_thread() is threading.main_thread():
             for name in ("SIGTERM", "SIGHUP"):
                 sig = getattr(signal, name, None)
@@ -252,12 +259,12 @@ class stop_signals:  # noqa: N801 - a context manager used like a function
                     self.saved[sig] = signal.signal(sig, _interrupt)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         for sig, handler in self.saved.items():
             signal.signal(sig, handler)
 
 
-def _interrupt(signum: int, frame: Any) -> None:
+def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
@@ -266,7 +273,7 @@ class shielded:  # noqa: N801
     running); a signal that came meanwhile is raised afterwards."""
 
     def __enter__(self) -> shielded:
-        self.saved: dict[int, Any] = {}
+        self.saved: dict[int, _Handler] = {}
         self.pending: list[int] = []
         if threading.current_thread() is threading.main_thread():
             for name in ("SIGINT", "SIGTERM", "SIGHUP"):
@@ -275,7 +282,7 @@ class shielded:  # noqa: N801
                     self.saved[sig] = signal.signal(sig, lambda signum, frame: self.pending.append(signum))
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         for sig, handler in self.saved.items():
             signal.signal(sig, handler)
         if self.pending and exc[0] is None:
@@ -334,7 +341,7 @@ def watch(directory: Path, patterns: Callable[[], Sequence[str]], *, idle: Calla
 _lock = threading.Lock()
 
 
-def write(stream: Any, text: str) -> None:
+def write(stream: TextIO, text: str) -> None:
     """One whole line (or several) on ``stream``, never interleaved with another thread's."""
     with _lock:
         stream.write(text)
@@ -378,7 +385,7 @@ class Session:
         self,
         setup: Setup,
         timeout: float,
-        emit: Callable[[Any], None],
+        emit: Callable[[sc.Record], None],
         app_output: str,
         once: bool = True,
         max_time: float | None = protocol.DEFAULT_MAX_TIME,
@@ -417,6 +424,7 @@ class Session:
         """One run of the scenario against the app; raises AppMisbehaved (6) or NetworkError (1), with the
         app's last lines (those not printed as they came)."""
         chosen, params = self.s.scenario, self.s.params
+        assert chosen is not None  # a session with no scenario (dev --device) never plays one
         say(output.message, f"simulating {chosen.name} against {self.uri} (device {params['device_name']})")
         try:
             outcome = runner.run(

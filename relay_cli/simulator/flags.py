@@ -9,12 +9,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TextIO
 
 from ..errors import UsageError
 from .protocol import DEFAULT_MAX_TIME, MAX_MAX_TIME, MAX_SECONDS
 
 if TYPE_CHECKING:
+    from ..jsontypes import JSONObject, JSONValue
+    from .protocol import World
     from .scenario import Record, Scenario
 
 
@@ -58,7 +60,7 @@ class ScenarioFlags:
             return runner.load_builtin(self.scenario)
         return None
 
-    def params(self) -> dict[str, tuple[str, Any]]:
+    def params(self) -> dict[str, tuple[str, JSONValue]]:
         """The scenario parameters the flags set: parameter → (the flag, its value; None when not given)."""
         return {
             "device": ("--device", self.device),
@@ -70,7 +72,7 @@ class ScenarioFlags:
             "phrase": ("--phrase", self.phrase),
         }
 
-    def args(self) -> dict[str, Any]:
+    def args(self) -> JSONObject:
         """-a/-b/-r: the workflow args they give (over the workflow's own)."""
         from ..core import workflow as wf
 
@@ -79,10 +81,10 @@ class ScenarioFlags:
     def resolve(
         self,
         chosen: Scenario,
-        defaults: Mapping[str, Any],
-        variables: Mapping[str, Any],
-        world: Any,
-    ) -> dict[str, Any]:
+        defaults: Mapping[str, JSONValue],
+        variables: Mapping[str, JSONValue],
+        world: World | None,
+    ) -> JSONObject:
         """The parameters of a run of ``chosen``: what the workflow says (``defaults``, its args in
         ``variables``) under the flags, under --set; the app's get_var values in ``vars``."""
         from .. import output
@@ -94,7 +96,7 @@ class ScenarioFlags:
             output.warning(warning)
         return params
 
-    def printer(self, write: Callable[[Any, str], None] | None = None) -> Callable[[Record], None]:
+    def printer(self, write: Callable[[TextIO, str], None] | None = None) -> Callable[[Record], None]:
         """Prints one transcript record on stdout: a line for people, escaped by the one escaping function (an
         app's _type or text cannot drive the terminal), or with --json one JSON object, exact.
         ``write(stream, text)`` writes (default: write and flush)."""

@@ -26,11 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import output
 from ..core import devreg, sandbox as matching, triggers, workflow as wf
 from ..errors import NetworkError, NotFoundError, RelayError, UsageError
+from ..jsontypes import JSONObject, JSONValue
 from . import appproc, devloop
 from .devloop import Setup, say
 
@@ -107,7 +108,7 @@ def placement(client: RelayClient, subscriber: str, given: Sequence[str], sandbo
     ids = list(named) if sandbox else client.device_ids(subscriber)
     known = set(ids)
     by_name = {name.casefold(): device_id for device_id, name in named.items()}
-    groups: list[dict[str, Any]] | None = None
+    groups: list[JSONObject] | None = None
     devices: dict[str, str] = {}  # id → how messages name it
     chosen: list[tuple[str, str]] = []  # (urn, name)
     for raw in given:
@@ -141,7 +142,7 @@ def placement(client: RelayClient, subscriber: str, given: Sequence[str], sandbo
     return Placement(tuple(devices), None, tuple(devices.values()), named.get(first, first))
 
 
-def _group(groups: list[dict[str, Any]], value: str) -> dict[str, Any] | None:
+def _group(groups: list[JSONObject], value: str) -> JSONObject | None:
     for group in groups:
         group_id = str(group.get("group_id") or "")
         if value in (group_id, wf.group_urn(group_id)) or wf.group_urn(value) == wf.group_urn(group_id):
@@ -217,7 +218,7 @@ class LogFollower:
         make_client: Callable[[], RelayClient],
         subscriber: str,
         workflow_id: str,
-        show: Callable[[Any], None],
+        show: Callable[[JSONValue], None],
         *,
         poll: bool,
     ) -> None:
@@ -254,7 +255,7 @@ class LogFollower:
                 text = exc.message if isinstance(exc, RelayError) else f"{type(exc).__name__}: {exc}"
                 say(output.warning, f"the workflow's log is not followed any more: {text}")
 
-    def _entries(self, client: RelayClient) -> list[Any]:
+    def _entries(self, client: RelayClient) -> list[JSONValue]:
         return list(client.workflow_logs(self.subscriber, workflow_id=self.workflow_id))
 
     def _poll(self, client: RelayClient) -> None:
@@ -292,7 +293,7 @@ class LogFollower:
             if self.stopped.wait(LOG_RECONNECT):
                 return
 
-    def _before(self, entry: Any) -> bool:
+    def _before(self, entry: JSONValue) -> bool:
         """An entry from before the session (a server sends what it has first)."""
         stamp = entry.get("timestamp") if isinstance(entry, dict) else None
         if not isinstance(stamp, str):
@@ -318,7 +319,7 @@ class Options:
     public_url: str | None = None  # the base, from core.devreg.public_base
     tunnel: str | None = None  # the tunnel's command, {port} replaced
     tunnel_timeout: float = 30.0
-    args: dict[str, Any] | None = None  # -a/-b/-r
+    args: JSONObject | None = None  # -a/-b/-r
     app_output: str = "all"
 
 
@@ -335,7 +336,7 @@ class DeviceSession:
         where: Placement,
         mark: str,
         options: Options,
-        show_log: Callable[[Any], None],
+        show_log: Callable[[JSONValue], None],
         reload: Callable[[], Setup],
     ) -> None:
         self.st, self.subscriber, self.target, self.where, self.mark = st, subscriber, target, where, mark
@@ -343,8 +344,8 @@ class DeviceSession:
         self.session = devloop.Session(setup, 10.0, lambda record: None, options.app_output, once=False)
         self.tunnel: Tunnel | None = None
         self.base: str | None = options.public_url
-        self.registered: dict[str, Any] | None = None  # the body saved, with its workflow_id
-        self.stale: list[dict[str, Any]] = []
+        self.registered: JSONObject | None = None  # the body saved, with its workflow_id
+        self.stale: list[JSONObject] = []
         self.follower: LogFollower | None = None
         self.app_ours = False  # the app runs because we started it and did not stop it
 
@@ -423,7 +424,7 @@ class DeviceSession:
         host = self.session.uri.split("//", 1)[1].split("/", 1)[0] if self.session.uri else f"127.0.0.1:{setup.port}"
         return f"ws://{host}{setup.path}"
 
-    def _body(self, setup: Setup | None = None) -> dict[str, Any]:
+    def _body(self, setup: Setup | None = None) -> JSONObject:
         setup = setup or self.session.s
         if setup.workflow is None:
             raise UsageError(
@@ -464,7 +465,7 @@ class DeviceSession:
             "trusts (SSL_CERT_FILE adds your own CA for this check)",
         )
 
-    def _warn_competing(self, body: dict[str, Any], listing: Sequence[dict[str, Any]]) -> None:
+    def _warn_competing(self, body: JSONObject, listing: Sequence[JSONObject]) -> None:
         """Say which other workflows on the devices have the same trigger (never touched)."""
         trigger = {k: v for k, v in wf.trigger_of(body).items() if k != "start"}
         others = [
@@ -475,7 +476,7 @@ class DeviceSession:
         ]
         if not others:
             return
-        groups: list[dict[str, Any]] = []
+        groups: list[JSONObject] = []
         if any(wf.installed_by_rule(w) and not wf.installed_on_all(w) for w in others):
             groups = [g for g in self.client.groups(self.subscriber) if isinstance(g, dict)]
         devices = self.where.devices
@@ -488,7 +489,7 @@ class DeviceSession:
                     "changed by dev",
                 )
 
-    def _save(self, body: dict[str, Any]) -> None:
+    def _save(self, body: JSONObject) -> None:
         reuse = self.stale[0] if self.stale and not self.registered else None
         if reuse is not None:
             body = {"workflow_id": reuse["workflow_id"], **body}
@@ -567,7 +568,7 @@ class DeviceSession:
                 "available",
             )
 
-    def _delete(self, workflow: dict[str, Any], why: str) -> bool:
+    def _delete(self, workflow: JSONObject, why: str) -> bool:
         from ..errors import ApiNotFoundError
 
         wid = str(workflow.get("workflow_id"))
@@ -605,7 +606,7 @@ class DeviceSession:
 # --- --cleanup ------------------------------------------------------------------------------------------------
 
 
-def cleanup(client: RelayClient, subscriber: str, mark: str) -> list[dict[str, Any]]:
+def cleanup(client: RelayClient, subscriber: str, mark: str) -> list[JSONObject]:
     """Delete the project's dev registrations (``core.devreg``'s rule: name and marker) on the target; the ones
     deleted. Nothing else is touched."""
     from ..errors import ApiNotFoundError

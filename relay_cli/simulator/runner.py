@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from .. import __version__
 from ..core.workflow import is_loopback
 from ..errors import NetworkError, UsageError
+from ..jsontypes import JSONObject, JSONValue
 from .protocol import World
 from .scenario import Failure, Record, Scenario, ScenarioError, Simulation, parse
 
@@ -27,7 +28,7 @@ PATH_HINT = (
 
 #: the demo devices' own info, so that an app asking about Bob cannot pass by answering with Alice's: where each
 #: one is, its battery (the rest is protocol.DEVICE_DEFAULTS). Never whole-number coordinates (docs/simulator.md).
-DEMO_INFO: dict[str, dict[str, Any]] = {
+DEMO_INFO: dict[str, JSONObject] = {
     "Alice": {"battery": 87, "indoor_location": "Lobby", "latlong": [35.8543, -78.8453]},
     "Bob": {"battery": 64, "indoor_location": "Kitchen", "latlong": [35.8547, -78.8461]},
     "Carol": {"battery": 42, "indoor_location": "Front desk", "latlong": [35.8541, -78.8449]},
@@ -124,7 +125,7 @@ def _unreachable_reason(exc: BaseException, timeout: float) -> str:
 def run(
     uri: str,
     scenario: Scenario,
-    params: Mapping[str, Any],
+    params: Mapping[str, JSONValue],
     *,
     timeout: float,
     emit: Callable[[Record], None] | None = None,
@@ -148,10 +149,16 @@ def run(
     return asyncio.run(_run(uri, scenario, params, timeout, emit, clock, world or World(), max_time, stop))
 
 
+class _ConnectOptions(TypedDict, total=False):
+    """``connect``'s options that depend on the version of websockets."""
+
+    proxy: None
+
+
 async def _run(
     uri: str,
     scenario: Scenario,
-    params: Mapping[str, Any],
+    params: Mapping[str, JSONValue],
     timeout: float,
     emit: Callable[[Record], None] | None,
     clock: Callable[[], float],
@@ -168,7 +175,7 @@ async def _run(
     from websockets.exceptions import ConnectionClosed, InvalidStatus
 
     sim = Simulation(scenario, params, timeout=timeout, start=clock(), world=world, max_time=max_time)
-    options: dict[str, Any] = {}
+    options: _ConnectOptions = {}
     if _loopback(uri) and "proxy" in inspect.signature(connect.__init__).parameters:
         options["proxy"] = None  # websockets >= 15 honours HTTP(S)_PROXY; an app on this machine is never behind one
     try:
