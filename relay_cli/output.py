@@ -11,10 +11,16 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from .errors import OutputError
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from rich.console import Console
+    from rich.progress import Progress, ProgressColumn
 
 FORMATS = ("table", "json", "csv", "yaml")
 
@@ -43,7 +49,7 @@ class GuardedStream:
 
     Everything else is the wrapped stream's own (``isatty``, ``encoding``, ``fileno``, ...)."""
 
-    def __init__(self, stream: Any, name: str) -> None:
+    def __init__(self, stream: TextIO, name: str) -> None:
         self._stream = stream
         self._label = name
 
@@ -57,7 +63,7 @@ class GuardedStream:
         except OSError as exc:
             raise self._failed(exc) from None
 
-    def writelines(self, lines: Any) -> None:
+    def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
             self.write(line)
 
@@ -76,16 +82,16 @@ class GuardedStream:
             return StreamClosed(self._label)
         return OutputError(f"cannot write to {self._label}: {exc.strerror or exc}")
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Any:  # the wrapped stream's, whatever it is
         return getattr(self._stream, name)
 
 
-def guarded(stream: Any, name: str) -> Any:
+def guarded(stream: TextIO | GuardedStream, name: str) -> GuardedStream:
     """``stream`` behind a ``GuardedStream`` (once)."""
     return stream if isinstance(stream, GuardedStream) else GuardedStream(stream, name)
 
 
-def discard(stream: Any) -> None:
+def discard(stream: TextIO | GuardedStream) -> None:
     """Point the file descriptor under ``stream`` at the null device, so that whatever is still buffered (and
     the interpreter's own flush at exit) goes nowhere instead of failing again with a second error."""
     try:
@@ -114,7 +120,7 @@ def _escape_char(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def safe(text: str, *, newlines: bool = False, stream: Any = None) -> str:
+def safe(text: str, *, newlines: bool = False, stream: object = None) -> str:
     """``text`` as it may be shown on a terminal: every character a terminal would act on instead of showing
     (an ANSI escape, a carriage return, a bidi override, ...) written as a visible escape (``\\x1b``,
     ``\\u202e``); with ``newlines``, ``\\n`` is kept. With ``stream``, characters its encoding cannot represent
@@ -133,7 +139,7 @@ def _escaper(encoding: str | None, newlines: bool = False) -> Callable[[str], st
     return lambda text: pattern.sub(_escape_char, text).encode(encoding, "backslashreplace").decode(encoding)
 
 
-def _encoding_of(stream: Any) -> str | None:
+def _encoding_of(stream: object) -> str | None:
     """The encoding of ``stream`` when it cannot represent every character, else None (UTF-8, or an encoding
     that is unknown or not one Python knows: left as it is)."""
     import codecs
@@ -165,7 +171,7 @@ def cell_width(text: str) -> int:
     return width
 
 
-def _isatty(stream: Any) -> bool:
+def _isatty(stream: TextIO | GuardedStream) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
@@ -188,7 +194,7 @@ def _ascii_escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
 
 
-def to_json(data: Any, *, indent: bool = True, ascii: bool = False) -> str:  # noqa: A002 - json.dumps's meaning
+def to_json(data: object, *, indent: bool = True, ascii: bool = False) -> str:  # noqa: A002 - json.dumps's meaning
     """``data`` as JSON text, written by orjson: indented by two spaces (``indent``) or on one line without
     spaces; with ``ascii``, DEL and every character beyond ASCII as ``\\uXXXX`` escapes (a surrogate pair beyond
     U+FFFF), for a stream that cannot take UTF-8. That is ``json.dumps(data, indent=2)``'s text (or with
@@ -241,7 +247,7 @@ def _yaml_string(text: str) -> str:
     return '"' + _YAML_ESCAPE.sub(_yaml_escape, text) + '"'
 
 
-def _yaml_key(key: Any) -> str:
+def _yaml_key(key: object) -> str:
     """A mapping key: bare when no YAML reader could take it for anything but that string, else quoted (an
     argument named ``on``, ``123`` or ``a: b`` is read back as that string, not True, 123 or a mapping)."""
     text = str(key)
@@ -250,7 +256,7 @@ def _yaml_key(key: Any) -> str:
     return _yaml_string(text)
 
 
-def _yaml_scalar(value: Any) -> str:
+def _yaml_scalar(value: object) -> str:
     """A scalar: null, true/false, an integer, a float that YAML 1.1 and 1.2 readers both take for a float
     (``1.0e+20``, not ``1e+20``, which a YAML 1.1 reader takes for a string), else a double-quoted string."""
     if value is None:
@@ -270,7 +276,7 @@ def _yaml_scalar(value: Any) -> str:
     return _yaml_string(str(value))
 
 
-def to_yaml(data: Any, indent: int = 0) -> str:
+def to_yaml(data: object, indent: int = 0) -> str:
     """Block-style YAML for JSON-like data (dicts, lists, scalars): every string value double-quoted, keys bare
     only when plainly strings, so that any YAML 1.1 or 1.2 reader gives back exactly the JSON output's data."""
     pad = " " * indent
@@ -318,9 +324,9 @@ class Output:
 
     def __init__(
         self,
-        stdout: Any = None,
-        stderr: Any = None,
-        stdin: Any = None,
+        stdout: TextIO | GuardedStream | None = None,
+        stderr: TextIO | GuardedStream | None = None,
+        stdin: TextIO | None = None,
         *,
         environ: Mapping[str, str] | None = None,
         stdout_isatty: bool | None = None,
@@ -376,7 +382,7 @@ class Output:
         except (StreamClosed, OutputError, ValueError):
             pass
 
-    def progress(self, columns: Callable[[Any], Sequence[Any]]) -> Any:
+    def progress(self, columns: Callable[[ModuleType], Sequence[str | ProgressColumn]]) -> Progress | None:
         """A transient rich ``Progress`` on stderr when stderr is a terminal, else None (rich is not imported).
         ``columns(rich.progress)`` gives its columns. Under NO_COLOR it draws without colour."""
         if not self.stderr_isatty:
@@ -399,7 +405,7 @@ class Output:
 
     # --- data (stdout) -------------------------------------------------------------------------------
 
-    def render(self, data: Any, human: str | Callable[[], object] | None, *, as_json: bool) -> None:
+    def render(self, data: object, human: str | Callable[[], object] | None, *, as_json: bool) -> None:
         """A command's result, rendered once: with ``as_json`` (``--json``), ``data`` as JSON on stdout; else
         ``human`` for people: a line (a str) printed as a success on stderr, or a function that prints it (a
         table, lines, a value); None: nothing."""
@@ -410,16 +416,16 @@ class Output:
         elif human is not None:
             human()
 
-    def json(self, data: Any) -> None:
+    def json(self, data: object) -> None:
         """``data`` as indented JSON on stdout (``to_json``; ASCII with escapes where stdout cannot take UTF-8)."""
         self.write(to_json(data, ascii=self.encoding is not None) + "\n")
 
-    def json_line(self, data: Any) -> None:
+    def json_line(self, data: object) -> None:
         """``data`` as JSON on one line of stdout (JSON lines: a stream of records), flushed at once. Non-ASCII
         characters are escaped, so a line is the same bytes in every encoding."""
         self.write(to_json(data, indent=False, ascii=True) + "\n")
 
-    def yaml(self, data: Any) -> None:
+    def yaml(self, data: object) -> None:
         self.write(to_yaml(data) + "\n")
 
     def write(self, text: str) -> None:
@@ -524,13 +530,13 @@ class Output:
             buffer.truncate()
         self.write("".join(out))
 
-    def _console(self, stream: Any, color: bool) -> Any:
+    def _console(self, stream: GuardedStream, color: bool) -> Console:
         """A rich console on ``stream``, ``width`` wide (None: rich measures the terminal): a terminal's, styled,
         when ``color``; else one that writes no escape code at all (and draws no live display)."""
         from rich.console import Console
 
         return Console(
-            file=stream,
+            file=cast("TextIO", stream),  # a GuardedStream is its stream to rich: the same methods, guarded
             no_color=not color,
             color_system="auto" if color else None,
             highlight=False,

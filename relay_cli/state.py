@@ -56,7 +56,7 @@ def sandbox_db(environ: Mapping[str, str]) -> Path:
     return data_dir(environ) / "sandbox.db"
 
 
-def target_key(settings: Settings) -> tuple[Any, ...]:
+def target_key(settings: Settings) -> tuple[str, str | None, str, bool]:
     """What decides where requests go: the backend, its URL, the profile (whose login is used)."""
     return (settings.backend, settings.api_url.value, settings.profile.value, settings.ci_unconfigured)
 
@@ -117,7 +117,7 @@ class State:
         """The selected profile's name (it may not exist). Never fails on a bad value in a profile."""
         return str(self.selected_profile_setting().value)
 
-    def selected_profile_setting(self) -> Setting:
+    def selected_profile_setting(self) -> Setting[str]:
         """The selected profile and why it is selected (a ``config.resolve.Setting``)."""
         return choose_profile(
             environ=self.environ,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, TypeVar
@@ -741,7 +741,7 @@ class RelayClient:
         workflow_id: str | None = None,
         user_id: str | None = None,
         until: float | None = None,
-    ) -> Iterator[JSONValue]:
+    ) -> Generator[JSONValue, None, None]:
         """Stream the realtime log: one JSON value per line (a line that is not JSON comes as
         ``{"message": line}``), until the server closes the stream. Only the connection and the headers are
         bounded by the deadline: the stream is long-lived by design. ``until`` (a ``time.monotonic()`` time):

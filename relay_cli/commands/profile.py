@@ -10,6 +10,7 @@ from ..errors import NotFoundError, UsageError
 from ._common import JsonOpt, command, examples, state
 
 if TYPE_CHECKING:
+    from ..config.resolve import Settings
     from ..state import State
 
 
@@ -45,7 +46,7 @@ def list_profiles(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     st.out.render(rows, lambda: draw(columns, rows, st.out), as_json=json_output)
 
 
-def _token_source(st: "State", settings: Any) -> str:
+def _token_source(st: "State", settings: "Settings") -> str:
     if settings.backend == "local":
         return "built in (local sandbox)"
     if settings.api_key_source:

@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, TypeVar
 
 from .. import inputs
 from ..core import environments, suggest
@@ -53,25 +53,26 @@ def check_auth_method(value: str, option: str) -> str:
     return value
 
 
-def timeout_setting(environ: Mapping[str, str], flag: float | None = None) -> Setting:
+def timeout_setting(environ: Mapping[str, str], flag: float | None = None) -> Setting[float]:
     """The deadline of one request, in seconds: ``--timeout`` > ``RELAY_TIMEOUT`` > 30."""
+    given: float | str
     if flag is not None:
-        setting = Setting(flag, "flag --timeout")
+        given, source = flag, "flag --timeout"
     elif environ.get("RELAY_TIMEOUT", "").strip():
-        setting = Setting(environ["RELAY_TIMEOUT"], "env RELAY_TIMEOUT")
+        given, source = environ["RELAY_TIMEOUT"], "env RELAY_TIMEOUT"
     else:
         return Setting(DEFAULT_TIMEOUT, "default")
     try:
-        seconds = float(setting.value)
+        seconds = float(given)
     except (TypeError, ValueError):
         seconds = math.nan
     if not 0 < seconds <= MAX_TIMEOUT:  # also refuses nan
         raise UsageError(
             f"expected a number of seconds greater than 0 and at most {MAX_TIMEOUT:.0f} (such as 30 or 2.5), "
-            f"got {str(setting.value)!r}",
-            option=setting.source.split(" ", 1)[1],
+            f"got {str(given)!r}",
+            option=source.split(" ", 1)[1],
         )
-    return Setting(seconds, setting.source)
+    return Setting(seconds, source)
 
 
 def validate_profile_value(key: str, value: str) -> str:
@@ -89,18 +90,22 @@ def validate_profile_value(key: str, value: str) -> str:
     return value
 
 
+T = TypeVar("T", covariant=True)
+D = TypeVar("D")
+
+
 @dataclass(frozen=True)
-class Setting:
-    value: Any
+class Setting(Generic[T]):
+    value: T
     source: str  # "flag --x", "env RELAY_X", "profile NAME", "default"
 
 
 @dataclass
 class Settings:
-    profile: Setting
+    profile: Setting[str]
     profile_exists: bool
-    values: dict[str, Setting] = field(default_factory=dict)
-    api_url: Setting = Setting(None, "default")
+    values: dict[str, Setting[str | None]] = field(default_factory=dict)
+    api_url: Setting[str | None] = Setting(None, "default")
     api_key_source: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     #: "relay" (HTTP to api_url) or "local" (the in-process sandbox)
@@ -108,7 +113,7 @@ class Settings:
     #: CI is set and nothing names a target: commands that need the API must refuse (exit 4)
     ci_unconfigured: bool = False
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str) -> str | None:
         setting = self.values.get(key)
         return setting.value if setting else None
 
@@ -153,7 +158,7 @@ def choose_profile(
     flag: str | None = None,
     flag_source: str = "flag --profile",
     configured: bool = True,
-) -> Setting:
+) -> Setting[str]:
     """Which profile is selected, and why. Reads nothing but its arguments, so it cannot fail."""
     if flag:
         return Setting(flag, flag_source)
@@ -170,7 +175,7 @@ def nothing_chosen(environ: Mapping[str, str], configured: bool) -> bool:
     return not configured and not any(environ.get(v) for v in TARGET_VARS)
 
 
-def _label(key: str, setting: Setting) -> str:
+def _label(key: str, setting: Setting[object]) -> str:
     """How to name a setting's origin in an error: the flag, the variable, or the key in its profile."""
     kind, _, where = setting.source.partition(" ")
     if kind in ("flag", "env"):
@@ -183,9 +188,9 @@ def _label(key: str, setting: Setting) -> str:
 def resolve(
     *,
     environ: Mapping[str, str],
-    profiles: dict[str, dict[str, Any]],
+    profiles: Mapping[str, Mapping[str, object]],
     current_profile: str | None,
-    flags: Mapping[str, Any] | None = None,
+    flags: Mapping[str, str | None] | None = None,
     configured: bool = True,
     profile_source: str = "flag --profile",
 ) -> Settings:
@@ -206,10 +211,11 @@ def resolve(
     exists = profile.value in profiles or profile.value == LOCAL_PROFILE
     stored = profiles.get(profile.value, {})
 
-    def pick(key: str, default: Any = None, flag: str | None = None) -> Setting:
+    def pick(key: str, default: D, flag: str | None = None) -> Setting[str | D]:
         var = PROFILE_KEYS[key][0]
-        if flag and flags.get(key) is not None:
-            return Setting(flags[key], f"flag {flag}")
+        given = flags.get(key)
+        if flag and given is not None:
+            return Setting(given, f"flag {flag}")
         if var and environ.get(var):
             return Setting(environ[var], f"env {var}")
         if stored.get(key) not in (None, ""):
@@ -220,7 +226,7 @@ def resolve(
     env = pick("env", environments.DEFAULT_ENV)
     settings.values["env"] = env
     envinfo = environments.environment(env.value, option=_label("env", env))
-    host = pick("host")
+    host = pick("host", None)
     settings.values["host"] = host
     if host.value:
         settings.api_url = Setting(environments.api_base_url(host.value, option=_label("host", host)), host.source)

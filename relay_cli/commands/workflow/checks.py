@@ -1,11 +1,14 @@
 """Running the preflight checks (``core.preflight``) and reporting them: shared by ``check``, ``create call``,
 ``install`` and ``apply``. The WebSocket handshakes happen in ``api.probe``."""
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...errors import CheckFailed
+from ...jsontypes import JSONObject
 
 if TYPE_CHECKING:
+    from ...core.preflight import Finding
+    from ...jsontypes import JSONObject
     from ...output import Output
     from ...state import State
 
@@ -14,12 +17,12 @@ TIMEOUT = 3.0
 
 
 def findings(
-    subjects: list[dict[str, Any]],
-    account: list[dict[str, Any]],
+    subjects: "list[JSONObject]",
+    account: "list[JSONObject]",
     *,
     calls_only: bool = True,
     timeout: float = TIMEOUT,
-) -> list[Any]:
+) -> "list[Finding]":
     """Problems of ``subjects`` (workflows about to be saved, or to check) within ``account`` (the account's
     workflows as they will be): unreachable URIs, then install findings that involve a subject."""
     from ...core import preflight
@@ -37,7 +40,7 @@ def findings(
     return found
 
 
-def report(out: "Output", found: list[Any], *, strict: bool, action: str) -> None:
+def report(out: "Output", found: "list[Finding]", *, strict: bool, action: str) -> None:
     """Each finding as a warning on stderr; with ``strict``, any finding stops ``action`` (exit 6)."""
     for finding in found:
         out.warning(finding.message)
@@ -48,7 +51,7 @@ def report(out: "Output", found: list[Any], *, strict: bool, action: str) -> Non
         )
 
 
-def concluded(out: "Output", found: list[Any], checked: int, *, warn_only: bool, as_json: bool) -> None:
+def concluded(out: "Output", found: "list[Finding]", checked: int, *, warn_only: bool, as_json: bool) -> None:
     """``relay workflow check``'s verdict: each finding as a warning (not with --json: the findings are in the
     output), then, unless ``warn_only``, exit 6 when there is any."""
     if not as_json:
@@ -63,7 +66,7 @@ def concluded(out: "Output", found: list[Any], checked: int, *, warn_only: bool,
 
 
 def before_save(
-    st: "State", subscriber: str, body: dict[str, Any], existing: list[dict[str, Any]] | None, *, strict: bool
+    st: "State", subscriber: str, body: "JSONObject", existing: "list[JSONObject] | None", *, strict: bool
 ) -> None:
     """The automatic check before a call workflow is created or changed (``create call``, ``install``).
 

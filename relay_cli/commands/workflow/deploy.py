@@ -5,7 +5,7 @@ The manifest format and the plan live in ``core.manifest`` and ``core.plan``; ca
 and prints.
 """
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +25,13 @@ from .._common import (
 )
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from ...api.bulk import Outcome
+    from ...api.client import Listing
+    from ...core.manifest import Manifest
+    from ...core.plan import Plan
+    from ...jsontypes import JSONObject
     from ...output import Output
     from ...state import State
 
@@ -86,7 +93,7 @@ RefsOpt = Annotated[
 # --- shared steps ----------------------------------------------------------------------------------
 
 
-def load(path: str) -> Any:
+def load(path: str) -> "Manifest":
     """Read and parse the manifest; every problem is one line naming the file (exit 2), before anything is sent."""
     from ... import inputs
     from ...core import manifest as mf
@@ -111,7 +118,12 @@ def load(path: str) -> Any:
 
 
 def refuse_no_workflows(
-    st: "State", manifest: Any, subscriber_flag: str | None, prune: bool, allow_empty: bool, account_from: str | None
+    st: "State",
+    manifest: "Manifest",
+    subscriber_flag: str | None,
+    prune: bool,
+    allow_empty: bool,
+    account_from: str | None,
 ) -> None:
     """A manifest that declares no workflows is refused (exit 2) unless --allow-empty says it is meant: with
     --prune it would delete the whole account. Without --prune nothing is sent; with it the account's workflows
@@ -148,7 +160,7 @@ def _account(name: str) -> str:
     return name if name.startswith("the ") else f"account {name}"
 
 
-def target(st: "State", manifest: Any, subscriber_flag: str | None, account_from: str | None = None) -> str:
+def target(st: "State", manifest: "Manifest", subscriber_flag: str | None, account_from: str | None = None) -> str:
     """The account. The profile first: -P > RELAY_PROFILE > the manifest's ``profile`` > the current one. Then
     the account: the manifest's ``account`` when it names one, else -s > RELAY_SUBSCRIBER_ID > the profile's >
     the server's default. A manifest's account that differs from the one -s, RELAY_SUBSCRIBER_ID or the profile
@@ -193,8 +205,8 @@ def _selected_by(st: "State", subscriber_flag: str | None) -> str:
 
 
 def make_plan(
-    st: "State", manifest: Any, subscriber: str, prune: bool, dedupe: bool = False
-) -> tuple[Any, list[dict[str, Any]]]:
+    st: "State", manifest: "Manifest", subscriber: str, prune: bool, dedupe: bool = False
+) -> "tuple[Plan, Listing]":
     from ...core import plan as planning
 
     existing = st.client().list_workflows(subscriber)
@@ -203,7 +215,7 @@ def make_plan(
     return plan, existing
 
 
-def show_plan(out: "Output", plan: Any, subscriber: str, source: str, as_json: bool) -> None:
+def show_plan(out: "Output", plan: "Plan", subscriber: str, source: str, as_json: bool) -> None:
     """The plan on stdout (data); notes about workflows left alone on stderr."""
     from ...core.plan import describe_change
 
@@ -248,7 +260,7 @@ def show_plan(out: "Output", plan: Any, subscriber: str, source: str, as_json: b
         )
 
 
-def refuse_duplicates(plan: Any, subscriber: str, dedupe: bool) -> None:
+def refuse_duplicates(plan: "Plan", subscriber: str, dedupe: bool) -> None:
     """Without --dedupe, an apply that finds several workflows of a name the manifest declares changes nothing
     (exit 2): which one to keep is the user's call."""
     if not plan.duplicates or dedupe:
@@ -266,7 +278,7 @@ def refuse_duplicates(plan: Any, subscriber: str, dedupe: bool) -> None:
     )
 
 
-def refuse_partial(plan: Any, existing: Any, subscriber: str) -> None:
+def refuse_partial(plan: "Plan", existing: "Listing", subscriber: str) -> None:
     """A listing with paging markers proves what it holds, not what it lacks: creating a name it does not show
     could duplicate one on a later page, and --prune or --dedupe would delete on the strength of the whole
     account. Updates of the workflows it holds are fine."""
@@ -322,7 +334,7 @@ def diff(
 # --- apply -------------------------------------------------------------------------------------------
 
 
-def _progress(out: "Output", total: int) -> Any:
+def _progress(out: "Output", total: int) -> "Progress | None":
     """A progress bar on stderr when it is a terminal; else None."""
     if total < 2:
         return None
@@ -418,7 +430,7 @@ def apply(
     _report(st.out, outcome, plan, subscriber, json_output)
 
 
-def _execute(st: "State", subscriber: str, plan: Any, manifest: Any, jobs: int) -> Any:
+def _execute(st: "State", subscriber: str, plan: "Plan", manifest: "Manifest", jobs: int) -> "Outcome":
     from ...api.bulk import apply_plan
 
     bar = _progress(st.out, plan.writes)
@@ -433,7 +445,7 @@ def _execute(st: "State", subscriber: str, plan: Any, manifest: Any, jobs: int) 
         )  # fmt: skip
 
 
-def _report(out: "Output", outcome: Any, plan: Any, subscriber: str, as_json: bool) -> None:
+def _report(out: "Output", outcome: "Outcome", plan: "Plan", subscriber: str, as_json: bool) -> None:
     done = (
         f"{len(outcome.created)} created, {len(outcome.updated)} updated, {len(outcome.deleted)} deleted, "
         f"{len(plan.unchanged)} unchanged"
@@ -487,9 +499,9 @@ def export(ctx: typer.Context, workflow_id: RefsOpt = None, subscriber_id: Subsc
     st = state(ctx)
     subscriber = st.subscriber_id(subscriber_id)
     listing = st.client().list_workflows(subscriber)
-    workflows: list[dict[str, Any]] = listing
+    workflows: list[JSONObject] = listing
     if refs:
-        chosen: list[dict[str, Any]] = []
+        chosen: list[JSONObject] = []
         for ref in refs:
             found = wf.resolve(workflows, ref, account=subscriber)
             if found not in chosen:

@@ -1,11 +1,17 @@
 """``relay workflow doctor``: Relay's debugging checklist for one registered workflow (``core.doctor``)."""
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ...jsontypes import JSONValue
 from .._common import SubscriberOpt, command, complete_workflow, examples, state
+
+if TYPE_CHECKING:
+    from ...api.client import RelayClient
+    from ...jsontypes import JSONValue
+
 
 #: seconds each network step (connect, TLS, handshake) may take
 NETWORK_TIMEOUT = 5.0
@@ -158,10 +164,12 @@ def doctor(
         )
 
 
-def _recent_log(client: Any, subscriber: str, workflow_id: str, wait: float, local: bool) -> tuple[list[Any], bool]:
+def _recent_log(
+    client: "RelayClient", subscriber: str, workflow_id: str, wait: float, local: bool
+) -> "tuple[list[JSONValue], bool]":
     """What the log of the workflow holds: the in-process sandbox's whole log; a server's for ``wait`` seconds."""
     until = None if local else time.monotonic() + wait
-    entries: list[Any] = []
+    entries: list[JSONValue] = []
     stream = client.workflow_logs(subscriber, workflow_id=workflow_id, until=until)
     try:
         for entry in stream:

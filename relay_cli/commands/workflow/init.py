@@ -5,7 +5,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -203,7 +203,7 @@ def _sync_directory(target: Path) -> None:
         os.close(fd)
 
 
-def _next_steps(target: Any, lang: str) -> list[str]:
+def _next_steps(target: Path, lang: str) -> list[str]:
     """The commands to run next, from the current directory."""
     import shlex
 

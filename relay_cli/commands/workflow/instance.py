@@ -24,6 +24,7 @@ from .._resource import Resource, find_workflow as find, request_line
 
 if TYPE_CHECKING:
     from ...api.client import RelayClient
+    from ...table import Column
 
 
 #: `stop` polls the running instances every WAIT_INTERVAL seconds, for up to WAIT_TIMEOUT seconds
@@ -73,7 +74,7 @@ def _history(client: "RelayClient", subscriber: str) -> list[dict[str, Any]]:
     return terminated(events)
 
 
-def _columns() -> list[Any]:
+def _columns() -> "list[Column]":
     from ...table import HANDLE, Column, Fit, cut_middle, field, short_uri
 
     return [

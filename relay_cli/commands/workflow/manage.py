@@ -34,6 +34,7 @@ from .._resource import (
 )
 
 if TYPE_CHECKING:
+    from ...core.workflow import InstallTarget
     from ...state import State
 
 
@@ -69,7 +70,7 @@ def delete(
     delete_item(state(ctx), WORKFLOW, workflow_id, subscriber_id, yes=yes, dry_run=dry_run, as_json=json_output)
 
 
-def _target(install: list[str] | None, install_all: bool, install_group: str | None) -> Any:
+def _target(install: list[str] | None, install_all: bool, install_group: str | None) -> "InstallTarget":
     from ...core import workflow as wf
 
     target = wf.install_target(expand_ids(install), install_all, install_group)
