@@ -178,14 +178,41 @@ class FakeRelay(ThreadingHTTPServer):
 
 
 class Handler(BaseHTTPRequestHandler):
+    """GET /ibot/workflow: the listing; POST /ibot/workflow: the saved workflow, as Relay answers a create; GET of
+    any path ending in /ws with an Upgrade: a WebSocket opening handshake accepted (the URI a create's preflight
+    probes), then the connection closed."""
+
     server: FakeRelay
+    #: each answer leaves at once, as from a real server: with Nagle's algorithm on, the body of an answer written
+    #: after its headers waits for the client's acknowledgement of the headers, which a client delays by 40 ms
+    #: when it has nothing to send (the second request on a kept-alive connection, a create's POST after its GET)
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
-        if urlsplit(self.path).path == "/ibot/workflow":
+        path = urlsplit(self.path).path
+        if path == "/ibot/workflow":
             self.server.requests += 1
             self._send(200, self.server.body)
+        elif path.endswith("/ws") and self.headers.get("Upgrade", "").lower() == "websocket":
+            import base64
+            import hashlib
+
+            key = self.headers.get("Sec-WebSocket-Key", "") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", base64.b64encode(hashlib.sha1(key.encode()).digest()).decode())
+            self.end_headers()
+            self.close_connection = True
         else:
             self._send(404, b'{"error": "not found"}')
+
+    def do_POST(self) -> None:
+        if urlsplit(self.path).path != "/ibot/workflow":
+            self._send(404, b'{"error": "not found"}')
+            return
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        self._send(200, json.dumps([{"workflow_id": "wf_created0000000000000001", **body}]).encode())
 
     def _send(self, status: int, body: bytes) -> None:
         self.send_response(status)

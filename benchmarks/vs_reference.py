@@ -17,6 +17,9 @@ what to quote; the load average before and after is printed with them.
 
 - ``--version``; ``--help``; ``workflow --help``; a command's page, ``workflow create call --help``;
 - ``workflow create call ... --dry-run`` (the same arguments for both; nothing is sent);
+- ``workflow create call`` for real, on an account of 20 workflows and on the account of 10,000: ours with its
+  default checks (the listing of the account, the name look-up, the install checks and the WebSocket handshake,
+  to a URI the loopback server accepts), the reference's with none (it has none); target ≤ 1/1.4 both;
 - ``workflow list`` of 10,000 workflows as a table and as ``--json``, from a loopback HTTP server that serves
   both CLIs the same answer (benchmarks/startup.py makes it: every trigger kind, half of the configs as JSON
   strings; 3.5 MB).
@@ -86,6 +89,18 @@ DRY_RUN = [
     "workflow", "create", "call", "--trigger", "inbound", "--name", "my_auto_answer",
     "--uri", "wss://myhost.mydomain.com/autoanswerpath", "--install", "990007560045678", "-s", SUB, "--dry-run",
 ]  # fmt: skip
+
+
+#: the workflows of the small account a create is timed on too
+SMALL = 20
+
+
+def create(port: int) -> list[str]:
+    """A create the reference and ours take alike, to a URI on the loopback server that accepts a WebSocket."""
+    return [
+        "workflow", "create", "call", "--trigger", "inbound", "--name", "my_auto_answer",
+        "--uri", f"ws://127.0.0.1:{port}/apps/auto-answer/ws", "--install", "990007560045678",
+    ]  # fmt: skip
 
 
 # --- checks of the warm-up runs' output ---------------------------------------------------------------------
@@ -195,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=15, help="timed pairs per start-up figure (default 15)")
     parser.add_argument("--list-runs", type=int, default=9, help="timed pairs per listing figure (default 9)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--only", action="append", metavar="TEXT", help="time only the figures whose label holds TEXT (repeatable)"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--no-pyc-cache", action="store_true", help="give our CLI no bytecode cache")
     parser.add_argument(
@@ -213,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         server = FakeRelay(json.dumps({"results": make_workflows()}).encode())
         threading.Thread(target=server.serve_forever, daemon=True).start()
         port = server.server_address[1]
+        small = FakeRelay(json.dumps({"results": make_workflows(SMALL)}).encode())  # an account of a few workflows
+        threading.Thread(target=small.serve_forever, daemon=True).start()
         # a clean environment for each: what it needs and nothing of this machine's (NODE_EXTRA_CA_CERTS alone
         # makes every start of Node some 3x slower; a PYTHON* variable changes ours)
         path = clean_path()
@@ -239,12 +259,20 @@ def main(argv: list[str] | None = None) -> int:
         }
 
         def figure(
-            label: str, ours: list[str], ref: list[str], checks: tuple[Any, Any], target: float, listing: bool = False
+            label: str,
+            ours: list[str],
+            ref: list[str],
+            checks: tuple[Any, Any],
+            target: float,
+            listing: bool = False,
+            account: Any = server,
         ) -> Figure:
+            to = f":{account.server_address[1]}"  # the loopback server of the account the figure is timed on
+            envs = [{**env, "RELAY_HOST": env["RELAY_HOST"].replace(f":{port}", to)} for env in (ours_env, ref_env)]
             return Figure(
                 label,
-                Side([relay, *ours], ours_env, checks[0]),
-                Side([reference, *ref], ref_env, checks[1]),
+                Side([relay, *ours], envs[0], checks[0]),
+                Side([reference, *ref], envs[1], checks[1]),
                 target,
                 listing,
             )
@@ -275,6 +303,17 @@ def main(argv: list[str] | None = None) -> int:
                 (contains('"name": "my_auto_answer"'), contains('"name": "my_auto_answer"')),
                 0.4,
             ),
+            *(
+                figure(
+                    f"workflow create call, {count:,} workflows, checks on",
+                    [*create(account.server_address[1]), "-s", SUB],
+                    create(account.server_address[1]),
+                    (contains("my_auto_answer"), contains("my_auto_answer")),
+                    1 / 1.4,
+                    account=account,
+                )
+                for count, account in ((SMALL, small), (WORKFLOWS, server))
+            ),
             figure(
                 f"workflow list ({WORKFLOWS:,}, table)",
                 ["workflow", "list", "-s", SUB],
@@ -293,18 +332,23 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ]
         try:
+            if args.only:
+                figures = [fig for fig in figures if any(text in fig.label for text in args.only)]
             for fig in figures:
                 measure(fig, max(1, args.list_runs if fig.list_figure else args.runs), tmp, args.json)
         finally:
-            server.shutdown()
-            server.server_close()
+            for each in (server, small):
+                each.shutdown()
+                each.server_close()
 
     load_after = os.getloadavg()
     results = [result(fig) for fig in figures]
-    table, as_json = results[-2], results[-1]
+    by_label = {r["figure"]: r for r in results}  # --only may have left the listings out
+    table = by_label.get(f"workflow list ({WORKFLOWS:,}, table)")
+    as_json = by_label.get(f"workflow list --json ({WORKFLOWS:,})")
     json_vs_table = (
         as_json["ours_median_ms"] / table["ours_median_ms"]
-        if as_json["ours_median_ms"] and table["ours_median_ms"]
+        if table and as_json and as_json["ours_median_ms"] and table["ours_median_ms"]
         else None
     )
     failed = any(r["status"] != "PASS" for r in results)

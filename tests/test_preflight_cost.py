@@ -115,13 +115,17 @@ def test_only_the_call_workflows_configs_are_parsed() -> None:
     assert done[3]["config"] == "not JSON at all"  # holds no call key: nothing the checks read
 
 
-def test_a_call_workflows_config_that_is_not_json_is_still_refused(run: Any, monkeypatch: Any) -> None:
+def test_a_config_the_checks_read_that_is_not_json_is_still_refused(run: Any, monkeypatch: Any) -> None:
+    """An inbound call workflow's config is read by the checks of an inbound create: one that is not JSON stops
+    it before anything is sent, as when every config was parsed."""
     monkeypatch.delenv("RELAY_NO_CHECK")
     broken = {**stored_workflow("wf_1", "old"), "config": '{"trigger": {"on_incoming_call": '}
     with respx.mock(base_url=API, assert_all_called=False) as api:
         api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": [broken]}))
         saved = api.post("/ibot/workflow").mock(return_value=httpx.Response(200, json=[]))
-        result = run("workflow", "create", "call", "-n", "x", "-u", "wss://h/x", "-i", "d1", "-s", SUB)
+        result = run(
+            "workflow", "create", "call", "--trigger", "inbound", "-n", "x", "-u", "wss://h/x", "-i", "d1", "-s", SUB
+        )
     assert (result.code, saved.call_count) == (1, 0)
     assert "results[0].config is a string that is not JSON" in result.err
 
@@ -144,3 +148,139 @@ def test_the_handshake_of_a_create_starts_no_asyncio(tmp_path: Path) -> None:
         server.close()
     assert done.stdout.splitlines()[-1] == "0 False", done.stderr
     assert server.paths == ["/up"]  # the handshake was made
+
+
+ACCOUNT = [
+    stored_workflow("wf_1", "button", {"on_button": "action_button_double_tap"}),
+    stored_workflow("wf_2", "inbound", {"on_incoming_call": ".*"}),
+    stored_workflow("wf_3", "outbound", {"on_call_request": ".*"}),
+    stored_workflow("wf_4", "x", {"on_phrases": ["a},{b"]}),  # a cut inside a string
+]
+WORDS = ('"x"', "on_incoming_call")
+
+
+def test_a_plain_listing_is_read_for_the_workflows_that_hold_a_word_only() -> None:
+    spaced = json.dumps({"results": ACCOUNT}).encode()
+    assert shapes.scan_listing(spaced, WORDS) == ([ACCOUNT[1], ACCOUNT[3]], 4)
+    compact = json.dumps({"results": ACCOUNT}, separators=(",", ":")).encode()
+    assert shapes.scan_listing(compact, WORDS) is None  # the phrase "a},{b" would cut a workflow in two: read whole
+    account = ACCOUNT[:3] + [stored_workflow("wf_4", "x", {"on_phrases": ["a b"]})]
+    for layout in ({"separators": (", ", ": ")}, {"separators": (",", ":")}, {"indent": 2}):
+        body = json.dumps({"results": account}, **layout).encode()  # type: ignore[arg-type]
+        assert shapes.scan_listing(body, WORDS) == ([account[1], account[3]], 4)
+    escaped = json.dumps({"results": account}).replace('"on_button"', '"on\\u005fbutton"').encode()
+    assert shapes.scan_listing(escaped, WORDS) == ([account[0], account[1], account[3]], 4)  # \u: read, to be sure
+    assert shapes.scan_listing(b'{"results": []}', WORDS) == ([], 0)
+
+
+def test_any_other_form_is_left_to_the_whole_reading() -> None:
+    plain = json.dumps({"results": ACCOUNT[:3]})
+    for body in (
+        json.dumps({"results": ACCOUNT[:3], "next_page_token": "p2"}),  # another key: maybe paging
+        json.dumps({"cursor": None, "results": ACCOUNT[:3]}),
+        plain[:-5],  # cut off
+        plain.replace('"workflow_id": "wf_2"', '"id": "wf_2"'),  # a workflow without its id
+        plain.replace('"name": "inbound"', '"name": "inbound", "args": {"workflow_id": 1}'),
+        "<html>Sign in</html>",
+    ):
+        assert shapes.scan_listing(body.encode(), WORDS) is None, body[:60]
+
+
+def test_the_listing_a_create_reads_is_what_the_checks_need(run: Any, monkeypatch: Any) -> None:
+    """A create's checks, read from the scanned listing, find the duplicate name and the clash on a device as from
+    the whole one: the POST is the reference's, and the warnings name the same workflows."""
+    monkeypatch.delenv("RELAY_NO_CHECK")
+    account = [stored_workflow(f"wf_{i}", f"w{i}", {"on_button": "action_button_single_tap"}) for i in range(50)]
+    account += [stored_workflow("wf_in", "front", {"on_incoming_call": ".*"}, install=["d1"]),
+                stored_workflow("wf_dup", "my_auto_answer", {"on_call_request": ".*"}, install=["d9"])]  # fmt: skip
+    with respx.mock(base_url=API, assert_all_called=False) as api:
+        api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": account}))
+        api.post("/ibot/workflow").mock(return_value=httpx.Response(200, json=[{"workflow_id": "wf_new", "name": "n"}]))
+        result = run("workflow", "create", "call", "--trigger", "inbound", "-n", "my_auto_answer", "-u", "wss://h/x",
+                     "-i", "d1", "-s", SUB)  # fmt: skip
+    assert result.code == 0, result.err
+    assert "account SUB already has a workflow named 'my_auto_answer' (wf_dup)" in result.err
+    assert "2 inbound call workflows (front, my_auto_answer) are installed on d1" in result.err
+
+
+class OneAnswer:
+    """A loopback server that reads one request and answers it with ``answer(request)`` (None: closes at once);
+    it keeps what it read, and what came after its answer."""
+
+    def __init__(self, answer: Any) -> None:
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.request = b""
+        self.after = b""
+
+        def serve() -> None:
+            conn, _ = self.listener.accept()
+            with conn:
+                conn.settimeout(5)
+                while b"\r\n\r\n" not in self.request:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    self.request += chunk
+                reply = answer(self.request)
+                if reply is None:
+                    return
+                conn.sendall(reply)
+                while chunk := conn.recv(4096):
+                    self.after += chunk
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+
+    def done(self) -> None:
+        self.thread.join(5)
+        self.listener.close()
+
+
+def accepting(request: bytes, right: bool = True) -> bytes:
+    import base64
+    import hashlib
+    import re
+
+    key = re.search(rb"Sec-WebSocket-Key: (\S+)\r\n", request).group(1).decode()  # type: ignore[union-attr]
+    accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
+        + (accept if right else b"wrong")
+        + b"\r\n\r\n"
+    )
+
+
+def test_the_handshake_of_one_uri_is_rfc_6455s() -> None:
+    from relay_cli import __version__
+    from relay_cli.api.probe import probe
+
+    server = OneAnswer(accepting)
+    uri = f"ws://localhost:{server.port}/auto-answer?x=1"
+    assert probe([uri], 3.0) == {uri: None}
+    server.done()
+    lines = server.request.decode().split("\r\n")
+    assert lines[:4] == ["GET /auto-answer?x=1 HTTP/1.1", f"Host: localhost:{server.port}", "Upgrade: websocket",
+                         "Connection: Upgrade"]  # fmt: skip
+    assert lines[4].startswith("Sec-WebSocket-Key: ") and len(lines[4]) == len("Sec-WebSocket-Key: ") + 24
+    assert lines[5:8] == ["Sec-WebSocket-Version: 13", f"User-Agent: relay-cli/{__version__}", ""]
+    assert server.after[:2] == b"\x88\x82" and len(server.after) == 8  # a masked close frame, then the end
+
+
+def test_a_server_that_does_not_switch_to_websocket_is_named() -> None:
+    from relay_cli.api.probe import probe
+
+    for answer, reason in (
+        (lambda request: accepting(request, right=False), "the server switched protocols, but not to WebSocket"),
+        (lambda request: None, "the connection closed without an answer to the handshake (does anything listen behind it?)"),
+        (lambda request: b"HTTP/1.1 400 Bad Request\r\n\r\n",
+         "the server answered HTTP 400 instead of switching to WebSocket: no workflow at this URI's path?"),
+        (lambda request: b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "the server's answer to the handshake is not HTTP"),
+    ):  # fmt: skip
+        server = OneAnswer(answer)
+        uri = f"ws://127.0.0.1:{server.port}/x"
+        assert probe([uri], 3.0) == {uri: reason}
+        server.done()

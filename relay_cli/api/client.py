@@ -212,6 +212,8 @@ class Listing(list["JSONObject"]):
         super().__init__(items)
         self.paging = []
         self.where = "GET /ibot/workflow"
+        #: the workflows the answer held (more than the listing has when it was read for a few: ``holding``)
+        self.total = len(self)
 
     def require_whole(self, subscriber_id: str, action: str) -> None:
         """An ``ApiError`` (exit 1) when the answer carried paging markers: ``action`` (what would be done on the
@@ -674,11 +676,15 @@ class RelayClient:
     # --- workflows -----------------------------------------------------------------------------
 
     def list_workflows(
-        self, subscriber_id: str, *, editing: str | None = None, configs_holding: tuple[str, ...] | None = None
+        self, subscriber_id: str, *, editing: str | None = None, holding: tuple[str, ...] | None = None
     ) -> Listing:
-        """The account's workflows, each ``config`` an object (one sent as a JSON string is parsed); with
-        ``configs_holding``, only the configs whose text holds one of those words are parsed, the others stay
-        text (``shapes.parse_configs``: for a caller that reads no other config, and sends none back).
+        """The account's workflows, each ``config`` an object (one sent as a JSON string is parsed).
+
+        ``holding``: the caller reads only the workflows whose JSON text holds one of these words, and sends none
+        back (the checks of ``create``: the workflows of its name, the call workflows). Those are decoded and
+        checked, the others left undecoded where the answer has the plain form ``{"results": [...]}``
+        (``shapes.scan_listing``); else all are decoded and checked as always, and only the configs sent as text
+        that hold a word are parsed. The listing has those workflows, or more; ``Listing.total`` counts all.
 
         ``editing``: the exact id or name of a workflow the caller changes and sends back whole (``install``,
         ``uninstall``, ``args set``/``unset``): the workflow it names must have the shape ``shapes.EDITABLE``,
@@ -691,7 +697,7 @@ class RelayClient:
         params = {"subscriber_id": subscriber_id}
 
         def convert(data: shapes.Results) -> Listing:
-            workflows = shapes.parse_configs(data["results"], "results", holding=configs_holding)
+            workflows = shapes.parse_configs(data["results"], "results", holding=holding)
             if editing is not None:
                 shapes.editable(workflows, editing, "results")
             listing = Listing(workflows)
@@ -699,7 +705,21 @@ class RelayClient:
             listing.where = f"{self.origin} answered GET /ibot/workflow"
             return listing
 
-        listing = self._converted("GET", "/ibot/workflow", shapes.WORKFLOWS, convert, params=params)
+        def read(answer: _Answer) -> Listing:
+            kind = answer.response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            found = shapes.scan_listing(answer.body, holding) if holding is not None and kind not in NOT_JSON else None
+            if found is not None:
+                listing = Listing(found[0])
+                listing.total = found[1]
+                listing.where = f"{self.origin} answered GET /ibot/workflow"
+                return listing
+            value = self._decode(answer, shapes.WORKFLOWS)
+            try:
+                return convert(value)
+            except shapes.Mismatch as mismatch:
+                raise self._unexpected(answer, shapes.WORKFLOWS, str(mismatch)) from None
+
+        listing = self._answer(self._call("GET", "/ibot/workflow", params, None), read)
         if listing.paging and self._notice is not None and not self._noticed_paging:
             self._noticed_paging = True
             self._notice(

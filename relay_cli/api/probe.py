@@ -21,6 +21,12 @@ CONCURRENCY = 32
 
 def handshake_failure(exc: BaseException, timeout: float | None = None) -> str:
     """Why a WebSocket opening handshake failed, in words for the user (shared with `workflow simulate`)."""
+    if isinstance(exc, _NotSwitched):
+        if exc.status is None or exc.status == 101:
+            return str(exc)
+        if exc.status == 400:  # relay-js (@relaypro/sdk) refuses a path it serves no workflow on with 400
+            return "the server answered HTTP 400 instead of switching to WebSocket: no workflow at this URI's path?"
+        return f"the server answered HTTP {exc.status} instead of switching to WebSocket"
     from websockets.exceptions import InvalidMessage, InvalidStatus, InvalidURI
 
     if isinstance(exc, InvalidStatus):
@@ -119,25 +125,101 @@ async def _probe(uri: str, address: tuple[list[str], int], timeout: float) -> st
     return reason
 
 
-def _probe_one(uri: str, address: tuple[list[str], int], timeout: float) -> str | None:
-    """``_probe`` for a single URI, on this thread: websockets' threaded client, so that the one handshake of a
-    ``create call`` starts no asyncio (whose import alone costs more than the handshake on loopback)."""
-    from websockets.sync.client import connect
+class _NotSwitched(Exception):
+    """The server answered the opening handshake, but not by switching to WebSocket (``status``: its HTTP status,
+    when it sent one)."""
 
+    def __init__(self, status: int | None, what: str = "") -> None:
+        super().__init__(what)
+        self.status = status
+
+
+#: RFC 6455, 1.3: what the server appends to the client's key before hashing it
+_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: the most of a handshake answer read (its status line and headers)
+_ANSWER_LIMIT = 16 * 1024
+_CLOSED = "the connection closed without an answer to the handshake (does anything listen behind it?)"
+
+
+def _handshake(uri: str, host: str, port: int, timeout: float) -> None:
+    """The WebSocket opening handshake of RFC 6455 (4.1) to ``uri``, over TCP to ``host`` (an address of its host)
+    and ``port``, with TLS for ``wss://``, all within ``timeout``; then a close frame, and the connection closed.
+    Raises when the server does not switch to WebSocket (``_NotSwitched``), or the connection, TLS or time fails.
+    The one handshake of a ``create call`` is made this way: importing the websockets package's client costs more
+    than the handshake itself."""
+    import base64
+    import hashlib
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    hostname = parts.hostname or ""
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the handshake took longer than the timeout")
+        return remaining
+
+    sock = socket.create_connection((host, port), timeout=left())
+    try:
+        if parts.scheme == "wss":
+            import ssl
+
+            sock.settimeout(left())
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=hostname)
+        key = base64.b64encode(os.urandom(16)).decode()
+        named = f"[{hostname}]" if ":" in hostname else hostname
+        if parts.port is not None and parts.port != (443 if parts.scheme == "wss" else 80):
+            named += f":{parts.port}"
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        request = (
+            f"GET {target} HTTP/1.1\r\nHost: {named}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: relay-cli/{__version__}\r\n\r\n"
+        )
+        sock.settimeout(left())
+        sock.sendall(request.encode("utf-8"))
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            sock.settimeout(left())
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise _NotSwitched(None, _CLOSED)
+            answer += chunk
+            if len(answer) > _ANSWER_LIMIT:
+                raise _NotSwitched(None, "the server's answer to the handshake is not HTTP")
+        lines = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        status = lines[0].split(" ", 2)
+        if len(status) < 2 or not status[0].startswith("HTTP/1.") or not status[1].isdigit():
+            raise _NotSwitched(None, "the server's answer to the handshake is not HTTP")
+        if status[1] != "101":
+            raise _NotSwitched(int(status[1]))
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
+        if headers.get("upgrade", "").lower() != "websocket" or headers.get("sec-websocket-accept") != accept:
+            raise _NotSwitched(101, "the server switched protocols, but not to WebSocket")
+        mask = os.urandom(4)
+        code = (1000).to_bytes(2, "big")  # a normal closure: the check is done
+        sock.settimeout(left())
+        sock.sendall(bytes([0x88, 0x82]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(code)))
+    finally:
+        sock.close()
+
+
+def _probe_one(uri: str, address: tuple[list[str], int], timeout: float) -> str | None:
+    """``_probe`` for a single URI, on this thread (``_handshake``): no asyncio to start and no websockets to
+    import for the one handshake of a ``create call``."""
     reason: str | None = "no address"
     hosts, port = address
     for host in hosts:
         try:
-            with connect(
-                uri,
-                address=(host, port),  # the TCP destination only; the URI's host name is still used for TLS and Host
-                open_timeout=timeout,
-                close_timeout=0.5,
-                compression=None,
-                user_agent_header=f"relay-cli/{__version__}",
-                logger=_quiet_logger(),
-            ):
-                return None
+            _handshake(uri, host, port, timeout)
+            return None
         except Exception as exc:  # noqa: BLE001 - every failure is a reason in the warning
             reason = handshake_failure(exc)
     return reason

@@ -11,7 +11,10 @@ A shape is also the type its answer has once checked (``Shape[T]``: ``ok`` is a 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Generic, NotRequired, TypedDict, TypeGuard, TypeVar
 
@@ -190,6 +193,74 @@ def parse_configs(workflows: list[JSONObject], at: str, *, holding: tuple[str, .
                 raise Mismatch(f"{at}[{i}].config is a string holding {kind(parsed)}, not an object")
             workflow["config"] = parsed
     return workflows
+
+
+_PLAIN_START = re.compile(r'\s*\{\s*"results"\s*:\s*\[\s*')
+#: between two workflows of a listing: a "}", a comma and a "{", white space around the comma (the cut captured)
+_BETWEEN = re.compile(r"(\}\s*,\s*\{)")
+
+
+def scan_listing(body: bytes, holding: tuple[str, ...]) -> tuple[list[JSONObject], int] | None:
+    """Of a ``GET /ibot/workflow`` answer, the workflows whose JSON text holds one of the words ``holding``,
+    decoded, checked (``WORKFLOW``) and their configs parsed (``parse_configs``), and the number of workflows it
+    holds; the others are not decoded (10,000 workflows are 3.5 MB of JSON: decoding them all costs a create's
+    checks more than everything else together). A workflow holding a ``\\u`` escape is decoded too: it could
+    spell a word (the other escapes, ``\\"``, ``\\\\``, ``\\n``, ..., cannot spell a letter or ``_``).
+
+    Only for an answer of the plain form ``{"results": [{...}, {...}, ...]}`` (a single key, so no paging
+    marker), cut between two workflows where a ``}`` and a ``{`` are separated by a comma only (white space
+    around it); each piece must hold the key ``"workflow_id"`` once (a quote inside a JSON string is always escaped, so a piece that does not
+    is not one workflow: a cut inside a string, two workflows in one). Anything else, or a piece to decode that is
+    not one object of the shape, is None: the caller decodes and checks the whole answer, which says what is
+    wrong with it."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    start = _PLAIN_START.match(text)
+    tail = text.rstrip()
+    if start is None or not tail.endswith("}"):
+        return None
+    tail = tail[:-1].rstrip()
+    if not tail.endswith("]") or len(tail) - 1 < start.end():
+        return None
+    inner = tail[start.end() : -1].rstrip()
+    if not inner:
+        return [], 0
+    if inner[0] != "{" or inner[-1] != "}":
+        return None
+    for cut in ("}, {", "},{"):  # the two ways JSON writers put workflows side by side; else by the rule itself
+        pieces = inner.split(cut)
+        if all(piece.count('"workflow_id"') == 1 for piece in pieces):
+            starts = list(itertools.accumulate((len(piece) + len(cut) for piece in pieces[:-1]), initial=0))
+            break
+    else:
+        parts = _BETWEEN.split(inner)  # pieces and the cuts between them, in turn
+        pieces, cuts = parts[0::2], parts[1::2]
+        if any(piece.count('"workflow_id"') != 1 for piece in pieces):
+            return None
+        starts = list(itertools.accumulate((len(p) + len(c) for p, c in zip(pieces, cuts, strict=False)), initial=0))
+    wanted: set[int] = set()
+    for word in (*holding, "\\u"):
+        at = inner.find(word)
+        while at >= 0:
+            wanted.add(bisect.bisect_right(starts, at) - 1)
+            at = inner.find(word, at + 1)
+    found = []
+    last = len(pieces) - 1
+    for i in sorted(wanted):
+        whole = ("" if i == 0 else "{") + pieces[i] + ("" if i == last else "}")
+        try:
+            workflow = json.loads(whole)
+        except (ValueError, RecursionError):
+            return None
+        if not WORKFLOW.ok(workflow):
+            return None
+        found.append(workflow)
+    try:
+        return parse_configs(found, "results", holding=holding), len(pieces)
+    except Mismatch:
+        return None
 
 
 def editable(workflows: list[JSONObject], ref: str, at: str) -> list[JSONObject]:

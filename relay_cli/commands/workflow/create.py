@@ -159,6 +159,20 @@ def _same_name(st: "State", subscriber: str, name: str, checks: dict[str, Any], 
         )
 
 
+def _read_for(body: dict[str, Any], checks: dict[str, Any]) -> tuple[str, ...]:
+    """What of the account's listing a create reads: the workflows of its name (the look-up), and for a call
+    workflow (its preflight checks) the call workflows of its direction, the only ones its installs can clash
+    with (``RelayClient.list_workflows``' ``holding``)."""
+    import json
+
+    from ...core import preflight
+
+    named = json.dumps(body["name"], ensure_ascii=False)  # as the API writes it, or with "/" escaped: JSON allows both
+    direction = preflight.direction(body) if "strict" in checks else None
+    calls = [key for key, way in preflight.DIRECTIONS.items() if way == direction]
+    return (named, named.replace("/", "\\/"), *calls)
+
+
 def _save(
     ctx: typer.Context, trigger: dict[str, Any], common: dict[str, Any], checks: dict[str, Any] | None = None
 ) -> None:
@@ -183,9 +197,8 @@ def _save(
     if common["dry_run"]:
         if checks["unique"]:  # a dry run reads what it acts on: whether the name is free
             subscriber = st.subscriber_id(subscriber_flag)
-            _same_name(
-                st, subscriber, common["name"], checks, st.client().list_workflows(subscriber, configs_holding=())
-            )
+            listed = st.client().list_workflows(subscriber, holding=_read_for(body, checks))
+            _same_name(st, subscriber, common["name"], checks, listed)
         render.dry_run(
             st, "POST", "/ibot/workflow", st.configured_subscriber(subscriber_flag), body, common["json_output"]
         )
@@ -194,11 +207,7 @@ def _save(
     # one listing, shared by the name look-up and the preflight checks of a call workflow
     existing = None
     if checks["unique"] or not checks["no_check"]:
-        from ...core.preflight import CALL_KEYS
-
-        # the look-up reads names, the checks of a call workflow the other call workflows: of the configs sent
-        # as text, only those of call workflows are parsed
-        existing = st.client().list_workflows(subscriber, configs_holding=CALL_KEYS if "strict" in checks else ())
+        existing = st.client().list_workflows(subscriber, holding=_read_for(body, checks))
         _same_name(st, subscriber, common["name"], checks, existing)
     if "strict" in checks and not checks["no_check"]:
         from .checks import before_save
