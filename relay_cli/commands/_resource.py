@@ -10,12 +10,13 @@ custom audio file, a workflow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..errors import ApiNotFoundError, NotFoundError, UsageError
+from ..jsontypes import JSONObject, JSONValue
 from ._common import confirmation_possible, confirmed
 
 if TYPE_CHECKING:
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from ..state import State
 
 #: a Resource's lookups and removal, given the API client, the account and the id
-Get = Callable[["RelayClient", str, str], Any]
-Items = Callable[["RelayClient", str], list[Any]]
+Get = Callable[["RelayClient", str, str], JSONObject]
+Items = Callable[["RelayClient", str], list[JSONObject]]
 Remove = Callable[["RelayClient", str, str], None]
 
 #: why a delete without --yes stops when there is no terminal to ask on
@@ -58,17 +59,17 @@ class Resource:
     get: Get | None = None  # GET by id, where the API has one
     items: Items | None = None  # else: the listing, searched for the id
     resolve: Get | None = None  # a lookup of its own (workflows: exact id, else exact name), raising its own errors
-    label: Callable[[dict[str, Any]], Any] | None = None  # what people call it (a name), shown beside the id
+    label: Callable[[JSONObject], object] | None = None  # what people call it (a name), shown beside the id
     label_first: bool = False  # "NAME (ID)" rather than "ID (NAME)"
 
     def __post_init__(self) -> None:
         if [self.get, self.items, self.resolve].count(None) != 2:
             raise TypeError(f"Resource {self.noun!r}: give exactly one of get, items and resolve")
 
-    def find(self, client: RelayClient, subscriber: str, ident: str) -> dict[str, Any]:
+    def find(self, client: RelayClient, subscriber: str, ident: str) -> JSONObject:
         """The item ``ident`` of the account, else a NotFoundError (exit 3): nothing is written after it."""
         if self.resolve is not None:
-            found: Any = self.resolve(client, subscriber, ident)
+            found: JSONObject | None = self.resolve(client, subscriber, ident)
         elif self.get is not None:
             try:
                 found = self.get(client, subscriber, ident)
@@ -83,11 +84,11 @@ class Resource:
             )
         return found
 
-    def key(self, item: dict[str, Any], ident: str) -> str:
+    def key(self, item: JSONObject, ident: str) -> str:
         """The id the API path takes: as given, or, for a lookup by name, the found item's id."""
         return str(item.get(self.id_key)) if self.resolve is not None else ident
 
-    def describe(self, item: dict[str, Any], ident: str) -> str:
+    def describe(self, item: JSONObject, ident: str) -> str:
         """``ID (NAME)`` (``NAME (ID)`` for workflows), or the id alone when the item has no name."""
         name = self.label(item) if self.label is not None else None
         if not name:
@@ -98,9 +99,7 @@ class Resource:
         return self.path.format(id=quote(ident, safe=""))
 
 
-def find_workflow(
-    st: State, subscriber_flag: str | None, ref: str, *, to_edit: bool = False
-) -> tuple[str, dict[str, Any]]:
+def find_workflow(st: State, subscriber_flag: str | None, ref: str, *, to_edit: bool = False) -> tuple[str, JSONObject]:
     """The account and the workflow named by ``ref`` (-w: its exact id, else its exact name). ``to_edit``: the
     caller changes it and sends it back whole, so the listing must hold it whole (``RelayClient.list_workflows``)."""
     from .. import names
@@ -113,7 +112,7 @@ def find_workflow(
     return subscriber, wf.resolve(workflows, ref, account=subscriber)
 
 
-def _resolve_workflow(client: RelayClient, subscriber: str, ref: str) -> dict[str, Any]:
+def _resolve_workflow(client: RelayClient, subscriber: str, ref: str) -> JSONObject:
     from ..core import workflow as wf
 
     return wf.resolve(client.list_workflows(subscriber), ref, account=subscriber)
@@ -161,8 +160,8 @@ def dry_run_report(
     st: State,
     method: str,
     path: str,
-    query: dict[str, Any],
-    body: Any,
+    query: Mapping[str, str | None],
+    body: JSONValue,
     as_json: bool,
     *,
     intro: str = "Would send",
@@ -177,7 +176,7 @@ def dry_run_report(
         st.out.json(body)
 
 
-def request_line(st: State, method: str, path: str, query: dict[str, Any]) -> str:
+def request_line(st: State, method: str, path: str, query: Mapping[str, str | None]) -> str:
     """``METHOD URL?QUERY`` as a dry run shows it (the path as sent; the query's values readable)."""
     shown = "&".join(f"{k}={quote(str(v), safe='<> ')}" for k, v in query.items() if v is not None)
     return st.describe_request(method, path + ("?" + shown if shown else ""))

@@ -1,9 +1,8 @@
 """``relay devices`` and ``relay group list``: what the account has to install workflows on."""
 
-from typing import Any
-
 import typer
 
+from ..jsontypes import JSONObject
 from ._common import (
     SubscriberOpt,
     TableFlags,
@@ -59,8 +58,9 @@ def list_groups(
     from ..core.workflow import GROUP_PREFIX
     from ..table import NAME, Column, Fit, cut_start, field, select, short_list, show
 
-    def members(group: dict[str, Any]) -> str:
-        return ", ".join(str(m) for m in group.get("subscribers") or [])
+    def members(group: JSONObject) -> str:
+        members = group.get("subscribers")  # a list of ids (the listing is not checked further)
+        return ", ".join(str(m) for m in (members if isinstance(members, list) else [members] if members else []))
 
     table = [
         # short: the id -G takes without its urn's prefix

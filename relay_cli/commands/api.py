@@ -5,11 +5,12 @@ one request path of every command (deadline, retries, 401 refresh, no redirect f
 """
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import ApiError, UsageError
+from ..jsontypes import JSONValue
 from ._common import SubscriberOpt, command, examples, state
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ def api(
     target = rawapi.target(rawapi.fill(path, values, quoted=True), base_url)
     fields = [(key, _value(value, flag, values), flag) for key, value, flag in given]
     query = list(target.query)
-    body: Any = None
+    body: JSONValue = None
     if verb == "GET" or data is not None:
         query += [(key, rawapi.query_value(value)) for key, value, _ in fields]
     elif fields:
@@ -175,7 +176,7 @@ def _fields(raw: list[str] | None, typed: list[str] | None) -> list[tuple[str, s
     return out
 
 
-def _value(value: str, flag: str, placeholders: dict[str, str]) -> Any:
+def _value(value: str, flag: str, placeholders: dict[str, str]) -> JSONValue:
     """A field's value: ``-f`` as it is; ``-F`` typed (true, false, null, numbers), with placeholders filled in
     (a value holding one stays a string, as in ``gh api``), or ``@FILE``'s text."""
     from ..core import rawapi
@@ -249,7 +250,9 @@ def _placeholder_values(st: "State", needed: list[str], subscriber_flag: str | N
     return values
 
 
-def _dry_run(st: "State", verb: str, path: str, query: list[tuple[str, str]], body: Any, data: bytes | None) -> None:
+def _dry_run(
+    st: "State", verb: str, path: str, query: list[tuple[str, str]], body: JSONValue, data: bytes | None
+) -> None:
     """The request on stderr, its body on stdout (JSON indented, --input as it is), nothing sent."""
     from urllib.parse import urlencode
 
@@ -264,14 +267,15 @@ def _dry_run(st: "State", verb: str, path: str, query: list[tuple[str, str]], bo
 # --- output ----------------------------------------------------------------------------------------------
 
 
-def _json(answer: "RawAnswer") -> Any:
+def _json(answer: "RawAnswer") -> JSONValue:
     """The body as JSON, or None when it is empty or not JSON."""
     if not answer.body.strip():
         return None
     try:
-        return json.loads(answer.body)
+        value: JSONValue = json.loads(answer.body)
     except (ValueError, RecursionError):
         return None
+    return value
 
 
 def _show(out: "Output", answer: "RawAnswer", include: bool) -> None:
@@ -314,7 +318,7 @@ def _paginate(
         return
     pages = iter([page])
 
-    def fetch(q: dict[str, Any]) -> dict[str, Any]:
+    def fetch(q: dict[str, str | int]) -> JSONValue:
         ready = next(pages, None)
         if ready is not None:
             return dict(ready)
@@ -323,8 +327,8 @@ def _paginate(
             _show(out, answer, False)
             _fail(client, answer)
         value = _json(answer)
-        problem = shapes.problem(shapes.PAGE, value)
-        if problem is not None:
+        if not shapes.PAGE.ok(value):
+            problem = shapes.PAGE.problem(value, "")
             raise ApiError(f"a later page of GET {path} is not a page like the first: {problem}")
         return dict(value)
 

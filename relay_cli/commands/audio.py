@@ -2,11 +2,12 @@
 
 import os
 import stat
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import ApiError, RelayError, UsageError
+from ..jsontypes import JSONValue
 from ._common import (
     DeleteDryRunOpt,
     DryRunOpt,
@@ -22,7 +23,12 @@ from ._common import (
 from ._resource import Resource, delete as delete_item, dry_run_report, item_id
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.progress import Progress
+
     from ..api.client import RelayClient
+    from ..core.wav import WavInfo
     from ..output import Output
 
 
@@ -41,7 +47,7 @@ AUDIO = Resource(
 PROGRESS_MIN_BYTES = 1 << 20
 
 
-def _check_file(path: str) -> Any:
+def _check_file(path: str) -> "WavInfo":
     """The WavInfo of ``path``; anything missing, unreadable, not a regular file or not WAV is a UsageError
     naming --file."""
     from ..core import wav
@@ -63,7 +69,7 @@ def _check_file(path: str) -> Any:
         raise UsageError(f"{path}: {exc}", option="--file") from None
 
 
-def _progress_bar(out: "Output", size: int) -> Any:
+def _progress_bar(out: "Output", size: int) -> "tuple[Progress, Callable[[int], None]] | tuple[None, None]":
     """(bar, progress) when stderr is a terminal and the file is large, else (None, None); ``progress(n)``
     sets the bytes sent so far (an upload that is retried starts again from 0)."""
     bar = None
@@ -155,7 +161,7 @@ def _remove(client: "RelayClient", subscriber: str, audio_id: str) -> bool:
     return True
 
 
-def _cleanup_note(audio_id: Any, removed: bool | None) -> str:
+def _cleanup_note(audio_id: JSONValue, removed: bool | None) -> str:
     if removed is None:
         return ""
     if removed:

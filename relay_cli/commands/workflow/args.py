@@ -1,10 +1,11 @@
 """``relay workflow args list | get | set | unset``: the args a workflow is started with."""
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ...errors import NotFoundError, UsageError
+from ...jsontypes import JSONObject, JSONValue
 from .._common import (
     ArgOpt,
     BooleanOpt,
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from ...state import State
 
 
-def _type_name(value: Any) -> str:
+def _type_name(value: JSONValue) -> str:
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, (int, float)):
@@ -34,7 +35,7 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _show(out: "Output", args: dict[str, Any], as_json: bool) -> None:
+def _show(out: "Output", args: JSONObject, as_json: bool) -> None:
     """--json: the args object; else a table of (name, value, type)."""
     from ...core.workflow import format_value
     from ...table import Column, draw
@@ -47,9 +48,7 @@ def _show(out: "Output", args: dict[str, Any], as_json: bool) -> None:
     out.render(args, lambda: draw(columns, list(args.items()), out, empty="The workflow has no args."), as_json=as_json)
 
 
-def _update(
-    st: "State", subscriber: str, workflow: dict[str, Any], args: dict[str, Any], dry_run: bool, as_json: bool
-) -> None:
+def _update(st: "State", subscriber: str, workflow: JSONObject, args: JSONObject, dry_run: bool, as_json: bool) -> None:
     from ...core import workflow as wf
 
     body = wf.with_args(workflow, args)

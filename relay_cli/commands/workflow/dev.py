@@ -8,6 +8,7 @@ import typer
 
 from ... import output
 from ...errors import UsageError
+from ...jsontypes import JSONValue
 from ...simulator.flags import ScenarioFlags
 from .._common import SubscriberOpt, command, examples, state
 from ._scenario import scenario_options
@@ -309,7 +310,7 @@ def _on_device(
     where = ondevice.placement(st.client(), subscriber, devices, target.sandbox)
     mark = devreg.marker(socket.gethostname(), str(setup.root.resolve()))
 
-    def show_log(entry: Any) -> None:
+    def show_log(entry: JSONValue) -> None:
         from .logs import format_entry
 
         if flags.json_output:

@@ -1,12 +1,13 @@
 """``relay workflow instance list | stop``: the running (and past) runs of workflows."""
 
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ...core.analytics import collect
 from ...errors import ApiAuthError, ApiError, ApiNotFoundError, RelayError, UsageError
+from ...jsontypes import JSONObject
 from .._common import (
     JsonOpt,
     SubscriberOpt,
@@ -51,7 +52,7 @@ StopWorkflowOpt = Annotated[
 ]
 
 
-def _running(client: "RelayClient", subscriber: str) -> list[dict[str, Any]]:
+def _running(client: "RelayClient", subscriber: str) -> list[JSONObject]:
     return [{**inst, "status": "running"} for inst in client.workflow_instances(subscriber) if isinstance(inst, dict)]
 
 
@@ -66,7 +67,7 @@ INSTANCE = Resource(
 )
 
 
-def _history(client: "RelayClient", subscriber: str) -> list[dict[str, Any]]:
+def _history(client: "RelayClient", subscriber: str) -> list[JSONObject]:
     """Every ``workflow`` analytics event of the account, page after page until the cursor is empty."""
     from ...core.instances import terminated
 

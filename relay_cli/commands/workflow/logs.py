@@ -1,11 +1,12 @@
 """``relay workflow logs``: the realtime workflow log, streamed."""
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from ... import output
+from ...jsontypes import JSONValue
 from .._common import SubscriberOpt, command, complete_workflow, examples, state
 from .manage import find
 
@@ -15,7 +16,7 @@ def _clean(text: str) -> str:
     return output.safe(text, newlines=True)
 
 
-def format_entry(entry: Any) -> str:
+def format_entry(entry: JSONValue) -> str:
     """``<timestamp> <LEVEL> <workflow id, 8 chars> <message>``; a line that was not JSON is shown as it came."""
     if not isinstance(entry, dict):
         return _clean(json.dumps(entry, ensure_ascii=False))

@@ -1,10 +1,11 @@
 """``relay workflow delete | install | uninstall | trigger``"""
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ...errors import UsageError
+from ...jsontypes import JSONObject
 from .._common import (
     ArgOpt,
     BooleanOpt,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from ...state import State
 
 
-def save(st: "State", subscriber: str, body: dict[str, Any], verb: str, dry_run: bool, as_json: bool) -> None:
+def save(st: "State", subscriber: str, body: JSONObject, verb: str, dry_run: bool, as_json: bool) -> None:
     from . import render
 
     if dry_run:

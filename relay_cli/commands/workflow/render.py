@@ -1,8 +1,9 @@
 """How workflows are shown: the list columns, saved results and dry runs."""
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...core import workflow as wf
+from ...jsontypes import JSONObject, JSONValue
 from ...table import Column, Fit, cut_middle, cut_start, draw, field, short_uri
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ COLUMNS = [
 ]
 
 
-def saved(out: "Output", workflows: list[dict[str, Any]], verb: str, as_json: bool) -> None:
+def saved(out: "Output", workflows: list[JSONObject], verb: str, as_json: bool) -> None:
     """After a create or an update: the saved workflow (JSON: the object itself)."""
 
     def human() -> None:
@@ -61,7 +62,7 @@ def saved(out: "Output", workflows: list[dict[str, Any]], verb: str, as_json: bo
     out.render(workflows[0] if len(workflows) == 1 else workflows, human, as_json=as_json)
 
 
-def dry_run(st: "State", method: str, path: str, subscriber: str | None, body: Any, as_json: bool) -> None:
+def dry_run(st: "State", method: str, path: str, subscriber: str | None, body: JSONValue, as_json: bool) -> None:
     """Print the request and the body that would be sent (``_resource.dry_run_report``); send nothing."""
     from .._resource import DEFAULT_ACCOUNT, dry_run_report
 

@@ -1,12 +1,13 @@
 """``relay workflow simulate``: play the Relay server's side of a call or a button tap against a workflow app."""
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
 
 from ... import output
 from ...errors import AppMisbehaved, UsageError
+from ...jsontypes import JSONObject
 from ...simulator.flags import ScenarioFlags
 from .._common import SubscriberOpt, command, complete_workflow, examples, state
 from ._scenario import scenario_options
@@ -64,8 +65,8 @@ def simulate(
 
     flags.check()
     chosen = flags.load()
-    defaults: dict[str, Any] = {}
-    variables: dict[str, Any] = {}
+    defaults: JSONObject = {}
+    variables: JSONObject = {}
     if "://" in target:
         uri = _ws_uri(target, "URI_OR_REF")
     else:
