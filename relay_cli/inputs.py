@@ -18,9 +18,12 @@ import sys
 from array import array
 from collections.abc import Callable
 from itertools import accumulate
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .jsontypes import JSONValue
 
 MiB = 1 << 20
 
@@ -186,13 +189,13 @@ def check_json_depth(text: str, source: str) -> None:
         raise too_deep(source, "arrays and objects")
 
 
-def check_value_depth(value: Any, source: str, kind: str) -> None:
+def check_value_depth(value: object, source: str, kind: str) -> None:
     """InputError when a parsed value holds containers more than MAX_DEPTH deep (TOML's dotted keys inside inline
     tables can multiply the depth the text shows). Iterative: a deep value cannot exhaust the stack here."""
-    todo: list[tuple[Any, int]] = [(value, 1)]
+    todo: list[tuple[object, int]] = [(value, 1)]
     while todo:
         item, depth = todo.pop()
-        children = item.values() if isinstance(item, dict) else item
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
         for child in children:
             if isinstance(child, (dict, list)):
                 if depth >= MAX_DEPTH:
@@ -200,7 +203,7 @@ def check_value_depth(value: Any, source: str, kind: str) -> None:
                 todo.append((child, depth + 1))
 
 
-def loads_toml(text: str, source: str) -> dict[str, Any]:
+def loads_toml(text: str, source: str) -> dict[str, object]:
     """``tomllib.loads(text)`` after the nesting checks (InputError naming ``source``); a syntax error is
     ``tomllib.TOMLDecodeError``, for the caller to word."""
     import tomllib
@@ -214,7 +217,7 @@ def loads_toml(text: str, source: str) -> dict[str, Any]:
     return doc
 
 
-def loads_json(text: str, source: str) -> Any:
+def loads_json(text: str, source: str) -> JSONValue:
     """``json.loads(text)`` after the nesting check (InputError naming ``source``); a syntax error is ValueError."""
     import json
 

@@ -18,7 +18,9 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .jsontypes import JSONObject, JSONValue
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -57,7 +59,7 @@ def _interactive() -> bool:
     return False
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path) -> JSONObject:
     from . import inputs
 
     try:
@@ -68,7 +70,7 @@ def _read(path: Path) -> dict[str, Any]:
     return entries if isinstance(entries, dict) else {}
 
 
-def remember(st: State, subscriber_flag: str | None, workflows: Iterable[dict[str, Any]]) -> None:
+def remember(st: State, subscriber_flag: str | None, workflows: Iterable[JSONObject]) -> None:
     """After a listing of the account's workflows on Relay, in an interactive session: keep their names for
     completion. Never fails the command: a cache that cannot be written is no cache."""
     if st.is_local or not _interactive():
@@ -77,7 +79,9 @@ def remember(st: State, subscriber_flag: str | None, workflows: Iterable[dict[st
         path = cache_dir(st.environ) / FILE_NAME
         now = time.time()
         entries = {k: v for k, v in _read(path).items() if isinstance(v, dict) and _fresh(v, now)}
-        names = [str(w.get("name")) for w in workflows if isinstance(w, dict) and isinstance(w.get("name"), str)]
+        names: list[JSONValue] = [
+            str(w.get("name")) for w in workflows if isinstance(w, dict) and isinstance(w.get("name"), str)
+        ]
         entries[_key(st, subscriber_flag)] = {"at": now, "names": list(dict.fromkeys(names))[:MAX_NAMES]}
         from .config.store import atomic_write
 
@@ -86,7 +90,7 @@ def remember(st: State, subscriber_flag: str | None, workflows: Iterable[dict[st
         pass
 
 
-def _fresh(entry: dict[str, Any], now: float) -> bool:
+def _fresh(entry: JSONObject, now: float) -> bool:
     at = entry.get("at")
     return isinstance(at, (int, float)) and 0 <= now - at <= TTL
 

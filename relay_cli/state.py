@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config.resolve import Settings, check_token, choose_profile, resolve, timeout_setting
@@ -17,6 +17,7 @@ from .config.store import ProfileStore
 from .core.environments import ENVIRONMENTS
 from .core.redact import value_problem
 from .errors import AuthError, NotFoundError, RelayError, UsageError
+from .jsontypes import JSONObject
 from .output import Output, current
 
 if TYPE_CHECKING:
@@ -261,7 +262,8 @@ class State:
             return {"name": "local sandbox", "email": None, "user_id": None}
         token = self.token()
         stored = None if self.environ.get("RELAY_API_KEY") else self.stored_tokens()
-        claims = jwt_claims(stored.get("id_token")) if stored else {}
+        id_token = stored.get("id_token") if stored else None  # a string, as login stored it
+        claims = jwt_claims(id_token) if isinstance(id_token, str) else {}
         return identity(claims or jwt_claims(token))
 
     def timeout(self) -> float:
@@ -316,7 +318,7 @@ class State:
 
         return TokenStore(self.store.directory)
 
-    def stored_tokens(self) -> dict[str, Any] | None:
+    def stored_tokens(self) -> JSONObject | None:
         return self.token_store().load(self.profile_name, self.api_url)
 
     def http_log(self) -> HttpLog | None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import oidc
 from ..errors import AuthError, NetworkError, UsageError
+from ..jsontypes import JSONObject
 
 if TYPE_CHECKING:
     import httpx
@@ -188,7 +189,7 @@ def _post(http: httpx.Client, url: str, form: dict[str, str]) -> httpx.Response:
         raise network_error(exc, host, timeout) from None
 
 
-def _token_request(http: httpx.Client, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
+def _token_request(http: httpx.Client, url: str, form: dict[str, str], what: str) -> JSONObject:
     response = _post(http, url, form)
     try:
         data = response.json()
@@ -214,7 +215,7 @@ def login(
     log: HttpLog | None = None,
     say: Callable[[str], None] | None = None,
     request_timeout: float = HTTP_TIMEOUT,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The whole authorization-code + PKCE flow; returns the token endpoint's answer. ``timeout``: how long to
     wait for the browser; ``request_timeout``: the deadline of the request to the token endpoint."""
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))
@@ -242,7 +243,7 @@ def login(
 
 def refresh(
     *, issuer: str, client_id: str, refresh_token: str, log: HttpLog | None = None, timeout: float = HTTP_TIMEOUT
-) -> dict[str, Any]:
+) -> JSONObject:
     with http_client(log, timeout) as http:
         grant = oidc.refresh_grant(client_id=client_id, refresh_token=refresh_token)
         return _token_request(http, oidc.endpoints(issuer).token, grant, "token refresh")

@@ -17,11 +17,15 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .. import inputs
 from ..config import store as config_store
 from ..errors import AuthError, RelayError, UsageError
+from ..jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 SERVICE = "relay-cli"
 FALLBACK_FILE = "credentials.json"
@@ -56,7 +60,7 @@ def entry_name(profile: str, api_url: str) -> str:
     return f"{profile}@{api_url}"
 
 
-def _keyring() -> Any:
+def _keyring() -> ModuleType | None:
     """The keyring module when a usable backend is configured, else None."""
     try:
         import keyring
@@ -75,7 +79,7 @@ def _keyring() -> Any:
     return None if priority <= 0 else keyring
 
 
-def _parse(value: str | None) -> dict[str, Any] | None:
+def _parse(value: str | None) -> JSONObject | None:
     if not value:
         return None
     if value.startswith("{"):
@@ -96,7 +100,7 @@ class TokenStore:
 
     # --- the fallback file -----------------------------------------------------------------------
 
-    def _read_file(self) -> dict[str, Any]:
+    def _read_file(self) -> JSONObject:
         if self.path is None:
             return {}
         try:
@@ -111,7 +115,7 @@ class TokenStore:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def _edit_file(self, entry: str, tokens: dict[str, Any] | None) -> bool:
+    def _edit_file(self, entry: str, tokens: JSONObject | None) -> bool:
         assert self.path is not None and self.directory is not None
         with config_store.locked(self.directory / f".{FALLBACK_FILE}.lock"):
             data = self._read_file()
@@ -130,7 +134,7 @@ class TokenStore:
 
     # --- public ----------------------------------------------------------------------------------
 
-    def load(self, profile: str, api_url: str) -> dict[str, Any] | None:
+    def load(self, profile: str, api_url: str) -> JSONObject | None:
         entry = entry_name(profile, api_url)
         kr = _keyring()
         if kr is not None:
@@ -140,8 +144,8 @@ class TokenStore:
                 found = None
             if found:
                 return found
-        found = self._read_file().get(entry)
-        return found if isinstance(found, dict) and found.get("access_token") else None
+        stored = self._read_file().get(entry)
+        return stored if isinstance(stored, dict) and stored.get("access_token") else None
 
     def source(self, profile: str, api_url: str) -> str | None:
         """ "keyring", "credentials file PATH", or None when nothing is stored."""
@@ -157,10 +161,10 @@ class TokenStore:
             return f"credentials file {self.path}"
         return None
 
-    def save(self, profile: str, api_url: str, tokens: dict[str, Any]) -> str:
+    def save(self, profile: str, api_url: str, tokens: JSONObject) -> str:
         """Store the tokens; returns where they went ("keyring" or the file's path)."""
         entry = entry_name(profile, api_url)
-        doc = {k: v for k, v in tokens.items() if v}
+        doc: JSONObject = {k: v for k, v in tokens.items() if v}
         kr = _keyring()
         if kr is not None:
             try:
@@ -229,7 +233,7 @@ class TokenStore:
         return deleted
 
 
-def _still_there(kr: Any, entry: str) -> bool:
+def _still_there(kr: ModuleType, entry: str) -> bool:
     """Whether the keyring still holds ``entry`` after a delete it accepted (some backends ignore deletes)."""
     try:
         return kr.get_password(SERVICE, entry) is not None
