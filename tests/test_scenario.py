@@ -115,6 +115,14 @@ def test_a_final_terminate_is_implied() -> None:
         ("[groups]\nNight = 'Bob'\n[[steps]]\nwait = 1\n", "[groups] Night: expected a list of device names"),
         ("[[steps]]\nexpect = 'say'\ncheck = 'x'\n", "step 1: check: expected a table"),
         (
+            "[[steps]]\nsend = 'start'\ntrigger = 'button'\nfields = { when = 2030-01-01T09:00:00 }\n",
+            "step 1: fields.when: a TOML date or time, which a message (JSON) cannot hold; write it as a string",
+        ),
+        (
+            "[[steps]]\nexpect = 'say'\ncheck = { at = ['x', 09:30:00] }\n",
+            "step 1: check.at[1]: a TOML date or time",
+        ),
+        (
             "[[steps]]\nsend = 'start'\nexpect = 'say'\ntrigger = 'x'\n",
             "expected exactly one of send, expect, wait (got send and expect)",
         ),

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, time
 
 from ..core import triggers, workflow as wf
 from ..errors import UsageError
@@ -182,6 +183,21 @@ def _placeholders(value: object) -> set[str]:
     if isinstance(value, list):
         return set().union(*(_placeholders(v) for v in value)) if value else set()
     return set()
+
+
+def _date_or_time(value: object, path: str) -> str | None:
+    """Where ``value`` (at ``path``) holds a TOML date or time, the first in the file's order; None when nowhere.
+    A step's values become JSON (a message's fields, a START's args, what a request is checked against)."""
+    todo = [(value, path)]
+    while todo:
+        item, at = todo.pop()
+        if isinstance(item, (date, time)):  # a datetime is a date
+            return at
+        if isinstance(item, Mapping):
+            todo.extend(reversed([(v, f"{at}.{k}") for k, v in item.items()]))
+        elif isinstance(item, list):
+            todo.extend(reversed([(v, f"{at}[{i}]") for i, v in enumerate(item)]))
+    return None
 
 
 def _scalar(value: object) -> bool:
@@ -347,6 +363,12 @@ def _step(raw: object, number: int, total: int, known: set[str], fail: Callable[
         if key != kind and key not in allowed and key not in _COMMON_KEYS:
             keys = ", ".join((*allowed, *_COMMON_KEYS))
             raise fail(f"{where} ({kind} {value}): unknown key {key!r} (expected {keys})")
+    for key, item in raw.items():
+        found = _date_or_time(item, key) if key != kind else None
+        if found is not None:
+            raise fail(
+                f"{where}: {found}: a TOML date or time, which a message (JSON) cannot hold; write it as a string"
+            )
     for key in ("if", "unless"):
         if key in raw and (not isinstance(raw[key], str) or raw[key] not in known):
             raise fail(f"{where}: {key}: expected the name of a parameter, got {raw[key]!r}")
