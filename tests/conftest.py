@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,17 @@ SUB = "SUB"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Once per run (not in each xdist worker): the package's bytecode, written where a plain import would write it.
-    Some 400 tests start `relay` as a process of its own; where PYTHONDONTWRITEBYTECODE is set (CI images often
-    set it) none of them writes its bytecode, so each compiled the whole package from source again.
-    ``compileall`` writes regardless of that setting and skips what is up to date."""
+    """The bytecode of the package and of the test modules, written once per run, before any worker starts.
+
+    Where PYTHONDONTWRITEBYTECODE is set (CI images often set it) nothing writes bytecode: each of the some 150
+    ``relay`` processes the tests start compiled the whole package from source again, and each xdist worker
+    rewrote the asserts of every test module again, the larger part of what collecting the suite costs.
+    ``compileall`` writes the package's regardless of that setting and skips what is up to date; pytest keeps a
+    test module's rewritten bytecode in tests/__pycache__ unless ``sys.dont_write_bytecode`` says not to (its
+    documented switch), so that is turned back on here, in every process, and the modules the workers will
+    collect are imported once here, which rewrites and writes those that changed; each worker then reads them.
+    """
+    sys.dont_write_bytecode = False
     if hasattr(config, "workerinput"):
         return
     import compileall
@@ -33,6 +41,33 @@ def pytest_configure(config: pytest.Config) -> None:
     import relay_cli
 
     compileall.compile_dir(Path(relay_cli.__file__).parent, quiet=1)
+    if len(config.getoption("tx", None) or []) > 1 and not config.getoption("collectonly"):
+        _import_test_modules(config)
+
+
+def _import_test_modules(config: pytest.Config) -> None:
+    """Import the test modules of tests/ the run names (its arguments, or testpaths), as collecting them would."""
+    import importlib
+
+    tests = Path(__file__).parent
+    names: set[str] = set()
+    for arg in config.args:
+        path = Path(config.invocation_params.dir, arg.split("::", 1)[0])
+        if not path.exists():
+            path = Path(config.rootpath, arg.split("::", 1)[0])
+        files = path.glob("test_*.py") if path.is_dir() else [path]
+        names.update(f.stem for f in files if f.parent.resolve() == tests and f.name.startswith("test_"))
+    if not names:
+        return
+    sys.path.insert(0, str(tests))
+    try:
+        for name in sorted(names):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - a module that does not import is reported by the workers that collect it
+                pass
+    finally:
+        sys.path.remove(str(tests))
 
 
 @pytest.hookimpl(optionalhook=True)
