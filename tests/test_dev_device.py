@@ -1,8 +1,9 @@
 """``relay workflow dev --device``: the project's app registered for the session on a device, and deleted after.
 
 - On a sandbox, for real: ``relay server`` and the in-process sandbox, with the place-call app ``relay workflow
-  init`` writes, run with the pinned ``@relaypro/sdk`` (tests/sdks.py); ``relay sandbox press`` from another
-  process reaches it; SIGINT, SIGTERM and SIGKILL (then the next session) leave what the issue says.
+  init`` writes, run with the pinned ``@relaypro/sdk`` (tests/sdks.py), the session a process of its own;
+  ``relay sandbox press`` from another process (the test's, through tests/test_e2e.py's ``cli``) reaches it;
+  SIGINT, SIGTERM and SIGKILL (then the next session) leave what the issue says.
 - On Relay: a loopback server acting as Relay's API, a small Python app, and a fake tunnel (a TLS forwarder on
   loopback with a certificate the test makes and trusts through SSL_CERT_FILE) that prints its public address.
 - The rule that recognises a registration (``core.devreg``), ``--cleanup``, and bad input.
@@ -26,7 +27,7 @@ from typing import Any
 import pytest
 import respx
 from test_dev import HAS_PROC, RELAY, Watch, living_in, project, settled
-from test_e2e import Server, pytestmark, relay, start_server  # noqa: F401 - a fixture, the marks
+from test_e2e import Run, Server, cli, pytestmark, start_server  # noqa: F401 - fixtures, the marks
 
 from relay_cli.core import devreg
 
@@ -209,13 +210,13 @@ def sessions() -> Iterator[list[DevOn]]:
 
 @pytest.mark.skipif(not HAS_PROC, reason="finds the app's processes through /proc")
 def test_on_relay_server_a_session_registers_on_carol_only_and_always_cleans_up(
-    tmp_path: Path, start_server: Callable[..., Server], sessions: list[DevOn]
+    cli: Callable[..., Run], tmp_path: Path, start_server: Callable[..., Server], sessions: list[DevOn]
 ) -> None:
     ensure_sdk("the dev --device tests")
     server = start_server()
     env, db = server.client_env(tmp_path), tmp_path / "e2e.db"
     target = project(tmp_path, "place-call")
-    relay(env, "workflow", "create", "button", "--trigger", "double", "--name", "other",
+    cli(env, "workflow", "create", "button", "--trigger", "double", "--name", "other",
           "--uri", "ws://127.0.0.1:9/other", "--install", ALICE).ok()  # fmt: skip
     untouched = others(db)
 
@@ -246,7 +247,7 @@ def test_on_relay_server_a_session_registers_on_carol_only_and_always_cleans_up(
     assert reused["workflow_id"] == left["workflow_id"] and reused["install"] == [CAROL]
 
     # a double tap on Carol, from another process, reaches the app; the session prints the workflow's log
-    press = relay(env, "sandbox", "press", "Carol", "--taps", "double", *QUICK).ok()
+    press = cli(env, "sandbox", "press", "Carol", "--taps", "double", *QUICK).ok()
     calls = [json.loads(line)["message"] for line in press.out.splitlines() if '"wf_api_call_request"' in line]
     assert [c["uri"] for c in calls] == ["urn:relay-resource:name:device:Bob"]
     last.wait_for(f"started by a double tap on Carol ({CAROL})", 1)
@@ -260,7 +261,9 @@ def test_on_relay_server_a_session_registers_on_carol_only_and_always_cleans_up(
 
 
 @pytest.mark.skipif(not HAS_PROC, reason="finds the app's processes through /proc")
-def test_in_process_sandbox_a_press_from_another_process_reaches_the_app(tmp_path: Path, sessions: list[DevOn]) -> None:
+def test_in_process_sandbox_a_press_from_another_process_reaches_the_app(
+    cli: Callable[..., Run], tmp_path: Path, sessions: list[DevOn]
+) -> None:
     ensure_sdk("the dev --device tests")
     env = {k: v for k, v in os.environ.items() if k not in ("RELAY_API_KEY", "NO_COLOR")}  # the local sandbox
     db = Path(env["RELAY_DATA_DIR"]) / "sandbox.db"
@@ -269,7 +272,7 @@ def test_in_process_sandbox_a_press_from_another_process_reaches_the_app(tmp_pat
     sessions.append(s)
     s.wait_for("ready: `relay sandbox press Carol --taps double`", 1)
     assert [w["install"] for w in dev_registrations(db)] == [[CAROL]]
-    press = relay(env, "sandbox", "press", "Carol", "--taps", "double", *QUICK).ok()
+    press = cli(env, "sandbox", "press", "Carol", "--taps", "double", *QUICK).ok()
     assert '"wf_api_call_request"' in press.out
     s.wait_for("ended: the app terminated", 1)  # the log, read from the sandbox's database as it grows
     logged = [json.loads(line)["message"] for line in s.out]
@@ -284,7 +287,7 @@ def test_in_process_sandbox_a_press_from_another_process_reaches_the_app(tmp_pat
     [after] = dev_registrations(db)
     assert after["workflow_id"] == before["workflow_id"]
     assert after["config"]["trigger"]["start"]["workflow"]["args"]["callee"] == "Dave"
-    again = relay(env, "sandbox", "press", "Carol", "--taps", "double", *QUICK).ok()
+    again = cli(env, "sandbox", "press", "Carol", "--taps", "double", *QUICK).ok()
     assert '"uri": "urn:relay-resource:name:device:Dave"' in again.out
     assert s.stop(signal.SIGINT) == 130
     assert dev_registrations(db) == [] and settled(target) == []

@@ -1,7 +1,11 @@
-"""End-to-end: the INSTALLED ``relay`` console script, run as subprocesses.
+"""End-to-end: the commands against a real ``relay server`` on loopback (the INSTALLED console script, started
+with ``--port 0 --json``), and against the in-process ``local`` profile.
 
-Against a real ``relay server`` on loopback (started with ``--port 0 --json``), and against the in-process
-``local`` profile. Every subprocess has a timeout; every server is stopped by a finalizer.
+A command runs in this process (``cli``: ``main``, as the console script calls it, with exactly the environment a
+subprocess would get), since what is checked of it (exit code, stdout, stderr, what the server then holds) does
+not depend on its being a process of its own; where processes are the point (ten at once, a log stream that
+outlives its server) it runs as the installed ``relay`` script (``relay``). Every subprocess has a timeout; every
+server is stopped by a finalizer.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from relay_cli.__main__ import main
 
 RELAY = Path(sys.executable).parent / "relay"
 TOKEN = "e2e-token"
@@ -94,6 +100,26 @@ def relay(env: dict[str, str], *args: str, timeout: float = CMD_TIMEOUT) -> Run:
             f"relay {' '.join(args)} did not finish within {timeout}s\nstdout:\n{exc.stdout!r}\nstderr:\n{exc.stderr!r}"
         ) from None
     return Run(args, proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
+    """``cli(env, *args)`` → Run: ``relay ARGS`` in this process, with exactly ``env`` as its environment (restored
+    afterwards) and stdin not a terminal, as ``relay`` runs it in a process of its own."""
+
+    def run(env: dict[str, str], *args: str) -> Run:
+        with monkeypatch.context() as patch:
+            for name in set(os.environ) - set(env):
+                patch.delenv(name)
+            for name, value in env.items():
+                if os.environ.get(name) != value:
+                    patch.setenv(name, value)
+            capsys.readouterr()
+            code = main(list(args))
+            captured = capsys.readouterr()
+        return Run(args, code, captured.out, captured.err)
+
+    return run
 
 
 def relay_many(env: dict[str, str], commands: list[list[str]], timeout: float = CMD_TIMEOUT) -> list[Run]:
@@ -337,7 +363,9 @@ CREATES: dict[str, tuple[list[str], str, Any]] = {
 }
 
 
-def test_full_journey_then_restart(tmp_path: Path, start_server: Callable[..., Server]) -> None:
+def test_full_journey_then_restart(
+    cli: Callable[..., Run], tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
     server = start_server()
     env = server.client_env(tmp_path)
 
@@ -345,7 +373,7 @@ def test_full_journey_then_restart(tmp_path: Path, start_server: Callable[..., S
     created: dict[str, dict[str, Any]] = {}
     for name, (args, key, value) in CREATES.items():
         kind, rest = args[0], args[1:]
-        saved = relay(env, "workflow", "create", kind, "--name", name, *rest, "--json").ok().json()
+        saved = cli(env, "workflow", "create", kind, "--name", name, *rest, "--json").ok().json()
         assert saved["name"] == name
         assert saved["workflow_id"]
         assert on_keys(saved) == [key], saved
@@ -354,7 +382,7 @@ def test_full_journey_then_restart(tmp_path: Path, start_server: Callable[..., S
     assert len({w["workflow_id"] for w in created.values()}) == len(CREATES)
 
     # list --json: exactly those, with the right trigger and install
-    listed = by_name(relay(env, "workflow", "list", "--json").ok().json())
+    listed = by_name(cli(env, "workflow", "list", "--json").ok().json())
     assert set(listed) == set(CREATES)
     for name, (args, key, value) in CREATES.items():
         wf = listed[name]
@@ -369,7 +397,7 @@ def test_full_journey_then_restart(tmp_path: Path, start_server: Callable[..., S
     assert listed["webhook"]["options"] == {"transient": True, "hidden": False}
 
     # the table, piped: plain text
-    table = relay(env, "workflow", "list").ok()
+    table = cli(env, "workflow", "list").ok()
     assert "call:inbound" in table.out
     assert "all devices" in table.out
     assert "\x1b[" not in table.out
@@ -377,63 +405,63 @@ def test_full_journey_then_restart(tmp_path: Path, start_server: Callable[..., S
         assert name in table.out
 
     # install / uninstall
-    relay(env, "workflow", "install", "-w", "my_auto_answer", "-i", BOB).ok()
-    installs = by_name(relay(env, "workflow", "list", "--json").ok().json())["my_auto_answer"]["install"]
+    cli(env, "workflow", "install", "-w", "my_auto_answer", "-i", BOB).ok()
+    installs = by_name(cli(env, "workflow", "list", "--json").ok().json())["my_auto_answer"]["install"]
     assert installs == [ALICE, BOB]
 
-    bad = relay(env, "workflow", "install", "-w", "my_auto_answer", "-i", "990007560099999")
+    bad = cli(env, "workflow", "install", "-w", "my_auto_answer", "-i", "990007560099999")
     assert bad.code == 1, bad.describe()
     assert "invalid_install_user_id" in bad.err, bad.describe()
     assert "Traceback" not in bad.err
-    installs = by_name(relay(env, "workflow", "list", "--json").ok().json())["my_auto_answer"]["install"]
+    installs = by_name(cli(env, "workflow", "list", "--json").ok().json())["my_auto_answer"]["install"]
     assert installs == [ALICE, BOB]
 
-    relay(env, "workflow", "uninstall", "-w", "my_auto_answer", "-i", BOB).ok()
-    installs = by_name(relay(env, "workflow", "list", "--json").ok().json())["my_auto_answer"]["install"]
+    cli(env, "workflow", "uninstall", "-w", "my_auto_answer", "-i", BOB).ok()
+    installs = by_name(cli(env, "workflow", "list", "--json").ok().json())["my_auto_answer"]["install"]
     assert installs == [ALICE]
 
     # args
-    relay(
+    cli(
         env, "workflow", "args", "set", "-w", "my_auto_answer", "-a", "greeting=hi", "-b", "on=true", "-r", "vol=3"
     ).ok()
-    assert relay(env, "workflow", "args", "list", "-w", "my_auto_answer", "--json").ok().json() == {
+    assert cli(env, "workflow", "args", "list", "-w", "my_auto_answer", "--json").ok().json() == {
         "greeting": "hi",
         "on": True,
         "vol": 3,
     }
-    relay(env, "workflow", "args", "unset", "-w", "my_auto_answer", "greeting").ok()
-    assert relay(env, "workflow", "args", "list", "-w", "my_auto_answer", "--json").ok().json() == {
+    cli(env, "workflow", "args", "unset", "-w", "my_auto_answer", "greeting").ok()
+    assert cli(env, "workflow", "args", "list", "-w", "my_auto_answer", "--json").ok().json() == {
         "on": True,
         "vol": 3,
     }
 
     # trigger the HTTP workflow: the sandbox connects to its app, which is not running: exit 1, what the device
     # would say, and no instance (tests/test_sandbox.py runs one that is)
-    down = relay(env, "workflow", "trigger", "-w", "webhook", "-u", ALICE, "-a", "k=v")
+    down = cli(env, "workflow", "trigger", "-w", "webhook", "-u", ALICE, "-a", "k=v")
     assert down.code == 1, down.describe()
     assert down.err.startswith(
         "error: webhook is not available: cannot reach the workflow app at ws://127.0.0.1:9/hook"
     )
     assert 'hint: the device says "webhook is not available"; start the app' in down.err
-    assert relay(env, "workflow", "instance", "list", "--json").ok().json() == []
+    assert cli(env, "workflow", "instance", "list", "--json").ok().json() == []
 
     # delete
-    deleted = relay(env, "workflow", "delete", "-w", "place-call", "--yes", "--json").ok().json()
+    deleted = cli(env, "workflow", "delete", "-w", "place-call", "--yes", "--json").ok().json()
     assert deleted == {**created["place-call"], "deleted": True}  # the deleted workflow, as it was
-    missing = relay(env, "workflow", "delete", "-w", "nope", "--yes")
+    missing = cli(env, "workflow", "delete", "-w", "nope", "--yes")
     assert missing.code == 3, missing.describe()
     assert "nope" in missing.err
-    before = relay(env, "workflow", "list", "--json").ok().json()
+    before = cli(env, "workflow", "list", "--json").ok().json()
     assert set(by_name(before)) == set(CREATES) - {"place-call"}
 
     # restart on the same database, on a new port: the same workflows, the same ids
     assert server.stop(signal.SIGTERM) == 0
     again = start_server(tmp_path / "e2e.db")
-    restarted = relay(again.client_env(tmp_path), "workflow", "list", "--json").ok().json()
+    restarted = cli(again.client_env(tmp_path), "workflow", "list", "--json").ok().json()
     assert restarted == before
     assert [w["workflow_id"] for w in restarted] == [w["workflow_id"] for w in before]
     if again.port != server.port:  # --port 0 may, rarely, hand out the freed port again
-        stale = relay(env, "workflow", "list", "--json")  # the old address: nobody listens there any more
+        stale = cli(env, "workflow", "list", "--json")  # the old address: nobody listens there any more
         assert stale.code == 1, stale.describe()
         assert "Traceback" not in stale.err
 
@@ -441,13 +469,13 @@ def test_full_journey_then_restart(tmp_path: Path, start_server: Callable[..., S
 # --- authentication -------------------------------------------------------------------------------------
 
 
-def test_wrong_or_missing_token_is_refused(tmp_path: Path, server: Server) -> None:
-    wrong = relay(server.client_env(tmp_path, RELAY_API_KEY="wrong"), "workflow", "list", "--json")
+def test_wrong_or_missing_token_is_refused(cli: Callable[..., Run], tmp_path: Path, server: Server) -> None:
+    wrong = cli(server.client_env(tmp_path, RELAY_API_KEY="wrong"), "workflow", "list", "--json")
     assert wrong.code == 4, wrong.describe()
     assert wrong.out == ""
     assert "Traceback" not in wrong.err
 
-    wrong_write = relay(
+    wrong_write = cli(
         server.client_env(tmp_path, RELAY_API_KEY="wrong"),
         "workflow",
         "create",
@@ -462,7 +490,7 @@ def test_wrong_or_missing_token_is_refused(tmp_path: Path, server: Server) -> No
 
     # no key at all (RELAY_HOST set, no login stored): refused before anything is sent
     env = base_env(tmp_path, RELAY_HOST=server.base_url, PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
-    none = relay(env, "workflow", "list", "--json")
+    none = cli(env, "workflow", "list", "--json")
     assert none.code == 4, none.describe()
 
     # a raw request without an Authorization header
@@ -477,7 +505,7 @@ def test_wrong_or_missing_token_is_refused(tmp_path: Path, server: Server) -> No
     assert json.loads(body).get("error")
 
     # nothing was created by the refused requests
-    assert relay(server.client_env(tmp_path), "workflow", "list", "--json").ok().json() == []
+    assert cli(server.client_env(tmp_path), "workflow", "list", "--json").ok().json() == []
 
 
 # --- the in-process local profile -----------------------------------------------------------------------
@@ -497,30 +525,30 @@ AUTO_ANSWER = [
 ]
 
 
-def test_local_profile_is_the_default_when_nothing_is_configured(tmp_path: Path) -> None:
+def test_local_profile_is_the_default_when_nothing_is_configured(cli: Callable[..., Run], tmp_path: Path) -> None:
     env = base_env(tmp_path)
-    created = relay(env, *AUTO_ANSWER).ok()
+    created = cli(env, *AUTO_ANSWER).ok()
     assert "local sandbox" in created.err, created.describe()
     assert (tmp_path / "data" / "sandbox.db").exists()
 
-    table = relay(env, "workflow", "list").ok()
+    table = cli(env, "workflow", "list").ok()
     assert "my_auto_answer" in table.out
     assert "call:inbound" in table.out
     assert ALICE in table.out
 
-    listed = relay(env, "workflow", "list", "--json").ok().json()
+    listed = cli(env, "workflow", "list", "--json").ok().json()
     assert [w["name"] for w in listed] == ["my_auto_answer"]
     assert listed[0]["install"] == [ALICE]
 
 
-def test_ci_never_falls_back_to_the_local_sandbox(tmp_path: Path) -> None:
+def test_ci_never_falls_back_to_the_local_sandbox(cli: Callable[..., Run], tmp_path: Path) -> None:
     env = base_env(tmp_path, CI="true")
-    refused = relay(env, *AUTO_ANSWER)
+    refused = cli(env, *AUTO_ANSWER)
     assert refused.code == 4, refused.describe()
     assert "CI" in refused.err
     assert "Traceback" not in refused.err
 
-    listed = relay(env, "--profile", "local", "workflow", "list", "--json").ok().json()
+    listed = cli(env, "--profile", "local", "workflow", "list", "--json").ok().json()
     assert listed == []
 
 
@@ -542,24 +570,26 @@ def _assert_all_created(runs: list[Run], listed: list[dict[str, Any]]) -> None:
     assert len({w["workflow_id"] for w in listed}) == 10
 
 
-def test_concurrent_creates_on_the_local_sandbox(tmp_path: Path) -> None:
+def test_concurrent_creates_on_the_local_sandbox(cli: Callable[..., Run], tmp_path: Path) -> None:
     env = base_env(tmp_path)  # a fresh data dir: the ten processes also race to create the database
     runs = relay_many(env, _ten_creates(["--profile", "local"]))
-    listed = relay(env, "--profile", "local", "workflow", "list", "--json").ok().json()
+    listed = cli(env, "--profile", "local", "workflow", "list", "--json").ok().json()
     _assert_all_created(runs, listed)
 
 
-def test_concurrent_creates_on_the_server(tmp_path: Path, server: Server) -> None:
+def test_concurrent_creates_on_the_server(cli: Callable[..., Run], tmp_path: Path, server: Server) -> None:
     env = server.client_env(tmp_path)
     runs = relay_many(env, _ten_creates([]))
-    listed = relay(env, "workflow", "list", "--json").ok().json()
+    listed = cli(env, "workflow", "list", "--json").ok().json()
     _assert_all_created(runs, listed)
 
 
 # --- stopping the server ----------------------------------------------------------------------------------
 
 
-def test_server_stops_cleanly_on_sigterm_even_with_a_log_stream_open(tmp_path: Path, server: Server) -> None:
+def test_server_stops_cleanly_on_sigterm_even_with_a_log_stream_open(
+    cli: Callable[..., Run], tmp_path: Path, server: Server
+) -> None:
     env = server.client_env(tmp_path)
     logs = subprocess.Popen(
         [str(RELAY), "workflow", "logs", "--json"],
@@ -569,8 +599,8 @@ def test_server_stops_cleanly_on_sigterm_even_with_a_log_stream_open(tmp_path: P
         stderr=subprocess.PIPE,
     )
     try:
-        time.sleep(0.5)  # let the stream connect; the entry below may also come from its backlog
-        relay(env, "workflow", "create", "button", "--name", "streamed", "--uri", "wss://h/p", "-A").ok()
+        # the entry comes whether the stream connects before the create or after it (from the backlog)
+        cli(env, "workflow", "create", "button", "--name", "streamed", "--uri", "wss://h/p", "-A").ok()
         entry = json.loads(_first_line(logs.stdout, 10))
         assert entry["message"] == "workflow created: streamed", entry
 
@@ -588,8 +618,8 @@ def test_server_stops_cleanly_on_sigterm_even_with_a_log_stream_open(tmp_path: P
     assert "Sandbox stopped." in err
 
 
-def test_server_stops_cleanly_on_sigint(tmp_path: Path, server: Server) -> None:
-    relay(server.client_env(tmp_path), "workflow", "list", "--json").ok()
+def test_server_stops_cleanly_on_sigint(cli: Callable[..., Run], tmp_path: Path, server: Server) -> None:
+    cli(server.client_env(tmp_path), "workflow", "list", "--json").ok()
     # Ctrl-C: serve() treats KeyboardInterrupt as the normal way to stop, so the exit code is 0, not 130
     assert server.stop(signal.SIGINT) == 0
     err = server.stderr()

@@ -1,5 +1,6 @@
-"""The sandbox as a small Relay, end to end: the installed ``relay`` against ``relay server``, with the three apps
-``relay workflow init`` writes for Relay's calling guide, run with the pinned ``@relaypro/sdk`` (tests/sdks.py).
+"""The sandbox as a small Relay, end to end: the commands (in this process: tests/test_e2e.py's ``cli``; the
+log stream as the installed ``relay``) against the installed ``relay server``, with the three apps ``relay
+workflow init`` writes for Relay's calling guide, run with the pinned ``@relaypro/sdk`` (tests/sdks.py).
 
 A manifest with the guide's three workflows is applied; a call, a dialled call and a double tap each run their
 app (exit 0, the app's actions in the transcript); the instances and the log say so; with one app stopped, the
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_e2e import RELAY, Server, pytestmark, relay, start_server  # noqa: F401 - a fixture, the marks
+from test_e2e import RELAY, Run, Server, cli, pytestmark, start_server  # noqa: F401 - fixtures, the marks
 
 from sdks import NODE_MODULES, ensure_sdk
 
@@ -69,7 +70,9 @@ def listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> 
 
 
 @pytest.fixture
-def guide_apps(tmp_path: Path) -> Iterator[tuple[dict[str, int], dict[str, subprocess.Popen[bytes]]]]:
+def guide_apps(
+    cli: Callable[..., Run], tmp_path: Path
+) -> Iterator[tuple[dict[str, int], dict[str, subprocess.Popen[bytes]]]]:
     """The three apps of `relay workflow init`, each on a free port; stopped when the test ends."""
     node = ensure_sdk("the sandbox journey")
     ports: dict[str, int] = {}
@@ -77,11 +80,7 @@ def guide_apps(tmp_path: Path) -> Iterator[tuple[dict[str, int], dict[str, subpr
     try:
         for template in ("auto-answer", "outbound", "place-call"):
             target = tmp_path / template
-            init = subprocess.run(
-                [str(RELAY), "workflow", "init", template, str(target), "--lang", "js"],
-                capture_output=True, text=True, timeout=60, check=False,
-            )  # fmt: skip
-            assert init.returncode == 0, init.stderr
+            cli(dict(os.environ), "workflow", "init", template, str(target), "--lang", "js").ok()
             (target / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)  # the pinned SDK
             ports[template] = free_port()
             env = {**os.environ, "PORT": str(ports[template])}
@@ -132,7 +131,7 @@ def of_type(found: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def test_the_guides_workflows_run_on_sandbox_devices(
-    tmp_path: Path, start_server: Callable[..., Server], guide_apps: Any
+    cli: Callable[..., Run], tmp_path: Path, start_server: Callable[..., Server], guide_apps: Any
 ) -> None:
     ports, procs = guide_apps
     server = start_server()
@@ -142,10 +141,10 @@ def test_the_guides_workflows_run_on_sandbox_devices(
     for template, port in ports.items():
         text = text.replace("{" + template + "}", str(port))
     manifest.write_text(text)
-    relay(env, "workflow", "apply", "-f", str(manifest), "--yes").ok()
+    cli(env, "workflow", "apply", "-f", str(manifest), "--yes").ok()
 
     # a call comes in to Alice: the auto-answer app answers it and greets the caller
-    call = relay(env, "sandbox", "call", "Alice", "--from", "Bob", *QUICK).ok()
+    call = cli(env, "sandbox", "call", "Alice", "--from", "Bob", *QUICK).ok()
     said = messages(call.out)
     [received] = of_type(said, "call_received_event")
     [answer] = of_type(said, "answer_request")
@@ -154,18 +153,18 @@ def test_the_guides_workflows_run_on_sandbox_devices(
     assert said[-1] == {"_type": "wf_api_stop_event", "reason": "normal"}
 
     # Alice's user calls Bob: the outbound app places the call
-    dial = relay(env, "sandbox", "dial", "Alice", "--to", "Bob", *QUICK).ok()
+    dial = cli(env, "sandbox", "dial", "Alice", "--to", "Bob", *QUICK).ok()
     [placed] = of_type(messages(dial.out), "call_request")
     assert placed["uri"] == BOB_URN and of_type(messages(dial.out), "call_connected_event")
 
     # a double tap on Carol (place-call is installed on every device): it calls Bob, the workflow's callee arg
-    press = relay(env, "sandbox", "press", "Carol", "--taps", "double", *QUICK).ok()
+    press = cli(env, "sandbox", "press", "Carol", "--taps", "double", *QUICK).ok()
     tapped = messages(press.out)
     assert tapped[0]["trigger"]["args"]["action"] == "action_button_double_tap"
     assert [m["uri"] for m in of_type(tapped, "call_request")] == [BOB_URN]
 
     # what the sandbox remembers: three instances, ended; the log says what each app did
-    instances = relay(env, "workflow", "instance", "list", "-H", "--json").ok().json()
+    instances = cli(env, "workflow", "instance", "list", "-H", "--json").ok().json()
     assert sorted((i["triggering_user_id"], i["status"]) for i in instances) == [
         ("990007560011111", "terminated"),
         ("990007560045678", "terminated"),
@@ -179,7 +178,7 @@ def test_the_guides_workflows_run_on_sandbox_devices(
     # the auto-answer app stops: the next call says what Alice would
     procs["auto-answer"].kill()
     procs["auto-answer"].wait(timeout=10)
-    down = relay(env, "sandbox", "call", "Alice", "--from", "Bob")
+    down = cli(env, "sandbox", "call", "Alice", "--from", "Bob")
     assert (down.code, down.out) == (1, ""), down.describe()
     assert "error: my_auto_answer is not available: cannot reach the workflow app at ws://127.0.0.1:" in down.err
     assert 'hint: Alice says "my_auto_answer is not available"; start the app so that it listens at' in down.err
