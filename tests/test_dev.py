@@ -1,8 +1,10 @@
 """``relay workflow dev``: generated projects run for real, the watch loop, and no process left behind.
 
 The JavaScript templates run with the pinned ``@relaypro/sdk`` of tests/conformance (tests/sdks.py; nothing is
-installed here: the project's node_modules is a link to that one), through the installed ``relay`` as a user
-runs it. The Python templates run where relay-py is installed (``RELAY_PY_PYTHON``; it is not on PyPI).
+installed here: the project's node_modules is a link to that one). ``relay workflow dev --once`` runs in this
+process (``dev``), since what is checked of it (exit code, transcript, messages, no app left) does not depend on
+its being a process of its own (tests/test_readme.py runs it as the installed ``relay``, as a user does); the
+watch loop, signals, a terminal and relay's own memory are tested on the installed ``relay`` as a process. The Python templates run where relay-py is installed (``RELAY_PY_PYTHON``; it is not on PyPI).
 Processes are found through /proc (Linux): a test that needs it is skipped elsewhere. The app runs under a
 keeper (``python -m relay_cli.simulator.keeper``), in the app's directory too: ``living_in`` counts it,
 ``app_processes`` does not.
@@ -25,6 +27,9 @@ from typing import Any
 
 import pytest
 
+from relay_cli.__main__ import main
+
+from conftest import Result
 from sdks import NODE_MODULES, ensure_sdk, relay_py_python
 
 RELAY = Path(sys.executable).parent / "relay"
@@ -43,15 +48,9 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def project(tmp_path: Path, template: str, lang: str = "js", name: str = "proj") -> Path:
+    """``relay workflow init TEMPLATE`` (in this process; what it printed is in the test's captured output)."""
     target = tmp_path / name
-    proc = subprocess.run(
-        [str(RELAY), "workflow", "init", template, str(target), "--lang", lang],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    assert main(["workflow", "init", template, str(target), "--lang", lang]) == 0
     if lang == "js":
         (target / "node_modules").symlink_to(
             NODE_MODULES, target_is_directory=True
@@ -59,15 +58,9 @@ def project(tmp_path: Path, template: str, lang: str = "js", name: str = "proj")
     return target
 
 
-def dev(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(RELAY), "workflow", "dev", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env(tmp_path),
-        check=False,
-    )
+def dev(run: Any, *args: str) -> Result:
+    """``relay workflow dev ARGS`` in this process (conftest's ``run``), colour off as when stdout is not a terminal."""
+    return run("workflow", "dev", *args)
 
 
 def transcript(out: str) -> list[dict[str, Any]]:
@@ -148,25 +141,25 @@ def check_template(template: str, messages: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize("template", ["auto-answer", "outbound", "place-call", "blank"])
-def test_each_javascript_template_passes_its_scenario(tmp_path: Path, template: str) -> None:
+def test_each_javascript_template_passes_its_scenario(run: Any, tmp_path: Path, template: str) -> None:
     ensure_sdk("the template tests")
     target = project(tmp_path, template)
     started = time.monotonic()
-    result = dev(tmp_path, str(target), "--once", "--json", *QUICK)
+    result = dev(run, str(target), "--once", "--json", *QUICK)
     took = time.monotonic() - started
-    assert result.returncode == 0, result.stderr
-    check_template(template, transcript(result.stdout))  # stdout is the transcript alone
+    assert result.code == 0, result.err
+    check_template(template, transcript(result.out))  # stdout is the transcript alone
     # stderr: what dev does and the result; the app's own output (the SDK's log) only when the run fails
-    said = result.stderr.splitlines()
-    assert [line.split(" ", 1)[0] for line in said] == ["starting", "simulating", "scenario"], result.stderr
+    said = result.err.splitlines()
+    assert [line.split(" ", 1)[0] for line in said] == ["starting", "simulating", "scenario"], result.err
     assert said[2].startswith(f"scenario {SCENARIOS[template]} passed: the app terminated cleanly")
-    assert "Traceback" not in result.stderr and "\x1b" not in result.stdout + result.stderr
+    assert "Traceback" not in result.err and "\x1b" not in result.out + result.err
     if HAS_PROC:
         assert settled(target, 0) == []  # the app was stopped before relay exited
     print(f"{template}: relay workflow dev --once took {took:.2f}s")
 
 
-def test_the_workflow_args_come_from_relay_toml(tmp_path: Path) -> None:
+def test_the_workflow_args_come_from_relay_toml(run: Any, tmp_path: Path) -> None:
     ensure_sdk("the template tests")
     target = project(tmp_path, "auto-answer")
     toml = target / "relay.toml"
@@ -174,31 +167,31 @@ def test_the_workflow_args_come_from_relay_toml(tmp_path: Path) -> None:
         toml.read_text(encoding="utf-8").replace('greeting = "Now in call"', 'greeting = "Hello, caller"'),
         encoding="utf-8",
     )
-    result = dev(tmp_path, str(target), "--once", "--json", *QUICK)
-    assert result.returncode == 0, result.stderr
-    assert [m["text"] for m in of_type(transcript(result.stdout), "wf_api_say_request")] == ["Hello, caller"]
+    result = dev(run, str(target), "--once", "--json", *QUICK)
+    assert result.code == 0, result.err
+    assert [m["text"] for m in of_type(transcript(result.out), "wf_api_say_request")] == ["Hello, caller"]
 
 
-def test_dev_takes_simulates_scenario_flags_and_workflow_args(tmp_path: Path) -> None:
+def test_dev_takes_simulates_scenario_flags_and_workflow_args(run: Any, tmp_path: Path) -> None:
     ensure_sdk("the template tests")
     target = project(tmp_path, "place-call")
     flags = ("-a", "callee=Carol", "--set", "device=Bob", "--taps", "double")
-    result = dev(tmp_path, str(target), "--once", "--json", *QUICK, *flags)
-    assert result.returncode == 0, result.stderr
-    messages = transcript(result.stdout)
+    result = dev(run, str(target), "--once", "--json", *QUICK, *flags)
+    assert result.code == 0, result.err
+    messages = transcript(result.out)
     assert messages[0]["trigger"]["args"]["source_uri"] == BOB  # --set device= (dev's --device registers)
     [call] = of_type(messages, "wf_api_call_request")
     assert call["uri"] == "urn:relay-resource:name:device:Carol"  # -a over relay.toml's callee = "Bob"
 
 
-def test_dev_and_simulate_give_a_project_the_same_device(tmp_path: Path) -> None:
+def test_dev_and_simulate_give_a_project_the_same_device(run: Any, tmp_path: Path) -> None:
     """relay.toml installs the workflow on 990007560045678 (Alice): dev sends the urn `simulate URI` sends."""
     from relay_cli.simulator.devloop import free_port
 
     node = ensure_sdk("the template tests")
     target = project(tmp_path, "auto-answer")
-    ran = dev(tmp_path, str(target), "--once", "--json", *QUICK)
-    assert ran.returncode == 0, ran.stderr
+    ran = dev(run, str(target), "--once", "--json", *QUICK)
+    assert ran.code == 0, ran.err
     port = free_port()
     app = subprocess.Popen(
         [node, "app.js"],
@@ -216,20 +209,14 @@ def test_dev_and_simulate_give_a_project_the_same_device(tmp_path: Path) -> None
             except OSError:
                 assert time.monotonic() < deadline and app.poll() is None
                 time.sleep(0.05)
-        simulated = subprocess.run(
-            [str(RELAY), "workflow", "simulate", f"ws://127.0.0.1:{port}/auto-answer", "--json", *QUICK]
-            + ["--scenario", "inbound-call"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env(tmp_path),
-            check=False,
+        simulated = run(
+            "workflow", "simulate", f"ws://127.0.0.1:{port}/auto-answer", "--json", *QUICK, "--scenario", "inbound-call"
         )
     finally:
         app.terminate()
         app.wait(10)
-    assert simulated.returncode == 0, simulated.stderr
-    by_dev, by_simulate = transcript(ran.stdout), transcript(simulated.stdout)
+    assert simulated.code == 0, simulated.err
+    by_dev, by_simulate = transcript(ran.out), transcript(simulated.out)
     alice = {"type": "telephony", "args": {"source_uri": "urn:relay-resource:name:device:Alice"}}
     assert by_dev[0]["trigger"] == by_simulate[0]["trigger"] == alice
     [answered_in_dev] = of_type(by_dev, "wf_api_answer_request")
@@ -237,30 +224,26 @@ def test_dev_and_simulate_give_a_project_the_same_device(tmp_path: Path) -> None
     assert answered_in_dev["_target"] == answered_in_simulate["_target"]
 
 
-def test_a_scenario_the_app_does_not_handle_is_exit_6(tmp_path: Path) -> None:
+def test_a_scenario_the_app_does_not_handle_is_exit_6(run: Any, tmp_path: Path) -> None:
     ensure_sdk("the template tests")
     target = project(tmp_path, "auto-answer")
-    result = dev(
-        tmp_path, str(target), "--once", "--scenario", "outbound-call", "--timeout", "1", "--app-output", "stderr"
-    )
-    assert result.returncode == 6, result.stderr
-    assert "error: scenario outbound-call: step 3 (expect call): " in result.stderr
+    result = dev(run, str(target), "--once", "--scenario", "outbound-call", "--timeout", "1", "--app-output", "stderr")
+    assert result.code == 6, result.err
+    assert "error: scenario outbound-call: step 3 (expect call): " in result.err
     if HAS_PROC:
         assert settled(target) == []
 
 
 @pytest.mark.parametrize("template", ["auto-answer", "outbound", "place-call", "blank"])
-def test_each_python_template_passes_its_scenario(tmp_path: Path, template: str) -> None:
+def test_each_python_template_passes_its_scenario(run: Any, tmp_path: Path, template: str) -> None:
     python = relay_py_python()
     target = project(tmp_path, template, "python")
-    result = dev(
-        tmp_path, str(target), "--once", "--json", *QUICK, "--command", f"{python} app.py", "--app-output", "all"
-    )
-    assert result.returncode == 0, result.stderr
-    check_template(template, transcript(result.stdout))
-    assert "  app | INFO relay.workflow: " in result.stderr
+    result = dev(run, str(target), "--once", "--json", *QUICK, "--command", f"{python} app.py", "--app-output", "all")
+    assert result.code == 0, result.err
+    check_template(template, transcript(result.out))
+    assert "  app | INFO relay.workflow: " in result.err
     # the readiness probe makes no connection: relay-py logs the simulator's, and no rejected one
-    assert "connection rejected" not in result.stderr and result.stderr.count("connection open") == 1
+    assert "connection rejected" not in result.err and result.err.count("connection open") == 1
 
 
 # --- the app that does not start -----------------------------------------------------------------------
@@ -376,14 +359,14 @@ def test_a_python_project_without_its_virtual_environment_is_told_to_make_it(run
     )
 
 
-def test_a_project_without_its_dependencies_is_told_to_install_them(tmp_path: Path) -> None:
+def test_a_project_without_its_dependencies_is_told_to_install_them(run: Any, tmp_path: Path) -> None:
     ensure_sdk("the template tests")
     target = project(tmp_path, "auto-answer")
     (target / "node_modules").unlink()
-    result = dev(tmp_path, str(target), "--once")
-    assert result.returncode == 1
-    assert "Cannot find module '@relaypro/sdk'" in result.stderr
-    assert f"hint: run npm install in {target} first" in result.stderr
+    result = dev(run, str(target), "--once")
+    assert result.code == 1
+    assert "Cannot find module '@relaypro/sdk'" in result.err
+    assert f"hint: run npm install in {target} first" in result.err
 
 
 # --- what the app prints ------------------------------------------------------------------------------
@@ -640,15 +623,15 @@ def test_a_port_in_use_is_refused(run: Any, tmp_path: Path) -> None:
     assert not (tmp_path / "started").exists()
 
 
-def test_dev_prefers_the_port_it_is_given(tmp_path: Path) -> None:
+def test_dev_prefers_the_port_it_is_given(run: Any, tmp_path: Path) -> None:
     ensure_sdk("the template tests")
     from relay_cli.simulator.devloop import free_port
 
     target = project(tmp_path, "blank")
     port = free_port()
-    result = dev(tmp_path, str(target), "--once", "--port", str(port), *QUICK)
-    assert result.returncode == 0, result.stderr
-    assert f"with PORT={port}\n" in result.stderr and f"against ws://127.0.0.1:{port}/blank " in result.stderr
+    result = dev(run, str(target), "--once", "--port", str(port), *QUICK)
+    assert result.code == 0, result.err
+    assert f"with PORT={port}\n" in result.err and f"against ws://127.0.0.1:{port}/blank " in result.err
 
 
 # --- watching -----------------------------------------------------------------------------------------
