@@ -9,11 +9,14 @@
 - a malformed ``--uri`` (``wss://[::1``) is exit 2 naming ``--uri``.
 
 The stream tests run the installed ``relay`` script as a subprocess against the in-process sandbox (a
-temporary data directory), since pipes, ``/dev/full`` and the interpreter's exit are what is being tested.
+temporary data directory), since pipes, ``/dev/full`` and the interpreter's exit are what is being tested; of
+the encodings, a table comes from the installed script (the interpreter's streams for PYTHONIOENCODING), and the
+other outputs from this process, on streams of that encoding made as the interpreter makes them.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -26,6 +29,7 @@ import pytest
 import respx
 import yaml
 
+from relay_cli import app as relay_app
 from relay_cli.local.seed import DEMO_SUBSCRIBER
 from relay_cli.local.store import SandboxStore
 from relay_cli.output import Output
@@ -239,6 +243,16 @@ def test_a_full_disk_is_exit_1_and_one_line(tmp_path: Path, args: list[str]) -> 
 NAME = "caf\u00e9 \U0001f600 \x1b[31mred"
 
 
+def _encoded(encoding: str, *args: str) -> tuple[int, bytes, bytes]:
+    """``relay ARGS`` in this process, its stdout and stderr streams of ``encoding`` as the interpreter makes them
+    for PYTHONIOENCODING (errors: strict on stdout, backslashreplace on stderr): (code, stdout, stderr)."""
+    stdout, stderr = io.BytesIO(), io.BytesIO()
+    out = io.TextIOWrapper(stdout, encoding=encoding, errors="strict", write_through=True)
+    err = io.TextIOWrapper(stderr, encoding=encoding, errors="backslashreplace", write_through=True)
+    code = relay_app.run(list(args), Output(out, err))
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
 @posix_relay
 @pytest.mark.parametrize(
     ("encoding", "shown"),
@@ -249,13 +263,13 @@ NAME = "caf\u00e9 \U0001f600 \x1b[31mred"
     ],
 )
 def test_text_the_stream_cannot_encode_is_escaped_and_json_stays_exact(
-    tmp_path: Path, encoding: str, shown: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str, shown: str
 ) -> None:
     _fill(tmp_path, 1, name=NAME)
-    env = _env(tmp_path, PYTHONIOENCODING=encoding)
+    # the installed relay, its streams the interpreter's for PYTHONIOENCODING: a table
     table = subprocess.run(
         [str(RELAY), "workflow", "list"],
-        env=env,
+        env=_env(tmp_path, PYTHONIOENCODING=encoding),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=60,
@@ -267,37 +281,18 @@ def test_text_the_stream_cannot_encode_is_escaped_and_json_stays_exact(
     assert row.split("  ")[1] == shown
     assert "\x1b" not in table.stdout.decode(encoding)
 
-    as_json = subprocess.run(
-        [str(RELAY), "workflow", "list", "--json"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert as_json.returncode == 0, as_json.stderr
-    assert json.loads(as_json.stdout.decode(encoding))[0]["name"] == NAME  # the exact name, whatever the encoding
+    # the other outputs in this process, on streams of that encoding, nothing configured (the in-process sandbox)
+    monkeypatch.delenv("RELAY_API_KEY")
+    code, out, err = _encoded(encoding, "workflow", "list", "--json")
+    assert code == 0, err
+    assert json.loads(out.decode(encoding))[0]["name"] == NAME  # the exact name, whatever the encoding
 
-    as_yaml = subprocess.run(
-        [str(RELAY), "workflow", "list", "-o", "yaml"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert as_yaml.returncode == 0, as_yaml.stderr
-    quoted = as_yaml.stdout.decode(encoding).split("name: ", 1)[1].splitlines()[0]
+    code, out, err = _encoded(encoding, "workflow", "list", "-o", "yaml")
+    assert code == 0, err
+    quoted = out.decode(encoding).split("name: ", 1)[1].splitlines()[0]
     assert quoted[0] == quoted[-1] == '"'  # a YAML double-quoted scalar: what the stream cannot encode is an escape
-    assert yaml.safe_load(as_yaml.stdout.decode(encoding))[0]["name"] == NAME  # read back exactly by a YAML parser
+    assert yaml.safe_load(out.decode(encoding))[0]["name"] == NAME  # read back exactly by a YAML parser
 
-    message = subprocess.run(
-        [str(RELAY), "workflow", "delete", "-w", NAME, "--yes"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert message.returncode == 0, message.stderr
-    assert message.stderr.decode(encoding).splitlines()[-1].startswith(f"Deleted workflow {shown} (wf_")
+    code, out, err = _encoded(encoding, "workflow", "delete", "-w", NAME, "--yes")
+    assert code == 0, err
+    assert err.decode(encoding).splitlines()[-1].startswith(f"Deleted workflow {shown} (wf_")

@@ -187,16 +187,27 @@ def _shell(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.mark.skipif(not RELAY.exists() or os.name != "posix", reason="needs the installed relay script and bash")
-@pytest.mark.parametrize("pipefail", [False, True])
-def test_a_failed_export_piped_into_apply_prune_deletes_nothing(tmp_path: Path, pipefail: bool) -> None:
-    env = _env(tmp_path)  # nothing configured: commands go to the in-process sandbox
+def _two_workflows(run: Any, tmp_path: Path) -> tuple[SandboxStore, list[dict[str, Any]]]:
+    """keep-a and keep-b in the in-process sandbox the pipelines use (made in this process): its store, and them."""
     for name in ("keep-a", "keep-b"):
-        made = _shell(f"'{RELAY}' workflow create button --name {name} --uri wss://h/{name} -A", env)
-        assert made.returncode == 0, made.stderr
+        made = run("-P", "local", "workflow", "create", "button", "--name", name, "--uri", f"wss://h/{name}", "-A")
+        assert made.code == 0, made.err
     store = SandboxStore(tmp_path / "data" / "sandbox.db")
     before = store.list_workflows(DEMO_SUBSCRIBER)
     assert sorted(w["name"] for w in before) == ["keep-a", "keep-b"]
+    return store, before
+
+
+needs_relay_and_bash = pytest.mark.skipif(
+    not RELAY.exists() or os.name != "posix", reason="needs the installed relay script and bash"
+)
+
+
+@needs_relay_and_bash
+@pytest.mark.parametrize("pipefail", [False, True])
+def test_a_failed_export_piped_into_apply_prune_deletes_nothing(run: Any, tmp_path: Path, pipefail: bool) -> None:
+    env = _env(tmp_path)  # nothing configured: commands go to the in-process sandbox
+    store, before = _two_workflows(run, tmp_path)
 
     script = f"'{RELAY}' -P nope workflow export | '{RELAY}' workflow apply -f - --prune --yes"
     result = _shell(("set -o pipefail; " if pipefail else "") + script, env)
@@ -208,7 +219,11 @@ def test_a_failed_export_piped_into_apply_prune_deletes_nothing(tmp_path: Path, 
     assert "Traceback" not in result.stderr
     assert store.list_workflows(DEMO_SUBSCRIBER) == before
 
-    # and the working pipeline still round-trips: export | apply --prune changes nothing
+
+@needs_relay_and_bash
+def test_a_working_export_piped_into_apply_prune_changes_nothing(run: Any, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    store, before = _two_workflows(run, tmp_path)
     ok = _shell(f"set -o pipefail; '{RELAY}' workflow export | '{RELAY}' workflow apply -f - --prune --yes", env)
     assert ok.returncode == 0, ok.stderr
     assert "In sync: 2 workflows of <stdin> unchanged" in ok.stdout
