@@ -282,3 +282,28 @@ def test_workflow_names_of_relay_come_from_a_recent_listing_and_no_request(
         assert complete(line) == []
         cache.write_text("{not json", encoding="utf-8")
         assert complete(line) == []
+
+
+@pytest.mark.parametrize(
+    ("shell", "line"),
+    [
+        ("zsh", '_arguments \'*: :(("--profile":"Profile to use for this command. [env\\\\: RELAY_PROFILE]"))\''),
+        ("fish", "--profile\tProfile to use for this command. [env: RELAY_PROFILE]"),
+        ("powershell", "--profile:::Profile to use for this command. [env: RELAY_PROFILE]"),
+        ("pwsh", "--profile:::Profile to use for this command. [env: RELAY_PROFILE]"),
+    ],
+    ids=["zsh", "fish", "powershell", "pwsh"],
+)
+def test_help_in_completions_is_shown_as_written(
+    shell: str, line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """zsh, fish and PowerShell show each flag's help beside it: "[env: RELAY_PROFILE]" is text, not markup
+    to strip."""
+    monkeypatch.setenv("_RELAY_COMPLETE", f"complete_{shell}")
+    monkeypatch.setenv("_TYPER_COMPLETE_ARGS", "relay --pro")
+    monkeypatch.setenv("_TYPER_COMPLETE_WORD_TO_COMPLETE", "--pro")
+    monkeypatch.setenv("_TYPER_COMPLETE_FISH_ACTION", "get-args")
+    with pytest.raises(SystemExit) as ended:
+        main([])
+    assert ended.value.code == 0
+    assert capsys.readouterr().out.splitlines() == [line]

@@ -8,12 +8,15 @@ answers from the command tree (subcommands, flags, the choices of ``--trigger`` 
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import UsageError
 from ._common import command, examples, output_of
+
+if TYPE_CHECKING:
+    from typer.completion import shell_completion
 
 PROG = "relay"
 COMPLETE_VAR = "_RELAY_COMPLETE"
@@ -163,41 +166,49 @@ def install(
     out.message(_next_step(name, target))
 
 
+def _zsh_format(self: "shell_completion.ShellComplete", item: "shell_completion.CompletionItem") -> str:
+    def escape(s: str) -> str:
+        return s.replace('"', '""').replace("'", "''").replace("$", "\\$").replace("`", "\\`").replace(":", r"\\:")
+
+    if item.help:
+        return f'"{escape(item.value)}":"{escape(item.help)}"'
+    return f'"{escape(item.value)}"'
+
+
+def _fish_format(self: "shell_completion.ShellComplete", item: "shell_completion.CompletionItem") -> str:
+    if item.help:
+        return f"{item.value}\t{' '.join(item.help.split())}"
+    return f"{item.value}"
+
+
+def _powershell_format(self: "shell_completion.ShellComplete", item: "shell_completion.CompletionItem") -> str:
+    return f"{item.value}:::{item.help if item.help else ' '}"
+
+
+#: the shells whose Typer class passes help text through rich (to strip markup, which ours has none of:
+#: rich_markup_mode=None), and the format that leaves it as written ("[env: RELAY_PROFILE]" is no markup)
+_PLAIN_FORMATS = {
+    "zsh": _zsh_format,
+    "fish": _fish_format,
+    "powershell": _powershell_format,
+    "pwsh": _powershell_format,
+}
+
+
 def setup_protocol() -> None:
     """Answer ``_RELAY_COMPLETE=complete_<shell>`` requests with Typer's completion classes (the apps are
     built with add_completion=False, which registers none), formatting help text without rich.
 
-    Typer has no public way to register its completion classes without adding --install-completion to the
-    root command, so this subclasses them from typer._completion_classes: re-check on every Typer upgrade
-    (the pin in pyproject.toml; tests/test_completion.py exercises every shell's protocol).
+    Through public names only: Typer's ``completion_init`` registers its classes, and click's registry of
+    completion classes (reached through ``typer.completion.shell_completion``) gives them back to be
+    subclassed and registered again under the same names.
     """
-    from typer import _completion_classes as tcc
-    from typer._click.shell_completion import add_completion_class
+    from typer.completion import completion_init, shell_completion
 
-    # Typer's classes pass help text through rich to strip markup; ours has none (rich_markup_mode=None)
-    class Zsh(tcc.ZshComplete):
-        def format_completion(self, item: Any) -> str:
-            def escape(s: str) -> str:
-                return (
-                    s.replace('"', '""').replace("'", "''").replace("$", "\\$").replace("`", "\\`").replace(":", r"\\:")
-                )
-
-            if item.help:
-                return f'"{escape(item.value)}":"{escape(item.help)}"'
-            return f'"{escape(item.value)}"'
-
-    class Fish(tcc.FishComplete):
-        def format_completion(self, item: Any) -> str:
-            if item.help:
-                return f"{item.value}\t{' '.join(item.help.split())}"
-            return f"{item.value}"
-
-    class PowerShell(tcc.PowerShellComplete):
-        def format_completion(self, item: Any) -> str:
-            return f"{item.value}:::{item.help if item.help else ' '}"
-
-    add_completion_class(tcc.BashComplete, "bash")
-    add_completion_class(Zsh, "zsh")
-    add_completion_class(Fish, "fish")
-    add_completion_class(PowerShell, "powershell")
-    add_completion_class(PowerShell, "pwsh")
+    completion_init()
+    for shell, format_completion in _PLAIN_FORMATS.items():
+        typer_class = shell_completion.get_completion_class(shell)
+        if typer_class is None:  # a Typer without that shell: leave it unanswered, as Typer would
+            continue
+        plain = type(typer_class.__name__, (typer_class,), {"format_completion": format_completion})
+        shell_completion.add_completion_class(plain, shell)
