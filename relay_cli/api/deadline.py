@@ -197,7 +197,8 @@ class DeadlineTransport(httpx.BaseTransport):
         self._pools: dict[bytes, httpcore.ConnectionPool] = {}
         self._lock = threading.Lock()
 
-    def _pool(self, scheme: bytes) -> httpcore.ConnectionPool:
+    def pool_for(self, scheme: bytes) -> httpcore.ConnectionPool:
+        """The connection pool of ``scheme`` (``b"http"`` or ``b"https"``), made on first use."""
         with self._lock:
             pool = self._pools.get(scheme)
             if pool is None:
@@ -231,7 +232,7 @@ class DeadlineTransport(httpx.BaseTransport):
             extensions=request.extensions,
         )
         with _as_httpx_errors():
-            answer = self._pool(url.raw_scheme).handle_request(sent)
+            answer = self.pool_for(url.raw_scheme).handle_request(sent)
         assert isinstance(answer.stream, Iterable)  # a pool of the synchronous backend streams synchronously
         return httpx.Response(
             status_code=answer.status, headers=answer.headers, stream=_Body(answer.stream), extensions=answer.extensions

@@ -136,6 +136,8 @@ class _ServerHandler(ServerHandler):
 
     request_handler: _Handler
 
+    # wsgiref documents _write as the method a handler subclass overrides to send bytes ("Methods and attributes
+    # for subclassing" of BaseHandler): it is where the answer's first bytes show whether it is a stream
     def _write(self, data: bytes) -> None:
         headers = getattr(self, "headers", None)  # set by start_response
         self.request_handler.streaming = headers is not None and "Content-Length" not in headers
