@@ -198,6 +198,7 @@ class Handler(BaseHTTPRequestHandler):
             import hashlib
 
             key = self.headers.get("Sec-WebSocket-Key", "") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
+            self.protocol_version = "HTTP/1.1"  # a WebSocket opening is HTTP/1.1 (RFC 6455, 4.1)
             self.send_response(101)
             self.send_header("Upgrade", "websocket")
             self.send_header("Connection", "Upgrade")

@@ -120,6 +120,13 @@ def contains(*needles: str) -> Callable[[str], str | None]:
     return check
 
 
+def lacks(needle: str) -> Callable[[str], str | None]:
+    def check(out: str) -> str | None:
+        return f"{needle!r} in the output" if needle in out else None
+
+    return check
+
+
 def every_workflow_named(out: str) -> str | None:
     found = len(set(re.findall(r"\bworkflow_\d{5}\b", out)))
     return None if found == WORKFLOWS else f"{found} of the {WORKFLOWS:,} workflow names in the table"
@@ -144,6 +151,8 @@ class Side:
     cmd: list[str]
     env: dict[str, str]
     check: Callable[[str], str | None]
+    #: a check of its stderr, when it has one
+    err_check: Callable[[str], str | None] | None = None
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
 
@@ -180,6 +189,8 @@ def warm_up(figure: Figure, tmp: Path) -> None:
             return
         try:
             problem = side.check(out.read_text(encoding="utf-8", errors="replace"))
+            if problem is None and side.err_check is not None:
+                problem = side.err_check(err.read_text(encoding="utf-8", errors="replace"))
         except ValueError as exc:
             problem = f"unexpected output: {exc}"
         if problem:
@@ -272,12 +283,13 @@ def main(argv: list[str] | None = None) -> int:
             target: float,
             listing: bool = False,
             account: Any = server,
+            err_check: Any = None,
         ) -> Figure:
             to = f":{account.server_address[1]}"  # the loopback server of the account the figure is timed on
             envs = [{**env, "RELAY_HOST": env["RELAY_HOST"].replace(f":{port}", to)} for env in (ours_env, ref_env)]
             return Figure(
                 label,
-                Side([relay, *ours], envs[0], checks[0]),
+                Side([relay, *ours], envs[0], checks[0], err_check),
                 Side([reference, *ref], envs[1], checks[1]),
                 target,
                 listing,
@@ -317,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                     (contains("my_auto_answer"), contains("my_auto_answer")),
                     1 / 1.4,
                     account=account,
+                    err_check=lacks("did not accept a WebSocket"),  # the handshake was made, and accepted
                 )
                 for count, account in ((SMALL, small), (WORKFLOWS, server))
             ),

@@ -1,14 +1,18 @@
-"""The WebSocket opening handshake a preflight check makes to a workflow's URI.
+"""The WebSocket opening handshake a check makes to a workflow's URI (``check``, ``create call``, ``install``,
+``apply``, ``doctor``, ``dev --device``'s public address).
 
-Uses the ``websockets`` package (imported only here, only when a check runs): a maintained, dependency-free
-implementation of RFC 6455 with an asyncio client whose ``open_timeout`` bounds the whole opening (DNS, TCP,
-TLS and the HTTP upgrade), so many URIs are probed at once on one thread. The connection is closed as soon as
-the server has accepted it; nothing is sent.
+One implementation for one URI and for many: RFC 6455's opening (4.1) on a socket, each address of the host in
+turn, TLS for ``wss://`` with the default trust store; one URI on the calling thread, several on a small pool of
+threads. Nothing is sent after the server has switched but a close frame. A redirect is reported, not followed:
+the Relay server connects to the URI as registered.
+
+Why not the ``websockets`` package (which ``relay workflow simulate`` uses): importing its client costs a
+``create call`` on a big account more than its whole handshake, and takes that create past its target against
+the reference CLI (benchmarks/vs_reference.py); the opening is the only part of the protocol a check needs.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable
 
@@ -17,27 +21,45 @@ from .. import __version__
 DEFAULT_TIMEOUT = 3.0
 #: handshakes in flight at once
 CONCURRENCY = 32
+#: RFC 6455, 1.3: what the server appends to the client's key before hashing it
+_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: the most of a handshake answer read (its status line and headers)
+_ANSWER_LIMIT = 16 * 1024
+_CLOSED = "the connection closed without an answer to the handshake (does anything listen behind it?)"
+_NOT_HTTP = "the server's answer to the handshake is not HTTP"
+_NOT_WEBSOCKET = "the server switched protocols, but not to WebSocket"
+
+
+class _NotSwitched(Exception):
+    """The server answered the opening handshake, but not by switching to WebSocket: ``status`` is its HTTP status
+    (None: no HTTP answer, ``what`` says which), ``location`` a redirect's target."""
+
+    def __init__(self, status: int | None, what: str = "", location: str | None = None) -> None:
+        super().__init__(what)
+        self.status = status
+        self.location = location
+
+
+def _status_failure(status: int, location: str | None) -> str:
+    """Why an answer of HTTP ``status`` is not a handshake (``location``: where a redirect points)."""
+    if status == 400:  # relay-js (@relaypro/sdk) refuses a path it serves no workflow on with 400
+        return "the server answered HTTP 400 instead of switching to WebSocket: no workflow at this URI's path?"
+    if 300 <= status < 400:
+        where = f" to {location}" if location else ""
+        return (
+            f"the server answered HTTP {status} instead of switching to WebSocket: a redirect{where}, not followed "
+            "(register the URI it points to)"
+        )
+    return f"the server answered HTTP {status} instead of switching to WebSocket"
 
 
 def handshake_failure(exc: BaseException, timeout: float | None = None) -> str:
-    """Why a WebSocket opening handshake failed, in words for the user (shared with `workflow simulate`)."""
+    """Why a WebSocket opening handshake failed, in words for the user: this module's, and `workflow simulate`'s
+    (the websockets package's exceptions)."""
     if isinstance(exc, _NotSwitched):
         if exc.status is None or exc.status == 101:
             return str(exc)
-        if exc.status == 400:  # relay-js (@relaypro/sdk) refuses a path it serves no workflow on with 400
-            return "the server answered HTTP 400 instead of switching to WebSocket: no workflow at this URI's path?"
-        return f"the server answered HTTP {exc.status} instead of switching to WebSocket"
-    from websockets.exceptions import InvalidMessage, InvalidStatus, InvalidURI
-
-    if isinstance(exc, InvalidStatus):
-        status = exc.response.status_code
-        if status == 400:  # relay-js (@relaypro/sdk) refuses a path it serves no workflow on with 400
-            return "the server answered HTTP 400 instead of switching to WebSocket: no workflow at this URI's path?"
-        return f"the server answered HTTP {status} instead of switching to WebSocket"
-    if isinstance(exc, InvalidURI):
-        return "not a valid WebSocket URI"
-    if isinstance(exc, InvalidMessage):  # a proxy or a tunnel with nothing behind it closes at once
-        return "the connection closed without an answer to the handshake (does anything listen behind it?)"
+        return _status_failure(exc.status, exc.location)
     if isinstance(exc, TimeoutError):
         return f"no WebSocket handshake within {timeout:g}s" if timeout else "no answer within the timeout"
     if isinstance(exc, ConnectionRefusedError):
@@ -51,24 +73,26 @@ def handshake_failure(exc: BaseException, timeout: float | None = None) -> str:
         return f"TLS failed: {exc.reason or exc}"
     if isinstance(exc, OSError):
         return exc.strerror or str(exc) or type(exc).__name__
+    if type(exc).__module__.startswith("websockets"):  # simulate's client: imported already
+        from websockets.exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI
+
+        if isinstance(exc, InvalidStatus):
+            return _status_failure(exc.response.status_code, exc.response.headers.get("Location"))
+        if isinstance(exc, InvalidURI):
+            return "not a valid WebSocket URI"
+        if isinstance(exc, InvalidMessage):
+            return _CLOSED if isinstance(exc.__cause__, EOFError) else _NOT_HTTP
+        if isinstance(exc, InvalidHandshake):
+            return _NOT_WEBSOCKET
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _quiet_logger() -> logging.Logger:
-    """The client's logger: what it has to say is in the probe's result, never on stderr."""
-    logger = logging.getLogger("relay_cli.probe")
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())
-        logger.propagate = False
-    return logger
 
 
 def _resolve_all(uris: list[str], timeout: float) -> dict[str, tuple[list[str], int] | str]:
     """URI → (addresses, port) or the reason it could not be resolved, within ``timeout`` in all.
 
     Name lookups run in daemon threads: a stalled resolver cannot hold the probe (or the exit of the
-    process) past the timeout, which asyncio's own lookups in its executor would.
+    process) past the timeout.
     """
     import socket
     import threading
@@ -101,52 +125,11 @@ def _resolve_all(uris: list[str], timeout: float) -> dict[str, tuple[list[str], 
     return {uri: results.get(uri, "no answer within the timeout (host name lookup)") for uri in uris}
 
 
-async def _probe(uri: str, address: tuple[list[str], int], timeout: float) -> str | None:
-    """None when one of the host's addresses accepts the handshake, else the last address's reason."""
-    from websockets.asyncio.client import connect
-
-    reason: str | None = "no address"
-    hosts, port = address
-    for host in hosts:
-        try:
-            async with connect(
-                uri,
-                host=host,  # the TCP destination only; the URI's host name is still used for TLS and Host
-                port=port,
-                open_timeout=timeout,
-                close_timeout=0.5,
-                compression=None,
-                user_agent_header=f"relay-cli/{__version__}",
-                logger=_quiet_logger(),
-            ):
-                return None
-        except Exception as exc:  # noqa: BLE001 - every failure is a reason in the warning
-            reason = handshake_failure(exc)
-    return reason
-
-
-class _NotSwitched(Exception):
-    """The server answered the opening handshake, but not by switching to WebSocket (``status``: its HTTP status,
-    when it sent one)."""
-
-    def __init__(self, status: int | None, what: str = "") -> None:
-        super().__init__(what)
-        self.status = status
-
-
-#: RFC 6455, 1.3: what the server appends to the client's key before hashing it
-_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#: the most of a handshake answer read (its status line and headers)
-_ANSWER_LIMIT = 16 * 1024
-_CLOSED = "the connection closed without an answer to the handshake (does anything listen behind it?)"
-
-
 def _handshake(uri: str, host: str, port: int, timeout: float) -> None:
     """The WebSocket opening handshake of RFC 6455 (4.1) to ``uri``, over TCP to ``host`` (an address of its host)
-    and ``port``, with TLS for ``wss://``, all within ``timeout``; then a close frame, and the connection closed.
-    Raises when the server does not switch to WebSocket (``_NotSwitched``), or the connection, TLS or time fails.
-    The one handshake of a ``create call`` is made this way: importing the websockets package's client costs more
-    than the handshake itself."""
+    and ``port``, with TLS for ``wss://`` (the URI's host name verified), all within ``timeout``; then a close
+    frame, and the connection closed. Raises when the server does not switch to WebSocket (``_NotSwitched``), or
+    the connection, TLS or time fails."""
     import base64
     import hashlib
     import os
@@ -189,20 +172,20 @@ def _handshake(uri: str, host: str, port: int, timeout: float) -> None:
                 raise _NotSwitched(None, _CLOSED)
             answer += chunk
             if len(answer) > _ANSWER_LIMIT:
-                raise _NotSwitched(None, "the server's answer to the handshake is not HTTP")
+                raise _NotSwitched(None, _NOT_HTTP)
         lines = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
         status = lines[0].split(" ", 2)
-        if len(status) < 2 or not status[0].startswith("HTTP/1.") or not status[1].isdigit():
-            raise _NotSwitched(None, "the server's answer to the handshake is not HTTP")
-        if status[1] != "101":
-            raise _NotSwitched(int(status[1]))
+        if len(status) < 2 or not status[0].startswith("HTTP/1.") or len(status[1]) != 3 or not status[1].isdigit():
+            raise _NotSwitched(None, _NOT_HTTP)
         headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+        if status[1] != "101":
+            raise _NotSwitched(int(status[1]), location=headers.get("location"))
         accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
         if headers.get("upgrade", "").lower() != "websocket" or headers.get("sec-websocket-accept") != accept:
-            raise _NotSwitched(101, "the server switched protocols, but not to WebSocket")
+            raise _NotSwitched(101, _NOT_WEBSOCKET)
         mask = os.urandom(4)
         code = (1000).to_bytes(2, "big")  # a normal closure: the check is done
         sock.settimeout(left())
@@ -211,9 +194,8 @@ def _handshake(uri: str, host: str, port: int, timeout: float) -> None:
         sock.close()
 
 
-def _probe_one(uri: str, address: tuple[list[str], int], timeout: float) -> str | None:
-    """``_probe`` for a single URI, on this thread (``_handshake``): no asyncio to start and no websockets to
-    import for the one handshake of a ``create call``."""
+def _probe(uri: str, address: tuple[list[str], int], timeout: float) -> str | None:
+    """None when one of the host's addresses accepts the handshake, else the last address's reason."""
     reason: str | None = "no address"
     hosts, port = address
     for host in hosts:
@@ -226,8 +208,8 @@ def _probe_one(uri: str, address: tuple[list[str], int], timeout: float) -> str 
 
 
 def probe(uris: Iterable[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, str | None]:
-    """URI → None when the handshake succeeded, else the reason it did not. All URIs are probed concurrently
-    (one, the case of ``create call`` and ``install``, on this thread)."""
+    """URI → None when the handshake succeeded, else the reason it did not. One URI (``create call``,
+    ``install``, ``doctor``) is probed on this thread, several at once on up to CONCURRENCY threads."""
     unique = list(dict.fromkeys(uris))
     if not unique:
         return {}
@@ -236,21 +218,13 @@ def probe(uris: Iterable[str], timeout: float = DEFAULT_TIMEOUT) -> dict[str, st
     outcome: dict[str, str | None] = {u: found for u, found in resolved.items() if isinstance(found, str)}
     if len(reachable) == 1:
         [(uri, address)] = reachable.items()
-        outcome[uri] = _probe_one(uri, address, timeout)
-        return {u: outcome[u] for u in unique}
-    import asyncio
+        outcome[uri] = _probe(uri, address, timeout)
+    elif reachable:
+        from concurrent.futures import ThreadPoolExecutor
 
-    async def main() -> list[str | None]:
-        limit = asyncio.Semaphore(CONCURRENCY)
-
-        async def bounded(uri: str, address: tuple[list[str], int]) -> str | None:
-            async with limit:
-                return await _probe(uri, address, timeout)
-
-        return await asyncio.gather(*(bounded(u, a) for u, a in reachable.items()))
-
-    if reachable:
-        outcome.update(zip(reachable, asyncio.run(main()), strict=True))
+        with ThreadPoolExecutor(min(CONCURRENCY, len(reachable)), thread_name_prefix="relay-probe") as pool:
+            found = pool.map(lambda item: _probe(item[0], item[1], timeout), reachable.items())
+            outcome.update(zip(reachable, found, strict=True))
     return {u: outcome[u] for u in unique}
 
 
