@@ -21,7 +21,6 @@ upload to object storage alike:
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
@@ -580,7 +579,7 @@ class RelayClient:
             found = _cut(kind, 60)
         else:
             try:
-                value: JSONValue = json.loads(body)
+                value: JSONValue = shapes.loads(body)
             except (ValueError, RecursionError):
                 found = f"a body that is not valid JSON ({_cut(kind, 60) or 'no content type'}, {len(body)} bytes)"
             else:
@@ -776,7 +775,7 @@ class RelayClient:
                 line = raw.decode("utf-8", "replace").strip()
                 if line:
                     try:
-                        yield json.loads(line)
+                        yield shapes.loads(line)
                     except (ValueError, RecursionError):
                         yield {"message": line}
                 if until is not None and time.monotonic() >= until:
@@ -821,7 +820,7 @@ class RelayClient:
             for raw in _lines(response, MAX_LOG_LINE):
                 if raw.strip():
                     try:
-                        yield json.loads(raw)
+                        yield shapes.loads(raw)
                     except (ValueError, RecursionError):
                         raise self._masked(
                             ApiError(f"{self.origin} answered POST {path} with a line that is not JSON")

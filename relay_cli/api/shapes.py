@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Generic, NotRequired, TypedDict, TypeGuard, TypeVar
 
+import orjson
+
 from ..core.kinds import json_kind as kind
 from ..jsontypes import JSONObject, JSONValue
 
@@ -186,7 +188,7 @@ def parse_configs(workflows: list[JSONObject], at: str, *, holding: tuple[str, .
             if holding is not None and "\\" not in config and not any(word in config for word in holding):
                 continue
             try:
-                parsed = _loads(config)
+                parsed = loads(config)
             except (ValueError, RecursionError):
                 raise Mismatch(f"{at}[{i}].config is a string that is not JSON") from None
             if not isinstance(parsed, dict):
@@ -251,7 +253,7 @@ def scan_listing(body: bytes, holding: tuple[str, ...]) -> tuple[list[JSONObject
     for i in sorted(wanted):
         whole = ("" if i == 0 else "{") + pieces[i] + ("" if i == last else "}")
         try:
-            workflow = json.loads(whole)
+            workflow = loads(whole)
         except (ValueError, RecursionError):
             return None
         if not WORKFLOW.ok(workflow):
@@ -272,21 +274,30 @@ def editable(workflows: list[JSONObject], ref: str, at: str) -> list[JSONObject]
     return workflows
 
 
-_decoder = json.JSONDecoder()
+#: every ASCII digit to "0", every other byte to " ": a run of 19 digits in a text is then a run of 19 "0"s
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_NUMBER = b"0" * 19
 
 
-def _loads(text: str) -> JSONValue:
-    """``json.loads(text)``, the same value or error, with less work per call (a listing has thousands of
-    configs): a text that is one JSON value from its first character to its last is decoded at once; anything
-    else (white space around it, a byte order mark, extra data, an error) is left to ``json.loads``."""
-    whole: JSONValue
-    try:
-        value, end = _decoder.raw_decode(text)
-    except ValueError:
-        whole = json.loads(text)
-        return whole
-    whole = value if end == len(text) else json.loads(text)
-    return whole
+def loads(text: str | bytes) -> JSONValue:
+    """``json.loads(text)``: the same value, or the same error, decoded by orjson, which does it several times
+    faster (a listing of 10,000 workflows is 3.5 MB, with thousands of configs sent as JSON text).
+
+    What orjson refuses and ``json`` takes (``NaN`` and ``Infinity``, a lone surrogate, a text in UTF-16 or
+    UTF-32), and everything that is not JSON, is given to ``json.loads``, whose value or error it is. So is a text
+    holding 19 digits in a row: orjson makes an integer beyond 64 bits a float, where ``json`` keeps it whole (an
+    integer of 18 digits or fewer always fits). One difference is left: a value nested deeper than Python's
+    recursion limit allows ``json`` (some 1,000 levels) but within orjson's 1,024 is decoded, not refused."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if raw.translate(_DIGITS).find(_LONG_NUMBER) < 0:
+        try:
+            value: JSONValue = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return value
+    value = json.loads(text)
+    return value
 
 
 #: keys of a listing answer that say there is more to fetch when their value is "something" (true, a non-empty
