@@ -2,8 +2,11 @@
 happens on a sandbox device, and the sandbox starts the workflows Relay would start for it and plays them
 (docs/sandbox.md). Only on a sandbox: the in-process one, or a ``relay server`` named by RELAY_HOST."""
 
+import inspect
 import json
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -279,295 +282,205 @@ def _not_found_hint(error: str | None) -> str | None:
     }.get(error or "")
 
 
-def _event(kind: str, device: str, **fields: Any) -> dict[str, Any]:
-    return {"event": kind, "device": _text(device, "a device id or name", "DEVICE"), **fields}
+# --- the events: one description each, one command each -------------------------------------------------------
+
+P = inspect.Parameter
 
 
-# --- the commands ----------------------------------------------------------------------------------------------
+def _own(name: str, annotation: Any, default: Any = ...) -> inspect.Parameter:
+    return P(name, P.KEYWORD_ONLY, annotation=annotation, default=default)
 
 
-@command(
-    epilog=examples(
-        "relay sandbox call Alice --from Bob",
-        "relay sandbox call 990007560045678 --from Carol --hold 2 --json",
-    ),
-)
-def call(
-    ctx: typer.Context,
-    device: DeviceArg,
-    caller: Annotated[
-        str, typer.Option("--from", metavar="CALLER", help="Who calls: a device id or name.", show_default=False)
-    ],
-    hold: HoldOpt = None,
-    settings: SetOpt = None,
-    timeout: TimeoutOpt = 10.0,
-    max_time: MaxTimeOpt = 300.0,
-    subscriber_id: SubscriberOpt = None,
-    json_output: JsonLinesOpt = False,
-) -> None:
-    """A call comes in to DEVICE: its inbound call workflows start (CALL_RECEIVED names the caller).
-
-    The caller hangs up --hold seconds after the app answers."""
-    body = _event("call", device, **{"from": _text(caller, "a device id or name", "--from")})
-    _fire(
-        ctx,
-        "/_sandbox/events",
-        {**body, **_options(hold, False, settings, timeout, max_time)},
-        json_output,
-        subscriber_id,
-    )
+def _argument(name: str, kind: Any, metavar: str, help: str, **settings: Any) -> inspect.Parameter:
+    return _own(name, Annotated[kind, typer.Argument(metavar=metavar, help=help, show_default=False, **settings)])
 
 
-@command(
-    epilog=examples("relay sandbox dial Bob --to Alice", "relay sandbox dial Bob --to Carol --reject"),
-)
-def dial(
-    ctx: typer.Context,
-    device: DeviceArg,
-    callee: Annotated[
-        str,
-        typer.Option("--to", metavar="CALLEE", help="Whom the user calls: a device id or name.", show_default=False),
-    ],
-    hold: HoldOpt = None,
-    reject: RejectOpt = False,
-    settings: SetOpt = None,
-    timeout: TimeoutOpt = 10.0,
-    max_time: MaxTimeOpt = 300.0,
-    subscriber_id: SubscriberOpt = None,
-    json_output: JsonLinesOpt = False,
-) -> None:
-    """The user of DEVICE places a call: its outbound call workflows start (CALL_START_REQUEST names the callee).
-
-    The callee answers (or declines, --reject) the call the app places, and hangs up after --hold seconds."""
-    body = _event("dial", device, to=_text(callee, "a device id or name", "--to"))
-    _fire(
-        ctx,
-        "/_sandbox/events",
-        {**body, **_options(hold, reject, settings, timeout, max_time)},
-        json_output,
-        subscriber_id,
-    )
+def _option(name: str, kind: Any, flag: str, help: str, default: Any = ..., **settings: Any) -> inspect.Parameter:
+    return _own(name, Annotated[kind, typer.Option(flag, help=help, **settings)], default)
 
 
-@command(
-    epilog=examples(
-        "relay sandbox press Alice --taps double",
-        "relay sandbox press Carol                  # a single tap",
-        "relay sandbox press Alice --long",
-    ),
-)
-def press(
-    ctx: typer.Context,
-    device: DeviceArg,
-    taps: Annotated[
-        str | None,
-        typer.Option(
-            "--taps",
-            metavar="single|double|triple",
-            help="How the action button is tapped. Default: single.",
-            show_default=False,
-        ),
-    ] = None,
-    long: Annotated[bool, typer.Option("--long", help="A long press of the action button (not taps).")] = False,
-    hold: HoldOpt = None,
-    reject: RejectOpt = False,
-    settings: SetOpt = None,
-    timeout: TimeoutOpt = 10.0,
-    max_time: MaxTimeOpt = 300.0,
-    subscriber_id: SubscriberOpt = None,
-    json_output: JsonLinesOpt = False,
-) -> None:
-    """The user presses the action button of DEVICE: its button workflows for that many taps start."""
+def _who(option: str) -> Callable[..., dict[str, Any]]:
+    """The event's field ``from`` or ``to``: the device that calls or is called, from ``--from`` or ``--to``."""
+    field = option.lstrip("-")
+    return lambda *, party: {field: _text(party, "a device id or name", option)}
+
+
+def _pressed(*, taps: str | None, long: bool) -> dict[str, Any]:
     from ..core.triggers import PRESSES, choice
 
     if long and taps is not None:
         raise UsageError("a long press is not taps; give --long or --taps, not both", option="--long")
-    pressed = "long" if long else choice(taps or "single", PRESSES[:-1], "--taps")
-    body = _event("press", device, taps=pressed)
-    _fire(
-        ctx,
-        "/_sandbox/events",
-        {**body, **_options(hold, reject, settings, timeout, max_time)},
-        json_output,
-        subscriber_id,
-    )
+    return {"taps": "long" if long else choice(taps or "single", PRESSES[:-1], "--taps")}
 
 
-@command(
-    epilog=examples('relay sandbox say Alice "hello relay"', 'relay sandbox say Bob "call carol please" --json'),
-)
-def say(
-    ctx: typer.Context,
-    device: DeviceArg,
-    phrase: Annotated[str, typer.Argument(metavar="PHRASE", help="What the user says.", show_default=False)],
-    hold: HoldOpt = None,
-    reject: RejectOpt = False,
-    settings: SetOpt = None,
-    timeout: TimeoutOpt = 10.0,
-    max_time: MaxTimeOpt = 300.0,
-    subscriber_id: SubscriberOpt = None,
-    json_output: JsonLinesOpt = False,
-) -> None:
-    """The user of DEVICE says PHRASE to the assistant: the phrase workflows whose phrase it begins with start
-    (the rest is the START's spillover)."""
-    body = _event("say", device, phrase=_text(phrase, "a phrase", "PHRASE"))
-    _fire(
-        ctx,
-        "/_sandbox/events",
-        {**body, **_options(hold, reject, settings, timeout, max_time)},
-        json_output,
-        subscriber_id,
-    )
-
-
-@command(epilog=examples("relay sandbox nfc Alice 'Room 12'", "relay sandbox nfc Alice tag_0123abcd"))
-def nfc(
-    ctx: typer.Context,
-    device: DeviceArg,
-    tag: Annotated[
-        str,
-        typer.Argument(metavar="TAG", help="The tag read: its id or its label (`relay tag list`).", show_default=False),
-    ],
-    hold: HoldOpt = None,
-    reject: RejectOpt = False,
-    settings: SetOpt = None,
-    timeout: TimeoutOpt = 10.0,
-    max_time: MaxTimeOpt = 300.0,
-    subscriber_id: SubscriberOpt = None,
-    json_output: JsonLinesOpt = False,
-) -> None:
-    """DEVICE reads the NFC tag TAG: the NFC workflows whose type, category and label it has start."""
-    body = _event("nfc", device, tag=_text(tag, "a tag id or label", "TAG"))
-    _fire(
-        ctx,
-        "/_sandbox/events",
-        {**body, **_options(hold, reject, settings, timeout, max_time)},
-        json_output,
-        subscriber_id,
-    )
-
-
-@command(
-    epilog=examples("relay sandbox battery Alice 15", "relay sandbox battery Alice 90 --charging"),
-)
-def battery(
-    ctx: typer.Context,
-    device: DeviceArg,
-    level: Annotated[
-        int,
-        typer.Argument(metavar="LEVEL", min=0, max=100, help="The battery level now, in percent.", show_default=False),
-    ],
-    charging: Annotated[bool, typer.Option("--charging", help="The device is charging.")] = False,
-    hold: HoldOpt = None,
-    reject: RejectOpt = False,
-    settings: SetOpt = None,
-    timeout: TimeoutOpt = 10.0,
-    max_time: MaxTimeOpt = 300.0,
-    subscriber_id: SubscriberOpt = None,
-    json_output: JsonLinesOpt = False,
-) -> None:
-    """DEVICE's battery is now at LEVEL percent: the battery workflows whose threshold it crossed start
-    (discharge: from above to at or below, not charging; charge: from below to at or above, --charging). A
-    device starts at 100%."""
-    body = _event("battery", device, level=level, charging=charging)
-    _fire(
-        ctx,
-        "/_sandbox/events",
-        {**body, **_options(hold, reject, settings, timeout, max_time)},
-        json_output,
-        subscriber_id,
-    )
-
-
-@command(epilog=examples("relay sandbox move Alice --lat 35.7796 --long -78.6382"))
-def move(
-    ctx: typer.Context,
-    device: DeviceArg,
-    lat: Annotated[
-        float, typer.Option("--lat", metavar="LAT", min=-90, max=90, help="Latitude, -90..90.", show_default=False)
-    ],
-    long: Annotated[
-        float,
-        typer.Option("--long", metavar="LONG", min=-180, max=180, help="Longitude, -180..180.", show_default=False),
-    ],
-    hold: HoldOpt = None,
-    reject: RejectOpt = False,
-    settings: SetOpt = None,
-    timeout: TimeoutOpt = 10.0,
-    max_time: MaxTimeOpt = 300.0,
-    subscriber_id: SubscriberOpt = None,
-    json_output: JsonLinesOpt = False,
-) -> None:
-    """DEVICE moves to LAT, LONG: the geofence workflows of each geofence it enters or leaves start
-    (`relay geofence create`; a device starts nowhere)."""
+def _moved(*, lat: float, long: float) -> dict[str, Any]:
     for value, option in ((lat, "--lat"), (long, "--long")):
         if not math.isfinite(value):
             raise UsageError(f"expected a number, got {value}", option=option)
-    body = _event("move", device, lat=lat, long=long)
-    _fire(
-        ctx,
-        "/_sandbox/events",
-        {**body, **_options(hold, reject, settings, timeout, max_time)},
-        json_output,
-        subscriber_id,
-    )
+    return {"lat": lat, "long": long}
 
 
-@command(epilog=examples("relay sandbox position Alice venue-hq pos-lobby"))
-def position(
-    ctx: typer.Context,
-    device: DeviceArg,
-    venue: Annotated[str, typer.Argument(metavar="VENUE", help="The venue (`relay venues`).", show_default=False)],
-    where: Annotated[
-        str,
-        typer.Argument(metavar="POSITION", help="The position in it (`relay positions -v VENUE`).", show_default=False),
-    ],
-    hold: HoldOpt = None,
-    reject: RejectOpt = False,
-    settings: SetOpt = None,
-    timeout: TimeoutOpt = 10.0,
-    max_time: MaxTimeOpt = 300.0,
-    subscriber_id: SubscriberOpt = None,
-    json_output: JsonLinesOpt = False,
-) -> None:
-    """DEVICE comes to POSITION of VENUE: the position workflows of the position it leaves (exit) and of this one
-    (entry) start."""
-    body = _event(
+@dataclass(frozen=True)
+class Event:
+    """A device event of ``relay sandbox``: the command ``relay sandbox NAME DEVICE ...`` sends ``{"event": NAME,
+    "device": DEVICE, **fields(**own)}`` with the options every event has (``--hold``, ``--set``, ...)."""
+
+    name: str
+    #: the command's page (the exit codes are added)
+    help: str
+    examples: tuple[str, ...]
+    #: the event's own arguments and options, after DEVICE and before the options every event has
+    own: tuple[inspect.Parameter, ...] = ()
+    #: the event's fields from its own values, checked (a UsageError names the flag)
+    fields: Callable[..., dict[str, Any]] = dict
+    #: whether it takes --reject (the callee of a call the app places declines): not for an inbound call
+    reject: bool = True
+
+
+EVENTS = (
+    Event(
+        "call",
+        "A call comes in to DEVICE: its inbound call workflows start (CALL_RECEIVED names the caller).\n\n"
+        "The caller hangs up --hold seconds after the app answers.",
+        ("relay sandbox call Alice --from Bob", "relay sandbox call 990007560045678 --from Carol --hold 2 --json"),
+        (_option("party", str, "--from", "Who calls: a device id or name.", metavar="CALLER", show_default=False),),
+        _who("--from"),
+        reject=False,
+    ),
+    Event(
+        "dial",
+        "The user of DEVICE places a call: its outbound call workflows start (CALL_START_REQUEST names the callee)."
+        "\n\nThe callee answers (or declines, --reject) the call the app places, and hangs up after --hold seconds.",
+        ("relay sandbox dial Bob --to Alice", "relay sandbox dial Bob --to Carol --reject"),
+        (
+            _option(
+                "party", str, "--to", "Whom the user calls: a device id or name.", metavar="CALLEE", show_default=False
+            ),
+        ),
+        _who("--to"),
+    ),
+    Event(
+        "press",
+        "The user presses the action button of DEVICE: its button workflows for that many taps start.",
+        (
+            "relay sandbox press Alice --taps double",
+            "relay sandbox press Carol                  # a single tap",
+            "relay sandbox press Alice --long",
+        ),
+        (
+            _option(
+                "taps",
+                str | None,
+                "--taps",
+                "How the action button is tapped. Default: single.",
+                None,
+                metavar="single|double|triple",
+                show_default=False,
+            ),
+            _option("long", bool, "--long", "A long press of the action button (not taps).", False),
+        ),
+        _pressed,
+    ),
+    Event(
+        "say",
+        "The user of DEVICE says PHRASE to the assistant: the phrase workflows whose phrase it begins with start\n"
+        "(the rest is the START's spillover).",
+        ('relay sandbox say Alice "hello relay"', 'relay sandbox say Bob "call carol please" --json'),
+        (_argument("phrase", str, "PHRASE", "What the user says."),),
+        lambda *, phrase: {"phrase": _text(phrase, "a phrase", "PHRASE")},
+    ),
+    Event(
+        "nfc",
+        "DEVICE reads the NFC tag TAG: the NFC workflows whose type, category and label it has start.",
+        ("relay sandbox nfc Alice 'Room 12'", "relay sandbox nfc Alice tag_0123abcd"),
+        (_argument("tag", str, "TAG", "The tag read: its id or its label (`relay tag list`)."),),
+        lambda *, tag: {"tag": _text(tag, "a tag id or label", "TAG")},
+    ),
+    Event(
+        "battery",
+        "DEVICE's battery is now at LEVEL percent: the battery workflows whose threshold it crossed start\n"
+        "(discharge: from above to at or below, not charging; charge: from below to at or above, --charging). A\n"
+        "device starts at 100%.",
+        ("relay sandbox battery Alice 15", "relay sandbox battery Alice 90 --charging"),
+        (
+            _argument("level", int, "LEVEL", "The battery level now, in percent.", min=0, max=100),
+            _option("charging", bool, "--charging", "The device is charging.", False),
+        ),
+        lambda *, level, charging: {"level": level, "charging": charging},
+    ),
+    Event(
+        "move",
+        "DEVICE moves to LAT, LONG: the geofence workflows of each geofence it enters or leaves start\n"
+        "(`relay geofence create`; a device starts nowhere).",
+        ("relay sandbox move Alice --lat 35.7796 --long -78.6382",),
+        (
+            _option("lat", float, "--lat", "Latitude, -90..90.", metavar="LAT", min=-90, max=90, show_default=False),
+            _option(
+                "long", float, "--long", "Longitude, -180..180.", metavar="LONG", min=-180, max=180, show_default=False
+            ),
+        ),
+        _moved,
+    ),
+    Event(
         "position",
-        device,
-        venue=_text(venue, "a venue id", "VENUE"),
-        position=_text(where, "a position id", "POSITION"),
-    )
-    _fire(
-        ctx,
-        "/_sandbox/events",
-        {**body, **_options(hold, reject, settings, timeout, max_time)},
-        json_output,
-        subscriber_id,
-    )
+        "DEVICE comes to POSITION of VENUE: the position workflows of the position it leaves (exit) and of this one\n"
+        "(entry) start.",
+        ("relay sandbox position Alice venue-hq pos-lobby",),
+        (
+            _argument("venue", str, "VENUE", "The venue (`relay venues`)."),
+            _argument("where", str, "POSITION", "The position in it (`relay positions -v VENUE`)."),
+        ),
+        lambda *, venue, where: {
+            "venue": _text(venue, "a venue id", "VENUE"),
+            "position": _text(where, "a position id", "POSITION"),
+        },
+    ),
+    Event(
+        "emergency",
+        "The user of DEVICE raises an emergency: its emergency event workflows start.",
+        ("relay sandbox emergency Alice",),
+    ),
+)
+
+#: the options every event has, after its own; --reject where the event takes it
+_SHARED = (
+    _own("hold", HoldOpt, None),
+    _own("reject", RejectOpt, False),
+    _own("settings", SetOpt, None),
+    _own("timeout", TimeoutOpt, 10.0),
+    _own("max_time", MaxTimeOpt, 300.0),
+    _own("subscriber_id", SubscriberOpt, None),
+    _own("json_output", JsonLinesOpt, False),
+)
 
 
-@command(epilog=examples("relay sandbox emergency Alice"))
-def emergency(
-    ctx: typer.Context,
-    device: DeviceArg,
-    hold: HoldOpt = None,
-    reject: RejectOpt = False,
-    settings: SetOpt = None,
-    timeout: TimeoutOpt = 10.0,
-    max_time: MaxTimeOpt = 300.0,
-    subscriber_id: SubscriberOpt = None,
-    json_output: JsonLinesOpt = False,
-) -> None:
-    """The user of DEVICE raises an emergency: its emergency event workflows start."""
-    body = _event("emergency", device)
-    _fire(
-        ctx,
-        "/_sandbox/events",
-        {**body, **_options(hold, reject, settings, timeout, max_time)},
-        json_output,
-        subscriber_id,
+def _command(event: Event) -> Callable[..., None]:
+    """The command of ``event``: DEVICE, its own arguments and options, then the shared ones."""
+
+    def run(ctx: typer.Context, device: str, **values: Any) -> None:
+        own = {p.name: values.pop(p.name) for p in event.own}
+        fields = event.fields(**own)
+        body = {"event": event.name, "device": _text(device, "a device id or name", "DEVICE"), **fields}
+        options = _options(
+            values["hold"], values.get("reject", False), values["settings"], values["timeout"], values["max_time"]
+        )
+        _fire(ctx, "/_sandbox/events", {**body, **options}, values["json_output"], values["subscriber_id"])
+
+    shared = [p for p in _SHARED if event.reject or p.name != "reject"]
+    run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by inspect; typeshed omits it
+        [
+            P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+            P("device", P.POSITIONAL_OR_KEYWORD, annotation=DeviceArg),
+            *event.own,
+            *shared,
+        ]
     )
+    run.__name__ = event.name
+    run.__doc__ = event.help + "\n\n" + EXIT_CODES
+    return command(epilog=examples(*event.examples))(run)
+
+
+call, dial, press, say, nfc, battery, move, position, emergency = (_command(event) for event in EVENTS)
 
 
 @command(
@@ -640,7 +553,3 @@ def _instant(text: str, zone: str | None) -> str:
 
     name = validate_timezone(zone) if zone is not None else local_zone_name()
     return when.replace(tzinfo=ZoneInfo(name)).isoformat()
-
-
-for _fired in (call, dial, press, say, nfc, battery, move, position, emergency):
-    _fired.__doc__ = (_fired.__doc__ or "").rstrip() + "\n\n" + EXIT_CODES
