@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,17 @@ def describe_target(settings: Settings, *, url: bool = True, with_profile: bool 
         if env.api_url == address:
             where = f"{names.get(name, f'Relay {name}')} ({address})" if url else names.get(name, f"Relay {name}")
     return f"{where} as profile {settings.profile.value!r}" if with_profile else where
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the commands' requests go, for those that act otherwise on a sandbox (``relay sandbox``, ``dev
+    --device``, ``doctor``)."""
+
+    sandbox: bool  # the in-process sandbox or a relay server: the app's loopback address will do
+    relay: bool  # one of Relay's own environments (known without a request)
+    where: str  # for messages: "the local sandbox", "Relay production (https://...)", "the sandbox at http://..."
+    here: bool  # the sandbox runs on this machine (in-process, or relay server on a loopback host)
 
 
 class State:
@@ -159,6 +171,30 @@ class State:
     @property
     def is_local(self) -> bool:
         return self.settings.backend == "local"
+
+    def target(self) -> Target:
+        """The local sandbox, one of Relay's environments (no request), or whatever RELAY_HOST names, asked whether
+        it is a sandbox (``GET /_sandbox/info``). Nowhere, when CI is set and nothing is configured."""
+        where = describe_target(self.settings)
+        if self.is_local:
+            return Target(sandbox=True, relay=False, where=where, here=True)
+        relay = self.api_url.rstrip("/") in {env.api_url.rstrip("/") for env in ENVIRONMENTS.values()}
+        if relay or self.settings.ci_unconfigured:
+            return Target(sandbox=False, relay=relay, where=where, here=False)
+        from urllib.parse import urlsplit
+
+        from .core.sandbox import SANDBOX_NAME
+        from .core.workflow import is_loopback
+        from .errors import ApiNotFoundError
+
+        try:
+            info = self.client().sandbox_info()
+        except ApiNotFoundError:
+            info = {}
+        if info.get("sandbox") != SANDBOX_NAME:
+            return Target(sandbox=False, relay=False, where=where, here=False)
+        here = is_loopback(urlsplit(self.api_url).hostname)
+        return Target(sandbox=True, relay=False, where=f"the sandbox at {self.api_url}", here=here)
 
     # --- where later commands go --------------------------------------------------------------------
 

@@ -73,7 +73,6 @@ EXIT_CODES = (
 
 def _sandbox_only(st: "State") -> None:
     """Refuse, before any request, a target that is Relay; ask any other host whether it is a sandbox."""
-    from ..core.environments import ENVIRONMENTS
     from ..state import describe_target
 
     if st.is_local:
@@ -83,23 +82,19 @@ def _sandbox_only(st: "State") -> None:
         raise UsageError(
             "relay sandbox acts on sandbox devices only, and CI is set with no target configured", hint=hint
         )
+    target = st.target()
+    if target.sandbox:
+        return
     where = describe_target(st.settings, with_profile=True)
-    if st.api_url.rstrip("/") in {env.api_url.rstrip("/") for env in ENVIRONMENTS.values()}:
+    if target.relay:
         raise UsageError(
             f"relay sandbox acts on sandbox devices only, and this command would go to {where}, where a device "
             "event is something a real person does",
             hint=hint,
         )
-    from ..errors import ApiNotFoundError
-
-    try:
-        info = st.client().sandbox_info()
-    except ApiNotFoundError:
-        info = {}
-    if info.get("sandbox") != "relay-sandbox":
-        raise UsageError(
-            f"{where} is not a relay sandbox (it does not answer GET /_sandbox/info as `relay server` does)", hint=hint
-        )
+    raise UsageError(
+        f"{where} is not a relay sandbox (it does not answer GET /_sandbox/info as `relay server` does)", hint=hint
+    )
 
 
 # --- one event -------------------------------------------------------------------------------------------------

@@ -21,6 +21,9 @@ from ..jsontypes import JSONObject, JSONValue
 from . import triggers, workflow as wf
 from .triggers import DeviceEvent, Trigger
 
+#: what a sandbox says it is, in the ``sandbox`` key of its answer to ``GET /_sandbox/info``
+SANDBOX_NAME = "relay-sandbox"
+
 #: how many installed workflows a "no workflow handles it" message names
 SHOWN = 10
 

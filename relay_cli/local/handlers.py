@@ -635,12 +635,11 @@ def delete_audio(req: Request, store: SandboxStore) -> Response:
 
 # --- the sandbox's own endpoints: device events, timers (docs/sandbox.md) --------------------------------------
 
-SANDBOX_NAME = "relay-sandbox"
-
 
 def sandbox_info(req: Request, store: SandboxStore) -> Response:
     """``GET /_sandbox/info``: what this server is (the CLI's ``relay sandbox`` commands check it is ours)."""
     from .. import __version__
+    from ..core.sandbox import SANDBOX_NAME
     from .conversations import MAX_CONVERSATIONS
 
     runtime = req.options.shared.runtime

@@ -37,11 +37,9 @@ from .devloop import Setup, say
 
 if TYPE_CHECKING:
     from ..api.client import RelayClient
-    from ..state import State
+    from ..state import State, Target
     from .tunnel import Tunnel
 
-#: what a relay server answers to GET /_sandbox/info
-SANDBOX_NAME = "relay-sandbox"
 #: seconds between two reads of the in-process sandbox's log (it has no stream to follow)
 LOG_POLL = 0.5
 #: seconds before the log stream is opened again after it ended
@@ -57,35 +55,6 @@ PUBLIC_TIMEOUT = 10.0
 
 
 # --- where the registration goes ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    sandbox: bool  # the in-process sandbox or a relay server: the app's loopback address will do
-    where: str  # for messages: "the local sandbox", "Relay production (https://...)", "http://127.0.0.1:8787"
-    here: bool  # the sandbox runs on this machine (in-process, or relay server on a loopback host)
-
-
-def target_of(st: State) -> Target:
-    """Relay (a known environment: no request), or whatever RELAY_HOST names, asked whether it is a sandbox."""
-    from urllib.parse import urlsplit
-
-    from ..core.environments import ENVIRONMENTS
-    from ..errors import ApiNotFoundError
-    from ..state import describe_target
-
-    where = describe_target(st.settings)
-    if st.is_local:
-        return Target(True, where, True)
-    if st.api_url.rstrip("/") in {env.api_url.rstrip("/") for env in ENVIRONMENTS.values()}:
-        return Target(False, where, False)
-    try:
-        info = st.client().sandbox_info()
-    except ApiNotFoundError:
-        info = {}
-    sandbox = info.get("sandbox") == SANDBOX_NAME
-    where = f"the sandbox at {st.api_url}" if sandbox else where
-    return Target(sandbox, where, sandbox and wf.is_loopback(urlsplit(st.api_url).hostname))
 
 
 @dataclass(frozen=True)

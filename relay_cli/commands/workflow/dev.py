@@ -296,7 +296,7 @@ def _on_device(
     tunnel_command = command_for(tunnel, setup.port, port_given) if tunnel is not None else None
 
     st = state(ctx)
-    target = ondevice.target_of(st)
+    target = st.target()
     if not target.sandbox:
         if base is None and tunnel_command is None:
             raise UsageError(
@@ -355,7 +355,7 @@ def _cleanup(st: "State", directory: str, subscriber_id: str | None, as_json: bo
             f"{directory} is not a directory (a project made by `relay workflow init`)", option="DIRECTORY"
         )
     mark = devreg.marker(socket.gethostname(), str(root.resolve()))
-    target = ondevice.target_of(st)
+    target = st.target()
     subscriber = st.subscriber_id(subscriber_id)
     with ondevice.locked(_lock_path(st, mark, subscriber), target.where):
         removed = ondevice.cleanup(st.client(), subscriber, mark)

@@ -96,7 +96,7 @@ def doctor(
     if not ref.strip():
         raise UsageError("expected a workflow name or id, got an empty string", option="NAME")
     st = state(ctx)
-    target = ondevice.target_of(st)
+    target = st.target()
     subscriber = st.subscriber_id(subscriber_id)
     client = st.client()
     shown_device: tuple[str, str] | None = None
