@@ -134,6 +134,34 @@ def run(capsys: pytest.CaptureFixture[str]) -> Any:
     return _run
 
 
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now (for a test that starts something there, or connects to
+    find nothing)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM files), made once per test process."""
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    made = tmp_path_factory.mktemp("tls")
+    cert, key = made / "cert.pem", made / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
 def answering(text: str, **settings: Any) -> Output:
     """An Output whose stdin is a terminal that answers ``text`` to the questions asked; the other streams are the
     process's (as captured), with ``settings`` as given."""

@@ -23,7 +23,7 @@ import pytest
 import respx
 from keyring.backend import KeyringBackend
 
-from conftest import API, SUB
+from conftest import API, SUB, free_port
 
 SECRET = "SECRET-abc123-TOKEN"
 
@@ -39,12 +39,6 @@ def jwt(claims: dict[str, Any]) -> str:
 ID_TOKEN = jwt(
     {"preferred_username": "uuid-1", "email": "ada@example.com", "given_name": "Ada", "family_name": "Lovelace"}
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Provider:

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from conftest import free_port
 from sdks import HERE, SDK_DIR, ensure_sdk
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "simulator.md"
@@ -40,12 +41,6 @@ QUICK = ("--timeout", "5", "--hold", "0.3", "--set", "speaking_rate=1500", "--se
 ALICE = "urn:relay-resource:name:device:Alice"
 BOB = "urn:relay-resource:name:device:Bob"
 IDS = {"Alice": "990007560045678", "Bob": "990007560023456", "Carol": "990007560011111", "Dave": "990007560022222"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Apps:

@@ -9,10 +9,7 @@ address of this machine) are checked against Relay's API mocked with respx."""
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,15 +21,9 @@ import respx
 
 from relay_cli.output import Output
 
-from conftest import API, SUB, stored_workflow
+from conftest import API, SUB, free_port, stored_workflow
 
 CAROL, ALICE = "990007560011111", "990007560045678"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class App:
@@ -62,22 +53,6 @@ class App:
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RELAY_API_KEY")  # nothing configured: the in-process sandbox
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, made once for the module."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command")
-    made = tmp_path_factory.mktemp("tls")
-    cert, key = made / "cert.pem", made / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
 
 
 @pytest.fixture

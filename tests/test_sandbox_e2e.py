@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from test_e2e import RELAY, Run, Server, cli, pytestmark, start_server  # noqa: F401 - fixtures, the marks
 
+from conftest import free_port
 from sdks import NODE_MODULES, ensure_sdk
 
 #: quick conversations: the other party hangs up 0.3 s after the call connects, prompts spoken ten times faster
@@ -50,12 +51,6 @@ install_all = true
 [workflow.place-call.args]
 callee = "Bob"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from relay_cli.core.triggers import TRIGGERS
 
-from conftest import API, SUB, stored_workflow
+from conftest import API, SUB, free_port, stored_workflow
 
 SECRET = "SECRET-abc123-TOKEN"
 WF = stored_workflow("wf-1", "my_wf", {"on_http": "POST"})
@@ -114,14 +114,6 @@ def test_every_command_is_covered() -> None:
     assert missing == []
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize("mode", ["api_key", "stored"])
 @pytest.mark.parametrize("status", [200, 401, 500])
 def test_token_never_leaks(
@@ -137,7 +129,7 @@ def test_token_never_leaks(
         TokenStore(isolated_env).save("default", API, {"access_token": SECRET, "refresh_token": SECRET + "-r"})
         monkeypatch.setenv("RELAY_AUTH_ISSUER", "http://127.0.0.1:9/realms/none")  # refresh fails: nothing listens
     monkeypatch.setenv("RELAY_HEADERS", '{"X-Api-Key": "%s"}' % SECRET)
-    monkeypatch.setenv("RELAY_AUTH_REDIRECT_URI", f"http://127.0.0.1:{_free_port()}/authorization-code/callback")
+    monkeypatch.setenv("RELAY_AUTH_REDIRECT_URI", f"http://127.0.0.1:{free_port()}/authorization-code/callback")
     monkeypatch.setattr("relay_cli.auth.oauth.LOGIN_TIMEOUT", 0.2)  # login/token generate: the timeout path
     monkeypatch.setattr("relay_cli.auth.oauth.open_browser", lambda url: False)
     monkeypatch.chdir(isolated_env.parent)

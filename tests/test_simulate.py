@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 import threading
 import time
@@ -22,7 +21,7 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, stored_workflow
+from conftest import API, free_port, stored_workflow
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
@@ -372,12 +371,6 @@ def in_order(seq: list[str], *wanted: str) -> bool:
 
 def app_errors(log: list[Any]) -> list[Any]:
     return [entry for entry in log if entry[0] == "error"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the built-in scenarios against the guide's apps ----------------------------------------------
