@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_conformance import QUICK, Apps, scenario
 
 from relay_cli.simulator import protocol as proto, scenario as sc
 from relay_cli.simulator.runner import demo_world, load_builtin
@@ -242,13 +243,9 @@ def test_each_response_has_the_field_relay_py_reads(request_type: str, fields: d
 
 # --- relay-py apps through `relay workflow simulate`, where relay-py is installed ------------------------------
 
-QUICK = ("--timeout", "5", "--hold", "0.3", "--set", "speaking_rate=1500", "--set", "play_time=0.1")
-
 
 @pytest.fixture(scope="module")
 def py_apps() -> Iterator[Any]:
-    from test_conformance import Apps
-
     from sdks import relay_py_python
 
     served = Apps(relay_py_python(), "relay_py_apps.py")
@@ -316,9 +313,9 @@ text = "small"
 expect = "say"
 check = { text = "One small pizza" }
 """
-    path = tmp_path / "order.toml"
-    path.write_text(steps, encoding="utf-8")
-    result, transcript, seen = simulate_py(run, py_apps, "dialogue", "--scenario-file", str(path), *QUICK)
+    result, transcript, seen = simulate_py(
+        run, py_apps, "dialogue", "--scenario-file", scenario(tmp_path, steps), *QUICK
+    )
     assert result.code == 0, result.err
     assert seen["order"] == ["pizza", "small"]
     said = [(r["step"], r["message"]["text"]) for r in transcript if r["message"].get("_type") == "wf_api_say_request"]
