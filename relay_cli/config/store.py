@@ -129,10 +129,10 @@ def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _sync_directory(path.parent)
+    sync_directory(path.parent)
 
 
-def _sync_directory(directory: Path) -> None:
+def sync_directory(directory: Path) -> None:
     """fsync a directory (POSIX), so that a rename in it is on disk; best effort: some file systems refuse."""
     if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
         return

@@ -140,6 +140,8 @@ def _write(plan: _Plan) -> None:
     starts from the same place."""
     import tempfile
 
+    from ...config.store import sync_directory
+
     target = plan.target
     mask = os.umask(0)
     os.umask(mask)
@@ -164,7 +166,7 @@ def _write(plan: _Plan) -> None:
             os.replace(temps[rel], current)
             del temps[rel]
             (replaced if existed else added).append(rel)
-        _sync_directory(target)
+        sync_directory(target)  # the new names survive a power cut
     except OSError as exc:
         for tmp in temps.values():
             with contextlib.suppress(OSError):
@@ -187,20 +189,6 @@ def _missing_ancestors(target: Path) -> list[Path]:
             break
         missing.append(path)
     return list(reversed(missing))
-
-
-def _sync_directory(target: Path) -> None:
-    """The new names survive a power cut (where directories can be opened and synced)."""
-    try:
-        fd = os.open(target, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _next_steps(target: Path, lang: str) -> list[str]:
