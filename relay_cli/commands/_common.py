@@ -173,6 +173,17 @@ NumberOpt = Annotated[
     list[str] | None,
     typer.Option("--number", "-r", metavar="NAME=2.5", help="Number workflow arg (repeatable).", show_default=False),
 ]
+#: how long a simulated call lasts once connected (simulate, dev, relay sandbox)
+HoldOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--hold",
+        metavar="SECONDS",
+        min=0,
+        help="Seconds the other party stays on a connected call before hanging up. Default: 5.",
+        show_default=False,
+    ),
+]
 
 
 class ThisMachine:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import AppMisbehaved, NetworkError, NotFoundError, RelayError, UsageError
-from ._common import SubscriberOpt, command, examples, state
+from ._common import HoldOpt, SubscriberOpt, command, examples, state
 
 if TYPE_CHECKING:
     from ..output import Output
@@ -21,16 +21,6 @@ if TYPE_CHECKING:
 
 DEVICE_HELP = "The device: its id or its name in the account (the demo account has Alice, Bob, Carol, ...)."
 DeviceArg = Annotated[str, typer.Argument(metavar="DEVICE", help=DEVICE_HELP, show_default=False)]
-HoldOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--hold",
-        metavar="SECONDS",
-        min=0,
-        help="Seconds the other party stays on a connected call before hanging up. Default: 5.",
-        show_default=False,
-    ),
-]
 RejectOpt = Annotated[bool, typer.Option("--reject", help="The callee declines the calls the app places.")]
 SetOpt = Annotated[
     list[str] | None,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ...simulator.protocol import DEFAULT_MAX_TIME
-from .._common import ArgOpt, BooleanOpt, NumberOpt
+from .._common import ArgOpt, BooleanOpt, HoldOpt, NumberOpt
 
 
 def _builtin_scenarios() -> list[str]:
@@ -82,19 +82,7 @@ _OPTIONS: dict[str, tuple[Any, Any]] = {
         ],
         None,
     ),
-    "hold": (
-        Annotated[
-            float | None,
-            typer.Option(
-                "--hold",
-                metavar="SECONDS",
-                min=0,
-                help="Seconds the other party stays on a connected call before hanging up. Default: 5.",
-                show_default=False,
-            ),
-        ],
-        None,
-    ),
+    "hold": (HoldOpt, None),
     "reject": (
         Annotated[bool, typer.Option("--reject", help="The callee declines the calls the app places (call_failed).")],
         False,
