@@ -27,17 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from startup import relay_script  # the script's directory is first on sys.path
+
 SUB = "demo-account"
 TOKEN = "bench-token"
 TARGET = 20.0
-
-
-def relay_script() -> Path:
-    bindir = Path(sys.executable).parent
-    for name in ("relay", "relay.exe"):
-        if (bindir / name).exists():
-            return bindir / name
-    raise SystemExit(f"no relay console script next to {sys.executable}; install the project into this environment")
 
 
 class Server:

@@ -39,15 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from startup import relay_script  # the script's directory is first on sys.path
+
 TARGET_S = 2.0
-
-
-def relay_script() -> Path:
-    bindir = Path(sys.executable).parent
-    for name in ("relay", "relay.exe"):
-        if (bindir / name).exists():
-            return bindir / name
-    raise SystemExit(f"no relay console script next to {sys.executable}; install the project into this environment")
 
 
 def device(i: int) -> str:

@@ -25,16 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from startup import relay_script  # the script's directory is first on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "tests" / "conformance" / "node_modules"
-
-
-def relay_script() -> Path:
-    bindir = Path(sys.executable).parent
-    for name in ("relay", "relay.exe"):
-        if (bindir / name).exists():
-            return bindir / name
-    raise SystemExit(f"no relay console script next to {sys.executable}; install the project into this environment")
 
 
 def one_run(relay: Path, project: Path, env: dict[str, str]) -> tuple[float, float]:

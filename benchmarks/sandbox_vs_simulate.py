@@ -33,18 +33,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from startup import relay_script  # the script's directory is first on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "tests" / "conformance" / "node_modules"
 TARGET = 1.3
 QUICK = ["--hold", "0.2", "--set", "speaking_rate=1500"]
-
-
-def relay_script() -> Path:
-    bindir = Path(sys.executable).parent
-    for name in ("relay", "relay.exe"):
-        if (bindir / name).exists():
-            return bindir / name
-    raise SystemExit(f"no relay console script next to {sys.executable}; install the project into this environment")
 
 
 def free_port() -> int:

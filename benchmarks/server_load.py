@@ -32,16 +32,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from startup import relay_script  # the script's directory is first on sys.path
+
 SUB = "demo-account"
 TOKEN = "bench-token"
-
-
-def relay_script() -> Path:
-    bindir = Path(sys.executable).parent
-    for name in ("relay", "relay.exe"):
-        if (bindir / name).exists():
-            return bindir / name
-    raise SystemExit(f"no relay console script next to {sys.executable}; install the project into this environment")
 
 
 def workflow(name: str, uri: str) -> dict[str, Any]:
