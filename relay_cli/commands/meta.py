@@ -4,6 +4,7 @@ itself, so its users' habits keep working."""
 import platform
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -47,36 +48,65 @@ def version(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 @command(epilog=examples("relay update", 'eval "$(relay update)"    # run it'))
 def update(ctx: typer.Context) -> None:
     """Print the command that updates relay, for the way it was installed: uv tool, pipx, pip in a virtual
-    environment (uv pip where the environment has no pip), or a source checkout. relay does not replace itself.
+    environment (uv pip where the environment has no pip), or a source checkout; from where it was installed (the
+    repository's URL or the directory it came from), never from a package index, where relay-cli is not
+    published. relay does not replace itself.
 
     The command goes to stdout (so `eval "$(relay update)"` runs it), what it is for to stderr; the exit status
     is 0."""
-    installer, how = update_command(Path(sys.prefix), sys.executable, _has_pip(), _source_checkout())
+    source = installed_from()
+    installer, how = update_command(Path(sys.prefix), sys.executable, _has_pip(), source)
     out = output_of(ctx)
     out.message(f"relay was installed {installer}; to update it, run:")
     out.text(how)
+    if source is None:
+        out.message(
+            f"(its installation record does not say where it came from: {REPOSITORY} stands for the URL of relay's "
+            "repository, the one you would git clone)"
+        )
 
 
 DISTRIBUTION = "relay-cli"
+#: what stands for relay's repository where the installation record names none (README, "Install")
+REPOSITORY = "git+REPOSITORY-URL"
 
 
-def update_command(prefix: Path, python: str, has_pip: bool, checkout: str | None) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Source:
+    """Where relay was installed from, as its installation record (PEP 610's direct_url.json) says: ``kind`` is
+    ``editable`` (a checkout, ``where`` its directory), ``vcs`` (``where`` the requirement, ``git+URL[@rev]``),
+    ``directory`` or ``archive`` (``where`` a path, or a URL)."""
+
+    kind: str
+    where: str
+
+
+def update_command(prefix: Path, python: str, has_pip: bool, source: Source | None) -> tuple[str, str]:
     """How relay was installed, and the command that updates it. ``prefix``: the environment relay runs in
-    (``sys.prefix``); ``python``: its interpreter; ``checkout``: the directory of an editable install."""
+    (``sys.prefix``); ``python``: its interpreter; ``source``: where it came from (None: the record does not say,
+    and REPOSITORY stands in)."""
     py = shlex.quote(python)
-    if checkout is not None:
-        return f"from a source checkout ({checkout})", f"git -C {shlex.quote(checkout)} pull"
-    if (prefix / "uv-receipt.toml").is_file():  # uv tool install's record of the tool's environment
-        return "with uv tool install", f"uv tool upgrade {DISTRIBUTION}"
-    if (prefix / "pipx_metadata.json").is_file() or "pipx" in prefix.parts:
-        return "with pipx", f"pipx upgrade {DISTRIBUTION}"
+    if source is not None and source.kind == "editable":
+        return f"from a source checkout ({source.where})", f"git -C {shlex.quote(source.where)} pull"
+    spec = shlex.quote(source.where) if source is not None else REPOSITORY
+    pull = ""
+    if source is not None and source.kind == "directory" and (Path(source.where) / ".git").exists():
+        pull = f"git -C {spec} pull && "  # a clone: what it holds is updated first
+    if (prefix / "uv-receipt.toml").is_file():  # uv tool install's record of the tool, and of where it came from
+        if source is None:
+            return "with uv tool install", f"uv tool install --force {spec}"
+        return "with uv tool install", f"{pull}uv tool upgrade {DISTRIBUTION}"
+    if (prefix / "pipx_metadata.json").is_file() or "pipx" in prefix.parts:  # pipx's record, likewise
+        if source is None:
+            return "with pipx", f"pipx install --force {spec}"
+        return "with pipx", f"{pull}pipx upgrade {DISTRIBUTION}"
     if has_pip:
-        return "with pip", f"{py} -m pip install --upgrade {DISTRIBUTION}"
+        return "with pip", f"{pull}{py} -m pip install --upgrade {spec}"
     if _made_by_uv(prefix):  # uv venv makes environments without pip
-        return "with uv pip", f"uv pip install --python {py} --upgrade {DISTRIBUTION}"
+        return "with uv pip", f"{pull}uv pip install --python {py} --upgrade {spec}"
     return (
         "in an environment without pip",
-        f"{py} -m ensurepip --upgrade && {py} -m pip install --upgrade {DISTRIBUTION}",
+        f"{pull}{py} -m ensurepip --upgrade && {py} -m pip install --upgrade {spec}",
     )
 
 
@@ -95,19 +125,39 @@ def _has_pip() -> bool:
     return importlib.util.find_spec("pip") is not None
 
 
-def _source_checkout() -> str | None:
-    """The directory relay is installed from in editable mode (pip install -e), per its installation record."""
+def installed_from() -> Source | None:
+    """Where relay was installed from, per its installation record (``importlib.metadata``): None when there is
+    none (installed from a package index) or it cannot be read."""
     import importlib.metadata
     import json
-    from urllib.parse import unquote, urlparse
 
     try:
         record = json.loads(importlib.metadata.distribution(DISTRIBUTION).read_text("direct_url.json") or "{}")
     except (importlib.metadata.PackageNotFoundError, ValueError):
         return None
-    url = record.get("url") if isinstance(record, dict) else None
-    info = record.get("dir_info") if isinstance(record, dict) else None
-    if not (isinstance(info, dict) and info.get("editable") is True and isinstance(url, str)):
+    return source_of(record)
+
+
+def source_of(record: object) -> Source | None:
+    """A PEP 610 record (direct_url.json) → where it says the distribution came from."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    if not isinstance(record, dict) or not isinstance(record.get("url"), str) or not record["url"]:
         return None
-    parsed = urlparse(url)
-    return unquote(parsed.path) if parsed.scheme == "file" and parsed.path else None
+    url: str = record["url"]
+    parts = urlsplit(url)
+    if parts.password:  # pip leaves none there; never print one
+        netloc = f"{parts.username}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        url = urlunsplit(parts._replace(netloc=netloc))
+    path = unquote(parts.path) if parts.scheme == "file" and parts.path else None
+    vcs, info = record.get("vcs_info"), record.get("dir_info")
+    if isinstance(vcs, dict) and isinstance(vcs.get("vcs"), str):
+        revision = vcs.get("requested_revision")
+        return Source("vcs", f"{vcs['vcs']}+{url}" + (f"@{revision}" if isinstance(revision, str) and revision else ""))
+    if isinstance(info, dict):
+        if info.get("editable") is True:
+            return Source("editable", path) if path else None
+        return Source("directory", path or url)
+    if isinstance(record.get("archive_info"), dict):
+        return Source("archive", path or url)
+    return None
