@@ -352,7 +352,7 @@ class State:
     def token_store(self) -> TokenStore:
         from .auth.tokens import TokenStore
 
-        return TokenStore(self.store.directory)
+        return TokenStore(self.store.directory, note=self.out.message)
 
     def stored_tokens(self) -> JSONObject | None:
         return self.token_store().load(self.profile_name, self.api_url)

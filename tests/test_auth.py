@@ -311,6 +311,22 @@ def test_file_fallback_without_keyring(run: Any, provider: Any, browser: Any, ap
     assert not path.exists()
 
 
+def test_the_fallback_note_is_escaped(
+    run: Any, provider: Any, browser: Any, api: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The note names the file; a directory name that would drive the terminal is shown escaped, as every line."""
+    config = tmp_path / "conf\x1b[31m\u202e"
+    monkeypatch.setenv("RELAY_CONFIG_DIR", str(config))
+    result = run("login")
+    assert result.code == 0, result.err
+    [note] = [line for line in result.err.splitlines() if "no usable keyring" in line]
+    assert note == (
+        f"note: no usable keyring on this system; tokens are stored in {tmp_path}/conf\\x1b[31m\\u202e/credentials.json "
+        "(readable only by you, mode 0600)"
+    )
+    assert (config / "credentials.json").exists()
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX modes and owners")
 @pytest.mark.parametrize(
     ("mode", "owner", "problem", "fix"),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,7 @@ from ..errors import AuthError, RelayError, UsageError
 from ..jsontypes import JSONObject
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import ModuleType
 
 SERVICE = "relay-cli"
@@ -94,9 +94,11 @@ def _parse(value: str | None) -> JSONObject | None:
 class TokenStore:
     """Tokens per (profile, API host): the keyring, else a 0600 file in ``directory`` (the config directory)."""
 
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, note: Callable[[str], None] | None = None) -> None:
         self.directory = Path(directory) if directory is not None else None
         self.path = self.directory / FALLBACK_FILE if self.directory is not None else None
+        #: where a note for the person goes (the command's ``Output.message``); None: nowhere
+        self.note = note
 
     # --- the fallback file -----------------------------------------------------------------------
 
@@ -179,8 +181,11 @@ class TokenStore:
             raise AuthError("no usable keyring and no config directory: the tokens cannot be stored")
         created = not self.path.exists()
         self._edit_file(entry, doc)
-        if created:
-            _note_fallback(self.path)
+        if created and self.note is not None:  # said once: when the fallback file is created
+            self.note(
+                f"note: no usable keyring on this system; tokens are stored in {self.path} (readable only by you, "
+                "mode 0600)"
+            )
         return str(self.path)
 
     def delete(self, profile: str, api_url: str) -> bool:
@@ -255,12 +260,3 @@ def _reason(exc: BaseException, secret: str) -> str:
         if len(value) >= 4:
             text = text.replace(value, "***")
     return text
-
-
-def _note_fallback(path: Path) -> None:
-    """Said once: when the fallback file is created."""
-    print(
-        f"note: no usable keyring on this system; tokens are stored in {path} (readable only by you, mode 0600)",
-        file=sys.stderr,
-        flush=True,
-    )
