@@ -5,7 +5,6 @@ The protocol itself (URLs, PKCE, state, claims) lives in ``relay_cli.core.oidc``
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -213,12 +212,12 @@ def login(
     browser: bool = True,
     timeout: float | None = None,
     log: HttpLog | None = None,
-    say: Callable[[str], None] | None = None,
+    say: Callable[[str], None],
     request_timeout: float = HTTP_TIMEOUT,
 ) -> JSONObject:
     """The whole authorization-code + PKCE flow; returns the token endpoint's answer. ``timeout``: how long to
-    wait for the browser; ``request_timeout``: the deadline of the request to the token endpoint."""
-    say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+    wait for the browser; ``request_timeout``: the deadline of the request to the token endpoint; ``say``: where
+    the lines for the person go (the command's ``Output.message``)."""
     port, path = oidc.listen_address(redirect_uri)
     verifier = oidc.new_verifier()
     state = oidc.new_state()
