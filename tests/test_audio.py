@@ -129,10 +129,14 @@ def test_a_failed_upload_removes_the_new_record_and_exits_1(run: Any, api: Any, 
     assert result.code == 1
     assert relay_calls(api) == [("POST", "/ibot/custom_audio", Q), ("DELETE", "/ibot/custom_audio/au-1", Q)]
     assert result.out == ""
+    hint = (
+        "hint: the upload URL the API gave is valid for a few minutes, and the storage checks this machine's clock: "
+        "run the command again for a new URL, and check the clock if it is refused again\n"
+    )
     assert result.err == (
         f"error: uploading the file to https://bucket.s3.amazonaws.com failed: HTTP {status} "
         f"{httpx.codes.get_reason_phrase(status)} (tried once); the new audio record au-1 was removed again\n"
-    )
+    ) + (hint if status == 403 else "")  # a refused signature, not a refused login: never "relay login"
 
 
 def test_a_flaky_upload_is_retried_then_succeeds(run: Any, api: Any, sound: Path) -> None:
@@ -150,9 +154,11 @@ def test_upload_failure_whose_cleanup_fails_says_what_is_left(run: Any, api: Any
     api.delete(f"{API}/ibot/custom_audio/au-1").mock(return_value=httpx.Response(400, json={"error": "nope"}))
     result = run("audio", "create", "-n", "welcome", "-f", str(sound), "-s", SUB)
     assert result.code == 1
-    assert result.err.endswith(
-        "; the audio record au-1 was created but has no file: remove it with `relay audio delete au-1`\n"
+    error, hint = result.err.splitlines()
+    assert error.endswith(
+        "; the audio record au-1 was created but has no file: remove it with `relay audio delete au-1`"
     )
+    assert hint.startswith("hint: the upload URL the API gave is valid for a few minutes")
 
 
 def test_no_id_in_the_answer_is_exit_1_and_nothing_uploaded(run: Any, api: Any, sound: Path) -> None:

@@ -65,6 +65,12 @@ BUDGET_FACTOR = 2.0
 RETRY_STATUSES = (429, 502, 503, 504)
 #: an upload to object storage is retried after a 500 too (S3 asks for it)
 UPLOAD_RETRY_STATUSES = (500, 502, 503, 504)
+#: what a 403 of a presigned upload means: the URL's signature, not our login (S3 answers 403 to an expired URL and
+#: to a request whose time is too far from its own)
+UPLOAD_REFUSED_HINT = (
+    "the upload URL the API gave is valid for a few minutes, and the storage checks this machine's clock: run the "
+    "command again for a new URL, and check the clock if it is refused again"
+)
 #: failures that prove the request never reached the server: safe to retry even a create
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -619,7 +625,8 @@ class RelayClient:
         if call.upload:
             prefix = "" if err.message.startswith("uploading the file") else "uploading the file failed: "
             err.message = f"{prefix}{err.message} ({tried})"
-            err.hint = None  # the hints name our own host's settings; this URL came from the API
+            # the other hints name our own host's settings and login; this URL came from the API, signed
+            err.hint = UPLOAD_REFUSED_HINT if isinstance(err, ApiError) and err.status == 403 else None
         elif attempts > 1 or not retryable or always:
             notes = [tried]
             if call.method != "GET":
