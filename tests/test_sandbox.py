@@ -24,7 +24,7 @@ from relay_cli.local.server import serve
 from relay_cli.local.store import SandboxStore
 
 from conftest import API
-from wsapps import Apps, serving
+from wsapps import HOSTILE, Apps, serving
 
 SUB = "demo-account"
 ALICE, BOB, CAROL = "990007560045678", "990007560023456", "990007560011111"
@@ -292,6 +292,30 @@ def test_an_app_that_misbehaves_is_exit_6(run: Any, store: SandboxStore, apps: A
     [instance] = store.list_instances(SUB, running_only=False)
     assert instance["ended_at"] is not None
     assert store.events(SUB)[-1]["message"].startswith(f"instance {instance['instance_id']} failed: step 2")
+
+
+def test_what_an_app_says_is_shown_escaped_and_kept_exact(run: Any, store: SandboxStore, apps: Apps) -> None:
+    """An app's log line and the name of a request it sends reach the sandbox's log as they came: `relay workflow
+    logs --json` gives them exactly; for people, the transcript and the log show them escaped (no colour, no
+    right-to-left override on the terminal)."""
+    register(store, "hostile", {"on_button": "action_button_single_tap"}, apps.uri("/hostile"))
+    pressed = run(*LOCAL, "sandbox", "press", "Alice")
+    assert pressed.code == 0, pressed.err
+    shown = HOSTILE.replace("\x1b", "\\x1b").replace("\u202e", "\\u202e")
+    said = pressed.out.splitlines()
+    assert any(line.endswith(f"app →     {shown}") for line in said), said  # the request, by its name
+    warned = f"!         warning                  unknown request wf_api_{shown}_request: the Relay server serves no"
+    assert any(warned in line for line in said), said  # the simulator's warning, as simulate shows it
+    logged = run(*LOCAL, "workflow", "logs", "-w", "hostile")
+    assert logged.code == 0, logged.err
+    for result in (pressed, logged):
+        assert "\x1b" not in result.out + result.err and "\u202e" not in result.out + result.err
+    lines = logged.out.splitlines()
+    assert any(line.endswith(f" log: {shown}") for line in lines), lines
+    assert any(line.endswith(f" {shown}") and "log:" not in line for line in lines), lines  # the request's name
+    exact = [e["message"] for e in transcript(run(*LOCAL, "workflow", "logs", "-w", "hostile", "--json").out)]
+    assert f"log: {HOSTILE}" in exact
+    assert any(HOSTILE in m and not m.startswith("log:") for m in exact), exact
 
 
 # --- instance stop ---------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ whose behaviour is chosen by the URL path. Each connection records what it recei
 
 - ``/terminate``: on START, says one line (``log_analytics_event``) and terminates.
 - ``/hold``: on START, does nothing: the conversation lasts until the server ends it (a STOP) or the step times out.
+- ``/hostile``: on START, logs a line and sends a request whose ``_type`` hold an ANSI escape and a bidi override
+  (``HOSTILE``), then terminates.
 - any other path is refused with HTTP 404 at the handshake (as an SDK refuses a path it serves no workflow on).
 """
 
@@ -16,7 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-BEHAVIOURS = ("/terminate", "/hold")
+BEHAVIOURS = ("/terminate", "/hold", "/hostile")
+#: what /hostile puts in its log line and in a request's name: a colour change and a right-to-left override
+HOSTILE = "\x1b[31mred\u202eevil"
 
 
 class Apps:
@@ -53,6 +57,11 @@ class Apps:
                             {**log, "content": "hello from the app", "content_type": "text/plain", "category": "log"}
                         )
                     )
+                    conn.send(json.dumps({"_id": uuid.uuid4().hex, "_type": "wf_api_terminate_request"}))
+                if message.get("_type") == "wf_api_start_event" and path == "/hostile":
+                    log = {"_id": uuid.uuid4().hex, "_type": "wf_api_log_analytics_event_request"}
+                    conn.send(json.dumps({**log, "content": HOSTILE, "content_type": "text/plain", "category": "x"}))
+                    conn.send(json.dumps({"_id": uuid.uuid4().hex, "_type": f"wf_api_{HOSTILE}_request"}))
                     conn.send(json.dumps({"_id": uuid.uuid4().hex, "_type": "wf_api_terminate_request"}))
         except Exception:  # noqa: BLE001 - the sandbox closed the connection
             pass

@@ -153,8 +153,14 @@ class _Transcript:
         else:
             from ..simulator.scenario import Record
 
+            warning = data.get("warning")
             record = Record(
-                float(data.get("t", 0)), str(data.get("from")), data.get("step"), data.get("message"), data.get("raw")
+                float(data.get("t", 0)),
+                str(data.get("from")),
+                data.get("step"),
+                data.get("message"),
+                data.get("raw"),
+                None if warning is None else str(warning),
             )
             text = record.line()
             self.out.text(f"{run.get('name')} | {text}" if len(self.runs) > 1 else text)
