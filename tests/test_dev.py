@@ -12,6 +12,7 @@ keeper (``python -m relay_cli.simulator.keeper``), in the app's directory too: `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -641,6 +642,8 @@ class Watch:
     """``relay workflow dev`` (no --once) as a background process, its output read as it comes."""
 
     def __init__(self, tmp_path: Path, *args: str) -> None:
+        #: the project's directory, where the app and whatever it starts run
+        self.directory = Path(args[0]) if args and not args[0].startswith("-") else Path.cwd()
         self.proc = subprocess.Popen(
             [str(RELAY), "workflow", "dev", *args],
             stdout=subprocess.PIPE,
@@ -685,10 +688,19 @@ class Watch:
 
 @pytest.fixture
 def watching() -> Iterator[list[Watch]]:
+    """The dev sessions a test starts; each is killed at the end, if it still runs, and nothing it started may
+    outlive it (the app's processes die with relay, however it ends): a test that leaves one fails."""
     started: list[Watch] = []
     yield started
+    left: list[int] = []
     for w in started:
         w.kill()
+        if HAS_PROC:
+            left += settled(w.directory, 10)
+    for pid in left:  # not left running for the next test, nor for the machine
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes outlived relay workflow dev: {left}"
 
 
 @pytest.mark.skipif(not HAS_PROC, reason="finds the app's processes through /proc")
