@@ -52,15 +52,16 @@ def test_bash_protocol_completes_subcommands(tmp_path: Path) -> None:
     assert "completion" in bash_complete(tmp_path, "relay comp")
 
 
-def test_bash_protocol_completes_flags_and_trigger_choices(tmp_path: Path) -> None:
-    # the choices spelled out (the reference's options), not read back from the code that offers them
-    assert "--trigger" in bash_complete(tmp_path, "relay workflow create call --tr")
-    assert bash_complete(tmp_path, "relay workflow create call --trigger ") == ["inbound", "outbound"]
-    assert bash_complete(tmp_path, "relay workflow create button --trigger d") == ["double"]
-    assert bash_complete(tmp_path, "relay workflow create timer --trigger ") == ["immediately", "schedule", "repeat"]
-    assert bash_complete(tmp_path, "relay workflow create geofence --trigger ") == ["entry", "exit"]
-    assert bash_complete(tmp_path, "relay workflow create battery --trigger ") == ["charge", "discharge"]
-    assert bash_complete(tmp_path, "relay completion show ") == ["bash", "zsh", "fish", "powershell"]
+def test_bash_protocol_completes_flags_and_trigger_choices(complete: Any) -> None:
+    # the choices spelled out (the reference's options), not read back from the code that offers them; asked in
+    # this process (the installed program answers the same protocol above)
+    assert "--trigger" in complete("relay workflow create call --tr")
+    assert complete("relay workflow create call --trigger ") == ["inbound", "outbound"]
+    assert complete("relay workflow create button --trigger d") == ["double"]
+    assert complete("relay workflow create timer --trigger ") == ["immediately", "schedule", "repeat"]
+    assert complete("relay workflow create geofence --trigger ") == ["entry", "exit"]
+    assert complete("relay workflow create battery --trigger ") == ["charge", "discharge"]
+    assert complete("relay completion show ") == ["bash", "zsh", "fish", "powershell"]
 
 
 #: modules a command loads when it runs, and completion, which answers from the command tree alone, must not
