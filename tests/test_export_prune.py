@@ -281,7 +281,8 @@ def accounts(draw: Any) -> list[dict[str, Any]]:
     return [draw(workflows(f"wf_{i:03}")) for i in ids]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# 20 accounts a run (each run draws new ones), each a full export and apply --prune through the CLI
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(account=accounts())
 def test_export_apply_prune_on_any_account_sends_no_write(
     run: Any, monkeypatch: pytest.MonkeyPatch, account: list[dict[str, Any]]

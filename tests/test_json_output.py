@@ -31,7 +31,8 @@ VALUES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 150 examples a run (each run draws new ones), each value written four ways
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(VALUES, st.booleans())
 def test_the_text_of_json_dumps(value: Any, ascii: bool) -> None:  # noqa: A002 - to_json's name for it
     assert to_json(value, ascii=ascii) == json.dumps(value, indent=2, ensure_ascii=ascii)
