@@ -34,6 +34,10 @@ def pytest_configure(config: pytest.Config) -> None:
     collect are imported once here, which rewrites and writes those that changed; each worker then reads them.
     """
     sys.dont_write_bytecode = False
+    config.addinivalue_line(
+        "markers",
+        "long: waits seconds (processes, servers, quiet periods): started first (pytest_collection_modifyitems)",
+    )
     if hasattr(config, "workerinput"):
         return
     import compileall
@@ -82,6 +86,35 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
         return None  # pytest-xdist's own answer reads it
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return min(8, 2 * cores)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests marked ``long`` first, dealt out one at a time to the heads of the workers' shares.
+
+    ``--dist worksteal`` gives each worker a consecutive share of the list at the start, runs it in order, and
+    lets a worker that runs out take the second half of another's rest: a long test near the end of a share ran
+    last, alone, and the run waited for it; several at the head of one share ran one after the other. At the
+    head of each share they run first, beside each other, while the rest is spread. Every worker orders its
+    collection this way, so all agree (xdist requires it)."""
+    import itertools
+    import os
+
+    marked = [item for item in items if item.get_closest_marker("long")]
+    if not marked:
+        return
+    rest = iter([item for item in items if not item.get_closest_marker("long")])
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    ordered: list[pytest.Item] = []
+    left = len(items)
+    for k in range(workers):
+        share = left // (workers - k)  # worksteal's first split: what is left, shared among the workers left
+        heads = marked[k::workers]
+        ordered += heads + list(itertools.islice(rest, max(0, share - len(heads))))
+        left -= max(share, len(heads))
+    ordered += list(rest)
+    assert len(ordered) == len(items)
+    items[:] = ordered
 
 
 @pytest.fixture(autouse=True)

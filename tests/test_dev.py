@@ -704,6 +704,7 @@ def watching() -> Iterator[list[Watch]]:
 
 
 @pytest.mark.skipif(not HAS_PROC, reason="finds the app's processes through /proc")
+@pytest.mark.long
 def test_a_change_restarts_the_app_and_ctrl_c_stops_it_and_its_children(tmp_path: Path, watching: list[Watch]) -> None:
     ensure_sdk("the template tests")
     target = project(tmp_path, "auto-answer")
@@ -842,6 +843,7 @@ while True:
 """
 
 
+@pytest.mark.long
 def test_files_the_app_writes_do_not_restart_it(tmp_path: Path, watching: list[Watch]) -> None:
     app = tmp_path / "app.py"
     app.write_text(WRITING_APP, encoding="utf-8")

@@ -208,6 +208,7 @@ def sessions() -> Iterator[list[DevOn]]:
 
 
 @pytest.mark.skipif(not HAS_PROC, reason="finds the app's processes through /proc")
+@pytest.mark.long
 def test_on_relay_server_a_session_registers_on_carol_only_and_always_cleans_up(
     cli: Callable[..., Run], tmp_path: Path, start_server: Callable[..., Server], sessions: list[DevOn]
 ) -> None:
@@ -260,6 +261,7 @@ def test_on_relay_server_a_session_registers_on_carol_only_and_always_cleans_up(
 
 
 @pytest.mark.skipif(not HAS_PROC, reason="finds the app's processes through /proc")
+@pytest.mark.long
 def test_in_process_sandbox_a_press_from_another_process_reaches_the_app(
     cli: Callable[..., Run], tmp_path: Path, sessions: list[DevOn]
 ) -> None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sdks import NODE_MODULES, ensure_sdk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +122,7 @@ def fake_npm(bin_dir: Path) -> None:
     npm.chmod(0o755)
 
 
+@pytest.mark.long
 def test_every_readme_command_runs_in_order(tmp_path: Path) -> None:
     node = ensure_sdk("the README test")
     work, home, bin_dir = tmp_path / "work", tmp_path / "home", tmp_path / "bin"

@@ -125,6 +125,7 @@ def of_type(found: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [m for m in found if m.get("_type") == f"wf_api_{kind}"]
 
 
+@pytest.mark.long
 def test_the_guides_workflows_run_on_sandbox_devices(
     cli: Callable[..., Run], tmp_path: Path, start_server: Callable[..., Server], guide_apps: Any
 ) -> None:

@@ -149,6 +149,7 @@ class Worker:
                     self.errors.append(f"list: {listed[1]!r:.300}")
 
 
+@pytest.mark.long
 def test_fifty_clients_at_once_no_reset_no_server_error_nothing_lost(relay_server: tuple[str, int]) -> None:
     host, port = relay_server
     workers = [Worker(n, host, port) for n in range(CLIENTS)]

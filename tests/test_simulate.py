@@ -672,6 +672,7 @@ expect = "terminate"
 """
 
 
+@pytest.mark.long
 def test_a_user_scenario_file(run: Any, serve: Any, tmp_path: Any) -> None:
     uri, log = serve(auto_answer)
     path = tmp_path / "carol.toml"
