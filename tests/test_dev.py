@@ -897,9 +897,7 @@ def test_dev_and_init_do_not_slow_down_relay_help(tmp_path: Path) -> None:
         assert not top_level(modules) & {"watchfiles", "anyio", "websockets", "asyncio"}, args
 
 
-def test_help_has_examples() -> None:
-    proc = subprocess.run(
-        [str(RELAY), "workflow", "dev", "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert proc.returncode == 0
-    assert "Examples:" in proc.stdout and "relay workflow dev auto-answer --once" in proc.stdout
+def test_help_has_examples(run: Any) -> None:
+    shown = run("workflow", "dev", "--help")
+    assert shown.code == 0
+    assert "Examples:" in shown.out and "relay workflow dev auto-answer --once" in shown.out

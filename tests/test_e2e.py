@@ -122,8 +122,8 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     return run
 
 
-def relay_many(env: dict[str, str], commands: list[list[str]], timeout: float = CMD_TIMEOUT) -> list[Run]:
-    """Start every command at once, then wait for all of them."""
+def relay_many(commands: list[tuple[dict[str, str], list[str]]], timeout: float = CMD_TIMEOUT) -> list[Run]:
+    """Start every command (its environment, its arguments) at once, then wait for all of them."""
     procs = [
         subprocess.Popen(
             [str(RELAY), *args],
@@ -133,12 +133,12 @@ def relay_many(env: dict[str, str], commands: list[list[str]], timeout: float = 
             stderr=subprocess.PIPE,
             text=True,
         )
-        for args in commands
+        for env, args in commands
     ]
     runs = []
     deadline = time.monotonic() + timeout
     try:
-        for args, proc in zip(commands, procs, strict=True):
+        for (_, args), proc in zip(commands, procs, strict=True):
             out, err = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
             runs.append(Run(tuple(args), proc.returncode, out, err))
     finally:
@@ -555,33 +555,27 @@ def test_ci_never_falls_back_to_the_local_sandbox(cli: Callable[..., Run], tmp_p
 # --- concurrency ----------------------------------------------------------------------------------------
 
 
-def _ten_creates(prefix: list[str]) -> list[list[str]]:
+def _creates(env: dict[str, str], prefix: list[str], names: range) -> list[tuple[dict[str, str], list[str]]]:
     return [
-        [*prefix, "workflow", "create", "button", "--name", f"wf-{i}", "--uri", "wss://h/p", "-A"] for i in range(10)
+        (env, [*prefix, "workflow", "create", "button", "--name", f"wf-{i}", "--uri", "wss://h/p", "-A"]) for i in names
     ]
 
 
-def _assert_all_created(runs: list[Run], listed: list[dict[str, Any]]) -> None:
+def test_ten_creates_at_once_on_the_local_sandbox_and_on_the_server(
+    cli: Callable[..., Run], tmp_path: Path, server: Server
+) -> None:
+    """Ten relay processes at once, sharing one configuration directory: five against the in-process sandbox of a
+    fresh data directory (they also race to create its database), five against relay server. Every one exits 0,
+    and each target holds its five workflows, each once."""
+    local, remote = base_env(tmp_path), server.client_env(tmp_path)
+    runs = relay_many(_creates(local, ["--profile", "local"], range(5)) + _creates(remote, [], range(5, 10)))
     for run in runs:
         assert run.code == 0, run.describe()
         assert "Traceback" not in run.err, run.describe()
-    names = sorted(w["name"] for w in listed)
-    assert names == sorted(f"wf-{i}" for i in range(10)), names
-    assert len({w["workflow_id"] for w in listed}) == 10
-
-
-def test_concurrent_creates_on_the_local_sandbox(cli: Callable[..., Run], tmp_path: Path) -> None:
-    env = base_env(tmp_path)  # a fresh data dir: the ten processes also race to create the database
-    runs = relay_many(env, _ten_creates(["--profile", "local"]))
-    listed = cli(env, "--profile", "local", "workflow", "list", "--json").ok().json()
-    _assert_all_created(runs, listed)
-
-
-def test_concurrent_creates_on_the_server(cli: Callable[..., Run], tmp_path: Path, server: Server) -> None:
-    env = server.client_env(tmp_path)
-    runs = relay_many(env, _ten_creates([]))
-    listed = cli(env, "workflow", "list", "--json").ok().json()
-    _assert_all_created(runs, listed)
+    for env, prefix, names in ((local, ["--profile", "local"], range(5)), (remote, [], range(5, 10))):
+        listed = cli(env, *prefix, "workflow", "list", "--json").ok().json()
+        assert sorted(w["name"] for w in listed) == [f"wf-{i}" for i in names]
+        assert len({w["workflow_id"] for w in listed}) == 5
 
 
 # --- stopping the server ----------------------------------------------------------------------------------
