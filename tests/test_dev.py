@@ -282,12 +282,12 @@ def test_an_app_that_exits_before_listening_is_exit_1_with_its_output_once(run: 
 
 def test_the_app_gets_none_of_relays_variables(run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secrets = {
-        "RELAY_API_KEY": "key-123",
-        "RELAY_HEADERS": "X-Secret: s3",
-        "RELAY_SERVER_TOKEN": "tok-456",
+        "RELAY_API_KEY": "key-5f1c9a",
+        "RELAY_HEADERS": "X-Secret: s3-7d2e",
+        "RELAY_SERVER_TOKEN": "tok-4b8e31",
         "RELAY_HOST": "http://127.0.0.1:9",  # @relaypro/sdk reads RELAY_HOST itself, with another meaning
-        "RELAY_PROFILE": "ci",
-        "RELAY_ENV": "qa",
+        "RELAY_PROFILE": "profile-9c0d",
+        "RELAY_ENV": "env-qa-61a2",
     }
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
@@ -301,10 +301,10 @@ def test_the_app_gets_none_of_relays_variables(run: Any, tmp_path: Path, monkeyp
     printed = dict(
         line.removeprefix("  app | ").split("=", 1) for line in result.err.splitlines() if line.startswith("  app | ")
     )
-    assert {k: v for k, v in printed.items() if k.startswith("RELAY_")} == {"RELAY_ENV": "qa"}  # pass_env
+    assert {k: v for k, v in printed.items() if k.startswith("RELAY_")} == {"RELAY_ENV": "env-qa-61a2"}  # pass_env
     assert printed["MY_APP_SETTING"] == "kept" and printed["PORT"].isdigit()
     for value in secrets.values():
-        assert value not in result.err or value == "qa"
+        assert value not in result.err or value == "env-qa-61a2"
 
 
 def test_an_app_that_never_listens_is_stopped_and_exit_1(
