@@ -282,7 +282,7 @@ def test_events_must_carry_every_field_the_sdks_read() -> None:
         ('{"_type": "wf_api_say_request", "_id": ""}', "has an empty _id"),
         ('{"_type": "wf_api_say_request", "_id": 42}', r"has an _id that is a number \('42'\), not a string"),
         ('{"_type": "wf_api_say_request", "_id": null}', r"has an _id that is null \('null'\), not a string"),
-        ('{"_type": "wf_api_say_request", "_id": ["a"]}', "has an _id that is an array"),
+        ('{"_type": "wf_api_say_request", "_id": ["a"]}', "has an _id that is a list"),
         ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply to read"),  # not a RecursionError, exit 70
     ],
 )

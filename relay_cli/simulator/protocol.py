@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, quote, unquote
 
+from ..core.kinds import json_kind
 from ..core.triggers import CALL_START_TYPE
 from ..jsontypes import JSONObject, JSONValue
 
@@ -428,22 +429,12 @@ def parse(frame: str | bytes) -> JSONObject:
     request_id = message["_id"]
     if not isinstance(request_id, str):
         raise ProtocolError(
-            f"{what} has an _id that is {_json_type(request_id)} ({clip(json.dumps(request_id))}), not a string; "
+            f"{what} has an _id that is {json_kind(request_id)} ({clip(json.dumps(request_id))}), not a string; "
             "every request needs a fresh string _id"
         )
     if not request_id:
         raise ProtocolError(f"{what} has an empty _id; every request needs a fresh one")
     return message
-
-
-def _json_type(value: JSONValue) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    return "an array" if isinstance(value, list) else "an object"
 
 
 def clip(text: str, limit: int = 80) -> str:
@@ -742,7 +733,7 @@ class Server:
         """A number option (checked before the run: ``check_option``)."""
         value = self.opt(name)
         if not isinstance(value, (int, float, str)):
-            raise TypeError(f"the option {name} is {_json_type(value)}, not a number")
+            raise TypeError(f"the option {name} is {json_kind(value)}, not a number")
         return float(value)
 
     def epoch(self, t: float | None) -> int:
@@ -877,7 +868,7 @@ class Server:
                     '{"uris": [[...]]} when a method is given a list; pass one urn'
                 )
             if not isinstance(uri, str):
-                return f"{where} is {_json_type(uri)} ({clip(json.dumps(uri))}), not a urn string"
+                return f"{where} is {json_kind(uri)} ({clip(json.dumps(uri))}), not a urn string"
             resolved = self._resolve(uri, where)
             if isinstance(resolved, str):
                 return resolved
