@@ -106,6 +106,14 @@ def test_each_check_fails_on_its_own_with_its_fix(
         )
 
 
+def test_doctor_finds_a_workflow_by_the_short_id_a_table_shows(run: Any, sandbox: None, apps: dict[str, Any]) -> None:
+    register(run, f"ws://127.0.0.1:{apps['ws']}/x", "-i", CAROL)
+    listed = run("workflow", "list", "--json")
+    ident = next(w["workflow_id"] for w in json.loads(listed.out) if w["name"] == "tapper")
+    result = run("workflow", "doctor", ident[:10], "--device", "Carol")
+    assert result.out.splitlines()[0] == f"✔ registered        tapper ({ident})", result.out
+
+
 def test_every_check_passes_over_tls_through_a_group(
     run: Any, sandbox: None, apps: dict[str, Any], certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

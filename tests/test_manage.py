@@ -109,6 +109,53 @@ def test_delete_partial_or_wrong_case_is_not_a_match(run: Any, api: Any, ref: st
     )
 
 
+LONG = ("wf_d107326e10978aaf4bde5df0", "wf_d107326f00000000000000aa")
+
+
+def test_delete_takes_the_short_id_a_narrow_table_shows(run: Any, api: Any, workflows: list[dict[str, Any]]) -> None:
+    workflows.extend(stored_workflow(ident, f"long{i}") for i, ident in enumerate(LONG))
+    result = run("workflow", "delete", "-w", "wf_d107326e", "--yes", "-s", SUB)
+    assert result.code == 0, result.err
+    assert sent(api) == [LIST, ("DELETE", f"/ibot/workflow/{LONG[0]}", {"subscriber_id": SUB})]
+    assert result.err == f"Deleted workflow long0 ({LONG[0]})\n"
+
+
+@pytest.mark.parametrize(
+    ("ref", "code", "error"),
+    [
+        (
+            "wf_d107326",
+            2,
+            f"error: --workflow-id: 2 workflow ids start with 'wf_d107326' ({LONG[0]}, {LONG[1]}); "
+            "give more of the id\n",
+        ),
+        ("wf_d10732", 3, f"error: no workflow with id or name 'wf_d10732' in account {SUB}\n"),  # under 10 characters
+        ("d107326e10", 3, f"error: no workflow with id or name 'd107326e10' in account {SUB}\n"),  # not the start
+    ],
+)
+def test_a_short_id_that_two_share_or_too_short_deletes_nothing(
+    run: Any, api: Any, workflows: list[dict[str, Any]], ref: str, code: int, error: str
+) -> None:
+    workflows.extend(stored_workflow(ident, f"long{i}") for i, ident in enumerate(LONG))
+    result = run("workflow", "delete", "-w", ref, "--yes", "-s", SUB)
+    assert result.code == code, (result.code, result.err)
+    assert sent(api) == [LIST]
+    assert result.out == ""
+    assert result.err.startswith(error)
+
+
+def test_a_workflow_named_by_its_short_id_is_checked_whole_before_it_is_sent_back(
+    run: Any, api: Any, workflows: list[dict[str, Any]]
+) -> None:
+    broken = stored_workflow(LONG[0], "long0")
+    del broken["config"]["trigger"]["start"]["workflow"]["uri"]  # sent back, it would be stored without its URI
+    workflows.append(broken)
+    result = run("workflow", "install", "-w", "wf_d107326e", "-i", "d9", "-s", SUB)
+    assert result.code == 1, (result.code, result.err)
+    assert sent(api) == [LIST]
+    assert "results[5].config.trigger.start.workflow" in result.err
+
+
 def test_delete_unknown_is_exit_3(run: Any, api: Any) -> None:
     result = run("workflow", "delete", "-w", "nope", "--yes", "-s", SUB)
     assert result.code == 3

@@ -116,7 +116,7 @@ WorkflowRefOpt = Annotated[
         "-w",
         metavar="REF",
         envvar="RELAY_WORKFLOW_ID",
-        help="The workflow: its exact id or its exact name. [env: RELAY_WORKFLOW_ID]",
+        help="The workflow: its id (or the start of it a narrow table shows), or its exact name. [env: RELAY_WORKFLOW_ID]",
         show_envvar=False,
         show_default=False,
         autocompletion=complete_workflow,

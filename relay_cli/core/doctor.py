@@ -56,7 +56,7 @@ class Check:
 
 
 def registered(workflows: Sequence[Mapping[str, JSONValue]], ref: str, account: str) -> tuple[Check, JSONObject | None]:
-    """The workflow ``ref`` names: its exact id, else its exact name (one workflow)."""
+    """The workflow ``ref`` names: its id, its name or the start of its id (one workflow; ``workflow.resolve``)."""
     for w in workflows:
         if w.get("workflow_id") == ref:
             return Check("registered", OK, f"{w.get('name')} ({ref})"), dict(w)
@@ -70,6 +70,14 @@ def registered(workflows: Sequence[Mapping[str, JSONValue]], ref: str, account: 
             FAILED,
             f"{len(named)} workflows are named {ref!r} ({ids}): a device may run any of them",
             "give one by its id, and delete the others (`relay workflow delete -w ID`)",
+        ), None
+    started = [dict(w) for w in workflows if wf.is_short_id(ref) and str(w.get("workflow_id", "")).startswith(ref)]
+    if len(started) == 1:
+        return Check("registered", OK, f"{started[0].get('name')} ({started[0].get('workflow_id')})"), started[0]
+    if started:
+        ids = ", ".join(str(w.get("workflow_id")) for w in started)
+        return Check(
+            "registered", FAILED, f"{len(started)} workflow ids start with {ref!r} ({ids})", "give more of the id"
         ), None
     return Check(
         "registered",

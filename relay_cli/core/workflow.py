@@ -426,8 +426,29 @@ def validate_ref(ref: str | None) -> str:
     return ref
 
 
+#: the shortest start of an id that -w takes for the whole id: the table's short ids are at least this long
+SHORT_ID = 10
+
+
+def is_short_id(ref: str) -> bool:
+    """Could ``ref`` be the start of an id that ``resolve`` takes for the whole id?"""
+    return looks_like_id(ref) and len(ref) >= SHORT_ID
+
+
+def may_name(workflow: JSONObject, ref: str) -> bool:
+    """Is ``workflow`` one that ``resolve`` could find for ``ref``: its id, its name or the start of its id?"""
+    ident = workflow.get("workflow_id")
+    return (
+        ident == ref
+        or workflow.get("name") == ref
+        or (is_short_id(ref) and isinstance(ident, str) and ident.startswith(ref))
+    )
+
+
 def resolve(workflows: list[JSONObject], ref: str, *, account: str | None = None) -> JSONObject:
-    """Find one workflow by exact id, else by exact name. Several with that name → usage error; none → not found."""
+    """Find one workflow by exact id, else by exact name, else by the start of its id as a table shows it when
+    it is narrow (``wf_`` and at least ``SHORT_ID`` characters, one workflow's only). Several with that name or
+    that start → usage error; none → not found."""
     validate_ref(ref)
     for wf in workflows:
         if wf.get("workflow_id") == ref:
@@ -440,5 +461,14 @@ def resolve(workflows: list[JSONObject], ref: str, *, account: str | None = None
         raise UsageError(
             f"{len(named)} workflows are named {ref!r} ({ids}); give the id instead", option="--workflow-id"
         )
+    if is_short_id(ref):
+        started = [wf for wf in workflows if str(wf.get("workflow_id", "")).startswith(ref)]
+        if len(started) == 1:
+            return started[0]
+        if started:
+            ids = ", ".join(str(wf.get("workflow_id")) for wf in started)
+            raise UsageError(
+                f"{len(started)} workflow ids start with {ref!r} ({ids}); give more of the id", option="--workflow-id"
+            )
     where = f" in account {account}" if account else ""
     raise NotFoundError(f"no workflow with id or name {ref!r}{where}", hint="`relay workflow list` shows the workflows")

@@ -45,7 +45,7 @@ StopWorkflowOpt = Annotated[
         "--workflow-id",
         "-w",
         metavar="REF",
-        help="Stop every running instance of this workflow: its exact id or its exact name.",
+        help="Stop every running instance of this workflow: its id (or the start of it a narrow table shows), or its exact name.",
         show_default=False,
         autocompletion=complete_workflow,
     ),

@@ -51,7 +51,7 @@ def logs(
             "-w",
             metavar="REF",
             envvar="RELAY_WORKFLOW_ID",
-            help="Only this workflow: its exact id or its exact name. [env: RELAY_WORKFLOW_ID]",
+            help="Only this workflow: its id (or the start of it a narrow table shows), or its exact name. [env: RELAY_WORKFLOW_ID]",
             show_envvar=False,
             show_default=False,
             autocompletion=complete_workflow,
