@@ -17,6 +17,11 @@ from relay_cli.table import Column, Fit, cut_end, cut_middle, cut_start, field, 
 from conftest import API, SUB, stored_workflow
 
 GROUP = "urn:relay-resource:id:tag:front-desk"
+#: as the sandbox sends them, the id as a urn (a bare id is taken too)
+GROUPS = [
+    {"group_id": GROUP, "name": "Front desk", "owner": SUB, "subscribers": []},
+    {"group_id": "g2", "name": "Other"},
+]
 
 
 def _workflow(wid: str, name: str, trigger: dict[str, Any], uri: str, **install: Any) -> dict[str, Any]:
@@ -50,6 +55,7 @@ def terminal(width: int | None = None, **settings: Any) -> Output:
 def listed() -> Any:
     with respx.mock(base_url=API, assert_all_called=False, assert_all_mocked=True) as api:
         api.get("/ibot/workflow").mock(return_value=httpx.Response(200, json={"results": copy.deepcopy(LISTING)}))
+        api.get("/ibot/groups").mock(return_value=httpx.Response(200, json=GROUPS))
         yield api
 
 
@@ -61,7 +67,7 @@ NAME            TYPE           URI           INSTALLED ON
 my_auto_answer  call:inbound   myh…swerpath  990007560011111
 outbound        call:outbound  myh…oundpath  …07560023456 +2
 place-call      button:double  myh…callpath  all devices
-front-desk-gr…  button:single  ws:…/greeter  group …ont-desk
+front-desk-gr…  button:single  ws:…/greeter  group Front de…
 """,
         "note: the ID column is left out to fit 60 columns; --wide shows every column in full\n",
     ),
@@ -71,7 +77,7 @@ ID             NAME                TYPE           URI           INSTALLED ON
 wf_8c1d2e3f40  my_auto_answer      call:inbound   myh…swerpath  990007560011111
 wf_8c1d2e3f4f  outbound            call:outbound  myh…oundpath  …007560023456 +2
 wf_27b90c6d5e  place-call          button:double  myh…callpath  all devices
-wf_e41f0a9b8c  front-desk-greeter  button:single  ws:…/greeter  group front-desk
+wf_e41f0a9b8c  front-desk-greeter  button:single  ws:…/greeter  group Front desk
 """,
         "",
     ),
@@ -81,7 +87,7 @@ ID             NAME                TYPE           URI                           
 wf_8c1d2e3f40  my_auto_answer      call:inbound   myhost.my…n.com/autoanswerpath  990007560011111
 wf_8c1d2e3f4f  outbound            call:outbound  myhost.my…ain.com/outboundpath  990007560023456 +2
 wf_27b90c6d5e  place-call          button:double  myhost.my…in.com/placecallpath  all devices
-wf_e41f0a9b8c  front-desk-greeter  button:single  ws://127.0.0.1:8080/greeter     group front-desk
+wf_e41f0a9b8c  front-desk-greeter  button:single  ws://127.0.0.1:8080/greeter     group Front desk
 """,
         "",
     ),
@@ -91,7 +97,7 @@ ID             NAME                TYPE           URI                           
 wf_8c1d2e3f40  my_auto_answer      call:inbound   myhost.mydomain.com/autoanswerpath  990007560011111
 wf_8c1d2e3f4f  outbound            call:outbound  myhost.mydomain.com/outboundpath    990007560023456 +2
 wf_27b90c6d5e  place-call          button:double  myhost.mydomain.com/placecallpath   all devices
-wf_e41f0a9b8c  front-desk-greeter  button:single  ws://127.0.0.1:8080/greeter         group front-desk
+wf_e41f0a9b8c  front-desk-greeter  button:single  ws://127.0.0.1:8080/greeter         group Front desk
 """,
         "",
     ),
@@ -101,7 +107,7 @@ ID                           NAME                TYPE           URI             
 wf_8c1d2e3f40a1b2c3d4e5f6a7  my_auto_answer      call:inbound   wss://myhost.mydomain.com/autoanswerpath  990007560011111
 wf_8c1d2e3f4f9e8d7c6b5a4938  outbound            call:outbound  wss://myhost.mydomain.com/outboundpath    990007560023456, 990007560045678, 990007560033333
 wf_27b90c6d5e4f3a2b1c0d9e8f  place-call          button:double  wss://myhost.mydomain.com/placecallpath   all devices
-wf_e41f0a9b8c7d6e5f4a3b2c1d  front-desk-greeter  button:single  ws://127.0.0.1:8080/greeter               group front-desk
+wf_e41f0a9b8c7d6e5f4a3b2c1d  front-desk-greeter  button:single  ws://127.0.0.1:8080/greeter               group Front desk
 """,
         "",
     ),
@@ -140,6 +146,28 @@ wf_e41f0a9b8c7d6e5f4a3b2c1d  front-desk-greeter  button:single  ws://127.0.0.1:8
     )
     assert run("workflow", "list", "-s", SUB).out == piped.out
     assert run("workflow", "list", "-s", SUB, "--json", out=terminal(60)).json() == LISTING
+    assert [call.request.url.path for call in listed.calls] == ["/ibot/workflow"] * 3  # no group names asked for
+
+
+def test_a_terminal_names_the_group_and_a_failed_read_of_the_groups_leaves_its_id(run: Any, listed: Any) -> None:
+    """On a terminal a group install reads `group NAME` (one GET /ibot/groups, only when a workflow has one); when
+    the groups cannot be read the table shows the group's id, as a listing without names would, and exit 0."""
+    named = run("workflow", "list", "-s", SUB, out=terminal(120))
+    assert named.out.splitlines()[-1].endswith("  group Front desk")
+    assert [(call.request.url.path, call.request.url.params.get("subscriber_id")) for call in listed.calls] == [
+        ("/ibot/workflow", SUB),
+        ("/ibot/groups", SUB),
+    ]
+    listed.get("/ibot/groups").mock(return_value=httpx.Response(500, json={"error": "boom"}))
+    unnamed = run("workflow", "list", "-s", SUB, out=terminal(120))
+    assert (unnamed.code, unnamed.out, unnamed.err) == (0, FITTED[120][0].replace("Front desk", "front-desk"), "")
+    listed.get("/ibot/groups").mock(return_value=httpx.Response(200, json=[{"group_id": "front-desk", "name": "FD"}]))
+    assert (
+        run("workflow", "list", "-s", SUB, out=terminal(120)).out.splitlines()[-1].endswith("  group FD")
+    )  # a bare id
+    calls = len(listed.calls)
+    run("workflow", "list", "-s", SUB, "--filter", "name=place", out=terminal(120))
+    assert len(listed.calls) == calls + 1  # no group among the rows shown: no GET /ibot/groups
 
 
 @pytest.mark.parametrize("flag", [["--wide"], ["-o", "wide"], ["--output", "wide"]])

@@ -294,19 +294,27 @@ def describe_install(workflow: JSONObject) -> str:
     return ", ".join(str(d) for d in install_list(workflow))
 
 
-def install_shown(workflow: JSONObject) -> str:
-    """Where it is installed, as a table on a terminal shows it: ``all devices``, ``group ID`` (the id ``-G``
-    takes) for a group's urn, else ``describe_install``'s text."""
+def installed_group(workflow: JSONObject) -> str | None:
+    """The id of the group a workflow is installed on (its ``install_rule`` is that group's urn), or None."""
     rule = workflow.get("install_rule")
     if isinstance(rule, str) and rule.startswith(GROUP_PREFIX) and len(rule) > len(GROUP_PREFIX):
-        return "group " + rule[len(GROUP_PREFIX) :]
+        return rule[len(GROUP_PREFIX) :]
+    return None
+
+
+def install_shown(workflow: JSONObject, group_names: Mapping[str, str] | None = None) -> str:
+    """Where it is installed, as a table on a terminal shows it: ``all devices``, ``group NAME`` for a group's urn
+    (its name in ``group_names``, keyed by urn, else the id ``-G`` takes), else ``describe_install``'s text."""
+    group = installed_group(workflow)
+    if group is not None:
+        return "group " + (group_names or {}).get(group_urn(group), group)
     return describe_install(workflow)
 
 
-def install_short(workflow: JSONObject) -> str:
+def install_short(workflow: JSONObject, group_names: Mapping[str, str] | None = None) -> str:
     """``install_shown`` in short: a list of devices as its first and how many more (``990007560045678 +2``)."""
     if workflow.get("install_rule"):
-        return install_shown(workflow)
+        return install_shown(workflow, group_names)
     devices = [str(d) for d in install_list(workflow)]
     return f"{devices[0]} +{len(devices) - 1}" if len(devices) > 1 else "".join(devices)
 

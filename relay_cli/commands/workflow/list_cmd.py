@@ -1,8 +1,13 @@
 """``relay workflow list``"""
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from .._common import SubscriberOpt, TableFlags, command, examples, listing_command, state
+
+if TYPE_CHECKING:
+    from ...state import State
 
 
 @command(
@@ -18,6 +23,7 @@ from .._common import SubscriberOpt, TableFlags, command, examples, listing_comm
 )
 def list_workflows(ctx: typer.Context, subscriber_id: SubscriberOpt = None, *, flags: TableFlags) -> None:
     """List the account's workflows."""
+    from ...core import workflow as wf
     from ...table import select, show
     from . import render
 
@@ -29,6 +35,10 @@ def list_workflows(ctx: typer.Context, subscriber_id: SubscriberOpt = None, *, f
 
     names.remember(st, subscriber_id, listed)  # for shell completion of -w (relay_cli/names.py)
     workflows = select(listed, opts)
+    if opts.fmt == "table" and st.out.stdout_isatty and any(wf.installed_group(w) for w in workflows):
+        from dataclasses import replace
+
+        opts = replace(opts, columns=render.naming_groups(opts.columns, group_names(st, subscriber)))
     show(
         workflows,
         opts,
@@ -36,3 +46,21 @@ def list_workflows(ctx: typer.Context, subscriber_id: SubscriberOpt = None, *, f
         empty="No workflows yet. Create one with `relay workflow create call --help`.",
         filtered_empty="No workflows match the filters.",
     )
+
+
+def group_names(st: "State", subscriber: str) -> dict[str, str]:
+    """Group urn → name (a group's id may come as its urn or bare), for a table people read. A failed read leaves
+    the ids, which the table shows instead: the listing itself was read, and the names only dress it."""
+    from ...core import workflow as wf
+    from ...errors import RelayError
+
+    try:
+        groups = st.client().groups(subscriber)
+    except RelayError:
+        return {}
+    found: dict[str, str] = {}
+    for group in groups:
+        ident, name = group.get("group_id"), group.get("name")
+        if isinstance(ident, str) and isinstance(name, str):
+            found[wf.group_urn(ident)] = name
+    return found

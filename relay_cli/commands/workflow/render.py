@@ -1,19 +1,21 @@
 """How workflows are shown: the list columns, saved results and dry runs."""
 
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ...core import workflow as wf
 from ...jsontypes import JSONObject, JSONValue
-from ...table import Column, Fit, cut_middle, cut_start, draw, field, short_uri
+from ...table import Column, Fit, cut_end, cut_middle, cut_start, draw, field, short_uri
 
 if TYPE_CHECKING:
     from ...output import Output
     from ...state import State
 
 
-def cut_install(text: str, width: int, ellipsis: str) -> str:
+def cut_install(text: str, width: int, ellipsis: str, *, named: bool = False) -> str:
     """Where a workflow is installed, in ``width`` cells: ``group`` and a count of more devices (``+2``) stay,
-    a device id or a group's id loses its start (they differ at the end)."""
+    a device id or a group's id loses its start (they differ at the end), a group's name (``named``) its end."""
     import re
 
     lead = "group " if text.startswith("group ") else ""
@@ -21,7 +23,12 @@ def cut_install(text: str, width: int, ellipsis: str) -> str:
     tail = more.group() if more else ""
     if len(lead) + len(tail) + 2 > width:
         return cut_start(text, width, ellipsis)
-    return lead + cut_start(text[len(lead) : len(text) - len(tail)], width - len(lead) - len(tail), ellipsis) + tail
+    cut = cut_end if named and lead else cut_start
+    return lead + cut(text[len(lead) : len(text) - len(tail)], width - len(lead) - len(tail), ellipsis) + tail
+
+
+def cut_named_install(text: str, width: int, ellipsis: str) -> str:
+    return cut_install(text, width, ellipsis, named=True)
 
 
 #: the columns of a workflow table (Args only with -x, or when named). On a terminal too narrow for the whole
@@ -49,6 +56,22 @@ COLUMNS = [
     ),
     Column("args", "Args", wf.describe_args, extended=True, fit=Fit(give=5, least=10, out=25), keys=("config",)),
 ]
+
+
+def naming_groups(columns: Sequence[Column], names: Mapping[str, str]) -> tuple[Column, ...]:
+    """``columns`` with the install column showing a group by its name (``names``: group urn → name) on a terminal;
+    its whole value (a pipe, CSV, --filter) stays the urn."""
+
+    def shown(workflow: JSONObject) -> str:
+        return wf.install_shown(workflow, names)
+
+    def short(workflow: JSONObject) -> str:
+        return wf.install_short(workflow, names)
+
+    return tuple(
+        replace(c, shown=shown, fit=replace(c.fit, short=short, cut=cut_named_install)) if c.key == "install" else c
+        for c in columns
+    )
 
 
 def saved(out: "Output", workflows: list[JSONObject], verb: str, as_json: bool) -> None:
