@@ -193,9 +193,19 @@ def refusal(application_id: int, user_version: int, tables: set[str]) -> str | N
 
 
 def _inspect(conn: sqlite3.Connection) -> tuple[int, int, set[str]]:
-    application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-    user_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    """The mark, the schema version and the tables, read in one snapshot (in the caller's transaction, else in a
+    read transaction of its own): read one by one, another process's first open could commit between two reads,
+    and its tables be seen without its version, which is refused as another program's file."""
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        user_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        if own:
+            conn.execute("COMMIT")
     return application_id, user_version, tables
 
 
