@@ -34,6 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
     collect are imported once here, which rewrites and writes those that changed; each worker then reads them.
     """
     sys.dont_write_bytecode = False
+    _take_interrupts()
     config.addinivalue_line(
         "markers",
         "long: waits seconds (processes, servers, quiet periods): started first (pytest_collection_modifyitems)",
@@ -47,6 +48,19 @@ def pytest_configure(config: pytest.Config) -> None:
     compileall.compile_dir(Path(relay_cli.__file__).parent, quiet=1)
     if len(config.getoption("tx", None) or []) > 1 and not config.getoption("collectonly"):
         _import_test_modules(config)
+
+
+def _take_interrupts() -> None:
+    """SIGINT handled as Python does by default, in this process and so in the processes the tests start.
+
+    A shell running a command in the background (``cmd &`` without job control, as CI runners and ``nohup`` do)
+    starts it with SIGINT ignored, and every process started from it inherits that: the ``relay`` processes that
+    the tests interrupt with SIGINT, as Ctrl-C would, then ignore it, and those tests fail on a signal that never
+    arrives. A handler, unlike an ignored signal, is not inherited: a child starts with SIGINT's default action."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _import_test_modules(config: pytest.Config) -> None:
