@@ -794,7 +794,11 @@ def test_an_unreachable_app(run: Any) -> None:
         (("--scenario", "inbound-call", "--scenario-file", "x.toml"), "cannot be used together"),
         (("--scenario", "inbound-call", "--taps", "double"), "--taps: does not apply to scenario 'inbound-call'"),
         (("--scenario", "button", "--taps", "quadruple"), "taps: expected one of single, double, triple"),
-        (("--scenario", "inbound-call", "--set", "nope=1"), "--set: unknown parameter 'nope'"),
+        (("--scenario", "inbound-call", "--set", "nope=1"), "--set: unknown parameter 'nope' (this scenario has: "),
+        (
+            ("--scenario", "button", "--set", "speking_rate=3"),
+            "unknown parameter 'speking_rate'; did you mean 'speaking_rate'?",
+        ),
         (("--scenario", "inbound-call", "--set", "epoch_unit=us"), "epoch_unit: expected one of s, ms"),
         (("--scenario", "inbound-call", "--set", "reject=yes"), "reject: expected true or false"),
         (("--scenario", "inbound-call", "--hold", "-1"), "--hold"),

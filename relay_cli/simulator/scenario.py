@@ -512,8 +512,12 @@ def resolve_params(
         if key in DERIVED_PARAMS:
             raise UsageError(f"{key} is computed from device; set device instead", option="--set")
         if key not in params:
+            from ..core.suggest import did_you_mean
+
             names = ", ".join(sorted(params))
-            raise UsageError(f"unknown parameter {key!r} (this scenario has: {names})", option="--set")
+            raise UsageError(
+                f"unknown parameter {key!r}{did_you_mean(key, params)} (this scenario has: {names})", option="--set"
+            )
         params[key] = _coerce(key, value, params[key], "--set")
     try:
         resolve_placeholders(params)
