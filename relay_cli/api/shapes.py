@@ -266,12 +266,13 @@ def scan_listing(body: bytes, holding: tuple[str, ...]) -> tuple[list[JSONObject
 
 
 def editable(workflows: list[JSONObject], ref: str, at: str) -> list[JSONObject]:
-    """The workflows (configs parsed), once each one ``ref`` may name (``core.workflow.may_name``: its id, its name,
+    """The workflows (configs parsed), once each one ``ref`` may name (``core.workflow.matches``: its id, its name,
     the start of its id) has been found ``EDITABLE``: one that is not is a ``Mismatch``, and nothing is sent back."""
-    from ..core.workflow import may_name
+    from ..core.workflow import matches
 
+    named = {id(w) for w in matches(workflows, ref)[1]}
     for i, workflow in enumerate(workflows):
-        if may_name(workflow, ref) and not EDITABLE.ok(workflow):
+        if id(workflow) in named and not EDITABLE.ok(workflow):
             raise Mismatch(EDITABLE.problem(workflow, f"{at}[{i}]") or f"{at}[{i}] cannot be changed")
     return workflows
 

@@ -56,28 +56,25 @@ class Check:
 
 
 def registered(workflows: Sequence[Mapping[str, JSONValue]], ref: str, account: str) -> tuple[Check, JSONObject | None]:
-    """The workflow ``ref`` names: its id, its name or the start of its id (one workflow; ``workflow.resolve``)."""
-    for w in workflows:
-        if w.get("workflow_id") == ref:
-            return Check("registered", OK, f"{w.get('name')} ({ref})"), dict(w)
-    named = [dict(w) for w in workflows if w.get("name") == ref]
-    if len(named) == 1:
-        return Check("registered", OK, f"{ref} ({named[0].get('workflow_id')})"), named[0]
-    if named:
-        ids = ", ".join(str(w.get("workflow_id")) for w in named)
+    """The workflow ``ref`` names: its id, its name or the start of its id (one workflow; ``workflow.matches``)."""
+    how, found = wf.matches(workflows, ref)
+    if len(found) == 1:
+        one = found[0]
+        shown = (
+            f"{ref} ({one.get('workflow_id')})" if how == "name" else f"{one.get('name')} ({one.get('workflow_id')})"
+        )
+        return Check("registered", OK, shown), dict(one)
+    ids = ", ".join(str(w.get("workflow_id")) for w in found)
+    if how == "name":
         return Check(
             "registered",
             FAILED,
-            f"{len(named)} workflows are named {ref!r} ({ids}): a device may run any of them",
+            f"{len(found)} workflows are named {ref!r} ({ids}): a device may run any of them",
             "give one by its id, and delete the others (`relay workflow delete -w ID`)",
         ), None
-    started = [dict(w) for w in workflows if wf.is_short_id(ref) and str(w.get("workflow_id", "")).startswith(ref)]
-    if len(started) == 1:
-        return Check("registered", OK, f"{started[0].get('name')} ({started[0].get('workflow_id')})"), started[0]
-    if started:
-        ids = ", ".join(str(w.get("workflow_id")) for w in started)
+    if how == "start":
         return Check(
-            "registered", FAILED, f"{len(started)} workflow ids start with {ref!r} ({ids})", "give more of the id"
+            "registered", FAILED, f"{len(found)} workflow ids start with {ref!r} ({ids})", "give more of the id"
         ), None
     return Check(
         "registered",

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import NotFoundError, UsageError
@@ -443,40 +444,41 @@ def is_short_id(ref: str) -> bool:
     return looks_like_id(ref) and len(ref) >= SHORT_ID
 
 
-def may_name(workflow: JSONObject, ref: str) -> bool:
-    """Is ``workflow`` one that ``resolve`` could find for ``ref``: its id, its name or the start of its id?"""
-    ident = workflow.get("workflow_id")
-    return (
-        ident == ref
-        or workflow.get("name") == ref
-        or (is_short_id(ref) and isinstance(ident, str) and ident.startswith(ref))
-    )
+W = TypeVar("W", bound=Mapping[str, JSONValue])
+
+
+def matches(workflows: Sequence[W], ref: str) -> tuple[str, list[W]]:
+    """The workflows ``ref`` names, and by what: ``"id"`` (its exact id: one), else ``"name"`` (exact name: one or
+    more), else ``"start"`` (the start of their ids as a narrow table shows them, ``wf_`` and at least
+    ``SHORT_ID`` characters: one or more), else ``""`` and none."""
+    for workflow in workflows:
+        if workflow.get("workflow_id") == ref:
+            return "id", [workflow]
+    named = [w for w in workflows if w.get("name") == ref]
+    if named:
+        return "name", named
+    if is_short_id(ref):
+        started = [w for w in workflows if str(w.get("workflow_id", "")).startswith(ref)]
+        if started:
+            return "start", started
+    return "", []
 
 
 def resolve(workflows: list[JSONObject], ref: str, *, account: str | None = None) -> JSONObject:
-    """Find one workflow by exact id, else by exact name, else by the start of its id as a table shows it when
-    it is narrow (``wf_`` and at least ``SHORT_ID`` characters, one workflow's only). Several with that name or
-    that start → usage error; none → not found."""
+    """The one workflow ``ref`` names (``matches``). Several with that name or that start → usage error; none →
+    not found."""
     validate_ref(ref)
-    for wf in workflows:
-        if wf.get("workflow_id") == ref:
-            return wf
-    named = [wf for wf in workflows if wf.get("name") == ref]
-    if len(named) == 1:
-        return named[0]
-    if named:
-        ids = ", ".join(str(wf.get("workflow_id")) for wf in named)
+    how, found = matches(workflows, ref)
+    if len(found) == 1:
+        return found[0]
+    ids = ", ".join(str(w.get("workflow_id")) for w in found)
+    if how == "name":
         raise UsageError(
-            f"{len(named)} workflows are named {ref!r} ({ids}); give the id instead", option="--workflow-id"
+            f"{len(found)} workflows are named {ref!r} ({ids}); give the id instead", option="--workflow-id"
         )
-    if is_short_id(ref):
-        started = [wf for wf in workflows if str(wf.get("workflow_id", "")).startswith(ref)]
-        if len(started) == 1:
-            return started[0]
-        if started:
-            ids = ", ".join(str(wf.get("workflow_id")) for wf in started)
-            raise UsageError(
-                f"{len(started)} workflow ids start with {ref!r} ({ids}); give more of the id", option="--workflow-id"
-            )
+    if how == "start":
+        raise UsageError(
+            f"{len(found)} workflow ids start with {ref!r} ({ids}); give more of the id", option="--workflow-id"
+        )
     where = f" in account {account}" if account else ""
     raise NotFoundError(f"no workflow with id or name {ref!r}{where}", hint="`relay workflow list` shows the workflows")
