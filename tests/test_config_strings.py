@@ -51,7 +51,7 @@ def test_same_value_or_error_as_json_loads(text: str) -> None:
 JSONISH = st.text(st.sampled_from(list('{}[]",: \t\n\r0123456789.eE+-truefalsnNIyi\\u\ufeff\x00a')), max_size=30)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(JSONISH)
 def test_same_value_or_error_for_any_text(text: str) -> None:
     same_as_json(text)
@@ -66,7 +66,7 @@ VALUES = st.recursive(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(VALUES, st.booleans(), st.sampled_from([None, 2]), st.sampled_from([(", ", ": "), (",", ":")]))
 def test_same_value_as_json_loads_for_any_json_text(
     value: object, ascii_only: bool, indent: int | None, separators: tuple[str, str]

@@ -328,8 +328,8 @@ JSON_LIKE = st.recursive(
 )
 
 
-# 200 examples a run (each run draws new ones; TEXT leans on the hostile strings): a PyYAML read-back each
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 120 examples a run (each run draws new ones; TEXT leans on the hostile strings): a PyYAML read-back each
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(JSON_LIKE)
 def test_any_json_like_data_reads_back_exactly(data: Any) -> None:
     assert read_back(to_yaml(data)) == data
