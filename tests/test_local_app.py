@@ -269,7 +269,8 @@ def test_an_http_trigger_plays_the_workflow_and_remembers_it(client: RelayClient
         "type": "http",
         "args": {"source_uri": "urn:relay-resource:name:device:Alice", "args": {"n": 1}},
     }
-    assert apps.types("/terminate")[-1] == "wf_api_stop_event"
+    # the app reads the STOP on its own thread, after the trigger has returned: it comes within a bound
+    assert eventually(lambda: apps.types("/terminate")[-1] == "wf_api_stop_event"), apps.types("/terminate")
     assert client.workflow_instances(SUB) == []
     history = client.analytics_events(SUB, workflow_id=wf["workflow_id"])["data"]
     assert [json.loads(e["content"])["command"] for e in history] == ["terminate", "start"]
