@@ -77,15 +77,35 @@ def _import_test_modules(config: pytest.Config) -> None:
         names.update(f.stem for f in files if f.parent.resolve() == tests and f.name.startswith("test_"))
     if not names:
         return
+    # On a fresh clone every module is rewritten here, on the path of the whole run (no worker starts before it
+    # ends): the modules are shared between this process and collections in other processes, one per further core.
+    import os
+
+    ordered = sorted(names)
+    shares = max(1, min(os.cpu_count() or 1, len(ordered) // 20 + 1))
+    collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider"]
+    quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    helpers = [
+        subprocess.Popen(
+            [*collect, *(str(tests / f"{n}.py") for n in ordered[k::shares])], cwd=config.rootpath, **quiet
+        )
+        for k in range(1, shares)
+    ]
     sys.path.insert(0, str(tests))
     try:
-        for name in sorted(names):
+        for name in ordered[0::shares]:
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - a module that does not import is reported by the workers that collect it
                 pass
     finally:
         sys.path.remove(str(tests))
+        for helper in helpers:
+            try:
+                helper.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                helper.kill()
+                helper.wait()
 
 
 @pytest.hookimpl(optionalhook=True)
