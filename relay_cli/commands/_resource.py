@@ -100,8 +100,9 @@ class Resource:
 
 
 def find_workflow(st: State, subscriber_flag: str | None, ref: str, *, to_edit: bool = False) -> tuple[str, JSONObject]:
-    """The account and the workflow named by ``ref`` (-w: its id, its name or the start of its id, ``core.workflow.resolve``). ``to_edit``: the
-    caller changes it and sends it back whole, so the listing must hold it whole (``RelayClient.list_workflows``)."""
+    """The account and the workflow named by ``ref`` (-w: its id, its name or the start of its id,
+    ``core.workflow.resolve``). ``to_edit``: the caller changes it and sends it back whole, so the listing must
+    hold it whole (``RelayClient.list_workflows``)."""
     from .. import names
     from ..core import workflow as wf
 

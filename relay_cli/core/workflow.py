@@ -435,7 +435,7 @@ def validate_ref(ref: str | None) -> str:
     return ref
 
 
-#: the shortest start of an id that -w takes for the whole id: the table's short ids are at least this long
+#: the shortest start of an id that -w takes for the whole id, and so the shortest id a table shows on a terminal
 SHORT_ID = 10
 
 

@@ -36,7 +36,7 @@ def cut_named_install(text: str, width: int, ellipsis: str) -> str:
 #: the URI is cut, then where it is installed, then the id left out, then the name cut; only then the URI and the
 #: rest are left out. The name stays.
 COLUMNS = [
-    Column("id", "ID", field("workflow_id"), fit=Fit(give=0, out=30, unique=10)),
+    Column("id", "ID", field("workflow_id"), fit=Fit(give=0, out=30, unique=wf.SHORT_ID)),  # what -w takes
     Column("name", "Name", field("name"), fit=Fit(give=40, least=10, keep=True)),
     Column("type", "Type", wf.describe_type, fit=Fit(give=45, least=13, out=70), keys=("config",)),
     Column(
