@@ -43,7 +43,7 @@ def doctor(
         str,
         typer.Argument(
             metavar="NAME",
-            help="The workflow: its exact name or its id.",
+            help="The workflow: its exact name, its id, or the start of its id a narrow table shows.",
             show_default=False,
             autocompletion=complete_workflow,
         ),
